@@ -1,0 +1,53 @@
+"""Packaging for implus: one distribution, the packages of the design card, one console command."""
+
+from setuptools import setup
+
+setup(
+    name="implus",
+    version="0.1.0",
+    description="Omnichannel customer-service router for your own Asterisk/FreeSWITCH PBX and web chat",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=["router", "chat", "ami_bridge", "esl_bridge", "dialplan"],
+    package_data={
+        "router": ["lua/*.lua"],
+        "chat": ["static/*", "templates/*"],
+        "dialplan": ["templates/*"],
+    },
+    install_requires=[
+        "redis>=5.0",
+        "rule-engine>=4.5",
+        "PyYAML>=6.0",
+        "click>=8.1",
+        "pydantic>=2.5",
+        "sortedcontainers>=2.4",
+        "Flask>=3.0",
+        "flask-sock>=0.7",
+        "gunicorn>=22",
+        "gevent>=24",
+        "panoramisk==1.4",
+        "greenswitch==0.0.19",
+        "argon2-cffi>=23",
+        "itsdangerous>=2.1",
+        "prometheus-client>=0.20",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "hypothesis>=6",
+            "playwright>=1.45",
+            "websocket-client>=1.8",
+            "ruff>=0.6",
+            "mypy>=1.10",
+            "types-PyYAML",
+        ],
+    },
+    entry_points={
+        "console_scripts": ["implus = router.cli:main"],
+        # Each package adds its own subcommands; the router core imports none of them.
+        "implus.commands": [],
+    },
+)
