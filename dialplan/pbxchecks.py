@@ -1,0 +1,142 @@
+"""Checks for what would break on one PBX kind even though the YAML itself is valid."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dialplan import names, patterns
+from dialplan.config import InterPbxTrunk, OutboundTrunk
+from dialplan.problems import Problem, error
+
+if TYPE_CHECKING:
+    from dialplan.validate import Draft
+
+#: Asterisk's AST_MAX_EXTENSION (80, including the terminating NUL).
+ASTERISK_MAX_EXTENSION = 79
+
+
+def run(draft: Draft) -> list[Problem]:
+    kinds = {p.id: p.kind for _, p in draft.each("pbxs")}
+    return asterisk(draft, kinds) + freeswitch(draft, kinds)
+
+
+def _linked(draft: Draft) -> set[str]:
+    """PBX ids reachable over an inter-PBX trunk."""
+    out: set[str] = set()
+    for _, t in draft.each("trunks"):
+        if isinstance(t, InterPbxTrunk):
+            out.update(t.pbxs)
+    return out
+
+
+def asterisk(draft: Draft, kinds: dict[str, str]) -> list[Problem]:
+    out = []
+    linked = _linked(draft)
+    for i, e in draft.each("entry_points"):
+        if kinds.get(e.pbx) != "asterisk":
+            continue
+        loc = ("entry_points", i)
+        for msg in patterns.pattern_problems(e.extension):
+            out.append(error((*loc, "extension"), f"bad Asterisk pattern {e.extension!r}: {msg}"))
+        if e.music_class is not None and not names.matches(names.MOH_CLASS, e.music_class):
+            out.append(
+                error(
+                    (*loc, "music_class"),
+                    f"{e.music_class!r} is not an Asterisk musiconhold class name "
+                    "(letters, digits, '_', '-')",
+                )
+            )
+        if len(e.extension) > ASTERISK_MAX_EXTENSION:
+            out.append(
+                error((*loc, "extension"), f"longer than Asterisk's {ASTERISK_MAX_EXTENSION}")
+            )
+    endpoints: dict[tuple[str, str], int] = {}
+    for i, a in draft.each("agents"):
+        if kinds.get(a.pbx or "") != "asterisk" or not a.endpoint:
+            continue
+        loc = ("agents", i, "endpoint")
+        if a.pbx in linked and "-" in a.endpoint:
+            # Reached over an inter-PBX trunk, the endpoint becomes an extension name in
+            # [implus-inter-pbx], and Asterisk ignores '-' when matching extensions.
+            out.append(
+                error(
+                    loc,
+                    f"{a.endpoint!r}: '-' is ignored in Asterisk extension matching and this "
+                    "phone is dialled by extension over an inter-PBX trunk; use '_'",
+                )
+            )
+        key = (a.pbx or "", a.endpoint.lower())
+        if key in endpoints:
+            out.append(
+                error(
+                    loc,
+                    f"{a.endpoint!r} differs from agents[{endpoints[key]}]'s endpoint only in "
+                    "case; pjsip matches SIP users case-sensitively but phones often do not",
+                )
+            )
+        endpoints.setdefault(key, i)
+    out += _collisions(draft, kinds, "asterisk", linked)
+    return out
+
+
+def freeswitch(draft: Draft, kinds: dict[str, str]) -> list[Problem]:
+    out = []
+    pbxs = draft.by_id("pbxs")
+    linked = _linked(draft)
+    for i, e in draft.each("entry_points"):
+        if kinds.get(e.pbx) != "freeswitch":
+            continue
+        loc = ("entry_points", i)
+        for msg in patterns.pattern_problems(e.extension):
+            out.append(error((*loc, "extension"), f"bad pattern {e.extension!r}: {msg}"))
+        if e.music_class is not None and not names.matches(names.FS_MUSIC, e.music_class):
+            out.append(
+                error(
+                    (*loc, "music_class"),
+                    f"{e.music_class!r}: FreeSWITCH hold music is a playable source such as "
+                    "local_stream://moh or $${hold_music} (no spaces or commas)",
+                )
+            )
+        pbx = pbxs.get(e.pbx)
+        if pbx is not None and not pbx.inbound_contexts:
+            out.append(
+                error(
+                    (*loc, "pbx"),
+                    f"PBX {e.pbx!r} has no inbound_contexts, so no call can reach this entry point",
+                )
+            )
+    for i, t in draft.each("trunks"):
+        if not isinstance(t, OutboundTrunk) or kinds.get(t.pbx) != "freeswitch":
+            continue
+        if t.gateway and t.gateway.startswith("implus-"):
+            out.append(
+                error(("trunks", i, "gateway"), "gateway names 'implus-...' are reserved")
+            )
+        if t.host and t.gateway:
+            out.append(
+                error(
+                    ("trunks", i, "gateway"),
+                    "give host: (implus renders the gateway) or gateway: (an existing one), "
+                    "not both",
+                )
+            )
+    out += _collisions(draft, kinds, "freeswitch", linked)
+    return out
+
+
+def _collisions(draft: Draft, kinds: dict[str, str], kind: str, linked: set[str]) -> list[Problem]:
+    """Agent endpoints and entry extensions share one namespace in inter-PBX routing."""
+    out = []
+    for i, a in draft.each("agents"):
+        if not a.endpoint or a.pbx not in linked or kinds.get(a.pbx or "") != kind:
+            continue
+        for j, e in draft.each("entry_points"):
+            if e.pbx == a.pbx and patterns.matches(e.extension, a.endpoint):
+                out.append(
+                    error(
+                        ("agents", i, "endpoint"),
+                        f"{a.endpoint!r} is also entry_points[{j}]'s extension {e.extension!r} "
+                        f"on {a.pbx}: calls over the inter-PBX trunk could not tell them apart",
+                    )
+                )
+    return out
