@@ -225,9 +225,7 @@ def trunks(draft: Draft) -> list[Problem]:
             if msg := _unknown(draft, "pbxs", t.pbx, "PBX"):
                 out.append(error((*loc, "pbx"), msg))
             if t.registration and not (t.username and t.secret_env):
-                out.append(
-                    error((*loc, "register"), "registering needs username and secret_env")
-                )
+                out.append(error((*loc, "register"), "registering needs username and secret_env"))
             if t.default:
                 if t.pbx in defaults:
                     out.append(
@@ -352,13 +350,13 @@ def strategy_file(draft: Draft) -> list[Problem]:
     strategy = draft.top.get("strategy")
     if not strategy:
         return []
-    base = draft.source.parent if draft.source else None
-    path = (base / strategy) if base else None
     loc = ("strategy",)
-    if path is None:
+    if draft.source is None:
         return [warning(loc, "not checked: the config was not read from a file")]
+    base = draft.source.parent
+    path = base / strategy
     if not path.is_file():
-        return [error(loc, f"strategy file not found: {path} (the path is relative to {draft.source})")]
+        return [error(loc, f"strategy file not found: {path} (the path is relative to {base})")]
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:

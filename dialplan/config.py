@@ -16,9 +16,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-from dialplan import names
+from dialplan import names, patterns
 from dialplan.errors import ConfigInvalid
 
 Name = Annotated[str, StringConstraints(pattern=names.NAME)]
@@ -110,9 +117,7 @@ class FreeswitchPbx(_PbxBase):
     """A FreeSWITCH server: ESL for the bridge and for `reloadxml`; XML includes."""
 
     kind: Literal["freeswitch"] = "freeswitch"
-    domain: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9$.{}_-]{1,128}$")] = (
-        "$${domain}"
-    )
+    domain: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9$.{}_-]{1,128}$")] = "$${domain}"
     """Directory domain of the agents' users (FreeSWITCH's global `domain` by default)."""
     directory: ContextName = "default"
     """The `directory/<name>/` folder whose users include the generated agents file."""
@@ -211,6 +216,14 @@ class EntryPoint(_Model):
     max_wait: Annotated[int, Field(ge=1, le=86400)] = 300
     """Seconds the router may keep the caller waiting before the overflow."""
     overflow: Overflow = Field(default_factory=Overflow)
+
+    @field_validator("extension")
+    @classmethod
+    def _pattern_syntax(cls, value: str) -> str:
+        problems = patterns.pattern_problems(value)
+        if problems:
+            raise ValueError(f"bad pattern {value!r}: {'; '.join(problems)}")
+        return value
 
 
 # --- agents ----------------------------------------------------------------------------
@@ -329,19 +342,19 @@ class AdminConfig(_Model):
         }
 
     def pbx(self, pbx_id: str) -> Pbx:
-        return self._by_id["pbxs"][pbx_id]  # type: ignore[no-any-return]
+        return self._by_id["pbxs"][pbx_id]
 
     def service(self, service_id: str) -> Service:
-        return self._by_id["services"][service_id]  # type: ignore[no-any-return]
+        return self._by_id["services"][service_id]
 
     def entry_point(self, entry_id: str) -> EntryPoint:
-        return self._by_id["entry_points"][entry_id]  # type: ignore[no-any-return]
+        return self._by_id["entry_points"][entry_id]
 
     def agent(self, agent_id: str) -> Agent:
-        return self._by_id["agents"][agent_id]  # type: ignore[no-any-return]
+        return self._by_id["agents"][agent_id]
 
     def trunk(self, trunk_id: str) -> Trunk:
-        return self._by_id["trunks"][trunk_id]  # type: ignore[no-any-return]
+        return self._by_id["trunks"][trunk_id]
 
     def entry_points_on(self, pbx_id: str) -> Iterator[EntryPoint]:
         return (e for e in self.entry_points if e.pbx == pbx_id)
@@ -389,7 +402,7 @@ def load_admin_config(path: str | Path) -> AdminConfig:
     return result.config
 
 
-def _model_for(section: str, raw: Any) -> type[_Model] | None:
+def _model_for(section: str, raw: Any) -> type[BaseModel] | None:
     """Which model validates one item of a section (PBXs and trunks depend on `kind`)."""
     if section == "pbxs":
         kind = raw.get("kind") if isinstance(raw, dict) else None
@@ -405,11 +418,12 @@ def _model_for(section: str, raw: Any) -> type[_Model] | None:
         if kind == "inter_pbx":
             return InterPbxTrunk
         return None
-    return {
+    models: dict[str, type[BaseModel]] = {
         "services": Service,
         "entry_points": EntryPoint,
         "agents": Agent,
-    }[section]
+    }
+    return models[section]
 
 
 SECTIONS = ("pbxs", "services", "entry_points", "agents", "trunks")

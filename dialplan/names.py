@@ -38,9 +38,7 @@ CONTEXT = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 #: A literal extension (what a caller dials) or an Asterisk pattern starting with '_'.
 LITERAL_EXTENSION = r"^[0-9A-Za-z+*#][0-9A-Za-z+*#_]{0,79}$"
 PATTERN_EXTENSION = r"^_[0-9A-Za-z+*#XZNxzn\[\]\-.!]{1,79}$"
-EXTENSION_HINT = (
-    "digits/letters/'+*#' such as 800 or +4930123, or an Asterisk pattern such as _8XX"
-)
+EXTENSION_HINT = "digits/letters/'+*#' such as 800 or +4930123, or an Asterisk pattern such as _8XX"
 
 #: Dial prefixes and voicemail boxes.
 DIGITS = r"^[0-9*#+]{0,20}$"

@@ -36,8 +36,6 @@ def asterisk(draft: Draft, kinds: dict[str, str]) -> list[Problem]:
         if kinds.get(e.pbx) != "asterisk":
             continue
         loc = ("entry_points", i)
-        for msg in patterns.pattern_problems(e.extension):
-            out.append(error((*loc, "extension"), f"bad Asterisk pattern {e.extension!r}: {msg}"))
         if e.music_class is not None and not names.matches(names.MOH_CLASS, e.music_class):
             out.append(
                 error(
@@ -50,31 +48,23 @@ def asterisk(draft: Draft, kinds: dict[str, str]) -> list[Problem]:
             out.append(
                 error((*loc, "extension"), f"longer than Asterisk's {ASTERISK_MAX_EXTENSION}")
             )
-    endpoints: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str], tuple[int, str]] = {}
     for i, a in draft.each("agents"):
         if kinds.get(a.pbx or "") != "asterisk" or not a.endpoint:
             continue
-        loc = ("agents", i, "endpoint")
-        if a.pbx in linked and "-" in a.endpoint:
-            # Reached over an inter-PBX trunk, the endpoint becomes an extension name in
-            # [implus-inter-pbx], and Asterisk ignores '-' when matching extensions.
+        # Reached over an inter-PBX trunk, the endpoint is an extension name in
+        # [implus-inter-pbx]; Asterisk ignores '-' when matching (verified: 'foo-bar'
+        # answers both foo-bar and foobar), and phones often ignore case.
+        key = (a.pbx or "", a.endpoint.replace("-", "").lower())
+        if key in seen and seen[key][1] != a.endpoint:  # exact duplicates: checks.agents
             out.append(
                 error(
-                    loc,
-                    f"{a.endpoint!r}: '-' is ignored in Asterisk extension matching and this "
-                    "phone is dialled by extension over an inter-PBX trunk; use '_'",
+                    ("agents", i, "endpoint"),
+                    f"{a.endpoint!r} differs from agents[{seen[key][0]}]'s endpoint only in "
+                    "'-' or case; Asterisk would confuse them (it ignores '-' in extensions)",
                 )
             )
-        key = (a.pbx or "", a.endpoint.lower())
-        if key in endpoints:
-            out.append(
-                error(
-                    loc,
-                    f"{a.endpoint!r} differs from agents[{endpoints[key]}]'s endpoint only in "
-                    "case; pjsip matches SIP users case-sensitively but phones often do not",
-                )
-            )
-        endpoints.setdefault(key, i)
+        seen.setdefault(key, (i, a.endpoint))
     out += _collisions(draft, kinds, "asterisk", linked)
     return out
 
@@ -87,8 +77,6 @@ def freeswitch(draft: Draft, kinds: dict[str, str]) -> list[Problem]:
         if kinds.get(e.pbx) != "freeswitch":
             continue
         loc = ("entry_points", i)
-        for msg in patterns.pattern_problems(e.extension):
-            out.append(error((*loc, "extension"), f"bad pattern {e.extension!r}: {msg}"))
         if e.music_class is not None and not names.matches(names.FS_MUSIC, e.music_class):
             out.append(
                 error(
@@ -105,13 +93,20 @@ def freeswitch(draft: Draft, kinds: dict[str, str]) -> list[Problem]:
                     f"PBX {e.pbx!r} has no inbound_contexts, so no call can reach this entry point",
                 )
             )
+    for i, a in draft.each("agents"):
+        if kinds.get(a.pbx or "") == "freeswitch" and a.endpoint and not a.password_env:
+            # A FreeSWITCH directory user without a password accepts any registration.
+            out.append(
+                error(
+                    ("agents", i, "password_env"),
+                    "a FreeSWITCH directory user needs a password: set password_env:",
+                )
+            )
     for i, t in draft.each("trunks"):
         if not isinstance(t, OutboundTrunk) or kinds.get(t.pbx) != "freeswitch":
             continue
         if t.gateway and t.gateway.startswith("implus-"):
-            out.append(
-                error(("trunks", i, "gateway"), "gateway names 'implus-...' are reserved")
-            )
+            out.append(error(("trunks", i, "gateway"), "gateway names 'implus-...' are reserved"))
         if t.host and t.gateway:
             out.append(
                 error(

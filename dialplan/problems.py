@@ -51,11 +51,9 @@ class Problem:
         """This problem with the line of its path, or of the nearest enclosing path."""
         if self.line is not None:
             return self
-        loc = self.loc
-        while loc:
-            if loc in lines:
-                return replace(self, line=lines[loc])
-            loc = loc[:-1]
+        for n in range(len(self.loc), -1, -1):
+            if self.loc[:n] in lines:
+                return replace(self, line=lines[self.loc[:n]])
         return self
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dialplan import text, targets
+from dialplan import targets, text
 from dialplan.config import (
     AdminConfig,
     Agent,
@@ -193,8 +193,10 @@ def _overflow(config: AdminConfig, pbx: AsteriskPbx, e: EntryPoint) -> _Extensio
 def _agent_leg() -> _Extension:
     ext = _Extension(targets.AGENT_EXTEN)
     ext.step("NoOp(implus agent leg ${IMPLUS_AGENT} for ${IMPLUS_CALLER})")
-    ext.step("UserEvent(ImplusAgentAnswered,Agent: ${IMPLUS_AGENT},Offer: ${IMPLUS_OFFER},"
-             "Caller: ${IMPLUS_CALLER})")
+    ext.step(
+        "UserEvent(ImplusAgentAnswered,Agent: ${IMPLUS_AGENT},Offer: ${IMPLUS_OFFER},"
+        "Caller: ${IMPLUS_CALLER})"
+    )
     ext.step("GotoIf($[${LEN(${IMPLUS_CALLER})} = 0]?nocaller)")
     ext.step("Set(SHARED(IMPLUS_CONNECTED,${IMPLUS_CALLER})=${IMPLUS_AGENT})")
     # x: the caller is hung up when the agent leaves, instead of resuming its hold step.
@@ -227,8 +229,11 @@ def _outbound_trunk(trunk: OutboundTrunk) -> _Extension:
     # Dial(), so it cannot add a second channel ('&') or options (',').
     ext.step(f"Set(IMPLUS_DIAL=${{FILTER({DIAL_CHARS},${{IMPLUS_DIAL}})}})")
     ext.step("GotoIf($[${LEN(${IMPLUS_DIAL})} = 0]?invalid)")
-    ext.step(f"UserEvent(ImplusOutbound,Trunk: {tid},Dial: ${{IMPLUS_DIAL}},Agent: ${{IMPLUS_AGENT}})")
-    ext.step(f"Dial(PJSIP/{prefix}${{IMPLUS_DIAL}}@{trunk_name(tid)},{t(trunk.ring_timeout, 'timeout')})")
+    ext.step(
+        f"UserEvent(ImplusOutbound,Trunk: {tid},Dial: ${{IMPLUS_DIAL}},Agent: ${{IMPLUS_AGENT}})"
+    )
+    timeout = t(trunk.ring_timeout, "timeout")
+    ext.step(f"Dial(PJSIP/{prefix}${{IMPLUS_DIAL}}@{trunk_name(tid)},{timeout})")
     ext.step("Hangup()")
     ext.step("Hangup(28)", label="invalid")
     return ext
@@ -318,7 +323,9 @@ def _agent_sections(pbx: AsteriskPbx, a: Agent, secrets: Secrets) -> str:
 def _trunk_sections(pbx: AsteriskPbx, trunk: OutboundTrunk, secrets: Secrets) -> str:
     name = trunk_name(text.token(trunk.id, "trunk id"))
     host = text.token(trunk.host or "", "host")
-    uri = f"sip:{host}:{trunk.port}" + (f";transport={trunk.transport}" if trunk.transport != "udp" else "")
+    uri = f"sip:{host}:{trunk.port}"
+    if trunk.transport != "udp":
+        uri += f";transport={trunk.transport}"
     auth = f"{name}-auth" if trunk.username and trunk.secret_env else None
     username = text.token(trunk.username, "username") if trunk.username else None
     out = _section(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from dialplan import patterns, text
+from dialplan import names, patterns, text
 from dialplan.config import (
     AdminConfig,
     Agent,
@@ -139,7 +139,7 @@ def _entry(config: AdminConfig, ctx: ET.Element, e: EntryPoint) -> None:
     _action(main, "set", f"implus_language={t(e.language, 'language')}")
     _action(main, "set", f"default_language={t(e.language, 'language')}")
     _action(main, "set", f"implus_max_wait={e.max_wait}")
-    _action(main, "set", f"implus_hold_music={t(music, 'hold music')}")
+    _action(main, "set", f"implus_hold_music={t(music, 'hold music', names.FS_MUSIC)}")
     _action(main, "answer")
     # The safety net: if nobody takes the call, the caller overflows on their own. The
     # bridge cancels it (`sched_del <uuid>`) when it connects an agent.
@@ -160,7 +160,8 @@ def _overflow(config: AdminConfig, pbx: FreeswitchPbx, ctx: ET.Element, e: Entry
         cond,
         "event",
         "Event-Name=CUSTOM,Event-Subclass=implus::overflow,"
-        f"Implus-Service={t(e.service, 'service')},Implus-Entry={entry},Implus-Destination={o.type}",
+        f"Implus-Service={t(e.service, 'service')},Implus-Entry={entry},"
+        f"Implus-Destination={o.type}",
     )
     if o.type == "voicemail":
         domain = t(o.context or pbx.domain, "voicemail domain")
@@ -261,7 +262,8 @@ def _user(root: ET.Element, pbx: FreeswitchPbx, a: Agent, secrets: Secrets) -> N
         _sub(params, "param", name="password", value=password)
     if a.contact:
         profile = text.token(pbx.agent_profile, "profile")
-        _sub(params, "param", name="dial-string", value=f"sofia/{profile}/{text.token(a.contact, 'contact')}")
+        contact = text.token(a.contact, "contact")
+        _sub(params, "param", name="dial-string", value=f"sofia/{profile}/{contact}")
     variables = _sub(user, "variables")
     for name, value in (
         ("user_context", text.token(pbx.phone_context, "context")),
@@ -282,7 +284,7 @@ def _gateways(config: AdminConfig, pbx: FreeswitchPbx, secrets: Secrets) -> ET.E
             continue
         _comment(root, f"outbound trunk {trunk.id}")
         gw = _sub(root, "gateway", name=trunk_name(text.token(trunk.id, "trunk id")))
-        password = "unused"
+        password = "unused"  # noqa: S105 - sofia requires one; unused without register
         if trunk.secret_env:
             password = _fs_secret(secrets, trunk.secret_env, f"SIP secret of trunk {trunk.id}")
         _params(
@@ -312,7 +314,7 @@ def _inter_pbx_gateway(
         proxy=f"{text.token(other.sip_host or '', 'host')}:{port}",
         register="false",
         username="implus",
-        password="unused",
+        password="unused",  # noqa: S106 - required by sofia, unused (no register)
         **{"caller-id-in-from": "true"},
     )
 

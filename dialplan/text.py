@@ -50,10 +50,14 @@ def display_name(text: str, limit: int = 60) -> str:
     return kept[:limit].strip()
 
 
-def token(value: str | int, what: str) -> str:
-    """`value` unchanged if it is safe to write into dialplan code, else RenderError."""
+def token(value: str | int, what: str, pattern: str | None = None) -> str:
+    """`value` unchanged if it is safe to write into dialplan code, else RenderError.
+
+    `pattern` replaces the default safe set for values with their own rule (e.g.
+    FreeSWITCH hold music, which may reference ``$${hold_music}``).
+    """
     s = str(value)
-    if not _TOKEN.match(s):
+    if not re.match(pattern or _TOKEN, s):
         raise RenderError(f"refusing to write unsafe {what} {s!r} into PBX configuration")
     return s
 

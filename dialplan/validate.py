@@ -107,11 +107,9 @@ def validate_text(text: str, source: Path | None = None) -> ValidationResult:
 
     config = None
     if not any(p.severity == "error" for p in problems):
-        config = AdminConfig(
-            **draft.top,
-            **{s: tuple(m for _, m in draft.each(s)) for s in SECTIONS},
-            source=source,
-        )
+        fields: dict[str, Any] = dict(draft.top, source=source)
+        fields.update({s: tuple(m for _, m in draft.each(s)) for s in SECTIONS})
+        config = AdminConfig.model_validate(fields)
     return ValidationResult(config, problems)
 
 
@@ -121,8 +119,8 @@ def _validate_items(data: dict[str, Any], source: Path | None) -> tuple[Draft, l
     top = {k: v for k, v in data.items() if k in top_fields}
     for key in data:
         if key not in top_fields and key not in SECTIONS:
-            known = ", ".join(sorted(top_fields | set(SECTIONS)))
-            problems.append(error((str(key),), f"unknown key {key!r} (known: {known})"))
+            allowed = ", ".join(sorted(top_fields | set(SECTIONS)))
+            problems.append(error((str(key),), f"unknown key {key!r} (known: {allowed})"))
     try:
         AdminConfig.model_validate(top)
     except pydantic.ValidationError as e:
