@@ -15,9 +15,35 @@ if TYPE_CHECKING:
 ASTERISK_MAX_EXTENSION = 79
 
 
+#: What hold music looks like on each PBX kind, and what to say when it does not.
+_MUSIC = {
+    "asterisk": (
+        names.MOH_CLASS,
+        "is not an Asterisk musiconhold class name (letters, digits, '_', '-')",
+    ),
+    "freeswitch": (
+        names.FS_MUSIC,
+        "FreeSWITCH hold music is a playable source such as local_stream://moh or "
+        "$${hold_music} (no spaces or commas)",
+    ),
+}
+
+
 def run(draft: Draft) -> list[Problem]:
     kinds = {p.id: p.kind for _, p in draft.each("pbxs")}
-    return asterisk(draft, kinds) + freeswitch(draft, kinds)
+    return music(draft, kinds) + asterisk(draft, kinds) + freeswitch(draft, kinds)
+
+
+def music(draft: Draft, kinds: dict[str, str]) -> list[Problem]:
+    out = []
+    for i, e in draft.each("entry_points"):
+        kind = kinds.get(e.pbx)
+        if e.music_class is None or kind not in _MUSIC:
+            continue
+        pattern, hint = _MUSIC[kind]
+        if not names.matches(pattern, e.music_class):
+            out.append(error(("entry_points", i, "music_class"), f"{e.music_class!r}: {hint}"))
+    return out
 
 
 def _linked(draft: Draft) -> set[str]:
@@ -36,14 +62,6 @@ def asterisk(draft: Draft, kinds: dict[str, str]) -> list[Problem]:
         if kinds.get(e.pbx) != "asterisk":
             continue
         loc = ("entry_points", i)
-        if e.music_class is not None and not names.matches(names.MOH_CLASS, e.music_class):
-            out.append(
-                error(
-                    (*loc, "music_class"),
-                    f"{e.music_class!r} is not an Asterisk musiconhold class name "
-                    "(letters, digits, '_', '-')",
-                )
-            )
         if len(e.extension) > ASTERISK_MAX_EXTENSION:
             out.append(
                 error((*loc, "extension"), f"longer than Asterisk's {ASTERISK_MAX_EXTENSION}")
@@ -77,14 +95,6 @@ def freeswitch(draft: Draft, kinds: dict[str, str]) -> list[Problem]:
         if kinds.get(e.pbx) != "freeswitch":
             continue
         loc = ("entry_points", i)
-        if e.music_class is not None and not names.matches(names.FS_MUSIC, e.music_class):
-            out.append(
-                error(
-                    (*loc, "music_class"),
-                    f"{e.music_class!r}: FreeSWITCH hold music is a playable source such as "
-                    "local_stream://moh or $${hold_music} (no spaces or commas)",
-                )
-            )
         pbx = pbxs.get(e.pbx)
         if pbx is not None and not pbx.inbound_contexts:
             out.append(

@@ -309,15 +309,19 @@ def _agent_sections(pbx: AsteriskPbx, a: Agent, secrets: Secrets) -> str:
     )
     if auth and a.password_env:
         password = secrets.get(a.password_env, f"SIP password of agent {a.id}")
-        out += _section(
-            auth,
-            None,
-            type="auth",
-            auth_type="userpass",
-            username=endpoint,
-            password=text.conf_value(password),
-        )
+        out += _auth_section(auth, endpoint, password)
     return out
+
+
+def _auth_section(name: str, username: str, password: str) -> str:
+    return _section(
+        name,
+        None,
+        type="auth",
+        auth_type="userpass",
+        username=username,
+        password=text.conf_value(password),
+    )
 
 
 def _trunk_sections(pbx: AsteriskPbx, trunk: OutboundTrunk, secrets: Secrets) -> str:
@@ -340,16 +344,9 @@ def _trunk_sections(pbx: AsteriskPbx, trunk: OutboundTrunk, secrets: Secrets) ->
     )
     out += _section(name, None, type="aor", contact=uri, qualify_frequency=60)
     out += _section(f"{name}-identify", None, type="identify", endpoint=name, match=host)
-    if auth and trunk.secret_env:
+    if auth and username and trunk.secret_env:
         secret = secrets.get(trunk.secret_env, f"SIP secret of trunk {trunk.id}")
-        out += _section(
-            auth,
-            None,
-            type="auth",
-            auth_type="userpass",
-            username=username,
-            password=text.conf_value(secret),
-        )
+        out += _auth_section(auth, username, secret)
     if trunk.registration:
         out += _section(
             f"{name}-reg",

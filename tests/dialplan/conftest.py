@@ -26,21 +26,51 @@ BASE: dict[str, Any] = {
     ],
     "services": [{"id": "booking", "label": "Booking"}, {"id": "billing"}],
     "entry_points": [
-        {"id": "booking_en", "pbx": "ast1", "extension": "800", "service": "booking",
-         "max_wait": 60, "overflow": {"type": "voicemail", "mailbox": "1000"}},
-        {"id": "billing_de", "pbx": "fs1", "extension": "900", "service": "billing",
-         "language": "de", "overflow": {"type": "entry_point", "entry_point": "booking_en"}},
+        {
+            "id": "booking_en",
+            "pbx": "ast1",
+            "extension": "800",
+            "service": "booking",
+            "max_wait": 60,
+            "overflow": {"type": "voicemail", "mailbox": "1000"},
+        },
+        {
+            "id": "billing_de",
+            "pbx": "fs1",
+            "extension": "900",
+            "service": "billing",
+            "language": "de",
+            "overflow": {"type": "entry_point", "entry_point": "booking_en"},
+        },
     ],
     "agents": [
-        {"id": "alice", "name": "Alice", "pbx": "ast1", "endpoint": "1001",
-         "password_env": "T_PW_1001", "skills": {"booking": 3}},
-        {"id": "bob", "name": "Bob", "pbx": "fs1", "endpoint": "2001",
-         "password_env": "T_PW_2001", "skills": {"billing": 2}},
+        {
+            "id": "alice",
+            "name": "Alice",
+            "pbx": "ast1",
+            "endpoint": "1001",
+            "password_env": "T_PW_1001",
+            "skills": {"booking": 3},
+        },
+        {
+            "id": "bob",
+            "name": "Bob",
+            "pbx": "fs1",
+            "endpoint": "2001",
+            "password_env": "T_PW_2001",
+            "skills": {"billing": 2},
+        },
         {"id": "carol", "capacity": {"voice": 0, "voip": 0, "chat": 4}},
     ],
     "trunks": [
-        {"id": "carrier", "pbx": "ast1", "host": "192.0.2.10", "username": "acme",
-         "secret_env": "T_CARRIER", "dial_prefix": "0"},
+        {
+            "id": "carrier",
+            "pbx": "ast1",
+            "host": "192.0.2.10",
+            "username": "acme",
+            "secret_env": "T_CARRIER",
+            "dial_prefix": "0",
+        },
         {"id": "fs_out", "pbx": "fs1", "gateway": "carrier"},
         {"id": "link", "kind": "inter_pbx", "pbxs": ["ast1", "fs1"]},
     ],
@@ -75,3 +105,12 @@ def secrets_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     return dict(SECRETS)
+
+
+def free_port_for_test() -> int:
+    """A loopback port nothing listens on (for 'PBX unreachable' tests)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

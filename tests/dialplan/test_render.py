@@ -58,7 +58,8 @@ def test_asterisk_files_and_modes(write_config: WriteConfig) -> None:
 
 def test_asterisk_contexts_and_contract(write_config: WriteConfig) -> None:
     ext = _render(_config(write_config), "ast1")[0].content
-    for ctx in ("implus-entry", "implus-overflow", "implus-agent", "implus-outbound", "implus-inter-pbx"):
+    contexts = ("entry", "overflow", "agent", "outbound", "inter-pbx")
+    for ctx in (f"implus-{c}" for c in contexts):
         assert f"\n[{ctx}]\n" in ext
     assert (
         "UserEvent(ImplusEntry,Service: booking,Entry: booking_en,User: ${IMPLUS_USER},"
@@ -126,7 +127,8 @@ def test_patterns_become_regexes_on_freeswitch(write_config: WriteConfig) -> Non
     config["entry_points"][1]["overflow"] = "hangup"
     dialplan = ET.fromstring(_render(_config(write_config, config), "fs1")[0].content)
     cond = dialplan.find("context[@name='implus-entry']/extension/condition")
-    assert cond is not None and cond.get("expression") == "^9[1-3][0-9].+$"
+    assert cond is not None
+    assert cond.get("expression") == "^9[1-3][0-9].+$"
 
 
 def test_missing_secrets_are_all_named(write_config: WriteConfig) -> None:

@@ -26,7 +26,8 @@ def test_syntax_error_has_its_line() -> None:
     assert len(result.problems) == 1
     problem = result.problems[0]
     assert problem.message.startswith("not valid YAML")
-    assert problem.line is not None and problem.line >= 3
+    assert problem.line is not None
+    assert problem.line >= 3
 
 
 def test_not_a_mapping() -> None:
