@@ -37,13 +37,17 @@ class CustomerTokenBody(Body):
     ttl: Annotated[int, Field(ge=60)] | None = None
 
 
+def _default_capacity() -> dict[Literal["voice", "chat"], int]:
+    return {"voice": 1, "chat": 3}
+
+
 class AgentBody(Body):
     """An agent's profile (router) plus, optionally, a new desktop password (chat)."""
 
     name: Annotated[str, Field(max_length=200)] = ""
     skills: dict[Name, Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict)
     capacity: dict[Literal["voice", "chat"], Annotated[int, Field(ge=0, le=100)]] = Field(
-        default_factory=lambda: {"voice": 1, "chat": 3}
+        default_factory=_default_capacity
     )
     pbx: Annotated[str, Field(max_length=64)] = ""
     endpoint: Annotated[str, Field(max_length=128)] = ""

@@ -26,7 +26,7 @@ from chat.uploads import FileStore
 log = logging.getLogger(__name__)
 
 STATUS = {AuthError: 401, Forbidden: 403, NotFoundError: 404, BadInput: 400, Unavailable: 503}
-JSON_PREFIXES = ("/api/", "/widget/", "/files/", "/metrics", "/healthz")
+JSON_PREFIXES = ("/api/", "/widget/", "/files/", "/ws/", "/metrics", "/healthz")
 
 
 def create_app(
@@ -61,7 +61,7 @@ def create_app(
     hub = Hub()
     from chat.service import ChatService  # imports router.client
 
-    service = ChatService.from_settings(settings, rds, keys, files, hub)
+    service = ChatService.from_settings(settings, rds, keys, files, accounts)
     app.extensions[EXTENSION] = Context(
         settings=settings,
         redis=rds,

@@ -63,8 +63,10 @@ class Connection:
         outbox_limit: int,
         rate: float,
         burst: int,
+        service: str = "",
     ) -> None:
         self.id = next(_ids)
+        self.service = service
         self.ws = harden(ws)
         self.kind = kind
         self.identity = identity

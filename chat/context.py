@@ -38,4 +38,4 @@ class Context:
 
 def ctx(app: Flask | None = None) -> Context:
     """The Context of the current (or given) app."""
-    return (app or current_app).extensions[EXTENSION]  # type: ignore[no-any-return]
+    return (app or current_app).extensions[EXTENSION]

@@ -35,6 +35,7 @@ class Hub:
         self._agents: dict[str, set[Connection]] = defaultdict(set)
         self._sessions: dict[str, set[Connection]] = defaultdict(set)
         self._supervisors: set[Connection] = set()
+        self._customers: dict[tuple[str, str], set[Connection]] = defaultdict(set)
         self._all: set[Connection] = set()
 
     # registration -------------------------------------------------------------------
@@ -45,12 +46,20 @@ class Hub:
                 self._agents[conn.identity].add(conn)
             elif conn.kind == "supervisor":
                 self._supervisors.add(conn)
+            elif conn.kind == "customer":
+                self._customers[(conn.identity, conn.service)].add(conn)
 
     def remove(self, conn: Connection) -> None:
         with self._lock:
             self._all.discard(conn)
             _discard(self._agents, conn.identity, conn)
             self._supervisors.discard(conn)
+            if conn.kind == "customer":
+                members = self._customers.get((conn.identity, conn.service))
+                if members is not None:
+                    members.discard(conn)
+                    if not members:
+                        del self._customers[(conn.identity, conn.service)]
             for sid in conn.sessions:
                 _discard(self._sessions, sid, conn)
             conn.sessions.clear()
@@ -70,6 +79,15 @@ class Hub:
         """Subscribe every desktop of the agent to the session; returns them."""
         with self._lock:
             conns = list(self._agents.get(agent_id, ()))
+            for c in conns:
+                c.sessions.add(session_id)
+                self._sessions[session_id].add(c)
+            return conns
+
+    def subscribe_customer(self, user_id: str, service: str, session_id: str) -> list[Connection]:
+        """Subscribe the user's widgets for the service to its (new) session; returns them."""
+        with self._lock:
+            conns = list(self._customers.get((user_id, service), ()))
             for c in conns:
                 c.sessions.add(session_id)
                 self._sessions[session_id].add(c)

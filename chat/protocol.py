@@ -219,3 +219,7 @@ def ack(cid: str, entry_id: str, session_id: str, duplicate: bool = False) -> di
 
 def entry(session_id: str, entry_id: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"type": "entry", "session_id": session_id, "id": entry_id, "entry": body}
+
+
+SupervisorFrame = Annotated[Hello | Ping, Field(discriminator="type")]
+SUPERVISOR_FRAMES: TypeAdapter[Any] = TypeAdapter(SupervisorFrame)

@@ -23,7 +23,7 @@ def raise_fd_limit(wanted: int) -> int:
     return soft
 
 
-class ChatServer(BaseApplication):  # type: ignore[misc]
+class ChatServer(BaseApplication):
     """gunicorn configured from Settings; each worker builds its own app after forking."""
 
     def __init__(self, settings: Settings) -> None:

@@ -132,3 +132,14 @@ def openapi() -> Any:
     from chat.openapi import spec
 
     return jsonify(spec())
+
+
+@bp.get("/sessions/<session_id>")
+@require_staff()
+def get_session(session_id: str) -> Any:
+    """A session's whole timeline and the customer's earlier sessions (staff who may see it)."""
+    who = staff_from_request()
+    assert who is not None
+    svc = ctx().service
+    svc.check_staff_access(who, session_id)
+    return jsonify(svc.session_view(session_id))
