@@ -141,6 +141,8 @@ write = system,call,agent,user,originate,reporting,command,config
 ; A slow reader is dropped after writetimeout (default 100 ms): tests and benchmarks
 ; run on a loaded 2-core machine.
 writetimeout = 5000
+; Debian builds Asterisk with the test framework: drop its TestEvent chatter.
+eventfilter = !Event: TestEvent
 
 #tryinclude manager_implus.conf
 """
