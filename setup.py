@@ -10,11 +10,12 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=["router", "chat", "ami_bridge", "esl_bridge", "dialplan"],
+    packages=["router", "chat", "ami_bridge", "ami_bridge.sandbox", "esl_bridge", "dialplan"],
     package_data={
         "router": ["lua/*.lua"],
         "chat": ["static/*", "templates/*"],
         "dialplan": ["templates/*"],
+        "ami_bridge.sandbox": ["scenarios/*.xml"],
     },
     install_requires=[
         "redis>=5.0",
@@ -48,6 +49,9 @@ setup(
     entry_points={
         "console_scripts": ["implus = router.cli:main"],
         # Each package adds its own subcommands; the router core imports none of them.
-        "implus.commands": [],
+        "implus.commands": [
+            "sandbox = ami_bridge.sandbox:sandbox_group",
+            "chat = chat.cli:chat_command",
+        ],
     },
 )

@@ -1,0 +1,442 @@
+"""The Asterisk sandbox: a Debian sid chroot with Asterisk 22 and sipp, run on loopback.
+
+`AsteriskSandbox` is the Python API behind `implus sandbox asterisk up|down|status` and
+the pytest fixture. Only one sandbox can run on a machine (it owns 127.0.0.1:5038 and
+:5060), so test sessions serialize on `session_lock()`, an fcntl lock beside the chroot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import build, configs
+from .errors import SandboxError
+
+DEFAULT_ROOT = Path("~/.cache/implus/sandbox/asterisk-sid")
+ROOT_ENV = "IMPLUS_SANDBOX_DIR"
+READY_TIMEOUT = 30.0
+
+Report = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def default_root() -> Path:
+    """The chroot folder: $IMPLUS_SANDBOX_DIR, else ~/.cache/implus/sandbox/asterisk-sid."""
+    return Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT).expanduser().absolute()
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    """What `implus sandbox asterisk status` reports."""
+
+    root: Path
+    built: bool
+    version: str | None
+    running: bool
+    pid: int | None
+    ami_ready: bool
+    proc_mounted: bool
+    lock_holder: str | None
+
+    def lines(self) -> list[str]:
+        """Human-readable report, one fact per line."""
+        out = [f"chroot:   {self.root} ({'built' if self.built else 'not built'})"]
+        if self.version:
+            out.append(f"version:  {self.version}")
+        if self.running:
+            out.append(f"asterisk: running, pid {self.pid}")
+        else:
+            out.append("asterisk: not running")
+        ami = f"{configs.AMI_HOST}:{configs.AMI_PORT}"
+        out.append(f"AMI:      {ami} {'answers (FullyBooted)' if self.ami_ready else 'down'}")
+        out.append(f"/proc:    {'mounted' if self.proc_mounted else 'not mounted'}")
+        out.append(f"lock:     {self.lock_holder or 'free'}")
+        return out
+
+
+class AsteriskSandbox:
+    """Build, start, stop, configure and reload the sandbox Asterisk."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = (root or default_root()).absolute()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # paths -------------------------------------------------------------------------
+    @property
+    def etc(self) -> Path:
+        """The chroot's /etc/asterisk, where base configs and include files live."""
+        return self.root / "etc/asterisk"
+
+    @property
+    def console_log(self) -> Path:
+        """Asterisk's stdout/stderr of the current run."""
+        return self.root / "var/log/asterisk/console.log"
+
+    @property
+    def messages_log(self) -> Path:
+        return self.root / "var/log/asterisk/messages.log"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root.parent / f"{self.root.name}.lock"
+
+    def chroot_path(self, inside: str) -> Path:
+        """A path inside the chroot as seen from the host."""
+        return self.root / inside.lstrip("/")
+
+    # state -------------------------------------------------------------------------
+    def is_built(self) -> bool:
+        return (self.root / build.MARKER).is_file()
+
+    def version(self) -> str | None:
+        marker = self.root / build.MARKER
+        if not marker.is_file():
+            return None
+        return marker.read_text(encoding="utf-8").splitlines()[0]
+
+    def pid(self) -> int | None:
+        """The pid of the sandbox's running Asterisk, checked against /proc, or None."""
+        pidfile = self.root / "run/asterisk/asterisk.pid"
+        try:
+            pid = int(pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if self._proc is not None and self._proc.pid == pid and self._proc.poll() is not None:
+            return None
+        try:
+            if os.readlink(f"/proc/{pid}/root") != str(self.root):
+                return None  # a reused pid, not ours
+            with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return None
+        return None if state in ("Z", "X") else pid
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def proc_mounted(self) -> bool:
+        return os.path.ismount(self.root / "proc")
+
+    def status(self) -> SandboxStatus:
+        return SandboxStatus(
+            root=self.root,
+            built=self.is_built(),
+            version=self.version(),
+            running=self.is_running(),
+            pid=self.pid(),
+            ami_ready=self.is_built() and ami_fully_booted(timeout=2.0),
+            proc_mounted=self.proc_mounted(),
+            lock_holder=self.lock_holder(),
+        )
+
+    # lifecycle ---------------------------------------------------------------------
+    def up(self, report: Report = _quiet, timeout: float = READY_TIMEOUT) -> float:
+        """Build if missing, start if not running, wait for AMI + FullyBooted.
+
+        Idempotent. Returns the seconds it took. Raises SandboxError saying what to do.
+        """
+        started = time.monotonic()
+        if not self.is_built():
+            self.build(report)
+        if self.is_running():
+            if ami_fully_booted(timeout=timeout):
+                return time.monotonic() - started
+            raise SandboxError(
+                f"Asterisk is running (pid {self.pid()}) but AMI on "
+                f"{configs.AMI_HOST}:{configs.AMI_PORT} does not answer: see "
+                f"{self.console_log}; `implus sandbox asterisk down` and `up` again"
+            )
+        self._check_ports_free()
+        self.write_base_configs()
+        self._mount_proc()
+        report(f"starting Asterisk in {self.root}")
+        self._start_process()
+        self._wait_ready(timeout)
+        return time.monotonic() - started
+
+    def build(self, report: Report = _quiet) -> None:
+        """Build the chroot (under a lock, so two processes never build at once)."""
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        build_lock = self.root.parent / f"{self.root.name}.build.lock"
+        with open(build_lock, "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                report("another process is building the sandbox; waiting for it")
+                fcntl.flock(f, fcntl.LOCK_EX)
+            if self.is_built():
+                return
+            if self.root.exists():
+                report(f"{self.root} exists but is not a finished sandbox; rebuilding it")
+                build.remove_tree(self.root)
+            build.build_chroot(self.root, report)
+
+    def down(self, report: Report = _quiet, timeout: float = 15.0) -> None:
+        """Stop Asterisk cleanly (core stop now, then SIGTERM, SIGKILL) and unmount /proc."""
+        pid = self.pid()
+        if pid is not None:
+            report(f"stopping Asterisk (pid {pid})")
+            self.cli("core stop now", check=False, timeout=5)
+            if not self._wait_exit(pid, timeout / 2):
+                report("Asterisk did not stop on `core stop now`; sending SIGTERM")
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+                if not self._wait_exit(pid, timeout / 2):
+                    report("sending SIGKILL")
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                    self._wait_exit(pid, 5)
+        if self.proc_mounted():
+            subprocess.run(["umount", str(self.root / "proc")], check=False, capture_output=True)
+            if self.proc_mounted():
+                subprocess.run(["umount", "-l", str(self.root / "proc")], check=False)
+
+    def kill(self) -> None:
+        """SIGKILL Asterisk (tests: the PBX dies without a Shutdown event)."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            self._wait_exit(pid, 10)
+
+    def restart(self, report: Report = _quiet) -> float:
+        """Stop and start again; returns the seconds `up` took."""
+        self.down(report)
+        return self.up(report)
+
+    # configuration -----------------------------------------------------------------
+    def write_base_configs(self) -> None:
+        """(Re)write the sandbox's own configs, the hold tone and the chroot's /etc/hosts."""
+        self.etc.mkdir(parents=True, exist_ok=True)
+        for name, text in configs.BASE_CONFIGS.items():
+            (self.etc / name).write_text(text, encoding="utf-8")
+        for name in configs.STOCK_FILES_TO_REMOVE:
+            (self.etc / name).unlink(missing_ok=True)
+        moh = self.chroot_path(configs.MOH_DIR)
+        moh.mkdir(parents=True, exist_ok=True)
+        tone = moh / "implus-tone.sln"
+        if not tone.exists():
+            tone.write_bytes(configs.hold_tone_sln())
+        (self.root / "run/asterisk").mkdir(parents=True, exist_ok=True)
+        (self.root / "var/lib/asterisk/keys").mkdir(parents=True, exist_ok=True)
+        (self.root / "etc/hosts").write_text(
+            configs.hosts_file(socket.gethostname()), encoding="utf-8"
+        )
+
+    def write_include(self, name: str, text: str) -> Path:
+        """Write one of the `*_implus.conf` include files; call `reload()` after."""
+        if name not in configs.INCLUDE_FILES:
+            raise SandboxError(
+                f"{name!r} is not an include file of the sandbox; use one of "
+                f"{', '.join(configs.INCLUDE_FILES)}"
+            )
+        path = self.etc / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def reset_includes(self) -> None:
+        """Empty every include file (a test session starts from the base configs)."""
+        for name in configs.INCLUDE_FILES:
+            (self.etc / name).write_text("", encoding="utf-8")
+
+    def reload(self) -> None:
+        """Reload dialplan, PJSIP, manager and music-on-hold from the config files."""
+        for command in (
+            "module reload res_pjsip.so",
+            "dialplan reload",
+            "manager reload",
+            "moh reload",
+        ):
+            self.cli(command)
+
+    def cli(self, command: str, check: bool = True, timeout: float = 20) -> str:
+        """Run one Asterisk CLI command (`asterisk -rx`) and return its output."""
+        try:
+            result = subprocess.run(
+                ["chroot", str(self.root), "asterisk", "-rx", command],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as e:
+            raise SandboxError(f"`asterisk -rx {command!r}` did not return in {timeout} s") from e
+        if check and result.returncode != 0:
+            raise SandboxError(
+                f"`asterisk -rx {command!r}` failed ({result.returncode}): "
+                f"{(result.stderr or result.stdout).strip()}; is the sandbox up? "
+                "(`implus sandbox asterisk status`)"
+            )
+        return result.stdout
+
+    # locking -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def session_lock(self, report: Report = _quiet) -> Iterator[None]:
+        """Hold the sandbox for one test session; other sessions wait here."""
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                report(
+                    f"waiting for the Asterisk sandbox: held by {self.lock_holder()} "
+                    f"(lock {self.lock_path})"
+                )
+                fcntl.flock(f, fcntl.LOCK_EX)
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()}: {' '.join(_cmdline(os.getpid()))[:200]}\n")
+            f.flush()
+            try:
+                yield
+            finally:
+                f.seek(0)
+                f.truncate()
+                f.flush()
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def lock_holder(self) -> str | None:
+        """Who holds the session lock right now (None when free)."""
+        if not self.lock_path.exists():
+            return None
+        with open(self.lock_path, "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                return f.read().strip() or "another process"
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return None
+
+    # internals ---------------------------------------------------------------------
+    def _check_ports_free(self) -> None:
+        for port, what in ((configs.AMI_PORT, "AMI"),):
+            with socket.socket() as s:
+                s.settimeout(1)
+                if s.connect_ex((configs.AMI_HOST, port)) == 0:
+                    raise SandboxError(
+                        f"something else listens on {configs.AMI_HOST}:{port} ({what}), not "
+                        "this sandbox's Asterisk: stop it (another Asterisk? a sandbox in "
+                        f"another ${ROOT_ENV}?) and run `implus sandbox asterisk up` again"
+                    )
+
+    def _mount_proc(self) -> None:
+        if self.proc_mounted():
+            return
+        (self.root / "proc").mkdir(exist_ok=True)
+        result = subprocess.run(
+            ["mount", "-t", "proc", "proc", str(self.root / "proc")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise SandboxError(
+                f"cannot mount /proc in the chroot ({result.stderr.strip()}): the sandbox "
+                "needs root with CAP_SYS_ADMIN; run `sudo implus sandbox asterisk up`"
+            )
+
+    def _start_process(self) -> None:
+        pidfile = self.root / "run/asterisk/asterisk.pid"
+        pidfile.unlink(missing_ok=True)
+        self.console_log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.console_log, "wb") as log:
+            # A new session: Asterisk outlives the CLI that started it and ignores the
+            # test runner's Ctrl-C; `down` stops it by pid.
+            self._proc = subprocess.Popen(
+                ["chroot", str(self.root), "/usr/sbin/asterisk", "-f"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise SandboxError(
+                    f"Asterisk exited with code {self._proc.returncode} while starting; "
+                    f"last lines of {self.console_log}:\n{self._console_tail()}"
+                )
+            if ami_fully_booted(timeout=min(2.0, max(0.1, deadline - time.monotonic()))):
+                return
+            time.sleep(0.1)
+        raise SandboxError(
+            f"Asterisk did not answer on AMI with FullyBooted within {timeout:.0f} s; last "
+            f"lines of {self.console_log}:\n{self._console_tail()}\n"
+            "run `implus sandbox asterisk down` and `up` again"
+        )
+
+    def _wait_exit(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.pid == pid:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._proc.wait(0.05)
+            if self.pid() != pid:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _console_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.console_log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no console log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [part.decode(errors="replace") for part in f.read().split(b"\0") if part]
+    except OSError:
+        return []
+
+
+def ami_fully_booted(
+    host: str = configs.AMI_HOST,
+    port: int = configs.AMI_PORT,
+    timeout: float = 2.0,
+) -> bool:
+    """True when AMI accepts the sandbox login and reports FullyBooted.
+
+    A minimal blocking probe for the CLI and the fixture's readiness check (the bridge
+    itself talks AMI through `ami_bridge.connection`). Asterisk sends FullyBooted to
+    every session that logs in after the boot has finished.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(
+                f"Action: Login\r\nUsername: {configs.AMI_USER}\r\n"
+                f"Secret: {configs.AMI_SECRET}\r\nEvents: system\r\n\r\n".encode()
+            )
+            data = b""
+            while b"Event: FullyBooted" not in data:
+                left = deadline - time.monotonic()
+                if left <= 0 or b"Response: Error" in data:
+                    return False
+                s.settimeout(left)
+                chunk = s.recv(65536)
+                if not chunk:
+                    return False
+                data += chunk
+            with contextlib.suppress(OSError):
+                s.sendall(b"Action: Logoff\r\n\r\n")
+            return True
+    except OSError:
+        return False

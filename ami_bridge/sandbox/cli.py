@@ -1,0 +1,99 @@
+"""`implus sandbox asterisk up|down|status|reload|cli`."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from . import configs
+from .asterisk import AsteriskSandbox
+from .errors import SandboxError
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(name="sandbox")
+def sandbox_group() -> None:
+    """Local test PBXs on loopback (a real Asterisk 22 in a Debian sid chroot)."""
+
+
+@sandbox_group.group(name="asterisk")
+def asterisk_group() -> None:
+    """The Asterisk sandbox (chroot in ~/.cache/implus/sandbox, or $IMPLUS_SANDBOX_DIR)."""
+
+
+@asterisk_group.command()
+def up() -> None:
+    """Build the chroot if missing, start Asterisk, wait until AMI is FullyBooted."""
+    box = AsteriskSandbox()
+    try:
+        took = box.up(report=_say)
+    except SandboxError as e:
+        _fail(e)
+    click.echo(f"Asterisk sandbox is up ({box.version()}, pid {box.pid()}, {took:.1f} s)")
+    click.echo(
+        f"  AMI     {configs.AMI_HOST}:{configs.AMI_PORT}  "
+        f"user {configs.AMI_USER}  secret {configs.AMI_SECRET}"
+    )
+    click.echo(
+        f"  SIP     udp {configs.SIP_HOST}:{configs.SIP_PORT}; customers call from "
+        f"{configs.CUSTOMER_HOST} (context sandbox-inbound), "
+        f"PJSIP/<number>@customers rings {configs.CUSTOMER_HOST}:{configs.CUSTOMER_UAS_PORT}"
+    )
+    click.echo(f"  config  {box.etc}/{{extensions,pjsip,manager}}_implus.conf")
+    click.echo("          then `implus sandbox asterisk reload`")
+    click.echo(f"  console chroot {box.root} asterisk -r")
+    click.echo(f"  calls   chroot {box.root} sipp ...   (see docs/asterisk-sandbox.md)")
+    click.echo("  stop    implus sandbox asterisk down")
+
+
+@asterisk_group.command()
+def down() -> None:
+    """Stop Asterisk and unmount the chroot's /proc (the chroot stays cached)."""
+    box = AsteriskSandbox()
+    holder = box.lock_holder()
+    if holder:
+        _say(f"note: a test session holds the sandbox ({holder}); it will fail")
+    try:
+        box.down(report=_say)
+    except SandboxError as e:
+        _fail(e)
+    click.echo("Asterisk sandbox is down")
+
+
+@asterisk_group.command()
+def status() -> None:
+    """Report whether the chroot is built, Asterisk runs and AMI answers."""
+    state = AsteriskSandbox().status()
+    for line in state.lines():
+        click.echo(line)
+    sys.exit(0 if state.ami_ready and state.running else 3)
+
+
+@asterisk_group.command()
+def reload() -> None:
+    """Reload PJSIP, dialplan, manager and music on hold after editing the includes."""
+    try:
+        AsteriskSandbox().reload()
+    except SandboxError as e:
+        _fail(e)
+    click.echo("reloaded")
+
+
+@asterisk_group.command(name="cli")
+@click.argument("command", nargs=-1, required=True)
+def cli_command(command: tuple[str, ...]) -> None:
+    """Run an Asterisk CLI command, e.g. `implus sandbox asterisk cli pjsip show contacts`."""
+    try:
+        click.echo(AsteriskSandbox().cli(" ".join(command)), nl=False)
+    except SandboxError as e:
+        _fail(e)
+
+
+def _fail(error: SandboxError) -> NoReturn:
+    _say(f"error: {error}")
+    sys.exit(1)

@@ -1,0 +1,422 @@
+"""Real SIP phones for the sandbox: sipp, run inside the chroot, driven from Python.
+
+- `customer_call`: a customer (UAC, from 127.0.0.2) calls an extension; holds for a
+  while and hangs up, or waits for the far end to hang up.
+- `phone`: a phone (UAS) that answers after a delay, never answers, or is busy (486);
+  an agent's phone on 127.0.0.1:<port>, or the customers' phone on 127.0.0.2:5070
+  that `PJSIP/<number>@customers` rings.
+- `register`: a phone registers (or unregisters) an extension's contact.
+
+Agent phones reach Asterisk in one of two ways (see `agent_endpoint_config`): a static
+contact with OPTIONS qualify (sipp answers OPTIONS with `-aa`; a phone that is not
+running becomes Unreachable), or a registration (`register`; no registration means
+the endpoint is Unavailable and cannot be dialled). Each run leaves its message log in
+`<chroot>/var/lib/implus-sipp/<run>/` for the test to read or a person to debug.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from . import configs
+from .asterisk import AsteriskSandbox
+from .errors import SandboxError
+
+PhoneBehaviour = Literal["answer", "busy", "no_answer"]
+
+_SCENARIOS = {
+    "answer": "agent_answer.xml",
+    "busy": "agent_busy.xml",
+    "no_answer": "agent_no_answer.xml",
+}
+_run_ids = itertools.count(1)
+#: Inside the chroot: one folder per run with scenario, data, command and logs.
+RUNS_DIR = "/var/lib/implus-sipp"
+#: Run folders older than this are pruned when a `Sipp` is created.
+KEEP_RUNS_S = 3600
+
+
+@dataclass(frozen=True)
+class SipMessage:
+    """One SIP message sipp sent or received, as its message log shows it."""
+
+    direction: Literal["sent", "received"]
+    first_line: str
+    call_id: str
+
+    @property
+    def method(self) -> str:
+        """`INVITE`, `BYE`... for a request; `200`, `486`... for a response."""
+        first = self.first_line.split()
+        return first[1] if first and first[0].startswith("SIP/") else first[0]
+
+
+@dataclass(frozen=True)
+class SippResult:
+    """How a sipp run ended: exit code, call counts and every SIP message."""
+
+    returncode: int
+    successful: int
+    failed: int
+    messages: tuple[SipMessage, ...]
+    errors: str
+    workdir: Path
+
+    @property
+    def ok(self) -> bool:
+        """sipp exits 0 only when every call followed the scenario."""
+        return self.returncode == 0
+
+    def count(self, method: str, direction: Literal["sent", "received"] | None = None) -> int:
+        """How many messages of this method/status code went in that direction."""
+        return sum(
+            1
+            for m in self.messages
+            if m.method == method and (direction is None or m.direction == direction)
+        )
+
+    def describe(self) -> str:
+        """A summary for assertion messages."""
+        flow = ", ".join(
+            f"{'>' if m.direction == 'sent' else '<'}{m.method}" for m in self.messages
+        )
+        return (
+            f"sipp exit {self.returncode}, {self.successful} ok / {self.failed} failed; "
+            f"flow: {flow}; errors: {self.errors.strip()[:800] or 'none'} (logs in {self.workdir})"
+        )
+
+
+class SippRun:
+    """A sipp process running inside the chroot; `wait()` for its result."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], workdir: Path, name: str) -> None:
+        self.proc = proc
+        self.workdir = workdir
+        self.name = name
+
+    def wait(self, timeout: float = 60) -> SippResult:
+        """Wait for sipp to exit (killing it after `timeout`) and parse its logs."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise SandboxError(
+                f"sipp {self.name} did not finish in {timeout} s; logs in {self.workdir}"
+            ) from None
+        return self.result()
+
+    def stop(self) -> None:
+        """Kill this sipp (our own child, by pid) if it still runs."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def result(self) -> SippResult:
+        stdout = _read(self.workdir / "stdout.log")
+        return SippResult(
+            returncode=self.proc.returncode if self.proc.returncode is not None else -1,
+            successful=_stat(stdout, "Successful call"),
+            failed=_stat(stdout, "Failed call"),
+            messages=tuple(parse_message_log(_read(self.workdir / "messages.log"))),
+            errors=_read(self.workdir / "errors.log")
+            + "\n".join(line for line in stdout.splitlines() if "rror" in line),
+            workdir=self.workdir,
+        )
+
+    def __enter__(self) -> SippRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Sipp:
+    """Starts sipp runs in the sandbox's chroot."""
+
+    def __init__(self, sandbox: AsteriskSandbox) -> None:
+        self.sandbox = sandbox
+        self.runs: list[SippRun] = []
+        self._prune_old_runs()
+
+    def _prune_old_runs(self) -> None:
+        runs = self.sandbox.chroot_path(RUNS_DIR)
+        if not runs.is_dir():
+            return
+        cutoff = time.time() - KEEP_RUNS_S
+        for old in runs.iterdir():
+            with contextlib.suppress(OSError):
+                if old.stat().st_mtime < cutoff:
+                    shutil.rmtree(old, ignore_errors=True)
+
+    def stop_all(self) -> None:
+        """Kill every run this object started that still runs (test teardown)."""
+        for run in self.runs:
+            run.stop()
+
+    def customer_call(
+        self,
+        exten: str,
+        caller: str | list[str] = "5551234",
+        hold: float | None = 2.0,
+        calls: int = 1,
+        rate: float = 10.0,
+        max_seconds: float = 60,
+    ) -> SippRun:
+        """A customer calls `exten` (context `sandbox-inbound`) from 127.0.0.2.
+
+        `hold`: seconds after the answer before the customer hangs up; None waits for
+        the far end to hang up (up to `max_seconds`). `caller` may be one number or a
+        list (used in turn, one per call).
+        """
+        callers = [caller] if isinstance(caller, str) else caller
+        hold_ms = 0 if hold is None else max(1, int(hold * 1000))
+        return self._start(
+            "customer_call.xml",
+            name=f"customer-call-{exten}",
+            args=[
+                f"{configs.SIP_HOST}:{configs.SIP_PORT}",
+                "-s",
+                exten,
+                "-i",
+                configs.CUSTOMER_HOST,
+                "-p",
+                str(_free_udp_port(configs.CUSTOMER_HOST, avoid={configs.CUSTOMER_UAS_PORT})),
+                "-set",
+                "hold_ms",
+                str(hold_ms),
+                "-m",
+                str(calls),
+                "-r",
+                str(rate),
+                "-recv_timeout",
+                f"{int(max_seconds * 1000)}",
+            ],
+            csv_rows=[[c] for c in callers],
+            max_seconds=max_seconds,
+        )
+
+    def phone(
+        self,
+        port: int,
+        behaviour: PhoneBehaviour = "answer",
+        ring: float = 0.0,
+        talk: float | None = None,
+        calls: int = 1,
+        host: str = configs.SIP_HOST,
+        max_seconds: float = 120,
+    ) -> SippRun:
+        """A phone listening on host:port (UAS) for `calls` calls (0: until stopped).
+
+        `behaviour`: "answer" after ringing `ring` s; "no_answer" rings until the
+        caller cancels; "busy" answers 486 Busy Here. `talk`: seconds after the answer
+        before the phone hangs up itself; None waits for the far end to hang up.
+        Answers OPTIONS (qualify) automatically. Returns once the port is listening.
+        """
+        args = [
+            "-i",
+            host,
+            "-p",
+            str(port),
+            "-aa",
+            "-recv_timeout",
+            f"{int(max_seconds * 1000)}",
+        ]
+        if calls:
+            args += ["-m", str(calls)]
+        if behaviour == "answer":
+            args += ["-set", "ring_ms", str(int(ring * 1000))]
+            args += ["-set", "talk_ms", str(0 if talk is None else max(1, int(talk * 1000)))]
+        run = self._start(
+            _SCENARIOS[behaviour],
+            name=f"phone-{behaviour}-{port}",
+            args=args,
+            max_seconds=max_seconds,
+        )
+        _wait_udp_bound(host, port, run)
+        return run
+
+    def customer_phone(self, behaviour: PhoneBehaviour = "answer", **kwargs: object) -> SippRun:
+        """The customers' phone on 127.0.0.2:5070, rung by `PJSIP/<number>@customers`."""
+        return self.phone(
+            configs.CUSTOMER_UAS_PORT,
+            behaviour,
+            host=configs.CUSTOMER_HOST,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def register(self, exten: str, contact_port: int, expires: int = 300) -> SippResult:
+        """Register `exten`'s contact sip:<exten>@127.0.0.1:<contact_port> (0 s: remove)."""
+        run = self._start(
+            "register.xml",
+            name=f"register-{exten}",
+            args=[
+                f"{configs.SIP_HOST}:{configs.SIP_PORT}",
+                "-i",
+                configs.SIP_HOST,
+                "-p",
+                str(_free_udp_port(configs.SIP_HOST)),
+                "-m",
+                "1",
+            ],
+            csv_rows=[[exten, str(contact_port), str(expires)]],
+            max_seconds=10,
+        )
+        result = run.wait(15)
+        if not result.ok:
+            raise SandboxError(f"REGISTER of {exten} failed: {result.describe()}")
+        return result
+
+    def _start(
+        self,
+        scenario: str,
+        name: str,
+        args: list[str],
+        max_seconds: float,
+        csv_rows: list[list[str]] | None = None,
+    ) -> SippRun:
+        if not self.sandbox.is_built():
+            raise SandboxError("the sandbox is not built: run `implus sandbox asterisk up`")
+        inside = f"{RUNS_DIR}/{os.getpid()}-{next(_run_ids)}-{name}"
+        workdir = self.sandbox.chroot_path(inside)
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        source = resources.files("ami_bridge.sandbox") / "scenarios" / scenario
+        (workdir / scenario).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        cmd = ["chroot", str(self.sandbox.root), "sipp", *args, "-sf", f"{inside}/{scenario}"]
+        if csv_rows is not None:
+            rows = "".join(";".join(row) + ";\n" for row in csv_rows)
+            (workdir / "data.csv").write_text("SEQUENTIAL\n" + rows, encoding="utf-8")
+            cmd += ["-inf", f"{inside}/data.csv"]
+        cmd += [
+            "-nostdin",
+            "-timeout",
+            f"{int(max_seconds)}s",
+            "-timeout_error",
+            "-trace_msg",
+            "-message_file",
+            f"{inside}/messages.log",
+            "-trace_err",
+            "-error_file",
+            f"{inside}/errors.log",
+        ]
+        (workdir / "command.txt").write_text(" ".join(cmd) + "\n", encoding="utf-8")
+        with open(workdir / "stdout.log", "wb") as out:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own group, so stop() kills chroot + sipp
+                cwd=workdir,
+            )
+        run = SippRun(proc, workdir, name)
+        self.runs.append(run)
+        return run
+
+
+def agent_endpoint_config(
+    exten: str,
+    contact_port: int | None = None,
+    context: str = "implus-agent",
+    qualify: float = 2.0,
+) -> str:
+    """pjsip config for a sandbox agent phone (tests; `dialplan render` makes real ones).
+
+    With `contact_port` the phone has a static contact on 127.0.0.1:<port> checked by
+    OPTIONS every `qualify` s; without it the phone must `register`. No auth: only
+    loopback reaches the sandbox.
+    """
+    aor = [f"[{exten}]", "type = aor", f"qualify_frequency = {qualify:g}", "qualify_timeout = 1"]
+    if contact_port is None:
+        aor += ["max_contacts = 1", "remove_existing = yes", "minimum_expiration = 1"]
+    else:
+        aor += [f"contact = sip:{exten}@{configs.SIP_HOST}:{contact_port}"]
+    endpoint = [
+        f"[{exten}]",
+        "type = endpoint",
+        f"context = {context}",
+        "disallow = all",
+        "allow = ulaw,alaw",
+        "direct_media = no",
+        f"aors = {exten}",
+    ]
+    return "\n".join([*endpoint, "", *aor]) + "\n\n"
+
+
+_MESSAGE_HEADER = re.compile(r"^\S+ message (sent|received) \[\d+\] bytes:$")
+
+
+def parse_message_log(text: str) -> list[SipMessage]:
+    """Parse sipp's `-trace_msg` log into the messages it sent and received."""
+    messages: list[SipMessage] = []
+    blocks = re.split(r"^-{20,}.*$", text, flags=re.MULTILINE)
+    for block in blocks:
+        lines = [line.strip() for line in block.strip().splitlines()]
+        if not lines:
+            continue
+        match = _MESSAGE_HEADER.match(lines[0])
+        body = [line for line in lines[1:] if line]
+        if match is None or not body:
+            continue
+        call_id = next(
+            (line.split(":", 1)[1].strip() for line in body if line.lower().startswith("call-id:")),
+            "",
+        )
+        direction: Literal["sent", "received"] = "sent" if match[1] == "sent" else "received"
+        messages.append(SipMessage(direction, body[0], call_id))
+    return messages
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _stat(stdout: str, label: str) -> int:
+    # the last statistics screen: "  Successful call  |  0  |  1  " (cumulative last)
+    values = re.findall(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", stdout)
+    return int(values[-1]) if values else 0
+
+
+def _free_udp_port(host: str, avoid: set[int] | None = None) -> int:
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in (avoid or set()) and port != configs.SIP_PORT:
+            return port
+    raise SandboxError(f"no free UDP port on {host}")
+
+
+def udp_bound(host: str, port: int) -> bool:
+    """True when some socket is bound to host:port (read from /proc/net/udp, no probing)."""
+    want = f"{socket.inet_aton(host)[::-1].hex().upper()}:{port:04X}"
+    with open("/proc/net/udp", encoding="ascii") as f:
+        return any(line.split()[1] == want for line in f.readlines()[1:])
+
+
+def _wait_udp_bound(host: str, port: int, run: SippRun, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if run.proc.poll() is not None:
+            raise SandboxError(f"sipp {run.name} exited at start: {run.result().describe()}")
+        if udp_bound(host, port):
+            return
+        time.sleep(0.02)
+    run.stop()
+    raise SandboxError(f"sipp {run.name} did not listen on {host}:{port} within {timeout} s")

@@ -1,0 +1,56 @@
+"""The Asterisk sandbox for tests: one real Asterisk 22 on loopback, one test session at a time.
+
+`asterisk_sandbox` brings the sandbox up through the same API as `implus sandbox
+asterisk up` (building the chroot on first use), holding an fcntl lock for the whole
+session: several test sessions on this machine (other worktrees, CI) share 5038/5060 and
+queue up here. If the sandbox cannot start, every test that needs it FAILS with the
+reason; nothing is skipped. Include files are emptied at the start and at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ami_bridge.sandbox import AsteriskSandbox, SandboxError
+
+
+@pytest.fixture(scope="session")
+def asterisk_sandbox(request: pytest.FixtureRequest) -> Iterator[AsteriskSandbox]:
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+    def say(message: str) -> None:
+        with capture.global_and_fixture_disabled():
+            print(f"\n[asterisk sandbox] {message}", flush=True)
+
+    box = AsteriskSandbox()
+    with box.session_lock(report=say):
+        was_running = box.is_running()
+        try:
+            box.up(report=say)
+            box.reset_includes()
+            box.reload()
+        except SandboxError as e:
+            pytest.fail(
+                f"the Asterisk sandbox cannot start: {e}\n(`make sandbox` builds and starts "
+                "it; `implus sandbox asterisk status` tells what is missing)",
+                pytrace=False,
+            )
+        yield box
+        if not box.is_running():  # a test stopped or killed it: leave it as we found it
+            box.up(report=say)
+        box.reset_includes()
+        if was_running:
+            box.reload()
+        else:
+            box.down(report=say)
+
+
+@pytest.fixture
+def sandbox(asterisk_sandbox: AsteriskSandbox) -> Iterator[AsteriskSandbox]:
+    """The session's sandbox, with its include files emptied again after each test."""
+    yield asterisk_sandbox
+    if asterisk_sandbox.is_running():
+        asterisk_sandbox.reset_includes()
+        asterisk_sandbox.reload()
