@@ -1,8 +1,8 @@
 """Reloading a PBX after `apply`: AMI `Reload` actions (Asterisk), `reloadxml` (FreeSWITCH).
 
-Interim transport: a one-shot blocking AMI session and a greenswitch ESL session, each
-with a timeout on every read. When `ami_bridge.connection` / the ESL bridge's client land
-on main, `reloader_for` switches to them; the `Reloader` interface stays.
+FreeSWITCH goes through `esl_bridge.connection.EslConnection` (gevent, one connection per
+apply). Asterisk uses a one-shot blocking AMI session with a timeout on every read, until
+`ami_bridge.connection` lands on main; the `Reloader` interface stays.
 """
 
 from __future__ import annotations
@@ -182,24 +182,25 @@ class EslReloader:
 
 
 def _esl_api(pbx: FreeswitchPbx, commands: list[str]) -> list[tuple[str, str]]:
-    import gevent
-    import greenswitch
+    """Run `api` commands over one ESL connection (esl_bridge's, bounded by timeouts)."""
+    from esl_bridge.connection import EslConnection
+    from esl_bridge.errors import EslError
 
-    password = _secret(pbx)
-    where = f"{pbx.host}:{pbx.management_port}"
+    con = EslConnection(
+        pbx.host,
+        pbx.management_port,
+        _secret(pbx),
+        connect_timeout=TIMEOUT,
+        command_timeout=TIMEOUT,
+    )
     out = []
-    con = greenswitch.InboundESL(pbx.host, pbx.management_port, password, timeout=TIMEOUT)
     try:
-        with gevent.Timeout(TIMEOUT, ReloadFailed(f"ESL at {where}: no answer in {TIMEOUT} s")):
-            con.connect()
+        con.connect()
         for command in commands:
-            with gevent.Timeout(
-                TIMEOUT, ReloadFailed(f"ESL at {where}: `{command}` got no answer in {TIMEOUT} s")
-            ):
-                response = con.send(f"api {command}")
-            out.append((command, response.data or ""))
-    except (OSError, ValueError, greenswitch.esl.NotConnectedError) as e:
-        raise ReloadFailed(f"ESL at {where}: {e}") from e
+            reply = con.send(f"api {command}")
+            out.append((command, reply.text()))
+    except EslError as e:
+        raise ReloadFailed(f"FreeSWITCH {pbx.id}: {e}") from e
     finally:
-        con.stop()
+        con.close()
     return out
