@@ -51,6 +51,8 @@ setup(
         # Each package adds its own subcommands; the router core imports none of them.
         "implus.commands": [
             "sandbox = ami_bridge.sandbox:sandbox_group",
+            "chat = chat.cli:chat_command",
+            "dialplan = dialplan.cli:dialplan_group",
         ],
     },
 )

@@ -1,0 +1,85 @@
+"""Request and response bodies of the admin HTTP API (also the source of its OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AccountId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoginBody(Body):
+    username: AccountId
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    role: Literal["agent", "admin"] = "agent"
+
+
+class TokenOut(Body):
+    token: str
+    expires_in: int
+    role: str
+
+
+class Me(Body):
+    id: str
+    role: str
+
+
+class CustomerTokenBody(Body):
+    user_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$")]
+    services: list[Name] = Field(default_factory=list, max_length=50)
+    ttl: Annotated[int, Field(ge=60)] | None = None
+
+
+def _default_capacity() -> dict[Literal["voice", "chat"], int]:
+    return {"voice": 1, "chat": 3}
+
+
+class AgentBody(Body):
+    """An agent's profile (router) plus, optionally, a new desktop password (chat)."""
+
+    name: Annotated[str, Field(max_length=200)] = ""
+    skills: dict[Name, Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict)
+    capacity: dict[Literal["voice", "chat"], Annotated[int, Field(ge=0, le=100)]] = Field(
+        default_factory=_default_capacity
+    )
+    pbx: Annotated[str, Field(max_length=64)] = ""
+    endpoint: Annotated[str, Field(max_length=128)] = ""
+    password: Annotated[str, Field(min_length=8, max_length=1024)] | None = None
+
+
+class AgentOut(Body):
+    id: str
+    name: str
+    skills: dict[str, int]
+    capacity: dict[str, int]
+    pbx: str
+    endpoint: str
+    status: str
+    reason: str
+    load: dict[str, int]
+    has_login: bool
+
+
+class StrategyOut(Body):
+    version: str
+
+
+class QueueStatsOut(Body):
+    queue: str
+    channel: str = ""
+    waiting: int
+    longest_wait_s: float
+    estimated_wait_s: float | None
+    service_level: float | None
+
+
+class ErrorOut(Body):
+    error: str
+    message: str

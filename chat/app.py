@@ -1,0 +1,157 @@
+"""`create_app(config)`: the chat service's Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import redis
+from flask import Flask, Response, jsonify, redirect, request, url_for
+from flask_sock import Sock
+from werkzeug.exceptions import HTTPException
+
+from chat.accounts import AccountStore
+from chat.auth import check_csrf
+from chat.context import EXTENSION, Context
+from chat.errors import AuthError, BadInput, ChatError, Forbidden, NotFoundError, Unavailable
+from chat.hub import Hub
+from chat.keys import ChatKeys
+from chat.metrics import Metrics
+from chat.settings import Settings, load_settings
+from chat.tokens import TokenSigner
+from chat.uploads import FileStore
+
+log = logging.getLogger(__name__)
+
+STATUS = {AuthError: 401, Forbidden: 403, NotFoundError: 404, BadInput: 400, Unavailable: 503}
+JSON_PREFIXES = ("/api/", "/widget/", "/files/", "/ws/", "/metrics", "/healthz")
+
+
+def create_app(
+    config: Settings | Mapping[str, Any] | None = None, *, start_background: bool = True
+) -> Flask:
+    """Build the app. ``config`` is a Settings, a mapping of settings (validated), or None
+    (read ``IMPLUS_CHAT_*`` from the environment). ``start_background=False`` skips the
+    threads that tail the router's events (for tools that only need the routes)."""
+    settings = _settings(config)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key.get_secret_value(),
+        SESSION_COOKIE_NAME="implus_chat",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.staff_token_ttl),
+        MAX_CONTENT_LENGTH=settings.upload_max_bytes + 64 * 1024,
+        SOCK_SERVER_OPTIONS={
+            "max_message_size": settings.hard_frame_bytes,
+            "ping_interval": settings.ping_interval or None,
+        },
+    )
+    rds = redis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=5, health_check_interval=30
+    )
+    keys = ChatKeys(settings.domain)
+    accounts = AccountStore(rds, keys)
+    files = FileStore(
+        settings.upload_dir, rds, keys, settings.upload_max_bytes, settings.upload_types
+    )
+    hub = Hub()
+    from chat.service import ChatService  # imports router.client
+
+    service = ChatService.from_settings(settings, rds, keys, files, accounts)
+    app.extensions[EXTENSION] = Context(
+        settings=settings,
+        redis=rds,
+        keys=keys,
+        accounts=accounts,
+        tokens=TokenSigner(settings.secret, settings.customer_token_ttl, settings.staff_token_ttl),
+        files=files,
+        hub=hub,
+        service=service,
+        metrics=Metrics(),
+    )
+    _register(app)
+    if start_background:
+        from chat.fanout import start_background_threads
+
+        start_background_threads(app)
+    return app
+
+
+def _settings(config: Settings | Mapping[str, Any] | None) -> Settings:
+    if isinstance(config, Settings):
+        return config
+    if config is None:
+        return load_settings()
+    secret = config.get("secret_key")
+    rest = {k: v for k, v in config.items() if k != "secret_key"}
+    env = {"IMPLUS_CHAT_SECRET_KEY": str(secret)} if secret is not None else {}
+    return load_settings(env=env, cli=rest)
+
+
+def _register(app: Flask) -> None:
+    from chat import metrics, web_api, web_pages, web_widget, ws_routes
+
+    app.before_request(_strip_ws_extensions)
+    app.before_request(check_csrf)
+    app.after_request(_security_headers)
+    app.register_error_handler(ChatError, _chat_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_blueprint(web_pages.bp)
+    app.register_blueprint(web_api.bp)
+    app.register_blueprint(web_widget.bp)
+    app.register_blueprint(metrics.bp)
+    sock = Sock(app)
+    ws_routes.register(app, sock)
+
+
+def _strip_ws_extensions() -> None:
+    # simple-websocket always accepts permessage-deflate when offered: a zlib context per
+    # connection (memory, CPU) and no limit on the inflated size. Chat frames are small,
+    # so we never negotiate it (pinned by tests/chat/test_ws_transport.py).
+    request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+
+
+def _security_headers(resp: Response) -> Response:
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    if resp.mimetype == "text/html":
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
+            "script-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'self'; "
+            "base-uri 'none'; form-action 'self'",
+        )
+        resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    return resp
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(JSON_PREFIXES) or request.accept_mimetypes.best == (
+        "application/json"
+    )
+
+
+def _chat_error(e: ChatError) -> Any:
+    status = next((code for cls, code in STATUS.items() if isinstance(e, cls)), 500)
+    if status == 500:
+        log.exception("unexpected chat error", exc_info=e)
+    if status == 401 and not _wants_json():
+        return redirect(url_for("pages.login_form", next=request.path))
+    code = getattr(e, "code", None) or type(e).__name__
+    resp = jsonify({"error": code, "message": str(e)})
+    resp.status_code = status
+    if status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="implus"'
+    return resp
+
+
+def _http_error(e: HTTPException) -> Any:
+    if not _wants_json():
+        return e
+    resp = jsonify({"error": e.name.lower().replace(" ", "_"), "message": e.description})
+    resp.status_code = e.code or 500
+    return resp

@@ -1,0 +1,154 @@
+"""Who is asking: staff from a session cookie or bearer token, customers from their token.
+
+Cookie-authenticated requests that change state must carry the CSRF token (double
+submit: ``X-CSRF-Token`` header or ``csrf_token`` form field equal to the one in the
+signed session cookie). Bearer-authenticated requests carry no ambient credentials and
+need none. Websocket upgrades are checked here too: token (or cookie) AND Origin.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Request, current_app, g, request, session
+
+from chat.accounts import Role
+from chat.context import ctx
+from chat.errors import AuthError, Forbidden
+from chat.tokens import CustomerPrincipal, StaffPrincipal
+
+F = TypeVar("F", bound=Callable[..., Any])
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def csrf_token() -> str:
+    """The CSRF token of this browser session (created on first use)."""
+    token = session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return str(token)
+
+
+def bearer(req: Request) -> str | None:
+    header = req.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return None
+
+
+def check_csrf() -> None:
+    """before_request: refuse an unsafe cookie-authenticated request without the token."""
+    if request.method not in UNSAFE_METHODS or bearer(request) is not None:
+        return
+    if request.path.startswith("/widget/"):
+        return  # token-authenticated widget calls from other sites; no ambient credentials
+    has_cookie = current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+    if not has_cookie and request.path != "/login":
+        return  # nothing ambient to abuse (the login form itself is still protected)
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+        raise Forbidden("missing or wrong CSRF token: reload the page and try again")
+
+
+def staff_from_request() -> StaffPrincipal | None:
+    """The logged-in agent/admin of this request, or None. Checks the account still exists
+    with the token's generation (password change or removal revokes)."""
+    if "staff" in g:
+        return g.staff
+    c = ctx()
+    token = bearer(request)
+    from_cookie = token is None
+    if from_cookie:
+        token = session.get("staff")
+    principal: StaffPrincipal | None = None
+    if token:
+        try:
+            candidate = c.tokens.read_staff(token)
+        except AuthError:
+            if not from_cookie:
+                raise
+            session.pop("staff", None)
+            candidate = None
+        if candidate is not None:
+            account = c.accounts.get(candidate.role, candidate.account_id)
+            if account is not None and account.generation == candidate.generation:
+                principal = candidate
+            elif not from_cookie:
+                raise AuthError("token was revoked (password changed or account removed)")
+            else:
+                session.pop("staff", None)
+    g.staff = principal
+    return principal
+
+
+def require_staff(role: Role | None = None) -> Callable[[F], F]:
+    """Decorator: an authenticated agent or admin (admins may do what agents may)."""
+
+    def wrap(view: F) -> F:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            who = staff_from_request()
+            if who is None:
+                raise AuthError("log in first (session cookie or Authorization: Bearer)")
+            if role is Role.ADMIN and not who.is_admin:
+                raise Forbidden("admins only")
+            return view(*args, **kwargs)
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
+
+
+def customer_from_request() -> CustomerPrincipal:
+    """The customer behind ``Authorization: Bearer <customer token>``."""
+    token = bearer(request)
+    if token is None:
+        raise AuthError("send the customer token as Authorization: Bearer <token>")
+    return ctx().tokens.read_customer(token)
+
+
+def own_origin(req: Request) -> str:
+    return f"{req.scheme}://{req.host}"
+
+
+def origin_allowed(req: Request, extra: tuple[str, ...]) -> bool:
+    """True when the request's Origin is this service or one of ``extra``."""
+    origin = req.headers.get("Origin")
+    if not origin:
+        return False
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False
+    normalized = f"{parts.scheme}://{parts.netloc}".lower()
+    allowed = {own_origin(req).lower(), *(o.lower() for o in extra)}
+    return normalized in allowed
+
+
+def login(principal_id: str, role: Role, generation: int) -> str:
+    """Start a cookie session for the account; returns the bearer token as well."""
+    token = ctx().tokens.staff_token(principal_id, role, generation)
+    session.clear()
+    session["staff"] = token
+    session.permanent = True
+    csrf_token()
+    return token
+
+
+__all__ = [
+    "CustomerPrincipal",
+    "StaffPrincipal",
+    "check_csrf",
+    "csrf_token",
+    "customer_from_request",
+    "login",
+    "origin_allowed",
+    "require_staff",
+    "staff_from_request",
+]

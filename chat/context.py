@@ -1,0 +1,41 @@
+"""The per-process objects every view and websocket handler needs, built once by create_app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import redis
+from flask import Flask, current_app
+
+from chat.accounts import AccountStore
+from chat.hub import Hub
+from chat.keys import ChatKeys
+from chat.settings import Settings
+from chat.tokens import TokenSigner
+from chat.uploads import FileStore
+
+if TYPE_CHECKING:
+    from chat.metrics import Metrics
+    from chat.service import ChatService
+
+EXTENSION = "implus_chat"
+
+
+@dataclass
+class Context:
+    settings: Settings
+    redis: redis.Redis
+    keys: ChatKeys
+    accounts: AccountStore
+    tokens: TokenSigner
+    files: FileStore
+    hub: Hub
+    service: ChatService
+    metrics: Metrics
+    background: list[Any] = field(default_factory=list)
+
+
+def ctx(app: Flask | None = None) -> Context:
+    """The Context of the current (or given) app."""
+    return (app or current_app).extensions[EXTENSION]

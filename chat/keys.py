@@ -1,0 +1,50 @@
+"""Every Redis key the chat service owns (the router's keys live in ``router.keys``).
+
+Chat keys share the router's ``implus:{domain}:`` prefix so a Redis Cluster keeps a
+domain on one shard, under a ``chat:`` sub-prefix so they can never collide.
+
+===============================  ======  =================================================
+key (after ``implus:{domain}:``)  type    lifetime / meaning
+===============================  ======  =================================================
+chat:account:<kind>:<id>         hash    login of an agent or admin (argon2 hash, gen);
+                                         until removed
+chat:accounts:<kind>             set     ids of the accounts of a kind; until removed
+chat:files:<session>             hash    sha256 -> JSON metadata of files shared in the
+                                         session; kept as long as the session history
+chat:receipts:<session>          hash    party -> last transcript entry id it has seen;
+                                         same lifetime
+chat:signals                     pubsub  ephemeral signals between instances (typing,
+                                         receipts); nothing stored
+===============================  ======  =================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChatKeys:
+    """Key names for one routing domain."""
+
+    domain: str = "default"
+    namespace: str = "implus"
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.namespace}:{{{self.domain}}}:chat:"
+
+    def account(self, kind: str, account_id: str) -> str:
+        return f"{self.prefix}account:{kind}:{account_id}"
+
+    def accounts(self, kind: str) -> str:
+        return f"{self.prefix}accounts:{kind}"
+
+    def files(self, session_id: str) -> str:
+        return f"{self.prefix}files:{session_id}"
+
+    def receipts(self, session_id: str) -> str:
+        return f"{self.prefix}receipts:{session_id}"
+
+    def signals(self) -> str:
+        return self.prefix + "signals"

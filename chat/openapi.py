@@ -1,0 +1,136 @@
+"""The admin API's OpenAPI 3.1 document, built from the pydantic bodies in api_models."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from chat import api_models as m
+
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
+
+
+def _ref(model: type[m.Body]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _op(
+    summary: str,
+    ok: dict[str, Any] | None = None,
+    body: type[m.Body] | None = None,
+    status: str = "200",
+    auth: bool = True,
+    admin: bool = True,
+    params: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": {}}
+    op["responses"][status] = {"description": "OK", **(_json(ok) if ok else {})}
+    op["responses"]["400"] = {"description": "Invalid input", **_json(_ref(m.ErrorOut))}
+    if auth:
+        op["security"] = BEARER
+        op["responses"]["401"] = {"description": "Not logged in", **_json(_ref(m.ErrorOut))}
+        if admin:
+            op["responses"]["403"] = {"description": "Admins only", **_json(_ref(m.ErrorOut))}
+    if body is not None:
+        op["requestBody"] = {"required": True, **_json(_ref(body))}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+AGENT_ID = [{"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+@cache
+def spec() -> dict[str, Any]:
+    models: list[type[m.Body]] = [
+        m.LoginBody,
+        m.TokenOut,
+        m.Me,
+        m.CustomerTokenBody,
+        m.AgentBody,
+        m.AgentOut,
+        m.StrategyOut,
+        m.QueueStatsOut,
+        m.ErrorOut,
+    ]
+    schemas: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "implus chat admin API",
+            "version": "1",
+            "description": "Manage agents, load routing strategies, read queue statistics "
+            "and issue customer tokens. Authenticate with a bearer token from "
+            "POST /api/auth/token (or the desktop's session cookie plus X-CSRF-Token).",
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "implus_chat"},
+            },
+        },
+        "paths": {
+            "/api/auth/token": {
+                "post": _op(
+                    "Log in: a bearer token for an agent or admin",
+                    _ref(m.TokenOut),
+                    m.LoginBody,
+                    auth=False,
+                )
+            },
+            "/api/me": {"get": _op("Who the token belongs to", _ref(m.Me), admin=False)},
+            "/api/customer-tokens": {
+                "post": _op(
+                    "Issue a customer token scoped to one user id (for your site's backend)",
+                    _ref(m.TokenOut),
+                    m.CustomerTokenBody,
+                    status="201",
+                )
+            },
+            "/api/agents": {
+                "get": _op(
+                    "All agents with live status and load",
+                    {"type": "array", "items": _ref(m.AgentOut)},
+                )
+            },
+            "/api/agents/{agent_id}": {
+                "get": _op("One agent", _ref(m.AgentOut), params=AGENT_ID),
+                "put": _op(
+                    "Create or update an agent (and optionally its password)",
+                    _ref(m.AgentOut),
+                    m.AgentBody,
+                    params=AGENT_ID,
+                ),
+                "delete": _op("Remove an agent and its login", None, status="204", params=AGENT_ID),
+            },
+            "/api/strategy": {
+                "put": {
+                    **_op(
+                        "Load a routing strategy (YAML); applies to waiting requests too",
+                        _ref(m.StrategyOut),
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/yaml": {"schema": {"type": "string"}}},
+                    },
+                }
+            },
+            "/api/queues": {
+                "get": _op(
+                    "Queue statistics: waiting, longest and estimated wait, service level",
+                    {"type": "array", "items": _ref(m.QueueStatsOut)},
+                )
+            },
+            "/api/openapi.json": {"get": _op("This document", {"type": "object"}, auth=False)},
+        },
+    }

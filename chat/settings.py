@@ -1,0 +1,202 @@
+"""The chat service's settings: one typed object, built once from file < env < CLI.
+
+A missing or bad value fails at start with a message naming the key and where it came
+from. Secrets (the signing key) are accepted from the environment only and are held as
+``SecretStr`` so they never appear in logs, reprs or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from chat.errors import ConfigError
+
+ENV_PREFIX = "IMPLUS_CHAT_"
+SECRET_KEYS = frozenset({"secret_key"})
+"""Settings that may only come from the environment (never a file or the command line)."""
+
+DEFAULT_UPLOAD_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+)
+
+
+class Settings(BaseModel):
+    """Everything one chat process needs. Field docs are the reference for the config file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Where the router's Redis lives (all instances of the service share it)."""
+    domain: str = "default"
+    """Routing domain (the router's key hash tag)."""
+    secret_key: SecretStr = Field(min_length=32)
+    """Signs cookies and tokens. Env only: IMPLUS_CHAT_SECRET_KEY (32+ random characters)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    """gunicorn worker processes; each is one chat instance tailing the events stream."""
+    worker_class: Literal["gevent", "gthread"] = "gevent"
+    threads: int = Field(default=64, ge=1, le=10_000)
+    """Threads per worker for ``gthread`` (each websocket holds one)."""
+    max_connections: int = Field(default=10_000, ge=10, le=200_000)
+    """Concurrent connections per gevent worker (gunicorn ``worker_connections``)."""
+
+    allowed_origins: tuple[str, ...] = ()
+    """Origins (scheme://host[:port]) allowed to open websockets and call the widget API.
+
+    The service's own origin is always allowed."""
+    cookie_secure: bool = False
+    """Set when served over HTTPS (behind a TLS proxy)."""
+
+    upload_dir: Path = Path("var/chat-uploads")
+    upload_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1, le=100 * 1024 * 1024)
+    upload_types: tuple[str, ...] = DEFAULT_UPLOAD_TYPES
+
+    max_text_chars: int = Field(default=4000, ge=1, le=100_000)
+    max_frame_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)
+    """A frame larger than this gets an error frame; the connection stays open."""
+    hard_frame_bytes: int = Field(default=1024 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """A frame larger than this closes the connection (code 1009) before it is buffered."""
+    rate_per_second: float = Field(default=5.0, gt=0)
+    rate_burst: int = Field(default=20, ge=1)
+    outbox_limit: int = Field(default=1000, ge=10)
+    """Frames queued for one slow client before it is disconnected (it resumes on reconnect)."""
+
+    customer_token_ttl: int = Field(default=24 * 3600, ge=60)
+    staff_token_ttl: int = Field(default=12 * 3600, ge=60)
+    demo_mode: bool = False
+    """Lets the demo page mint a customer token for any typed user id. Never in production."""
+
+    heartbeat_ttl: int = Field(default=30, ge=5)
+    """Seconds a desktop heartbeat keeps the agent's ``desktop`` presence lease alive."""
+    ping_interval: int = Field(default=25, ge=0)
+    """Websocket ping interval in seconds (0 disables); dead peers are dropped."""
+    stats_interval: float = Field(default=2.0, gt=0)
+    """Seconds between queue-statistics pushes to supervisor pages."""
+    metrics_enabled: bool = True
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, v: Any) -> Any:
+        v = _split(v)
+        for origin in v:
+            if not isinstance(origin, str) or not origin.startswith(("http://", "https://")):
+                raise ValueError(f"origin {origin!r} must look like https://shop.example.com")
+            if origin.rstrip("/") != origin or origin.count("/") > 2:
+                raise ValueError(f"origin {origin!r} must have no path or trailing slash")
+        return v
+
+    @field_validator("upload_types", mode="before")
+    @classmethod
+    def _types(cls, v: Any) -> Any:
+        v = _split(v)
+        for t in v:
+            if t in ("text/html", "image/svg+xml") or "xml" in str(t) or "html" in str(t):
+                raise ValueError(f"{t!r} can carry script; it is never accepted as an upload")
+        return v
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, v: str) -> str:
+        if not v or any(c in v for c in "{}: \t\n"):
+            raise ValueError("use letters, digits, '-' or '_'")
+        return v
+
+    @property
+    def secret(self) -> bytes:
+        return self.secret_key.get_secret_value().encode()
+
+
+def _split(v: Any) -> Any:
+    if isinstance(v, str):
+        return tuple(x.strip() for x in v.split(",") if x.strip())
+    return v
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
+    if data is None:
+        return {}
+    if isinstance(data, dict) and isinstance(data.get("chat"), dict):
+        data = data["chat"]  # a shared file may hold the chat settings under `chat:`
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping of setting: value")
+    return data
+
+
+def load_settings(
+    file: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    cli: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from a YAML file, then ``IMPLUS_CHAT_*`` env, then CLI values.
+
+    Raises ConfigError naming the bad key and its source.
+    """
+    env = os.environ if env is None else env
+    merged: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    if file is not None:
+        for key, value in _read_file(Path(file)).items():
+            if key in SECRET_KEYS:
+                raise ConfigError(
+                    f"{key} must not be in the config file {file}: "
+                    f"set the environment variable {ENV_PREFIX}{key.upper()} instead"
+                )
+            merged[key] = value
+            source[key] = f"{key} in {file}"
+    for name, value in env.items():
+        if name.startswith(ENV_PREFIX):
+            key = name[len(ENV_PREFIX) :].lower()
+            if key not in Settings.model_fields:
+                raise ConfigError(f"unknown setting {name} in the environment: remove it")
+            merged[key] = value
+            source[key] = f"environment variable {name}"
+    for key, value in (cli or {}).items():
+        if value is None:
+            continue
+        if key in SECRET_KEYS:
+            raise ConfigError(f"{key} is a secret: pass it as {ENV_PREFIX}{key.upper()}")
+        merged[key] = value
+        source[key] = f"--{key.replace('_', '-')} on the command line"
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as e:
+        raise ConfigError(_explain(e, source)) from None
+
+
+def _explain(e: ValidationError, source: Mapping[str, str]) -> str:
+    lines = []
+    for err in e.errors(include_input=False, include_url=False):
+        key = str(err["loc"][0]) if err["loc"] else "?"
+        where = source.get(key)
+        if err["type"] == "missing":
+            hint = (
+                f"set {ENV_PREFIX}{key.upper()}"
+                if key in SECRET_KEYS
+                else f"add `{key}:` to the config file or set {ENV_PREFIX}{key.upper()}"
+            )
+            lines.append(f"{key}: missing - {hint}")
+        elif err["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown setting ({where}) - check the spelling")
+        else:
+            lines.append(f"{key}: {err['msg']} ({where or 'default'})")
+    return "bad chat settings:\n  " + "\n  ".join(lines)

@@ -1,0 +1,90 @@
+// Small helpers shared by the desktop and supervisor pages. Text goes in via textContent.
+
+export function el(tag, attrs = {}, text) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else node.setAttribute(k, v);
+  }
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+export function csrf() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+export function newCid() {
+  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+export function idAfter(a, b) {
+  const [am, as] = a.split("-").map(Number);
+  const [bm, bs] = b.split("-").map(Number);
+  return am > bm || (am === bm && as > bs);
+}
+
+export function fmtDuration(seconds) {
+  if (!Number.isFinite(seconds)) return "";
+  const m = Math.floor(seconds / 60);
+  const s = Math.round(seconds % 60);
+  return m ? `${m}m ${s}s` : `${s}s`;
+}
+
+/** Fetch a session file with the page's credentials and show it (image) or link it. */
+export async function fetchFileInto(url, file, into, headers) {
+  try {
+    const r = await fetch(url, { headers });
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    const blobUrl = URL.createObjectURL(await r.blob());
+    if (/^image\/(png|jpeg|gif|webp)$/.test(file.mime)) {
+      const img = el("img", { alt: file.name, class: "image" });
+      img.src = blobUrl;
+      into.append(img);
+    } else {
+      const a = el("a", { download: file.name, class: "attachment" }, `📎 ${file.name}`);
+      a.href = blobUrl;
+      into.append(a);
+    }
+  } catch {
+    into.append(el("span", { class: "muted" }, "(file unavailable)"));
+  }
+}
+
+/** A websocket that reconnects with backoff and resends frames sent with sendReliable
+ * until they are acknowledged (the server deduplicates them by cid). */
+export function connect(path, protocols, { onOpen, onClose, onFrame }) {
+  const url = `${location.origin.replace(/^http/, "ws")}${path}`;
+  const unacked = new Map();
+  let ws = null;
+  let backoff = 500;
+  const api = {
+    send(frame) {
+      if (ws && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(frame)); return true; }
+      return false;
+    },
+    sendReliable(cid, frame) { unacked.set(cid, frame); api.send(frame); },
+    acked(cid) { unacked.delete(cid); },
+  };
+  function open() {
+    ws = new WebSocket(url, protocols);
+    ws.onopen = () => {
+      backoff = 500;
+      onOpen();
+      for (const frame of unacked.values()) api.send(frame);
+    };
+    ws.onmessage = (ev) => {
+      let f;
+      try { f = JSON.parse(ev.data); } catch { return; }
+      onFrame(f);
+    };
+    ws.onclose = () => {
+      onClose();
+      setTimeout(open, backoff);
+      backoff = Math.min(backoff * 2, 10000);
+    };
+  }
+  open();
+  return api;
+}

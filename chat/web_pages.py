@@ -1,0 +1,112 @@
+"""Server-rendered pages: login, agent desktop, supervisor, customer chat page, demo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from flask import Blueprint, redirect, render_template, request, session, url_for
+
+from chat.accounts import Role
+from chat.auth import csrf_token, login, staff_from_request
+from chat.context import ctx
+from chat.errors import AuthError, Forbidden, Unavailable
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token}
+
+
+@bp.get("/")
+def index() -> Any:
+    return render_template("index.html", demo=ctx().settings.demo_mode)
+
+
+@bp.get("/login")
+def login_form() -> Any:
+    return render_template("login.html", error=None, next=_safe_next(request.args.get("next")))
+
+
+@bp.post("/login")
+def login_submit() -> Any:
+    c = ctx()
+    username = request.form.get("username", "")
+    password = request.form.get("password", "")
+    role_name = request.form.get("role", "agent")
+    role = Role.ADMIN if role_name == "admin" else Role.AGENT
+    account = c.accounts.verify(role, username, password)
+    if account is None:
+        return (
+            render_template(
+                "login.html",
+                error="Wrong user name or password.",
+                next=_safe_next(request.form.get("next")),
+            ),
+            401,
+        )
+    login(account.id, account.role, account.generation)
+    default = url_for("pages.supervisor") if role is Role.ADMIN else url_for("pages.agent_desktop")
+    return redirect(_safe_next(request.form.get("next")) or default)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("pages.login_form"))
+
+
+@bp.get("/agent")
+def agent_desktop() -> Any:
+    who = staff_from_request()
+    if who is None:
+        raise AuthError("log in first")
+    if who.role is not Role.AGENT:
+        raise Forbidden("the desktop is for agents: log in with an agent account")
+    return render_template("agent.html", agent_id=who.account_id)
+
+
+@bp.get("/supervisor")
+def supervisor() -> Any:
+    who = staff_from_request()
+    if who is None:
+        raise AuthError("log in first")
+    if not who.is_admin:
+        raise Forbidden("the supervisor page is for admins")
+    return render_template("supervisor.html", admin_id=who.account_id)
+
+
+@bp.get("/chat")
+def customer_page() -> Any:
+    """A full-page chat; the token comes in the URL fragment (never sent to servers)."""
+    return render_template(
+        "customer.html",
+        service=request.args.get("service", "general"),
+        demo=ctx().settings.demo_mode,
+    )
+
+
+@bp.get("/demo")
+def demo_page() -> Any:
+    """A stand-in for a customer's website embedding the widget with one script tag."""
+    return render_template(
+        "demo.html", service=request.args.get("service", "booking"), demo=ctx().settings.demo_mode
+    )
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    try:
+        ctx().redis.ping()
+    except redis.RedisError as e:
+        raise Unavailable(f"Redis does not answer: {e}") from e
+    return {"ok": True}
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only local paths: an open redirect would let a phishing link bounce through us.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None

@@ -1,0 +1,141 @@
+"""The agent desktop's websocket: presence, status, offers and the sessions it serves.
+
+The desktop sends ``heartbeat`` every few seconds; each one renews the agent's
+``desktop`` presence lease in the router, so a closed laptop lets the lease lapse and the
+router stops offering work. Offers and transcript entries arrive through fan-out (the
+router's events stream), so they reach the agent whichever instance it is connected to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from chat import protocol, signals
+from chat.connection import Connection
+from chat.context import Context
+from chat.errors import Unavailable
+from chat.protocol import (
+    AgentSeen,
+    AgentTyping,
+    ClickToCall,
+    CloseSession,
+    Heartbeat,
+    Hello,
+    OfferAnswer,
+    OpenSession,
+    Ping,
+    Reply,
+    SetStatus,
+    Transfer,
+)
+from chat.tokens import StaffPrincipal
+from chat.ws_common import serve
+
+
+class AgentLink:
+    def __init__(self, c: Context, conn: Connection, who: StaffPrincipal) -> None:
+        self.c = c
+        self.conn = conn
+        self.agent_id = who.account_id
+        self.who = who
+
+    def run(self) -> None:
+        serve(self.c, self.conn, protocol.AGENT_FRAMES, self.handle)
+
+    def handle(self, frame: Any) -> None:
+        svc = self.c.service
+        if isinstance(frame, Ping):
+            self.conn.push({"type": "pong"})
+        elif isinstance(frame, Hello):
+            self.hello()
+        elif isinstance(frame, Heartbeat):
+            svc.heartbeat(self.agent_id)
+            self.conn.push({"type": "heartbeat_ok"})
+        elif isinstance(frame, SetStatus):
+            svc.set_status(self.agent_id, frame.status, frame.reason)
+        elif isinstance(frame, OfferAnswer):
+            if frame.type == "accept":
+                session_id = svc.accept(self.agent_id, frame.offer_id)
+                if session_id:
+                    self.open(session_id)
+            else:
+                svc.reject(self.agent_id, frame.offer_id)
+                self.conn.push(
+                    {"type": "offer_gone", "offer_id": frame.offer_id, "reason": "rejected"}
+                )
+        elif isinstance(frame, OpenSession):
+            self.open(frame.session_id)
+        elif isinstance(frame, Reply):
+            text = protocol.check_content(
+                frame.text, frame.file is not None, self.c.settings.max_text_chars
+            )
+            entry_id = svc.agent_post(
+                self.agent_id,
+                frame.session_id,
+                frame.cid,
+                text,
+                frame.file.sha256 if frame.file else None,
+                note=frame.type == "note",
+            )
+            self.c.metrics.entries_stored.labels(frame.type).inc()
+            self.conn.push(protocol.ack(frame.cid, entry_id, frame.session_id))
+        elif isinstance(frame, AgentTyping):
+            svc.check_staff_access(self.who, frame.session_id)
+            self._signal(
+                frame.session_id, {"type": "typing", "from": "agent", "on": frame.on}, ("customer",)
+            )
+        elif isinstance(frame, AgentSeen):
+            svc.check_staff_access(self.who, frame.session_id)
+            self._receipt(frame.session_id, frame.id)
+        elif isinstance(frame, Transfer):
+            svc.transfer(self.agent_id, frame.session_id, frame.queue, frame.agent_id)
+            self.conn.push({"type": "transferred", "session_id": frame.session_id})
+        elif isinstance(frame, CloseSession):
+            svc.close(self.agent_id, frame.session_id, frame.disposition)
+        elif isinstance(frame, ClickToCall):
+            svc.click_to_call(self.agent_id, frame.session_id, frame.number)
+            self.conn.push(
+                {"type": "call_requested", "session_id": frame.session_id, "number": frame.number}
+            )
+
+    def hello(self) -> None:
+        svc = self.c.service
+        svc.heartbeat(self.agent_id)
+        state = svc.agent_state(self.agent_id)
+        sessions = svc.agent_sessions(self.agent_id)
+        self.conn.push(
+            {"type": "welcome", "role": "agent", **state, "sessions": [s.id for s in sessions]}
+        )
+        for s in sessions:
+            self.open(s.id)
+
+    def open(self, session_id: str) -> None:
+        """Subscribe to the session and send its whole timeline plus customer history."""
+        self.c.service.check_staff_access(self.who, session_id)
+        self.c.hub.subscribe(self.conn, session_id)
+        view = self.c.service.session_view(session_id)
+        view["receipts"] = signals.receipts(self.c.redis, self.c.keys, session_id)
+        self.conn.push({"type": "session", **view})
+
+    def _receipt(self, session_id: str, entry_id: str) -> None:
+        try:
+            if signals.store_receipt(self.c.redis, self.c.keys, session_id, "agent", entry_id):
+                self._signal(
+                    session_id, {"type": "receipt", "party": "agent", "id": entry_id}, ("customer",)
+                )
+        except redis.RedisError as e:
+            raise Unavailable(f"cannot store the receipt: {e}") from e
+
+    def _signal(self, session_id: str, frame: dict[str, Any], kinds: tuple[str, ...]) -> None:
+        try:
+            signals.publish(
+                self.c.redis,
+                self.c.keys,
+                session_id,
+                frame | {"session_id": session_id, "agent": self.agent_id},
+                kinds,
+            )
+        except redis.RedisError as e:
+            raise Unavailable(f"cannot reach Redis: {e}") from e

@@ -1,0 +1,152 @@
+"""The customer's websocket: one user id, one service, one session.
+
+Resume protocol: the client sends ``hello`` with the last transcript entry id it holds;
+we subscribe it to live entries first and then replay everything after that id, so nothing
+falls in between (the client drops entries it already has by id). Every message carries a
+client message id (``cid``); the ``ack`` names the transcript entry it became, and a
+repeated cid is acknowledged again without being stored twice. The client resends
+unacknowledged messages after reconnecting, once the replay is done.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+
+from chat import protocol, signals
+from chat.connection import Connection
+from chat.context import Context
+from chat.errors import BadInput, Unavailable
+from chat.protocol import CallMe, CustomerMessage, CustomerSeen, CustomerTyping, Hello, Ping
+from chat.tokens import CustomerPrincipal
+from chat.ws_common import serve
+
+log = logging.getLogger(__name__)
+
+
+class CustomerLink:
+    def __init__(self, c: Context, conn: Connection, who: CustomerPrincipal, service: str):
+        self.c = c
+        self.conn = conn
+        self.who = who
+        self.service = service
+        self.session_id: str | None = None
+        self.greeted = False
+
+    def run(self) -> None:
+        serve(self.c, self.conn, protocol.CUSTOMER_FRAMES, self.handle)
+
+    def handle(self, frame: Any) -> None:
+        if isinstance(frame, Ping):
+            self.conn.push({"type": "pong"})
+            return
+        if isinstance(frame, Hello):
+            self.hello(frame.after)
+            return
+        if not self.greeted:
+            raise BadInput("send a hello frame first", code="hello_first")
+        if isinstance(frame, CustomerMessage):
+            self.message(frame)
+        elif isinstance(frame, CustomerTyping):
+            if self.session_id:
+                self._signal({"type": "typing", "from": "customer", "on": frame.on}, ("agent",))
+        elif isinstance(frame, CustomerSeen):
+            self.seen(frame.id)
+        elif isinstance(frame, CallMe):
+            self.call_me(frame)
+
+    def hello(self, after: str | None) -> None:
+        svc = self.c.service
+        session = svc.open_session(self.who.user_id, self.service)
+        self.greeted = True
+        if session is None:
+            self.conn.push(_welcome(None, self.who, self.service, {}))
+            return
+        self._attach(session.id)
+        entries = svc.replay(session.id, after or "0-0", for_customer=True)
+        self.conn.push(
+            _welcome(
+                session,
+                self.who,
+                self.service,
+                signals.receipts(self.c.redis, self.c.keys, session.id),
+            )
+        )
+        for entry_id, body in entries:
+            self.conn.push(protocol.entry(session.id, entry_id, body))
+        self.conn.push(
+            {
+                "type": "replay_done",
+                "session_id": session.id,
+                "last": entries[-1][0] if entries else after,
+            }
+        )
+
+    def message(self, frame: CustomerMessage) -> None:
+        text = protocol.check_content(
+            frame.text, frame.file is not None, self.c.settings.max_text_chars
+        )
+        session_id, entry_id = self.c.service.customer_post(
+            self.who.user_id,
+            self.service,
+            frame.cid,
+            text,
+            frame.file.sha256 if frame.file else None,
+        )
+        self._attach(session_id)
+        self.c.metrics.entries_stored.labels("message").inc()
+        self.conn.push(protocol.ack(frame.cid, entry_id, session_id))
+
+    def call_me(self, frame: CallMe) -> None:
+        session_id, entry_id = self.c.service.call_me(
+            self.who.user_id, self.service, frame.cid, frame.number
+        )
+        self._attach(session_id)
+        self.conn.push(protocol.ack(frame.cid, entry_id, session_id))
+
+    def seen(self, entry_id: str) -> None:
+        if not self.session_id:
+            return
+        try:
+            if signals.store_receipt(
+                self.c.redis, self.c.keys, self.session_id, "customer", entry_id
+            ):
+                self._signal({"type": "receipt", "party": "customer", "id": entry_id}, ("agent",))
+        except redis.RedisError as e:
+            raise Unavailable(f"cannot store the receipt: {e}") from e
+
+    def _attach(self, session_id: str) -> None:
+        if self.session_id != session_id:
+            if self.session_id:
+                self.c.hub.unsubscribe(self.conn, self.session_id)
+            self.session_id = session_id
+            self.c.hub.subscribe(self.conn, session_id)
+
+    def _signal(self, frame: dict[str, Any], kinds: tuple[str, ...]) -> None:
+        assert self.session_id
+        try:
+            signals.publish(
+                self.c.redis,
+                self.c.keys,
+                self.session_id,
+                frame | {"session_id": self.session_id},
+                kinds,
+            )
+        except redis.RedisError as e:
+            raise Unavailable(f"cannot reach Redis: {e}") from e
+
+
+def _welcome(
+    session: Any, who: CustomerPrincipal, service: str, receipts: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "type": "welcome",
+        "role": "customer",
+        "user_id": who.user_id,
+        "service": service,
+        "session_id": session.id if session is not None else None,
+        "owner": session.owner if session is not None else "",
+        "receipts": receipts,
+    }
