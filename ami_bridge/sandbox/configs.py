@@ -165,7 +165,9 @@ disallow = all
 allow = ulaw,alaw
 direct_media = no
 aors = customers
-trust_id_inbound = yes
+; RTP would bind to all addresses without these two
+media_address = {SIP_HOST}
+bind_rtp_to_media_address = yes
 
 [customers]
 type = aor
