@@ -52,6 +52,7 @@ setup(
         "implus.commands": [
             "sandbox = ami_bridge.sandbox:sandbox_group",
             "chat = chat.cli:chat_command",
+            "dialplan = dialplan.cli:dialplan_group",
         ],
     },
 )
