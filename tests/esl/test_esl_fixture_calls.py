@@ -5,12 +5,14 @@ from `show channels as json`."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
 from freeswitch_fixture.calls import Answer, Busy, Reject, Ring, Unreachable
 from freeswitch_fixture.server import FakeFreeSwitch
 
+from esl_bridge.client import DEFAULT_EVENTS
 from esl_bridge.errors import EslCommandFailed
 from esl_bridge.events import BackgroundJob, ChannelEvent, Registration
 
@@ -52,7 +54,7 @@ def test_entry_point_call_is_parked_with_its_variables(
     assert park.caller_id_number == "+4930123456"
     assert park.caller_id_name == "Ada Lovelace"
     assert park.destination_number == "800"
-    assert park.channel_name == "sofia/internal/+4930123456@127.0.0.1:5093"
+    assert park.channel_name == "sofia/internal/+4930123456@127.0.0.1:5066"
     assert {k: park.variable(k) for k in ENTRY_VARIABLES} == ENTRY_VARIABLES
     create = channel_events(recorder, caller)[0]
     assert create.variable("implus_service") is None  # not set yet when the channel is created
@@ -90,7 +92,7 @@ def test_agent_first_then_bridge_then_caller_hangs_up(
     assert park.destination_number == "1001"
     assert park.variable("implus_role") == "agent"
     assert park.variable("origination_uuid") == agent
-    assert park.channel_name == "sofia/internal/1001@127.0.0.1:5094"
+    assert park.channel_name == "sofia/internal/1001@127.0.0.1:5064"
     bridged = client.bgapi(f"uuid_bridge {caller} {agent}").wait(5, check=True)
     assert bridged.result == agent
     bridge = wait_for_event(recorder, "CHANNEL_BRIDGE", caller)
@@ -276,3 +278,64 @@ def test_one_byte_tcp_writes() -> None:
             assert park.variable("implus_service") == "booking"
         finally:
             client.stop()
+
+
+def test_hold_music_safety_net_and_overflow_commands(start_client, fake_fs: FakeFreeSwitch) -> None:
+    client, recorder = start_client(events=(*DEFAULT_EVENTS, "CHANNEL_UNPARK"))
+    caller = fake_fs.calls.inbound_call("800", "+4930123456", variables=ENTRY_VARIABLES)
+    assert client.bgapi(f"uuid_broadcast {caller} local_stream://moh aleg").wait(5).ok
+    assert fake_fs.calls.broadcasts == [(caller, "local_stream://moh", "aleg")]
+    assert client.api(f"sched_del {caller}") == "+OK Deleted: 1\n"
+    assert client.api(f"sched_del {caller}") == "+OK Deleted: 0\n"
+    assert client.api(f"uuid_transfer {caller} overflow1 XML implus-overflow") == "+OK\n"
+    assert fake_fs.calls.transfers == [(caller, "overflow1 XML implus-overflow")]
+    wait_for_event(recorder, "CHANNEL_UNPARK", caller)
+    fake_fs.calls.hangup(caller)
+    wait_for_event(recorder, "CHANNEL_HANGUP_COMPLETE", caller)
+    with pytest.raises(EslCommandFailed, match="No such channel"):
+        client.api(f"uuid_broadcast {caller} local_stream://moh aleg")
+
+
+def test_no_recorded_identity_leaks_into_live_events(fake_fs: FakeFreeSwitch) -> None:
+    """Every UUID, number, SIP address and profile of the recordings is replaced."""
+    from freeswitch_fixture.templates import RECORDED_CORE_UUID, RECORDINGS
+
+    fired = []
+    fire = fake_fs.fire
+    fake_fs.fire = lambda event: (fired.append(event), fire(event))  # type: ignore[method-assign]
+    calls = fake_fs.calls
+    calls.add_phone("1001", Answer(after=0.0))
+    calls.add_phone("1002", Ring())
+    caller = calls.inbound_call("800", "+4930123456", caller_name="Ada", variables=ENTRY_VARIABLES)
+    agent = fake_fs.run_api("originate", "user/1001 &park()").split()[1]
+    fake_fs.run_api("uuid_bridge", f"{caller} {agent}")
+    calls.hangup(agent)
+    fake_fs.run_api("originate", "{originate_timeout=0.1}user/1002 &park()")
+    parked_agent = fake_fs.run_api("originate", "user/1001 &park()").split()[1]
+    calls.hangup(parked_agent)
+    other = calls.inbound_call("801", "+4930999999")
+    fake_fs.run_api("uuid_transfer", f"{other} overflow1 XML implus-overflow")
+    calls.hangup(other)
+    fake_fs.run_api("originate", "sofia/internal/9999@10.0.0.1:5060 &park()")
+    recorded = {RECORDED_CORE_UUID, "loopback5080", "sipp"}
+    for rec in RECORDINGS.values():
+        recorded |= {
+            t
+            for t in (
+                rec.caller_uuid,
+                rec.caller_host,
+                rec.agent_uuid,
+                rec.agent_user,
+                rec.agent_host,
+            )
+            if t
+        }
+    leaks = [
+        (event.name, name, value)
+        for event in fired
+        for name, value in event.headers
+        if any(token in value for token in recorded - {"sipp"})
+        or re.search(r"(?<![A-Za-z])sipp(?![A-Za-z])", value)
+    ]
+    assert len(fired) > 100
+    assert leaks == []

@@ -134,15 +134,9 @@ BRIDGED_HANGUP_BY_B = [
 def _unbridged_outbound(base: Template) -> Template:
     """An originated leg's event from the bridged recording, as if never bridged."""
     stripped = strip_other_leg(base)
-    headers = []
-    own = stripped.get("Unique-ID") or ""
-    for name, value in stripped.headers:
-        if name in ("Channel-Call-UUID", "variable_call_uuid"):
-            value = own
-        elif value == "sipp":
-            value = "0000000000"  # the originate's default caller id (recording 05)
-        headers.append((name, value))
-    return replace(stripped, headers=tuple(headers))
+    # The bridge had given it the caller's id; before, it had the originate's default (05).
+    headers = tuple((k, "0000000000" if v == "sipp" else v) for k, v in stripped.headers)
+    return replace(stripped, headers=headers)
 
 
 def _without_first(base: Template, name: str) -> Template:
@@ -193,6 +187,12 @@ class CallModel:
         self.lock = threading.RLock()
         self.legs: dict[str, Leg] = {}
         self.phones: dict[str, Phone] = {}
+        self.broadcasts: list[tuple[str, str, str]] = []
+        """(uuid, what, leg) of every uuid_broadcast (hold music), for assertions."""
+        self.transfers: list[tuple[str, str]] = []
+        """(uuid, destination) of every uuid_transfer; the test plays what follows."""
+        self.scheduled: set[str] = set()
+        """Channels whose entry dialplan scheduled its safety-net transfer (sched_transfer)."""
         server.api_handlers.update(
             {
                 "originate": self._originate,
@@ -200,6 +200,9 @@ class CallModel:
                 "uuid_kill": self._uuid_kill,
                 "uuid_exists": self._uuid_exists,
                 "uuid_getvar": self._uuid_getvar,
+                "uuid_broadcast": self._uuid_broadcast,
+                "uuid_transfer": self._uuid_transfer,
+                "sched_del": self._sched_del,
                 "reloadxml": lambda arg: "+OK [Success]\n",
             }
         )
@@ -214,7 +217,7 @@ class CallModel:
         *,
         register: bool = True,
         domain: str = "127.0.0.1",
-        contact_host: str = "127.0.0.1:5094",
+        contact_host: str = "127.0.0.1:5064",
     ) -> Phone:
         """A phone reachable as `user/<user>` (if registered) or `sofia/<profile>/<user>@<host>`
         or, for a customer, `sofia/gateway/<gateway>/<user>`."""
@@ -246,7 +249,7 @@ class CallModel:
         *,
         caller_name: str | None = None,
         variables: dict[str, str] | list[tuple[str, str]] | None = None,
-        caller_host: str = "127.0.0.1:5093",
+        caller_host: str = "127.0.0.1:5066",
         profile: str = "internal",
         uuid: str | None = None,
     ) -> str:
@@ -276,6 +279,7 @@ class CallModel:
                     leg.mark("answered")
                 self._emit(ref, leg)
             leg.state = "parked"
+            self.scheduled.add(leg.uuid)
         return leg.uuid
 
     def hangup(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
@@ -325,7 +329,8 @@ class CallModel:
             return
         if leg.state == "gone":
             return
-        if leg.state in ("bridging", "answering"):
+        was_transferred = leg.state == "transferred"
+        if leg.state in ("bridging", "answering", "transferred"):
             leg.state = "parked"
         if leg.state == "bridged" and leg.peer is not None:
             self._end_bridge(leg, cause)
@@ -333,7 +338,10 @@ class CallModel:
         leg.cause = cause
         leg.mark("hangup")
         if leg.direction == "inbound":
-            for ref in PARKED_CALLER_HANGUP:
+            script = PARKED_CALLER_HANGUP
+            if was_transferred:  # it left park already
+                script = [ref for ref in script if ref not in (("03", 18), ("03", 19))]
+            for ref in script:
                 self._emit(ref, leg, cause_of=leg.view())
         else:
             unpark = [_unbridged_outbound(template("04", i)) for i in (38, 39)]
@@ -511,6 +519,45 @@ class CallModel:
                 return "-ERR No such channel!\n"
         cause = words[1] if len(words) > 1 else "NORMAL_CLEARING"
         return "+OK\n", lambda: self.hangup(leg.uuid, cause) if leg.uuid in self.legs else None
+
+    def _uuid_broadcast(self, arg: str | None) -> str:
+        words = (arg or "").split()
+        if len(words) < 2:
+            return "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
+        with self.lock:
+            if words[0] not in self.legs:
+                return "-ERR No such channel!\n"
+            self.broadcasts.append((words[0], words[1], words[2] if len(words) > 2 else "aleg"))
+        return "+OK Message sent\n"
+
+    def _sched_del(self, arg: str | None) -> str:
+        with self.lock:
+            found = (arg or "").strip() in self.scheduled
+            self.scheduled.discard((arg or "").strip())
+        return f"+OK Deleted: {int(found)}\n"
+
+    def _uuid_transfer(self, arg: str | None) -> ApiResult:
+        """uuid_transfer <uuid> [-bleg|-both] <dest> [<dialplan>] [<context>]: the channel
+        leaves park (CHANNEL_UNPARK, CHANNEL_EXECUTE_COMPLETE); what the dialplan then does
+        is not simulated - the test plays it (e.g. `hangup`)."""
+        words = (arg or "").split()
+        if len(words) < 2:
+            return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+        with self.lock:
+            leg = self.legs.get(words[0])
+            if leg is None:
+                return "-ERR No such channel!\n"
+            if leg.state != "parked" or leg.direction != "inbound":
+                return "-ERR the fake switch transfers parked entry-point calls only\n"
+            leg.state = "transferred"
+            self.transfers.append((leg.uuid, " ".join(w for w in words[1:] if w[:1] != "-")))
+
+        def leave_park() -> None:
+            with self.lock:
+                for index in (33, 34):  # the caller leaving park in 04, without its peer
+                    self._emit(strip_other_leg(template("04", index)), leg)
+
+        return "+OK\n", leave_park
 
     def _uuid_exists(self, arg: str | None) -> str:
         with self.lock:

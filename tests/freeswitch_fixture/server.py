@@ -541,14 +541,14 @@ class FakeFreeSwitch:
     # -- registrations -------------------------------------------------------------------
 
     def register(
-        self, user: str, domain: str = "127.0.0.1", contact_host: str = "127.0.0.1:5094"
+        self, user: str, domain: str = "127.0.0.1", contact_host: str = "127.0.0.1:5064"
     ) -> None:
         """A phone registers: CUSTOM sofia::register, then PRESENCE_IN (presence-on-register)."""
         self.fire(self.events.registration(user, domain, contact_host))
         self.fire(self.events.presence_in(user, domain, "Registered"))
 
     def unregister(
-        self, user: str, domain: str = "127.0.0.1", contact_host: str = "127.0.0.1:5094"
+        self, user: str, domain: str = "127.0.0.1", contact_host: str = "127.0.0.1:5064"
     ) -> None:
         """A phone unregisters: PRESENCE_IN (Unregistered), then CUSTOM sofia::unregister."""
         self.fire(self.events.presence_in(user, domain, "Unregistered"))

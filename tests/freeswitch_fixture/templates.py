@@ -123,23 +123,25 @@ def template(key: str, index: int) -> Template:
 
 
 def strip_other_leg(base: Template) -> Template:
-    """The same event for a leg that is not bridged: no Other-Type / Other-Leg-* headers and
-    no variables that only a bridge sets."""
-    bridge_only = {
-        "variable_bridge_channel",
-        "variable_bridge_uuid",
-        "variable_signal_bond",
-        "variable_last_bridge_to",
-        "variable_transfer_history",
-        "variable_transfer_source",
-        "Caller-Transfer-Source",
-    }
-    headers = tuple(
-        (k, v)
-        for k, v in base.headers
-        if not k.startswith(("Other-Type", "Other-Leg-")) and k not in bridge_only
-    )
-    return replace(base, headers=headers, derived=True)
+    """The same event for a leg that is not bridged: no Other-Type / Other-Leg-* headers, no
+    header that names the recorded peer (bridge variables, transfer history), and its own
+    UUID as its call UUID."""
+    rec = RECORDINGS[base.recording]
+    own = base.get("Unique-ID") or ""
+    if own == rec.caller_uuid:
+        peer = [t for t in (rec.agent_uuid, rec.agent_user, rec.agent_host) if t]
+    else:
+        peer = [t for t in (rec.caller_uuid, rec.caller_host) if t]
+    headers = []
+    for name, value in base.headers:
+        if name.startswith(("Other-Type", "Other-Leg-")):
+            continue
+        if any(token in value for token in peer):
+            if name not in ("Channel-Call-UUID", "variable_call_uuid"):
+                continue
+            value = own
+        headers.append((name, value))
+    return replace(base, headers=tuple(headers), derived=True)
 
 
 def retitle(
