@@ -152,3 +152,21 @@ def test_stop_fails_waiting_jobs(start_client, fake_fs: FakeFreeSwitch) -> None:
     release.set()
     with pytest.raises(EslUnavailable):
         job.wait(2)
+
+
+def test_a_consumer_that_falls_behind_is_dropped_and_reconnects(
+    start_client, fake_fs: FakeFreeSwitch
+) -> None:
+    """FreeSWITCH drops a listener whose queue is full and that lost more than 500 events."""
+    release = threading.Event()
+    fake_fs.api_handlers["slow"] = lambda arg: (release.wait(10), "+OK\n")[1]
+    fake_fs.max_queue = 10
+    client, recorder = start_client()
+    waiting = gevent.spawn(client.api, "slow", timeout=5)
+    gevent.sleep(0.1)  # the connection is busy: events queue up
+    for n in range(10 + 501):
+        fake_fs.fire(fake_fs.events.presence_in(f"u{n}", "pbx.example", "Registered"))
+    release.set()
+    with pytest.raises(EslConnectionLost):
+        waiting.get(timeout=5)
+    recorder.wait_for(lambda: recorder.connected == 2, what="reconnection")

@@ -74,8 +74,10 @@ CHANNEL_COLUMNS = (
 )
 # fmt: on
 
+MAX_QUEUE_LEN = 100_000
 MAX_MISSED = 500
-"""mod_event_socket drops a listener that falls this many events behind (MAX_MISSED)."""
+"""mod_event_socket queues up to MAX_QUEUE_LEN events per listener; once full, it drops
+events, and kills the listener when more than MAX_MISSED have been lost."""
 
 
 class Listener:
@@ -100,6 +102,7 @@ class Listener:
         self._outbox: collections.deque[FsEvent | bytes] = collections.deque()
         self._outbox_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self.lost_events = 0
         self._running = True
         self.closed = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"fake-fs-{address[1]}", daemon=True)
@@ -111,11 +114,11 @@ class Listener:
         if not (self.authed and self.events_enabled and self._wants(event)):
             return
         with self._outbox_lock:
-            if len(self._outbox) >= MAX_MISSED:
-                log.warning(
-                    "fake FreeSWITCH drops listener %s: %d events behind", self.address, MAX_MISSED
-                )
-                self.kill()
+            if len(self._outbox) >= self.server.max_queue:
+                self.lost_events += 1
+                if self.lost_events > MAX_MISSED:
+                    log.warning("fake FreeSWITCH drops listener %s: events lost", self.address)
+                    self.kill()
                 return
             self._outbox.append(event)
 
@@ -360,6 +363,8 @@ class FakeFreeSwitch:
         self.channel_rows: Callable[[], list[dict[str, str]]] = list
         """The rows of `show channels` (the call model replaces this)."""
         self.calls = CallModel(self)
+        self.max_queue = MAX_QUEUE_LEN
+        """Events queued per connection before FreeSWITCH starts losing them (tests lower it)."""
         self.accepting = True
         """False: accept connections and close them at once (FreeSWITCH down or restarting)."""
         self.listeners: list[Listener] = []
