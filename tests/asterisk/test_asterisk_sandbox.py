@@ -33,6 +33,14 @@ def test_up_is_idempotent_when_running(sandbox: AsteriskSandbox) -> None:
     assert sandbox.pid() == pid
 
 
+def test_down_refuses_while_a_test_session_holds_the_sandbox(sandbox: AsteriskSandbox) -> None:
+    result = CliRunner().invoke(implus, ["sandbox", "asterisk", "down"])
+    assert result.exit_code == 1
+    assert "a test session is using the sandbox" in result.output
+    assert "--force" in result.output
+    assert sandbox.is_running()
+
+
 def test_everything_listens_on_loopback_only(sandbox: AsteriskSandbox) -> None:
     pid = sandbox.pid()
     out = subprocess.run(["ss", "-Htlnp"], capture_output=True, text=True, check=True).stdout
