@@ -82,6 +82,13 @@ class EslSettings:
             names += ["CUSTOM", *self.custom_subclasses]
         return "event plain " + " ".join(names)
 
+    def filters_to_send(self) -> tuple[tuple[str, str], ...]:
+        """`filters`, plus `Event-Name BACKGROUND_JOB` when there are any: filters are an
+        allow-list, and bgapi results must get through."""
+        if not self.filters or ("Event-Name", "BACKGROUND_JOB") in self.filters:
+            return self.filters
+        return (*self.filters, ("Event-Name", "BACKGROUND_JOB"))
+
 
 def backoff_delays(
     initial: float, maximum: float, rng: random.Random | None = None
@@ -199,7 +206,10 @@ class EslClient:
             )
             try:
                 self._open(conn)
-            except EslError as e:
+            except Exception as e:  # the supervisor must outlive any failure
+                if not isinstance(e, EslError):
+                    log.exception("ESL: unexpected failure while connecting")
+                    e = EslUnavailable(f"connecting to {conn.where} failed: {e!r}")
                 conn.close(timeout=0.5)
                 self.last_error = e
                 delay = next(delays)
@@ -239,7 +249,7 @@ class EslClient:
         names = [n for n in settings.events if n != "CUSTOM"]
         conn.subscribe([*names, "BACKGROUND_JOB"], settings.custom_subclasses, self._deliver)
         self._expect_ok(conn, settings.subscription())
-        for name, value in settings.filters:
+        for name, value in settings.filters_to_send():
             self._expect_ok(conn, f"filter {name} {value}")
 
     @staticmethod

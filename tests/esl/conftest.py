@@ -100,5 +100,5 @@ def start_client(
 
 
 @pytest.fixture(autouse=True)
-def _quiet_gevent_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+def _esl_logs_at_info(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="esl_bridge")

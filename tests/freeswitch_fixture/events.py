@@ -46,16 +46,20 @@ class EventFactory:
         with self._lock:
             return next(self._sequence)
 
-    def prefix(
-        self,
-        name: str,
-        calling_file: str,
-        calling_function: str,
-        line: int,
-        now_us: int | None = None,
-    ) -> list[tuple[str, str]]:
+    def dates(self, now_us: int | None = None) -> dict[str, str]:
+        """The Event-Date-* headers for `now_us` (microseconds since the epoch; default now)."""
         now_us = now_us if now_us is not None else time.time_ns() // 1000
         seconds = now_us / 1_000_000
+        return {
+            "Event-Date-Local": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)),
+            "Event-Date-GMT": formatdate(seconds, usegmt=True),
+            "Event-Date-Timestamp": str(now_us),
+        }
+
+    def prefix(
+        self, name: str, calling_file: str, calling_function: str, line: int
+    ) -> list[tuple[str, str]]:
+        """The headers switch_event_prep_for_delivery puts first, Event-Name to Event-Sequence."""
         return [
             ("Event-Name", name),
             ("Core-UUID", self.core_uuid),
@@ -63,9 +67,7 @@ class EventFactory:
             ("FreeSWITCH-Switchname", self.hostname),
             ("FreeSWITCH-IPv4", self.ipv4),
             ("FreeSWITCH-IPv6", self.ipv6),
-            ("Event-Date-Local", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))),
-            ("Event-Date-GMT", formatdate(seconds, usegmt=True)),
-            ("Event-Date-Timestamp", str(now_us)),
+            *self.dates().items(),
             ("Event-Calling-File", calling_file),
             ("Event-Calling-Function", calling_function),
             ("Event-Calling-Line-Number", str(line)),

@@ -29,11 +29,16 @@ import uuid
 from collections.abc import Callable
 
 from . import wire
+from .calls import CallModel
 from .events import EventFactory, FsEvent
 
 log = logging.getLogger(__name__)
 
-ApiHandler = Callable[[str | None], str]
+ApiResult = str | tuple[str, Callable[[], None]]
+"""What an API command returns: its output, or its output and what it goes on doing after
+answering (originate parks the answered leg, uuid_bridge bridges after replying)."""
+
+ApiHandler = Callable[[str | None], ApiResult]
 
 # switch_event.c EVENT_NAMES: `event` ignores any other keyword.
 # fmt: off
@@ -69,8 +74,10 @@ CHANNEL_COLUMNS = (
 )
 # fmt: on
 
+MAX_QUEUE_LEN = 100_000
 MAX_MISSED = 500
-"""mod_event_socket drops a listener that falls this many events behind (MAX_MISSED)."""
+"""mod_event_socket queues up to MAX_QUEUE_LEN events per listener; once full, it drops
+events, and kills the listener when more than MAX_MISSED have been lost."""
 
 
 class Listener:
@@ -88,11 +95,14 @@ class Listener:
         self.filters: list[tuple[str, str]] = []
         self.commands: list[str] = []
         """Every command line received, in order (for assertions)."""
+        self.handled = 0
+        """How many of them have been answered."""
         self.writes: list[bytes] = []
         """Every socket write made, in order (its boundaries are FreeSWITCH's)."""
         self._outbox: collections.deque[FsEvent | bytes] = collections.deque()
         self._outbox_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self.lost_events = 0
         self._running = True
         self.closed = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"fake-fs-{address[1]}", daemon=True)
@@ -104,11 +114,11 @@ class Listener:
         if not (self.authed and self.events_enabled and self._wants(event)):
             return
         with self._outbox_lock:
-            if len(self._outbox) >= MAX_MISSED:
-                log.warning(
-                    "fake FreeSWITCH drops listener %s: %d events behind", self.address, MAX_MISSED
-                )
-                self.kill()
+            if len(self._outbox) >= self.server.max_queue:
+                self.lost_events += 1
+                if self.lost_events > MAX_MISSED:
+                    log.warning("fake FreeSWITCH drops listener %s: events lost", self.address)
+                    self.kill()
                 return
             self._outbox.append(event)
 
@@ -212,6 +222,7 @@ class Listener:
                     headers = {k.strip().lower(): v.strip() for k, v in headers.items()}
                     self.commands.append(lines[0])
                     self._command(lines[0], headers)
+                    self.handled += 1
         except OSError:
             pass
         finally:
@@ -351,6 +362,9 @@ class FakeFreeSwitch:
         self.api_handlers: dict[str, ApiHandler] = {"status": self._status, "show": self._show}
         self.channel_rows: Callable[[], list[dict[str, str]]] = list
         """The rows of `show channels` (the call model replaces this)."""
+        self.calls = CallModel(self)
+        self.max_queue = MAX_QUEUE_LEN
+        """Events queued per connection before FreeSWITCH starts losing them (tests lower it)."""
         self.accepting = True
         """False: accept connections and close them at once (FreeSWITCH down or restarting)."""
         self.listeners: list[Listener] = []
@@ -457,30 +471,54 @@ class FakeFreeSwitch:
 
     # -- API commands ----------------------------------------------------------------------
 
-    def run_api(self, name: str, arg: str | None) -> str:
-        """switch_api_execute as mod_event_socket's api_exec reports it."""
+    def _execute(self, name: str, arg: str | None) -> tuple[str, Callable[[], None] | None]:
         handler = self.api_handlers.get(name)
         if handler is None:
-            return f"-ERR {name} Command not found!\n"
-        reply = handler(arg)
+            return f"-ERR {name} Command not found!\n", None
+        result = handler(arg)
+        return result if isinstance(result, tuple) else (result, None)
+
+    def run_api(self, name: str, arg: str | None) -> str:
+        """switch_api_execute as mod_event_socket's api_exec reports it (`-ERR no reply`)."""
+        reply, then = self._execute(name, arg)
+        if then is not None:
+            then()
         return reply or "-ERR no reply\n"
 
     def run_background(self, job_uuid: str, name: str, arg: str | None) -> None:
+        """bgapi: run in a thread of its own, then fire BACKGROUND_JOB with the output."""
+
         def job() -> None:
-            handler = self.api_handlers.get(name)
-            reply = handler(arg) if handler else f"-ERR {name} Command not found!\n"
+            reply, then = self._execute(name, arg)
             self.fire(self.events.background_job(job_uuid, name, arg, reply))
+            if then is not None:
+                then()
 
         threading.Thread(target=job, name=f"fake-fs-bgapi-{name}", daemon=True).start()
 
     def _status(self, arg: str | None) -> str:
-        up = int(time.time() - self.started_at)
+        """mod_commands status_function, as recorded in 01 (plural only when not 1)."""
+        up = int((time.time() - self.started_at) * 1_000_000)
+
+        def unit(value: int, name: str) -> str:
+            return f"{value} {name}{'' if value == 1 else 's'}"
+
+        seconds = up // 1_000_000
+        parts = [
+            unit(0, "year"),
+            unit(seconds // 86400, "day"),
+            unit(seconds // 3600 % 24, "hour"),
+            unit(seconds // 60 % 60, "minute"),
+            unit(seconds % 60, "second"),
+            unit(up // 1000 % 1000, "millisecond"),
+            unit(up % 1000, "microsecond"),
+        ]
+        sessions = len(self.channel_rows())
         return (
-            f"UP 0 years, 0 days, {up // 3600} hours, {up // 60 % 60} minutes, {up % 60} seconds, "
-            "0 milliseconds, 0 microseconds\n"
+            f"UP {', '.join(parts)}\n"
             "FreeSWITCH (Version 1.11.1-release  64bit) is ready\n"
-            "0 session(s) since startup\n"
-            "0 session(s) - peak 0, last 5min 0 \n"
+            f"{sessions} session(s) since startup\n"
+            f"{sessions} session(s) - peak {sessions}, last 5min {sessions} \n"
             "0 session(s) per Sec out of max 30, peak 0, last 5min 0 \n"
             "200 session(s) max\n"
             "min idle cpu 0.00/99.00\n"
@@ -508,14 +546,14 @@ class FakeFreeSwitch:
     # -- registrations -------------------------------------------------------------------
 
     def register(
-        self, user: str, domain: str = "127.0.0.1", contact_host: str = "127.0.0.1:5094"
+        self, user: str, domain: str = "127.0.0.1", contact_host: str = "127.0.0.1:5064"
     ) -> None:
         """A phone registers: CUSTOM sofia::register, then PRESENCE_IN (presence-on-register)."""
         self.fire(self.events.registration(user, domain, contact_host))
         self.fire(self.events.presence_in(user, domain, "Registered"))
 
     def unregister(
-        self, user: str, domain: str = "127.0.0.1", contact_host: str = "127.0.0.1:5094"
+        self, user: str, domain: str = "127.0.0.1", contact_host: str = "127.0.0.1:5064"
     ) -> None:
         """A phone unregisters: PRESENCE_IN (Unregistered), then CUSTOM sofia::unregister."""
         self.fire(self.events.presence_in(user, domain, "Unregistered"))
