@@ -268,3 +268,23 @@ def test_outbound_call_filters_the_number_and_uses_the_trunk(
     invites = [m for m in result.messages if m.method == "INVITE"]
     assert len(invites) == 1
     assert invites[0].first_line.startswith("INVITE sip:9+493067@127.0.0.2:5070")
+
+
+def test_first_apply_explains_the_manager_include(
+    sandbox: AsteriskSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before manager_implus.conf is loaded, the AMI user does not exist: apply writes the
+    files and then says what to do once, instead of failing obscurely."""
+    from dialplan.errors import ReloadFailed
+
+    monkeypatch.setenv(AMI_SECRET_ENV, "dialplan-test-secret")
+    data = _config_dict(sandbox)
+    data["pbxs"][0]["username"] = "implus_not_loaded_yet"
+    config = _load(tmp_path, data)
+    with pytest.raises(ReloadFailed) as info:
+        apply(config, select_pbx(config, "sandbox"), AmiReloader())
+    message = str(info.value)
+    assert "implus_not_loaded_yet" in message
+    assert "add `#include manager_implus.conf` at the end of manager.conf" in message
+    assert "dialplan-test-secret" not in message
+    assert (sandbox.etc / "manager_implus.conf").read_text().startswith("; implus generated")
