@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import WriteConfig, base_config
+from dialplan_helpers import WriteConfig, base_config
 
 from router.cli import main
 
@@ -109,7 +109,7 @@ def test_apply_unreachable_pbx_fails_clearly(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = base_config()
-    from conftest import free_port_for_test
+    from dialplan_helpers import free_port_for_test
 
     config["pbxs"][0]["port"] = free_port_for_test()
     path = write_config(config)

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import hypothesis.strategies as st
-from conftest import SECRETS, base_config
+from dialplan_helpers import SECRETS, base_config
 from hypothesis import HealthCheck, given, settings
 
 from dialplan import text

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import WriteConfig, base_config
+from dialplan_helpers import WriteConfig, base_config
 from freeswitch_fixture.server import FakeFreeSwitch
 
 from dialplan.apply import apply

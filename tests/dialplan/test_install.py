@@ -6,7 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import SECRETS, WriteConfig, base_config
+from dialplan_helpers import SECRETS, WriteConfig, base_config
 
 from dialplan.apply import ReloadPlan, apply, reload_plan
 from dialplan.config import Pbx, load_admin_config

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import SECRETS, WriteConfig, base_config
+from dialplan_helpers import SECRETS, WriteConfig, base_config
 
 from dialplan.config import AdminConfig, load_admin_config
 from dialplan.errors import BadSecret, MissingSecret, RenderError

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import WriteConfig, base_config
+from dialplan_helpers import WriteConfig, base_config
 
 from dialplan import targets
 from dialplan.config import AdminConfig, load_admin_config

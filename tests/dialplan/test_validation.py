@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import WriteConfig, base_config
+from dialplan_helpers import WriteConfig, base_config
 
 from dialplan.config import AdminConfig, load_admin_config
 from dialplan.errors import ConfigInvalid
