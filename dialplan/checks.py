@@ -6,8 +6,10 @@ YAML paths. PBX-specific checks live in `pbxchecks`.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -341,11 +343,29 @@ def secrets_set(draft: Draft) -> list[Problem]:
     return out
 
 
-def strategy_file(draft: Draft) -> list[Problem]:
-    """The strategy file exists and is a YAML mapping.
+def _router_loader() -> tuple[Callable[[Path], Any], type[Exception]] | None:
+    """The router core's strategy loader and its StrategyError, once the router provides
+    them (router/strategy.py); None before that."""
+    try:
+        module = importlib.import_module("router.strategy")
+        errors = importlib.import_module("router.errors")
+    except ModuleNotFoundError as e:
+        if e.name in ("router.strategy", "router.errors"):
+            return None
+        raise  # the router is there but broken: say so, do not silently check less
+    loader = getattr(module, "load_strategy_file", None)
+    error_type = getattr(errors, "StrategyError", None)
+    if not callable(loader) or not isinstance(error_type, type):
+        return None
+    return loader, error_type
 
-    Until the router's strategy loader is on main this checks only the file's shape;
-    `router.strategy.load_strategy_file` replaces it when available.
+
+def strategy_file(draft: Draft) -> list[Problem]:
+    """The strategy file exists and passes the router's own loader.
+
+    With the router core's `router.strategy.load_strategy_file`, every problem it finds
+    (naming the rule and field) is reported under `strategy`; without it (the router core
+    not installed) the file must at least exist and be a YAML mapping.
     """
     strategy = draft.top.get("strategy")
     if not strategy:
@@ -363,6 +383,15 @@ def strategy_file(draft: Draft) -> list[Problem]:
         return [error(loc, f"strategy file {path} cannot be read as YAML: {e}")]
     if not isinstance(data, dict):
         return [error(loc, f"strategy file {path} must be a YAML mapping (rules:, queues:)")]
+    router = _router_loader()
+    if router is None:
+        return []
+    loader, strategy_error = router
+    try:
+        loader(path)
+    except strategy_error as e:
+        found = getattr(e, "problems", None) or [str(e)]
+        return [error(loc, str(problem)) for problem in found]
     return []
 
 
