@@ -55,6 +55,7 @@ setup(
             "sandbox = ami_bridge.sandbox:sandbox_group",
             "chat = chat.cli:chat_command",
             "dialplan = dialplan.cli:dialplan_group",
+            "ami-bridge = ami_bridge.cli:ami_bridge_command",
         ],
     },
 )

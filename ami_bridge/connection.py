@@ -279,15 +279,18 @@ class AmiConnection:
         variables: Mapping[str, str] | None = None,
         ring_timeout: float = 30.0,
         timeout: float | None = None,
+        action_id: str | None = None,
     ) -> OriginateQueued:
         """Originate asynchronously (always `Async: true`); returns when queued.
 
         `channel_id` sets the new channel's Uniqueid (default: generated), so events
-        about this leg can be recognised before `OriginateResponse` arrives.
+        about this leg can be recognised before `OriginateResponse` arrives; `action_id`
+        (default: generated) lets a caller know the response's ActionID before sending
+        (a fast failure can come back before this call returns).
         """
         if (context is None) == (application is None):
             raise ValueError("originate needs either context/exten or application")
-        action_id = f"implus-originate-{next(_action_ids)}"
+        action_id = action_id or f"implus-originate-{next(_action_ids)}"
         channel_id = channel_id or f"implus-{id(self):x}-{next(_action_ids)}"
         headers: dict[str, Any] = {
             "Action": "Originate",

@@ -26,3 +26,15 @@ class AmiActionFailed(AmiError):
         super().__init__(f"AMI action {action} failed: {message}")
         self.action = action
         self.message = message
+
+
+class BridgeError(Exception):
+    """The AMI bridge cannot do what it was asked; the message says what to change."""
+
+
+class BadCommand(BridgeError):
+    """A PBX command from the router's stream is malformed (it is logged and dropped)."""
+
+
+class BridgeConfigError(BridgeError):
+    """The admin config or command line does not let the bridge run for this PBX."""

@@ -26,6 +26,7 @@ from dialplan.secrets import Secrets
 from dialplan.targets import (
     AGENT_CONTEXT,
     ENTRY_CONTEXT,
+    HOLD_LABEL,
     INTER_PBX_CONTEXT,
     OUTBOUND_CONTEXT,
     OVERFLOW_CONTEXT,
@@ -152,7 +153,8 @@ def _entry(config: AdminConfig, e: EntryPoint) -> _Extension:
         f"UserEvent(ImplusEntry,Service: {service},Entry: {entry},"
         f"User: ${{IMPLUS_USER}},Language: {lang},MaxWait: {wait})"
     )
-    ext.step(f"MusicOnHold({music},{e.max_wait + config.hold_margin})")
+    # `hold` is where a bridge Redirects a caller back to (transfer, failed connect).
+    ext.step(f"MusicOnHold({music},{e.max_wait + config.hold_margin})", label=HOLD_LABEL)
     # After an agent was connected (the bridge sets IMPLUS_CONNECTED), never overflow.
     ext.step("GotoIf($[${LEN(${IMPLUS_CONNECTED})} > 0]?done)")
     ext.step(f"Goto({OVERFLOW_CONTEXT},{entry},1)")
@@ -202,7 +204,7 @@ def _agent_leg() -> _Extension:
     # x: the caller is hung up when the agent leaves, instead of resuming its hold step.
     ext.step("Bridge(${IMPLUS_CALLER},x)")
     ext.step("Hangup()")
-    ext.step("Hangup()", label="nocaller")
+    ext.step("Hangup()", label=targets.AGENT_END_LABEL)
     return ext
 
 

@@ -28,6 +28,10 @@ INTER_PBX_CONTEXT = "implus-inter-pbx"
 
 AGENT_EXTEN = "s"
 DEFAULT_TRUNK_EXTEN = "s"
+HOLD_LABEL = "hold"
+AGENT_END_LABEL = "nocaller"
+"""Asterisk: label in `implus-agent` that hangs the agent leg up without bridging."""
+"""Asterisk: label of an entry point's hold step (MusicOnHold), where callers go back to."""
 
 
 def trunk_name(trunk_id: str) -> str:
@@ -41,7 +45,8 @@ class Destination:
 
     context: str
     exten: str
-    priority: int = 1
+    priority: int | str = 1
+    """A number, or a label (AMI Redirect and Originate accept both)."""
 
     def freeswitch(self) -> str:
         """`uuid_transfer <uuid> <this>` / originate's `<exten> XML <context>` argument."""
@@ -84,9 +89,22 @@ def overflow_destination(config: AdminConfig, entry_id: str) -> Destination:
     return Destination(OVERFLOW_CONTEXT, entry.id)
 
 
+def hold_destination(exten: str) -> Destination:
+    """Asterisk: where a bridge Redirects a caller back on hold (after a transfer, or an
+    agent connected for an offer that was no longer theirs). `exten` is the number the
+    caller dialled (the entry point's extension, or what matched its pattern)."""
+    return Destination(ENTRY_CONTEXT, exten, HOLD_LABEL)
+
+
 def agent_destination() -> Destination:
     """Asterisk: the Originate target of an agent leg (see docs/call-flow.md)."""
     return Destination(AGENT_CONTEXT, AGENT_EXTEN)
+
+
+def agent_end_destination() -> Destination:
+    """Asterisk: where a bridge Redirects an agent leg it does not want connected (an
+    answer that came too late): the leg hangs up without bridging the caller."""
+    return Destination(AGENT_CONTEXT, AGENT_EXTEN, AGENT_END_LABEL)
 
 
 def outbound_trunk(config: AdminConfig, pbx_id: str, service: str | None = None) -> OutboundTrunk:

@@ -29,6 +29,7 @@ timers                         zset         "offer:<id>" / "goal:<id>" / "wrapup
 work                           stream       work items for allocation workers (group `routers`)
 events                         stream       domain events for chat, bridges and workers
 pbx:<id>:commands              stream       commands for one PBX bridge (group `bridge`)
+pbx:<id>:calls                 hash         a bridge's live calls: call id -> JSON; until hang-up
 trace:<request>                list         JSON decision traces; expires with the request
 stats:<queue>:<channel>        zset         "<request>:<wait ms>" by answer time (EWT window)
 strategy                       hash         current strategy: version, yaml, loaded_at
@@ -122,6 +123,11 @@ class Keys:
 
     def pbx_commands(self, pbx_id: str) -> str:
         return f"{self.prefix}pbx:{pbx_id}:commands"
+
+    def pbx_calls(self, pbx_id: str) -> str:
+        """The bridge of ``pbx_id`` keeps what it knows of each live call here, so a
+        restarted bridge knows what every channel is (written by the bridge only)."""
+        return f"{self.prefix}pbx:{pbx_id}:calls"
 
     def trace(self, request_id: str) -> str:
         return f"{self.prefix}trace:{request_id}"

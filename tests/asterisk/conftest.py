@@ -10,10 +10,15 @@ reason; nothing is skipped. Include files are emptied at the start and at the en
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from callcentre import CallCentre
 
 from ami_bridge.sandbox import AsteriskSandbox, SandboxError
+from ami_bridge.sandbox.lab import Lab
+from ami_bridge.sandbox.sipp import Sipp
+from router.client import RouterClient
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +62,21 @@ def sandbox(asterisk_sandbox: AsteriskSandbox) -> Iterator[AsteriskSandbox]:
     asterisk_sandbox.hangup_all()
     asterisk_sandbox.reset_includes()
     asterisk_sandbox.reload()
+
+
+@pytest.fixture
+def call_centre(sandbox: AsteriskSandbox, redis_url: str, tmp_path: Path) -> Iterator[CallCentre]:
+    """The sandbox as a call centre (configure `lab.agents` / `lab.entries`, then
+    `start()`): generated dialplan, router worker, the `implus ami-bridge` process."""
+    client = RouterClient.from_url(redis_url)
+    centre = CallCentre(
+        box=sandbox,
+        sipp=Sipp(sandbox),
+        lab=Lab(sandbox, tmp_path / "lab", agents=[], entries=[]),
+        client=client,
+        redis_url=redis_url,
+        folder=tmp_path,
+    )
+    yield centre
+    centre.stop()
+    client.close()

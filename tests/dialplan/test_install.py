@@ -114,7 +114,7 @@ def test_apply_reloads_only_what_changed(
     assert reloader.plans[-1].asterisk_modules == ("pbx_config",)
     diff = "".join(result.plan.changed[0].diff)
     assert "-exten => 800" not in diff
-    assert "+ same => n,MusicOnHold(default,105)" in diff
+    assert "+ same => n(hold),MusicOnHold(default,105)" in diff
 
     monkeypatch.setenv("T_PW_1001", "new-password")
     result = apply(config, select_pbx(config, "ast1"), reloader, dest=dest)

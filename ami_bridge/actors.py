@@ -1,0 +1,75 @@
+"""One call at a time, many calls at once.
+
+AMI events and router commands about the same call must be handled in the order they
+came (a caller's hang-up after the ring command, not before it), but a slow action on
+one call must not hold up the others. `Serial` runs the jobs of one key (a call id) one
+after another, in submission order, and different keys concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger("implus.ami_bridge")
+
+Job = Callable[[], Awaitable[None]]
+
+
+class Serial:
+    """Per-key FIFO job runner on the running loop."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, deque[tuple[Job, asyncio.Future[None]]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, key: str, job: Job) -> asyncio.Future[None]:
+        """Queue `job` after the other jobs of `key`; the future resolves when it ran
+        (with its exception, which is also logged - one bad call never stops the rest)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._queues.get(key)
+        if queue is not None:
+            queue.append((job, done))
+            return done
+        self._queues[key] = deque([(job, done)])
+        task = asyncio.get_running_loop().create_task(self._run(key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return done
+
+    async def _run(self, key: str) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                job, done = queue[0]
+                try:
+                    await job()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    log.exception("handling %s failed", key)
+                    if not done.done():
+                        done.set_exception(e)
+                        done.exception()  # retrieved: nobody has to await it
+                else:
+                    if not done.done():
+                        done.set_result(None)
+                queue.popleft()
+        finally:
+            del self._queues[key]
+
+    def busy(self) -> int:
+        """Keys with jobs queued or running."""
+        return len(self._queues)
+
+    async def idle(self) -> None:
+        """Wait until every queued job ran."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,76 @@
+"""What every part of the bridge shares: the PBX, the router client, the call book.
+
+`BridgeCore` also owns the two small duties every handler has: writing call events to
+the session transcript (idempotently, so a replayed event writes nothing twice) and
+calling the router without letting a refused or failed call take the bridge down.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import redis.exceptions
+
+from dialplan.config import AdminConfig
+from router.client import AsyncRouterClient, Result
+from router.errors import InvalidInput, NotFound, RouterError
+
+from .callbook import Call, CallBook
+from .pbx import Asterisk
+
+log = logging.getLogger("implus.ami_bridge")
+T = TypeVar("T")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class BridgeCore:
+    config: AdminConfig
+    pbx_id: str
+    pbx: Asterisk
+    router: AsyncRouterClient
+    book: CallBook
+    clock: Callable[[], int] = now_ms
+    ring_margin_s: float = 0.5
+    """Asterisk stops ringing this long before the router's offer deadline, so an agent
+    can never answer an offer the router already gave up on."""
+
+    async def note(self, call: Call, etype: str, key: str, **data: Any) -> None:
+        """Append a call event to the call's session transcript, once per `key`."""
+        if not call.session:
+            return
+        entry = {"type": etype, "call_id": call.id, **data}
+        try:
+            await self.router.append(call.session, entry, cmid=f"{call.id}:{key}"[:128])
+        except (RouterError, InvalidInput, NotFound, redis.exceptions.RedisError) as e:
+            log.warning("transcript entry %s of call %s not written: %s", etype, call.id, e)
+
+    async def ask(self, what: str, op: Callable[[], Awaitable[T]]) -> T | None:
+        """Call the router; a failure is logged (the periodic reconciliation repairs what
+        it left undone) and returns None. A refused change is a normal `Result`."""
+        try:
+            result = await op()
+        except (RouterError, redis.exceptions.RedisError) as e:
+            log.error("router call %s failed: %s", what, e)
+            return None
+        if isinstance(result, Result) and not result.ok:
+            log.info("router refused %s: %s", what, result.reason)
+        return result
+
+    def ring_seconds(self, deadline_ms: int, at_ms: int, timeout_s: float) -> float:
+        """How long to ring an agent for an offer: until its deadline minus the margin,
+        so Asterisk gives up before the router does (the command's whole-second
+        `timeout` is the fallback when the offer has no deadline)."""
+        if not deadline_ms:
+            deadline_ms = int((at_ms or self.clock()) + timeout_s * 1000)
+        return round((deadline_ms - self.clock()) / 1000 - self.ring_margin_s, 3)
+
+    def seconds_since(self, ms: int) -> float:
+        return round(max(0, self.clock() - ms) / 1000, 3) if ms else 0.0

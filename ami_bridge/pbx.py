@@ -1,0 +1,145 @@
+"""The Asterisk actions the bridge needs, in its own words, over `AmiConnection`.
+
+Nothing here decides anything: ring a leg, hang a channel up, move a caller in the
+dialplan, read what Asterisk has now. A channel that is already gone is a normal answer
+(False), not an error - calls end while the bridge talks about them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from dialplan.targets import Destination
+
+from . import events as ev
+from .connection import AmiConnection
+from .errors import AmiActionFailed
+
+_GONE = re.compile(r"no such channel|does not exist|not found|unknown", re.IGNORECASE)
+_NAME_UNSAFE = re.compile(r'[\x00-\x1f"<>\\]')
+_NUM_UNSAFE = re.compile(r"[^0-9A-Za-z+*#._@-]")
+
+
+def caller_id(name: str, number: str) -> str:
+    """A `CallerID` header value: `"name" <number>`, with nothing that could break the
+    header or the quoting (a caller name comes from the outside world)."""
+    number = _NUM_UNSAFE.sub("", number)[:40]
+    name = _NAME_UNSAFE.sub("", name).strip()[:60]
+    if name and name != number:
+        return f'"{name}" <{number}>'
+    return f"<{number}>" if number else ""
+
+
+def leg_id(key: str) -> str:
+    """The Uniqueid (Originate `ChannelId`) the bridge gives the leg it rings for `key`
+    (an offer or a click-to-call id): the same key always names the same leg, so a
+    repeated command cannot ring a second phone and a restarted bridge knows the leg."""
+    return f"implus-{key}"
+
+
+class Asterisk:
+    """One PBX, seen through an AMI connection."""
+
+    def __init__(self, conn: AmiConnection) -> None:
+        self.conn = conn
+
+    async def originate(
+        self,
+        dial: str,
+        to: Destination,
+        *,
+        leg: str,
+        action_id: str,
+        ring_seconds: float,
+        caller: str = "",
+        variables: Mapping[str, str] | None = None,
+    ) -> None:
+        """Ring `dial`; once answered the leg runs `to`. Returns when Asterisk queued it;
+        the outcome comes as events (OriginateResponse with `action_id`, the leg's
+        Uniqueid `leg`)."""
+        await self.conn.originate(
+            dial,
+            context=to.context,
+            exten=to.exten,
+            priority=int(to.priority),
+            channel_id=leg,
+            action_id=action_id,
+            caller_id=caller or None,
+            variables=variables,
+            ring_timeout=ring_seconds,
+        )
+
+    async def hangup(self, uniqueid: str, cause: int = 16) -> bool:
+        """Hang up a channel by Uniqueid; False if it is already gone."""
+        return await self._on_channel(
+            {"Action": "Hangup", "Channel": uniqueid, "Cause": str(cause)}
+        )
+
+    async def redirect(
+        self, uniqueid: str, to: Destination, extra: tuple[str, Destination] | None = None
+    ) -> bool:
+        """Move a channel (and optionally a second one, atomically) to a dialplan place.
+        A channel in a bridge leaves it for `to` (this overrides Bridge()'s `x`).
+        False if the channel is gone."""
+        action = {
+            "Action": "Redirect",
+            "Channel": uniqueid,
+            "Context": to.context,
+            "Exten": to.exten,
+            "Priority": str(to.priority),
+        }
+        if extra is not None:
+            other, where = extra
+            action.update(
+                ExtraChannel=other,
+                ExtraContext=where.context,
+                ExtraExten=where.exten,
+                ExtraPriority=str(where.priority),
+            )
+        return await self._on_channel(action)
+
+    async def getvar(self, uniqueid: str, name: str) -> str | None:
+        """A channel variable (None if the channel is gone)."""
+        try:
+            reply = await self.conn.send_action(
+                {"Action": "Getvar", "Channel": uniqueid, "Variable": name}
+            )
+        except AmiActionFailed as e:
+            if _GONE.search(e.message):
+                return None
+            raise
+        return str(reply.get("Value") or "")
+
+    async def channels(self) -> dict[str, ev.CoreShowChannel]:
+        """Every live channel by Uniqueid."""
+        items = await self.conn.list_action({"Action": "CoreShowChannels"})
+        return {i.uniqueid: i for i in items if isinstance(i, ev.CoreShowChannel)}
+
+    async def device_states(self) -> dict[str, str]:
+        """PJSIP device states Asterisk has recorded, by endpoint (DeviceStateList lists
+        only devices whose state was ever set)."""
+        items = await self.conn.list_action({"Action": "DeviceStateList"})
+        out = {}
+        for item in items:
+            if isinstance(item, ev.DeviceStateChange):
+                tech, _, endpoint = item.device.partition("/")
+                if tech.upper() == "PJSIP" and endpoint:
+                    out[endpoint] = item.state
+        return out
+
+    async def device_state(self, endpoint: str) -> str:
+        """One endpoint's device state, computed now (`DEVICE_STATE()` via Getvar)."""
+        reply = await self.conn.send_action(
+            {"Action": "Getvar", "Variable": f"DEVICE_STATE(PJSIP/{endpoint})"}
+        )
+        return str(reply.get("Value") or "UNKNOWN")
+
+    async def _on_channel(self, action: Mapping[str, str]) -> bool:
+        try:
+            await self.conn.send_action(action)
+        except AmiActionFailed as e:
+            if _GONE.search(e.message):
+                return False
+            raise
+        return True

@@ -1,0 +1,89 @@
+"""Agents' phones -> the router's `sip` presence lease.
+
+Each agent homed on this PBX has a phone (a PJSIP endpoint). Its device state becomes the
+agent's `sip` presence: `available` (registered / reachable, idle), `busy` (ringing or on
+a call: no second call is offered), or `offline` (unregistered, unreachable). Available
+and busy phones renew a lease of `ttl` seconds every `refresh` seconds, so a dead bridge
+never leaves an agent offerable; an offline phone's lease is ended at once (a lease of a
+millisecond), so an unregistered phone cannot be offered calls even for one lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import redis.exceptions
+
+from router.errors import NotFound, RouterError
+
+from . import facts as f
+from .translate import device_presence
+
+if TYPE_CHECKING:
+    from .core import BridgeCore
+
+log = logging.getLogger("implus.ami_bridge")
+
+#: The lease an offline phone gets: over at once (the router wants a positive ttl).
+ENDED_LEASE_S = 0.001
+
+
+class Presence:
+    def __init__(self, core: BridgeCore, ttl_s: float = 90.0) -> None:
+        self.core = core
+        self.ttl_s = ttl_s
+        self.agent_of: dict[str, str] = {}
+        """endpoint -> agent id, for agents whose phone is on this PBX."""
+        self.state: dict[str, f.Presence] = {}
+        self._unknown_warned: set[str] = set()
+
+    def learn_agents(self, agents: dict[str, str]) -> None:
+        """Set which endpoint belongs to which agent (admin config, router profiles)."""
+        self.agent_of = dict(agents)
+
+    async def device_changed(self, fact: f.DeviceChanged) -> None:
+        agent = self.agent_of.get(fact.endpoint)
+        if agent is None:
+            return
+        if self.state.get(agent) == fact.presence:
+            return
+        self.state[agent] = fact.presence
+        await self._report(agent, fact.presence)
+
+    async def rebuild(self) -> None:
+        """Ask Asterisk for every agent phone's state now and report each one."""
+        pbx = self.core.pbx
+        recorded = await pbx.device_states()
+        for endpoint, agent in sorted(self.agent_of.items()):
+            state = recorded.get(endpoint)
+            if state is None:  # never changed since Asterisk started: compute it
+                state = await pbx.device_state(endpoint)
+            self.state[agent] = device_presence(state)
+        await self.refresh(include_offline=True)
+
+    async def refresh(self, include_offline: bool = False) -> None:
+        """Renew the leases of phones that are up (and report offline ones if asked)."""
+        jobs = [
+            self._report(agent, presence)
+            for agent, presence in sorted(self.state.items())
+            if include_offline or presence != "offline"
+        ]
+        for start in range(0, len(jobs), 50):
+            await asyncio.gather(*jobs[start : start + 50])
+
+    async def _report(self, agent: str, presence: f.Presence) -> None:
+        ttl = ENDED_LEASE_S if presence == "offline" else self.ttl_s
+        try:
+            await self.core.router.heartbeat(agent, source="sip", ttl=ttl, device=presence)
+        except NotFound:
+            if agent not in self._unknown_warned:
+                self._unknown_warned.add(agent)
+                log.warning(
+                    "agent %s has a phone on this PBX but no router profile: push profiles "
+                    "(drop --no-push-agents) or create it through the admin API",
+                    agent,
+                )
+        except (RouterError, redis.exceptions.RedisError) as e:  # the next refresh retries
+            log.error("sip presence of %s not reported: %s", agent, e)

@@ -1,0 +1,173 @@
+"""A small call centre on the sandbox Asterisk: admin YAML, generated dialplan, agent phones.
+
+Tests, the benchmark and demos need the same thing: an admin config for the sandbox PBX,
+the dialplan `implus dialplan apply` generates from it installed in the sandbox, and agent
+phones (sipp UAS) the sandbox can ring. `Lab.install()` does that:
+
+- `extensions_implus.conf` and `manager_implus.conf` come from the real renderer
+  (`dialplan.apply`), so the bridge runs against the contract of docs/call-flow.md and
+  logs in as the AMI user the renderer generates (its read/write classes, no `command`);
+- `pjsip_implus.conf` is written here: agent phones with a static contact and qualify
+  (`sipp.agent_endpoint_config`), and the outbound trunk to the customers' phone, all
+  with `media_address` on loopback (the renderer's endpoints would bind RTP everywhere).
+
+Agents are phones on 127.0.0.1:<port>; several agents may share one port (one sipp UAS
+answers for all of them - what the benchmark does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dialplan.apply import apply
+from dialplan.config import AdminConfig, load_admin_config
+from dialplan.rendering import select_pbx
+from dialplan.secrets import Secrets
+from dialplan.targets import trunk_name
+
+from . import configs
+from .asterisk import AsteriskSandbox
+from .sipp import agent_endpoint_config
+
+PBX_ID = "sandbox"
+AMI_USER = "implus_bridge"
+AMI_SECRET_ENV = "IMPLUS_SANDBOX_BRIDGE_SECRET"  # noqa: S105 - a variable name
+AMI_SECRET = "bridge-sandbox"  # noqa: S105 - a loopback-only test PBX
+TRUNK_ID = "carrier"
+
+
+@dataclass(frozen=True)
+class LabAgent:
+    """An agent with a phone on 127.0.0.1:`port` (static contact, qualified by OPTIONS)."""
+
+    id: str
+    endpoint: str
+    port: int
+    skills: dict[str, int] = field(default_factory=dict)
+    voice: int = 1
+    chat: int = 3
+
+
+@dataclass(frozen=True)
+class LabEntry:
+    """An entry point: callers dial `extension` from the customers' side."""
+
+    id: str
+    extension: str
+    service: str
+    max_wait: int = 120
+    overflow: dict[str, Any] | str = "hangup"
+    language: str = "en"
+
+
+@dataclass
+class Lab:
+    """The config of one sandbox call centre, written to `folder` and installed."""
+
+    box: AsteriskSandbox
+    folder: Path
+    agents: list[LabAgent]
+    entries: list[LabEntry]
+    services: tuple[str, ...] = ("booking", "billing")
+    strategy: str = "rules: []\n"
+    hold_margin: int = 5
+    qualify: float = 1.0
+    extra_pjsip: str = ""
+
+    @property
+    def config_path(self) -> Path:
+        return self.folder / "admin.yaml"
+
+    def admin_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": "strategy.yaml",
+            "hold_margin": self.hold_margin,
+            "pbxs": [
+                {
+                    "id": PBX_ID,
+                    "kind": "asterisk",
+                    "host": configs.AMI_HOST,
+                    "port": configs.AMI_PORT,
+                    "username": AMI_USER,
+                    "secret_env": AMI_SECRET_ENV,
+                    "config_dir": str(self.box.etc),
+                    "phone_context": "sandbox-inbound",
+                    "transport": "transport-udp",
+                }
+            ],
+            "services": [{"id": s} for s in self.services],
+            "entry_points": [
+                {
+                    "id": e.id,
+                    "pbx": PBX_ID,
+                    "extension": e.extension,
+                    "service": e.service,
+                    "language": e.language,
+                    "max_wait": e.max_wait,
+                    "overflow": e.overflow,
+                }
+                for e in self.entries
+            ],
+            "agents": [
+                {
+                    "id": a.id,
+                    "name": a.id.title(),
+                    "pbx": PBX_ID,
+                    "endpoint": a.endpoint,
+                    "contact": f"sip:{a.endpoint}@{configs.SIP_HOST}:{a.port}",
+                    "skills": a.skills,
+                    "capacity": {"voice": a.voice, "chat": a.chat, "voip": a.voice},
+                }
+                for a in self.agents
+            ],
+            "trunks": [
+                {
+                    "id": TRUNK_ID,
+                    "pbx": PBX_ID,
+                    "host": configs.CUSTOMER_HOST,
+                    "port": configs.CUSTOMER_UAS_PORT,
+                }
+            ],
+        }
+
+    def write(self) -> AdminConfig:
+        """Write admin.yaml and strategy.yaml into `folder`; return the loaded config."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "strategy.yaml").write_text(self.strategy, encoding="utf-8")
+        self.config_path.write_text(yaml.safe_dump(self.admin_dict(), sort_keys=False))
+        return load_admin_config(self.config_path)
+
+    def pjsip(self) -> str:
+        """Agent phones (static contacts) and the outbound trunk to the customers' phone."""
+        out = "".join(
+            agent_endpoint_config(a.endpoint, contact_port=a.port, qualify=self.qualify)
+            for a in self.agents
+        )
+        trunk = trunk_name(TRUNK_ID)
+        out += (
+            f"[{trunk}]\ntype = endpoint\ncontext = sandbox-inbound\ndisallow = all\n"
+            f"allow = ulaw,alaw\ndirect_media = no\naors = {trunk}\n"
+            f"media_address = {configs.SIP_HOST}\nbind_rtp_to_media_address = yes\n\n"
+            f"[{trunk}]\ntype = aor\n"
+            f"contact = sip:{configs.CUSTOMER_HOST}:{configs.CUSTOMER_UAS_PORT}\n\n"
+        )
+        return out + self.extra_pjsip
+
+    def install(self, env: dict[str, str] | None = None) -> AdminConfig:
+        """Write the config, install the generated files, reload the sandbox.
+
+        `env` receives the AMI secret variable (pass `os.environ` or a monkeypatch-able
+        dict); the secret is needed to render manager_implus.conf and by the bridge.
+        """
+        if env is not None:
+            env[AMI_SECRET_ENV] = AMI_SECRET
+        config = self.write()
+        pbx = select_pbx(config, PBX_ID)
+        apply(config, pbx, None, secrets=Secrets({AMI_SECRET_ENV: AMI_SECRET}))
+        self.box.write_include("pjsip_implus.conf", self.pjsip())
+        self.box.reload()
+        return config

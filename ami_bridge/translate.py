@@ -1,0 +1,170 @@
+"""AMI events in, facts out: the bridge's translation layer (no I/O).
+
+`Translator.feed(event)` returns the facts (`facts.py`) one AMI event tells. It keeps the
+little state the translation needs: for a leg the bridge originated, what its `DialEnd`
+and `Hangup` said before its `OriginateResponse` arrived, because Asterisk 22 answers a
+busy phone with `Reason: 0` (the generic failure) and only the leg's `DialEnd BUSY` /
+`Hangup Cause: 17`, which come first, tell busy from unreachable
+(docs/asterisk-sandbox.md, "Originate").
+
+The dialplan contract (docs/call-flow.md) names the UserEvents read here: `ImplusEntry`,
+`ImplusAgentAnswered`, `ImplusOutbound`, `ImplusOverflow`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from . import events as ev
+from . import facts as f
+
+#: AMI event filters for the bridge's session: only what `feed` reads (plus Shutdown,
+#: which tells why the link drops). Fewer events = less parsing on a busy PBX. Asterisk
+#: matches each filter as a regex against the event text; `[[:space:]]` keeps `Hangup`
+#: from matching `HangupRequest`.
+EVENT_FILTERS = (
+    "Event: (UserEvent|Hangup|BridgeEnter|DialBegin|DialEnd|OriginateResponse"
+    "|DeviceStateChange|Shutdown)[[:space:]]",
+)
+
+#: Legs remembered while waiting for their OriginateResponse (bounded: a response lost
+#: to a link drop must not leak memory).
+MAX_PENDING_LEGS = 10_000
+
+_BUSY_CAUSES = {17, 21}  # user busy, call rejected
+_NO_ANSWER_CAUSES = {18, 19}  # no user responding, no answer
+_PRESENCE = {
+    "NOT_INUSE": "available",
+    "INUSE": "busy",
+    "BUSY": "busy",
+    "RINGING": "busy",
+    "RINGINUSE": "busy",
+    "ONHOLD": "busy",
+}
+
+
+def device_presence(state: str) -> f.Presence:
+    """A device state as the router's `sip` presence: available, busy or offline.
+
+    A phone that rings or is on a call is busy (it cannot take another call); an
+    unregistered / unreachable / unknown device is offline."""
+    value = _PRESENCE.get(state.upper(), "offline")
+    return "available" if value == "available" else "busy" if value == "busy" else "offline"
+
+
+def failure_reason(reason: int, dial_status: str, cause: int) -> f.LegFailure:
+    """Why an originated leg failed, from OriginateResponse `Reason` and what the leg's
+    DialEnd / Hangup said before it."""
+    if dial_status == "BUSY" or cause in _BUSY_CAUSES or reason == 5:
+        return "busy"
+    if dial_status == "NOANSWER" or cause in _NO_ANSWER_CAUSES or reason == 3:
+        return "no_answer"
+    return "unavailable"
+
+
+@dataclass
+class _Leg:
+    dial_status: str = ""
+    cause: int = 0
+
+
+class Translator:
+    """Feed AMI events in arrival order; get facts back."""
+
+    def __init__(self) -> None:
+        self._legs: OrderedDict[str, _Leg] = OrderedDict()
+
+    def reset(self) -> None:
+        """Forget leg state (after a link drop: those responses will never come)."""
+        self._legs.clear()
+
+    def feed(self, event: ev.AmiEvent) -> list[f.Fact]:
+        """The facts this event tells (often none)."""
+        if isinstance(event, ev.UserEvent):
+            return _user_event(event)
+        if isinstance(event, ev.Hangup):
+            leg = self._legs.get(event.uniqueid)
+            if leg is not None:
+                leg.cause = event.cause
+            return [f.ChannelGone(event.uniqueid, event.channel, event.cause, event.cause_txt)]
+        if isinstance(event, ev.BridgeEnter):
+            return [f.Bridged(event.uniqueid, event.bridge_uniqueid)]
+        if isinstance(event, ev.DialBegin):
+            if not event.uniqueid:  # an Originate: no calling channel
+                self._remember(event.dest_uniqueid)
+                return []
+            return [f.DialStarted(event.uniqueid, event.dest_uniqueid, event.dest_channel)]
+        if isinstance(event, ev.DialEnd):
+            if not event.uniqueid:
+                self._remember(event.dest_uniqueid).dial_status = event.dial_status
+                return []
+            return [f.DialEnded(event.uniqueid, event.dest_uniqueid, event.dial_status)]
+        if isinstance(event, ev.OriginateResponse):
+            return [self._originate_response(event)]
+        if isinstance(event, ev.DeviceStateChange):
+            tech, _, endpoint = event.device.partition("/")
+            if tech.upper() != "PJSIP" or not endpoint:
+                return []
+            return [f.DeviceChanged(endpoint, event.state, device_presence(event.state))]
+        return []
+
+    def _remember(self, leg_id: str) -> _Leg:
+        leg = self._legs.get(leg_id)
+        if leg is None:
+            leg = self._legs[leg_id] = _Leg()
+            while len(self._legs) > MAX_PENDING_LEGS:
+                self._legs.popitem(last=False)
+        return leg
+
+    def _originate_response(self, event: ev.OriginateResponse) -> f.Fact:
+        # An endpoint that cannot be dialled at all gives `Uniqueid: <unknown>`.
+        leg_id = "" if event.uniqueid.startswith("<") else event.uniqueid
+        leg = self._legs.pop(leg_id, None) or _Leg()
+        if event.answered:
+            return f.LegAnswered(leg_id, event.action_id)
+        return f.LegFailed(
+            leg_id,
+            event.action_id,
+            failure_reason(event.reason, leg.dial_status, leg.cause),
+            leg.cause,
+        )
+
+
+def _user_event(event: ev.UserEvent) -> list[f.Fact]:
+    name, x = event.user_event, event.fields
+    if name == "ImplusEntry":
+        try:
+            max_wait = int(x.get("MaxWait", "0"))
+        except ValueError:
+            max_wait = 0
+        return [
+            f.CallerArrived(
+                call_id=event.uniqueid,
+                channel=event.channel,
+                service=x.get("Service", ""),
+                entry=x.get("Entry", ""),
+                user=x.get("User", ""),
+                # `Language` is both a channel header and ours; both carry the entry's.
+                language=x.get("Language", "") or event.language,
+                exten=event.exten,
+                caller_num=event.caller_id_num,
+                caller_name=event.caller_id_name,
+                max_wait=max_wait,
+            )
+        ]
+    if name == "ImplusAgentAnswered":
+        return [
+            f.AgentAnswered(
+                event.uniqueid, x.get("Offer", ""), x.get("Agent", ""), x.get("Caller", "")
+            )
+        ]
+    if name == "ImplusOutbound":
+        return [
+            f.OutboundAnswered(
+                event.uniqueid, x.get("Trunk", ""), x.get("Dial", ""), x.get("Agent", "")
+            )
+        ]
+    if name == "ImplusOverflow":
+        return [f.DialplanOverflow(event.uniqueid, x.get("Entry", ""), x.get("Destination", ""))]
+    return []
