@@ -3,7 +3,7 @@
 The life of a call (docs/call-flow.md is the dialplan side of it):
 
 1. `ImplusEntry` -> the caller holds; the bridge files a `voice` routing request in the
-   caller's session (`submit`, request id derived from the call id, so filing twice is
+   caller's session (`submit`; the request id is in the book first, so filing twice is
    harmless).
 2. `ring_agent` -> Originate the agent's phone into `implus-agent` with IMPLUS_CALLER etc.
    The caller keeps holding while it rings.
@@ -46,10 +46,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("implus.ami_bridge")
 
 
-def request_id_for(pbx_id: str, call_id: str) -> str:
-    """The routing request id of a caller's first request: the same call always files
-    the same request, so a bridge that files it again (after a restart) changes nothing."""
-    return f"{pbx_id}-{call_id}"
+def request_id_for(pbx_id: str, call_id: str, arrived_ms: int) -> str:
+    """The routing request id of a caller's first request. It is written to the book
+    before it is filed, so filing it again (after a crash) changes nothing. The arrival
+    time is part of it: Asterisk's Uniqueids (`<epoch>.<counter>`) repeat when it
+    restarts twice within a second."""
+    return f"{pbx_id}-{call_id}-{arrived_ms}"
 
 
 class InboundCalls:
@@ -67,11 +69,12 @@ class InboundCalls:
                 "caller %s at entry %r has no service: check the dialplan", fact.call_id, fact.entry
             )
             return
+        arrived = c.clock()
         call = Call(
             id=fact.call_id,
             kind=CallKind.INBOUND,
             channel=fact.channel,
-            request=request_id_for(c.pbx_id, fact.call_id),
+            request=request_id_for(c.pbx_id, fact.call_id, arrived),
             service=fact.service,
             entry=fact.entry,
             # An anonymous caller (no number) is known by the call id only.
@@ -80,7 +83,7 @@ class InboundCalls:
             caller_num=fact.caller_num,
             caller_name=fact.caller_name,
             language=fact.language,
-            started_ms=c.clock(),
+            started_ms=arrived,
         )
         await c.book.save(call)
         await self.submit(call)

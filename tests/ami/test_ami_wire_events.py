@@ -38,6 +38,10 @@ def events_of(name: str) -> list[ev.AmiEvent]:
 def test_recordings_exist() -> None:
     assert RECORDINGS == [
         "agent_rung_and_lists.raw",
+        "bridge_answered.raw",
+        "bridge_busy.raw",
+        "bridge_no_answer.raw",
+        "bridge_outbound.raw",
         "customer_to_agent.raw",
         "entry_call.raw",
         "originate_answered.raw",

@@ -22,7 +22,7 @@ from ami_bridge.sandbox import AsteriskSandbox
 from ami_bridge.sandbox.lab import AMI_SECRET, AMI_SECRET_ENV, PBX_ID, Lab
 from ami_bridge.sandbox.sipp import Sipp
 from router.client import RouterClient
-from router.model import RoutingRequest
+from router.model import RequestState, RoutingRequest
 from router.worker import Worker, WorkerSettings
 
 T = TypeVar("T")
@@ -223,6 +223,25 @@ class CallCentre:
             return None
 
         return wait_for(f"a routing request for caller {caller}", find)
+
+    def wait_request(self, request_id: str, state: RequestState, timeout: float = 15) -> None:
+        def check() -> RequestState | None:
+            request = self.client.request(request_id)
+            return request.state if request is not None and request.state is state else None
+
+        wait_for(f"request {request_id} {state.value}", check, timeout)
+
+    def wait_owner(self, session_id: str, agent: str, timeout: float = 15) -> None:
+        def check() -> bool:
+            session = self.client.session(session_id)
+            return session is not None and session.owner == agent
+
+        wait_for(f"{agent} to own session {session_id}", check, timeout)
+
+    def voice_load(self, agent: str) -> int:
+        state = self.client.agent(agent)
+        assert state is not None
+        return state.load.get("voice", 0)
 
     def transcript_types(self, session: str) -> list[str]:
         return [e["type"] for e in self.client.transcript(session)]

@@ -8,7 +8,7 @@ import pytest
 from callcentre import CallCentre, wait_for
 
 from ami_bridge.sandbox.lab import LabAgent, LabEntry
-from router.model import RequestState
+from router.model import OfferState, RequestState
 
 pytestmark = pytest.mark.asterisk
 
@@ -39,12 +39,8 @@ def test_call_reaches_the_agent_with_the_skill(call_centre: CallCentre) -> None:
     assert bob_result.count("INVITE", "received") == 1
     assert alice.result().count("INVITE", "received") == 0  # billing only: never rung
     request = cc.request_for("5550101")
-    wait_for(
-        "the contact to complete",
-        lambda: cc.client.request(request.id).state is RequestState.CLOSED,  # type: ignore[union-attr]
-    )
-    session = cc.client.session(request.session_id)
-    assert session is not None and session.owner == "bob"
+    cc.wait_request(request.id, RequestState.CLOSED)
+    cc.wait_owner(request.session_id, "bob")
     types = wait_for(
         "the caller's hang-up in the transcript",
         lambda: (t := cc.transcript_types(request.session_id)) and "call.hangup" in t and t,
@@ -69,7 +65,7 @@ def test_agent_a_does_not_answer_agent_b_gets_the_call(
     cc.lab.entries = [BOOKING]
     cc.start(offer_timeout=3)
     with (
-        cc.sipp.phone(first.port, behaviour, calls=1) as alice,  # type: ignore[arg-type]
+        cc.sipp.phone(first.port, behaviour, calls=1) as alice,
         cc.sipp.phone(second.port, "answer", ring=0.2, talk=1.0, calls=1) as bob,
     ):
         cc.qualify("1001", "1002")
@@ -86,11 +82,7 @@ def test_agent_a_does_not_answer_agent_b_gets_the_call(
     if behaviour == "no_answer":
         assert alice_result.count("CANCEL", "received") == 1  # Asterisk stopped ringing
     request = cc.request_for("5550102")
-    session = wait_for(
-        "bob to own the session",
-        lambda: (s := cc.client.session(request.session_id)) and s.owner == "bob" and s,
-    )
-    assert session.owner == "bob"
+    cc.wait_owner(request.session_id, "bob")
     hangups = cc.entries(request.session_id, "call.hangup")
     missed = [e for e in hangups if e["party"] == "agent" and "reason" in e]
     assert [(e["agent"], e["reason"]) for e in missed] == [("alice", behaviour)], cc.explain()
@@ -111,10 +103,7 @@ def test_caller_abandons_while_waiting_and_while_ringing(call_centre: CallCentre
     waiting = cc.sipp.customer_call("800", caller="5550103", hold=2.0, max_seconds=20)
     assert waiting.wait(20).ok
     request = cc.request_for("5550103")
-    wait_for(
-        "the waiting caller's request to be abandoned",
-        lambda: cc.client.request(request.id).state is RequestState.ABANDONED,  # type: ignore[union-attr]
-    )
+    cc.wait_request(request.id, RequestState.ABANDONED)
     hangup = wait_for(
         "the hang-up in the transcript",
         lambda: cc.entries(request.session_id, "call.hangup"),
@@ -134,10 +123,97 @@ def test_caller_abandons_while_waiting_and_while_ringing(call_centre: CallCentre
     assert bob_result.count("INVITE", "received") == 1
     assert bob_result.count("CANCEL", "received") == 1, bob_result.describe()
     request = cc.request_for("5550104")
-    wait_for(
-        "the ringing caller's request to be abandoned",
-        lambda: cc.client.request(request.id).state is RequestState.ABANDONED,  # type: ignore[union-attr]
+    cc.wait_request(request.id, RequestState.ABANDONED)
+    abandoned = cc.client.request(request.id)
+    assert abandoned is not None
+    offer = cc.client.offer(abandoned.offer)
+    assert offer is not None
+    assert offer.state is OfferState.RESCINDED
+    wait_for("bob to be free again", lambda: cc.voice_load("bob") == 0)
+
+
+def test_chat_then_call_same_session_same_agent(call_centre: CallCentre) -> None:
+    cc = call_centre
+    expert = LabAgent("alice", "1001", 5081, {"booking": 5})  # would win without stickiness
+    cc.lab.agents = [expert, BOB]
+    cc.lab.entries = [BOOKING]
+    cc.start()
+    with (
+        cc.sipp.phone(expert.port, "answer", calls=1) as alice,
+        cc.sipp.phone(BOB.port, "answer", ring=0.2, talk=1.0, calls=1) as bob,
+    ):
+        cc.qualify("1001", "1002")
+        cc.desktop_online("bob")
+        chat = cc.client.submit(channel="chat", service="booking", user_id="5550105")
+        offer = wait_for("a chat offer to bob", lambda: cc.client.agent_offers("bob"))[0]
+        assert cc.client.accept(offer.id, "bob").ok
+        cc.desktop_online("alice")
+        cc.wait_phone("alice", "available")
+        cc.wait_phone("bob", "available")
+        customer = cc.sipp.customer_call("800", caller="5550105", hold=None, max_seconds=30)
+        assert customer.wait(30).ok
+        bob_result = bob.wait(20)
+    assert bob_result.count("INVITE", "received") == 1, bob_result.describe() + cc.explain()
+    assert alice.result().count("INVITE", "received") == 0
+    call = cc.request_for("5550105")
+    assert call.session_id == chat.session_id  # one session for chat and call
+    assert call.owner == "bob"  # filed as the session's known agent
+    cc.wait_request(call.id, RequestState.CLOSED)
+    types = cc.transcript_types(chat.session_id)
+    assert types.index("call.arrived") > types.index("assigned")  # the chat came first
+    assert "call.bridged" in types
+    chat_request = cc.client.request(chat.request_id)
+    assert chat_request is not None
+    assert chat_request.state is RequestState.ACCEPTED  # the chat goes on
+
+
+def test_callback_and_click_to_call_reach_the_customer(call_centre: CallCentre) -> None:
+    cc = call_centre
+    cc.lab.agents = [BOB]
+    cc.lab.entries = [BOOKING]
+    cc.start()
+    with (
+        cc.sipp.phone(BOB.port, "answer", ring=0.2, calls=2) as bob,
+        cc.sipp.customer_phone("answer", ring=0.3, talk=1.0, calls=2) as customer,
+    ):
+        cc.qualify("1002")
+        cc.desktop_online("bob")
+        cc.wait_phone("bob", "available")
+        # The widget's "call me": a routed voice request with a number to call back.
+        me = cc.client.submit(
+            channel="voice", service="booking", user_id="u-callback", callback_number="5550177"
+        )
+        cc.wait_request(me.request_id, RequestState.CLOSED, timeout=20)
+        # The desktop's click-to-call, in the same session.
+        cc.client.click_to_call(me.session_id, "bob", "+15550178")
+        customer_result = customer.wait(30)
+        bob_result = bob.wait(20)
+    assert customer_result.ok, customer_result.describe() + cc.explain()
+    assert bob_result.ok, bob_result.describe()
+    invites = [m.first_line for m in customer_result.messages if m.method == "INVITE"]
+    assert [i.split()[1].split("@")[0] for i in invites] == ["sip:5550177", "sip:+15550178"]
+    entries = wait_for(
+        "both calls' hang-ups in the transcript",
+        lambda: (
+            (e := [x for x in cc.client.transcript(me.session_id) if x["type"].startswith("call.")])
+            and sum(x["type"] == "call.hangup" for x in e) >= 4
+            and e
+        ),
     )
-    offer = cc.client.offer(cc.client.request(request.id).offer)  # type: ignore[union-attr]
-    assert offer is not None and offer.state.value == "rescinded"
-    wait_for("bob to be free again", lambda: cc.client.agent("bob").load.get("voice") == 0)  # type: ignore[union-attr]
+    legs = [(e["type"], e.get("party", "")) for e in entries if e["type"] != "call.requested"]
+    one_call = [
+        ("call.ringing", "agent"),
+        ("call.answered", "agent"),
+        ("call.ringing", "customer"),
+        ("call.answered", "customer"),
+        ("call.bridged", ""),
+        ("call.hangup", "customer"),
+        ("call.hangup", "agent"),
+    ]
+    assert legs == one_call + one_call, cc.explain()
+    hangups = [e for e in entries if e["type"] == "call.hangup" and e["party"] == "customer"]
+    assert all(0.8 <= h["duration_s"] < 5 for h in hangups), hangups
+    assert {e["call_id"] for e in entries if e["type"] == "call.bridged"} == {
+        e["call_id"] for e in entries if e["type"] == "call.ringing"
+    }
+    assert "call.requested" in cc.transcript_types(me.session_id)  # click-to-call's request

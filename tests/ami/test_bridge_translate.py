@@ -1,0 +1,214 @@
+"""The bridge's translation layer (AMI events -> facts) on recorded traffic.
+
+tests/data/ami/bridge_*.raw are what the bridge's own AMI session received (with its
+event filters) while it handled real calls on the sandbox (recorded by
+tests/asterisk/record_bridge_ami.py). No Asterisk is needed here.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from ami_bridge import events as ev
+from ami_bridge import facts as f
+from ami_bridge.translate import Translator, device_presence, failure_reason
+from ami_bridge.wire import AmiStreamParser
+
+DATA = Path(__file__).parent.parent / "data" / "ami"
+RECORDINGS = [
+    "bridge_answered.raw",
+    "bridge_busy.raw",
+    "bridge_no_answer.raw",
+    "bridge_outbound.raw",
+]
+
+
+def translate(chunks: list[bytes]) -> list[f.Fact]:
+    parser, translator = AmiStreamParser(), Translator()
+    out: list[f.Fact] = []
+    for chunk in chunks:
+        for message in parser.feed(chunk):
+            if "Event" in message:
+                out += translator.feed(ev.from_message(message))
+    return out
+
+
+def facts_of(name: str) -> list[f.Fact]:
+    return translate([(DATA / name).read_bytes()])
+
+
+def calls(facts: list[f.Fact]) -> list[f.Fact]:
+    """Everything but the device states."""
+    return [x for x in facts if not isinstance(x, f.DeviceChanged)]
+
+
+def one(facts: list[f.Fact], kind: type[f.Fact]) -> f.Fact:
+    found = [x for x in facts if isinstance(x, kind)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize("name", RECORDINGS)
+def test_any_split_of_the_stream_gives_the_same_facts(name: str) -> None:
+    data = (DATA / name).read_bytes()
+    whole = translate([data])
+    assert whole
+    assert translate([data[i : i + 1] for i in range(len(data))]) == whole
+    rng = random.Random(name)
+    for _ in range(10):
+        cuts = sorted(rng.sample(range(1, len(data)), rng.randint(1, 300)))
+        chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+        assert translate(chunks) == whole
+
+
+def test_answered_call() -> None:
+    facts = facts_of("bridge_answered.raw")
+    arrived = one(facts, f.CallerArrived)
+    assert isinstance(arrived, f.CallerArrived)
+    assert (arrived.service, arrived.entry, arrived.user) == ("booking", "booking_en", "5550401")
+    assert (arrived.exten, arrived.caller_num, arrived.max_wait) == ("800", "5550401", 120)
+    assert arrived.channel.startswith("PJSIP/customers-")
+    answered = one(facts, f.AgentAnswered)
+    assert isinstance(answered, f.AgentAnswered)
+    assert answered.caller == arrived.call_id
+    assert answered.agent == "bob"
+    assert answered.leg_id == f"implus-{answered.offer}"
+    leg, caller = answered.leg_id, arrived.call_id
+    assert {x.action_id for x in facts if isinstance(x, f.LegAnswered)} == {
+        f"ring-{answered.offer}"
+    }
+    bridged = [x for x in facts if isinstance(x, f.Bridged)]
+    assert {b.uniqueid for b in bridged} == {caller, leg}
+    assert len({b.bridge_id for b in bridged}) == 1  # one bridge: caller with agent
+    gone = [(x.uniqueid, x.cause) for x in facts if isinstance(x, f.ChannelGone)]
+    assert gone == [(caller, 16), (leg, 16)]  # Bridge(x): the caller follows the agent
+    assert (
+        calls(facts).index(arrived) < calls(facts).index(answered) < calls(facts).index(bridged[0])
+    )
+
+
+def test_agent_phone_states_become_presence() -> None:
+    facts = facts_of("bridge_answered.raw")
+    phone = [
+        (x.state, x.presence)
+        for x in facts
+        if isinstance(x, f.DeviceChanged) and x.endpoint == "1002"
+    ]
+    assert phone == [
+        ("NOT_INUSE", "available"),
+        ("RINGING", "busy"),
+        ("INUSE", "busy"),
+        ("NOT_INUSE", "available"),
+    ]
+
+
+def test_busy_agent_then_the_next_answers() -> None:
+    facts = facts_of("bridge_busy.raw")
+    failed = one(facts, f.LegFailed)
+    assert isinstance(failed, f.LegFailed)
+    assert failed.reason == "busy"  # OriginateResponse says Reason 0; DialEnd said BUSY
+    assert failed.action_id == f"ring-{failed.leg_id.removeprefix('implus-')}"
+    gone = [x for x in facts if isinstance(x, f.ChannelGone) and x.uniqueid == failed.leg_id]
+    assert [(g.cause, g.cause_txt) for g in gone] == [(17, "User busy")]
+    answered = one(facts, f.AgentAnswered)
+    assert isinstance(answered, f.AgentAnswered)
+    assert answered.leg_id != failed.leg_id
+
+
+def test_no_answer_then_the_caller_gives_up() -> None:
+    facts = facts_of("bridge_no_answer.raw")
+    failed = one(facts, f.LegFailed)
+    assert isinstance(failed, f.LegFailed)
+    assert failed.reason == "no_answer"
+    arrived = one(facts, f.CallerArrived)
+    gone = {x.uniqueid: x.cause for x in facts if isinstance(x, f.ChannelGone)}
+    # the leg rang out (19); the caller's BYE carries no Reason header (0)
+    assert gone == {failed.leg_id: 19, arrived.call_id: 0}  # type: ignore[attr-defined]
+    assert not [x for x in facts if isinstance(x, f.AgentAnswered | f.Bridged)]
+
+
+def test_outbound_call_agent_first_then_customer() -> None:
+    facts = facts_of("bridge_outbound.raw")
+    answered = one(facts, f.OutboundAnswered)
+    assert isinstance(answered, f.OutboundAnswered)
+    assert (answered.trunk, answered.number, answered.agent) == ("carrier", "5550404", "bob")
+    dial = one(facts, f.DialStarted)
+    assert isinstance(dial, f.DialStarted)
+    assert dial.uniqueid == answered.leg_id
+    assert dial.dest_channel.startswith("PJSIP/implus-trunk-carrier-")
+    ended = one(facts, f.DialEnded)
+    assert isinstance(ended, f.DialEnded)
+    assert (ended.dest_id, ended.status) == (dial.dest_id, "ANSWER")
+    gone = [x.uniqueid for x in facts if isinstance(x, f.ChannelGone)]
+    assert gone == [dial.dest_id, answered.leg_id]  # the customer hung up first
+
+
+def test_entry_event_repeats_language_and_channel_variables() -> None:
+    """The ImplusEntry event carries `Language` twice (snapshot + ours) and one
+    `ChanVariable` per `channelvars` entry; the fact takes the values once."""
+    text = (DATA / "bridge_answered.raw").read_bytes().decode()
+    block = next(b for b in text.split("\r\n\r\n") if "UserEvent: ImplusEntry" in b)
+    assert block.count("\r\nLanguage: en") == 2
+    assert block.count("\r\nChanVariable: IMPLUS_") == 4
+    (message,) = AmiStreamParser().feed(
+        b"Asterisk Call Manager/11.0.0\r\n" + block.encode() + b"\r\n\r\n"
+    )
+    event = ev.from_message(message)
+    assert isinstance(event, ev.UserEvent)
+    assert event.chan_vars["IMPLUS_ENTRY"] == "booking_en"
+    arrived = Translator().feed(event)[0]
+    assert isinstance(arrived, f.CallerArrived)
+    assert arrived.language == "en"
+
+
+def test_originate_to_an_endpoint_that_cannot_be_dialled() -> None:
+    """`Uniqueid: <unknown>` (no channel was ever made): only the ActionID ties it."""
+    raw = (
+        b"Asterisk Call Manager/11.0.0\r\n"
+        b"Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: ring-o1\r\n"
+        b"Response: Failure\r\nChannel: PJSIP/1009\r\nContext: implus-agent\r\nExten: s\r\n"
+        b"Application: \r\nData: \r\nReason: 0\r\nUniqueid: <unknown>\r\n"
+        b"CallerIDNum: <unknown>\r\nCallerIDName: <unknown>\r\n\r\n"
+    )
+    assert translate([raw]) == [f.LegFailed("", "ring-o1", "unavailable", 0)]
+
+
+@pytest.mark.parametrize(
+    ("reason", "dial_status", "cause", "expected"),
+    [
+        (0, "BUSY", 0, "busy"),
+        (0, "", 17, "busy"),
+        (0, "", 21, "busy"),
+        (5, "", 0, "busy"),
+        (3, "", 0, "no_answer"),
+        (0, "NOANSWER", 0, "no_answer"),
+        (0, "", 19, "no_answer"),
+        (0, "CHANUNAVAIL", 0, "unavailable"),
+        (8, "CONGESTION", 34, "unavailable"),
+        (1, "", 16, "unavailable"),
+    ],
+)
+def test_failure_reasons(reason: int, dial_status: str, cause: int, expected: str) -> None:
+    assert failure_reason(reason, dial_status, cause) == expected
+
+
+@pytest.mark.parametrize(
+    ("state", "presence"),
+    [
+        ("NOT_INUSE", "available"),
+        ("INUSE", "busy"),
+        ("RINGING", "busy"),
+        ("RINGINUSE", "busy"),
+        ("ONHOLD", "busy"),
+        ("BUSY", "busy"),
+        ("UNAVAILABLE", "offline"),
+        ("INVALID", "offline"),
+        ("UNKNOWN", "offline"),
+        ("something new", "offline"),
+    ],
+)
+def test_device_presence(state: str, presence: str) -> None:
+    assert device_presence(state) == presence
