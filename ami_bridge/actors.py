@@ -19,11 +19,13 @@ Job = Callable[[], Awaitable[None]]
 
 
 class Serial:
-    """Per-key FIFO job runner on the running loop."""
+    """Per-key FIFO job runner on the running loop; at most `limit` jobs run at once (a
+    burst of calls must not open more Redis connections than the pool has)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 64) -> None:
         self._queues: dict[str, deque[tuple[Job, asyncio.Future[None]]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(limit)
 
     def submit(self, key: str, job: Job) -> asyncio.Future[None]:
         """Queue `job` after the other jobs of `key`; the future resolves when it ran
@@ -45,7 +47,8 @@ class Serial:
             while queue:
                 job, done = queue[0]
                 try:
-                    await job()
+                    async with self._slots:
+                        await job()
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import redis.asyncio
 import redis.exceptions
 
 from dialplan.config import AdminConfig
@@ -47,6 +48,19 @@ from .translate import Translator
 log = logging.getLogger("implus.ami_bridge")
 
 
+def _router_client(settings: BridgeSettings) -> AsyncRouterClient:
+    """A router client whose pool WAITS for a free connection (redis-py's default pool
+    raises "Too many connections" when a burst of calls needs more than it has)."""
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        health_check_interval=30,
+        max_connections=settings.concurrency + 8,  # + command reader, presence, reconcile
+        timeout=30,
+    )
+    return AsyncRouterClient(redis.asyncio.Redis(connection_pool=pool), settings.domain)
+
+
 class AmiBridge:
     """The AMI bridge of one PBX. `await run()` until cancelled; `await stop()` after."""
 
@@ -60,7 +74,7 @@ class AmiBridge:
         self.settings = settings
         self.config = config
         self.conn = connection or AmiConnection(settings.ami)
-        self.router = router or AsyncRouterClient.from_url(settings.redis_url, settings.domain)
+        self.router = router or _router_client(settings)
         pbx_id = settings.pbx_id
         self.book = CallBook(self.router.redis, self.router.keys.pbx_calls(pbx_id))
         self.core = BridgeCore(
@@ -71,7 +85,7 @@ class AmiBridge:
             self.book,
             ring_margin_s=settings.ring_margin_s,
         )
-        self.serial = Serial()
+        self.serial = Serial(limit=settings.concurrency)
         self.translator = Translator()
         self.inbound = InboundCalls(self.core)
         self.outbound = OutboundCalls(self.core, settings.click_ring_s)
@@ -205,8 +219,6 @@ class AmiBridge:
         i, o = self.inbound, self.outbound
         if isinstance(fact, f.CallerArrived):
             self.serial.submit(fact.call_id, lambda: i.arrived(fact))
-        elif isinstance(fact, f.AgentAnswered):
-            self._agent_answered(fact)
         elif isinstance(fact, f.OutboundAnswered):
             self._on(fact.leg_id, outbound=o.agent_answered)
         elif isinstance(fact, f.LegAnswered):
@@ -216,7 +228,6 @@ class AmiBridge:
         elif isinstance(fact, f.LegFailed):
             self._on(
                 fact.leg_id or self._by_action(fact.action_id),
-                inbound=lambda c: i.leg_failed(c, fact),
                 outbound=lambda c: o.leg_failed(c, fact),
             )
         elif isinstance(fact, f.Bridged):
@@ -232,9 +243,17 @@ class AmiBridge:
                 outbound=lambda c: o.gone(c, fact),
             )
         elif isinstance(fact, f.DialStarted):
-            self._on(fact.uniqueid, outbound=lambda c: o.dial_started(c, fact))
+            self._on(
+                fact.uniqueid,
+                inbound=lambda c: i.dial_started(c, fact),
+                outbound=lambda c: o.dial_started(c, fact),
+            )
         elif isinstance(fact, f.DialEnded):
-            self._on(fact.uniqueid, outbound=lambda c: o.dial_ended(c, fact))
+            self._on(
+                fact.uniqueid,
+                inbound=lambda c: i.dial_ended(c, fact),
+                outbound=lambda c: o.dial_ended(c, fact),
+            )
         elif isinstance(fact, f.DeviceChanged):
             self.serial.submit(
                 f"device:{fact.endpoint}", lambda: self.presence.device_changed(fact)
@@ -267,19 +286,6 @@ class AmiBridge:
                 await handler(call)
 
         return self.serial.submit(key, job)
-
-    def _agent_answered(self, fact: f.AgentAnswered) -> None:
-        known = self.book.find(fact.leg_id) or self.book.get(fact.caller)
-        key = known.id if known else fact.caller or fact.leg_id
-
-        async def job() -> None:
-            call = self.book.find(fact.leg_id) or self.book.get(fact.caller)
-            if call is None:
-                await self.inbound.unknown_answer(fact)
-            elif call.kind is CallKind.INBOUND:
-                await self.inbound.agent_answered(call, fact)
-
-        self.serial.submit(key, job)
 
     # --- router commands -----------------------------------------------------------------
 

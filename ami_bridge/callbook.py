@@ -100,6 +100,8 @@ class CallBook:
         self._by_channel: dict[str, str] = {}
         self._by_action: dict[str, str] = {}
         self._keys_of: dict[str, set[str]] = {}
+        self._agent_of: dict[str, str] = {}
+        self._calls_of: dict[str, set[str]] = {}
 
     async def load(self) -> int:
         """Read the book from Redis (at start); returns how many calls it holds."""
@@ -126,6 +128,10 @@ class CallBook:
         call_id = self._by_action.get(action_id)
         return self._calls.get(call_id) if call_id else None
 
+    def of_agent(self, agent: str) -> list[Call]:
+        """The calls an agent is being rung for or is on."""
+        return [self._calls[c] for c in self._calls_of.get(agent, ()) if c in self._calls]
+
     def all(self) -> list[Call]:
         return list(self._calls.values())
 
@@ -135,6 +141,11 @@ class CallBook:
     async def save(self, call: Call) -> None:
         """Write the call through to Redis (before acting on Asterisk) and index it."""
         await self._redis.hset(self._key, call.id, call.to_json())
+        self._index(call)
+
+    def touch(self, call: Call) -> None:
+        """Index a change that need not survive a restart (reconciliation rebuilds it):
+        saves a Redis write on the busy path."""
         self._index(call)
 
     async def drop(self, call: Call) -> None:
@@ -154,8 +165,22 @@ class CallBook:
         if call.action:
             self._by_action[call.action] = call.id
             keys.add("action:" + call.action)
+        self._set_agent(call.id, call.agent)
+
+    def _set_agent(self, call_id: str, agent: str) -> None:
+        old = self._agent_of.pop(call_id, "")
+        if old:
+            calls = self._calls_of.get(old)
+            if calls is not None:
+                calls.discard(call_id)
+                if not calls:
+                    del self._calls_of[old]
+        if agent:
+            self._agent_of[call_id] = agent
+            self._calls_of.setdefault(agent, set()).add(call_id)
 
     def _unindex(self, call_id: str) -> None:
+        self._set_agent(call_id, "")
         for key in self._keys_of.pop(call_id, set()):
             if key.startswith("action:"):
                 if self._by_action.get(key[7:]) == call_id:

@@ -50,6 +50,10 @@ class AmiSettings:
     secret: str = ""
     #: AMI `Filter` expressions applied after every login, e.g. "!Event: VarSet".
     filters: tuple[str, ...] = ()
+    #: Event classes this session wants (AMI `Events` action), e.g. "system,call,user";
+    #: empty = every class the user may read. Classes left out are not even filtered
+    #: for this session (the `dialplan` class alone is a dozen events per call).
+    event_mask: str = ""
     action_timeout: float = 10.0
     connect_timeout: float = 5.0
     #: How long to wait for FullyBooted after login (Asterisk may still be starting).
@@ -460,6 +464,12 @@ class AmiConnection:
         for expression in s.filters:
             await self._send_raw(
                 {"Action": "Filter", "Operation": "Add", "Filter": expression},
+                as_list=False,
+                timeout=s.action_timeout,
+            )
+        if s.event_mask:
+            await self._send_raw(
+                {"Action": "Events", "EventMask": s.event_mask},
                 as_list=False,
                 timeout=s.action_timeout,
             )

@@ -23,6 +23,8 @@ from .callbook import Call, CallBook
 from .pbx import Asterisk
 
 log = logging.getLogger("implus.ami_bridge")
+
+FRESH_COMMAND_MS = 1000
 T = TypeVar("T")
 
 
@@ -44,10 +46,13 @@ class BridgeCore:
 
     async def note(self, call: Call, etype: str, key: str, **data: Any) -> None:
         """Append a call event to the call's session transcript, once per `key`."""
-        if not call.session:
-            return
         entry = {"type": etype, "call_id": call.id, **data}
         try:
+            if not call.session and call.request:  # not persisted before a restart
+                request = await self.router.request(call.request)
+                call.session = request.session_id if request else ""
+            if not call.session:
+                return
             await self.router.append(call.session, entry, cmid=f"{call.id}:{key}"[:128])
         except (RouterError, InvalidInput, NotFound, redis.exceptions.RedisError) as e:
             log.warning("transcript entry %s of call %s not written: %s", etype, call.id, e)
@@ -64,10 +69,15 @@ class BridgeCore:
             log.info("router refused %s: %s", what, result.reason)
         return result
 
+    def is_fresh(self, at_ms: int) -> bool:
+        """A command filed within the last second: the router's state cannot have moved
+        on in a way the bridge has not seen (no need to read it back)."""
+        return bool(at_ms) and 0 <= self.clock() - at_ms < FRESH_COMMAND_MS
+
     def ring_seconds(self, deadline_ms: int, at_ms: int, timeout_s: float) -> float:
         """How long to ring an agent for an offer: until its deadline minus the margin,
-        so Asterisk gives up before the router does (the command's whole-second
-        `timeout` is the fallback when the offer has no deadline)."""
+        so Asterisk gives up before the router does. Without the offer's deadline, the
+        command's `at` + `timeout` (whole seconds, rounded down by the router) is used."""
         if not deadline_ms:
             deadline_ms = int((at_ms or self.clock()) + timeout_s * 1000)
         return round((deadline_ms - self.clock()) / 1000 - self.ring_margin_s, 3)

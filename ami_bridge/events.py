@@ -12,10 +12,11 @@ to rebuild its state (after `LinkUp`) and when events may have been missed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -23,6 +24,7 @@ _SNAKE_1 = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SNAKE_2 = re.compile(r"(?<=[A-Z])(?=[A-Z][a-z])")
 
 
+@functools.lru_cache(maxsize=4096)
 def snake_case(name: str) -> str:
     """`CallerIDNum` -> `caller_id_num`, `Cause-txt` -> `cause_txt`, `AOR` -> `aor`."""
     name = name.replace("-", "_")
@@ -352,12 +354,13 @@ def from_message(headers: Mapping[str, Any]) -> AmiEvent:
             action_id=_first(headers.get("ActionID", "")),
             headers=types.MappingProxyType(raw),
         )
-    by_snake = {snake_case(k): v for k, v in headers.items()}
-    hints = _hints(cls)
+    plan = _plan(cls)
     kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name in by_snake and f.name != "fields":
-            kwargs[f.name] = _convert(by_snake[f.name], hints[f.name])
+    for key, value in headers.items():
+        field_name = snake_case(key)
+        convert = plan.get(field_name)
+        if convert is not None:
+            kwargs[field_name] = convert(value)
     if cls is UserEvent:
         kwargs["fields"] = types.MappingProxyType(
             {
@@ -369,27 +372,40 @@ def from_message(headers: Mapping[str, Any]) -> AmiEvent:
     return cls(**kwargs)
 
 
-_hint_cache: dict[type, dict[str, Any]] = {}
+_plans: dict[type, dict[str, Callable[[Any], Any]]] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _hint_cache:
-        _hint_cache[cls] = typing.get_type_hints(cls)
-    return _hint_cache[cls]
+def _plan(cls: type) -> dict[str, Callable[[Any], Any]]:
+    """field name -> converter, once per class (a busy PBX sends thousands of events/s)."""
+    plan = _plans.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        plan = _plans[cls] = {
+            f.name: _converter(hints[f.name]) for f in dataclasses.fields(cls) if f.name != "fields"
+        }
+    return plan
+
+
+def _converter(hint: Any) -> Callable[[Any], Any]:
+    if hint is int:
+        return _to_int
+    if typing.get_origin(hint) is tuple:
+        return _to_tuple
+    return _first
+
+
+def _to_int(value: Any) -> int:
+    try:
+        return int(_first(value))
+    except ValueError:
+        return 0
+
+
+def _to_tuple(value: Any) -> tuple[str, ...]:
+    return tuple(value) if isinstance(value, list | tuple) else (value,)
 
 
 def _first(value: Any) -> str:
     if isinstance(value, list | tuple):
         return str(value[0]) if value else ""
     return str(value)
-
-
-def _convert(value: Any, hint: Any) -> Any:
-    if hint is int:
-        try:
-            return int(_first(value))
-        except ValueError:
-            return 0
-    if typing.get_origin(hint) is tuple:
-        return tuple(value) if isinstance(value, list | tuple) else (value,)
-    return _first(value)

@@ -37,17 +37,6 @@ class CallerArrived:
 
 
 @dataclass(frozen=True)
-class AgentAnswered:
-    """An agent leg was answered and entered `implus-agent` (UserEvent ImplusAgentAnswered);
-    the dialplan is bridging it with the caller now."""
-
-    leg_id: str
-    offer: str
-    agent: str
-    caller: str
-
-
-@dataclass(frozen=True)
 class OutboundAnswered:
     """An agent-first outbound leg was answered and now dials the customer
     (UserEvent ImplusOutbound)."""
@@ -69,7 +58,7 @@ class DialplanOverflow:
 
 @dataclass(frozen=True)
 class LegAnswered:
-    """An originated leg's OriginateResponse said answered (Reason 4)."""
+    """An originated (outbound) leg's OriginateResponse said answered (Reason 4)."""
 
     leg_id: str
     action_id: str
@@ -107,7 +96,8 @@ class ChannelGone:
 
 @dataclass(frozen=True)
 class DialStarted:
-    """A channel in the dialplan (an outbound agent leg) started dialling `dest_id`."""
+    """A channel in the dialplan (a caller in implus-connect, an outbound agent leg)
+    started dialling `dest_id`."""
 
     uniqueid: str
     dest_id: str
@@ -134,7 +124,6 @@ class DeviceChanged:
 
 Fact = (
     CallerArrived
-    | AgentAnswered
     | OutboundAnswered
     | DialplanOverflow
     | LegAnswered

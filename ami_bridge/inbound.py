@@ -5,11 +5,13 @@ The life of a call (docs/call-flow.md is the dialplan side of it):
 1. `ImplusEntry` -> the caller holds; the bridge files a `voice` routing request in the
    caller's session (`submit`; the request id is in the book first, so filing twice is
    harmless).
-2. `ring_agent` -> Originate the agent's phone into `implus-agent` with IMPLUS_CALLER etc.
-   The caller keeps holding while it rings.
-3. The agent answers -> `ImplusAgentAnswered`; the dialplan bridges the caller; the bridge
-   `accept`s the offer. No answer / busy / unreachable -> `offer_failed(reason)` and the
-   router offers the next agent while the caller keeps waiting.
+2. `ring_agent` -> the bridge sets IMPLUS_AGENT_DIAL / IMPLUS_RING on the caller and
+   Redirects it to `implus-connect`, where the caller's own Dial rings the agent's phone
+   (hold music goes on while it rings). The same mechanism as app_queue: no Originate,
+   no channel yanked into a bridge.
+3. The agent answers (`DialEnd ANSWER`) -> `accept`; Asterisk has already bridged them.
+   No answer / busy / unreachable -> `offer_failed(reason)`; the dialplan takes the caller
+   back to its hold step and the router offers the next agent.
 4. The caller hangs up: while waiting or ringing -> `cancel` (abandoned); once connected
    -> `complete`. `overflow` -> Redirect to the entry's overflow; `hold` (a transfer) ->
    Redirect back to the hold step under the new request.
@@ -25,9 +27,10 @@ from typing import TYPE_CHECKING
 
 from dialplan.errors import DialplanError
 from dialplan.targets import (
-    agent_destination,
+    AGENT_DIAL_VAR,
+    RING_VAR,
     agent_dial_string,
-    agent_end_destination,
+    connect_destination,
     hold_destination,
     overflow_destination,
 )
@@ -37,8 +40,7 @@ from router.model import OfferState
 from . import commands as cmd
 from . import facts as f
 from .callbook import Call, CallKind, CallState
-from .errors import AmiActionFailed
-from .pbx import caller_id, leg_id
+from .translate import failure_reason
 
 if TYPE_CHECKING:
     from .core import BridgeCore
@@ -118,7 +120,7 @@ class InboundCalls:
             log.error("filing caller %s failed (%s); reconciliation retries", call.id, e)
             return
         call.session = sub.session_id
-        await c.book.save(call)
+        c.book.touch(call)  # persisted with the next change; a restart files it again
         await c.note(
             call,
             "call.arrived",
@@ -138,119 +140,72 @@ class InboundCalls:
             await c.ask("offer_failed", lambda: c.router.offer_failed(command.offer, "unavailable"))
             return
         if call.offer == command.offer:
-            return  # a repeated command: this leg is already ringing (or was)
+            return  # a repeated command: this agent is already being rung (or was)
         if call.request != command.request or call.state not in (
             CallState.WAITING,
             CallState.RINGING,
         ):
             log.info(
-                "ring_agent for %s ignored: call is %s/%s",
-                command.request,
-                call.request,
-                call.state,
+                "ring_agent for %s ignored: call %s is %s", command.request, call.id, call.state
             )
             return
-        offer = await c.router.offer(command.offer)
-        if offer is None or offer.state is not OfferState.PENDING:
-            return  # stale: the router already moved on
+        deadline = 0
+        if not c.is_fresh(command.at):  # read again after a restart or a retry
+            offer = await c.router.offer(command.offer)
+            if offer is None or offer.state is not OfferState.PENDING:
+                return  # stale: the router already moved on
+            deadline = offer.deadline
         try:
             dial = agent_dial_string(c.config, c.pbx_id, command.agent)
         except (KeyError, DialplanError) as e:
-            log.error(
-                "cannot ring agent %s: %s (add the agent to the admin config)", command.agent, e
-            )
+            log.error("cannot ring agent %s: %s (check the admin config)", command.agent, e)
             await c.ask("offer_failed", lambda: c.router.offer_failed(command.offer, "unavailable"))
             return
-        ring_s = c.ring_seconds(offer.deadline, command.at, command.timeout)
+        ring_s = c.ring_seconds(deadline, command.at, command.timeout)
         if ring_s <= 0:
             return  # the offer is about to time out; the router moves on by itself
-        if call.state is CallState.RINGING and call.leg:
-            await c.pbx.hangup(call.leg)
         call.state = CallState.RINGING
-        call.offer, call.agent = command.offer, command.agent
-        call.leg, call.action = leg_id(command.offer), f"ring-{command.offer}"
-        await c.book.save(call)  # before Originate: its events must find the call
-        try:
-            await c.pbx.originate(
-                dial,
-                agent_destination(),
-                leg=call.leg,
-                action_id=call.action,
-                ring_seconds=ring_s,
-                caller=caller_id(call.caller_name, call.caller_num),
-                variables={
-                    "IMPLUS_CALLER": call.id,
-                    "IMPLUS_AGENT": command.agent,
-                    "IMPLUS_OFFER": command.offer,
-                    "IMPLUS_REQUEST": call.request,
-                    "IMPLUS_SESSION": call.session,
-                },
-            )
-        except AmiActionFailed as e:
-            log.warning("ringing agent %s failed at once: %s", command.agent, e)
-            await self._ring_ended(call, "unavailable", 0)
-            return
+        call.offer, call.agent, call.leg = command.offer, command.agent, ""
+        await c.book.save(call)  # before the Redirect: its Dial events must find the call
+        rung = await c.pbx.ring_for(
+            call.id,
+            connect_destination(),
+            {AGENT_DIAL_VAR: dial, RING_VAR: f"{ring_s:.3f}"},
+        )
+        if not rung:
+            return  # the caller hung up meanwhile; its Hangup cancels the request
         await c.note(
             call, "call.ringing", f"ringing:{command.offer}", party="agent", agent=command.agent
         )
 
-    async def cancel_ring(self, call: Call, command: cmd.CancelRing) -> None:
-        if call.offer != command.offer or call.state is not CallState.RINGING:
+    async def dial_started(self, call: Call, fact: f.DialStarted) -> None:
+        """The caller's Dial rings the agent: remember the agent's channel."""
+        if fact.uniqueid != call.id or call.state is not CallState.RINGING or call.leg:
             return
-        leg = call.leg
-        self._clear_agent(call)
-        await self.core.book.save(call)
-        await self.core.pbx.hangup(leg)
-        await self.core.note(
-            call,
-            "call.hangup",
-            f"cancelled:{command.offer}",
-            party="agent",
-            agent=command.agent,
-            reason="ring cancelled",
-        )
+        call.leg = fact.dest_id
+        self.core.book.touch(call)
 
-    async def leg_failed(self, call: Call, fact: f.LegFailed) -> None:
-        if call.state is not CallState.RINGING:
+    async def dial_ended(self, call: Call, fact: f.DialEnded) -> None:
+        if fact.uniqueid != call.id or call.state is not CallState.RINGING:
             return
-        if fact.leg_id != call.leg and fact.action_id != call.action:
-            return  # an older leg
-        await self._ring_ended(call, fact.reason, fact.cause)
+        if not call.leg or fact.dest_id != call.leg:
+            return  # the end of an earlier Dial (cancelled before this one began)
+        if fact.status == "ANSWER":
+            await self._answered(call)
+        elif fact.status != "CANCEL":  # CANCEL: the bridge or the caller stopped it
+            await self._ring_ended(call, failure_reason(0, fact.status, 0), fact.status)
 
-    async def _ring_ended(self, call: Call, reason: f.LegFailure, cause: int) -> None:
+    async def _answered(self, call: Call) -> None:
         c = self.core
-        offer, agent = call.offer, call.agent
-        self._clear_agent(call)
-        await c.book.save(call)  # first: the next ring_agent must find the call waiting
-        await c.ask("offer_failed", lambda: c.router.offer_failed(offer, reason))
-        await c.note(
-            call,
-            "call.hangup",
-            f"failed:{offer}",
-            party="agent",
-            agent=agent,
-            reason=reason,
-            cause=cause,
-        )
-
-    # --- answer and bridge ---------------------------------------------------------------
-
-    async def agent_answered(self, call: Call, fact: f.AgentAnswered) -> None:
-        c = self.core
-        if call.state is not CallState.RINGING or fact.leg_id != call.leg:
-            # A leg we no longer want answered (cancelled, or an old offer): it must not
-            # take the caller from its hold or from the agent now ringing.
-            await self._refuse_leg(call, fact.leg_id)
-            return
         result = await c.ask("accept", lambda: c.router.accept(call.offer, call.agent))
         if result is not None and not result.ok:
-            log.info(
-                "offer %s no longer valid (%s): caller back on hold", call.offer, result.reason
-            )
-            leg, agent, offer = call.leg, call.agent, call.offer
+            # The offer ended meanwhile (rescinded, timed out): this agent must not keep
+            # the caller. Back on hold; the agent's phone is hung up with the bridge.
+            log.info("offer %s is %s: the caller goes back on hold", call.offer, result.reason)
+            agent, offer = call.agent, call.offer
             self._clear_agent(call)
             await c.book.save(call)
-            await self._refuse_leg(call, leg)
+            await c.pbx.redirect(call.id, hold_destination(call.exten))
             await c.note(
                 call,
                 "call.hangup",
@@ -272,57 +227,53 @@ class InboundCalls:
             waited_s=c.seconds_since(call.started_ms),
         )
 
-    async def unknown_answer(self, fact: f.AgentAnswered) -> None:
-        """An agent leg answered for a call the book does not know (the book was lost):
-        if the router still offers it, the call is taken on as connected; else the leg
-        is ended before it bridges."""
-        c = self.core
-        result = await c.ask("accept", lambda: c.router.accept(fact.offer, fact.agent))
-        offer = await c.router.offer(fact.offer) if result else None
-        request = await c.router.request(offer.request_id) if offer else None
-        if request is None or not result:
-            if not await c.pbx.redirect(fact.leg_id, agent_end_destination()):
-                await c.pbx.hangup(fact.leg_id)
+    async def answered_meanwhile(self, call: Call, bridge_id: str) -> None:
+        """Reconciliation found the caller bridged while the bridge was not listening."""
+        if call.state is CallState.RINGING:
+            await self._answered(call)
+            await self.bridged(call, f.Bridged(call.id, bridge_id))
+
+    async def cancel_ring(self, call: Call, command: cmd.CancelRing) -> None:
+        if call.offer != command.offer or call.state is not CallState.RINGING:
             return
-        call = Call(
-            id=fact.caller,
-            kind=CallKind.INBOUND,
-            state=CallState.CONNECTED,
-            request=request.id,
-            session=request.session_id,
-            service=request.service,
-            user=request.user_id,
-            exten=await c.pbx.getvar(fact.caller, "EXTEN") or "",
-            offer=fact.offer,
-            agent=fact.agent,
-            leg=fact.leg_id,
-            started_ms=request.created,
-            answered_ms=c.clock(),
-        )
-        await c.book.save(call)
-        await c.note(
-            call, "call.answered", f"answered:{fact.offer}", party="agent", agent=fact.agent
+        self._clear_agent(call)
+        await self.core.book.save(call)
+        await self.core.pbx.redirect(call.id, hold_destination(call.exten))  # ends the Dial
+        await self.core.note(
+            call,
+            "call.hangup",
+            f"cancelled:{command.offer}",
+            party="agent",
+            agent=command.agent,
+            reason="ring cancelled",
         )
 
-    async def _refuse_leg(self, call: Call, leg: str) -> None:
-        """End an answered leg without losing the caller: both jump at once (the caller to
-        its hold step, the leg to its hang-up), which also undoes a bridge already made
-        (Bridge()'s `x` would otherwise hang the caller up with the leg)."""
+    async def ring_lost(self, call: Call) -> None:
+        """Reconciliation: the caller is back on hold, the ringing ended unseen."""
+        if call.state is CallState.RINGING:
+            await self._ring_ended(call, "unavailable", "")
+
+    async def _ring_ended(self, call: Call, reason: f.LegFailure, status: str) -> None:
         c = self.core
-        if call.state in (CallState.WAITING, CallState.RINGING):
-            moved = await c.pbx.redirect(
-                call.id, hold_destination(call.exten), extra=(leg, agent_end_destination())
-            )
-            if moved:
-                return
-        if not await c.pbx.redirect(leg, agent_end_destination()):
-            await c.pbx.hangup(leg)
+        offer, agent = call.offer, call.agent
+        self._clear_agent(call)
+        await c.book.save(call)  # first: the next ring_agent must find the call waiting
+        await c.ask("offer_failed", lambda: c.router.offer_failed(offer, reason))
+        await c.note(
+            call,
+            "call.hangup",
+            f"failed:{offer}",
+            party="agent",
+            agent=agent,
+            reason=reason,
+            dial_status=status,
+        )
 
     async def bridged(self, call: Call, fact: f.Bridged) -> None:
         if fact.uniqueid != call.id or call.state is not CallState.CONNECTED or call.bridged_ms:
             return
         call.bridged_ms = self.core.clock()
-        await self.core.book.save(call)
+        self.core.book.touch(call)
         await self.core.note(
             call, "call.bridged", f"bridged:{call.offer}", agent=call.agent, bridge=fact.bridge_id
         )
@@ -342,12 +293,11 @@ class InboundCalls:
                 cause_txt=fact.cause_txt,
                 duration_s=c.seconds_since(call.answered_ms),
             )
-            return  # the caller follows (Bridge option x); its hang-up completes the contact
+            return  # the caller follows (Dial without `g`); its hang-up completes the contact
         if fact.uniqueid != call.id:
-            return  # a ringing leg's end is told by its OriginateResponse
+            return  # a ringing agent phone's end is told by the caller's DialEnd
         if call.state in (CallState.WAITING, CallState.RINGING):
-            if call.state is CallState.RINGING and call.leg:
-                await c.pbx.hangup(call.leg)
+            # (a ringing agent phone stops with the caller's Dial)
             await c.ask("cancel", lambda: c.router.cancel(call.request, "abandoned"))
         elif call.state is CallState.CONNECTED:
             await c.ask("complete", lambda: c.router.complete(call.request))
@@ -384,12 +334,10 @@ class InboundCalls:
                 call.entry,
             )
             return
-        if call.state is CallState.RINGING:
-            await c.pbx.hangup(call.leg)
         self._clear_agent(call)
         call.state = CallState.OVERFLOWED
         await c.book.save(call)
-        await c.pbx.redirect(call.id, to)
+        await c.pbx.redirect(call.id, to)  # also ends a Dial ringing an agent
         await c.note(
             call,
             "call.transferred",
@@ -403,8 +351,6 @@ class InboundCalls:
         c = self.core
         if call.state not in (CallState.WAITING, CallState.RINGING):
             return
-        if call.state is CallState.RINGING:
-            await c.pbx.hangup(call.leg)
         self._clear_agent(call)
         call.state = CallState.OVERFLOWED
         await c.book.save(call)
@@ -420,16 +366,14 @@ class InboundCalls:
         c = self.core
         if call.request == command.request:
             return
-        old_leg, old_agent = call.leg, call.agent
-        was_connected = call.state is CallState.CONNECTED
+        old_agent = call.agent
+        was_busy = call.state in (CallState.CONNECTED, CallState.RINGING)
         call.request = command.request
         self._clear_agent(call)
         call.answered_ms = call.bridged_ms = 0
         await c.book.save(call)
-        if was_connected and old_leg:
-            await c.pbx.redirect(
-                call.id, hold_destination(call.exten), extra=(old_leg, agent_end_destination())
-            )
+        if was_busy:  # out of the agent's bridge (the agent's phone hangs up) onto hold
+            await c.pbx.redirect(call.id, hold_destination(call.exten))
         await c.note(
             call,
             "call.transferred",

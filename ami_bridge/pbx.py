@@ -7,6 +7,7 @@ dialplan, read what Asterisk has now. A channel that is already gone is a normal
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 
@@ -70,34 +71,51 @@ class Asterisk:
             ring_timeout=ring_seconds,
         )
 
+    async def ring_for(self, caller: str, to: Destination, variables: Mapping[str, str]) -> bool:
+        """Set `variables` on a waiting caller and Redirect it to `to` (where its own Dial
+        rings the agent). The actions are sent back to back without waiting in between
+        (Asterisk runs one session's actions in order): one round trip. False if the
+        caller is gone."""
+        actions = [
+            {"Action": "Setvar", "Channel": caller, "Variable": k, "Value": v}
+            for k, v in variables.items()
+        ]
+        actions.append(
+            {
+                "Action": "Redirect",
+                "Channel": caller,
+                "Context": to.context,
+                "Exten": to.exten,
+                "Priority": str(to.priority),
+            }
+        )
+        results = await asyncio.gather(
+            *(self._on_channel(a) for a in actions), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return all(results)
+
     async def hangup(self, uniqueid: str, cause: int = 16) -> bool:
         """Hang up a channel by Uniqueid; False if it is already gone."""
         return await self._on_channel(
             {"Action": "Hangup", "Channel": uniqueid, "Cause": str(cause)}
         )
 
-    async def redirect(
-        self, uniqueid: str, to: Destination, extra: tuple[str, Destination] | None = None
-    ) -> bool:
-        """Move a channel (and optionally a second one, atomically) to a dialplan place.
-        A channel in a bridge leaves it for `to` (this overrides Bridge()'s `x`).
-        False if the channel is gone."""
-        action = {
-            "Action": "Redirect",
-            "Channel": uniqueid,
-            "Context": to.context,
-            "Exten": to.exten,
-            "Priority": str(to.priority),
-        }
-        if extra is not None:
-            other, where = extra
-            action.update(
-                ExtraChannel=other,
-                ExtraContext=where.context,
-                ExtraExten=where.exten,
-                ExtraPriority=str(where.priority),
-            )
-        return await self._on_channel(action)
+    async def redirect(self, uniqueid: str, to: Destination) -> bool:
+        """Move a channel to a dialplan place: it stops what it does (hold music, a Dial
+        ringing an agent); a channel in a Dial's bridge leaves it, and the other party is
+        hung up. False if the channel is gone."""
+        return await self._on_channel(
+            {
+                "Action": "Redirect",
+                "Channel": uniqueid,
+                "Context": to.context,
+                "Exten": to.exten,
+                "Priority": str(to.priority),
+            }
+        )
 
     async def getvar(self, uniqueid: str, name: str) -> str | None:
         """A channel variable (None if the channel is gone)."""

@@ -19,6 +19,7 @@ import redis.exceptions
 from router.errors import NotFound, RouterError
 
 from . import facts as f
+from .callbook import CallKind, CallState
 from .translate import device_presence
 
 if TYPE_CHECKING:
@@ -47,10 +48,24 @@ class Presence:
         agent = self.agent_of.get(fact.endpoint)
         if agent is None:
             return
-        if self.state.get(agent) == fact.presence:
+        presence = fact.presence
+        if presence == "busy" and self._routed_call_of(agent):
+            # Busy with a call the router already counts (an offer or a contact of this
+            # agent): saying so again would only make the router re-examine the agent
+            # twice per call. A phone busy with anything else (a call the agent placed,
+            # a click-to-call) is reported busy.
+            presence = "available"
+        if self.state.get(agent) == presence:
             return
-        self.state[agent] = fact.presence
-        await self._report(agent, fact.presence)
+        self.state[agent] = presence
+        await self._report(agent, presence)
+
+    def _routed_call_of(self, agent: str) -> bool:
+        return any(
+            call.kind is not CallKind.CLICK_TO_CALL
+            and call.state in (CallState.RINGING, CallState.CONNECTED)
+            for call in self.core.book.of_agent(agent)
+        )
 
     async def rebuild(self) -> None:
         """Ask Asterisk for every agent phone's state now and report each one."""

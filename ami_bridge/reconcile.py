@@ -112,18 +112,12 @@ class Reconciler:
             await self.inbound.gone(call, f.ChannelGone(call.id, call.channel, 0, GONE))
             return
         if call.state is CallState.RINGING:
-            leg = channels.get(call.leg)
-            if leg is None:
-                repairs.failed_legs.append(call.leg)
-                await self.inbound.leg_failed(
-                    call, f.LegFailed(call.leg, call.action, "unavailable", 0)
-                )
-            elif leg.bridge_id and leg.bridge_id == caller.bridge_id:
+            if caller.bridge_id:  # answered while nobody listened
                 repairs.answered.append(call.id)
-                await self.inbound.agent_answered(
-                    call, f.AgentAnswered(call.leg, call.offer, call.agent, call.id)
-                )
-                await self.inbound.bridged(call, f.Bridged(call.id, caller.bridge_id))
+                await self.inbound.answered_meanwhile(call, caller.bridge_id)
+            elif caller.application != "Dial":  # back on hold: the ringing ended unseen
+                repairs.failed_legs.append(call.leg or call.offer)
+                await self.inbound.ring_lost(call)
         elif call.state is CallState.WAITING:
             request = None
             if call.session:

@@ -10,7 +10,7 @@ from dialplan.config import AdminConfig, AsteriskPbx
 
 from .connection import AmiSettings
 from .errors import BridgeConfigError
-from .translate import EVENT_FILTERS
+from .translate import EVENT_CLASSES, EVENT_FILTERS
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -35,6 +35,8 @@ class BridgeSettings:
     """Consumer name in the `bridge` group (default `ami-<pbx id>`): keep it stable, so a
     restarted bridge reads the commands its predecessor left unacknowledged."""
     command_block_ms: int = 1000
+    concurrency: int = 64
+    """Calls handled at once (each may wait on Redis or AMI); more wait their turn."""
 
     @property
     def consumer_name(self) -> str:
@@ -77,5 +79,6 @@ def settings_from_config(
         username=pbx.username,
         secret=secret,
         filters=EVENT_FILTERS,
+        event_mask=EVENT_CLASSES,
     )
     return BridgeSettings(pbx_id=pbx_id, ami=ami, redis_url=url, **overrides)  # type: ignore[arg-type]

@@ -8,7 +8,8 @@ busy phone with `Reason: 0` (the generic failure) and only the leg's `DialEnd BU
 (docs/asterisk-sandbox.md, "Originate").
 
 The dialplan contract (docs/call-flow.md) names the UserEvents read here: `ImplusEntry`,
-`ImplusAgentAnswered`, `ImplusOutbound`, `ImplusOverflow`.
+`ImplusOutbound`, `ImplusOverflow`. A caller's own Dial (implus-connect) is read from
+`DialBegin` / `DialEnd` with the caller's Uniqueid.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from . import facts as f
 #: which tells why the link drops). Fewer events = less parsing on a busy PBX. Asterisk
 #: matches each filter as a regex against the event text; `[[:space:]]` keeps `Hangup`
 #: from matching `HangupRequest`.
+#: The event classes of everything in EVENT_FILTERS (the `dialplan` class - Newexten,
+#: VarSet - is the chattiest and not needed).
+EVENT_CLASSES = "system,call,user"
+
 EVENT_FILTERS = (
     "Event: (UserEvent|Hangup|BridgeEnter|DialBegin|DialEnd|OriginateResponse"
     "|DeviceStateChange|Shutdown)[[:space:]]",
@@ -151,12 +156,6 @@ def _user_event(event: ev.UserEvent) -> list[f.Fact]:
                 caller_num=event.caller_id_num,
                 caller_name=event.caller_id_name,
                 max_wait=max_wait,
-            )
-        ]
-    if name == "ImplusAgentAnswered":
-        return [
-            f.AgentAnswered(
-                event.uniqueid, x.get("Offer", ""), x.get("Agent", ""), x.get("Caller", "")
             )
         ]
     if name == "ImplusOutbound":

@@ -16,7 +16,7 @@ from typing import Any
 from dialplan.apply import Reloader, ReloadPlan
 from dialplan.config import AsteriskPbx, FreeswitchPbx, Pbx
 from dialplan.errors import MissingSecret, ReloadFailed
-from dialplan.targets import AGENT_CONTEXT
+from dialplan.targets import CONNECT_CONTEXT
 
 TIMEOUT = 10.0
 
@@ -100,12 +100,12 @@ class AmiReloader:
         from ami_bridge.errors import AmiActionFailed
 
         try:
-            items = await ami.list_action({"Action": "ShowDialPlan", "Context": AGENT_CONTEXT})
+            items = await ami.list_action({"Action": "ShowDialPlan", "Context": CONNECT_CONTEXT})
         except AmiActionFailed:
             items = []
         if not items:
             raise ReloadFailed(
-                f"the dialplan reloaded but context {AGENT_CONTEXT} is missing on {pbx.id}: "
+                f"the dialplan reloaded but context {CONNECT_CONTEXT} is missing on {pbx.id}: "
                 "add `#include extensions_implus.conf` to extensions.conf"
             )
 

@@ -24,7 +24,7 @@ from dialplan.config import (
 from dialplan.rendering import HEADER_TEXT, RenderedFile
 from dialplan.secrets import Secrets
 from dialplan.targets import (
-    AGENT_CONTEXT,
+    CONNECT_CONTEXT,
     ENTRY_CONTEXT,
     HOLD_LABEL,
     INTER_PBX_CONTEXT,
@@ -108,10 +108,11 @@ def extensions(config: AdminConfig, pbx: AsteriskPbx) -> str:
             (_overflow(config, pbx, e) for e in entries),
         ),
         _context(
-            AGENT_CONTEXT,
-            "Agent legs: the bridge Originates the agent's phone into s,1 with\n"
-            "IMPLUS_CALLER (caller Uniqueid), IMPLUS_AGENT, IMPLUS_OFFER set.",
-            [_agent_leg()],
+            CONNECT_CONTEXT,
+            "Ringing an agent: the bridge sets IMPLUS_AGENT_DIAL and IMPLUS_RING on a\n"
+            "waiting caller and Redirects it to s,1; the caller's own Dial rings the\n"
+            "agent. No answer: back to the entry's hold step.",
+            [_connect()],
         ),
         _context(
             OUTBOUND_CONTEXT,
@@ -142,6 +143,10 @@ def _entry(config: AdminConfig, e: EntryPoint) -> _Extension:
     ext.step(f"Set(IMPLUS_LANGUAGE={lang})")
     ext.step(f"Set(CHANNEL(language)={lang})")
     ext.step(f"Set(IMPLUS_MAXWAIT={wait})")
+    # What the caller dialled (a pattern's match): the way back to this hold step.
+    ext.step("Set(IMPLUS_EXTEN=${EXTEN})")
+    # Dial(...,m) in implus-connect plays this class while an agent's phone rings.
+    ext.step(f"Set(CHANNEL(musicclass)={music})")
     # IMPLUS_USER may be set by the admin's dialplan before the Goto (e.g. an account
     # number from an IVR); otherwise it is the caller number. Either way it is filtered:
     # it goes into a UserEvent, where a ',' would forge a header.
@@ -192,19 +197,16 @@ def _overflow(config: AdminConfig, pbx: AsteriskPbx, e: EntryPoint) -> _Extensio
     return ext
 
 
-def _agent_leg() -> _Extension:
-    ext = _Extension(targets.AGENT_EXTEN)
-    ext.step("NoOp(implus agent leg ${IMPLUS_AGENT} for ${IMPLUS_CALLER})")
-    ext.step(
-        "UserEvent(ImplusAgentAnswered,Agent: ${IMPLUS_AGENT},Offer: ${IMPLUS_OFFER},"
-        "Caller: ${IMPLUS_CALLER})"
-    )
-    ext.step("GotoIf($[${LEN(${IMPLUS_CALLER})} = 0]?nocaller)")
-    ext.step("Set(SHARED(IMPLUS_CONNECTED,${IMPLUS_CALLER})=${IMPLUS_AGENT})")
-    # x: the caller is hung up when the agent leaves, instead of resuming its hold step.
-    ext.step("Bridge(${IMPLUS_CALLER},x)")
-    ext.step("Hangup()")
-    ext.step("Hangup()", label=targets.AGENT_END_LABEL)
+def _connect() -> _Extension:
+    dial, ring = targets.AGENT_DIAL_VAR, targets.RING_VAR
+    ext = _Extension(targets.CONNECT_EXTEN)
+    ext.step(f"NoOp(implus connect: ${{{dial}}})")
+    ext.step(f"GotoIf($[${{LEN(${{{dial}}})}} = 0]?back)")
+    # The caller dials (no Originate, no channel yanked into a bridge): `m` keeps its hold
+    # music while the phone rings; without `g` the caller is hung up with the agent.
+    ext.step(f"Dial(${{{dial}}},${{{ring}}},m)")
+    ext.step(f"Set({dial}=)", label="back")
+    ext.step(f"Goto({ENTRY_CONTEXT},${{IMPLUS_EXTEN}},{HOLD_LABEL})")
     return ext
 
 

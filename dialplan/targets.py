@@ -19,19 +19,24 @@ ENTRY_CONTEXT = "implus-entry"
 """Entry points: one extension per entry point, named by its extension (what callers dial)."""
 OVERFLOW_CONTEXT = "implus-overflow"
 """One extension per entry point, named by the entry point id."""
-AGENT_CONTEXT = "implus-agent"
-"""Asterisk: agent legs are originated into extension `s` of this context."""
+CONNECT_CONTEXT = "implus-connect"
+"""Asterisk: a bridge Redirects a waiting caller to extension `s` here to ring an agent
+(the caller's own Dial, with the variables below set on the caller first)."""
 OUTBOUND_CONTEXT = "implus-outbound"
 """One extension per outbound trunk (named by the trunk id), plus `s` = the default trunk."""
 INTER_PBX_CONTEXT = "implus-inter-pbx"
 """Calls arriving over an inter-PBX trunk: this PBX's entry points and agent phones."""
 
-AGENT_EXTEN = "s"
+CONNECT_EXTEN = "s"
 DEFAULT_TRUNK_EXTEN = "s"
 HOLD_LABEL = "hold"
-AGENT_END_LABEL = "nocaller"
-"""Asterisk: label in `implus-agent` that hangs the agent leg up without bridging."""
 """Asterisk: label of an entry point's hold step (MusicOnHold), where callers go back to."""
+
+AGENT_DIAL_VAR = "IMPLUS_AGENT_DIAL"
+"""Asterisk: set on the caller before the Redirect to `implus-connect`: what Dial() rings
+(`agent_dial_string(...)`)."""
+RING_VAR = "IMPLUS_RING"
+"""Asterisk: seconds Dial() rings the agent (decimals allowed)."""
 
 
 def trunk_name(trunk_id: str) -> str:
@@ -90,21 +95,16 @@ def overflow_destination(config: AdminConfig, entry_id: str) -> Destination:
 
 
 def hold_destination(exten: str) -> Destination:
-    """Asterisk: where a bridge Redirects a caller back on hold (after a transfer, or an
-    agent connected for an offer that was no longer theirs). `exten` is the number the
-    caller dialled (the entry point's extension, or what matched its pattern)."""
+    """Asterisk: where a bridge Redirects a caller back on hold (a transfer, a ring that
+    must stop, an answer for an offer that was no longer the agent's). `exten` is the
+    number the caller dialled (IMPLUS_EXTEN: the entry's extension or what matched it)."""
     return Destination(ENTRY_CONTEXT, exten, HOLD_LABEL)
 
 
-def agent_destination() -> Destination:
-    """Asterisk: the Originate target of an agent leg (see docs/call-flow.md)."""
-    return Destination(AGENT_CONTEXT, AGENT_EXTEN)
-
-
-def agent_end_destination() -> Destination:
-    """Asterisk: where a bridge Redirects an agent leg it does not want connected (an
-    answer that came too late): the leg hangs up without bridging the caller."""
-    return Destination(AGENT_CONTEXT, AGENT_EXTEN, AGENT_END_LABEL)
+def connect_destination() -> Destination:
+    """Asterisk: where a bridge Redirects a waiting caller to ring an agent (the caller's
+    own Dial; see docs/call-flow.md)."""
+    return Destination(CONNECT_CONTEXT, CONNECT_EXTEN)
 
 
 def outbound_trunk(config: AdminConfig, pbx_id: str, service: str | None = None) -> OutboundTrunk:

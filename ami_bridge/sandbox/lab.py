@@ -77,6 +77,10 @@ class Lab:
     hold_margin: int = 5
     qualify: float = 1.0
     extra_pjsip: str = ""
+    extra_extensions: str = ""
+    """Appended to the generated extensions_implus.conf (e.g. `[implus-entry](+)` lines)."""
+    queues: str = ""
+    """app_queue queues (queues_implus.conf), e.g. for a side-by-side benchmark."""
 
     @property
     def config_path(self) -> Path:
@@ -169,5 +173,11 @@ class Lab:
         pbx = select_pbx(config, PBX_ID)
         apply(config, pbx, None, secrets=Secrets({AMI_SECRET_ENV: AMI_SECRET}))
         self.box.write_include("pjsip_implus.conf", self.pjsip())
+        if self.extra_extensions:
+            generated = (self.box.etc / "extensions_implus.conf").read_text(encoding="utf-8")
+            self.box.write_include(
+                "extensions_implus.conf", generated + "\n" + self.extra_extensions
+            )
+        self.box.write_include("queues_implus.conf", self.queues)
         self.box.reload()
         return config

@@ -174,12 +174,14 @@ class Sipp:
         calls: int = 1,
         rate: float = 10.0,
         max_seconds: float = 60,
+        limit: int | None = None,
     ) -> SippRun:
         """A customer calls `exten` (context `sandbox-inbound`) from 127.0.0.2.
 
         `hold`: seconds after the answer before the customer hangs up; None waits for
-        the far end to hang up (up to `max_seconds`). `caller` may be one number or a
-        list (used in turn, one per call).
+        the far end to hang up (up to `max_seconds`, which also bounds the whole run).
+        `caller` may be one number or a list (used in turn, one per call). `limit` caps
+        the calls open at once (sipp -l; its default is low for load tests).
         """
         callers = [caller] if isinstance(caller, str) else caller
         hold_ms = 0 if hold is None else max(1, int(hold * 1000))
@@ -203,6 +205,7 @@ class Sipp:
                 str(rate),
                 "-recv_timeout",
                 f"{int(max_seconds * 1000)}",
+                *(["-l", str(limit)] if limit else []),
             ],
             csv_rows=[[c] for c in callers],
             max_seconds=max_seconds,

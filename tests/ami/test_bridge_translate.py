@@ -71,23 +71,21 @@ def test_answered_call() -> None:
     assert (arrived.service, arrived.entry, arrived.user) == ("booking", "booking_en", "5550401")
     assert (arrived.exten, arrived.caller_num, arrived.max_wait) == ("800", "5550401", 120)
     assert arrived.channel.startswith("PJSIP/customers-")
-    answered = one(facts, f.AgentAnswered)
-    assert isinstance(answered, f.AgentAnswered)
-    assert answered.caller == arrived.call_id
-    assert answered.agent == "bob"
-    assert answered.leg_id == f"implus-{answered.offer}"
-    leg, caller = answered.leg_id, arrived.call_id
-    assert {x.action_id for x in facts if isinstance(x, f.LegAnswered)} == {
-        f"ring-{answered.offer}"
-    }
+    caller = arrived.call_id
+    # The caller's own Dial (implus-connect) rang bob's phone.
+    dial = one(facts, f.DialStarted)
+    assert isinstance(dial, f.DialStarted)
+    assert dial.uniqueid == caller
+    assert dial.dest_channel.startswith("PJSIP/1002-")
+    ended = one(facts, f.DialEnded)
+    assert ended == f.DialEnded(caller, dial.dest_id, "ANSWER")
     bridged = [x for x in facts if isinstance(x, f.Bridged)]
-    assert {b.uniqueid for b in bridged} == {caller, leg}
+    assert {b.uniqueid for b in bridged} == {caller, dial.dest_id}
     assert len({b.bridge_id for b in bridged}) == 1  # one bridge: caller with agent
     gone = [(x.uniqueid, x.cause) for x in facts if isinstance(x, f.ChannelGone)]
-    assert gone == [(caller, 16), (leg, 16)]  # Bridge(x): the caller follows the agent
-    assert (
-        calls(facts).index(arrived) < calls(facts).index(answered) < calls(facts).index(bridged[0])
-    )
+    assert gone == [(dial.dest_id, 16), (caller, 16)]  # bob hung up; the caller follows
+    order = calls(facts)
+    assert order.index(arrived) < order.index(dial) < order.index(ended) < order.index(bridged[0])
 
 
 def test_agent_phone_states_become_presence() -> None:
@@ -107,27 +105,29 @@ def test_agent_phone_states_become_presence() -> None:
 
 def test_busy_agent_then_the_next_answers() -> None:
     facts = facts_of("bridge_busy.raw")
-    failed = one(facts, f.LegFailed)
-    assert isinstance(failed, f.LegFailed)
-    assert failed.reason == "busy"  # OriginateResponse says Reason 0; DialEnd said BUSY
-    assert failed.action_id == f"ring-{failed.leg_id.removeprefix('implus-')}"
-    gone = [x for x in facts if isinstance(x, f.ChannelGone) and x.uniqueid == failed.leg_id]
+    dials = [x for x in facts if isinstance(x, f.DialEnded)]
+    assert [d.status for d in dials] == ["BUSY", "ANSWER"]
+    assert failure_reason(0, dials[0].status, 0) == "busy"
+    busy_leg = dials[0].dest_id
+    gone = [x for x in facts if isinstance(x, f.ChannelGone) and x.uniqueid == busy_leg]
     assert [(g.cause, g.cause_txt) for g in gone] == [(17, "User busy")]
-    answered = one(facts, f.AgentAnswered)
-    assert isinstance(answered, f.AgentAnswered)
-    assert answered.leg_id != failed.leg_id
+    started = [x for x in facts if isinstance(x, f.DialStarted)]
+    assert [s.dest_channel.split("-")[0] for s in started] == ["PJSIP/1001", "PJSIP/1002"]
+    assert {s.uniqueid for s in started} == {one(facts, f.CallerArrived).call_id}  # type: ignore[attr-defined]
 
 
 def test_no_answer_then_the_caller_gives_up() -> None:
     facts = facts_of("bridge_no_answer.raw")
-    failed = one(facts, f.LegFailed)
-    assert isinstance(failed, f.LegFailed)
-    assert failed.reason == "no_answer"
     arrived = one(facts, f.CallerArrived)
+    ended = one(facts, f.DialEnded)
+    assert isinstance(ended, f.DialEnded)
+    assert ended.status == "NOANSWER"
+    assert failure_reason(0, ended.status, 0) == "no_answer"
     gone = {x.uniqueid: x.cause for x in facts if isinstance(x, f.ChannelGone)}
-    # the leg rang out (19); the caller's BYE carries no Reason header (0)
-    assert gone == {failed.leg_id: 19, arrived.call_id: 0}  # type: ignore[attr-defined]
-    assert not [x for x in facts if isinstance(x, f.AgentAnswered | f.Bridged)]
+    # the caller's BYE carries no Reason header (cause 0), after it went back on hold
+    assert gone[arrived.call_id] == 0  # type: ignore[attr-defined]
+    assert list(gone)[-1] == arrived.call_id  # type: ignore[attr-defined]
+    assert not [x for x in facts if isinstance(x, f.Bridged)]
 
 
 def test_outbound_call_agent_first_then_customer() -> None:

@@ -183,42 +183,80 @@ def test_customer_call_raises_implus_entry(
     assert result.ok, result.describe()
 
 
-def test_agent_answer_bridges_the_caller_and_ends_the_call(
+def test_connect_rings_the_agent_from_the_caller_and_ends_the_call(
     installed: dict[str, Any], tap: AmiTap, sipp: Sipp
 ) -> None:
     with sipp.phone(AGENT_PORT, "answer", ring=0.3, talk=1.0) as agent:
         call = sipp.customer_call("800", caller="5550124", hold=None, max_seconds=20)
         entry = tap.wait_for(_user_event("ImplusEntry", User="5550124"))
         caller = entry["Uniqueid"][0]
+        for name, value in (("IMPLUS_AGENT_DIAL", "PJSIP/1001"), ("IMPLUS_RING", "10")):
+            tap.send({"Action": "Setvar", "Channel": caller, "Variable": name, "Value": value})
         tap.send(
             {
-                "Action": "Originate",
-                "ActionID": "dialplan-agent-1",
-                "Channel": "PJSIP/1001",
-                "Context": "implus-agent",
+                "Action": "Redirect",
+                "ActionID": "connect-1",
+                "Channel": caller,
+                "Context": "implus-connect",
                 "Exten": "s",
                 "Priority": "1",
-                "Async": "true",
-                "ChannelId": "dialplan-agent-leg-1",
-                "Timeout": "10000",
-                "Variable": [f"IMPLUS_CALLER={caller}", "IMPLUS_AGENT=alice", "IMPLUS_OFFER=o-1"],
             }
         )
-        answered = tap.wait_for(_user_event("ImplusAgentAnswered", Agent="alice"))
-        assert answered["Offer"] == ["o-1"]
-        assert answered["Caller"] == [caller]
-        assert answered["Uniqueid"] == ["dialplan-agent-leg-1"]
+        dial = tap.wait_for(
+            lambda m: m.get("Event") == ["DialBegin"] and m.get("Uniqueid") == [caller]
+        )
+        assert dial["DialString"] == ["1001"]  # the resource part of PJSIP/1001
+        answered = tap.wait_for(
+            lambda m: m.get("Event") == ["DialEnd"] and m.get("Uniqueid") == [caller]
+        )
+        assert answered["DialStatus"] == ["ANSWER"]
         tap.wait_for(lambda m: m.get("Event") == ["BridgeEnter"] and m.get("Uniqueid") == [caller])
         hangup = tap.wait_for(
             lambda m: m.get("Event") == ["Hangup"] and m.get("Uniqueid") == [caller], timeout=15
         )
         assert agent.wait(20).ok
         customer = call.wait(20)
-    # The agent hung up: the caller was hung up too (Bridge option x), never overflowed.
+    # The agent hung up: the caller was hung up too (Dial without g), never overflowed,
+    # and no channel was left behind (no Surrogate from a yank).
     assert customer.ok, customer.describe()
     assert customer.count("BYE", "received") == 1
-    assert hangup["Exten"] == ["800"]
+    assert hangup["Context"] == ["implus-connect"]
     assert not [m for m in tap.messages() if m.get("UserEvent") == ["ImplusOverflow"]]
+
+
+def test_no_answer_takes_the_caller_back_on_hold(
+    installed: dict[str, Any], tap: AmiTap, sipp: Sipp
+) -> None:
+    with sipp.phone(AGENT_PORT, "no_answer") as agent:
+        call = sipp.customer_call("800", caller="5550126", hold=3.0, max_seconds=20)
+        entry = tap.wait_for(_user_event("ImplusEntry", User="5550126"))
+        caller = entry["Uniqueid"][0]
+        for name, value in (("IMPLUS_AGENT_DIAL", "PJSIP/1001"), ("IMPLUS_RING", "1.2")):
+            tap.send({"Action": "Setvar", "Channel": caller, "Variable": name, "Value": value})
+        tap.send(
+            {
+                "Action": "Redirect",
+                "Channel": caller,
+                "Context": "implus-connect",
+                "Exten": "s",
+                "Priority": "1",
+            }
+        )
+        ended = tap.wait_for(
+            lambda m: m.get("Event") == ["DialEnd"] and m.get("Uniqueid") == [caller]
+        )
+        assert ended["DialStatus"] == ["NOANSWER"]
+        # back at the hold step of the number it dialled (a label, via IMPLUS_EXTEN)
+        tap.wait_for(
+            lambda m: (
+                m.get("Event") == ["Newexten"]
+                and m.get("Uniqueid") == [caller]
+                and m.get("Application") == ["MusicOnHold"]
+                and m.get("Context") == ["implus-entry"]
+            )
+        )
+        assert call.wait(20).ok
+        agent.wait(20)
 
 
 def test_unattended_caller_overflows_on_its_own(

@@ -58,7 +58,7 @@ def test_asterisk_files_and_modes(write_config: WriteConfig) -> None:
 
 def test_asterisk_contexts_and_contract(write_config: WriteConfig) -> None:
     ext = _render(_config(write_config), "ast1")[0].content
-    contexts = ("entry", "overflow", "agent", "outbound", "inter-pbx")
+    contexts = ("entry", "overflow", "connect", "outbound", "inter-pbx")
     for ctx in (f"implus-{c}" for c in contexts):
         assert f"\n[{ctx}]\n" in ext
     assert (
@@ -68,7 +68,10 @@ def test_asterisk_contexts_and_contract(write_config: WriteConfig) -> None:
     assert "MusicOnHold(default,75)" in ext  # max_wait 60 + hold_margin 15
     assert "exten => booking_en,1,NoOp(implus overflow of booking_en)" in ext
     assert "VoiceMail(1000,u)" in ext
-    assert "Bridge(${IMPLUS_CALLER},x)" in ext
+    assert "exten => s,1,NoOp(implus connect: ${IMPLUS_AGENT_DIAL}" in ext
+    assert " same => n,Dial(${IMPLUS_AGENT_DIAL},${IMPLUS_RING},m)\n" in ext
+    assert " same => n,Goto(implus-entry,${IMPLUS_EXTEN},hold)\n" in ext
+    assert " same => n(hold),MusicOnHold(default,75)\n" in ext
     assert "Dial(PJSIP/0${IMPLUS_DIAL}@implus-trunk-carrier,60)" in ext
     assert "exten => s,1,Goto(implus-outbound,carrier,1)" in ext
 

@@ -50,7 +50,8 @@ def test_destinations(config: AdminConfig) -> None:
         1,
     )
     assert overflow.freeswitch() == "billing_de XML implus-overflow"
-    assert targets.agent_destination() == targets.Destination("implus-agent", "s")
+    assert targets.connect_destination() == targets.Destination("implus-connect", "s")
+    assert targets.hold_destination("801") == targets.Destination("implus-entry", "801", "hold")
     assert targets.outbound_destination(config, "ast1").exten == "carrier"
     assert targets.outbound_destination(config, "fs1", "billing").exten == "fs_out"
 
