@@ -33,6 +33,7 @@ from . import commands as cmd
 from . import events as ev
 from . import facts as f
 from .actors import Serial
+from .batch import TranscriptWriter
 from .callbook import Call, CallBook, CallKind
 from .connection import AmiConnection
 from .core import BridgeCore
@@ -77,12 +78,14 @@ class AmiBridge:
         self.router = router or _router_client(settings)
         pbx_id = settings.pbx_id
         self.book = CallBook(self.router.redis, self.router.keys.pbx_calls(pbx_id))
+        self.transcripts = TranscriptWriter(self.router)
         self.core = BridgeCore(
             config,
             pbx_id,
             Asterisk(self.conn),
             self.router,
             self.book,
+            self.transcripts,
             ring_margin_s=settings.ring_margin_s,
         )
         self.serial = Serial(limit=settings.concurrency)
@@ -119,12 +122,14 @@ class AmiBridge:
             await self._push_agents()
         self.presence.learn_agents(await self._agent_phones())
         await self.commands.ensure_group()
+        self.transcripts.start()
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._event_loop(), name="ami-events"),
             loop.create_task(self._command_loop(), name="pbx-commands"),
             loop.create_task(self._presence_loop(), name="sip-presence"),
             loop.create_task(self._reconcile_loop(), name="reconcile"),
+            loop.create_task(self.commands.run_acks(), name="command-acks"),
         ]
         while True:
             try:
@@ -141,6 +146,8 @@ class AmiBridge:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.serial.close()
+        with contextlib.suppress(Exception):
+            await self.transcripts.close()
         await self.conn.close()
         with contextlib.suppress(Exception):
             await self.router.close()
@@ -306,7 +313,7 @@ class AmiBridge:
             command = cmd.parse_command(fields)
         except BadCommand as e:
             log.error("PBX command %s dropped: %s", entry_id, e)
-            self.serial.submit("commands:bad", lambda: self.commands.ack(entry_id))
+            self.commands.ack_soon(entry_id)
             return
         log.debug("command %s %s", entry_id, command)
         self._inflight.add(entry_id)
@@ -363,10 +370,7 @@ class AmiBridge:
             log.exception("command %s failed; acknowledged so it is not retried forever", entry_id)
         finally:
             self._inflight.discard(entry_id)
-        try:
-            await self.commands.ack(entry_id)
-        except redis.exceptions.RedisError as e:
-            log.error("acknowledging command %s failed: %s", entry_id, e)
+        self.commands.ack_soon(entry_id)
 
     # --- periodic duties -------------------------------------------------------------------
 

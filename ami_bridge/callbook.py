@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from router.ops import Command, cmd
+
 log = logging.getLogger("implus.ami_bridge")
 
 
@@ -74,7 +76,8 @@ class Call:
     customer_answered_ms: int = 0
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
+        # vars(), not dataclasses.asdict(): no deep copy (the enums are str)
+        return json.dumps(vars(self), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> Call:
@@ -140,8 +143,20 @@ class CallBook:
 
     async def save(self, call: Call) -> None:
         """Write the call through to Redis (before acting on Asterisk) and index it."""
-        await self._redis.hset(self._key, call.id, call.to_json())
         self._index(call)
+        await self._redis.hset(self._key, call.id, call.to_json())
+
+    def save_step(self, call: Call) -> Command:
+        """`save` as a step to send in a pipeline with router operations
+        (`batch.together`); the call is indexed now."""
+        self._index(call)
+        return cmd("HSET", self._key, call.id, call.to_json())
+
+    def drop_step(self, call: Call) -> Command:
+        """`drop` as a pipeline step; the call is forgotten here now."""
+        self._unindex(call.id)
+        self._calls.pop(call.id, None)
+        return cmd("HDEL", self._key, call.id)
 
     def touch(self, call: Call) -> None:
         """Index a change that need not survive a restart (reconciliation rebuilds it):

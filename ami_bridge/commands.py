@@ -9,6 +9,7 @@ current state before acting - a stale or repeated command does nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -166,6 +167,8 @@ class CommandStream:
         self._redis: Any = client
         self.key = key
         self.consumer = consumer
+        self._acks: list[str] = []
+        self._ack_wake = asyncio.Event()
 
     async def ensure_group(self) -> None:
         """Create the group at the stream's start, so commands filed before the bridge
@@ -190,5 +193,25 @@ class CommandStream:
         )
         return list(reply[0][1]) if reply else []
 
-    async def ack(self, entry_id: str) -> None:
-        await self._redis.xack(self.key, BRIDGE_GROUP, entry_id)
+    async def ack(self, *entry_ids: str) -> None:
+        if entry_ids:
+            await self._redis.xack(self.key, BRIDGE_GROUP, *entry_ids)
+
+    def ack_soon(self, entry_id: str) -> None:
+        """Acknowledge in the background, many ids per XACK (`run_acks` sends them)."""
+        self._acks.append(entry_id)
+        self._ack_wake.set()
+
+    async def run_acks(self) -> None:
+        """Send the acknowledgements `ack_soon` collected, until cancelled."""
+        while True:
+            await self._ack_wake.wait()
+            self._ack_wake.clear()
+            ids, self._acks = self._acks, []
+            try:
+                await self.ack(*ids)
+            except redis.exceptions.RedisError as e:
+                log.error("acknowledging %d commands failed (%s); retrying", len(ids), e)
+                self._acks[:0] = ids
+                await asyncio.sleep(1)
+                self._ack_wake.set()

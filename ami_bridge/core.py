@@ -17,8 +17,10 @@ import redis.exceptions
 
 from dialplan.config import AdminConfig
 from router.client import AsyncRouterClient, Result
-from router.errors import InvalidInput, NotFound, RouterError
+from router.errors import RouterError
+from router.ops import Op
 
+from .batch import TranscriptWriter, together
 from .callbook import Call, CallBook
 from .pbx import Asterisk
 
@@ -39,23 +41,38 @@ class BridgeCore:
     pbx: Asterisk
     router: AsyncRouterClient
     book: CallBook
+    transcripts: TranscriptWriter
     clock: Callable[[], int] = now_ms
     ring_margin_s: float = 0.5
     """Asterisk stops ringing this long before the router's offer deadline, so an agent
     can never answer an offer the router already gave up on."""
 
     async def note(self, call: Call, etype: str, key: str, **data: Any) -> None:
-        """Append a call event to the call's session transcript, once per `key`."""
-        entry = {"type": etype, "call_id": call.id, **data}
-        try:
-            if not call.session and call.request:  # not persisted before a restart
+        """Add a call event to the call's session transcript (written in the background,
+        in order, once per `key`)."""
+        if not call.session and call.request:  # not persisted before a restart
+            try:
                 request = await self.router.request(call.request)
-                call.session = request.session_id if request else ""
-            if not call.session:
+            except (RouterError, redis.exceptions.RedisError) as e:
+                log.warning("transcript entry %s of call %s not written: %s", etype, call.id, e)
                 return
-            await self.router.append(call.session, entry, cmid=f"{call.id}:{key}"[:128])
-        except (RouterError, InvalidInput, NotFound, redis.exceptions.RedisError) as e:
-            log.warning("transcript entry %s of call %s not written: %s", etype, call.id, e)
+            call.session = request.session_id if request else ""
+        if call.session:
+            entry = {"type": etype, "call_id": call.id, **data}
+            self.transcripts.add(call.session, entry, f"{call.id}:{key}"[:128])
+
+    async def run(self, what: str, *ops: Op[Any]) -> list[Any] | None:
+        """Several router operations / call book steps in one round trip (in order).
+        A failure is logged (reconciliation repairs what it left undone): None."""
+        try:
+            results = await self.router.run(together(*ops))
+        except (RouterError, redis.exceptions.RedisError) as e:
+            log.error("router call %s failed: %s", what, e)
+            return None
+        for result in results:
+            if isinstance(result, Result) and not result.ok:
+                log.info("router refused %s: %s", what, result.reason)
+        return results
 
     async def ask(self, what: str, op: Callable[[], Awaitable[T]]) -> T | None:
         """Call the router; a failure is logged (the periodic reconciliation repairs what

@@ -23,7 +23,9 @@ as the previous event left it. The router decides; this module only carries out.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import redis.exceptions
 
 from dialplan.errors import DialplanError
 from dialplan.targets import (
@@ -36,9 +38,11 @@ from dialplan.targets import (
 )
 from router.errors import InvalidInput, RouterError
 from router.model import OfferState
+from router.ops import Op
 
 from . import commands as cmd
 from . import facts as f
+from .batch import step, together
 from .callbook import Call, CallKind, CallState
 from .translate import failure_reason
 
@@ -87,27 +91,32 @@ class InboundCalls:
             language=fact.language,
             started_ms=arrived,
         )
-        await c.book.save(call)
-        await self.submit(call)
+        await self.submit(call, save=True)
 
-    async def submit(self, call: Call) -> None:
-        """File (or file again) the caller's routing request."""
+    async def submit(self, call: Call, save: bool = False) -> None:
+        """File (or file again) the caller's routing request. With `save` the call book's
+        record goes first, in the same round trip (a crash between the two cannot file
+        a request the next bridge would not know)."""
         c = self.core
         customer = {
             "language": call.language,
             "entry": call.entry,
             "caller": call.caller_num,
         }
+        submit = c.router.ops.submit(
+            channel="voice",
+            service=call.service,
+            user_id=call.user,
+            customer=customer,
+            pbx=c.pbx_id,
+            call_id=call.id,
+            request_id=call.request,
+        )
         try:
-            sub = await c.router.submit(
-                channel="voice",
-                service=call.service,
-                user_id=call.user,
-                customer=customer,
-                pbx=c.pbx_id,
-                call_id=call.id,
-                request_id=call.request,
-            )
+            if save:
+                _, sub = await c.router.run(together(step(c.book.save_step(call)), submit))
+            else:
+                sub = await c.router.run(submit)
         except InvalidInput as e:
             log.error(
                 "caller %s cannot be routed (%s); it stays on hold until the entry point's "
@@ -115,8 +124,10 @@ class InboundCalls:
                 call.id,
                 e,
             )
+            if save:
+                await c.book.save(call)  # known anyway: its hang-up ends it cleanly
             return
-        except RouterError as e:
+        except (RouterError, redis.exceptions.RedisError) as e:
             log.error("filing caller %s failed (%s); reconciliation retries", call.id, e)
             return
         call.session = sub.session_id
@@ -197,13 +208,19 @@ class InboundCalls:
 
     async def _answered(self, call: Call) -> None:
         c = self.core
-        result = await c.ask("accept", lambda: c.router.accept(call.offer, call.agent))
+        call.state = CallState.CONNECTED  # written with the accept, in one round trip
+        call.answered_ms = c.clock()
+        done = await c.run(
+            "accept", c.router.ops.accept(call.offer, call.agent), step(c.book.save_step(call))
+        )
+        result = done[0] if done else None
         if result is not None and not result.ok:
             # The offer ended meanwhile (rescinded, timed out): this agent must not keep
             # the caller. Back on hold; the agent's phone is hung up with the bridge.
             log.info("offer %s is %s: the caller goes back on hold", call.offer, result.reason)
             agent, offer = call.agent, call.offer
             self._clear_agent(call)
+            call.answered_ms = 0
             await c.book.save(call)
             await c.pbx.redirect(call.id, hold_destination(call.exten))
             await c.note(
@@ -215,9 +232,6 @@ class InboundCalls:
                 reason=f"offer {result.reason}",
             )
             return
-        call.state = CallState.CONNECTED
-        call.answered_ms = c.clock()
-        await c.book.save(call)
         await c.note(
             call,
             "call.answered",
@@ -256,9 +270,10 @@ class InboundCalls:
     async def _ring_ended(self, call: Call, reason: f.LegFailure, status: str) -> None:
         c = self.core
         offer, agent = call.offer, call.agent
-        self._clear_agent(call)
-        await c.book.save(call)  # first: the next ring_agent must find the call waiting
-        await c.ask("offer_failed", lambda: c.router.offer_failed(offer, reason))
+        self._clear_agent(call)  # the next ring_agent finds the call waiting
+        await c.run(
+            "offer_failed", step(c.book.save_step(call)), c.router.ops.offer_failed(offer, reason)
+        )
         await c.note(
             call,
             "call.hangup",
@@ -296,11 +311,6 @@ class InboundCalls:
             return  # the caller follows (Dial without `g`); its hang-up completes the contact
         if fact.uniqueid != call.id:
             return  # a ringing agent phone's end is told by the caller's DialEnd
-        if call.state in (CallState.WAITING, CallState.RINGING):
-            # (a ringing agent phone stops with the caller's Dial)
-            await c.ask("cancel", lambda: c.router.cancel(call.request, "abandoned"))
-        elif call.state is CallState.CONNECTED:
-            await c.ask("complete", lambda: c.router.complete(call.request))
         await c.note(
             call,
             "call.hangup",
@@ -313,7 +323,13 @@ class InboundCalls:
             duration_s=c.seconds_since(call.started_ms),
             talk_s=c.seconds_since(call.bridged_ms or call.answered_ms),
         )
-        await c.book.drop(call)
+        ops: list[Op[Any]] = []
+        if call.state in (CallState.WAITING, CallState.RINGING):
+            # (a ringing agent phone stops with the caller's Dial)
+            ops.append(c.router.ops.cancel(call.request, "abandoned"))
+        elif call.state is CallState.CONNECTED:
+            ops.append(c.router.ops.complete(call.request))
+        await c.run("end of call", *ops, step(c.book.drop_step(call)))
 
     # --- router decisions about a waiting caller ------------------------------------------
 
