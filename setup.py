@@ -55,6 +55,7 @@ setup(
             "sandbox = ami_bridge.sandbox:sandbox_group",
             "chat = chat.cli:chat_command",
             "dialplan = dialplan.cli:dialplan_group",
+            "esl-bridge = esl_bridge.cli:esl_bridge_command",
         ],
     },
 )

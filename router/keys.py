@@ -29,6 +29,8 @@ timers                         zset         "offer:<id>" / "goal:<id>" / "wrapup
 work                           stream       work items for allocation workers (group `routers`)
 events                         stream       domain events for chat, bridges and workers
 pbx:<id>:commands              stream       commands for one PBX bridge (group `bridge`)
+pbx:<id>:calls                 hash         call id -> the bridge's JSON record of a live call
+pbx:<id>:bridge                hash         the bridge's status (pid, connected...); expires
 trace:<request>                list         JSON decision traces; expires with the request
 stats:<queue>:<channel>        zset         "<request>:<wait ms>" by answer time (EWT window)
 strategy                       hash         current strategy: version, yaml, loaded_at
@@ -122,6 +124,14 @@ class Keys:
 
     def pbx_commands(self, pbx_id: str) -> str:
         return f"{self.prefix}pbx:{pbx_id}:commands"
+
+    def pbx_calls(self, pbx_id: str) -> str:
+        """A PBX bridge's records of the calls it is handling, so a restarted bridge resumes."""
+        return f"{self.prefix}pbx:{pbx_id}:calls"
+
+    def pbx_bridge(self, pbx_id: str) -> str:
+        """A PBX bridge's status, refreshed while it runs (expires when it stops)."""
+        return f"{self.prefix}pbx:{pbx_id}:bridge"
 
     def trace(self, request_id: str) -> str:
         return f"{self.prefix}trace:{request_id}"

@@ -140,6 +140,8 @@ class AgentState:
                 return f"no {source} presence"
         if channel is not Channel.CHAT and self.devices.get("sip") == "busy":
             return "phone busy"
+        if channel is not Channel.CHAT and self.devices.get("sip") == "offline":
+            return "phone offline"
         if self.wrapup_until > now_ms:
             return "wrap-up"
         if self.free_slots(channel) <= 0:

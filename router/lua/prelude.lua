@@ -55,6 +55,7 @@ local function agent_refusal(a, ch)
   if ch ~= 'chat' then
     if num(a['lease:sip']) <= NOW then return 'no sip presence' end
     if a['dev:sip'] == 'busy' then return 'phone busy' end
+    if a['dev:sip'] == 'offline' then return 'phone offline' end
   end
   if num(a.wrapup_until) > NOW then return 'wrap-up' end
   local slot = slot_of(ch)
