@@ -135,7 +135,26 @@ class InboundCalls:
             entry=rec.entry,
             number=rec.number,
         )
+        self._cancel_older_requests(rec)
         return True
+
+    def _cancel_older_requests(self, rec: CallRecord) -> None:
+        """Requests of this call filed before the current one (by a bridge that lost its
+        record) must not wait on in the queues."""
+        try:
+            older = [
+                r
+                for r in self.sb.router.session_requests(rec.session_id)
+                if r.call_id == rec.call_id
+                and r.id != rec.request_id
+                and r.state.value in ("queued", "offered")
+            ]
+        except RouterError as e:
+            log.warning("call %s: cannot look for older requests: %s", rec.call_id, e)
+            return
+        for r in older:
+            log.info("call %s: cancelling request %s filed before", rec.call_id, r.id)
+            self._cancel(r.id, "superseded")
 
     def play_hold(self, rec: CallRecord) -> None:
         music = rec.hold_music if MUSIC.match(rec.hold_music) else DEFAULT_MUSIC
@@ -163,16 +182,26 @@ class InboundCalls:
         sb = self.sb
         rec = sb.calls.get(cmd.call_id)
         if rec is None or rec.direction is not Direction.INBOUND:
-            log.warning("ring_agent for call %s, which this bridge does not hold", cmd.call_id)
-            self._offer_failed(cmd.offer, "unavailable")
+            self._unheld(cmd)
             return
         with sb.lock(rec.call_id):
             rec = sb.calls.get(cmd.call_id)
             if rec is None:
-                self._offer_failed(cmd.offer, "unavailable")
+                self._unheld(cmd)
                 return
             if rec.state is CallState.RINGING and rec.offer == cmd.offer:
                 return  # a repeated command
+            if cmd.request != rec.request_id:
+                # An older request of this call (lost and filed again): it must not keep
+                # being offered to agents.
+                log.info(
+                    "call %s: request %s is superseded by %s; cancelling it",
+                    rec.call_id,
+                    cmd.request,
+                    rec.request_id,
+                )
+                self._cancel(cmd.request, "superseded")
+                return
             offer = sb.router.offer(cmd.offer)
             if offer is None or offer.state is not OfferState.PENDING:
                 log.info("offer %s is no longer pending; not ringing %s", cmd.offer, cmd.agent)
@@ -192,7 +221,6 @@ class InboundCalls:
             leg = str(uuid.uuid4())
             rec.state = CallState.RINGING
             rec.offer, rec.agent, rec.agent_leg = cmd.offer, cmd.agent, leg
-            rec.request_id = cmd.request
             rec.ringing_ms = sb.clock()
             sb.calls.put(rec)
             variables = {
@@ -301,6 +329,8 @@ class InboundCalls:
     def route_again(self, rec: CallRecord) -> None:
         """File a new routing request for a caller still here (waiting on hold again)."""
         sb = self.sb
+        if rec.state in WAITING_STATES and rec.request_id:
+            self._cancel(rec.request_id, "superseded")
         rec.state = CallState.NEW
         rec.request_id = new_id()
         rec.offer = rec.agent = rec.agent_leg = ""
@@ -350,12 +380,7 @@ class InboundCalls:
                 if rec.state is CallState.RINGING:
                     sb.kill(rec.agent_leg, "ORIGINATOR_CANCEL")
                 if rec.request_id:
-                    try:
-                        sb.router.cancel(rec.request_id, "abandoned")
-                    except RouterError as e:
-                        log.error(
-                            "call %s: cannot cancel request %s: %s", call_id, rec.request_id, e
-                        )
+                    self._cancel(rec.request_id, "abandoned")
                 log.info(
                     "call %s abandoned after %.0f s (%s)",
                     call_id,
@@ -464,10 +489,7 @@ class InboundCalls:
             if rec.state is CallState.RINGING:
                 sb.kill(rec.agent_leg, "ORIGINATOR_CANCEL")
             if rec.state in WAITING_STATES and rec.request_id:
-                try:
-                    sb.router.cancel(rec.request_id, "overflow")
-                except RouterError as e:
-                    log.error("call %s: cannot cancel request %s: %s", call_id, rec.request_id, e)
+                self._cancel(rec.request_id, "overflow")
             log.info("call %s overflowed by the dialplan (%s)", call_id, destination)
             sb.note(
                 rec,
@@ -558,6 +580,22 @@ class InboundCalls:
             )
             self.end_contact(rec, "agent not connected")
             self.route_again(rec)
+
+    def _unheld(self, cmd: cmds.RingAgent) -> None:
+        """ring_agent for a call without a record: gone -> its request ends; still up (not
+        taken over yet) -> the offer fails and the router tries again."""
+        if self.sb.exists(cmd.call_id) is False:
+            log.info("ring_agent for call %s, which is gone: cancelling its request", cmd.call_id)
+            self._cancel(cmd.request, "abandoned")
+        else:
+            log.warning("ring_agent for call %s, which this bridge does not hold", cmd.call_id)
+            self._offer_failed(cmd.offer, "unavailable")
+
+    def _cancel(self, request_id: str, reason: str) -> None:
+        try:
+            self.sb.router.cancel(request_id, reason)
+        except RouterError as e:
+            log.error("cannot cancel request %s: %s", request_id, e)
 
     def _offer_failed(self, offer: str, reason: str) -> None:
         try:

@@ -89,7 +89,6 @@ class Presence:
             endpoint = channel_user(name)
             if endpoint in known:
                 self.channels[uuid] = endpoint
-        self.sent.clear()
         self.refresh(force=True)
 
     # -- what the router is told -------------------------------------------------------

@@ -248,14 +248,18 @@ class Stack:
             f"{agent}'s phone to be available in the router",
         )
 
-    def request_for_call(self, call_id: str) -> Any:
-        """The latest routing request filed for PBX call `call_id` (from the router's events)."""
-        found = [
-            e.get("request")
+    def requests_for_call(self, call_id: str) -> list[Any]:
+        """The routing requests filed for PBX call `call_id`, oldest first (router events)."""
+        return [
+            self.router.request(e.get("request"))
             for e in self.router.read_events("0-0", None, 100000)
             if e.type == "request.created" and e.get("call_id") == call_id
         ]
-        return self.router.request(found[-1]) if found else None
+
+    def request_for_call(self, call_id: str) -> Any:
+        """The latest routing request filed for PBX call `call_id`."""
+        found = self.requests_for_call(call_id)
+        return found[-1] if found else None
 
     def wait_request(self, call_id: str, state: str, timeout: float = 10.0) -> Any:
         """Wait until call `call_id`'s latest request is in `state`; return it."""
