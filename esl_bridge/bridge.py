@@ -278,7 +278,7 @@ class EslBridge:
         while not self._stop.wait(self.settings.sweep_interval):
             if self.esl.connected:
                 try:
-                    reconcile(self.sb, self.inbound, self.outbound, reload=False)
+                    reconcile(self.sb, self.inbound, self.outbound, reload=False, presence=False)
                 except EslError as e:
                     log.warning("periodic reconciliation skipped: %s", e)
 

@@ -154,7 +154,7 @@ class InboundCalls:
             return
         for r in older:
             log.info("call %s: cancelling request %s filed before", rec.call_id, r.id)
-            self._cancel(r.id, "superseded")
+            self.sb.cancel(r.id, "superseded")
 
     def play_hold(self, rec: CallRecord) -> None:
         music = rec.hold_music if MUSIC.match(rec.hold_music) else DEFAULT_MUSIC
@@ -171,7 +171,7 @@ class InboundCalls:
                 # FreeSWITCH hangs the caller up when the agent leaves unless the admin set
                 # park_after_bridge; then the conversation is over all the same.
                 log.info("call %s: agent left, caller parked again: ending the call", rec.call_id)
-                self.end_contact(rec, "agent hung up")
+                self.sb.complete(rec, "agent hung up")
                 sb.kill(rec.call_id)
                 return
             self.play_hold(rec)
@@ -200,7 +200,7 @@ class InboundCalls:
                     cmd.request,
                     rec.request_id,
                 )
-                self._cancel(cmd.request, "superseded")
+                self.sb.cancel(cmd.request, "superseded")
                 return
             offer = sb.router.offer(cmd.offer)
             if offer is None or offer.state is not OfferState.PENDING:
@@ -210,13 +210,13 @@ class InboundCalls:
                 sb.kill(rec.agent_leg, "ORIGINATOR_CANCEL")
             elif rec.state is not CallState.WAITING:
                 log.warning("ring_agent for call %s in state %s", rec.call_id, rec.state)
-                self._offer_failed(cmd.offer, "unavailable")
+                self.sb.offer_failed(cmd.offer, "unavailable")
                 return
             try:
                 dial = dial_string(sb.config, sb.pbx_id, cmd.agent, cmd.endpoint, cmd.agent_pbx)
             except NoRoute as e:
                 log.error("cannot ring %s for call %s: %s", cmd.agent, rec.call_id, e)
-                self._offer_failed(cmd.offer, "unavailable")
+                self.sb.offer_failed(cmd.offer, "unavailable")
                 return
             leg = str(uuid.uuid4())
             rec.state = CallState.RINGING
@@ -251,17 +251,16 @@ class InboundCalls:
             sb.calls.put(rec)
             reason = failure_reason(cause)
             log.info("call %s: %s did not answer (%s: %s)", call_id, agent, cause, reason)
-            sb.note(
+            sb.note_hangup(
                 rec,
-                "call.hangup",
-                leg=leg,
-                party="agent",
+                leg,
+                "agent",
+                cause,
                 agent=agent,
-                cause=cause,
                 duration_s=sb.seconds_since(rec.ringing_ms),
                 answered=False,
             )
-            self._offer_failed(offer, reason)
+            self.sb.offer_failed(offer, reason)
 
     def agent_answered(self, call_id: str, leg: str) -> None:
         """The agent's leg is answered and parked: connect it to the caller."""
@@ -282,19 +281,7 @@ class InboundCalls:
                     rec.offer,
                     result.reason,
                 )
-                rec.state = CallState.WAITING
-                rec.offer = rec.agent_leg = ""
-                sb.calls.put(rec)
-                sb.kill(leg, "ORIGINATOR_CANCEL")
-                sb.note(
-                    rec,
-                    "call.hangup",
-                    leg=leg,
-                    party="agent",
-                    agent=rec.agent,
-                    cause="ORIGINATOR_CANCEL",
-                    reason=f"offer {result.reason}",
-                )
+                self._withdraw(rec, f"offer {result.reason}")
                 return
             self.connect(rec, leg)
 
@@ -323,14 +310,14 @@ class InboundCalls:
                 "call %s: could not bridge %s; routing the caller again", rec.call_id, rec.agent
             )
             sb.kill(leg)
-            self.end_contact(rec, "bridge failed")
+            self.sb.complete(rec, "bridge failed")
             self.route_again(rec)
 
     def route_again(self, rec: CallRecord) -> None:
         """File a new routing request for a caller still here (waiting on hold again)."""
         sb = self.sb
         if rec.state in WAITING_STATES and rec.request_id:
-            self._cancel(rec.request_id, "superseded")
+            self.sb.cancel(rec.request_id, "superseded")
         rec.state = CallState.NEW
         rec.request_id = new_id()
         rec.offer = rec.agent = rec.agent_leg = ""
@@ -358,13 +345,12 @@ class InboundCalls:
             elif rec.state is CallState.CONNECTED:
                 rec.ended_by = rec.ended_by or "agent"
                 sb.calls.put(rec)
-                sb.note(
+                sb.note_hangup(
                     rec,
-                    "call.hangup",
-                    leg=uuid_,
-                    party="agent",
+                    uuid_,
+                    "agent",
+                    cause,
                     agent=rec.agent,
-                    cause=cause,
                     duration_s=sb.seconds_since(rec.connected_ms),
                 )
 
@@ -380,7 +366,7 @@ class InboundCalls:
                 if rec.state is CallState.RINGING:
                     sb.kill(rec.agent_leg, "ORIGINATOR_CANCEL")
                 if rec.request_id:
-                    self._cancel(rec.request_id, "abandoned")
+                    self.sb.cancel(rec.request_id, "abandoned")
                 log.info(
                     "call %s abandoned after %.0f s (%s)",
                     call_id,
@@ -389,25 +375,18 @@ class InboundCalls:
                 )
             else:
                 rec.ended_by = rec.ended_by or "customer"
-                self.end_contact(rec, f"hangup by {rec.ended_by}")
+                self.sb.complete(rec, f"hangup by {rec.ended_by}")
                 log.info("call %s ended (%s), talked %.0f s", call_id, cause, talk or 0)
-            sb.note(
+            sb.note_hangup(
                 rec,
-                "call.hangup",
-                leg=call_id,
-                party="customer",
-                cause=cause,
+                call_id,
+                "customer",
+                cause,
                 duration_s=sb.seconds_since(rec.started_ms),
                 talk_s=talk,
                 ended_by=rec.ended_by or "customer",
             )
             sb.forget(call_id)
-
-    def end_contact(self, rec: CallRecord, why: str) -> None:
-        try:
-            self.sb.router.complete(rec.request_id, why)
-        except RouterError as e:
-            log.error("call %s: cannot complete request %s: %s", rec.call_id, rec.request_id, e)
 
     # -- router commands on a waiting or connected caller ------------------------------------
 
@@ -417,20 +396,17 @@ class InboundCalls:
             rec = sb.calls.get(rec.call_id) or rec
             if rec.state is not CallState.RINGING or rec.offer != cmd.offer:
                 return
-            leg = rec.agent_leg
-            rec.state = CallState.WAITING
-            rec.offer = rec.agent_leg = ""
-            sb.calls.put(rec)
-            sb.kill(leg, "ORIGINATOR_CANCEL")
-            sb.note(
-                rec,
-                "call.hangup",
-                leg=leg,
-                party="agent",
-                agent=rec.agent,
-                cause="ORIGINATOR_CANCEL",
-                reason="the router withdrew the offer",
-            )
+            self._withdraw(rec, "the router withdrew the offer")
+
+    def _withdraw(self, rec: CallRecord, reason: str) -> None:
+        """Hang the agent's leg of a ringing (or just answered) offer up; the caller waits."""
+        sb = self.sb
+        leg = rec.agent_leg
+        rec.state = CallState.WAITING
+        rec.offer = rec.agent_leg = ""
+        sb.calls.put(rec)
+        sb.kill(leg, "ORIGINATOR_CANCEL")
+        sb.note_hangup(rec, leg, "agent", "ORIGINATOR_CANCEL", agent=rec.agent, reason=reason)
 
     def overflow(self, cmd: cmds.Overflow) -> None:
         sb = self.sb
@@ -489,7 +465,7 @@ class InboundCalls:
             if rec.state is CallState.RINGING:
                 sb.kill(rec.agent_leg, "ORIGINATOR_CANCEL")
             if rec.state in WAITING_STATES and rec.request_id:
-                self._cancel(rec.request_id, "overflow")
+                self.sb.cancel(rec.request_id, "overflow")
             log.info("call %s overflowed by the dialplan (%s)", call_id, destination)
             sb.note(
                 rec,
@@ -557,7 +533,7 @@ class InboundCalls:
                     self.agent_answered(rec.call_id, rec.agent_leg)
             elif rec.state is CallState.CONNECTED and rec.agent_leg not in live:
                 log.info("call %s: the agent's leg is gone; ending the call", rec.call_id)
-                self.end_contact(rec, "agent hung up")
+                self.sb.complete(rec, "agent hung up")
                 sb.kill(rec.call_id)
 
     def _check_request(self, rec: CallRecord) -> None:
@@ -578,7 +554,7 @@ class InboundCalls:
                 rec.call_id,
                 rec.request_id,
             )
-            self.end_contact(rec, "agent not connected")
+            self.sb.complete(rec, "agent not connected")
             self.route_again(rec)
 
     def _unheld(self, cmd: cmds.RingAgent) -> None:
@@ -586,22 +562,10 @@ class InboundCalls:
         taken over yet) -> the offer fails and the router tries again."""
         if self.sb.exists(cmd.call_id) is False:
             log.info("ring_agent for call %s, which is gone: cancelling its request", cmd.call_id)
-            self._cancel(cmd.request, "abandoned")
+            self.sb.cancel(cmd.request, "abandoned")
         else:
             log.warning("ring_agent for call %s, which this bridge does not hold", cmd.call_id)
-            self._offer_failed(cmd.offer, "unavailable")
-
-    def _cancel(self, request_id: str, reason: str) -> None:
-        try:
-            self.sb.router.cancel(request_id, reason)
-        except RouterError as e:
-            log.error("cannot cancel request %s: %s", request_id, e)
-
-    def _offer_failed(self, offer: str, reason: str) -> None:
-        try:
-            self.sb.router.offer_failed(offer, reason)
-        except RouterError as e:
-            log.error("cannot report offer %s as %s: %s", offer, reason, e)
+            self.sb.offer_failed(cmd.offer, "unavailable")
 
 
 def answered_and_parked(row: ChannelRow) -> bool:

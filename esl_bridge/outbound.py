@@ -75,18 +75,17 @@ class OutboundCalls:
             dial = dial_string(sb.config, sb.pbx_id, cmd.agent, cmd.endpoint, sb.pbx_id)
         except (NoRoute, KeyError, RouterError) as e:
             log.error("%s to %s for agent %s not placed: %s", cmd.type, cmd.number, cmd.agent, e)
-            sb.note(
+            sb.note_hangup(
                 rec,
-                "call.hangup",
-                leg=leg,
-                party="agent",
+                leg,
+                "agent",
+                "NO_ROUTE_DESTINATION",
                 agent=cmd.agent,
-                cause="NO_ROUTE_DESTINATION",
                 reason=str(e),
                 call=rec.command,
             )
             if is_callback:
-                self._offer_failed(rec.offer, "unavailable")
+                self.sb.offer_failed(rec.offer, "unavailable")
             return
         timeout = cmd.timeout if isinstance(cmd, cmds.Callback) else sb.settings.ring_timeout
         variables: dict[str, str | int] = {
@@ -134,13 +133,12 @@ class OutboundCalls:
                     return
                 if not result.ok:
                     log.info("callback %s: offer refused (%s)", call_id, result.reason)
-                    sb.note(
+                    sb.note_hangup(
                         rec,
-                        "call.hangup",
-                        leg=call_id,
-                        party="agent",
+                        call_id,
+                        "agent",
+                        "ORIGINATOR_CANCEL",
                         agent=rec.agent,
-                        cause="ORIGINATOR_CANCEL",
                         reason=f"offer {result.reason}",
                     )
                     sb.forget(call_id)
@@ -191,12 +189,11 @@ class OutboundCalls:
             with sb.lock(rec.call_id):
                 rec.ended_by = rec.ended_by or "customer"
                 sb.calls.put(rec)
-                sb.note(
+                sb.note_hangup(
                     rec,
-                    "call.hangup",
-                    leg=uuid_,
-                    party="customer",
-                    cause=cause,
+                    uuid_,
+                    "customer",
+                    cause,
                     duration_s=sb.seconds_since(rec.connected_ms),
                 )
 
@@ -207,28 +204,26 @@ class OutboundCalls:
             rec = sb.calls.get(rec.call_id) or rec
             if rec.state is CallState.RINGING:
                 if rec.kind == "callback":
-                    self._offer_failed(rec.offer, failure_reason(cause))
-                sb.note(
+                    self.sb.offer_failed(rec.offer, failure_reason(cause))
+                sb.note_hangup(
                     rec,
-                    "call.hangup",
-                    leg=rec.call_id,
-                    party="agent",
+                    rec.call_id,
+                    "agent",
+                    cause,
                     agent=rec.agent,
-                    cause=cause,
                     duration_s=sb.seconds_since(rec.ringing_ms),
                     answered=False,
                 )
             else:
                 reached = rec.state is CallState.CONNECTED
                 if rec.kind == "callback":
-                    self._complete(rec, "customer reached" if reached else "customer not reached")
-                sb.note(
+                    self.sb.complete(rec, "customer reached" if reached else "customer not reached")
+                sb.note_hangup(
                     rec,
-                    "call.hangup",
-                    leg=rec.call_id,
-                    party="agent",
+                    rec.call_id,
+                    "agent",
+                    cause,
                     agent=rec.agent,
-                    cause=cause,
                     duration_s=sb.seconds_since(rec.started_ms),
                     talk_s=sb.seconds_since(rec.connected_ms) if reached else None,
                     customer_answered=reached,
@@ -243,13 +238,12 @@ class OutboundCalls:
             rec = sb.calls.get(rec.call_id) or rec
             if rec.state is not CallState.RINGING or rec.offer != cmd.offer:
                 return
-            sb.note(
+            sb.note_hangup(
                 rec,
-                "call.hangup",
-                leg=rec.call_id,
-                party="agent",
+                rec.call_id,
+                "agent",
+                "ORIGINATOR_CANCEL",
                 agent=rec.agent,
-                cause="ORIGINATOR_CANCEL",
                 reason="the router withdrew the offer",
             )
             sb.forget(rec.call_id)
@@ -261,15 +255,3 @@ class OutboundCalls:
             self.agent_leg_ended(rec, "UNKNOWN")
         elif rec.state is CallState.RINGING and answered_and_parked(row):
             self.agent_answered(rec.call_id)
-
-    def _offer_failed(self, offer: str, reason: str) -> None:
-        try:
-            self.sb.router.offer_failed(offer, reason)
-        except RouterError as e:
-            log.error("cannot report offer %s as %s: %s", offer, reason, e)
-
-    def _complete(self, rec: CallRecord, why: str) -> None:
-        try:
-            self.sb.router.complete(rec.request_id, why)
-        except RouterError as e:
-            log.error("callback %s: cannot complete request %s: %s", rec.call_id, rec.request_id, e)

@@ -37,22 +37,24 @@ SETTLE_MS = 1000
 
 
 def reconcile(
-    sb: Switchboard, inbound: InboundCalls, outbound: OutboundCalls, *, reload: bool
+    sb: Switchboard,
+    inbound: InboundCalls,
+    outbound: OutboundCalls,
+    *,
+    reload: bool,
+    presence: bool = True,
 ) -> int:
-    """Repair calls and presence from what FreeSWITCH lists now; returns how many calls were
-    looked at. With `reload`, the records are read from Redis first (after a (re)start or a
-    reconnection). Raises EslError if FreeSWITCH cannot be asked (the caller retries)."""
+    """Repair calls (and with `presence`, the phones' states) from what FreeSWITCH lists now;
+    returns how many calls were looked at. With `reload`, the records are read from Redis
+    first (after a start). Raises EslError if FreeSWITCH cannot be asked (the caller retries).
+
+    Periodic sweeps leave presence alone: events keep it current while connected, and a
+    snapshot older than the events already handled would undo them."""
     snapshot_ms = sb.clock()
     rows = sb.esl.show_channels(timeout=sb.settings.api_timeout)
     live = {row.uuid: row for row in rows}
-    try:
-        registered = [r.user for r in sb.esl.show_registrations(timeout=sb.settings.api_timeout)]
-    except EslCommandFailed as e:
-        log.warning(
-            "cannot list registrations (%s); phones count as registered on their next REGISTER", e
-        )
-        registered = list(sb.presence.registered)
-    sb.presence.rebuild(registered, [(row.uuid, row.name) for row in rows])
+    if presence:
+        _rebuild_presence(sb, rows)
     records = sb.calls.load() if reload else sb.calls.all()
     for rec in records:
         if rec.updated_ms >= snapshot_ms - SETTLE_MS:
@@ -66,6 +68,18 @@ def reconcile(
         if row.uuid not in known and row.application == "park":
             _unknown_parked(sb, inbound, row)
     return len(records)
+
+
+def _rebuild_presence(sb: Switchboard, rows: list[ChannelRow]) -> None:
+    try:
+        registered = [r.user for r in sb.esl.show_registrations(timeout=sb.settings.api_timeout)]
+    except EslCommandFailed as e:
+        log.warning(
+            "cannot list registrations (%s); phones count as registered on their next REGISTER",
+            e,
+        )
+        registered = list(sb.presence.registered)
+    sb.presence.rebuild(registered, [(row.uuid, row.name) for row in rows])
 
 
 def _unknown_parked(sb: Switchboard, inbound: InboundCalls, row: ChannelRow) -> None:

@@ -121,6 +121,33 @@ class Switchboard:
         except RouterError as e:
             log.error("could not record %s of call %s: %s", etype, rec.call_id, e)
 
+    def note_hangup(
+        self, rec: CallRecord, leg: str, party: str, cause: str | None, **data: Any
+    ) -> None:
+        """A `call.hangup` transcript entry for one leg (`party`: customer or agent)."""
+        self.note(rec, "call.hangup", leg=leg, party=party, cause=cause, **data)
+
+    def offer_failed(self, offer: str, reason: str) -> None:
+        """Tell the router the agent of `offer` could not be connected (logged if it fails)."""
+        try:
+            self.router.offer_failed(offer, reason)
+        except RouterError as e:
+            log.error("cannot report offer %s as %s: %s", offer, reason, e)
+
+    def cancel(self, request_id: str, reason: str) -> None:
+        """End a request nobody took (logged if the router cannot be told)."""
+        try:
+            self.router.cancel(request_id, reason)
+        except RouterError as e:
+            log.error("cannot cancel request %s: %s", request_id, e)
+
+    def complete(self, rec: CallRecord, why: str) -> None:
+        """The contact of call `rec` is over (logged if the router cannot be told)."""
+        try:
+            self.router.complete(rec.request_id, why)
+        except RouterError as e:
+            log.error("call %s: cannot complete request %s: %s", rec.call_id, rec.request_id, e)
+
     def ended_by(self, rec: CallRecord, uuid: str) -> None:
         """Remember which side hung up first (`customer` or `agent`)."""
         with self.lock(rec.call_id):

@@ -417,11 +417,26 @@ class CallModel:
             variables=variables,
         )
         timeout = float(vars_.get("originate_timeout", "60"))
-        behaviour = phone.behaviour
         with self.lock:
             if leg.uuid in self.legs:
                 return "-ERR DESTINATION_OUT_OF_ORDER\n"
             self.legs[leg.uuid] = leg
+        if not self._call_out(leg, phone.behaviour, timeout):
+            return f"-ERR {leg.cause}\n"
+
+        def park() -> None:
+            with self.lock:
+                for ref in ORIGINATED_PARK:
+                    self._emit(ref, leg)
+                if leg.state == "answering":
+                    leg.state = "parked"
+
+        return f"+OK {leg.uuid}\n", park
+
+    def _call_out(self, leg: Leg, behaviour: Behaviour, timeout: float) -> bool:
+        """Ring the new outbound `leg` (04's events; 05's when nothing answers) until it is
+        answered (True, state "answering") or fails (False, hung up with its cause)."""
+        with self.lock:
             leg.mark("created")
             ring = not isinstance(behaviour, Unreachable)
             for ref in ORIGINATE_RING if ring else ORIGINATE_RING[:5]:
@@ -438,20 +453,12 @@ class CallModel:
                 for tpl in outbound_hangup_sequence("RINGING" if ring else "DOWN"):
                     self._emit(tpl, leg, cause_of=leg.view())
                 self._gone(leg)
-                return f"-ERR {leg.cause}\n"
+                return False
             leg.mark("answered")
             for ref in ORIGINATE_ANSWER:
                 self._emit(ref, leg)
             leg.state = "answering"
-
-        def park() -> None:
-            with self.lock:
-                for ref in ORIGINATED_PARK:
-                    self._emit(ref, leg)
-                if leg.state == "answering":
-                    leg.state = "parked"
-
-        return f"+OK {leg.uuid}\n", park
+        return True
 
     @staticmethod
     def _ring(leg: Leg, behaviour: Behaviour, timeout: float) -> str | None:
@@ -783,31 +790,14 @@ class CallModel:
         with self.lock:
             self.legs[b.uuid] = b
             a.dialing = b
-            b.mark("created")
-            ring = not isinstance(phone.behaviour, Unreachable)
-            for ref in ORIGINATE_RING if ring else ORIGINATE_RING[:5]:
-                if ref == ("04", 23):
-                    b.mark("progress")
-                if ref == ("04", 19) and not isinstance(phone.behaviour, Answer):
-                    ref = ("05", 4)
-                self._emit(ref, b)
-        outcome = self._ring(b, phone.behaviour, timeout)
+        answered = self._call_out(b, phone.behaviour, timeout)
         with self.lock:
             a.dialing = None
-            if outcome is not None or b.killed.is_set():
-                b.cause = b.cause or outcome
-                b.mark("hangup")
-                for tpl in outbound_hangup_sequence("RINGING" if ring else "DOWN"):
-                    self._emit(tpl, b, cause_of=b.view())
-                self._gone(b)
+            if not answered:
                 return False
             if a.state == "gone":
                 self._end(b, "ORIGINATOR_CANCEL")
                 return True
-            b.mark("answered")
-            for ref in ORIGINATE_ANSWER:
-                self._emit(ref, b)
-            b.state = "answering"
             self._bridge(a, b)
         return True
 

@@ -26,23 +26,22 @@ def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
     fs = FakeFreeSwitch().start()
     router = RouterClient.from_url(redis_url)
     worker = None
-    bridge = None
+    world = None
     try:
         config_path = write_config(tmp_path, admin_config(fs.port))
         config = load_admin_config(config_path)
         fs.calls.use_dialplan(rendered_dialplan(config))
         router.load_strategy(STRATEGY)
         worker = RouterThread(redis_url).start()
-        bridge = BridgeProcess(config_path, redis_url, tmp_path / "bridge.log")
-        world = Stack(fs, router, config, bridge)
+        world = Stack(fs, router, config, BridgeProcess(config_path, redis_url, tmp_path / "log"))
         world.start_bridge()
         yield world
-        assert bridge.alive(), "the bridge process died during the test"
-        log = bridge.log.read_text(errors="replace")
+        assert world.bridge.alive(), "the bridge process died during the test"
+        log = world.bridge.log.read_text(errors="replace")
         assert "Traceback" not in log, f"the bridge logged an unexpected error:\n{log[-6000:]}"
     finally:
-        if bridge is not None:
-            bridge.stop()
+        if world is not None:
+            world.bridge.stop()
         if worker is not None:
             worker.stop()
         fs.stop()
