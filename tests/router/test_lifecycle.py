@@ -324,6 +324,7 @@ def test_transfer_to_queue_and_session_close(router):
     assert c.close_session(sub.session_id, "solved", by="biller")
     assert c.request(moved.request_id).state is RequestState.CLOSED
     assert c.open_session("u1", "booking") is None
+    router.clock.advance(1)
     later = c.submit("chat", "booking", "u1")
     assert not later.joined_existing and later.session_id != sub.session_id
     assert [s.id for s in c.history("u1")] == [later.session_id, sub.session_id]
