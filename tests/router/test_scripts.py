@@ -27,6 +27,8 @@ CASES = [
     ({"lease:sip": str(T0 - 1)}, "voice", "no sip presence"),
     ({"dev:sip": "busy"}, "voip", "phone busy"),
     ({"dev:sip": "busy"}, "chat", None),
+    ({"dev:sip": "offline"}, "voice", "phone offline"),  # unregistered, lease still running
+    ({"dev:sip": "offline"}, "chat", None),
     ({"wrapup_until": str(T0 + 1)}, "chat", "wrap-up"),
     ({"load:chat": "3", "busy": "3"}, "chat", "no free capacity"),
     ({"load:voice": "1", "busy": "1"}, "voip", "no free capacity"),
