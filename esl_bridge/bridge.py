@@ -230,7 +230,7 @@ class EslBridge:
                 "dropping %s issued %.0f s ago (the bridge was away)", command.type, delivery.age_s
             )
             if isinstance(command, cmds.RingAgent | cmds.Callback):
-                self.router.offer_failed(command.offer, "unavailable")
+                self.sb.offer_failed(command.offer, "unavailable")
             return
         log.debug("router command %s", command)
         try:
