@@ -21,6 +21,7 @@ setup(
     },
     install_requires=[
         "redis>=5.0",
+        "hiredis>=2.0",  # C reply parser: redis-py's pure-Python one dominates routing time
         "rule-engine>=4.5",
         "PyYAML>=6.0",
         "click>=8.1",

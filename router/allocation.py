@@ -17,11 +17,11 @@ from router.model import AgentState, AgentStatus, Channel, RoutingRequest
 from router.ordering import pick_weighted
 from router.strategy import Plan, Strategy, Target
 
-MAX_CANDIDATES = 8
+MAX_CANDIDATES = 3
 """Agents kept per decision: the pick plus fallbacks for lost reservation races."""
 SCAN_LIMIT = 2000
 """Ready agents looked at per target before giving up on finding more candidates."""
-TRACE_CONSIDERED = 12
+TRACE_CONSIDERED = 8
 PRIORITY_WEIGHT = 10**13
 """Queue score = created ms - priority * this: higher priority first, then older first."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 
@@ -71,9 +72,12 @@ DEFAULT_BLOCKS: dict[str, tuple[str, ...]] = {"voice": ("chat",)}
 
 def _int(value: Any, default: int = 0) -> int:
     try:
-        return int(float(value))
+        return int(value)
     except (TypeError, ValueError):
-        return default
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return default
 
 
 @dataclass(frozen=True)
@@ -153,16 +157,30 @@ class AgentState:
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> AgentState:
-        caps = {k[4:]: _int(v) for k, v in h.items() if k.startswith("cap:")}
-        blocks = {
-            k[7:]: tuple(x for x in v.split(",") if x)
-            for k, v in h.items()
-            if k.startswith("blocks:")
-        }
+        # Hot path (every agent.state event in every worker): one pass over the fields.
+        caps: dict[str, int] = {}
+        blocks: dict[str, tuple[str, ...]] = {}
+        load: dict[str, int] = {}
+        leases: dict[str, int] = {}
+        devices: dict[str, str] = {}
+        for k, v in h.items():
+            prefix, sep, rest = k.partition(":")
+            if not sep:
+                continue
+            if prefix == "load":
+                load[rest] = _int(v)
+            elif prefix == "cap":
+                caps[rest] = _int(v)
+            elif prefix == "lease":
+                leases[rest] = _int(v)
+            elif prefix == "dev":
+                devices[rest] = v
+            elif prefix == "blocks":
+                blocks[rest] = tuple(x for x in v.split(",") if x)
         profile = AgentProfile(
             id=h["id"],
             name=h.get("name", ""),
-            skills={k: int(v) for k, v in json.loads(h.get("skills") or "{}").items()},
+            skills=_skills(h.get("skills") or "{}"),
             capacity=caps,
             blocks=blocks,
             pbx=h.get("pbx", ""),
@@ -171,18 +189,61 @@ class AgentState:
         )
         return cls(
             profile=profile,
-            status=AgentStatus(h.get("status") or "offline"),
+            status=_STATUS.get(h.get("status") or "offline", AgentStatus.OFFLINE),
             reason=h.get("reason", ""),
-            load={k[5:]: _int(v) for k, v in h.items() if k.startswith("load:")},
+            load=load,
             busy=_int(h.get("busy")),
             idle_since=_int(h.get("idle_since")),
             wrapup_until=_int(h.get("wrapup_until")),
-            leases={k[6:]: _int(v) for k, v in h.items() if k.startswith("lease:")},
-            devices={k[4:]: v for k, v in h.items() if k.startswith("dev:")},
+            leases=leases,
+            devices=devices,
             no_answer=_int(h.get("no_answer")),
             last_offer=_int(h.get("last_offer")),
             version=_int(h.get("v")),
         )
+
+    def with_live(self, h: dict[str, str]) -> AgentState:
+        """This agent with the live fields of an ``agent.state`` event (profile unchanged)."""
+        load = dict(self.load)
+        leases = dict(self.leases)
+        devices = dict(self.devices)
+        for k, v in h.items():
+            prefix, sep, rest = k.partition(":")
+            if not sep:
+                continue
+            if prefix == "load":
+                load[rest] = _int(v)
+            elif prefix == "lease":
+                leases[rest] = _int(v)
+            elif prefix == "dev":
+                devices[rest] = v
+        return AgentState(
+            profile=self.profile,
+            status=_STATUS.get(h.get("status") or "offline", AgentStatus.OFFLINE),
+            reason=h.get("reason", ""),
+            load=load,
+            busy=_int(h.get("busy")),
+            idle_since=_int(h.get("idle_since")),
+            wrapup_until=_int(h.get("wrapup_until")),
+            leases=leases,
+            devices=devices,
+            no_answer=_int(h.get("no_answer")),
+            last_offer=_int(h.get("last_offer")),
+            version=_int(h.get("v")),
+        )
+
+
+_STATUS = {s.value: s for s in AgentStatus}
+
+
+@lru_cache(maxsize=4096)
+def _skills_cached(text: str) -> tuple[tuple[str, int], ...]:
+    return tuple((k, int(v)) for k, v in json.loads(text).items())
+
+
+def _skills(text: str) -> dict[str, int]:
+    """Skills JSON as a dict; parsed once per distinct text (profiles repeat a lot)."""
+    return dict(_skills_cached(text))
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from router.allocation import Decision, Match, choose_request, decide, queue_sco
 from router.candidates import AgentView
 from router.client import TRACE_TTL_S, RouterClient, new_id
 from router.keys import WORK_GROUP
-from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest
+from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest, _int
 from router.ops import Batch, Script, cmd, pairs
 from router.strategy import CHANNELS, Plan, Strategy, parse_strategy
 
@@ -145,14 +145,32 @@ class Worker:
     def _sync_events(self) -> set[str]:
         """Apply new events to the view; returns agents that may have become free."""
         freed: set[str] = set()
+        missing: set[str] = set()
         while True:
             reply = self.redis.xread({self.keys.events(): self._events_id}, count=5000)
             if not reply:
+                for h in (
+                    self.client.execute(_batch_read(self.keys.agent, sorted(missing)))
+                    if missing
+                    else []
+                ):
+                    if h:
+                        self.view.upsert(AgentState.from_hash(pairs(h)))
                 return freed
             rows = reply[0][1]
             for event_id, fields in rows:
                 etype = fields.get("type")
                 if etype == "agent.state":
+                    old = self.view.get(fields["agent"])
+                    if old is None:
+                        missing.add(fields["agent"])
+                    elif _int(fields.get("v")) > old.version:
+                        state = old.with_live(fields)
+                        self.view.upsert(state)
+                        if _more_free(old, state):
+                            freed.add(state.id)
+                elif etype == "agent.profile":
+                    fields = {k: v for k, v in fields.items() if k not in ("type", "agent")}
                     state = AgentState.from_hash(fields)
                     old = self.view.get(state.id)
                     if self.view.upsert(state) and _more_free(old, state):
@@ -166,6 +184,13 @@ class Worker:
                     self._load_strategy()
                 self._events_id = event_id
             if len(rows) < 5000:
+                for h in (
+                    self.client.execute(_batch_read(self.keys.agent, sorted(missing)))
+                    if missing
+                    else []
+                ):
+                    if h:
+                        self.view.upsert(AgentState.from_hash(pairs(h)))
                 return freed
 
     # --- work ------------------------------------------------------------------------
@@ -348,35 +373,42 @@ class Worker:
         self.view.upsert(dataclasses.replace(agent, load=load, busy=agent.busy + 1, last_offer=now))
 
     def _serve_agents(self, ids: list[str]) -> None:
+        """Agents who became free take the best waiting requests they can serve.
+
+        The queue heads are read once for the whole batch of agents, so a burst of agents
+        becoming free costs three round trips, not three per agent.
+        """
         now = self.clock()
         replies = self.client.execute(_batch_read(self.keys.agent, ids))
+        agents = []
         for h in replies:
             if h:
-                self.view.upsert(AgentState.from_hash(pairs(h)))
-        for agent_id in ids:
-            agent = self.view.get(agent_id)
-            if agent is None or agent.status is not AgentStatus.AVAILABLE:
-                continue
-            self._serve_agent(agent, now)
-
-    def _serve_agent(self, agent: AgentState, now: int) -> None:
-        channels = [c for c in CHANNELS if agent.unavailable_reason(Channel(c), now) is None]
-        if not channels:
+                state = AgentState.from_hash(pairs(h))
+                self.view.upsert(state)
+                if state.status is AgentStatus.AVAILABLE:
+                    agents.append(state)
+        if not agents:
             return
         queues = sorted(
             set(self.strategy.queue_names) | set(self.redis.smembers(self.keys.queues()))
         )
-        zkeys = [self.keys.pinned(agent.id)] + [
-            f"{self.keys.queue(q)}:{c}"
-            for q in queues
-            if self.view.is_member(agent, q)
-            for c in channels
-        ]
+        zkeys = [self.keys.pinned(a.id) for a in agents]
+        zkeys += [f"{self.keys.queue(q)}:{c}" for q in queues for c in CHANNELS]
         heads = self.client.execute(
             Batch(tuple(cmd("ZRANGE", k, 0, AGENT_SCAN - 1) for k in zkeys))
         )
-        ids = list(dict.fromkeys(r for head in heads for r in head))
-        waiting = {r.id: r for r in self._read_requests(ids)}
+        ids_waiting = list(dict.fromkeys(r for head in heads for r in head))
+        if not ids_waiting:
+            return
+        waiting = {
+            r.id: r for r in self._read_requests(ids_waiting) if r.state is RequestState.QUEUED
+        }
+        for agent in agents:
+            if not waiting:
+                return
+            self._serve_agent(agent, waiting, now)
+
+    def _serve_agent(self, agent: AgentState, waiting: dict[str, RoutingRequest], now: int) -> None:
         while waiting:
             match = choose_request(agent, waiting.values(), self.strategy, self.view, now)
             if match is None:

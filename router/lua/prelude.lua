@@ -75,11 +75,26 @@ local function agent_refusal(a, ch)
   return nil
 end
 
--- Publish an agent's whole hash: workers rebuild their agent view from these events.
+-- Publish an agent's live state (agent.state) or whole hash (agent.profile): workers keep
+-- their agent view from these events. Keep DYNAMIC in step with AgentState.with_live().
+local DYNAMIC = {'status', 'reason', 'busy', 'idle_since', 'wrapup_until', 'no_answer',
+  'last_offer', 'v', 'load:voice', 'load:chat', 'lease:desktop', 'lease:sip', 'dev:sip'}
 local function emit_agent(aid)
+  local vals = redis.call('HMGET', key('agent', aid), unpack(DYNAMIC))
+  local out = {'type', 'agent.state', 'agent', aid}
+  for i, f in ipairs(DYNAMIC) do
+    if vals[i] then
+      out[#out + 1] = f
+      out[#out + 1] = vals[i]
+    end
+  end
+  emit(unpack(out))
+end
+
+local function emit_profile(aid)
   local flat = redis.call('HGETALL', key('agent', aid))
   if #flat == 0 then return end
-  emit('type', 'agent.state', 'agent', aid, unpack(flat))
+  emit('type', 'agent.profile', 'agent', aid, unpack(flat))
 end
 
 local function transcript(sid, etype, data)

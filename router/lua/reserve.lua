@@ -5,7 +5,11 @@
 -- Returns {1, offer id} or {0, reason, agent hash (flat, for the caller's view)}.
 local rid, aid, oid = ARGV[3], ARGV[4], ARGV[5]
 local rk = key('request', rid)
-local r = hgetall(rk)
+local RF = {'state', 'channel', 'session', 'user', 'service', 'pbx', 'call_id', 'callback',
+  'queues', 'pinned', 'rej:' .. aid}
+local rv = redis.call('HMGET', rk, unpack(RF))
+local r = {}
+for i, f in ipairs(RF) do r[f] = rv[i] or nil end
 if r.state ~= 'queued' then return {0, 'request ' .. (r.state or 'missing')} end
 local ak = key('agent', aid)
 local aflat = redis.call('HGETALL', ak)
