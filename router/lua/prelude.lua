@@ -26,6 +26,12 @@ local function emit(...)
   return redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', ...)
 end
 
+-- The agent feed carries what allocation workers need for their agent view (live state,
+-- profiles, strategy loads) apart from `events`, so workers do not parse every event.
+local function feed(...)
+  return redis.call('XADD', P .. 'agent-feed', 'MAXLEN', '~', 100000, '*', ...)
+end
+
 local function work(kind, id, ...)
   redis.call('XADD', P .. 'work', '*', 'kind', kind, 'id', id, ...)
 end
@@ -87,13 +93,13 @@ local function emit_agent(aid)
       out[#out + 1] = vals[i]
     end
   end
-  emit(unpack(out))
+  feed(unpack(out))
 end
 
 local function emit_profile(aid)
   local flat = redis.call('HGETALL', key('agent', aid))
   if #flat == 0 then return end
-  emit('type', 'agent.profile', 'agent', aid, unpack(flat))
+  feed('type', 'agent.profile', 'agent', aid, unpack(flat))
 end
 
 local function transcript(sid, etype, data)
