@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 
@@ -96,8 +96,12 @@ class AgentProfile:
 
     def blockers(self, channel: Channel) -> tuple[str, ...]:
         """Capacity channels whose active contacts block new offers on ``channel``."""
-        slot = channel.capacity_channel.value
-        return tuple(sorted(src for src, blocked in self.blocks.items() if slot in blocked))
+        return self._blockers.get(channel.capacity_channel, ())
+
+    @cached_property
+    def _blockers(self) -> dict[str, tuple[str, ...]]:
+        slots = {b for blocked in self.blocks.values() for b in blocked}
+        return {s: tuple(sorted(src for src, b in self.blocks.items() if s in b)) for s in slots}
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ class AgentState:
     last_offer: int = 0
     version: int = 0
 
-    @property
+    @cached_property
     def id(self) -> str:
         return self.profile.id
 
@@ -128,7 +132,7 @@ class AgentState:
         return self.status.value
 
     def free_slots(self, channel: Channel) -> int:
-        slot = channel.capacity_channel.value
+        slot = channel.capacity_channel
         return self.profile.capacity.get(slot, 0) - self.load.get(slot, 0)
 
     def unavailable_reason(self, channel: Channel, now_ms: int) -> str | None:
