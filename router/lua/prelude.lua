@@ -84,8 +84,14 @@ end
 -- their agent view from these events. Keep DYNAMIC in step with AgentState.with_live().
 local DYNAMIC = {'status', 'reason', 'busy', 'idle_since', 'wrapup_until', 'no_answer',
   'last_offer', 'v', 'load:voice', 'load:chat', 'lease:desktop', 'lease:sip', 'dev:sip'}
-local function emit_agent(aid)
-  local vals = redis.call('HMGET', key('agent', aid), unpack(DYNAMIC))
+local function emit_agent(aid, known)
+  local vals
+  if known then
+    vals = {}
+    for i, f in ipairs(DYNAMIC) do vals[i] = known[f] end
+  else
+    vals = redis.call('HMGET', key('agent', aid), unpack(DYNAMIC))
+  end
   local out = {'type', 'agent.state', 'agent', aid}
   for i, f in ipairs(DYNAMIC) do
     if vals[i] then
