@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from router.allocation import plan_for
 from router.model import RoutingRequest
-from router.strategy import Strategy
+from router.strategy import Plan, Strategy
 
 
 @dataclass
@@ -16,7 +16,7 @@ class DryRunReport:
     requests: int = 0
     changed: int = 0
     moves: Counter[tuple[str, str]] = field(default_factory=Counter)
-    """(current rule -> queues, new rule -> queues) for requests whose routing changes."""
+    """(current rule -> queues, new rule -> queues) for requests sent to other queues."""
     by_rule: Counter[str] = field(default_factory=Counter)
     notes: Counter[str] = field(default_factory=Counter)
 
@@ -33,14 +33,18 @@ def dry_run(requests: Iterable[RoutingRequest], current: Strategy, new: Strategy
         a = _describe(before)
         b = _describe(after)
         report.by_rule[b] += 1
-        if a != b:
+        if _where(before) != _where(after):
             report.changed += 1
             report.moves[(a, b)] += 1
     return report
 
 
-def _describe(plan: object) -> str:
+def _where(plan: Plan | None) -> tuple[str, ...] | None:
+    """Where a plan sends the request: its queues (a renamed rule changes nothing)."""
+    return None if plan is None else plan.queues
+
+
+def _describe(plan: Plan | None) -> str:
     if plan is None:
         return "overflow (no rule)"
-    queues = ", ".join(plan.queues)  # type: ignore[attr-defined]
-    return f"{plan.rule} -> {queues}"  # type: ignore[attr-defined]
+    return f"{plan.rule} -> {', '.join(plan.queues)}"
