@@ -21,6 +21,7 @@ setup(
     },
     install_requires=[
         "redis>=5.0",
+        "hiredis>=2.0",  # C reply parser: redis-py's pure-Python one dominates routing time
         "rule-engine>=4.5",
         "PyYAML>=6.0",
         "click>=8.1",
@@ -56,6 +57,7 @@ setup(
             "chat = chat.cli:chat_command",
             "dialplan = dialplan.cli:dialplan_group",
             "ami-bridge = ami_bridge.cli:ami_bridge_command",
+            "esl-bridge = esl_bridge.cli:esl_bridge_command",
         ],
     },
 )

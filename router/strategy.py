@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import pydantic
@@ -160,12 +161,13 @@ class Strategy:
         self.definition = definition
         self.version = version
         self.text = text
-        context = rule_engine.Context(default_value=None)
+        context = _context()
         self.rules = [
             Rule(r, rule_engine.Rule(r.conditions, context=context)) for r in definition.rules
         ]
         self._symbols = sorted({s for r in self.rules for s in _root_symbols(r.expression)})
         self._cache: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        self._plans: dict[tuple[str, int], Plan] = {}
 
     @property
     def defaults(self) -> Defaults:
@@ -196,16 +198,33 @@ class Strategy:
 
     def _match(self, facts: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...]]:
         notes: list[str] = []
+        thing = _namespace(facts)
         for r in self.rules:
             try:
-                if r.expression.matches(dict(facts)):
+                if r.expression.matches(thing):
                     return r.name, tuple(notes)
             except rule_engine.EngineError as e:
                 notes.append(f"rule {r.name!r} skipped: {e.message}")
+            except (TypeError, ValueError, AttributeError) as e:
+                # rule-engine 4.x/5.x raises plain TypeErrors for some missing (None)
+                # operands, e.g. `"de" in customer.tags` without tags: treat as no match.
+                notes.append(f"rule {r.name!r} skipped: {e}")
         return None, tuple(notes)
 
     def plan(self, rule: Rule, waited: float) -> Plan:
         """Apply the rule's goal steps reached after ``waited`` seconds."""
+        step = 0
+        for goal in rule.definition.goals:
+            if goal.after > waited:
+                break
+            step += 1
+        key = (rule.name, step)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(rule, waited)
+        return plan
+
+    def _plan(self, rule: Rule, waited: float) -> Plan:
         d = rule.definition
         a = d.actions
         levels: dict[str, int] = dict(a.skills)
@@ -276,6 +295,20 @@ class Strategy:
             overflow=None,
             next_step_after=None,
         )
+
+
+def _context() -> rule_engine.Context:
+    # Facts are passed as attribute namespaces: rule-engine deprecates dot syntax on
+    # mappings (removed in 6.0) and `customer.vip` is the natural way to write rules.
+    return rule_engine.Context(default_value=None, resolver=rule_engine.resolve_attribute)
+
+
+def _namespace(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return SimpleNamespace(**{str(k): _namespace(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return [_namespace(v) for v in value]
+    return value
 
 
 def _children(node: object) -> Iterator[object]:
@@ -368,7 +401,7 @@ def _check(d: StrategyDef) -> list[str]:
             f"defaults.queue: unknown queue {d.defaults.queue!r} (known: {_known(queues)})"
         )
     seen: set[str] = set()
-    context = rule_engine.Context(default_value=None)
+    context = _context()
     for i, r in enumerate(d.rules):
         where = f"rules[{i}] ({r.name})"
         if r.name in seen:
