@@ -49,6 +49,12 @@ from .translate import Translator
 log = logging.getLogger("implus.ami_bridge")
 
 
+async def _ended_by(call: Call, uniqueid: str, customer_leg: str) -> None:
+    """The first hang-up request among a call's channels says who ended it."""
+    if not call.ended_by:
+        call.ended_by = "customer" if uniqueid == customer_leg else "agent"
+
+
 def _router_client(settings: BridgeSettings) -> AsyncRouterClient:
     """A router client whose pool WAITS for a free connection (redis-py's default pool
     raises "Too many connections" when a burst of calls needs more than it has)."""
@@ -230,6 +236,8 @@ class AmiBridge:
             self._on(fact.leg_id, outbound=o.agent_answered)
         elif isinstance(fact, f.LegAnswered):
             self._on(fact.leg_id or self._by_action(fact.action_id), outbound=o.agent_answered)
+        elif isinstance(fact, f.RingEnded):
+            self._on(fact.call_id, inbound=lambda c: i.ring_ended(c, fact))
         elif isinstance(fact, f.DialplanOverflow):
             self._on(fact.call_id, inbound=lambda c: i.dialplan_overflow(c, fact))
         elif isinstance(fact, f.LegFailed):
@@ -248,6 +256,12 @@ class AmiBridge:
                 fact.uniqueid,
                 inbound=lambda c: i.gone(c, fact),
                 outbound=lambda c: o.gone(c, fact),
+            )
+        elif isinstance(fact, f.HangupRequested):
+            self._on(
+                fact.uniqueid,
+                inbound=lambda c: _ended_by(c, fact.uniqueid, c.id),
+                outbound=lambda c: _ended_by(c, fact.uniqueid, c.customer_leg),
             )
         elif isinstance(fact, f.DialStarted):
             self._on(

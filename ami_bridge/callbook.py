@@ -69,11 +69,23 @@ class Call:
     """Outbound: the customer's channel, once the agent leg dials it."""
     number: str = ""
     """Outbound: the customer's number."""
+    trunk: str = ""
+    """Outbound: the trunk the customer is dialled through."""
+    click: str = ""
+    """Outbound: the router's id of a click-to-call (its `call.requested` entry)."""
     started_ms: int = 0
+    ringing_ms: int = 0
+    """When the agent's phone started ringing."""
     answered_ms: int = 0
     """When the agent answered."""
     bridged_ms: int = 0
     customer_answered_ms: int = 0
+    ended_by: str = ""
+    """Who hung up first: `agent` or `customer`."""
+    agent_gone: bool = False
+    """The agent's leg ended (and is in the transcript)."""
+    customer_gone: bool = False
+    """Outbound: the customer's leg ended (and is in the transcript)."""
 
     def to_json(self) -> str:
         # vars(), not dataclasses.asdict(): no deep copy (the enums are str)

@@ -35,7 +35,7 @@ from panoramisk.message import Message
 
 from . import events as ev
 from .errors import AmiActionFailed, AmiError, AmiLoginFailed, AmiTimeout, AmiUnavailable
-from .wire import AmiStreamParser
+from .wire import AmiStreamParser, header, parse_headers
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +94,19 @@ class _Protocol(AMIProtocol):
         self._parser = AmiStreamParser()
 
     def data_received(self, data: bytes) -> None:
-        for message in self._parser.feed(data):
-            self.handle_message(message)
+        for block in self._parser.blocks(data):
+            # Fast path: an event no pending action waits for goes straight to the owner
+            # as a plain dict (panoramisk's Message lower-cases keys on every access).
+            # Shutdown and events carrying a pending action's ActionID (list items, an
+            # early OriginateResponse) take panoramisk's path.
+            if block.startswith("Event: ") and not block.startswith("Event: Shutdown"):
+                action_id = header(block, "ActionID")
+                if not action_id or action_id not in self.responses:
+                    self.factory._owner._on_headers(self.factory, parse_headers(block))
+                    continue
+            message = Message.from_line(block)
+            if message is not None:
+                self.handle_message(message)
         if getattr(self, "version", None) is None and self._parser.version is not None:
             self.version = self._parser.version
 
@@ -364,7 +375,10 @@ class AmiConnection:
         self._inflight.clear()
 
     # events ------------------------------------------------------------------------
-    def _on_event(self, manager: Any, message: Message) -> None:
+    def _on_event(self, manager: Any, message: Mapping[str, Any]) -> None:
+        self._on_headers(manager, message)
+
+    def _on_headers(self, manager: Any, message: Mapping[str, Any]) -> None:
         if manager is not self._manager:
             return
         name = message.get("Event", "")

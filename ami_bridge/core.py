@@ -21,7 +21,7 @@ from router.errors import RouterError
 from router.ops import Op
 
 from .batch import TranscriptWriter, together
-from .callbook import Call, CallBook
+from .callbook import Call, CallBook, CallKind
 from .pbx import Asterisk
 
 log = logging.getLogger("implus.ami_bridge")
@@ -47,19 +47,31 @@ class BridgeCore:
     """Asterisk stops ringing this long before the router's offer deadline, so an agent
     can never answer an offer the router already gave up on."""
 
-    async def note(self, call: Call, etype: str, key: str, **data: Any) -> None:
+    async def note(self, rec: Call, etype: str, key: str = "", /, **data: Any) -> None:
         """Add a call event to the call's session transcript (written in the background,
-        in order, once per `key`)."""
-        if not call.session and call.request:  # not persisted before a restart
+        in order). The entry and its client message id follow the convention both PBX
+        bridges share (docs/esl-bridge.md, "Transcript entries"): `call_id`, `pbx`,
+        `direction`, `leg`, `party` and the event's fields (empty ones left out); the id
+        `<pbx>:<leg>:<type>[:<key>]` makes a repeat (after a restart) write nothing."""
+        if not rec.session and rec.request:  # not persisted before a restart
             try:
-                request = await self.router.request(call.request)
+                request = await self.router.request(rec.request)
             except (RouterError, redis.exceptions.RedisError) as e:
-                log.warning("transcript entry %s of call %s not written: %s", etype, call.id, e)
+                log.warning("transcript entry %s of call %s not written: %s", etype, rec.id, e)
                 return
-            call.session = request.session_id if request else ""
-        if call.session:
-            entry = {"type": etype, "call_id": call.id, **data}
-            self.transcripts.add(call.session, entry, f"{call.id}:{key}"[:128])
+            rec.session = request.session_id if request else ""
+        if not rec.session:
+            return
+        leg = str(data.get("leg") or rec.id)
+        entry = {
+            "type": etype,
+            "call_id": rec.id,
+            "pbx": self.pbx_id,
+            "direction": "inbound" if rec.kind is CallKind.INBOUND else "outbound",
+            **{k: v for k, v in data.items() if v is not None and v != ""},
+        }
+        cmid = f"{self.pbx_id}:{leg}:{etype}" + (f":{key}" if key else "")
+        self.transcripts.add(rec.session, entry, cmid[:128])
 
     async def run(self, what: str, *ops: Op[Any]) -> list[Any] | None:
         """Several router operations / call book steps in one round trip (in order).

@@ -88,6 +88,15 @@ class Hangup(ChannelEvent):
 
 
 @dataclass(frozen=True)
+class HangupRequest(ChannelEvent):
+    """A hang-up was asked for this channel from outside (the far end's BYE, an AMI
+    Hangup): the first of a call's channels to get one is the side that ended it."""
+
+    NAME: ClassVar[str] = "HangupRequest"
+    cause: int = 0
+
+
+@dataclass(frozen=True)
 class DialEvent(ChannelEvent):
     """DialBegin/DialEnd: the caller's channel fields (empty for an Originate) + Dest*."""
 
@@ -317,6 +326,7 @@ EVENT_TYPES: dict[str, type[AmiEvent]] = {
         Newchannel,
         Newstate,
         Hangup,
+        HangupRequest,
         DialBegin,
         DialEnd,
         BridgeEnter,

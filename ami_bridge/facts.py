@@ -48,6 +48,15 @@ class OutboundAnswered:
 
 
 @dataclass(frozen=True)
+class RingEnded:
+    """The caller's Dial in implus-connect returned without a connection
+    (UserEvent ImplusRingEnded, `status` = DIALSTATUS: NOANSWER, BUSY, CHANUNAVAIL...)."""
+
+    call_id: str
+    status: str
+
+
+@dataclass(frozen=True)
 class DialplanOverflow:
     """A caller entered `implus-overflow` (max wait reached, or the bridge sent it)."""
 
@@ -95,6 +104,13 @@ class ChannelGone:
 
 
 @dataclass(frozen=True)
+class HangupRequested:
+    """The far end (or someone) asked to hang this channel up: who ended the call."""
+
+    uniqueid: str
+
+
+@dataclass(frozen=True)
 class DialStarted:
     """A channel in the dialplan (a caller in implus-connect, an outbound agent leg)
     started dialling `dest_id`."""
@@ -125,11 +141,13 @@ class DeviceChanged:
 Fact = (
     CallerArrived
     | OutboundAnswered
+    | RingEnded
     | DialplanOverflow
     | LegAnswered
     | LegFailed
     | Bridged
     | ChannelGone
+    | HangupRequested
     | DialStarted
     | DialEnded
     | DeviceChanged

@@ -44,7 +44,7 @@ from . import commands as cmd
 from . import facts as f
 from .batch import step, together
 from .callbook import Call, CallKind, CallState
-from .translate import failure_reason
+from .translate import DIAL_STATUS_CAUSES, cause_name, failure_reason
 
 if TYPE_CHECKING:
     from .core import BridgeCore
@@ -98,10 +98,15 @@ class InboundCalls:
         record goes first, in the same round trip (a crash between the two cannot file
         a request the next bridge would not know)."""
         c = self.core
+        # the fields both bridges send (docs/call-flow.md), empty ones left out
         customer = {
-            "language": call.language,
-            "entry": call.entry,
-            "caller": call.caller_num,
+            k: v
+            for k, v in (
+                ("language", call.language),
+                ("entry", call.entry),
+                ("number", call.caller_num),
+            )
+            if v
         }
         submit = c.router.ops.submit(
             channel="voice",
@@ -134,11 +139,11 @@ class InboundCalls:
         c.book.touch(call)  # persisted with the next change; a restart files it again
         await c.note(
             call,
-            "call.arrived",
-            "arrived",
+            "call.answered",  # by the entry point
+            leg=call.id,
+            party="customer",
             entry=call.entry,
-            caller=call.caller_num,
-            direction="inbound",
+            number=call.caller_num,
         )
 
     # --- ringing an agent --------------------------------------------------------------
@@ -177,6 +182,7 @@ class InboundCalls:
             return  # the offer is about to time out; the router moves on by itself
         call.state = CallState.RINGING
         call.offer, call.agent, call.leg = command.offer, command.agent, ""
+        call.ringing_ms = c.clock()
         await c.book.save(call)  # before the Redirect: its Dial events must find the call
         rung = await c.pbx.ring_for(
             call.id,
@@ -185,9 +191,6 @@ class InboundCalls:
         )
         if not rung:
             return  # the caller hung up meanwhile; its Hangup cancels the request
-        await c.note(
-            call, "call.ringing", f"ringing:{command.offer}", party="agent", agent=command.agent
-        )
 
     async def dial_started(self, call: Call, fact: f.DialStarted) -> None:
         """The caller's Dial rings the agent: remember the agent's channel."""
@@ -195,6 +198,15 @@ class InboundCalls:
             return
         call.leg = fact.dest_id
         self.core.book.touch(call)
+        await self.core.note(
+            call,
+            "call.ringing",
+            call.offer,
+            leg=call.leg,
+            party="agent",
+            agent=call.agent,
+            offer=call.offer,
+        )
 
     async def dial_ended(self, call: Call, fact: f.DialEnded) -> None:
         if fact.uniqueid != call.id or call.state is not CallState.RINGING:
@@ -204,7 +216,13 @@ class InboundCalls:
         if fact.status == "ANSWER":
             await self._answered(call)
         elif fact.status != "CANCEL":  # CANCEL: the bridge or the caller stopped it
-            await self._ring_ended(call, failure_reason(0, fact.status, 0), fact.status)
+            await self._ring_ended(call, fact.status)
+
+    async def ring_ended(self, call: Call, fact: f.RingEnded) -> None:
+        """The dialplan says the Dial returned unanswered (also when no agent channel was
+        ever made, so no DialEnd came)."""
+        if fact.call_id == call.id and call.state is CallState.RINGING:
+            await self._ring_ended(call, fact.status)
 
     async def _answered(self, call: Call) -> None:
         c = self.core
@@ -218,7 +236,7 @@ class InboundCalls:
             # The offer ended meanwhile (rescinded, timed out): this agent must not keep
             # the caller. Back on hold; the agent's phone is hung up with the bridge.
             log.info("offer %s is %s: the caller goes back on hold", call.offer, result.reason)
-            agent, offer = call.agent, call.offer
+            agent, offer, leg = call.agent, call.offer, call.leg
             self._clear_agent(call)
             call.answered_ms = 0
             await c.book.save(call)
@@ -226,19 +244,16 @@ class InboundCalls:
             await c.note(
                 call,
                 "call.hangup",
-                f"refused:{offer}",
+                offer,
+                leg=leg,
                 party="agent",
                 agent=agent,
+                cause="NORMAL_CLEARING",
                 reason=f"offer {result.reason}",
             )
             return
         await c.note(
-            call,
-            "call.answered",
-            f"answered:{call.offer}",
-            party="agent",
-            agent=call.agent,
-            waited_s=c.seconds_since(call.started_ms),
+            call, "call.answered", call.offer, leg=call.leg, party="agent", agent=call.agent
         )
 
     async def answered_meanwhile(self, call: Call, bridge_id: str) -> None:
@@ -248,28 +263,37 @@ class InboundCalls:
             await self.bridged(call, f.Bridged(call.id, bridge_id))
 
     async def cancel_ring(self, call: Call, command: cmd.CancelRing) -> None:
+        c = self.core
         if call.offer != command.offer or call.state is not CallState.RINGING:
             return
+        leg, ringing_ms = call.leg, call.ringing_ms
         self._clear_agent(call)
-        await self.core.book.save(call)
-        await self.core.pbx.redirect(call.id, hold_destination(call.exten))  # ends the Dial
-        await self.core.note(
+        await c.book.save(call)
+        await c.pbx.redirect(call.id, hold_destination(call.exten))  # ends the Dial
+        await c.note(
             call,
             "call.hangup",
-            f"cancelled:{command.offer}",
+            command.offer,
+            leg=leg,
             party="agent",
             agent=command.agent,
+            cause="ORIGINATOR_CANCEL",
+            duration_s=c.seconds_since(ringing_ms),
+            answered=False,
             reason="ring cancelled",
         )
 
     async def ring_lost(self, call: Call) -> None:
         """Reconciliation: the caller is back on hold, the ringing ended unseen."""
         if call.state is CallState.RINGING:
-            await self._ring_ended(call, "unavailable", "")
+            await self._ring_ended(call, "")
 
-    async def _ring_ended(self, call: Call, reason: f.LegFailure, status: str) -> None:
+    async def _ring_ended(self, call: Call, status: str) -> None:
+        """The agent's phone did not answer: `offer_failed` (no_answer / busy /
+        unavailable, from the Dial's status) and the router offers the next agent."""
         c = self.core
-        offer, agent = call.offer, call.agent
+        reason = failure_reason(0, status, 0)
+        offer, agent, leg, ringing_ms = call.offer, call.agent, call.leg, call.ringing_ms
         self._clear_agent(call)  # the next ring_agent finds the call waiting
         await c.run(
             "offer_failed", step(c.book.save_step(call)), c.router.ops.offer_failed(offer, reason)
@@ -277,11 +301,14 @@ class InboundCalls:
         await c.note(
             call,
             "call.hangup",
-            f"failed:{offer}",
+            offer,
+            leg=leg,
             party="agent",
             agent=agent,
+            cause=DIAL_STATUS_CAUSES.get(status, "UNKNOWN"),
+            duration_s=c.seconds_since(ringing_ms),
+            answered=False,
             reason=reason,
-            dial_status=status,
         )
 
     async def bridged(self, call: Call, fact: f.Bridged) -> None:
@@ -290,7 +317,12 @@ class InboundCalls:
         call.bridged_ms = self.core.clock()
         self.core.book.touch(call)
         await self.core.note(
-            call, "call.bridged", f"bridged:{call.offer}", agent=call.agent, bridge=fact.bridge_id
+            call,
+            "call.bridged",
+            call.offer,
+            agent=call.agent,
+            agent_leg=call.leg,
+            wait_s=self.core.seconds_since(call.started_ms),
         )
 
     # --- the end ---------------------------------------------------------------------------
@@ -298,30 +330,29 @@ class InboundCalls:
     async def gone(self, call: Call, fact: f.ChannelGone) -> None:
         c = self.core
         if fact.uniqueid == call.leg and call.state is CallState.CONNECTED:
-            await c.note(
-                call,
-                "call.hangup",
-                f"agent-hangup:{call.offer}",
-                party="agent",
-                agent=call.agent,
-                cause=fact.cause,
-                cause_txt=fact.cause_txt,
-                duration_s=c.seconds_since(call.answered_ms),
-            )
+            await self._agent_leg_ended(call, fact)
             return  # the caller follows (Dial without `g`); its hang-up completes the contact
         if fact.uniqueid != call.id:
             return  # a ringing agent phone's end is told by the caller's DialEnd
+        talking = call.state is CallState.CONNECTED
+        ended_by = call.ended_by or "customer"
+        if talking and call.leg and not call.agent_gone:
+            # Asterisk may report the caller's Hangup before the agent's: the call ends
+            # here, so the agent's leg is written down now, with the same cause.
+            call.ended_by = ended_by
+            await self._agent_leg_ended(call, fact)
         await c.note(
             call,
             "call.hangup",
-            "caller-hangup",
+            leg=call.id,
             party="customer",
             agent=call.agent,
             state=call.state.value,
-            cause=fact.cause,
+            cause=cause_name(fact.cause),
             cause_txt=fact.cause_txt,
             duration_s=c.seconds_since(call.started_ms),
-            talk_s=c.seconds_since(call.bridged_ms or call.answered_ms),
+            talk_s=c.seconds_since(call.bridged_ms or call.answered_ms) if talking else 0,
+            ended_by=ended_by,
         )
         ops: list[Op[Any]] = []
         if call.state in (CallState.WAITING, CallState.RINGING):
@@ -330,6 +361,22 @@ class InboundCalls:
         elif call.state is CallState.CONNECTED:
             ops.append(c.router.ops.complete(call.request))
         await c.run("end of call", *ops, step(c.book.drop_step(call)))
+
+    async def _agent_leg_ended(self, call: Call, fact: f.ChannelGone) -> None:
+        c = self.core
+        call.agent_gone = True
+        call.ended_by = call.ended_by or "agent"
+        await c.note(
+            call,
+            "call.hangup",
+            leg=call.leg,
+            party="agent",
+            agent=call.agent,
+            cause=cause_name(fact.cause),
+            cause_txt=fact.cause_txt,
+            duration_s=c.seconds_since(call.answered_ms),
+            ended_by=call.ended_by,
+        )
 
     # --- router decisions about a waiting caller ------------------------------------------
 
@@ -357,9 +404,10 @@ class InboundCalls:
         await c.note(
             call,
             "call.transferred",
-            "overflow",
+            call.request,
             to="overflow",
             destination=command.destination or call.entry,
+            by="router",
         )
 
     async def dialplan_overflow(self, call: Call, fact: f.DialplanOverflow) -> None:
@@ -374,7 +422,12 @@ class InboundCalls:
             "cancel", lambda: c.router.cancel(call.request, "overflowed by the PBX (max wait)")
         )
         await c.note(
-            call, "call.transferred", "overflow", to="overflow", destination=fact.destination
+            call,
+            "call.transferred",
+            call.request,
+            to="overflow",
+            destination=fact.destination,
+            by="dialplan",
         )
 
     async def hold(self, call: Call, command: cmd.Hold) -> None:
@@ -393,12 +446,13 @@ class InboundCalls:
         await c.note(
             call,
             "call.transferred",
-            f"hold:{command.request}",
-            to="queue",
-            from_agent=old_agent or command.agent,
-            request=command.request,
+            command.request,
+            to="hold",
+            agent=old_agent or command.agent,
+            by="router",
         )
 
     def _clear_agent(self, call: Call) -> None:
         call.state = CallState.WAITING if call.state is not CallState.OVERFLOWED else call.state
-        call.offer = call.agent = call.leg = call.action = ""
+        call.offer = call.agent = call.leg = call.action = call.ended_by = ""
+        call.agent_gone = False

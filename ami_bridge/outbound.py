@@ -24,7 +24,7 @@ from . import facts as f
 from .callbook import Call, CallKind, CallState
 from .errors import AmiActionFailed
 from .pbx import caller_id, leg_id
-from .translate import failure_reason
+from .translate import DIAL_STATUS_CAUSES, cause_name, failure_reason
 
 if TYPE_CHECKING:
     from .core import BridgeCore
@@ -85,11 +85,12 @@ class OutboundCalls:
             agent=command.agent,
             leg=leg,
             action=f"call-{command.call}",
+            click=command.call,
             number=command.number,
             started_ms=c.clock(),
         )
         if command.at and c.clock() - command.at > STALE_CLICK_S * 1000:
-            await c.note(call, "call.hangup", "stale", party="agent", reason="request too old")
+            await self._note(call, "call.hangup", party="agent", reason="request too old")
             return
         await self._place(call, self.ring_s)
 
@@ -101,8 +102,10 @@ class OutboundCalls:
             dial = agent_dial_string(c.config, c.pbx_id, call.agent)
         except (KeyError, DialplanError) as e:
             log.error("outbound call %s cannot be placed: %s", call.id, e)
-            await c.note(call, "call.hangup", "unplaced", party="agent", reason=str(e)[:200])
+            await self._note(call, "call.hangup", party="agent", reason=str(e)[:200])
             return False
+        call.trunk = to.exten
+        call.ringing_ms = c.clock()
         await c.book.save(call)
         try:
             await c.pbx.originate(
@@ -123,19 +126,16 @@ class OutboundCalls:
         except AmiActionFailed as e:
             log.warning("outbound call %s failed at once: %s", call.id, e)
             await c.book.drop(call)
-            await c.note(call, "call.hangup", "unplaced", party="agent", reason=str(e)[:200])
+            await self._note(call, "call.hangup", party="agent", reason=str(e)[:200])
             return False
-        await c.note(
-            call,
-            "call.ringing",
-            "ringing",
-            party="agent",
-            agent=call.agent,
-            number=call.number,
-            direction="outbound",
-            kind=call.kind.value,
-        )
+        await self._note(call, "call.ringing", party="agent", agent=call.agent)
         return True
+
+    async def _note(self, call: Call, etype: str, **data: object) -> None:
+        """A transcript entry of this outbound call: both legs carry the number and the
+        click-to-call's id (`call`); `leg` defaults to the agent's."""
+        data.setdefault("leg", call.id)
+        await self.core.note(call, etype, call=call.click, number=call.number, **data)
 
     async def agent_answered(self, call: Call) -> None:
         """The agent's phone answered (ImplusOutbound, or OriginateResponse success)."""
@@ -151,7 +151,7 @@ class OutboundCalls:
         call.state = CallState.CONNECTED
         call.answered_ms = c.clock()
         await c.book.save(call)
-        await c.note(call, "call.answered", "answered", party="agent", agent=call.agent)
+        await self._note(call, "call.answered", party="agent", agent=call.agent)
 
     async def cancel_ring(self, call: Call, command: cmd.CancelRing) -> None:
         if call.offer == command.offer and call.state is CallState.RINGING:
@@ -162,14 +162,7 @@ class OutboundCalls:
             return
         call.customer_leg = fact.dest_id
         await self.core.book.save(call)
-        await self.core.note(
-            call,
-            "call.ringing",
-            "customer-ringing",
-            party="customer",
-            number=call.number,
-            leg=fact.dest_id,
-        )
+        await self._note(call, "call.ringing", leg=fact.dest_id, party="customer", trunk=call.trunk)
 
     async def dial_ended(self, call: Call, fact: f.DialEnded) -> None:
         c = self.core
@@ -178,16 +171,15 @@ class OutboundCalls:
         if fact.status == "ANSWER":
             call.customer_answered_ms = c.clock()
             await c.book.save(call)
-            await c.note(
-                call, "call.answered", "customer-answered", party="customer", number=call.number
-            )
+            await self._note(call, "call.answered", leg=fact.dest_id, party="customer")
         else:
-            await c.note(
+            await self._note(
                 call,
                 "call.hangup",
-                "customer-unanswered",
+                leg=fact.dest_id,
                 party="customer",
-                number=call.number,
+                cause=DIAL_STATUS_CAUSES.get(fact.status, "UNKNOWN"),
+                answered=False,
                 reason=fact.status.lower(),
             )
 
@@ -196,13 +188,12 @@ class OutboundCalls:
             return
         call.bridged_ms = self.core.clock()
         await self.core.book.save(call)
-        await self.core.note(
+        await self._note(
             call,
             "call.bridged",
-            "bridged",
             agent=call.agent,
-            number=call.number,
-            bridge=fact.bridge_id,
+            customer_leg=call.customer_leg,
+            wait_s=self.core.seconds_since(call.started_ms),
         )
 
     async def leg_failed(self, call: Call, fact: f.LegFailed) -> None:
@@ -212,49 +203,59 @@ class OutboundCalls:
     async def gone(self, call: Call, fact: f.ChannelGone) -> None:
         c = self.core
         if fact.uniqueid == call.customer_leg and fact.uniqueid != call.id:
-            await c.note(
-                call,
-                "call.hangup",
-                "customer-hangup",
-                party="customer",
-                number=call.number,
-                cause=fact.cause,
-                cause_txt=fact.cause_txt,
-                duration_s=c.seconds_since(call.customer_answered_ms),
-            )
+            await self._customer_leg_ended(call, fact)
             return
         if fact.uniqueid != call.id:
             return
         if call.state is CallState.RINGING:
-            # Busy: the Hangup (cause 17) comes before the OriginateResponse - act now.
+            # Busy: the Hangup (cause 17) may come before the OriginateResponse - act now.
             await self._ended_unanswered(call, failure_reason(0, "", fact.cause), fact.cause)
             return
+        if call.customer_answered_ms and not call.customer_gone:
+            # the two Hangups come in either order; the call ends with the agent's leg
+            call.ended_by = call.ended_by or "agent"
+            await self._customer_leg_ended(call, fact)
         if call.kind is CallKind.CALLBACK:
             await c.ask("complete", lambda: c.router.complete(call.request))
-        await c.note(
+        await self._note(
             call,
             "call.hangup",
-            "agent-hangup",
             party="agent",
             agent=call.agent,
-            cause=fact.cause,
+            cause=cause_name(fact.cause),
             cause_txt=fact.cause_txt,
             duration_s=c.seconds_since(call.answered_ms),
             talk_s=c.seconds_since(call.customer_answered_ms),
+            ended_by=call.ended_by or "agent",
         )
         await c.book.drop(call)
+
+    async def _customer_leg_ended(self, call: Call, fact: f.ChannelGone) -> None:
+        call.customer_gone = True
+        call.ended_by = call.ended_by or "customer"
+        await self._note(
+            call,
+            "call.hangup",
+            leg=call.customer_leg,
+            party="customer",
+            cause=cause_name(fact.cause),
+            cause_txt=fact.cause_txt,
+            duration_s=self.core.seconds_since(call.customer_answered_ms),
+            ended_by=call.ended_by,
+        )
 
     async def _ended_unanswered(self, call: Call, reason: f.LegFailure, cause: int) -> None:
         c = self.core
         await c.book.drop(call)
         if call.kind is CallKind.CALLBACK:
             await c.ask("offer_failed", lambda: c.router.offer_failed(call.offer, reason))
-        await c.note(
+        await self._note(
             call,
             "call.hangup",
-            "agent-unanswered",
             party="agent",
             agent=call.agent,
+            cause=cause_name(cause),
+            duration_s=c.seconds_since(call.ringing_ms),
+            answered=False,
             reason=reason,
-            cause=cause,
         )

@@ -1,11 +1,11 @@
 """Agents' phones -> the router's `sip` presence lease.
 
 Each agent homed on this PBX has a phone (a PJSIP endpoint). Its device state becomes the
-agent's `sip` presence: `available` (registered / reachable, idle), `busy` (ringing or on
-a call: no second call is offered), or `offline` (unregistered, unreachable). Available
-and busy phones renew a lease of `ttl` seconds every `refresh` seconds, so a dead bridge
-never leaves an agent offerable; an offline phone's lease is ended at once (a lease of a
-millisecond), so an unregistered phone cannot be offered calls even for one lease.
+agent's `sip` presence, as both PBX bridges report it: `available` (registered /
+reachable, idle), `busy` (ringing or on any call: no second call is offered), `offline`
+(unregistered, unreachable: the router offers it no call). Phones that are up renew a
+lease of `ttl` seconds every third of it, only while the AMI link is up, so a dead bridge
+or PBX never leaves an agent offerable.
 """
 
 from __future__ import annotations
@@ -19,16 +19,12 @@ import redis.exceptions
 from router.errors import NotFound, RouterError
 
 from . import facts as f
-from .callbook import CallKind, CallState
 from .translate import device_presence
 
 if TYPE_CHECKING:
     from .core import BridgeCore
 
 log = logging.getLogger("implus.ami_bridge")
-
-#: The lease an offline phone gets: over at once (the router wants a positive ttl).
-ENDED_LEASE_S = 0.001
 
 
 class Presence:
@@ -48,24 +44,10 @@ class Presence:
         agent = self.agent_of.get(fact.endpoint)
         if agent is None:
             return
-        presence = fact.presence
-        if presence == "busy" and self._routed_call_of(agent):
-            # Busy with a call the router already counts (an offer or a contact of this
-            # agent): saying so again would only make the router re-examine the agent
-            # twice per call. A phone busy with anything else (a call the agent placed,
-            # a click-to-call) is reported busy.
-            presence = "available"
-        if self.state.get(agent) == presence:
+        if self.state.get(agent) == fact.presence:
             return
-        self.state[agent] = presence
-        await self._report(agent, presence)
-
-    def _routed_call_of(self, agent: str) -> bool:
-        return any(
-            call.kind is not CallKind.CLICK_TO_CALL
-            and call.state in (CallState.RINGING, CallState.CONNECTED)
-            for call in self.core.book.of_agent(agent)
-        )
+        self.state[agent] = fact.presence
+        await self._report(agent, fact.presence)
 
     async def rebuild(self) -> None:
         """Ask Asterisk for every agent phone's state now and report each one."""
@@ -89,9 +71,8 @@ class Presence:
             await asyncio.gather(*jobs[start : start + 50])
 
     async def _report(self, agent: str, presence: f.Presence) -> None:
-        ttl = ENDED_LEASE_S if presence == "offline" else self.ttl_s
         try:
-            await self.core.router.heartbeat(agent, source="sip", ttl=ttl, device=presence)
+            await self.core.router.heartbeat(agent, source="sip", ttl=self.ttl_s, device=presence)
         except NotFound:
             if agent not in self._unknown_warned:
                 self._unknown_warned.add(agent)

@@ -8,8 +8,8 @@ busy phone with `Reason: 0` (the generic failure) and only the leg's `DialEnd BU
 (docs/asterisk-sandbox.md, "Originate").
 
 The dialplan contract (docs/call-flow.md) names the UserEvents read here: `ImplusEntry`,
-`ImplusOutbound`, `ImplusOverflow`. A caller's own Dial (implus-connect) is read from
-`DialBegin` / `DialEnd` with the caller's Uniqueid.
+`ImplusRingEnded`, `ImplusOutbound`, `ImplusOverflow`. A caller's own Dial (implus-connect)
+is read from `DialBegin` / `DialEnd` with the caller's Uniqueid.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from . import facts as f
 EVENT_CLASSES = "system,call,user"
 
 EVENT_FILTERS = (
-    "Event: (UserEvent|Hangup|BridgeEnter|DialBegin|DialEnd|OriginateResponse"
+    "Event: (UserEvent|Hangup|HangupRequest|BridgeEnter|DialBegin|DialEnd|OriginateResponse"
     "|DeviceStateChange|Shutdown)[[:space:]]",
 )
 
@@ -47,6 +47,49 @@ _PRESENCE = {
     "RINGINUSE": "busy",
     "ONHOLD": "busy",
 }
+
+
+#: Q.850 causes by the names FreeSWITCH gives them, so both bridges write the same `cause`
+#: into transcripts (Asterisk's own text is kept as `cause_txt`).
+CAUSE_NAMES = {
+    1: "UNALLOCATED_NUMBER",
+    3: "NO_ROUTE_DESTINATION",
+    16: "NORMAL_CLEARING",
+    17: "USER_BUSY",
+    18: "NO_USER_RESPONSE",
+    19: "NO_ANSWER",
+    20: "SUBSCRIBER_ABSENT",
+    21: "CALL_REJECTED",
+    22: "NUMBER_CHANGED",
+    27: "DESTINATION_OUT_OF_ORDER",
+    28: "INVALID_NUMBER_FORMAT",
+    29: "FACILITY_REJECTED",
+    31: "NORMAL_UNSPECIFIED",
+    34: "NORMAL_CIRCUIT_CONGESTION",
+    38: "NETWORK_OUT_OF_ORDER",
+    41: "NORMAL_TEMPORARY_FAILURE",
+    42: "SWITCH_CONGESTION",
+    58: "BEARERCAPABILITY_NOTAVAIL",
+    88: "INCOMPATIBLE_DESTINATION",
+    102: "RECOVERY_ON_TIMER_EXPIRE",
+    127: "INTERWORKING",
+}
+
+
+#: A Dial's DIALSTATUS as the cause name of the agent's unanswered leg.
+DIAL_STATUS_CAUSES = {
+    "BUSY": "USER_BUSY",
+    "NOANSWER": "NO_ANSWER",
+    "CHANUNAVAIL": "SUBSCRIBER_ABSENT",
+    "CONGESTION": "NORMAL_CIRCUIT_CONGESTION",
+    "CANCEL": "ORIGINATOR_CANCEL",
+}
+
+
+def cause_name(code: int) -> str:
+    """`16` -> `NORMAL_CLEARING`; 0 (a BYE without a Reason header, or a hang-up the
+    bridge did not see) and unlisted codes -> `UNKNOWN`."""
+    return CAUSE_NAMES.get(code, "UNKNOWN")
 
 
 def device_presence(state: str) -> f.Presence:
@@ -93,6 +136,8 @@ class Translator:
             if leg is not None:
                 leg.cause = event.cause
             return [f.ChannelGone(event.uniqueid, event.channel, event.cause, event.cause_txt)]
+        if isinstance(event, ev.HangupRequest):
+            return [f.HangupRequested(event.uniqueid)]
         if isinstance(event, ev.BridgeEnter):
             return [f.Bridged(event.uniqueid, event.bridge_uniqueid)]
         if isinstance(event, ev.DialBegin):
@@ -164,6 +209,8 @@ def _user_event(event: ev.UserEvent) -> list[f.Fact]:
                 event.uniqueid, x.get("Trunk", ""), x.get("Dial", ""), x.get("Agent", "")
             )
         ]
+    if name == "ImplusRingEnded":
+        return [f.RingEnded(event.uniqueid, x.get("Status", ""))]
     if name == "ImplusOverflow":
         return [f.DialplanOverflow(event.uniqueid, x.get("Entry", ""), x.get("Destination", ""))]
     return []

@@ -26,16 +26,20 @@ class AmiStreamParser:
 
     def feed(self, data: bytes) -> list[Message]:
         """Add bytes from the socket; return the messages they completed."""
+        messages = []
+        for block in self.blocks(data):
+            message = Message.from_line(block)
+            if message is not None:
+                messages.append(message)
+        return messages
+
+    def blocks(self, data: bytes) -> list[str]:
+        """Add bytes from the socket; return the raw text of the messages they completed."""
         self._buffer += self._decoder.decode(data)
         if self.version is None:
             self._take_greeting()
         *blocks, self._buffer = self._buffer.split(EOL + EOL)
-        messages = []
-        for block in blocks:
-            message = Message.from_line(block.strip())
-            if message is not None:
-                messages.append(message)
-        return messages
+        return [b.strip() for b in blocks if b.strip()]
 
     def _take_greeting(self) -> None:
         # The greeting is one line with no blank line after it (Asterisk 22).
@@ -47,3 +51,38 @@ class AmiStreamParser:
             self._buffer = rest
         else:
             self.version = ""
+
+
+def parse_headers(block: str) -> dict[str, str | list[str]]:
+    """One message's `Key: value` lines as a dict; a repeated key gets a list of values.
+
+    The fast path for events (panoramisk's Message lower-cases every key on every access);
+    keys keep Asterisk's spelling, which is what `events.from_message` reads.
+    """
+    headers: dict[str, str | list[str]] = {}
+    for line in block.split(EOL):
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        value = value[1:] if value.startswith(" ") else value
+        known = headers.get(key)
+        if known is None:
+            headers[key] = value
+        elif isinstance(known, list):
+            known.append(value)
+        else:
+            headers[key] = [known, value]
+    return headers
+
+
+def header(block: str, name: str) -> str:
+    """The first value of header `name` in a raw message ('' if absent)."""
+    if block.startswith(name + ":"):
+        start = len(name) + 1
+    else:
+        start = block.find(EOL + name + ":")
+        if start < 0:
+            return ""
+        start += len(EOL) + len(name) + 1
+    end = block.find(EOL, start)
+    return (block[start:] if end < 0 else block[start:end]).strip()

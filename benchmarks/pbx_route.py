@@ -198,12 +198,15 @@ class Bench:
         self.lab.install()
         self.client.load_strategy(STRATEGY)
         implus = [sys.executable, "-c", "from router.cli import main; main()"]
-        self._spawn("worker", [*implus, "router", "--redis-url", self.redis_url])
         if self.args.profile:  # cProfile runs a script file, not -c
             script = self.folder / "implus_main.py"
             script.write_text("from router.cli import main\nmain()\n")
+            worker = [sys.executable, "-m", "cProfile", "-o", str(self.folder / "worker.prof")]
+            self._spawn("worker", [*worker, str(script), "router", "--redis-url", self.redis_url])
             profile = str(self.folder / "bridge.prof")
             implus = [sys.executable, "-m", "cProfile", "-o", profile, str(script)]
+        else:
+            self._spawn("worker", [*implus, "router", "--redis-url", self.redis_url])
         bridge_cmd = [
             *implus,
             "ami-bridge",
@@ -391,7 +394,7 @@ class Bench:
         for name in ("bridge", "worker", "redis"):
             proc = self.procs.get(name)
             if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGINT if name == "bridge" else signal.SIGTERM)
+                proc.send_signal(signal.SIGINT if name in ("bridge", "worker") else signal.SIGTERM)
                 try:
                     proc.wait(15)
                 except subprocess.TimeoutExpired:

@@ -205,6 +205,9 @@ def _connect() -> _Extension:
     # The caller dials (no Originate, no channel yanked into a bridge): `m` keeps its hold
     # music while the phone rings; without `g` the caller is hung up with the agent.
     ext.step(f"Dial(${{{dial}}},${{{ring}}},m)")
+    # Not answered (busy, no answer, unreachable - even when no agent channel was made):
+    # the bridge learns it here, then the caller goes back on hold.
+    ext.step("UserEvent(ImplusRingEnded,Status: ${DIALSTATUS})")
     ext.step(f"Set({dial}=)", label="back")
     ext.step(f"Goto({ENTRY_CONTEXT},${{IMPLUS_EXTEN}},{HOLD_LABEL})")
     return ext

@@ -7,6 +7,7 @@ it), the worker is the router's own, calls are real SIP calls from sipp.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -253,5 +254,19 @@ class CallCentre:
         return self.box.cli("core show channels concise")
 
     def explain(self) -> str:
-        """Context for a failed assertion: the bridge's log."""
-        return self.bridge.tail() if self.bridge else ""
+        """Context for a failed assertion: the router's decisions and the bridge's log."""
+        lines = []
+        prefix = self.client.keys.request("")
+        for key in sorted(self.client.redis.scan_iter(prefix + "*", count=1000)):
+            request_id = key[len(prefix) :]
+            for trace in self.client.explain(request_id):
+                lines.append(f"{request_id}: {json.dumps(trace)[:600]}")
+        return "\n".join(
+            [
+                "",
+                "router decisions:",
+                *lines,
+                "bridge log:",
+                self.bridge.tail() if self.bridge else "",
+            ]
+        )

@@ -45,11 +45,27 @@ def test_call_reaches_the_agent_with_the_skill(call_centre: CallCentre) -> None:
         "the caller's hang-up in the transcript",
         lambda: (t := cc.transcript_types(request.session_id)) and "call.hangup" in t and t,
     )
-    for needed in ("call.arrived", "call.ringing", "call.answered", "call.bridged", "assigned"):
+    for needed in ("call.ringing", "call.answered", "call.bridged", "assigned"):
         assert needed in types, (types, cc.explain())
-    hangup = cc.entries(request.session_id, "call.hangup")[-1]
-    assert hangup["party"] == "customer"
-    assert hangup["cause"] == 16  # the agent's BYE ends the bridge; Bridge(x) hangs up
+    answered = cc.entries(request.session_id, "call.answered")
+    assert [(e["party"], e.get("agent", "")) for e in answered] == [
+        ("customer", ""),  # by the entry point
+        ("agent", "bob"),
+    ]
+    assert answered[0]["entry"] == "booking_en"
+    assert answered[0]["number"] == "5550101"
+    assert {e["pbx"] for e in answered} == {"sandbox"}
+    bridged = cc.entries(request.session_id, "call.bridged")[0]
+    assert bridged["agent_leg"] == answered[1]["leg"]
+    hangups = cc.entries(request.session_id, "call.hangup")
+    # bob's BYE ended it (his HangupRequest came first); the caller followed. The two
+    # Hangup events come in either order.
+    assert {(h["party"], h["ended_by"]) for h in hangups} == {
+        ("agent", "agent"),
+        ("customer", "agent"),
+    }
+    hangup = next(h for h in hangups if h["party"] == "customer")
+    assert hangup["cause"] == "NORMAL_CLEARING"
     assert 1.0 <= hangup["talk_s"] < 10
     assert hangup["duration_s"] >= hangup["talk_s"]
 
@@ -75,19 +91,19 @@ def test_agent_a_does_not_answer_agent_b_gets_the_call(
         customer = cc.sipp.customer_call("800", caller="5550102", hold=None, max_seconds=30)
         result = customer.wait(30)
         bob_result = bob.wait(20)
+        request = cc.request_for("5550102")
+        rung = [e["agent"] for e in cc.entries(request.session_id, "call.ringing")]
+        assert rung == ["alice", "bob"], cc.explain()
         alice_result = alice.wait(20)
     assert result.ok, result.describe() + cc.explain()
     assert alice_result.count("INVITE", "received") == 1, alice_result.describe()
     assert bob_result.count("INVITE", "received") == 1, bob_result.describe() + cc.explain()
     if behaviour == "no_answer":
         assert alice_result.count("CANCEL", "received") == 1  # Asterisk stopped ringing
-    request = cc.request_for("5550102")
     cc.wait_owner(request.session_id, "bob")
     hangups = cc.entries(request.session_id, "call.hangup")
     missed = [e for e in hangups if e["party"] == "agent" and "reason" in e]
     assert [(e["agent"], e["reason"]) for e in missed] == [("alice", behaviour)], cc.explain()
-    rung = [e["agent"] for e in cc.entries(request.session_id, "call.ringing")]
-    assert rung == ["alice", "bob"]
     # The router heard why: no answer counts as a miss, busy does not.
     alice_state = cc.client.agent("alice")
     assert alice_state is not None
@@ -108,7 +124,9 @@ def test_caller_abandons_while_waiting_and_while_ringing(call_centre: CallCentre
         "the hang-up in the transcript",
         lambda: cc.entries(request.session_id, "call.hangup"),
     )[-1]
-    assert (hangup["party"], hangup["state"], hangup["cause"]) == ("customer", "waiting", 0)
+    # a BYE without a Reason header: Asterisk's cause 0
+    assert (hangup["party"], hangup["state"], hangup["cause"]) == ("customer", "waiting", "UNKNOWN")
+    assert hangup["ended_by"] == "customer"
     assert 1.5 <= hangup["duration_s"] < 10
     assert "abandoned" in cc.transcript_types(request.session_id)
 
@@ -160,7 +178,7 @@ def test_chat_then_call_same_session_same_agent(call_centre: CallCentre) -> None
     assert call.owner == "bob"  # filed as the session's known agent
     cc.wait_request(call.id, RequestState.CLOSED)
     types = cc.transcript_types(chat.session_id)
-    assert types.index("call.arrived") > types.index("assigned")  # the chat came first
+    assert types.index("call.answered") > types.index("assigned")  # the chat came first
     assert "call.bridged" in types
     chat_request = cc.client.request(chat.request_id)
     assert chat_request is not None

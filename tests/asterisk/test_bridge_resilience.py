@@ -103,7 +103,7 @@ def test_bridge_killed_and_restarted_during_calls(call_centre: CallCentre) -> No
     cc.wait_request(a.id, RequestState.CLOSED)
     assert cc.voice_load("bob") == 0
     hangup = cc.entries(a.session_id, "call.hangup")[-1]
-    assert (hangup["party"], hangup["cause"]) == ("customer", 16)
+    assert (hangup["party"], hangup["cause"]) == ("customer", "NORMAL_CLEARING")
     assert hangup["talk_s"] >= 8.0  # timed from the first bridge's answer
     assert "gone while the bridge" in cc.entries(c.session_id, "call.hangup")[-1]["cause_txt"]
     assert cc.bridge.starts == 2
