@@ -722,8 +722,31 @@ class RouterClient:
             return target.execute_command(*step.args)
         with self.redis.pipeline(transaction=False) as p:
             for item in step.items:
-                self._execute(item, p)
-            return p.execute()
+                if isinstance(item, Script):
+                    # EVALSHA straight into the pipeline: redis-py would otherwise ask
+                    # SCRIPT EXISTS for the pipeline's scripts on every execute (one more
+                    # round trip per batch).
+                    p.evalsha(self._scripts[item.name].sha, 0, *self._args(item))
+                else:
+                    p.execute_command(*item.args)
+            replies = p.execute(raise_on_error=False)
+        return self._finish_batch(step, replies)
+
+    def _args(self, step: Script) -> list[Any]:
+        return _step_args(self.keys, self.ops.clock, step)
+
+    def _finish_batch(self, batch: Batch, replies: list[Any]) -> list[Any]:
+        """Scripts Redis forgot (restarted, SCRIPT FLUSH) are loaded and run again; any
+        other error is raised, as redis-py would."""
+        for i, reply in enumerate(replies):
+            if isinstance(reply, redis.exceptions.NoScriptError):
+                item = batch.items[i]
+                assert isinstance(item, Script)
+                replies[i] = self._scripts[item.name](keys=[], args=self._args(item))
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
 
     def close(self) -> None:
         self.redis.close()
@@ -819,12 +842,23 @@ class AsyncRouterClient:
         async with self.redis.pipeline(transaction=False) as p:
             for item in step.items:
                 if isinstance(item, Script):
-                    await self._scripts[item.name](
-                        keys=[], args=_step_args(self.keys, self.ops.clock, item), client=p
-                    )
+                    # EVALSHA straight into the pipeline (no SCRIPT EXISTS round trip)
+                    p.evalsha(self._scripts[item.name].sha, 0, *self._args(item))
                 else:
                     p.execute_command(*item.args)
-            return await p.execute()
+            replies = await p.execute(raise_on_error=False)
+        for i, reply in enumerate(replies):  # scripts Redis forgot: load and run again
+            if isinstance(reply, redis.exceptions.NoScriptError):
+                item = step.items[i]
+                assert isinstance(item, Script)
+                replies[i] = await self._scripts[item.name](keys=[], args=self._args(item))
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    def _args(self, step: Script) -> list[Any]:
+        return _step_args(self.keys, self.ops.clock, step)
 
     async def close(self) -> None:
         await self.redis.aclose()
