@@ -25,6 +25,10 @@
     target: script.dataset.target || "",
     demo: script.dataset.demo === "on",
   };
+  if (!opts.token && /^#token=/.test(location.hash)) {
+    // the full-page chat takes the token from the URL fragment (never sent to a server)
+    opts.token = decodeURIComponent(location.hash.slice(7));
+  }
   var EMOJI = ["😀", "😂", "🙂", "😉", "😍", "👍", "🙏", "🎉", "❤️", "😢", "😮", "🤔"];
 
   function el(tag, attrs, text) {

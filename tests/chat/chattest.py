@@ -106,3 +106,71 @@ def chat_env(redis_url: str, upload_dir: Path, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
+
+
+class WsClient:
+    """A websocket-client connection that reads JSON frames and waits for a kind of frame."""
+
+    def __init__(
+        self, url: str, *, protocols: list[str] | None = None, headers: list[str] | None = None
+    ) -> None:
+        import websocket
+
+        self.ws = websocket.WebSocket()
+        self.ws.settimeout(15)
+        self.ws.connect(url, subprotocols=protocols, header=headers or [])
+        self.seen: list[dict[str, Any]] = []
+
+    def send(self, frame: dict[str, Any]) -> None:
+        import json
+
+        self.ws.send(json.dumps(frame))
+
+    def expect(self, kind: str, timeout: float = 15, **match: Any) -> dict[str, Any]:
+        """The next frame of type ``kind`` whose fields equal ``match`` (others are kept)."""
+        import json
+
+        for f in self.seen:
+            if f["type"] == kind and all(f.get(k) == v for k, v in match.items()):
+                self.seen.remove(f)
+                return f
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            f = json.loads(self.ws.recv())
+            if f["type"] == kind and all(f.get(k) == v for k, v in match.items()):
+                return f
+            self.seen.append(f)
+        raise AssertionError(f"no {kind} frame matching {match}; got {self.seen[-10:]}")
+
+    def close(self) -> None:
+        self.ws.close()
+        self.ws.shutdown()
+
+
+def customer_ws(server: ChatProcess, token: str, service: str = "booking") -> WsClient:
+    return WsClient(
+        f"{server.ws_url}/ws/customer?service={service}", protocols=["implus", f"token.{token}"]
+    )
+
+
+def agent_ws(server: ChatProcess, bearer: str) -> WsClient:
+    return WsClient(f"{server.ws_url}/ws/agent", headers=[f"Authorization: Bearer {bearer}"])
+
+
+def api(
+    server: ChatProcess, method: str, path: str, body: Any = None, bearer: str | None = None
+) -> tuple[int, Any]:
+    import json
+
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(server.url + path, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if bearer:
+        req.add_header("Authorization", f"Bearer {bearer}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            raw = r.read()
+            return r.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")

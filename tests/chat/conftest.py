@@ -3,6 +3,12 @@ real `implus chat` process (gunicorn + gevent) for websocket tests."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,3 +78,62 @@ def chat_server(
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def router_worker(redis_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real allocation worker process (`implus router`) on the test's Redis."""
+    exe = shutil.which("implus", path=str(Path(sys.executable).parent))
+    assert exe, "implus is not installed in this venv: pip install -e '.[test]'"
+    with (tmp_path / "router.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [exe, "router", "--redis-url", redis_url],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    time.sleep(0.5)
+    if proc.poll() is not None:
+        raise RuntimeError("router worker exited: " + (tmp_path / "router.log").read_text())
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def _stack_server(redis_url: str, tmp_path: Path, name: str) -> ChatProcess:
+    return ChatProcess(
+        port=free_port(),
+        env=chat_env(redis_url, tmp_path / "uploads"),
+        log=tmp_path / f"{name}.log",
+    )
+
+
+@pytest.fixture
+def chat_stack(redis_url: str, router_worker: Any, tmp_path: Path) -> Iterator[ChatProcess]:
+    """`implus chat` on a fresh database with a router worker beside it."""
+    server = _stack_server(redis_url, tmp_path, "chat-a")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def second_chat(chat_stack: ChatProcess, redis_url: str, tmp_path: Path) -> Iterator[ChatProcess]:
+    """A second chat instance on the same Redis and upload folder (another machine, say)."""
+    server = _stack_server(redis_url, tmp_path, "chat-b")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stack_admin(redis_url: str) -> tuple[str, str]:
+    import redis
+
+    store = AccountStore(redis.Redis.from_url(redis_url), ChatKeys("default"))
+    store.set_password(Role.ADMIN, "root", "admin-password-1")
+    return "root", "admin-password-1"
