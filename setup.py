@@ -1,12 +1,14 @@
 """Packaging for implus: one distribution, the packages of the design card, one console command."""
 
+from pathlib import Path
+
 from setuptools import setup
 
 setup(
     name="implus",
     version="0.1.0",
-    description="Omnichannel customer-service router for your own Asterisk/FreeSWITCH PBX and web chat",
-    long_description=open("README.md", encoding="utf-8").read(),
+    description="Omnichannel contact-centre router for your own Asterisk/FreeSWITCH and web chat",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
@@ -52,6 +54,7 @@ setup(
         "implus.commands": [
             "sandbox = ami_bridge.sandbox:sandbox_group",
             "chat = chat.cli:chat_command",
+            "dialplan = dialplan.cli:dialplan_group",
         ],
     },
 )

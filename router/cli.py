@@ -7,10 +7,31 @@ setup.py (e.g. `chat = chat.cli:chat_command`), and they are attached here at st
 
 from __future__ import annotations
 
+import json
+import logging
+import multiprocessing
+import signal
 import sys
+import time
 from importlib.metadata import entry_points
+from typing import Any
 
 import click
+
+REDIS_URL = click.option(
+    "--redis-url",
+    envvar="IMPLUS_REDIS_URL",
+    default="redis://127.0.0.1:6379/0",
+    show_default=True,
+    help="Redis holding the routing state (env IMPLUS_REDIS_URL).",
+)
+DOMAIN = click.option(
+    "--domain",
+    envvar="IMPLUS_DOMAIN",
+    default="default",
+    show_default=True,
+    help="Routing domain: all its keys share one Redis hash tag.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,13 +40,184 @@ def main() -> None:
     """implus: one router for voice and chat on your own PBX."""
 
 
+def _client(redis_url: str, domain: str) -> Any:
+    from router.client import RouterClient
+    from router.errors import RouterUnavailable
+
+    client = RouterClient.from_url(redis_url, domain)
+    try:
+        client.redis.ping()
+    except Exception as e:
+        raise click.ClickException(
+            f"cannot reach Redis at {_safe_url(redis_url)}: {e}. "
+            "Start redis-server or pass --redis-url."
+        ) from None
+    _ = RouterUnavailable
+    return client
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _run_worker(redis_url: str, domain: str, index: int) -> None:
+    from router.client import RouterClient
+    from router.worker import Worker
+
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s router[{index}] %(levelname)s %(message)s"
+    )
+    worker = Worker(RouterClient.from_url(redis_url, domain))
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    signal.signal(signal.SIGINT, lambda *_: worker.stop())
+    worker.run()
+
+
 @main.group(name="router", invoke_without_command=True)
+@REDIS_URL
+@DOMAIN
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Allocation worker processes to run.",
+)
 @click.pass_context
-def router_group(ctx: click.Context) -> None:
-    """Run allocation workers (default) or inspect routing decisions."""
-    if ctx.invoked_subcommand is None:
-        click.echo("the allocation worker is not built yet", err=True)
-        sys.exit(2)
+def router_group(ctx: click.Context, redis_url: str, domain: str, workers: int) -> None:
+    """Run allocation workers (default), or inspect and steer routing."""
+    ctx.obj = {"redis_url": redis_url, "domain": domain}
+    if ctx.invoked_subcommand is not None:
+        return
+    _client(redis_url, domain).close()
+    click.echo(
+        f"implus router: {workers} worker(s) on {_safe_url(redis_url)} "
+        f"domain {domain!r}; Ctrl-C stops"
+    )
+    if workers == 1:
+        _run_worker(redis_url, domain, 0)
+        return
+    procs = [
+        multiprocessing.Process(target=_run_worker, args=(redis_url, domain, i), daemon=False)
+        for i in range(workers)
+    ]
+    for p in procs:
+        p.start()
+
+    def _stop(*_: object) -> None:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    for p in procs:
+        p.join()
+
+
+@router_group.command()
+@click.argument("request_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw traces as JSON.")
+@click.pass_obj
+def explain(obj: dict[str, str], request_id: str, as_json: bool) -> None:
+    """Print every routing decision taken for REQUEST_ID and why."""
+    client = _client(obj["redis_url"], obj["domain"])
+    request = client.request(request_id)
+    traces = client.explain(request_id)
+    if request is None and not traces:
+        raise click.ClickException(f"no request {request_id!r} (requests are kept for 30 days)")
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"request": request.__dict__ if request else None, "decisions": traces},
+                default=str,
+                indent=2,
+            )
+        )
+        return
+    if request is not None:
+        click.echo(
+            f"request {request.id}: {request.channel.value} {request.service} for user "
+            f"{request.user_id}, session {request.session_id}, now {request.state.value}"
+            + (f" with {request.agent}" if request.agent else "")
+        )
+    for i, t in enumerate(traces, 1):
+        click.echo(
+            f"\n#{i} at {time.strftime('%H:%M:%S', time.localtime(t['at'] / 1000))} "
+            f"(waited {t.get('waited_s', 0)}s, strategy v{t.get('strategy')})"
+        )
+        if t.get("rule"):
+            click.echo(f"  rule {t['rule']}, goal step {t.get('step', 0)}, order {t.get('order')}")
+            for target in t.get("targets", []):
+                skills = ", ".join(f"{k}>={v}" for k, v in target["skills"].items()) or "any skills"
+                click.echo(f"  target queue {target['queue']}: {skills}")
+        for note in t.get("notes", []):
+            click.echo(f"  note: {note}")
+        for c in t.get("considered", []):
+            click.echo(f"  candidate {c['agent']} via {c['via']}: {c.get('skipped') or 'eligible'}")
+        click.echo(f"  -> {t.get('outcome')}: {t.get('why', '')}")
+
+
+@router_group.command("load-strategy")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.pass_obj
+def load_strategy(obj: dict[str, str], path: str) -> None:
+    """Validate PATH and make it the live strategy (applies to waiting requests too)."""
+    from router.errors import StrategyError
+
+    client = _client(obj["redis_url"], obj["domain"])
+    try:
+        text = open(path, encoding="utf-8").read()  # noqa: SIM115 - read once
+        version = client.load_strategy(text)
+    except StrategyError as e:
+        click.echo(f"{path}: not loaded, fix these and retry:", err=True)
+        for problem in e.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"strategy v{version} loaded from {path}; waiting requests are being re-decided")
+
+
+@router_group.command("check-strategy")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def check_strategy(path: str) -> None:
+    """Validate a strategy file without loading it."""
+    from router.errors import StrategyError
+    from router.strategy import load_strategy_file
+
+    try:
+        s = load_strategy_file(path)
+    except StrategyError as e:
+        for problem in e.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    click.echo(f"{path}: ok, {len(s.rules)} rules, queues {', '.join(s.queue_names) or 'none'}")
+
+
+@router_group.command()
+@click.pass_obj
+def status(obj: dict[str, str]) -> None:
+    """Queues (waiting, longest wait, estimated wait, service level) and agents."""
+    client = _client(obj["redis_url"], obj["domain"])
+    now = int(time.time() * 1000)
+    click.echo("queue            channel  waiting  longest  est.wait  SL     free agents")
+    for q in client.queue_stats():
+        ewt = "-" if q.estimated_wait_s is None else f"{q.estimated_wait_s:.0f}s"
+        sl = "-" if q.service_level is None else f"{q.service_level:.0%}"
+        click.echo(
+            f"{q.queue:<16} {q.channel:<8} {q.waiting:>7}  {q.longest_wait_s:>6.0f}s  {ewt:>8}  "
+            f"{sl:>5}  {q.free_agents:>5}"
+        )
+    agents = client.agents()
+    click.echo(f"\n{len(agents)} agents")
+    for a in agents[:50]:
+        load = ", ".join(
+            f"{k} {v}/{a.profile.capacity.get(k, 0)}" for k, v in sorted(a.load.items())
+        )
+        click.echo(f"  {a.id:<16} {a.effective_status(now):<10} {a.reason:<14} {load}")
 
 
 def _attach_plugins() -> None:

@@ -47,14 +47,22 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [
                 exe,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--dir", str(self.workdir),
-                "--appendonly", "yes",
-                "--appendfsync", "everysec",
-                "--save", "",
-                "--protected-mode", "yes",
-                "--loglevel", "warning",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.workdir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--protected-mode",
+                "yes",
+                "--loglevel",
+                "warning",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -90,12 +98,12 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture
-def redis_url(redis_server: RedisServer) -> Iterator[str]:
+def redis_url(redis_server: RedisServer) -> str:
     """The server's URL with an empty database for this test."""
     r = redis.Redis.from_url(redis_server.url)
     r.flushall()
     r.close()
-    yield redis_server.url
+    return redis_server.url
 
 
 @pytest.fixture

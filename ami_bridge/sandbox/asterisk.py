@@ -71,7 +71,6 @@ class AsteriskSandbox:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = (root or default_root()).absolute()
-        self._proc: subprocess.Popen[bytes] | None = None
 
     # paths -------------------------------------------------------------------------
     @property
@@ -81,7 +80,7 @@ class AsteriskSandbox:
 
     @property
     def console_log(self) -> Path:
-        """Asterisk's stdout/stderr of the current run."""
+        """What `asterisk -F` printed before it daemonized (start-up errors)."""
         return self.root / "var/log/asterisk/console.log"
 
     @property
@@ -91,6 +90,17 @@ class AsteriskSandbox:
     @property
     def lock_path(self) -> Path:
         return self.root.parent / f"{self.root.name}.lock"
+
+    @property
+    def history_path(self) -> Path:
+        """Who started/stopped/killed the sandbox and when (shared by every user)."""
+        return self.root.parent / f"{self.root.name}.history.log"
+
+    def _note(self, what: str) -> None:
+        with contextlib.suppress(OSError), open(self.history_path, "a", encoding="utf-8") as f:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            who = " ".join(_cmdline(os.getpid()))[:160]
+            f.write(f"{stamp} {what} by pid {os.getpid()} ({who})\n")
 
     def chroot_path(self, inside: str) -> Path:
         """A path inside the chroot as seen from the host."""
@@ -113,16 +123,18 @@ class AsteriskSandbox:
             pid = int(pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
-        if self._proc is not None and self._proc.pid == pid and self._proc.poll() is not None:
-            return None
+        return pid if self._alive(pid) else None
+
+    def _alive(self, pid: int) -> bool:
+        """Is `pid` a live (not zombie) process chrooted into this sandbox?"""
         try:
             if os.readlink(f"/proc/{pid}/root") != str(self.root):
-                return None  # a reused pid, not ours
+                return False  # a reused pid, not ours
             with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
                 state = f.read().rsplit(")", 1)[1].split()[0]
         except OSError:
-            return None
-        return None if state in ("Z", "X") else pid
+            return False
+        return state not in ("Z", "X")
 
     def is_running(self) -> bool:
         return self.pid() is not None
@@ -163,6 +175,7 @@ class AsteriskSandbox:
         self.write_base_configs()
         self._mount_proc()
         report(f"starting Asterisk in {self.root}")
+        self._note("start")
         self._start_process()
         self._wait_ready(timeout)
         return time.monotonic() - started
@@ -189,6 +202,7 @@ class AsteriskSandbox:
         pid = self.pid()
         if pid is not None:
             report(f"stopping Asterisk (pid {pid})")
+            self._note(f"stop {pid}")
             self.cli("core stop now", check=False, timeout=5)
             if not self._wait_exit(pid, timeout / 2):
                 report("Asterisk did not stop on `core stop now`; sending SIGTERM")
@@ -208,6 +222,7 @@ class AsteriskSandbox:
         """SIGKILL Asterisk (tests: the PBX dies without a Shutdown event)."""
         pid = self.pid()
         if pid is not None:
+            self._note(f"kill {pid}")
             os.kill(pid, signal.SIGKILL)
             self._wait_exit(pid, 10)
 
@@ -251,13 +266,18 @@ class AsteriskSandbox:
         for name in configs.INCLUDE_FILES:
             (self.etc / name).write_text("", encoding="utf-8")
 
+    def hangup_all(self) -> None:
+        """Hang up every live channel (a test starts with an idle PBX)."""
+        self.cli("channel request hangup all")
+
     def reload(self) -> None:
-        """Reload dialplan, PJSIP, manager and music-on-hold from the config files."""
+        """Reload PJSIP, dialplan, manager, music on hold and queues from the config files."""
         for command in (
             "module reload res_pjsip.so",
             "dialplan reload",
             "manager reload",
             "moh reload",
+            "module reload app_queue.so",
         ):
             self.cli(command)
 
@@ -295,6 +315,7 @@ class AsteriskSandbox:
                     f"(lock {self.lock_path})"
                 )
                 fcntl.flock(f, fcntl.LOCK_EX)
+            self._note("lock")
             f.seek(0)
             f.truncate()
             f.write(f"pid {os.getpid()}: {' '.join(_cmdline(os.getpid()))[:200]}\n")
@@ -305,6 +326,7 @@ class AsteriskSandbox:
                 f.seek(0)
                 f.truncate()
                 f.flush()
+                self._note("unlock")
                 fcntl.flock(f, fcntl.LOCK_UN)
 
     def lock_holder(self) -> str | None:
@@ -321,16 +343,23 @@ class AsteriskSandbox:
             return None
 
     # internals ---------------------------------------------------------------------
-    def _check_ports_free(self) -> None:
-        for port, what in ((configs.AMI_PORT, "AMI"),):
+    def _check_ports_free(self, grace: float = 3.0) -> None:
+        # A just-killed Asterisk's listening socket can linger for a moment (gVisor's
+        # netstack closes it asynchronously): only a listener that stays is an error.
+        deadline = time.monotonic() + grace
+        while True:
             with socket.socket() as s:
                 s.settimeout(1)
-                if s.connect_ex((configs.AMI_HOST, port)) == 0:
-                    raise SandboxError(
-                        f"something else listens on {configs.AMI_HOST}:{port} ({what}), not "
-                        "this sandbox's Asterisk: stop it (another Asterisk? a sandbox in "
-                        f"another ${ROOT_ENV}?) and run `implus sandbox asterisk up` again"
-                    )
+                busy = s.connect_ex((configs.AMI_HOST, configs.AMI_PORT)) == 0
+            if not busy:
+                return
+            if time.monotonic() > deadline:
+                raise SandboxError(
+                    f"something else listens on {configs.AMI_HOST}:{configs.AMI_PORT} (AMI), "
+                    "not this sandbox's Asterisk: stop it (another Asterisk? a sandbox in "
+                    f"another ${ROOT_ENV}?) and run `implus sandbox asterisk up` again"
+                )
+            time.sleep(0.1)
 
     def _mount_proc(self) -> None:
         if self.proc_mounted():
@@ -352,24 +381,32 @@ class AsteriskSandbox:
         pidfile = self.root / "run/asterisk/asterisk.pid"
         pidfile.unlink(missing_ok=True)
         self.console_log.parent.mkdir(parents=True, exist_ok=True)
+        # -F: Asterisk daemonizes, so it outlives the CLI or test session that started
+        # it (and is never our zombie); `down` stops it by the pid in its pidfile.
         with open(self.console_log, "wb") as log:
-            # A new session: Asterisk outlives the CLI that started it and ignores the
-            # test runner's Ctrl-C; `down` stops it by pid.
-            self._proc = subprocess.Popen(
-                ["chroot", str(self.root), "/usr/sbin/asterisk", "-f"],
+            result = subprocess.run(
+                ["chroot", str(self.root), "/usr/sbin/asterisk", "-F"],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                timeout=30,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise SandboxError(
+                f"`chroot {self.root} asterisk -F` exited with {result.returncode}: "
+                f"{self._console_tail()}"
             )
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
+            pidfile_written = (self.root / "run/asterisk/asterisk.pid").exists()
+            if pidfile_written and not self.is_running():
                 raise SandboxError(
-                    f"Asterisk exited with code {self._proc.returncode} while starting; "
-                    f"last lines of {self.console_log}:\n{self._console_tail()}"
+                    f"Asterisk exited while starting; last lines of {self.messages_log}:\n"
+                    f"{self._console_tail()}"
                 )
             if ami_fully_booted(timeout=min(2.0, max(0.1, deadline - time.monotonic()))):
                 return
@@ -383,20 +420,19 @@ class AsteriskSandbox:
     def _wait_exit(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.pid == pid:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self._proc.wait(0.05)
-            if self.pid() != pid:
+            # not the pidfile: Asterisk deletes it early in shutdown, still serving AMI
+            if not self._alive(pid):
                 return True
             time.sleep(0.05)
         return False
 
     def _console_tail(self, lines: int = 15) -> str:
-        try:
-            text = self.console_log.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return "(no console log)"
-        return "\n".join(text.splitlines()[-lines:])
+        out = []
+        for log in (self.console_log, self.messages_log):
+            with contextlib.suppress(OSError):
+                text = log.read_text(encoding="utf-8", errors="replace")
+                out += text.splitlines()[-lines:]
+        return "\n".join(out) or "(no log output)"
 
 
 def _cmdline(pid: int) -> list[str]:

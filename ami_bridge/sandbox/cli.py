@@ -52,12 +52,18 @@ def up() -> None:
 
 
 @asterisk_group.command()
-def down() -> None:
+@click.option("--force", is_flag=True, help="Stop it even while a test session uses it.")
+def down(force: bool) -> None:
     """Stop Asterisk and unmount the chroot's /proc (the chroot stays cached)."""
     box = AsteriskSandbox()
     holder = box.lock_holder()
-    if holder:
-        _say(f"note: a test session holds the sandbox ({holder}); it will fail")
+    if holder and not force:
+        _fail(
+            SandboxError(
+                f"a test session is using the sandbox ({holder}); wait for it to finish, "
+                "or `implus sandbox asterisk down --force` (its tests will fail)"
+            )
+        )
     try:
         box.down(report=_say)
     except SandboxError as e:

@@ -31,6 +31,7 @@ INCLUDE_FILES = (
     "pjsip_implus.conf",
     "manager_implus.conf",
     "musiconhold_implus.conf",
+    "queues_implus.conf",
 )
 
 #: Where the generated hold tone lives inside the chroot.
@@ -131,6 +132,8 @@ enabled = yes
 port = {AMI_PORT}
 bindaddr = {AMI_HOST}
 displayconnects = no
+; Channel events carry these as `ChanVariable: NAME=value` headers.
+channelvars = IMPLUS_SERVICE,IMPLUS_ENTRY,IMPLUS_LANGUAGE,IMPLUS_USER
 
 [{AMI_USER}]
 secret = {AMI_SECRET}
@@ -162,7 +165,9 @@ disallow = all
 allow = ulaw,alaw
 direct_media = no
 aors = customers
-trust_id_inbound = yes
+; RTP would bind to all addresses without these two
+media_address = {SIP_HOST}
+bind_rtp_to_media_address = yes
 
 [customers]
 type = aor
@@ -217,6 +222,14 @@ directory = {MOH_DIR}
 #tryinclude musiconhold_implus.conf
 """
 
+QUEUES_CONF = """\
+; implus sandbox: app_queue only for side-by-side benchmarks; queues come from the include.
+[general]
+persistentmembers = no
+
+#tryinclude queues_implus.conf
+"""
+
 BASE_CONFIGS = {
     "asterisk.conf": ASTERISK_CONF,
     "modules.conf": MODULES_CONF,
@@ -225,6 +238,7 @@ BASE_CONFIGS = {
     "pjsip.conf": PJSIP_CONF,
     "extensions.conf": EXTENSIONS_CONF,
     "musiconhold.conf": MUSICONHOLD_CONF,
+    "queues.conf": QUEUES_CONF,
 }
 
 #: Stock files whose demo content would load beside ours (AEL/Lua dialplan, users.conf).

@@ -351,6 +351,9 @@ def agent_endpoint_config(
         "disallow = all",
         "allow = ulaw,alaw",
         "direct_media = no",
+        # RTP would bind to all addresses without these two
+        f"media_address = {configs.SIP_HOST}",
+        "bind_rtp_to_media_address = yes",
         f"aors = {exten}",
     ]
     return "\n".join([*endpoint, "", *aor]) + "\n\n"

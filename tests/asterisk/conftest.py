@@ -29,6 +29,7 @@ def asterisk_sandbox(request: pytest.FixtureRequest) -> Iterator[AsteriskSandbox
         was_running = box.is_running()
         try:
             box.up(report=say)
+            box.hangup_all()
             box.reset_includes()
             box.reload()
         except SandboxError as e:
@@ -49,8 +50,10 @@ def asterisk_sandbox(request: pytest.FixtureRequest) -> Iterator[AsteriskSandbox
 
 @pytest.fixture
 def sandbox(asterisk_sandbox: AsteriskSandbox) -> Iterator[AsteriskSandbox]:
-    """The session's sandbox, with its include files emptied again after each test."""
+    """The session's sandbox; after each test: running again, no calls, empty includes."""
     yield asterisk_sandbox
-    if asterisk_sandbox.is_running():
-        asterisk_sandbox.reset_includes()
-        asterisk_sandbox.reload()
+    if not asterisk_sandbox.is_running():
+        asterisk_sandbox.up()
+    asterisk_sandbox.hangup_all()
+    asterisk_sandbox.reset_includes()
+    asterisk_sandbox.reload()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from ami_bridge.sandbox import AsteriskSandbox, SandboxError, ami_fully_booted, build, configs
+from ami_bridge.sandbox.sipp import Sipp
 from router.cli import main as implus
 
 pytestmark = pytest.mark.asterisk
@@ -33,6 +35,14 @@ def test_up_is_idempotent_when_running(sandbox: AsteriskSandbox) -> None:
     assert sandbox.pid() == pid
 
 
+def test_down_refuses_while_a_test_session_holds_the_sandbox(sandbox: AsteriskSandbox) -> None:
+    result = CliRunner().invoke(implus, ["sandbox", "asterisk", "down"])
+    assert result.exit_code == 1
+    assert "a test session is using the sandbox" in result.output
+    assert "--force" in result.output
+    assert sandbox.is_running()
+
+
 def test_everything_listens_on_loopback_only(sandbox: AsteriskSandbox) -> None:
     pid = sandbox.pid()
     out = subprocess.run(["ss", "-Htlnp"], capture_output=True, text=True, check=True).stdout
@@ -40,6 +50,21 @@ def test_everything_listens_on_loopback_only(sandbox: AsteriskSandbox) -> None:
     assert listening == ["127.0.0.1:5038"]
     sip = subprocess.run(["ss", "-Hulnp"], capture_output=True, text=True, check=True).stdout
     assert "127.0.0.1:5060" in sip
+    # during a call, RTP (10000-20000) binds to loopback too (media_address on the endpoint)
+    call = Sipp(sandbox).customer_call("9990", hold=1.5)
+    deadline = time.monotonic() + 5
+    rtp: list[str] = []
+    while not rtp and time.monotonic() < deadline:
+        udp = subprocess.run(["ss", "-Hulnp"], capture_output=True, text=True, check=True).stdout
+        rtp = [
+            line.split()[3]
+            for line in udp.splitlines()
+            if f"pid={pid}," in line and 10000 <= int(line.split()[3].rsplit(":", 1)[1]) <= 20000
+        ]
+        time.sleep(0.05)
+    assert call.wait(20).ok
+    assert rtp
+    assert all(addr.startswith("127.0.0.1:") for addr in rtp), rtp
 
 
 def test_include_files_are_written_and_reloaded(sandbox: AsteriskSandbox) -> None:

@@ -1,0 +1,110 @@
+"""Names and dial targets fixed by docs/call-flow.md, for the renderers AND the bridges.
+
+The bridges import these instead of re-deriving names, so the generated dialplan and the
+AMI/ESL commands cannot drift apart:
+
+    from dialplan.targets import agent_dial_string, overflow_destination
+    channel = agent_dial_string(config, "ast1", "alice")     # "PJSIP/1001"
+    dest = overflow_destination(config, "booking_en")         # implus-overflow,booking_en,1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialplan.config import AdminConfig, FreeswitchPbx, OutboundTrunk
+from dialplan.errors import DialplanError
+
+ENTRY_CONTEXT = "implus-entry"
+"""Entry points: one extension per entry point, named by its extension (what callers dial)."""
+OVERFLOW_CONTEXT = "implus-overflow"
+"""One extension per entry point, named by the entry point id."""
+AGENT_CONTEXT = "implus-agent"
+"""Asterisk: agent legs are originated into extension `s` of this context."""
+OUTBOUND_CONTEXT = "implus-outbound"
+"""One extension per outbound trunk (named by the trunk id), plus `s` = the default trunk."""
+INTER_PBX_CONTEXT = "implus-inter-pbx"
+"""Calls arriving over an inter-PBX trunk: this PBX's entry points and agent phones."""
+
+AGENT_EXTEN = "s"
+DEFAULT_TRUNK_EXTEN = "s"
+
+
+def trunk_name(trunk_id: str) -> str:
+    """pjsip endpoint/aor name (Asterisk) or gateway name (FreeSWITCH) of a trunk."""
+    return f"implus-trunk-{trunk_id}"
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A dialplan location: AMI Redirect/Originate (Context, Exten, Priority) or ESL transfer."""
+
+    context: str
+    exten: str
+    priority: int = 1
+
+    def freeswitch(self) -> str:
+        """`uuid_transfer <uuid> <this>` / originate's `<exten> XML <context>` argument."""
+        return f"{self.exten} XML {self.context}"
+
+
+class NoRoute(DialplanError):
+    """There is no configured way to reach the target from this PBX."""
+
+
+def agent_dial_string(config: AdminConfig, pbx_id: str, agent_id: str) -> str:
+    """What the bridge of `pbx_id` dials to ring the agent's phone.
+
+    The agent's phone may be on another PBX: then the call goes over the inter-PBX
+    trunk, and the other PBX's `implus-inter-pbx` context rings the phone.
+    """
+    agent = config.agent(agent_id)
+    pbx = config.pbx(pbx_id)
+    if not agent.endpoint or not agent.pbx:
+        raise NoRoute(f"agent {agent_id!r} has no phone (chat only)")
+    if agent.pbx == pbx_id:
+        if isinstance(pbx, FreeswitchPbx):
+            domain = "" if pbx.domain == "$${domain}" else f"@{pbx.domain}"
+            return f"user/{agent.endpoint}{domain}"
+        return f"PJSIP/{agent.endpoint}"
+    trunk = config.inter_pbx_trunk(pbx_id, agent.pbx)
+    if trunk is None:
+        raise NoRoute(
+            f"agent {agent_id!r} has their phone on {agent.pbx}, and no inter_pbx trunk links "
+            f"it to {pbx_id}"
+        )
+    if isinstance(pbx, FreeswitchPbx):
+        return f"sofia/gateway/{trunk_name(trunk.id)}/{agent.endpoint}"
+    return f"PJSIP/{agent.endpoint}@{trunk_name(trunk.id)}"
+
+
+def overflow_destination(config: AdminConfig, entry_id: str) -> Destination:
+    """Where the bridge sends a caller of `entry_id` that the router overflows."""
+    entry = config.entry_point(entry_id)
+    return Destination(OVERFLOW_CONTEXT, entry.id)
+
+
+def agent_destination() -> Destination:
+    """Asterisk: the Originate target of an agent leg (see docs/call-flow.md)."""
+    return Destination(AGENT_CONTEXT, AGENT_EXTEN)
+
+
+def outbound_trunk(config: AdminConfig, pbx_id: str, service: str | None = None) -> OutboundTrunk:
+    """The trunk an outbound call of `service` uses on `pbx_id`."""
+    if service is not None:
+        wanted = config.service(service).outbound_trunk
+        if wanted is not None:
+            trunk = config.trunk(wanted)
+            if isinstance(trunk, OutboundTrunk) and trunk.pbx == pbx_id:
+                return trunk
+    default = config.default_trunk(pbx_id)
+    if default is None:
+        raise NoRoute(f"PBX {pbx_id!r} has no outbound trunk: add one under trunks:")
+    return default
+
+
+def outbound_destination(
+    config: AdminConfig, pbx_id: str, service: str | None = None
+) -> Destination:
+    """Where an agent-first outbound call goes after the agent answers (IMPLUS_DIAL set)."""
+    return Destination(OUTBOUND_CONTEXT, outbound_trunk(config, pbx_id, service).id)

@@ -1,0 +1,345 @@
+"""EslClient: a connection to FreeSWITCH that stays up - reconnects with backoff, re-subscribes,
+and tells its owner when to reconcile.
+
+gevent only: this runs in the ESL bridge's own process (see docs/freeswitch-esl.md). Nothing
+here monkey-patches; greenswitch uses gevent's socket module directly.
+
+    client = EslClient(EslSettings(host="127.0.0.1", password="ClueCon"), on_event=handle,
+                       on_connected=reconcile)
+    client.start()
+    client.wait_connected(10)
+    job = client.bgapi("originate {origination_uuid=...}user/1001 &park()")
+    outcome = job.wait(60)          # BackgroundJob: .ok, .result
+    rows = client.show_channels()   # after a reconnect: what is really up
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import gevent
+import gevent.event
+
+from esl_bridge.channels import ChannelRow, parse_show_channels
+from esl_bridge.connection import EslConnection
+from esl_bridge.errors import (
+    EslAuthFailed,
+    EslCommandFailed,
+    EslConnectionLost,
+    EslError,
+    EslTimeout,
+    EslUnavailable,
+)
+from esl_bridge.events import BackgroundJob, EslEvent
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EVENTS = (
+    "CHANNEL_CREATE",
+    "CHANNEL_PROGRESS",
+    "CHANNEL_ANSWER",
+    "CHANNEL_PARK",
+    "CHANNEL_BRIDGE",
+    "CHANNEL_UNBRIDGE",
+    "CHANNEL_HANGUP",
+    "CHANNEL_HANGUP_COMPLETE",
+    "CHANNEL_DESTROY",
+    "PRESENCE_IN",
+)
+"""What the bridge needs; BACKGROUND_JOB is always added (bgapi results arrive as events)."""
+
+DEFAULT_SUBCLASSES = ("sofia::register", "sofia::unregister", "sofia::expire")
+
+
+@dataclass(frozen=True)
+class EslSettings:
+    """How to reach one FreeSWITCH and what to listen to."""
+
+    host: str = "127.0.0.1"
+    port: int = 8021
+    password: str = "ClueCon"  # noqa: S105 - FreeSWITCH's default ESL password
+    events: tuple[str, ...] = DEFAULT_EVENTS
+    custom_subclasses: tuple[str, ...] = DEFAULT_SUBCLASSES
+    filters: tuple[tuple[str, str], ...] = ()
+    connect_timeout: float = 5.0
+    command_timeout: float = 5.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+
+    def subscription(self) -> str:
+        """The `event plain ...` command: names, BACKGROUND_JOB, then CUSTOM and its subclasses.
+
+        Always plain: greenswitch cannot parse json, and plain is what FreeSWITCH documents.
+        """
+        names = [n for n in self.events if n != "CUSTOM"]
+        if "BACKGROUND_JOB" not in names:
+            names.append("BACKGROUND_JOB")
+        if self.custom_subclasses:
+            names += ["CUSTOM", *self.custom_subclasses]
+        return "event plain " + " ".join(names)
+
+    def filters_to_send(self) -> tuple[tuple[str, str], ...]:
+        """`filters`, plus `Event-Name BACKGROUND_JOB` when there are any: filters are an
+        allow-list, and bgapi results must get through."""
+        if not self.filters or ("Event-Name", "BACKGROUND_JOB") in self.filters:
+            return self.filters
+        return (*self.filters, ("Event-Name", "BACKGROUND_JOB"))
+
+
+def backoff_delays(
+    initial: float, maximum: float, rng: random.Random | None = None
+) -> Iterator[float]:
+    """Exponential backoff with jitter: about initial, 2x, 4x, ... capped at `maximum`."""
+    rng = rng or random.Random()
+    delay = initial
+    while True:
+        yield delay * (0.5 + rng.random() / 2)
+        delay = min(maximum, delay * 2)
+
+
+class BackgroundJobHandle:
+    """A `bgapi` command accepted by FreeSWITCH, whose result arrives later as BACKGROUND_JOB."""
+
+    def __init__(self, job_uuid: str, command: str, result: gevent.event.AsyncResult) -> None:
+        self.job_uuid = job_uuid
+        self.command = command
+        self._result = result
+
+    @property
+    def done(self) -> bool:
+        return bool(self._result.ready())
+
+    def wait(self, timeout: float | None = None, *, check: bool = False) -> BackgroundJob:
+        """The job's BACKGROUND_JOB; with `check`, EslCommandFailed unless it says `+OK`.
+
+        Raises EslTimeout if it did not finish in `timeout` (the job keeps running), and
+        EslConnectionLost if the connection dropped first (its outcome is then unknown).
+        """
+        try:
+            job: BackgroundJob = self._result.get(timeout=timeout)
+        except gevent.Timeout:
+            raise EslTimeout(
+                f"background job {self.command!r} not finished within {timeout} s"
+            ) from None
+        if check and not job.ok:
+            raise EslCommandFailed(self.command, job.body)
+        return job
+
+
+class EslClient:
+    """Keeps one FreeSWITCH event-socket connection up and offers api/bgapi on it.
+
+    - `on_event(event)` gets every subscribed event as a frozen dataclass (esl_bridge.events),
+      in order, in one greenlet; events received before a drop are still delivered.
+    - `on_connected()` runs after each (re)connection and subscription, before anything
+      else: rebuild state from `show_channels()` there - FreeSWITCH never replays events.
+    - `on_disconnected(reason)` runs when a connection ends; commands and background jobs
+      still waiting fail with EslConnectionLost.
+    Each connection attempt uses a new EslConnection, with exponential backoff between them.
+    """
+
+    def __init__(
+        self,
+        settings: EslSettings,
+        on_event: Callable[[EslEvent], None],
+        *,
+        on_connected: Callable[[], None] | None = None,
+        on_disconnected: Callable[[EslError], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.on_event = on_event
+        self.on_connected = on_connected
+        self.on_disconnected = on_disconnected
+        self.connections = 0
+        """How many times a connection was established (1 + reconnections)."""
+        self.last_error: EslError | None = None
+        self._rng = rng
+        self._conn: EslConnection | None = None
+        self._up = gevent.event.Event()
+        self._jobs: dict[str, gevent.event.AsyncResult] = {}
+        self._stopping = False
+        self._supervisor: gevent.Greenlet | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start connecting in the background (returns at once)."""
+        if self._supervisor is None:
+            self._stopping = False
+            self._supervisor = gevent.spawn(self._supervise)
+
+    def stop(self) -> None:
+        """Close the connection and stop reconnecting; waiting jobs fail with EslUnavailable."""
+        self._stopping = True
+        conn = self._conn
+        if conn is not None:
+            conn.close()
+        if self._supervisor is not None:
+            self._supervisor.join(5)
+            self._supervisor.kill(block=True, timeout=1)
+            self._supervisor = None
+        self._fail_jobs(EslUnavailable("ESL client stopped"))
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and bool(self._conn.connected)
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        """Block (this greenlet) until connected, subscribed and reconciled (`on_connected`
+        returned); False on timeout."""
+        return bool(self._up.wait(timeout))
+
+    def _supervise(self) -> None:
+        delays = backoff_delays(self.settings.backoff_initial, self.settings.backoff_max, self._rng)
+        while not self._stopping:
+            conn = EslConnection(
+                self.settings.host,
+                self.settings.port,
+                self.settings.password,
+                connect_timeout=self.settings.connect_timeout,
+                command_timeout=self.settings.command_timeout,
+            )
+            try:
+                self._open(conn)
+            except Exception as e:  # the supervisor must outlive any failure
+                if not isinstance(e, EslError):
+                    log.exception("ESL: unexpected failure while connecting")
+                    e = EslUnavailable(f"connecting to {conn.where} failed: {e!r}")
+                conn.close(timeout=0.5)
+                self.last_error = e
+                delay = next(delays)
+                level = logging.ERROR if isinstance(e, EslAuthFailed) else logging.WARNING
+                log.log(level, "ESL: %s; retrying in %.1f s", e, delay)
+                gevent.sleep(delay)
+                continue
+            delays = backoff_delays(
+                self.settings.backoff_initial, self.settings.backoff_max, self._rng
+            )
+            self._conn = conn
+            self.connections += 1
+            log.info("ESL: connected to %s (connection %d)", conn.where, self.connections)
+            self._run_hook(conn)
+            if conn.connected:
+                self._up.set()
+            conn.closed.wait()
+            reason = conn.close_reason or EslConnectionLost("connection ended")
+            self._up.clear()
+            self._conn = None
+            self.last_error = reason
+            self._fail_jobs(reason)
+            conn.close(timeout=1.0)
+            if self.on_disconnected is not None:
+                try:
+                    self.on_disconnected(reason)
+                except Exception:
+                    log.exception("ESL: on_disconnected failed")
+            if not self._stopping:
+                delay = next(delays)
+                log.warning("ESL: %s; reconnecting in %.1f s", reason, delay)
+                gevent.sleep(delay)
+
+    def _open(self, conn: EslConnection) -> None:
+        settings = self.settings
+        conn.connect()
+        names = [n for n in settings.events if n != "CUSTOM"]
+        conn.subscribe([*names, "BACKGROUND_JOB"], settings.custom_subclasses, self._deliver)
+        self._expect_ok(conn, settings.subscription())
+        for name, value in settings.filters_to_send():
+            self._expect_ok(conn, f"filter {name} {value}")
+
+    @staticmethod
+    def _expect_ok(conn: EslConnection, command: str) -> str:
+        reply = conn.send(command).get("Reply-Text") or ""
+        if not reply.startswith("+OK"):
+            raise EslCommandFailed(command, reply)
+        return reply
+
+    def _run_hook(self, conn: EslConnection) -> None:
+        if self.on_connected is None:
+            return
+        try:
+            self.on_connected()
+        except EslError as e:
+            log.error("ESL: reconciliation after connecting failed (%s); reconnecting", e)
+            conn.close(timeout=0.5)
+        except Exception:
+            log.exception("ESL: on_connected failed")
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _deliver(self, event: EslEvent) -> None:
+        if isinstance(event, BackgroundJob):
+            waiting = self._jobs.pop(event.job_uuid, None)
+            if waiting is not None:
+                waiting.set(event)
+        self.on_event(event)
+
+    def _fail_jobs(self, reason: EslError) -> None:
+        jobs, self._jobs = self._jobs, {}
+        for job_uuid, result in jobs.items():
+            result.set_exception(
+                EslConnectionLost(
+                    f"{reason}; background job {job_uuid} has no result - "
+                    "its outcome is unknown (look it up in show channels)"
+                )
+            )
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def _require(self) -> EslConnection:
+        conn = self._conn
+        if conn is None or not conn.connected:
+            raise EslUnavailable(
+                f"not connected to FreeSWITCH at {self.settings.host}:{self.settings.port}"
+                + (f" ({self.last_error})" if self.last_error else "")
+            )
+        return conn
+
+    def api(self, command: str, *, timeout: float | None = None, check: bool = True) -> str:
+        """Run `api <command>` and return its output; blocks this greenlet, not the others.
+
+        With `check`, an output starting with `-ERR`/`-USAGE` raises EslCommandFailed.
+        Long commands belong in `bgapi`: FreeSWITCH answers nothing else on this connection
+        while an `api` runs.
+        """
+        reply = self._require().send(f"api {command}", timeout=timeout)
+        if reply.content_type != "api/response":
+            raise EslCommandFailed(command, reply.get("Reply-Text") or reply.content_type)
+        body = reply.text()
+        if check and body.startswith(("-ERR", "-USAGE")):
+            raise EslCommandFailed(command, body)
+        return body
+
+    def bgapi(self, command: str, *, timeout: float | None = None) -> BackgroundJobHandle:
+        """Start `bgapi <command>` under a Job-UUID chosen here; its result comes later."""
+        conn = self._require()
+        job_uuid = str(uuid.uuid4())
+        result = gevent.event.AsyncResult()
+        self._jobs[job_uuid] = result
+        try:
+            reply = conn.send(f"bgapi {command}", timeout=timeout, headers={"Job-UUID": job_uuid})
+        except EslError:
+            self._jobs.pop(job_uuid, None)
+            raise
+        text = reply.get("Reply-Text") or ""
+        if not text.startswith("+OK"):
+            self._jobs.pop(job_uuid, None)
+            raise EslCommandFailed(command, text)
+        return BackgroundJobHandle(job_uuid, command, result)
+
+    def command(self, line: str, *, timeout: float | None = None) -> str:
+        """Send a plain command (`filter ...`, `event ...`); its Reply-Text, or EslCommandFailed."""
+        reply = self._require().send(line, timeout=timeout)
+        text = reply.get("Reply-Text") or ""
+        if text.startswith("-"):
+            raise EslCommandFailed(line, text)
+        return text
+
+    def show_channels(self, *, timeout: float | None = None) -> list[ChannelRow]:
+        """The channels FreeSWITCH has right now (`show channels as json`)."""
+        return parse_show_channels(self.api("show channels as json", timeout=timeout))

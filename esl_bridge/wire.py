@@ -1,0 +1,245 @@
+"""The ESL wire format, without I/O: framing of the byte stream, event bodies, outgoing commands.
+
+FreeSWITCH's event socket sends messages as `Name: value` lines (LF), a blank line, then
+`Content-Length` bytes of body. Plain events (`text/event-plain`) carry a second, inner
+message in that body: URL-encoded `Name: value` lines and, for events with a body of their own
+(BACKGROUND_JOB), an inner `Content-Length` and that body. See docs/freeswitch-esl.md.
+
+This module replaces greenswitch 0.0.19's reader (`ESLEvent.parse_data` and
+`ESLProtocol.receive_events`), whose parsing cannot be repaired from outside: it URL-decodes
+before splitting lines, folds an event's body into its `Content-Length` value, cannot read
+`text/event-json`, and dies on a second `Content-Length`. Being sans-I/O it is fed bytes in
+any chunking, which is how the tests replay the recorded transcripts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from esl_bridge.errors import EslError, EslProtocolError
+
+MAX_HEADER_BYTES = 64 * 1024
+"""A header block longer than this is not ESL (FreeSWITCH's own are a few hundred bytes)."""
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+"""Largest body accepted; `show channels as json` on a busy switch is a few megabytes."""
+
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
+class EslInvalidCommand(EslError, ValueError):
+    """A command that cannot be sent safely (a line break would smuggle in a second command)."""
+
+
+def _first(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    wanted = name.lower()
+    for key, value in headers:
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def _content_length(headers: tuple[tuple[str, str], ...], where: str) -> int | None:
+    """The Content-Length of a header block; a repeated header must repeat the same value.
+
+    Two different values make the framing ambiguous, and guessing desynchronises the stream
+    (greenswitch takes the last one and then crashes its reader on the next message).
+    """
+    values = {v.strip() for k, v in headers if k.lower() == "content-length"}
+    if not values:
+        return None
+    if len(values) > 1:
+        raise EslProtocolError(
+            f"{where} has Content-Length {' and '.join(sorted(values))}: framing is ambiguous"
+        )
+    raw = values.pop()
+    if not raw.isdigit():
+        raise EslProtocolError(f"{where} has a non-numeric Content-Length {raw!r}")
+    length = int(raw)
+    if length > MAX_BODY_BYTES:
+        raise EslProtocolError(f"{where} announces {length} bytes, over {MAX_BODY_BYTES}")
+    return length
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One message of the event socket: its (outer) headers in wire order, and its body bytes."""
+
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+
+    def get(self, name: str) -> str | None:
+        """The first value of header `name` (case-insensitive, like FreeSWITCH), or None."""
+        return _first(self.headers, name)
+
+    @property
+    def content_type(self) -> str:
+        return self.get("Content-Type") or ""
+
+    def text(self) -> str:
+        """The body as text (FreeSWITCH sends UTF-8; a broken sequence becomes U+FFFD)."""
+        return self.body.decode("utf-8", "replace")
+
+
+def _lines(block: bytes) -> Iterator[bytes]:
+    """The non-empty lines of a header block (LF endings; a CR before it is tolerated)."""
+    for raw_line in block.split(b"\n"):
+        line = raw_line.rstrip(b"\r")
+        if line:
+            yield line
+
+
+def _parse_header_block(block: bytes, where: str) -> tuple[tuple[str, str], ...]:
+    headers = []
+    for line in _lines(block):
+        name, colon, value = line.partition(b":")
+        if not colon or not name.strip():
+            raise EslProtocolError(f"{where}: header line without 'Name:' {line[:80]!r}")
+        headers.append(
+            (name.strip().decode("utf-8", "replace"), value.lstrip(b" ").decode("utf-8", "replace"))
+        )
+    return tuple(headers)
+
+
+class FrameReader:
+    """Splits the byte stream from FreeSWITCH into `Frame`s; feed it reads of any size."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._headers: tuple[tuple[str, str], ...] | None = None
+        self._body_length = 0
+
+    def feed(self, data: bytes) -> Iterator[Frame]:
+        """Add received bytes; yield the messages they complete (maybe none).
+
+        A generator, so that the messages before a malformed one are handled before its
+        EslProtocolError is raised (the connection must then be closed).
+        """
+        self._buffer += data
+        while True:
+            if self._headers is None:
+                # FreeSWITCH itself skips stray line breaks between messages; so do we.
+                while self._buffer[:1] in (b"\n", b"\r"):
+                    del self._buffer[:1]
+                match = _BLANK_LINE.search(self._buffer)
+                if match is None:
+                    if len(self._buffer) > MAX_HEADER_BYTES:
+                        raise EslProtocolError(
+                            f"no end of headers within {MAX_HEADER_BYTES} bytes: not ESL"
+                        )
+                    return
+                self._headers = _parse_header_block(bytes(self._buffer[: match.start()]), "message")
+                self._body_length = _content_length(self._headers, "message") or 0
+                del self._buffer[: match.end()]
+            if len(self._buffer) < self._body_length:
+                return
+            body = bytes(self._buffer[: self._body_length])
+            del self._buffer[: self._body_length]
+            headers, self._headers = self._headers, None
+            yield Frame(headers, body)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes received but not yet part of a complete message."""
+        return len(self._buffer)
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """A decoded event: header values URL-decoded, in wire order (repeats kept), and its body."""
+
+    headers: tuple[tuple[str, str], ...]
+    body: str | None = None
+
+    def get(self, name: str) -> str | None:
+        """The first value of header `name` (case-insensitive), or None."""
+        return _first(self.headers, name)
+
+
+def _url_decode(value: bytes) -> str:
+    # FreeSWITCH's switch_url_decode turns %XX into a byte and leaves '+' alone, as unquote does.
+    return unquote(value.decode("utf-8", "replace"), encoding="utf-8", errors="replace")
+
+
+def parse_plain_event(payload: bytes) -> RawEvent:
+    """Decode the body of a `text/event-plain` message.
+
+    Lines are split first and each value URL-decoded afterwards: decoding first (as greenswitch
+    0.0.19 does) lets an encoded newline in a caller-controlled value, such as a SIP display
+    name, forge headers like Unique-ID. An inner Content-Length introduces the event's own
+    body (BACKGROUND_JOB's result), which is returned as `body`, not as a header value.
+    """
+    match = _BLANK_LINE.search(payload)
+    head, rest = (
+        (payload, b"") if match is None else (payload[: match.start()], payload[match.end() :])
+    )
+    headers = []
+    for line in _lines(head):
+        name, sep, value = line.partition(b": ")
+        if not sep:
+            raise EslProtocolError(f"event header line without ': ' {line[:80]!r}")
+        headers.append((name.decode("utf-8", "replace"), _url_decode(value)))
+    event_headers = tuple(headers)
+    length = _content_length(event_headers, "event")
+    if length is None:
+        if rest.strip():
+            raise EslProtocolError(f"event has {len(rest)} bytes after its headers but no length")
+        return RawEvent(event_headers)
+    if len(rest) != length:
+        raise EslProtocolError(
+            f"event body is {len(rest)} bytes but its Content-Length says {length}"
+        )
+    return RawEvent(event_headers, rest.decode("utf-8", "replace"))
+
+
+class _Pairs(list[tuple[str, object]]):
+    """A JSON object as its (key, value) pairs, repeats included."""
+
+
+def parse_json_event(payload: bytes) -> RawEvent:
+    """Decode the body of a `text/event-json` message (one JSON object; `_body` is the body).
+
+    Array headers (FreeSWITCH's ARRAY:: values) become repeated headers, as in plain events.
+    """
+    try:
+        # FreeSWITCH's cJSON repeats a key when the event repeats a header (Hangup-Cause in
+        # CHANNEL_HANGUP_COMPLETE): keep every pair, in order, as for plain events.
+        data = json.loads(payload, object_pairs_hook=_Pairs)
+    except ValueError as e:
+        raise EslProtocolError(f"text/event-json body is not JSON: {e}") from None
+    if not isinstance(data, _Pairs):
+        raise EslProtocolError("text/event-json body is not a JSON object")
+    headers: list[tuple[str, str]] = []
+    body = None
+    for name, value in data:
+        if name == "_body":
+            body = str(value)
+        elif isinstance(value, list):
+            headers.extend((name, str(item)) for item in value)
+        else:
+            headers.append((name, str(value)))
+    return RawEvent(tuple(headers), body)
+
+
+def encode_command(line: str, headers: Mapping[str, str] | None = None) -> bytes:
+    """The bytes of one command: its line, optional `Name: value` lines, and the blank line.
+
+    FreeSWITCH ends a command at the first blank line and reads the rest as the next command,
+    so a line break in any part (for instance from a caller's number in an originate string)
+    is refused here rather than sent.
+    """
+    parts = [line, *(headers or {}).keys(), *(headers or {}).values()]
+    for part in parts:
+        if "\n" in part or "\r" in part:
+            raise EslInvalidCommand(f"line break in ESL command part {part!r}: refused")
+    for name in headers or {}:
+        if not name or ":" in name:
+            raise EslInvalidCommand(f"invalid ESL header name {name!r}")
+    if not line.strip():
+        raise EslInvalidCommand("empty ESL command")
+    text = line + "\n" + "".join(f"{k}: {v}\n" for k, v in (headers or {}).items()) + "\n"
+    return text.encode("utf-8")

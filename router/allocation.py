@@ -1,0 +1,336 @@
+"""Allocation decisions: which agent for a request, which request for an agent. Pure.
+
+Everything here takes the request(s), the strategy, the worker's agent view and ``now``
+and returns a decision with its trace; the worker carries decisions out through the
+atomic scripts, where a lost race is a normal outcome and the next candidate is tried.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from router.candidates import AgentView
+from router.model import AgentState, AgentStatus, Channel, RoutingRequest
+from router.ordering import pick_weighted
+from router.strategy import Plan, Strategy, Target
+
+MAX_CANDIDATES = 8
+"""Agents kept per decision: the pick plus fallbacks for lost reservation races."""
+SCAN_LIMIT = 2000
+"""Ready agents looked at per target before giving up on finding more candidates."""
+TRACE_CONSIDERED = 12
+PRIORITY_WEIGHT = 10**13
+"""Queue score = created ms - priority * this: higher priority first, then older first."""
+
+Outcome = Literal["offer", "wait", "overflow"]
+
+
+def queue_score(created_ms: int, priority: int) -> int:
+    return created_ms - priority * PRIORITY_WEIGHT
+
+
+def facts_of(request: RoutingRequest) -> dict[str, Any]:
+    """What a rule's conditions can see about a request."""
+    return {
+        "channel": request.channel.value,
+        "service": request.service,
+        "user_id": request.user_id,
+        "priority": request.priority,
+        "customer": request.customer,
+        "pbx": request.pbx,
+        "session": {"owner": request.owner, "returning": request.returning},
+    }
+
+
+@dataclass
+class Decision:
+    """What to do with one routing request now."""
+
+    request: RoutingRequest
+    outcome: Outcome
+    plan: Plan | None
+    candidates: list[str] = field(default_factory=list)
+    """Agent ids to try in order (the reservation script may refuse any of them)."""
+    pinned: str = ""
+    """Known agent the request waits for, until ``pinned_until`` (ms)."""
+    pinned_until: int = 0
+    next_check: int = 0
+    """When (ms) the request must be looked at again: next goal step or end of a pin."""
+    overflow_to: str = ""
+    trace: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def score(self) -> int:
+        priority = self.plan.priority if self.plan else self.request.priority
+        return queue_score(self.request.created, priority + self.request.priority)
+
+
+def plan_for(
+    request: RoutingRequest, strategy: Strategy, now_ms: int
+) -> tuple[Plan | None, list[str]]:
+    """The plan for ``request`` at ``now``, or None when no rule (and no default) applies."""
+    waited = max(0.0, (now_ms - request.created) / 1000)
+    notes: list[str] = []
+    if request.force_queue:
+        return strategy.direct_plan(request.force_queue), notes
+    rule, rule_notes = strategy.match(facts_of(request))
+    notes.extend(rule_notes)
+    if rule is not None:
+        return strategy.plan(rule, waited), notes
+    if strategy.defaults.queue:
+        notes.append(f"no rule matched: default queue {strategy.defaults.queue}")
+        return strategy.direct_plan(strategy.defaults.queue), notes
+    return None, [*notes, "no rule matched and no default queue"]
+
+
+def decide(
+    request: RoutingRequest,
+    strategy: Strategy,
+    view: AgentView,
+    now_ms: int,
+) -> Decision:
+    """Choose agents for a queued request, or say it waits or overflows, with a trace."""
+    waited = max(0.0, (now_ms - request.created) / 1000)
+    plan, notes = plan_for(request, strategy, now_ms)
+    trace: dict[str, Any] = {
+        "at": now_ms,
+        "waited_s": round(waited, 3),
+        "strategy": strategy.version,
+        "notes": notes,
+    }
+    if plan is None:
+        trace.update(
+            outcome="overflow", why="no rule matched and the strategy has no default queue"
+        )
+        return Decision(
+            request, "overflow", None, overflow_to=strategy.defaults.overflow, trace=trace
+        )
+    trace.update(
+        rule=plan.rule,
+        step=plan.step,
+        targets=[_target_json(t) for t in plan.targets],
+        order=plan.order,
+    )
+    if plan.overflow is not None:
+        trace.update(
+            outcome="overflow", why=f"goal step {plan.step} overflows to {plan.overflow!r}"
+        )
+        return Decision(request, "overflow", plan, overflow_to=plan.overflow, trace=trace)
+
+    next_check = int(request.created + plan.next_step_after * 1000) if plan.next_step_after else 0
+    channel = request.channel
+
+    known = request.force_agent or request.owner
+    known_wait = plan.known_agent_wait
+    if known and waited < known_wait:
+        agent = view.get(known)
+        present = agent is not None and _logged_in(agent, now_ms)
+        if present:
+            assert agent is not None
+            why = agent.unavailable_reason(channel, now_ms) or _rejected(request, known, now_ms)
+            if why is None:
+                trace.update(
+                    outcome="offer",
+                    known_agent=known,
+                    chosen=known,
+                    why=f"known agent {known} owns the session and can take {channel}",
+                )
+                return Decision(request, "offer", plan, [known], next_check=next_check, trace=trace)
+            until = int(request.created + known_wait * 1000)
+            trace.update(
+                outcome="wait",
+                known_agent=known,
+                why=f"waiting up to {known_wait:g}s for known agent {known} ({why})",
+            )
+            return Decision(
+                request,
+                "wait",
+                plan,
+                pinned=known,
+                pinned_until=until,
+                next_check=_earliest(next_check, until),
+                trace=trace,
+            )
+        trace["known_agent"] = known
+        notes.append(f"known agent {known} is offline: routing by the strategy")
+
+    considered: list[dict[str, Any]] = []
+    picks = _candidates(request, plan, view, now_ms, considered)
+    trace["considered"] = considered
+    if not picks:
+        trace.update(
+            outcome="wait", why="no eligible agent is free: waiting in " + ", ".join(plan.queues)
+        )
+        return Decision(request, "wait", plan, next_check=next_check, trace=trace)
+    trace.update(outcome="offer", chosen=picks[0], why=_why(plan, view.get(picks[0])))
+    return Decision(request, "offer", plan, picks, next_check=next_check, trace=trace)
+
+
+def _candidates(
+    request: RoutingRequest,
+    plan: Plan,
+    view: AgentView,
+    now_ms: int,
+    considered: list[dict[str, Any]],
+) -> list[str]:
+    channel = request.channel
+    chosen: list[str] = []
+    for agent_id in plan.preferred_agents:
+        agent = view.get(agent_id)
+        if agent is None:
+            continue
+        why = _refusal(request, plan.targets, agent, now_ms)
+        _note(considered, agent_id, "preferred", why)
+        if why is None:
+            chosen.append(agent_id)
+    per_target: list[list[tuple[Any, str]]] = []
+    for target in plan.targets:
+        found: list[tuple[Any, str]] = []
+        ready = view.ready(target.queue, channel, plan.order, plan.order_skill)
+        for scanned, agent in enumerate(ready, 1):
+            if scanned > SCAN_LIMIT:
+                _note(considered, "*", target.queue, f"scan limit {SCAN_LIMIT} reached")
+                break
+            why = _refusal(request, (target,), agent, now_ms)
+            if why is None and agent.id not in chosen:
+                found.append(
+                    (view.order_key(agent, channel, plan.order, plan.order_skill), agent.id)
+                )
+                _note(considered, agent.id, target.queue, None)
+                if len(found) >= MAX_CANDIDATES:
+                    break
+            elif why is not None:
+                _note(considered, agent.id, target.queue, why)
+        per_target.append(found)
+    merged = [agent_id for _key, agent_id in heapq.merge(*per_target)]
+    for agent_id in merged:
+        if agent_id not in chosen:
+            chosen.append(agent_id)
+    if plan.order == "weighted_random":
+        states = [s for s in (view.get(a) for a in chosen) if s is not None]
+        chosen = [a.id for a in pick_weighted(states, f"{request.id}:{request.attempts}")]
+    return chosen[:MAX_CANDIDATES]
+
+
+def _refusal(
+    request: RoutingRequest, targets: Sequence[Target], agent: AgentState, now_ms: int
+) -> str | None:
+    if not any(t.admits(agent.profile.skills) for t in targets):
+        return "skills below the minimum"
+    return agent.unavailable_reason(request.channel, now_ms) or _rejected(request, agent.id, now_ms)
+
+
+def _rejected(request: RoutingRequest, agent_id: str, now_ms: int) -> str | None:
+    until = request.rejected_until.get(agent_id, 0)
+    return (
+        f"declined it; not offered again for {(until - now_ms) / 1000:.0f}s"
+        if until > now_ms
+        else None
+    )
+
+
+def _logged_in(agent: AgentState, now_ms: int) -> bool:
+    return agent.status is not AgentStatus.OFFLINE and agent.leases.get("desktop", 0) > now_ms
+
+
+def _note(considered: list[dict[str, Any]], agent_id: str, via: str, why: str | None) -> None:
+    if len(considered) < TRACE_CONSIDERED:
+        considered.append(
+            {"agent": agent_id, "via": via, "skipped": why}
+            if why
+            else {"agent": agent_id, "via": via}
+        )
+
+
+def _why(plan: Plan, agent: AgentState | None) -> str:
+    if agent is None:
+        return "first candidate"
+    if agent.id in plan.preferred_agents:
+        return f"preferred agent of rule {plan.rule}"
+    return {
+        "longest_idle": f"longest idle (since {agent.idle_since}, {agent.busy} active contacts)",
+        "least_load": f"least loaded ({agent.load})",
+        "highest_skill": f"highest {plan.order_skill} level "
+        f"({agent.profile.skills.get(plan.order_skill, 0)})",
+        "round_robin": f"offered least recently (last offer at {agent.last_offer})",
+        "weighted_random": f"weighted random draw (weight {agent.profile.weight})",
+    }.get(plan.order, plan.order)
+
+
+def _target_json(t: Target) -> dict[str, Any]:
+    return {"queue": t.queue, "skills": dict(t.skills)}
+
+
+def _earliest(*times: int) -> int:
+    real = [t for t in times if t > 0]
+    return min(real) if real else 0
+
+
+@dataclass(frozen=True)
+class Match:
+    """An agent-side match: this waiting request suits the agent who just became free."""
+
+    request: RoutingRequest
+    plan: Plan
+    trace: dict[str, Any]
+
+
+def choose_request(
+    agent: AgentState,
+    waiting: Iterable[RoutingRequest],
+    strategy: Strategy,
+    view: AgentView,
+    now_ms: int,
+) -> Match | None:
+    """The best waiting request (priority, then age) the free ``agent`` may take now.
+
+    ``waiting`` comes in queue-score order; requests pinned to another known agent are
+    left for that agent.
+    """
+    best: tuple[int, Match] | None = None
+    for request in waiting:
+        if request.state.value != "queued":
+            continue
+        plan, notes = plan_for(request, strategy, now_ms)
+        if plan is None or plan.overflow is not None:
+            continue
+        waited = (now_ms - request.created) / 1000
+        known = request.force_agent or request.owner
+        if known and known != agent.id and waited < plan.known_agent_wait:
+            other = view.get(known)
+            if other is not None and _logged_in(other, now_ms):
+                continue  # still reserved for its known agent
+        if known != agent.id and not any(t.admits(agent.profile.skills) for t in plan.targets):
+            continue
+        if agent.unavailable_reason(request.channel, now_ms) or _rejected(
+            request, agent.id, now_ms
+        ):
+            continue
+        score = queue_score(request.created, plan.priority + request.priority)
+        if best is None or score < best[0]:
+            trace = {
+                "at": now_ms,
+                "waited_s": round(waited, 3),
+                "strategy": strategy.version,
+                "rule": plan.rule,
+                "step": plan.step,
+                "targets": [_target_json(t) for t in plan.targets],
+                "order": plan.order,
+                "notes": notes,
+                "outcome": "offer",
+                "chosen": agent.id,
+                "why": (
+                    f"agent {agent.id} became free and this is the best waiting request it can take"
+                    if known != agent.id
+                    else f"known agent {agent.id} became free"
+                ),
+            }
+            best = (score, Match(request, plan, trace))
+    return best[1] if best else None
+
+
+def is_available(agent: AgentState, channel: Channel, now_ms: int) -> bool:
+    return agent.unavailable_reason(channel, now_ms) is None

@@ -1,0 +1,136 @@
+"""An allocation worker's in-memory view of agents, indexed for fast candidate search.
+
+The view is advisory: it is fed by ``agent.*`` events and by the replies of the worker's
+own scripts, and may lag Redis by a few milliseconds. The reservation script re-checks
+everything atomically, so a stale view costs a lost race, never a double assignment.
+
+For each (queue, capacity channel, order) in use there is a sorted index of the agents
+that are members of the queue (they hold every skill the queue names) and are available
+with a free slot on that channel. Time-dependent conditions (presence leases, wrap-up)
+are checked while iterating, so the index does not need a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from sortedcontainers import SortedList
+
+from router.model import AgentState, AgentStatus, Channel
+from router.ordering import ORDER_KEYS, OrderKey, index_order
+
+PoolId = tuple[str, str, str, str]
+"""(queue, capacity channel, order, order skill)."""
+
+
+@dataclass
+class _Pool:
+    queue_skills: frozenset[str]
+    channel: Channel
+    order: str
+    skill: str
+    entries: SortedList
+    keys: dict[str, OrderKey]
+
+
+class AgentView:
+    """Agents by id plus sorted indexes of ready agents; no I/O, no clock."""
+
+    def __init__(self, queue_skills: Mapping[str, Iterable[str]] | None = None) -> None:
+        self._agents: dict[str, AgentState] = {}
+        self._queue_skills: dict[str, frozenset[str]] = {
+            q: frozenset(s) for q, s in (queue_skills or {}).items()
+        }
+        self._pools: dict[PoolId, _Pool] = {}
+
+    # --- state ---------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._agents)
+
+    def __contains__(self, agent_id: object) -> bool:
+        return agent_id in self._agents
+
+    def get(self, agent_id: str) -> AgentState | None:
+        return self._agents.get(agent_id)
+
+    def agents(self) -> Iterator[AgentState]:
+        return iter(self._agents.values())
+
+    def set_queues(self, queue_skills: Mapping[str, Iterable[str]]) -> None:
+        """New queue definitions (a strategy load): indexes are rebuilt lazily."""
+        new = {q: frozenset(s) for q, s in queue_skills.items()}
+        if new != self._queue_skills:
+            self._queue_skills = new
+            self._pools.clear()
+
+    def upsert(self, state: AgentState) -> bool:
+        """Apply a newer state of an agent; older versions are ignored. True if applied."""
+        old = self._agents.get(state.id)
+        if old is not None and state.version and old.version > state.version:
+            return False
+        self._agents[state.id] = state
+        for pool in self._pools.values():
+            self._place(pool, state)
+        return True
+
+    def remove(self, agent_id: str) -> None:
+        if self._agents.pop(agent_id, None) is None:
+            return
+        for pool in self._pools.values():
+            key = pool.keys.pop(agent_id, None)
+            if key is not None:
+                pool.entries.remove((key, agent_id))
+
+    # --- search --------------------------------------------------------------
+
+    def members(self, queue: str) -> frozenset[str]:
+        return self._queue_skills.get(queue, frozenset())
+
+    def is_member(self, agent: AgentState, queue: str) -> bool:
+        return self.members(queue) <= agent.profile.skills.keys()
+
+    def ready(
+        self, queue: str, channel: Channel, order: str, skill: str = ""
+    ) -> Iterator[AgentState]:
+        """Members of ``queue`` available with a free ``channel`` slot, best first by ``order``.
+
+        Presence leases and wrap-up are not checked here (no clock): callers filter with
+        :meth:`AgentState.unavailable_reason`.
+        """
+        pool = self._pool(queue, channel, order, skill)
+        agents = self._agents
+        for _key, agent_id in pool.entries:
+            yield agents[agent_id]
+
+    def order_key(self, agent: AgentState, channel: Channel, order: str, skill: str) -> OrderKey:
+        return ORDER_KEYS[order](agent, channel, skill)
+
+    def _pool(self, queue: str, channel: Channel, order: str, skill: str) -> _Pool:
+        slot = channel.capacity_channel
+        order = index_order(order)
+        if order != "highest_skill":
+            skill = ""
+        pid: PoolId = (queue, slot.value, order, skill)
+        pool = self._pools.get(pid)
+        if pool is None:
+            pool = _Pool(self.members(queue), slot, order, skill, SortedList(), {})
+            for state in self._agents.values():
+                self._place(pool, state)
+            self._pools[pid] = pool
+        return pool
+
+    def _place(self, pool: _Pool, state: AgentState) -> None:
+        old = pool.keys.pop(state.id, None)
+        if old is not None:
+            pool.entries.remove((old, state.id))
+        if (
+            state.status is AgentStatus.AVAILABLE
+            and state.free_slots(pool.channel) > 0
+            and pool.queue_skills <= state.profile.skills.keys()
+            and not any(state.load.get(b, 0) > 0 for b in state.profile.blockers(pool.channel))
+        ):
+            key = ORDER_KEYS[pool.order](state, pool.channel, pool.skill)
+            pool.keys[state.id] = key
+            pool.entries.add((key, state.id))

@@ -1,0 +1,233 @@
+-- Shared by every implus script (router/scripts.py puts it in front of each body).
+-- ARGV[1] = key prefix "implus:{domain}:" (all keys share the hash tag: one shard),
+-- ARGV[2] = now in ms (the caller's clock, so decisions and scripts agree on time).
+-- Key names below must match router/keys.py.
+local P = ARGV[1]
+local NOW = tonumber(ARGV[2])
+local EVENTS_MAXLEN = 500000
+local COMMANDS_MAXLEN = 100000
+
+local function key(...)
+  return P .. table.concat({...}, ':')
+end
+
+local function hgetall(k)
+  local flat = redis.call('HGETALL', k)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+
+local function num(v)
+  return tonumber(v) or 0
+end
+
+local function emit(...)
+  return redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', ...)
+end
+
+local function work(kind, id, ...)
+  redis.call('XADD', P .. 'work', '*', 'kind', kind, 'id', id, ...)
+end
+
+local function pbx_command(pbx, ctype, ...)
+  if pbx == nil or pbx == '' then return end
+  redis.call('XADD', key('pbx', pbx, 'commands'), 'MAXLEN', '~', COMMANDS_MAXLEN, '*',
+    'type', ctype, 'at', NOW, ...)
+end
+
+local function slot_of(ch)
+  if ch == 'voip' then return 'voice' end
+  return ch
+end
+
+local function setting(field, default)
+  local v = redis.call('HGET', P .. 'strategy', field)
+  if v then return tonumber(v) end
+  return default
+end
+
+-- Why agent `a` (a table of its hash) cannot take channel `ch` now; nil if it can.
+-- router/model.py AgentState.unavailable_reason is the advisory copy of this.
+local function agent_refusal(a, ch)
+  if a.status ~= 'available' then return 'status ' .. (a.status or 'offline') end
+  if num(a['lease:desktop']) <= NOW then return 'no desktop presence' end
+  if ch ~= 'chat' then
+    if num(a['lease:sip']) <= NOW then return 'no sip presence' end
+    if a['dev:sip'] == 'busy' then return 'phone busy' end
+  end
+  if num(a.wrapup_until) > NOW then return 'wrap-up' end
+  local slot = slot_of(ch)
+  if num(a['load:' .. slot]) >= num(a['cap:' .. slot]) then return 'no free capacity' end
+  local blockers = {}
+  for k, v in pairs(a) do
+    if string.sub(k, 1, 7) == 'blocks:' and num(a['load:' .. string.sub(k, 8)]) > 0 then
+      for blocked in string.gmatch(v, '[^,]+') do
+        if blocked == slot then table.insert(blockers, string.sub(k, 8)) end
+      end
+    end
+  end
+  if #blockers > 0 then
+    table.sort(blockers)
+    return 'blocked by ' .. blockers[1]
+  end
+  return nil
+end
+
+-- Publish an agent's whole hash: workers rebuild their agent view from these events.
+local function emit_agent(aid)
+  local flat = redis.call('HGETALL', key('agent', aid))
+  if #flat == 0 then return end
+  emit('type', 'agent.state', 'agent', aid, unpack(flat))
+end
+
+local function transcript(sid, etype, data)
+  local id = redis.call('XADD', key('session', sid, 'transcript'), '*',
+    'type', etype, 'at', NOW, 'data', data)
+  emit('type', 'session.event', 'session', sid, 'entry', id, 'etype', etype, 'at', NOW, 'data', data)
+  return id
+end
+
+local function trace(rid, text, ttl)
+  if text == nil or text == '' then return end
+  local tk = key('trace', rid)
+  redis.call('RPUSH', tk, text)
+  redis.call('LTRIM', tk, -50, -1)
+  redis.call('EXPIRE', tk, ttl)
+end
+
+local function leave_queues(rid, r)
+  for _, q in ipairs(cjson.decode(r.queues or '[]')) do
+    redis.call('ZREM', key('queue', q, r.channel), rid)
+  end
+  if r.pinned and r.pinned ~= '' then
+    redis.call('ZREM', key('pinned', r.pinned), rid)
+  end
+  redis.call('ZREM', P .. 'timers', 'goal:' .. rid)
+end
+
+local function join_queues(rid, r)
+  for _, q in ipairs(cjson.decode(r.queues or '[]')) do
+    redis.call('ZADD', key('queue', q, r.channel), r.score or NOW, rid)
+  end
+  if r.pinned and r.pinned ~= '' then
+    redis.call('ZADD', key('pinned', r.pinned), r.score or NOW, rid)
+  end
+end
+
+-- The PBX that must act on a call of request `r` for agent `a`.
+local function pbx_of(r, a)
+  if r.callback and r.callback ~= '' then return a.pbx or '' end
+  return r.pbx or ''
+end
+
+-- Give back the capacity slot an offer or contact held.
+local function free_slot(aid, ch)
+  local ak = key('agent', aid)
+  local slot = slot_of(ch)
+  if num(redis.call('HGET', ak, 'load:' .. slot)) > 0 then
+    redis.call('HINCRBY', ak, 'load:' .. slot, -1)
+  end
+  if num(redis.call('HGET', ak, 'busy')) > 0 then
+    if redis.call('HINCRBY', ak, 'busy', -1) == 0 then
+      redis.call('HSET', ak, 'idle_since', NOW)
+    end
+  end
+  redis.call('HINCRBY', ak, 'v', 1)
+end
+
+local function finish(rk, state, reason)
+  redis.call('HSET', rk, 'state', state, 'ended_at', NOW, 'end_reason', reason)
+  redis.call('EXPIRE', rk, setting('history_ttl', 2592000))
+end
+
+-- End a pending offer with `outcome`. With `requeue`, its request waits again (not offered
+-- to this agent for `delay_ms`); otherwise the caller decides the request's fate.
+local function end_offer(oid, outcome, reason, delay_ms, requeue)
+  local ok = key('offer', oid)
+  local o = hgetall(ok)
+  if o.state ~= 'pending' then return nil end
+  redis.call('HSET', ok, 'state', outcome, 'ended', NOW, 'reason', reason)
+  redis.call('EXPIRE', ok, setting('history_ttl', 2592000))
+  redis.call('ZREM', P .. 'timers', 'offer:' .. oid)
+  redis.call('SREM', key('agent', o.agent, 'offers'), oid)
+  free_slot(o.agent, o.channel)
+  local rk = key('request', o.request)
+  local r = hgetall(rk)
+  if o.channel ~= 'chat' and outcome ~= 'failed' then
+    local a = hgetall(key('agent', o.agent))
+    pbx_command(pbx_of(r, a), 'cancel_ring', 'offer', oid, 'request', o.request, 'agent', o.agent,
+      'call_id', r.call_id or '')
+  end
+  if requeue and r.state == 'offered' and r.offer == oid then
+    redis.call('HSET', rk, 'state', 'queued', 'offer', '', 'agent', '')
+    if delay_ms > 0 then
+      redis.call('HSET', rk, 'rej:' .. o.agent, NOW + delay_ms)
+    end
+    r.state = 'queued'
+    join_queues(o.request, r)
+    work('request', o.request)
+  end
+  emit('type', 'offer.' .. outcome, 'offer', oid, 'request', o.request, 'session', o.session or '',
+    'agent', o.agent, 'channel', o.channel, 'reason', reason)
+  emit_agent(o.agent)
+  work('agent', o.agent)
+  return o
+end
+
+local function set_status(aid, st, reason)
+  local ak = key('agent', aid)
+  local prev = redis.call('HGET', ak, 'status')
+  redis.call('HSET', ak, 'status', st, 'reason', reason)
+  redis.call('HINCRBY', ak, 'v', 1)
+  if st == 'available' then
+    redis.call('HSET', ak, 'no_answer', 0)
+    if prev ~= 'available' and num(redis.call('HGET', ak, 'busy')) <= 0 then
+      redis.call('HSET', ak, 'idle_since', NOW)
+    end
+  elseif st == 'offline' then
+    for _, oid in ipairs(redis.call('SMEMBERS', key('agent', aid, 'offers'))) do
+      end_offer(oid, 'rescinded', 'agent went offline', 0, true)
+    end
+  end
+  emit('type', 'agent.status', 'agent', aid, 'status', st, 'reason', reason, 'previous', prev or '')
+  emit_agent(aid)
+  if st == 'available' then work('agent', aid) end
+end
+
+-- A request in progress (accepted) ends: free the agent, start wrap-up.
+local function end_contact(rid, r, wrapup_ms, state, reason)
+  local aid = r.agent
+  local ak = key('agent', aid)
+  free_slot(aid, r.channel)
+  redis.call('SREM', key('agent', aid, 'contacts'), rid)
+  if wrapup_ms > 0 then
+    local untl = NOW + wrapup_ms
+    local cur = num(redis.call('HGET', ak, 'wrapup_until'))
+    if untl > cur then
+      redis.call('HSET', ak, 'wrapup_until', untl)
+      redis.call('ZADD', P .. 'timers', untl, 'wrapup:' .. aid)
+    end
+  else
+    work('agent', aid)
+  end
+  finish(key('request', rid), state, reason)
+  redis.call('SREM', key('session', r.session, 'requests'), rid)
+  emit('type', 'contact.ended', 'request', rid, 'session', r.session, 'agent', aid,
+    'channel', r.channel, 'reason', reason, 'handle_ms', NOW - num(r.accepted_at))
+  emit_agent(aid)
+end
+
+local function wrapup_for(ch)
+  return setting('wrapup_' .. ch, 0)
+end
+
+-- A request not yet accepted ends without an agent (abandoned, overflowed...).
+local function drop_request(rid, r, state, reason)
+  if r.state == 'offered' and r.offer and r.offer ~= '' then
+    end_offer(r.offer, 'rescinded', reason, 0, false)
+  end
+  leave_queues(rid, r)
+  finish(key('request', rid), state, reason)
+  redis.call('SREM', key('session', r.session, 'requests'), rid)
+end

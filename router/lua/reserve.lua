@@ -1,0 +1,50 @@
+-- Reserve one capacity slot of an agent for a queued request and record the offer.
+-- This is the one place capacity is taken: two workers can never give the same slot away.
+-- ARGV: 3 request id, 4 agent id, 5 offer id, 6 deadline ms, 7 queues json, 8 score,
+-- 9 rule, 10 goal step, 11 strategy version, 12 trace json, 13 trace ttl s
+-- Returns {1, offer id} or {0, reason, agent hash (flat, for the caller's view)}.
+local rid, aid, oid = ARGV[3], ARGV[4], ARGV[5]
+local rk = key('request', rid)
+local r = hgetall(rk)
+if r.state ~= 'queued' then return {0, 'request ' .. (r.state or 'missing')} end
+local ak = key('agent', aid)
+local aflat = redis.call('HGETALL', ak)
+if #aflat == 0 then return {0, 'unknown agent'} end
+if num(r['rej:' .. aid]) > NOW then return {0, 'declined recently', aflat} end
+local a = {}
+for i = 1, #aflat, 2 do a[aflat[i]] = aflat[i + 1] end
+local why = agent_refusal(a, r.channel)
+if why then return {0, why, aflat} end
+
+local slot = slot_of(r.channel)
+redis.call('HINCRBY', ak, 'load:' .. slot, 1)
+redis.call('HINCRBY', ak, 'busy', 1)
+redis.call('HINCRBY', ak, 'v', 1)
+redis.call('HSET', ak, 'last_offer', NOW)
+redis.call('SADD', key('agent', aid, 'offers'), oid)
+redis.call('HSET', key('offer', oid), 'id', oid, 'request', rid, 'agent', aid,
+  'channel', r.channel, 'session', r.session, 'state', 'pending', 'created', NOW,
+  'deadline', ARGV[6])
+leave_queues(rid, r)
+redis.call('HSET', rk, 'state', 'offered', 'offer', oid, 'agent', aid, 'queues', ARGV[7],
+  'score', ARGV[8], 'rule', ARGV[9], 'step', ARGV[10], 'version', ARGV[11], 'pinned', '',
+  'offered_at', NOW)
+redis.call('HINCRBY', rk, 'attempts', 1)
+redis.call('ZADD', P .. 'timers', ARGV[6], 'offer:' .. oid)
+trace(rid, ARGV[12], ARGV[13])
+emit('type', 'offer.created', 'offer', oid, 'request', rid, 'session', r.session, 'agent', aid,
+  'channel', r.channel, 'deadline', ARGV[6], 'user', r.user, 'service', r.service,
+  'pbx', r.pbx or '', 'call_id', r.call_id or '', 'callback', r.callback or '')
+emit_agent(aid)
+if r.channel ~= 'chat' then
+  local timeout = math.max(1, math.floor((tonumber(ARGV[6]) - NOW) / 1000))
+  if r.callback and r.callback ~= '' then
+    pbx_command(a.pbx, 'callback', 'offer', oid, 'request', rid, 'session', r.session,
+      'agent', aid, 'endpoint', a.endpoint or '', 'number', r.callback, 'timeout', timeout)
+  else
+    pbx_command(r.pbx, 'ring_agent', 'offer', oid, 'request', rid, 'session', r.session,
+      'agent', aid, 'endpoint', a.endpoint or '', 'agent_pbx', a.pbx or '',
+      'call_id', r.call_id or '', 'timeout', timeout)
+  end
+end
+return {1, oid}

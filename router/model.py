@@ -1,0 +1,314 @@
+"""The domain: agents, routing requests, offers and sessions.
+
+Plain values only - nothing here talks to Redis. Hashes read from Redis become these
+frozen dataclasses in `router.store` (``from_hash``), so code past the store never
+touches wire dicts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Channel(StrEnum):
+    """How the customer reaches us. ``voip`` is an outbound VoIP call placed for a session."""
+
+    VOICE = "voice"
+    CHAT = "chat"
+    VOIP = "voip"
+
+    @property
+    def capacity_channel(self) -> Channel:
+        """The capacity slot a contact uses: a VoIP call occupies the agent's voice slot."""
+        return Channel.VOICE if self is Channel.VOIP else self
+
+    @property
+    def presence_sources(self) -> tuple[str, ...]:
+        """Leases that must be alive to offer this channel: desktop, plus the phone for calls."""
+        return ("desktop",) if self is Channel.CHAT else ("desktop", "sip")
+
+
+class AgentStatus(StrEnum):
+    """What the agent chose (or the lease reaper decided). Wrap-up is derived from time."""
+
+    OFFLINE = "offline"
+    AVAILABLE = "available"
+    AWAY = "away"
+
+
+class RequestState(StrEnum):
+    """Routing request lifecycle: queued -> offered -> accepted -> closed, or a dead end."""
+
+    QUEUED = "queued"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    ABANDONED = "abandoned"
+    OVERFLOWED = "overflowed"
+    CLOSED = "closed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (RequestState.ABANDONED, RequestState.OVERFLOWED, RequestState.CLOSED)
+
+
+class OfferState(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    TIMEOUT = "timeout"
+    FAILED = "failed"
+    RESCINDED = "rescinded"
+
+
+PRESENCE_SOURCES = ("desktop", "sip")
+DEVICE_STATES = ("available", "busy", "offline")
+DEFAULT_BLOCKS: dict[str, tuple[str, ...]] = {"voice": ("chat",)}
+"""A call in progress blocks new chat offers unless the agent profile says otherwise."""
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return default
+
+
+@dataclass(frozen=True)
+class AgentProfile:
+    """What an admin configures for an agent."""
+
+    id: str
+    name: str = ""
+    skills: dict[str, int] = field(default_factory=dict)
+    capacity: dict[str, int] = field(default_factory=lambda: {"voice": 1, "chat": 3})
+    blocks: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_BLOCKS))
+    """``{"voice": ("chat",)}``: while a voice contact is active, no chat is offered."""
+    pbx: str = ""
+    endpoint: str = ""
+    weight: int = 1
+
+    def blockers(self, channel: Channel) -> tuple[str, ...]:
+        """Capacity channels whose active contacts block new offers on ``channel``."""
+        slot = channel.capacity_channel.value
+        return tuple(sorted(src for src, blocked in self.blocks.items() if slot in blocked))
+
+
+@dataclass(frozen=True)
+class AgentState:
+    """An agent's profile plus live state, as one consistent read of its hash."""
+
+    profile: AgentProfile
+    status: AgentStatus = AgentStatus.OFFLINE
+    reason: str = ""
+    load: dict[str, int] = field(default_factory=dict)
+    busy: int = 0
+    idle_since: int = 0
+    wrapup_until: int = 0
+    leases: dict[str, int] = field(default_factory=dict)
+    devices: dict[str, str] = field(default_factory=dict)
+    no_answer: int = 0
+    last_offer: int = 0
+    version: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.profile.id
+
+    def effective_status(self, now_ms: int) -> str:
+        """``wrap-up`` while the wrap-up window runs, else the chosen status."""
+        if self.status is AgentStatus.AVAILABLE and self.wrapup_until > now_ms:
+            return "wrap-up"
+        return self.status.value
+
+    def free_slots(self, channel: Channel) -> int:
+        slot = channel.capacity_channel.value
+        return self.profile.capacity.get(slot, 0) - self.load.get(slot, 0)
+
+    def unavailable_reason(self, channel: Channel, now_ms: int) -> str | None:
+        """Why this agent cannot take ``channel`` now, or None if it can.
+
+        Mirrors ``agent_refusal`` in ``router/lua/prelude.lua``; the reservation script is the
+        authority, this copy only lets workers skip hopeless candidates without a round trip.
+        """
+        if self.status is not AgentStatus.AVAILABLE:
+            return f"status {self.status.value}"
+        for source in channel.presence_sources:
+            if self.leases.get(source, 0) <= now_ms:
+                return f"no {source} presence"
+        if channel is not Channel.CHAT and self.devices.get("sip") == "busy":
+            return "phone busy"
+        if self.wrapup_until > now_ms:
+            return "wrap-up"
+        if self.free_slots(channel) <= 0:
+            return "no free capacity"
+        for blocker in self.profile.blockers(channel):
+            if self.load.get(blocker, 0) > 0:
+                return f"blocked by {blocker}"
+        return None
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> AgentState:
+        caps = {k[4:]: _int(v) for k, v in h.items() if k.startswith("cap:")}
+        blocks = {
+            k[7:]: tuple(x for x in v.split(",") if x)
+            for k, v in h.items()
+            if k.startswith("blocks:")
+        }
+        profile = AgentProfile(
+            id=h["id"],
+            name=h.get("name", ""),
+            skills={k: int(v) for k, v in json.loads(h.get("skills") or "{}").items()},
+            capacity=caps,
+            blocks=blocks,
+            pbx=h.get("pbx", ""),
+            endpoint=h.get("endpoint", ""),
+            weight=_int(h.get("weight"), 1),
+        )
+        return cls(
+            profile=profile,
+            status=AgentStatus(h.get("status") or "offline"),
+            reason=h.get("reason", ""),
+            load={k[5:]: _int(v) for k, v in h.items() if k.startswith("load:")},
+            busy=_int(h.get("busy")),
+            idle_since=_int(h.get("idle_since")),
+            wrapup_until=_int(h.get("wrapup_until")),
+            leases={k[6:]: _int(v) for k, v in h.items() if k.startswith("lease:")},
+            devices={k[4:]: v for k, v in h.items() if k.startswith("dev:")},
+            no_answer=_int(h.get("no_answer")),
+            last_offer=_int(h.get("last_offer")),
+            version=_int(h.get("v")),
+        )
+
+
+@dataclass(frozen=True)
+class RoutingRequest:
+    """A customer's ask for an agent on one channel, inside a session."""
+
+    id: str
+    channel: Channel
+    service: str
+    user_id: str
+    session_id: str
+    created: int
+    state: RequestState = RequestState.QUEUED
+    priority: int = 0
+    customer: dict[str, Any] = field(default_factory=dict)
+    pbx: str = ""
+    call_id: str = ""
+    callback: str = ""
+    owner: str = ""
+    """The session's owning agent when the request was filed (known-agent routing)."""
+    force_queue: str = ""
+    force_agent: str = ""
+    returning: bool = False
+    """The user had a session before this one (rules may treat returning customers apart)."""
+    queues: tuple[str, ...] = ()
+    rule: str = ""
+    agent: str = ""
+    offer: str = ""
+    attempts: int = 0
+    rejected_until: dict[str, int] = field(default_factory=dict)
+    accepted_at: int = 0
+    ended_at: int = 0
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> RoutingRequest:
+        return cls(
+            id=h["id"],
+            channel=Channel(h["channel"]),
+            service=h.get("service", ""),
+            user_id=h.get("user", ""),
+            session_id=h.get("session", ""),
+            created=_int(h.get("created")),
+            state=RequestState(h.get("state") or "queued"),
+            priority=_int(h.get("priority")),
+            customer=json.loads(h.get("customer") or "{}"),
+            pbx=h.get("pbx", ""),
+            call_id=h.get("call_id", ""),
+            callback=h.get("callback", ""),
+            owner=h.get("owner", ""),
+            force_queue=h.get("force_queue", ""),
+            force_agent=h.get("force_agent", ""),
+            returning=h.get("returning") == "1",
+            queues=tuple(json.loads(h.get("queues") or "[]")),
+            rule=h.get("rule", ""),
+            agent=h.get("agent", ""),
+            offer=h.get("offer", ""),
+            attempts=_int(h.get("attempts")),
+            rejected_until={k[4:]: _int(v) for k, v in h.items() if k.startswith("rej:")},
+            accepted_at=_int(h.get("accepted_at")),
+            ended_at=_int(h.get("ended_at")),
+        )
+
+
+@dataclass(frozen=True)
+class Offer:
+    id: str
+    request_id: str
+    agent_id: str
+    channel: Channel
+    session_id: str
+    state: OfferState
+    created: int
+    deadline: int
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> Offer:
+        return cls(
+            id=h["id"],
+            request_id=h["request"],
+            agent_id=h["agent"],
+            channel=Channel(h["channel"]),
+            session_id=h.get("session", ""),
+            state=OfferState(h["state"]),
+            created=_int(h.get("created")),
+            deadline=_int(h.get("deadline")),
+        )
+
+
+@dataclass(frozen=True)
+class Session:
+    """One conversation of a user about a service, across every channel."""
+
+    id: str
+    user_id: str
+    service: str
+    state: str
+    created: int
+    owner: str = ""
+    closed_at: int = 0
+    disposition: str = ""
+    last_activity: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> Session:
+        return cls(
+            id=h["id"],
+            user_id=h.get("user", ""),
+            service=h.get("service", ""),
+            state=h.get("state", "open"),
+            created=_int(h.get("created")),
+            owner=h.get("owner", ""),
+            closed_at=_int(h.get("closed_at")),
+            disposition=h.get("disposition", ""),
+            last_activity=_int(h.get("activity")),
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the ``events`` stream: a type plus string fields."""
+
+    id: str
+    type: str
+    fields: dict[str, str]
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.fields.get(key, default)

@@ -1,0 +1,290 @@
+"""The generated Asterisk configuration on the real sandbox Asterisk 22.
+
+`implus dialplan apply` writes the include files into the sandbox's /etc/asterisk and
+reloads over AMI as the user it generated; then real SIP calls (sipp) go through the
+generated contexts and the contract's AMI events are checked (docs/call-flow.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from ami_tap import AmiTap, Message
+from click.testing import CliRunner
+
+from ami_bridge.sandbox import AsteriskSandbox
+from ami_bridge.sandbox.sipp import Sipp
+from dialplan.apply import apply
+from dialplan.config import AdminConfig, load_admin_config
+from dialplan.reload import AmiReloader
+from dialplan.rendering import select_pbx
+from router.cli import main
+
+pytestmark = pytest.mark.asterisk
+
+AMI_SECRET_ENV = "IMPLUS_TEST_DIALPLAN_AMI"
+AGENT_PORT = 5081
+
+
+def _config_dict(sandbox: AsteriskSandbox) -> dict[str, Any]:
+    return {
+        "strategy": "strategy.yaml",
+        "hold_margin": 2,
+        "pbxs": [
+            {
+                "id": "sandbox",
+                "kind": "asterisk",
+                "username": "implus_dialplan",  # not the sandbox's own `implus` user
+                "secret_env": AMI_SECRET_ENV,
+                "config_dir": str(sandbox.etc),
+                "phone_context": "sandbox-inbound",
+                "transport": "transport-udp",
+            }
+        ],
+        "services": [{"id": "booking", "label": 'Booking, "VIP"; (x)\nexten => 6,1,Hangup'}],
+        "entry_points": [
+            {
+                "id": "booking_en",
+                "pbx": "sandbox",
+                "extension": "800",
+                "service": "booking",
+                "max_wait": 30,
+                "overflow": "hangup",
+            },
+            {
+                "id": "quick",
+                "pbx": "sandbox",
+                "extension": "801",
+                "service": "booking",
+                "max_wait": 1,
+                "overflow": {"type": "extension", "extension": "9991", "context": "sandbox-test"},
+            },
+        ],
+        "agents": [
+            {
+                "id": "alice",
+                "name": "Alice; <evil>",
+                "pbx": "sandbox",
+                "endpoint": "1001",
+                "contact": f"sip:1001@127.0.0.1:{AGENT_PORT}",
+            },
+        ],
+        "trunks": [
+            {
+                "id": "carrier",
+                "pbx": "sandbox",
+                "host": "127.0.0.2",
+                "port": 5070,
+                "dial_prefix": "9",
+            },
+        ],
+    }
+
+
+def _load(tmp_path: Path, data: dict[str, Any]) -> AdminConfig:
+    (tmp_path / "strategy.yaml").write_text("rules: []\n")
+    path = tmp_path / "admin.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_admin_config(path)
+
+
+@pytest.fixture
+def installed(
+    sandbox: AsteriskSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    """The generated files installed the way an admin does the first time: apply without
+    reload (the AMI user does not exist yet), then reload once on the PBX."""
+    monkeypatch.setenv(AMI_SECRET_ENV, "dialplan-test-secret")
+    data = _config_dict(sandbox)
+    config = _load(tmp_path, data)
+    result = apply(config, select_pbx(config, "sandbox"), None)
+    assert result.written
+    sandbox.reload()
+    return data
+
+
+@pytest.fixture
+def tap(sandbox: AsteriskSandbox) -> Iterator[AmiTap]:
+    t = AmiTap()
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def sipp(sandbox: AsteriskSandbox) -> Iterator[Sipp]:
+    runner = Sipp(sandbox)
+    yield runner
+    runner.stop_all()
+
+
+def _user_event(name: str, **headers: str) -> Any:
+    def match(m: Message) -> bool:
+        return m.get("UserEvent") == [name] and all(m.get(k) == [v] for k, v in headers.items())
+
+    return match
+
+
+def test_apply_reloads_over_ami_and_reapply_changes_nothing(
+    sandbox: AsteriskSandbox, installed: dict[str, Any], tmp_path: Path
+) -> None:
+    shown = sandbox.cli("dialplan show implus-entry")
+    assert "UserEvent(ImplusEntry,Service: booking,Entry: booking_en" in shown
+    assert "MusicOnHold(default,32)" in shown
+    user = sandbox.cli("manager show user implus_dialplan")
+    assert "write perm: system,call,agent,user,reporting,originate" in user
+    endpoint = sandbox.cli("pjsip show endpoint 1001")
+    assert '"Alice evil" <1001>' in endpoint  # the name's ; < > were dropped
+
+    installed["entry_points"][0]["max_wait"] = 45
+    config = _load(tmp_path, installed)
+    result = apply(config, select_pbx(config, "sandbox"), AmiReloader())
+    assert [c.path for c in result.plan.changed] == ["extensions_implus.conf"]
+    assert result.reloaded == ["reloaded pbx_config"]
+    assert "MusicOnHold(default,47)" in sandbox.cli("dialplan show 800@implus-entry")
+
+    run = CliRunner().invoke(
+        main, ["dialplan", "apply", "--config", str(tmp_path / "admin.yaml"), "--pbx", "sandbox"]
+    )
+    assert run.exit_code == 0, run.output
+    assert run.output == f"sandbox: nothing to change - 3 file(s) in {sandbox.etc} are up to date\n"
+
+
+def test_apply_says_what_to_do_when_extensions_are_not_included(
+    sandbox: AsteriskSandbox, installed: dict[str, Any], tmp_path: Path
+) -> None:
+    installed["entry_points"][0]["max_wait"] = 50
+    config = _load(tmp_path, installed)
+    renamed = tmp_path / "etc"  # a folder Asterisk does not read: the dialplan is not there
+    (sandbox.etc / "extensions_implus.conf").write_text("")
+    sandbox.cli("dialplan reload")
+    from dialplan.errors import ReloadFailed
+
+    with pytest.raises(ReloadFailed, match=re.escape("add `#include extensions_implus.conf`")):
+        apply(config, select_pbx(config, "sandbox"), AmiReloader(), dest=renamed)
+
+
+def test_customer_call_raises_implus_entry(
+    installed: dict[str, Any], tap: AmiTap, sipp: Sipp
+) -> None:
+    call = sipp.customer_call("800", caller="5550123", hold=1.0, max_seconds=15)
+    event = tap.wait_for(_user_event("ImplusEntry", Entry="booking_en"))
+    assert event["Service"] == ["booking"]
+    assert event["User"] == ["5550123"]
+    assert event["MaxWait"] == ["30"]
+    assert event["Language"] == ["en", "en"]  # channel snapshot + ours
+    # Reached through `include => implus-entry`: the snapshot names the including context.
+    assert (event["Context"], event["Exten"]) == (["sandbox-inbound"], ["800"])
+    result = call.wait(20)
+    assert result.ok, result.describe()
+
+
+def test_agent_answer_bridges_the_caller_and_ends_the_call(
+    installed: dict[str, Any], tap: AmiTap, sipp: Sipp
+) -> None:
+    with sipp.phone(AGENT_PORT, "answer", ring=0.3, talk=1.0) as agent:
+        call = sipp.customer_call("800", caller="5550124", hold=None, max_seconds=20)
+        entry = tap.wait_for(_user_event("ImplusEntry", User="5550124"))
+        caller = entry["Uniqueid"][0]
+        tap.send(
+            {
+                "Action": "Originate",
+                "ActionID": "dialplan-agent-1",
+                "Channel": "PJSIP/1001",
+                "Context": "implus-agent",
+                "Exten": "s",
+                "Priority": "1",
+                "Async": "true",
+                "ChannelId": "dialplan-agent-leg-1",
+                "Timeout": "10000",
+                "Variable": [f"IMPLUS_CALLER={caller}", "IMPLUS_AGENT=alice", "IMPLUS_OFFER=o-1"],
+            }
+        )
+        answered = tap.wait_for(_user_event("ImplusAgentAnswered", Agent="alice"))
+        assert answered["Offer"] == ["o-1"]
+        assert answered["Caller"] == [caller]
+        assert answered["Uniqueid"] == ["dialplan-agent-leg-1"]
+        tap.wait_for(lambda m: m.get("Event") == ["BridgeEnter"] and m.get("Uniqueid") == [caller])
+        hangup = tap.wait_for(
+            lambda m: m.get("Event") == ["Hangup"] and m.get("Uniqueid") == [caller], timeout=15
+        )
+        assert agent.wait(20).ok
+        customer = call.wait(20)
+    # The agent hung up: the caller was hung up too (Bridge option x), never overflowed.
+    assert customer.ok, customer.describe()
+    assert customer.count("BYE", "received") == 1
+    assert hangup["Exten"] == ["800"]
+    assert not [m for m in tap.messages() if m.get("UserEvent") == ["ImplusOverflow"]]
+
+
+def test_unattended_caller_overflows_on_its_own(
+    installed: dict[str, Any], tap: AmiTap, sipp: Sipp
+) -> None:
+    call = sipp.customer_call("801", caller="5550125", hold=None, max_seconds=20)
+    event = tap.wait_for(_user_event("ImplusOverflow", Entry="quick"), timeout=15)
+    assert event["Destination"] == ["extension"]
+    tap.wait_for(
+        lambda m: (
+            m.get("Event") == ["Newexten"]
+            and m.get("Context") == ["sandbox-test"]
+            and m.get("Extension") == ["9991"]
+        )
+    )
+    result = call.wait(20)
+    assert result.ok, result.describe()
+    assert result.count("BYE", "received") == 1  # 9991 hangs up after a second
+
+
+def test_outbound_call_filters_the_number_and_uses_the_trunk(
+    installed: dict[str, Any], tap: AmiTap, sipp: Sipp
+) -> None:
+    with (
+        sipp.phone(AGENT_PORT, "answer", ring=0.2, talk=2.0) as agent,
+        sipp.customer_phone("answer", ring=0.2, talk=0.5) as customer,
+    ):
+        tap.send(
+            {
+                "Action": "Originate",
+                "ActionID": "dialplan-outbound-1",
+                "Channel": "PJSIP/1001",
+                "Context": "implus-outbound",
+                "Exten": "s",  # the PBX's default trunk
+                "Priority": "1",
+                "Async": "true",
+                "Timeout": "10000",
+                # A "call me" number from a web form, with an injection attempt (no ',':
+                # AMI itself splits Variable values at commas).
+                "Variable": ["IMPLUS_DIAL=+49 (30) 6&PJSIP/7@customers", "IMPLUS_AGENT=alice"],
+            }
+        )
+        event = tap.wait_for(_user_event("ImplusOutbound", Trunk="carrier"))
+        assert event["Dial"] == ["+493067"]
+        result = customer.wait(20)
+        agent.wait(20)
+    invites = [m for m in result.messages if m.method == "INVITE"]
+    assert len(invites) == 1
+    assert invites[0].first_line.startswith("INVITE sip:9+493067@127.0.0.2:5070")
+
+
+def test_first_apply_explains_the_manager_include(
+    sandbox: AsteriskSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before manager_implus.conf is loaded, the AMI user does not exist: apply writes the
+    files and then says what to do once, instead of failing obscurely."""
+    from dialplan.errors import ReloadFailed
+
+    monkeypatch.setenv(AMI_SECRET_ENV, "dialplan-test-secret")
+    data = _config_dict(sandbox)
+    data["pbxs"][0]["username"] = "implus_not_loaded_yet"
+    config = _load(tmp_path, data)
+    with pytest.raises(ReloadFailed) as info:
+        apply(config, select_pbx(config, "sandbox"), AmiReloader())
+    message = str(info.value)
+    assert "implus_not_loaded_yet" in message
+    assert "add `#include manager_implus.conf` at the end of manager.conf" in message
+    assert "dialplan-test-secret" not in message
+    assert (sandbox.etc / "manager_implus.conf").read_text().startswith("; implus generated")

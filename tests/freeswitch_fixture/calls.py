@@ -1,0 +1,641 @@
+"""The fake FreeSWITCH's call model: entry-point calls, originated legs, bridges, hang-ups.
+
+The test drives the customer side (`inbound_call`, `hangup`) and decides how each phone
+answers (`add_phone(user, Answer(after=0.05))`, `Ring()`, `Busy()`, `Unreachable()`...);
+the code under test drives the switch over ESL (`bgapi originate`, `uuid_bridge`,
+`uuid_kill`, `show channels as json`), exactly as it would a real FreeSWITCH.
+
+Event sequences follow the recordings: an entry-point call is 03 (CHANNEL_STATE ... CHANNEL_PARK,
+one `set` per dialplan variable), an answered originate and a bridge are 04, a failed
+originate is 05; see templates.py for how recorded events become this call's events.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import uuid as uuid_module
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
+
+from .templates import (
+    RECORDINGS,
+    LegView,
+    Renderer,
+    Template,
+    cut_variables_from,
+    retitle,
+    strip_other_leg,
+    template,
+)
+
+if TYPE_CHECKING:
+    from .server import FakeFreeSwitch
+
+ApiResult = str | tuple[str, Callable[[], None]]
+
+# -- how a phone (an agent's, or a customer's behind a gateway) reacts to an INVITE -------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Rings, then answers after `after` seconds."""
+
+    after: float = 0.05
+
+
+@dataclass(frozen=True)
+class Ring:
+    """Rings until the originate gives up (`originate_timeout`): NO_ANSWER."""
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Answers 486 Busy Here (after ringing `ring_for` seconds): USER_BUSY."""
+
+    ring_for: float = 0.0
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Refuses with `cause` (after ringing `ring_for` seconds), e.g. CALL_REJECTED."""
+
+    cause: str = "CALL_REJECTED"
+    ring_for: float = 0.0
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """Nothing answers at the address: NORMAL_TEMPORARY_FAILURE at once (recording 05)."""
+
+
+Behaviour = Answer | Ring | Busy | Reject | Unreachable
+
+
+@dataclass
+class Phone:
+    """A SIP phone the switch can reach: an agent's extension or a customer's number."""
+
+    user: str
+    behaviour: Behaviour
+    registered: bool
+    domain: str
+    contact_host: str
+
+
+@dataclass
+class Leg(LegView):
+    """A live channel: what events show of it (LegView), and the model's own state."""
+
+    direction: str = "inbound"  # or outbound
+    state: str = "ringing"  # ringing | answering | parked | bridging | bridged | gone
+    bridge_side: str = ""  # "a" or "b": the argument order of uuid_bridge
+    peer: Leg | None = None
+    killed: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def channel_name(self) -> str:
+        return f"sofia/{self.profile}/{self.number}@{self.host}"
+
+    def view(self) -> LegView:
+        """A snapshot for rendering one event."""
+        return LegView(**{f.name: copy.copy(getattr(self, f.name)) for f in fields(LegView)})
+
+    def mark(self, what: str) -> None:
+        self.times[what] = time.time_ns() // 1000
+
+
+# -- event sequences, by recording and message index --------------------------------------------
+
+INBOUND_UNTIL_SET = [("03", i) for i in (3, 4, 5, 6, 7, 8)]
+INBOUND_SET = (("03", 9), ("03", 10))
+INBOUND_ANSWER_PARK = [("03", i) for i in (11, 12, 13, 14, 15, 16)]
+PARKED_CALLER_HANGUP = [("03", i) for i in (17, 18, 19, 20, 21, 22, 23, 24, 25)]
+ORIGINATE_RING = [("04", i) for i in (18, 19, 20, 21, 22, 23, 24)]
+ORIGINATE_ANSWER = [("04", 25), ("04", 26)]
+ORIGINATED_PARK = [("04", i) for i in (28, 29, 30)]
+BRIDGE_A = [("04", i) for i in (33, 34, 35, 36, 37)]
+BRIDGE_B = [("04", i) for i in (38, 39, 40, 41, 42)]
+BRIDGE_BOTH = [("04", 43), ("04", 44), ("04", 45), ("04", 46)]
+# The caller (A) hangs up a bridged call: recorded. `a`/`b` say whose event it is.
+BRIDGED_HANGUP_BY_A = [
+    ("a", 47), ("b", 48), ("b", 49), ("b", 50), ("b", 51), ("b", 52), ("a", 53),
+    ("a", 54), ("a", 55), ("a", 56), ("a", 57), ("b", 58), ("a", 59), ("a", 60), ("b", 61),
+]  # fmt: skip
+# The agent (B) hangs up first: derived order, same events.
+BRIDGED_HANGUP_BY_B = [
+    ("b", 48), ("b", 49), ("b", 50), ("b", 51), ("b", 52), ("a", 53), ("a", 47),
+    ("a", 54), ("a", 55), ("a", 56), ("a", 57), ("b", 58), ("a", 59), ("a", 60), ("b", 61),
+]  # fmt: skip
+
+
+def _unbridged_outbound(base: Template) -> Template:
+    """An originated leg's event from the bridged recording, as if never bridged."""
+    stripped = strip_other_leg(base)
+    # The bridge had given it the caller's id; before, it had the originate's default (05).
+    headers = tuple((k, "0000000000" if v == "sipp" else v) for k, v in stripped.headers)
+    return replace(stripped, headers=headers)
+
+
+def _without_first(base: Template, name: str) -> Template:
+    names = [k for k, _ in base.headers]
+    at = names.index(name)
+    return replace(base, headers=base.headers[:at] + base.headers[at + 1 :])
+
+
+def outbound_hangup_sequence(call_state: str) -> list[Template]:
+    """An originated leg that is not bridged hangs up, from `call_state` (DOWN or RINGING if
+    it never answered, ACTIVE if it did). 05 recorded CHANNEL_CREATE and _HANGUP_COMPLETE of
+    such a leg; the others are derived from it and from the same leg kind in 04."""
+    complete = template("05", 5)
+    hangup = retitle(
+        _without_first(cut_variables_from(complete, "variable_digits_dialed"), "Hangup-Cause"),
+        "CHANNEL_HANGUP",
+        "switch_channel_perform_hangup",
+        3447,
+        Channel_State="CS_CONSUME_MEDIA",
+        Channel_Call_State=call_state,
+        Channel_State_Number="7",
+    )
+    state_hangup, callstate, reporting = (
+        _unbridged_outbound(template("04", i)) for i in (49, 50, 51)
+    )
+    state_hangup = retitle(state_hangup, Channel_Call_State=call_state)
+    callstate = retitle(callstate, Original_Channel_Call_State=call_state)
+    destroy = retitle(
+        _without_first(complete, "Hangup-Cause"),
+        "CHANNEL_DESTROY",
+        "switch_core_session_perform_destroy",
+        1588,
+        Channel_State_Number="12",
+    )
+    final = _unbridged_outbound(template("04", 61))
+    return [hangup, state_hangup, callstate, reporting, complete, destroy, final]
+
+
+# -- the model ------------------------------------------------------------------------------------
+
+
+class CallModel:
+    """Channels of the fake switch, and the API commands that act on them."""
+
+    def __init__(self, server: FakeFreeSwitch) -> None:
+        self.server = server
+        self.renderer = Renderer(server.events)
+        self.lock = threading.RLock()
+        self.legs: dict[str, Leg] = {}
+        self.phones: dict[str, Phone] = {}
+        self.broadcasts: list[tuple[str, str, str]] = []
+        """(uuid, what, leg) of every uuid_broadcast (hold music), for assertions."""
+        self.transfers: list[tuple[str, str]] = []
+        """(uuid, destination) of every uuid_transfer; the test plays what follows."""
+        self.scheduled: set[str] = set()
+        """Channels whose entry dialplan scheduled its safety-net transfer (sched_transfer)."""
+        server.api_handlers.update(
+            {
+                "originate": self._originate,
+                "uuid_bridge": self._uuid_bridge,
+                "uuid_kill": self._uuid_kill,
+                "uuid_exists": self._uuid_exists,
+                "uuid_getvar": self._uuid_getvar,
+                "uuid_broadcast": self._uuid_broadcast,
+                "uuid_transfer": self._uuid_transfer,
+                "sched_del": self._sched_del,
+                "reloadxml": lambda arg: "+OK [Success]\n",
+            }
+        )
+        server.channel_rows = self.rows
+
+    # -- phones -----------------------------------------------------------------------------------
+
+    def add_phone(
+        self,
+        user: str,
+        behaviour: Behaviour | None = None,
+        *,
+        register: bool = True,
+        domain: str = "127.0.0.1",
+        contact_host: str = "127.0.0.1:5064",
+    ) -> Phone:
+        """A phone reachable as `user/<user>` (if registered) or `sofia/<profile>/<user>@<host>`
+        or, for a customer, `sofia/gateway/<gateway>/<user>`."""
+        phone = Phone(user, behaviour or Answer(), False, domain, contact_host)
+        self.phones[user] = phone
+        if register:
+            self.register(user)
+        return phone
+
+    def register(self, user: str) -> None:
+        phone = self.phones[user]
+        phone.registered = True
+        self.server.register(user, phone.domain, phone.contact_host)
+
+    def unregister(self, user: str) -> None:
+        phone = self.phones[user]
+        phone.registered = False
+        self.server.unregister(user, phone.domain, phone.contact_host)
+
+    def set_behaviour(self, user: str, behaviour: Behaviour) -> None:
+        self.phones[user].behaviour = behaviour
+
+    # -- the customer side ------------------------------------------------------------------------
+
+    def inbound_call(
+        self,
+        destination: str = "800",
+        caller: str = "+15550100",
+        *,
+        caller_name: str | None = None,
+        variables: dict[str, str] | list[tuple[str, str]] | None = None,
+        caller_host: str = "127.0.0.1:5066",
+        profile: str = "internal",
+        uuid: str | None = None,
+    ) -> str:
+        """A customer calls entry point `destination`; the dialplan sets `variables` (one
+        `set` each, in order), answers and parks. Returns the channel's UUID once parked."""
+        pairs = list(variables.items()) if isinstance(variables, dict) else list(variables or [])
+        leg = Leg(
+            uuid=uuid or str(uuid_module.uuid4()),
+            direction="inbound",
+            number=caller,
+            name=caller_name or caller,
+            host=caller_host,
+            profile=profile,
+            destination=destination,
+            variables=pairs,
+        )
+        with self.lock:
+            self.legs[leg.uuid] = leg
+            leg.mark("created")
+            for ref in INBOUND_UNTIL_SET:
+                self._emit(ref, leg, entry_set=0)
+            for k, (name, value) in enumerate(pairs):
+                self._emit(INBOUND_SET[0], leg, entry_set=k, application_data=f"{name}={value}")
+                self._emit(INBOUND_SET[1], leg, entry_set=k + 1, application_data=f"{name}={value}")
+            for ref in INBOUND_ANSWER_PARK:
+                if ref == ("03", 12):
+                    leg.mark("answered")
+                self._emit(ref, leg)
+            leg.state = "parked"
+            self.scheduled.add(leg.uuid)
+        return leg.uuid
+
+    def hangup(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
+        """The far end of channel `uuid` hangs up (the customer, or the agent's phone)."""
+        with self.lock:
+            leg = self.legs.get(uuid)
+            if leg is None:
+                raise KeyError(f"no channel {uuid}")
+            self._end(leg, cause)
+
+    def leg(self, uuid: str) -> Leg | None:
+        with self.lock:
+            return self.legs.get(uuid)
+
+    def wait_for(self, predicate: Callable[[], object], timeout: float = 10.0) -> None:
+        """Wait (this thread) until `predicate()` is true."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fake FreeSWITCH: condition not met within {timeout} s")
+            time.sleep(0.01)
+
+    # -- emitting ---------------------------------------------------------------------------------
+
+    def _emit(
+        self, ref: tuple[str, int] | Template, leg: Leg, peer: Leg | None = None, **kwargs: object
+    ) -> None:
+        tpl = template(*ref) if isinstance(ref, tuple) else ref
+        rec = RECORDINGS[tpl.recording]
+        plays_agent = tpl.get("Unique-ID") == rec.agent_uuid
+        caller, agent = (peer, leg) if plays_agent else (leg, peer)
+        event = self.renderer.render(
+            tpl,
+            caller=caller.view() if caller else None,
+            agent=agent.view() if agent else None,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self.server.fire(event)
+
+    # -- ending channels --------------------------------------------------------------------------
+
+    def _end(self, leg: Leg, cause: str) -> None:
+        """Hang `leg` up (and its bridged peer), firing the events of its situation."""
+        if leg.state == "ringing":
+            leg.cause = cause
+            leg.killed.set()  # the originate in progress does the rest
+            return
+        if leg.state == "gone":
+            return
+        was_transferred = leg.state == "transferred"
+        if leg.state in ("bridging", "answering", "transferred"):
+            leg.state = "parked"
+        if leg.state == "bridged" and leg.peer is not None:
+            self._end_bridge(leg, cause)
+            return
+        leg.cause = cause
+        leg.mark("hangup")
+        if leg.direction == "inbound":
+            script = PARKED_CALLER_HANGUP
+            if was_transferred:  # it left park already
+                script = [ref for ref in script if ref not in (("03", 18), ("03", 19))]
+            for ref in script:
+                self._emit(ref, leg, cause_of=leg.view())
+        else:
+            unpark = [_unbridged_outbound(template("04", i)) for i in (38, 39)]
+            for tpl in [*unpark, *outbound_hangup_sequence("ACTIVE")]:
+                self._emit(tpl, leg, cause_of=leg.view())
+        self._gone(leg)
+
+    def _end_bridge(self, first: Leg, cause: str) -> None:
+        peer = first.peer
+        if peer is None:
+            return
+        a, b = (first, peer) if first.bridge_side == "a" else (peer, first)
+        first.cause = cause
+        other = b if first is a else a
+        other.cause = "NORMAL_CLEARING"
+        a.mark("hangup")
+        b.mark("hangup")
+        script = BRIDGED_HANGUP_BY_A if first is a else BRIDGED_HANGUP_BY_B
+        for who, index in script:
+            leg, peer = (a, b) if who == "a" else (b, a)
+            self._emit(("04", index), leg, peer, cause_of=leg.view())
+        self._gone(a)
+        self._gone(b)
+
+    def _gone(self, leg: Leg) -> None:
+        leg.state = "gone"
+        leg.peer = None
+        self.legs.pop(leg.uuid, None)
+
+    # -- API: originate ---------------------------------------------------------------------------
+
+    def _originate(self, arg: str | None) -> ApiResult:
+        usage = (
+            "-USAGE: <call_url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] "
+            "[<cid_name>] [<cid_num>] [<timeout_sec>]\n"
+        )
+        words = (arg or "").split()
+        if len(words) < 2 or words[1] != "&park()":
+            return usage
+        variables, endpoint = _split_variables(words[0])
+        phone, failure, profile, host, user = self._resolve(endpoint)
+        if failure is not None:
+            return f"-ERR {failure}\n"
+        assert phone is not None
+        vars_ = dict(variables)
+        leg = Leg(
+            uuid=vars_.get("origination_uuid") or str(uuid_module.uuid4()),
+            direction="outbound",
+            number=user,
+            name="Outbound Call",
+            host=host,
+            profile=profile,
+            variables=variables,
+        )
+        timeout = float(vars_.get("originate_timeout", "60"))
+        behaviour = phone.behaviour
+        with self.lock:
+            if leg.uuid in self.legs:
+                return "-ERR DESTINATION_OUT_OF_ORDER\n"
+            self.legs[leg.uuid] = leg
+            leg.mark("created")
+            ring = not isinstance(behaviour, Unreachable)
+            for ref in ORIGINATE_RING if ring else ORIGINATE_RING[:5]:
+                if ref == ("04", 23):
+                    leg.mark("progress")
+                if ref == ("04", 19) and not isinstance(behaviour, Answer):
+                    ref = ("05", 4)  # the CHANNEL_CREATE of the leg that failed in 05
+                self._emit(ref, leg)
+        outcome = self._ring(leg, behaviour, timeout)
+        with self.lock:
+            if outcome is not None or leg.killed.is_set():
+                leg.cause = leg.cause or outcome
+                leg.mark("hangup")
+                for tpl in outbound_hangup_sequence("RINGING" if ring else "DOWN"):
+                    self._emit(tpl, leg, cause_of=leg.view())
+                self._gone(leg)
+                return f"-ERR {leg.cause}\n"
+            leg.mark("answered")
+            for ref in ORIGINATE_ANSWER:
+                self._emit(ref, leg)
+            leg.state = "answering"
+
+        def park() -> None:
+            with self.lock:
+                for ref in ORIGINATED_PARK:
+                    self._emit(ref, leg)
+                if leg.state == "answering":
+                    leg.state = "parked"
+
+        return f"+OK {leg.uuid}\n", park
+
+    @staticmethod
+    def _ring(leg: Leg, behaviour: Behaviour, timeout: float) -> str | None:
+        """Wait for the phone's answer; the failure cause, or None once it answered."""
+        if isinstance(behaviour, Unreachable):
+            return "NORMAL_TEMPORARY_FAILURE"
+        if isinstance(behaviour, Answer):
+            if behaviour.after >= timeout:
+                return "NO_ANSWER" if not leg.killed.wait(timeout) else leg.cause
+            return leg.cause if leg.killed.wait(behaviour.after) else None
+        if isinstance(behaviour, Ring):
+            return leg.cause if leg.killed.wait(timeout) else "NO_ANSWER"
+        ring_for = behaviour.ring_for
+        if leg.killed.wait(min(ring_for, timeout)):
+            return leg.cause
+        if ring_for >= timeout:
+            return "NO_ANSWER"
+        return "USER_BUSY" if isinstance(behaviour, Busy) else behaviour.cause
+
+    def _resolve(self, endpoint: str) -> tuple[Phone | None, str | None, str, str, str]:
+        """(phone, failure cause, sofia profile, contact host, user) for a dial string."""
+        kind, _, rest = endpoint.partition("/")
+        if kind == "error":
+            return None, rest or "NORMAL_CLEARING", "", "", ""
+        if kind == "user":
+            user, _, _domain = rest.partition("@")
+            phone = self.phones.get(user)
+            if phone is None or not phone.registered:
+                return None, "USER_NOT_REGISTERED", "", "", ""
+            return phone, None, "internal", phone.contact_host, user
+        if kind == "sofia":
+            profile, _, target = rest.partition("/")
+            if profile == "gateway":
+                gateway, _, number = target.partition("/")
+                phone = self.phones.get(number) or Phone(number, Unreachable(), False, "", "")
+                return phone, None, gateway, f"{gateway}.gateway", number
+            user, _, host = target.partition("@")
+            phone = self.phones.get(user)
+            if phone is None or (host and phone.contact_host != host):
+                phone = Phone(user, Unreachable(), False, "", host)
+            return phone, None, profile, host, user
+        return None, "CHAN_NOT_IMPLEMENTED", "", "", ""
+
+    # -- API: uuid_* ------------------------------------------------------------------------------
+
+    def _uuid_bridge(self, arg: str | None) -> ApiResult:
+        words = (arg or "").split()
+        if len(words) < 2:
+            return "-USAGE: <uuid> <other_uuid>\n"
+        with self.lock:
+            a, b = self.legs.get(words[0]), self.legs.get(words[1])
+            if (
+                a is None
+                or b is None
+                or a.state not in ("parked",)
+                or b.state not in ("parked", "answering")
+            ):
+                return "-ERR Invalid uuid\n"
+            a.state = b.state = "bridging"
+
+        def bridge() -> None:
+            with self.lock:
+                for ref in BRIDGE_A:
+                    self._emit(ref, a, b)
+                for ref in BRIDGE_B:
+                    self._emit(ref, b, a)
+                a.peer, b.peer = b, a
+                a.bridge_side, b.bridge_side = "a", "b"
+                a.mark("bridged")
+                b.mark("bridged")
+                for ref in BRIDGE_BOTH:
+                    leg, peer = (b, a) if ref == ("04", 44) or ref == ("04", 46) else (a, b)
+                    self._emit(ref, leg, peer)
+                a.state = b.state = "bridged"
+
+        return f"+OK {b.uuid}\n", bridge
+
+    def _uuid_kill(self, arg: str | None) -> ApiResult:
+        words = (arg or "").split()
+        if not words:
+            return "-USAGE: <uuid> [cause]\n"
+        with self.lock:
+            leg = self.legs.get(words[0])
+            if leg is None:
+                return "-ERR No such channel!\n"
+        cause = words[1] if len(words) > 1 else "NORMAL_CLEARING"
+        return "+OK\n", lambda: self.hangup(leg.uuid, cause) if leg.uuid in self.legs else None
+
+    def _uuid_broadcast(self, arg: str | None) -> str:
+        words = (arg or "").split()
+        if len(words) < 2:
+            return "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
+        with self.lock:
+            if words[0] not in self.legs:
+                return "-ERR No such channel!\n"
+            self.broadcasts.append((words[0], words[1], words[2] if len(words) > 2 else "aleg"))
+        return "+OK Message sent\n"
+
+    def _sched_del(self, arg: str | None) -> str:
+        with self.lock:
+            found = (arg or "").strip() in self.scheduled
+            self.scheduled.discard((arg or "").strip())
+        return f"+OK Deleted: {int(found)}\n"
+
+    def _uuid_transfer(self, arg: str | None) -> ApiResult:
+        """uuid_transfer <uuid> [-bleg|-both] <dest> [<dialplan>] [<context>]: the channel
+        leaves park (CHANNEL_UNPARK, CHANNEL_EXECUTE_COMPLETE); what the dialplan then does
+        is not simulated - the test plays it (e.g. `hangup`)."""
+        words = (arg or "").split()
+        if len(words) < 2:
+            return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+        with self.lock:
+            leg = self.legs.get(words[0])
+            if leg is None:
+                return "-ERR No such channel!\n"
+            if leg.state != "parked" or leg.direction != "inbound":
+                return "-ERR the fake switch transfers parked entry-point calls only\n"
+            leg.state = "transferred"
+            self.transfers.append((leg.uuid, " ".join(w for w in words[1:] if w[:1] != "-")))
+
+        def leave_park() -> None:
+            with self.lock:
+                for index in (33, 34):  # the caller leaving park in 04, without its peer
+                    self._emit(strip_other_leg(template("04", index)), leg)
+
+        return "+OK\n", leave_park
+
+    def _uuid_exists(self, arg: str | None) -> str:
+        with self.lock:
+            return "true" if (arg or "").strip() in self.legs else "false"
+
+    def _uuid_getvar(self, arg: str | None) -> str:
+        words = (arg or "").split()
+        if len(words) < 2:
+            return "-USAGE: <uuid> <var>\n"
+        with self.lock:
+            leg = self.legs.get(words[0])
+            if leg is None:
+                return "-ERR No such channel!\n"
+            return dict(leg.variables).get(words[1], "_undef_")
+
+    # -- show channels ----------------------------------------------------------------------------
+
+    def rows(self) -> list[dict[str, str]]:
+        """`show channels` rows, oldest first (FreeSWITCH orders by created_epoch)."""
+        with self.lock:
+            legs = sorted(self.legs.values(), key=lambda leg: leg.times.get("created", 0))
+            return [self._row(leg) for leg in legs]
+
+    def _row(self, leg: Leg) -> dict[str, str]:
+        created = leg.times.get("created", 0)
+        live = leg.state in ("parked", "bridged", "answering", "bridging")
+        inbound = leg.direction == "inbound"
+        codec = ("PCMU", "8000", "64000") if live or inbound else ("", "", "")
+        return {
+            "uuid": leg.uuid,
+            "direction": leg.direction,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created / 1e6)),
+            "created_epoch": str(created // 1_000_000),
+            "name": leg.channel_name,
+            "state": "CS_EXECUTE" if live else "CS_CONSUME_MEDIA",
+            "cid_name": leg.name if inbound else "Outbound Call",
+            "cid_num": leg.number if inbound else "0000000000",
+            "ip_addr": leg.host.partition(":")[0] if inbound else "",
+            "dest": leg.destination if inbound else leg.number,
+            "application": "park" if live else "",
+            "application_data": "",
+            "dialplan": "XML",
+            "context": "default",
+            "read_codec": codec[0],
+            "read_rate": codec[1],
+            "read_bit_rate": codec[2],
+            "write_codec": codec[0],
+            "write_rate": codec[1],
+            "write_bit_rate": codec[2],
+            "secure": "",
+            "hostname": self.server.events.hostname,
+            "presence_id": "",
+            "presence_data": "",
+            "accountcode": "",
+            "callstate": "ACTIVE" if live else "RINGING",
+            "callee_name": "" if inbound else "Outbound Call",
+            "callee_num": "" if inbound else leg.number,
+            "callee_direction": "",
+            "call_uuid": leg.peer.uuid if leg.peer is not None and not inbound else "",
+            "sent_callee_name": "",
+            "sent_callee_num": "",
+            "initial_cid_name": leg.name if inbound else "Outbound Call",
+            "initial_cid_num": leg.number if inbound else "0000000000",
+            "initial_ip_addr": leg.host.partition(":")[0] if inbound else "",
+            "initial_dest": leg.destination if inbound else leg.number,
+            "initial_dialplan": "XML",
+            "initial_context": "default",
+        }
+
+
+def _split_variables(dialstring: str) -> tuple[list[tuple[str, str]], str]:
+    """`{a=1,b=2}endpoint` -> ([("a", "1"), ("b", "2")], "endpoint")."""
+    if not dialstring.startswith("{") or "}" not in dialstring:
+        return [], dialstring
+    inner, _, endpoint = dialstring[1:].partition("}")
+    pairs = []
+    for item in inner.split(","):
+        name, _, value = item.partition("=")
+        if name:
+            pairs.append((name.strip(), value.strip().strip("'")))
+    return pairs, endpoint
