@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import click
@@ -171,7 +172,7 @@ def load_strategy(obj: dict[str, str], path: str) -> None:
 
     client = _client(obj["redis_url"], obj["domain"])
     try:
-        text = open(path, encoding="utf-8").read()  # noqa: SIM115 - read once
+        text = Path(path).read_text(encoding="utf-8")
         version = client.load_strategy(text)
     except StrategyError as e:
         click.echo(f"{path}: not loaded, fix these and retry:", err=True)

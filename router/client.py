@@ -582,8 +582,13 @@ class RouterOps:
                     tuple(cmd("HGET", self.keys.request(r), "created") for r in head)
                 )
                 created = [int(c) for c in rows if c]
-            times = [int(float(s)) for s in answered[1::2]]
-            waits = [int(m.rsplit(":", 1)[1]) for m in answered[0::2]]
+            rows = (
+                answered
+                if answered and isinstance(answered[0], list | tuple)
+                else list(zip(answered[0::2], answered[1::2], strict=True))
+            )
+            times = [int(float(score)) for _m, score in rows]
+            waits = [int(m.rsplit(":", 1)[1]) for m, _s in rows]
             skills = strategy.queue(q).skills
             free = sum(
                 1

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import pydantic
@@ -160,7 +161,7 @@ class Strategy:
         self.definition = definition
         self.version = version
         self.text = text
-        context = rule_engine.Context(default_value=None)
+        context = _context()
         self.rules = [
             Rule(r, rule_engine.Rule(r.conditions, context=context)) for r in definition.rules
         ]
@@ -196,12 +197,17 @@ class Strategy:
 
     def _match(self, facts: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...]]:
         notes: list[str] = []
+        thing = _namespace(facts)
         for r in self.rules:
             try:
-                if r.expression.matches(dict(facts)):
+                if r.expression.matches(thing):
                     return r.name, tuple(notes)
             except rule_engine.EngineError as e:
                 notes.append(f"rule {r.name!r} skipped: {e.message}")
+            except (TypeError, ValueError, AttributeError) as e:
+                # rule-engine 4.x/5.x raises plain TypeErrors for some missing (None)
+                # operands, e.g. `"de" in customer.tags` without tags: treat as no match.
+                notes.append(f"rule {r.name!r} skipped: {e}")
         return None, tuple(notes)
 
     def plan(self, rule: Rule, waited: float) -> Plan:
@@ -276,6 +282,20 @@ class Strategy:
             overflow=None,
             next_step_after=None,
         )
+
+
+def _context() -> rule_engine.Context:
+    # Facts are passed as attribute namespaces: rule-engine deprecates dot syntax on
+    # mappings (removed in 6.0) and `customer.vip` is the natural way to write rules.
+    return rule_engine.Context(default_value=None, resolver=rule_engine.resolve_attribute)
+
+
+def _namespace(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return SimpleNamespace(**{str(k): _namespace(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return [_namespace(v) for v in value]
+    return value
 
 
 def _children(node: object) -> Iterator[object]:
@@ -368,7 +388,7 @@ def _check(d: StrategyDef) -> list[str]:
             f"defaults.queue: unknown queue {d.defaults.queue!r} (known: {_known(queues)})"
         )
     seen: set[str] = set()
-    context = rule_engine.Context(default_value=None)
+    context = _context()
     for i, r in enumerate(d.rules):
         where = f"rules[{i}] ({r.name})"
         if r.name in seen:

@@ -208,13 +208,22 @@ class Worker:
     def _route_requests(self, ids: list[str]) -> None:
         now = self.clock()
         queued = [r for r in self._read_requests(ids) if r.state is RequestState.QUEUED]
-        decisions = [decide(r, self.strategy, self.view, now) for r in queued]
-        waiting = self._carry_out(decisions, now)
+        waiting = self._carry_out(self._decide_all(queued, now), now)
         if waiting and self._sync_events():
             # An agent became free while we decided: the agent-side scan may have run before
             # these requests were in their queues, so look at them once more (no lost wakeup).
-            again = [decide(d.request, self.strategy, self.view, now) for d in waiting]
+            again = self._decide_all([d.request for d in waiting], now)
             self._carry_out([d for d in again if d.outcome == "offer"], now, enqueue=False)
+
+    def _decide_all(self, requests: list[RoutingRequest], now: int) -> list[Decision]:
+        """Decide one by one, counting each pick in the view so a batch does not overfill."""
+        decisions = []
+        for r in requests:
+            d = decide(r, self.strategy, self.view, now)
+            if d.outcome == "offer":
+                self._optimistic(d.candidates[0], r.channel, now)
+            decisions.append(d)
+        return decisions
 
     def _carry_out(
         self, decisions: list[Decision], now: int, enqueue: bool = True
@@ -226,7 +235,6 @@ class Worker:
         steps: list[Script] = []
         for d in offers:
             steps.append(self._reserve_step(d.request, d.plan, d.candidates[0], d.trace, now))
-            self._optimistic(d.candidates[0], d.request.channel, now)
         replies = self.client.execute(Batch(tuple(steps))) if steps else []
         for d, reply in zip(offers, replies, strict=True):
             if int(reply[0]) == 1:

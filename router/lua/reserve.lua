@@ -33,7 +33,7 @@ redis.call('HINCRBY', rk, 'attempts', 1)
 redis.call('ZADD', P .. 'timers', ARGV[6], 'offer:' .. oid)
 trace(rid, ARGV[12], ARGV[13])
 emit('type', 'offer.created', 'offer', oid, 'request', rid, 'session', r.session, 'agent', aid,
-  'channel', r.channel, 'deadline', ARGV[6], 'user', r.user, 'service', r.service,
+  'channel', r.channel, 'deadline', ARGV[6], 'user', r.user or '', 'service', r.service or '',
   'pbx', r.pbx or '', 'call_id', r.call_id or '', 'callback', r.callback or '')
 emit_agent(aid)
 if r.channel ~= 'chat' then
