@@ -1,8 +1,8 @@
 """The connections this process holds, indexed by agent, session and role.
 
 Pure bookkeeping plus delivery: fan-out decides WHAT to send, the hub knows WHO is here.
-Internal transcript entries (notes) are never delivered to customer connections - the
-rule lives here so no caller can forget it.
+Transcript entries reach customer connections only as :func:`chat.visibility.for_customer`
+projects them (notes never), applied here so no caller can forget it.
 """
 
 from __future__ import annotations
@@ -14,17 +14,7 @@ from typing import Any
 
 from chat import protocol
 from chat.connection import Connection
-
-INTERNAL_ENTRY_TYPES = frozenset({"note"})
-"""Transcript entry types only staff may see."""
-
-
-def visible_to_customer(body: dict[str, Any]) -> bool:
-    return body.get("type") not in INTERNAL_ENTRY_TYPES and body.get("internal") not in (
-        True,
-        "1",
-        "true",
-    )
+from chat.visibility import for_customer
 
 
 class Hub:
@@ -100,6 +90,11 @@ class Hub:
                 _discard(self._sessions, session_id, c)
 
     # queries ------------------------------------------------------------------------
+    def agent_ids(self) -> list[str]:
+        """Agents with at least one desktop connected to this process."""
+        with self._lock:
+            return [a for a, conns in self._agents.items() if conns]
+
     def agent_connections(self, agent_id: str) -> list[Connection]:
         with self._lock:
             return list(self._agents.get(agent_id, ()))
@@ -124,16 +119,21 @@ class Hub:
             return list(self._all)
 
     # delivery -----------------------------------------------------------------------
-    def deliver_entry(self, session_id: str, entry_id: str, body: dict[str, Any]) -> int:
-        """Push a transcript entry to everyone watching the session (notes: staff only)."""
-        frame = protocol.entry(session_id, entry_id, body)
-        public = visible_to_customer(body)
+    def deliver_entry(self, session_id: str, entry: dict[str, Any]) -> int:
+        """Push a transcript entry to everyone watching the session; customers get their
+        projection of it (nothing at all for notes). Returns the connections reached."""
+        conns = self.session_connections(session_id)
+        if not conns:
+            return 0
+        staff_frame = protocol.entry(session_id, entry)
+        public = for_customer(entry)
+        customer_frame = protocol.entry(session_id, public) if public is not None else None
         n = 0
-        for c in self.session_connections(session_id):
-            if c.kind == "customer" and not public:
-                continue
-            c.push(frame)
-            n += 1
+        for c in conns:
+            frame = customer_frame if c.kind == "customer" else staff_frame
+            if frame is not None:
+                c.push(frame)
+                n += 1
         return n
 
     def to_session(

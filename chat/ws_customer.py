@@ -58,6 +58,7 @@ class CustomerLink:
             self.call_me(frame)
 
     def hello(self, after: str | None) -> None:
+        """Subscribe to the open session (if any), then replay everything after ``after``."""
         svc = self.c.service
         session = svc.open_session(self.who.user_id, self.service)
         self.greeted = True
@@ -65,7 +66,7 @@ class CustomerLink:
             self.conn.push(_welcome(None, self.who, self.service, {}))
             return
         self._attach(session.id)
-        entries = svc.replay(session.id, after or "0-0", for_customer=True)
+        entries = svc.replay(session.id, after or "0-0", for_customer_view=True)
         self.conn.push(
             _welcome(
                 session,
@@ -74,13 +75,13 @@ class CustomerLink:
                 signals.receipts(self.c.redis, self.c.keys, session.id),
             )
         )
-        for entry_id, body in entries:
-            self.conn.push(protocol.entry(session.id, entry_id, body))
+        for entry in entries:
+            self.conn.push(protocol.entry(session.id, entry))
         self.conn.push(
             {
                 "type": "replay_done",
                 "session_id": session.id,
-                "last": entries[-1][0] if entries else after,
+                "last": entries[-1]["id"] if entries else after,
             }
         )
 
@@ -88,7 +89,7 @@ class CustomerLink:
         text = protocol.check_content(
             frame.text, frame.file is not None, self.c.settings.max_text_chars
         )
-        session_id, entry_id = self.c.service.customer_post(
+        session_id, done = self.c.service.customer_post(
             self.who.user_id,
             self.service,
             frame.cid,
@@ -97,14 +98,15 @@ class CustomerLink:
         )
         self._attach(session_id)
         self.c.metrics.entries_stored.labels("message").inc()
-        self.conn.push(protocol.ack(frame.cid, entry_id, session_id))
+        self.conn.push(protocol.ack(frame.cid, done.entry_id, session_id, done.duplicate))
 
     def call_me(self, frame: CallMe) -> None:
-        session_id, entry_id = self.c.service.call_me(
+        session_id, done = self.c.service.call_me(
             self.who.user_id, self.service, frame.cid, frame.number
         )
         self._attach(session_id)
-        self.conn.push(protocol.ack(frame.cid, entry_id, session_id))
+        self.c.metrics.entries_stored.labels("callback").inc()
+        self.conn.push(protocol.ack(frame.cid, done.entry_id, session_id, done.duplicate))
 
     def seen(self, entry_id: str) -> None:
         if not self.session_id:

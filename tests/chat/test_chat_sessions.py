@@ -1,300 +1,236 @@
-"""Chat flows end to end over real websockets: a real `implus chat` (gunicorn + gevent), a
-real router worker process and the real redis-server. Needs router/client.py on main."""
+"""Chat sessions end to end over real websockets: a real `implus chat` (gunicorn + gevent),
+a real router worker and the real redis-server."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from typing import Any
+import json
+import urllib.error
+import urllib.request
 
 import pytest
-from chattest import ChatProcess, WsClient, agent_ws, api, customer_ws
+from chattest import ChatProcess, Stack, reply, say, take_offer, texts_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 
-@pytest.fixture
-def admin_token(chat_stack: ChatProcess, stack_admin: tuple[str, str]) -> str:
-    status, body = api(
-        chat_stack,
-        "POST",
-        "/api/auth/token",
-        {"username": stack_admin[0], "password": stack_admin[1], "role": "admin"},
-    )
-    assert status == 200, body
-    return str(body["token"])
-
-
-@pytest.fixture
-def make_agent(chat_stack: ChatProcess, admin_token: str) -> Any:
-    def make(agent_id: str, chat: int = 3, skills: dict[str, int] | None = None) -> str:
-        status, body = api(
-            chat_stack,
-            "PUT",
-            f"/api/agents/{agent_id}",
-            {
-                "name": agent_id.title(),
-                "skills": skills or {"booking": 5},
-                "capacity": {"voice": 1, "chat": chat},
-                "password": f"{agent_id}-password",
-            },
-            bearer=admin_token,
-        )
-        assert status == 200, body
-        status, body = api(
-            chat_stack,
-            "POST",
-            "/api/auth/token",
-            {"username": agent_id, "password": f"{agent_id}-password"},
-        )
-        assert status == 200, body
-        return str(body["token"])
-
-    return make
-
-
-@pytest.fixture
-def clients() -> Iterator[list[WsClient]]:
-    opened: list[WsClient] = []
-    yield opened
-    for c in opened:
-        c.close()
-
-
-def customer_token(chat_stack: ChatProcess, admin_token: str, user: str) -> str:
-    status, body = api(
-        chat_stack, "POST", "/api/customer-tokens", {"user_id": user}, bearer=admin_token
-    )
-    assert status == 201, body
-    return str(body["token"])
-
-
-def available_agent(chat_stack: ChatProcess, token: str, clients: list[WsClient]) -> WsClient:
-    a = agent_ws(chat_stack, token)
-    clients.append(a)
-    a.send({"type": "hello"})
-    a.expect("welcome")
-    a.send({"type": "status", "status": "available"})
-    a.expect("agent_status", status="available")
-    return a
-
-
-def say(c: WsClient, text: str, cid: str | None = None) -> dict[str, Any]:
-    cid = cid or uuid.uuid4().hex
-    c.send({"type": "message", "cid": cid, "text": text})
-    return c.expect("ack", cid=cid)
-
-
-def test_first_message_routes_to_agent_and_reply_reaches_customer(
-    chat_stack: ChatProcess, admin_token: str, make_agent: Any, clients: list[WsClient]
-) -> None:
-    alice = available_agent(chat_stack, make_agent("alice"), clients)
-    cust = customer_ws(chat_stack, customer_token(chat_stack, admin_token, "u1"))
-    clients.append(cust)
-    cust.send({"type": "hello"})
-    assert cust.expect("welcome")["session_id"] is None
+def test_first_message_routes_to_agent_and_reply_reaches_customer(stack: Stack) -> None:
+    alice = stack.desktop("alice")
+    cust = stack.customer("u1")
     ack = say(cust, "Hello, I need to change my booking")
-    offer = alice.expect("offer")
-    assert offer["session_id"] == ack["session_id"]
-    alice.send({"type": "accept", "offer_id": offer["offer_id"]})
-    view = alice.expect("session", session_id=ack["session_id"])
-    assert [e["entry"]["text"] for e in view["entries"]][-1] == "Hello, I need to change my booking"
-    alice.send(
-        {
-            "type": "reply",
-            "session_id": ack["session_id"],
-            "cid": "r1",
-            "text": "Sure, which booking?",
-        }
-    )
-    alice.expect("ack", cid="r1")
-    got = cust.expect("entry")
-    while got["entry"].get("from") != "agent":
-        got = cust.expect("entry")
-    assert got["entry"]["text"] == "Sure, which booking?"
+    sid = ack["session_id"]
+    assert ack["dup"] is False
+    view = take_offer(alice, sid)
+    mine = [e for e in view["entries"] if e["type"] == "message"]
+    assert [e["text"] for e in mine] == ["Hello, I need to change my booking"]
+    assert mine[0]["id"] == ack["id"]
+    assert stack.router.session(sid).owner == "alice"
+    reply(alice, sid, "Sure, which booking?")
+    assert texts_until(cust, "Sure, which booking?")[-1] == "Sure, which booking?"
+    joined = cust.expect("agent_joined", session_id=sid)
+    assert "agent" not in joined  # customers are not told agent ids
 
 
-def test_notes_never_reach_the_customer(
-    chat_stack: ChatProcess, admin_token: str, make_agent: Any, clients: list[WsClient]
-) -> None:
-    alice = available_agent(chat_stack, make_agent("alice"), clients)
-    cust = customer_ws(chat_stack, customer_token(chat_stack, admin_token, "u2"))
-    clients.append(cust)
-    cust.send({"type": "hello"})
-    cust.expect("welcome")
+def test_notes_never_reach_the_customer(stack: Stack) -> None:
+    alice = stack.desktop("alice")
+    cust = stack.customer("u2")
     sid = say(cust, "hi")["session_id"]
-    alice.send({"type": "accept", "offer_id": alice.expect("offer")["offer_id"]})
-    alice.expect("session", session_id=sid)
-    alice.send({"type": "note", "session_id": sid, "cid": "n1", "text": "VIP, be nice"})
-    alice.expect("ack", cid="n1")
-    alice.send({"type": "reply", "session_id": sid, "cid": "r1", "text": "visible"})
-    alice.expect("ack", cid="r1")
-    texts = []
-    while "visible" not in texts:
-        texts.append(cust.expect("entry")["entry"].get("text"))
-    assert "VIP, be nice" not in texts
-    # nor in a replay
-    again = customer_ws(chat_stack, customer_token(chat_stack, admin_token, "u2"))
-    clients.append(again)
-    again.send({"type": "hello"})
+    take_offer(alice, sid)
+    reply(alice, sid, "VIP, be nice", note=True)
+    reply(alice, sid, "visible")
+    live = texts_until(cust, "visible")
+    assert "VIP, be nice" not in live
+    # nor in a replay, nor anything staff-only (routing steps with agent ids)
+    again = stack.customer("u2")
     again.expect("replay_done")
-    assert all(f["entry"]["type"] != "note" for f in again.seen if f["type"] == "entry")
+    replayed = [f["entry"] for f in again.frames("entry")]
+    assert [e.get("text") for e in replayed if e["type"] == "message"] == ["hi", "visible"]
+    assert {e["type"] for e in replayed} <= {"message", "assigned"}
+    assert all("agent" not in e and "request" not in e for e in replayed)
+    # the agent's own view has the note
+    alice.send({"type": "open", "session_id": sid})
+    staff = alice.expect("session", session_id=sid)
+    assert "VIP, be nice" in [e.get("text") for e in staff["entries"] if e["type"] == "note"]
 
 
-def test_resume_replays_missed_entries_and_dedups_resent_messages(
-    chat_stack: ChatProcess, admin_token: str, make_agent: Any, clients: list[WsClient]
-) -> None:
-    alice = available_agent(chat_stack, make_agent("alice"), clients)
-    token = customer_token(chat_stack, admin_token, "u3")
-    cust = customer_ws(chat_stack, token)
-    cust.send({"type": "hello"})
-    cust.expect("welcome")
+def test_resume_replays_missed_entries_without_loss_or_duplicates(stack: Stack) -> None:
+    alice = stack.desktop("alice")
+    token = stack.token("u3")
+    cust = stack.customer("u3", token=token)
     first = say(cust, "one", cid="m1")
     sid = first["session_id"]
-    alice.send({"type": "accept", "offer_id": alice.expect("offer")["offer_id"]})
-    alice.expect("session", session_id=sid)
+    take_offer(alice, sid)
     cust.close()  # the customer goes away...
     for i in range(3):  # ...while the agent keeps writing
-        alice.send({"type": "reply", "session_id": sid, "cid": f"r{i}", "text": f"reply {i}"})
-        alice.expect("ack", cid=f"r{i}")
-    back = customer_ws(chat_stack, token)
-    clients.append(back)
-    back.send({"type": "hello", "after": first["id"]})
+        reply(alice, sid, f"reply {i}")
+    back = stack.customer("u3", token=token, after=first["id"])
     done = back.expect("replay_done")
-    replayed = [f["entry"]["text"] for f in back.seen if f["type"] == "entry"]
-    assert replayed == ["reply 0", "reply 1", "reply 2"]
-    assert done["last"] != first["id"]
+    replayed = [f["entry"] for f in back.frames("entry")]
+    assert [e.get("text") for e in replayed if e["type"] == "message"] == [
+        "reply 0",
+        "reply 1",
+        "reply 2",
+    ]
+    assert done["last"] == replayed[-1]["id"]
     # The widget resends a message whose ack it never saw: stored once, acked again.
     again = say(back, "one", cid="m1")
-    assert again["id"] == first["id"]
-    back.send({"type": "hello", "after": "0-0"})
-    back.expect("replay_done")
-    all_texts = [f["entry"]["text"] for f in back.seen if f["type"] == "entry"]
-    assert all_texts.count("one") == 2  # once in the first replay window, once in the full one
+    assert (again["id"], again["dup"]) == (first["id"], True)
+    full = stack.customer("u3", token=token)
+    full.expect("replay_done")
+    texts = [
+        f["entry"].get("text") for f in full.frames("entry") if f["entry"]["type"] == "message"
+    ]
+    assert texts == ["one", "reply 0", "reply 1", "reply 2"]
+    # and the transcript itself holds each message once
+    stored = [e["text"] for e in stack.router.transcript(sid) if e["type"] == "message"]
+    assert stored == texts
 
 
-def test_returning_customer_goes_to_the_known_agent(
-    chat_stack: ChatProcess, admin_token: str, make_agent: Any, clients: list[WsClient]
-) -> None:
-    alice = available_agent(chat_stack, make_agent("alice"), clients)
-    token = customer_token(chat_stack, admin_token, "u4")
-    cust = customer_ws(chat_stack, token)
-    clients.append(cust)
-    cust.send({"type": "hello"})
-    cust.expect("welcome")
+def test_returning_customer_goes_to_the_known_agent(stack: Stack) -> None:
+    alice = stack.desktop("alice")
+    token = stack.token("u4")
+    cust = stack.customer("u4", token=token)
     sid = say(cust, "first contact")["session_id"]
-    alice.send({"type": "accept", "offer_id": alice.expect("offer")["offer_id"]})
-    alice.expect("session", session_id=sid)
-    bob = available_agent(chat_stack, make_agent("bob"), clients)
-    # The customer comes back on a new connection with the session still open: the same
-    # session, and the offer goes to alice, not to the idle bob.
-    back = customer_ws(chat_stack, token)
-    clients.append(back)
-    back.send({"type": "hello"})
-    assert back.expect("welcome")["session_id"] == sid
-    assert say(back, "me again")["session_id"] == sid
-    entry = alice.expect("entry", session_id=sid)
-    while entry["entry"].get("text") != "me again":
-        entry = alice.expect("entry", session_id=sid)
-    assert not [f for f in bob.seen if f["type"] == "offer"]
+    take_offer(alice, sid)
+    reply(alice, sid, "Let me check; write again when you have the number")
+    # Alice frees her chat slot but the session stays open; bob is idle and longest idle.
+    alice.send({"type": "end", "session_id": sid})
+    alice.expect("contact_ended", session_id=sid)
+    bob = stack.desktop("bob")
+    assert stack.router.agent("alice").load.get("chat", 0) == 0
+    # The customer comes back on a new connection: the same session, and the new chat
+    # request is offered to alice (who knows the story), not to the idle bob.
+    back = stack.customer("u4", token=token)
+    assert say(back, "the number is 4711")["session_id"] == sid
+    view = take_offer(alice, sid)
+    assert "first contact" in [e.get("text") for e in view["entries"]]
+    bob.drain(0.5)
+    assert not bob.frames("offer")
+    traces = stack.router.explain(stack.router.session_requests(sid)[0].id)
+    assert traces[-1]["known_agent"] == "alice"
 
 
-def test_capacity_limits_offers(
-    chat_stack: ChatProcess, admin_token: str, make_agent: Any, clients: list[WsClient]
-) -> None:
-    alice = available_agent(chat_stack, make_agent("alice", chat=1), clients)
-    c1 = customer_ws(chat_stack, customer_token(chat_stack, admin_token, "u5"))
-    c2 = customer_ws(chat_stack, customer_token(chat_stack, admin_token, "u6"))
-    clients.extend([c1, c2])
-    for c in (c1, c2):
-        c.send({"type": "hello"})
-        c.expect("welcome")
+def test_capacity_limits_offers(stack: Stack) -> None:
+    alice = stack.desktop("alice", chat=1)
+    c1 = stack.customer("u5")
+    c2 = stack.customer("u6")
     s1 = say(c1, "first")["session_id"]
-    alice.send({"type": "accept", "offer_id": alice.expect("offer")["offer_id"]})
-    alice.expect("session", session_id=s1)
+    take_offer(alice, s1)
     s2 = say(c2, "second")["session_id"]
     with pytest.raises(AssertionError, match="no offer"):
-        alice.expect("offer", timeout=3, session_id=s2)
+        alice.expect("offer", timeout=2, session_id=s2)
+    [waiting] = [q for q in stack.router.queue_stats() if q.channel == "chat"]
+    assert waiting.waiting == 1
     alice.send({"type": "close", "session_id": s1, "disposition": "solved"})
-    assert alice.expect("offer", timeout=30, session_id=s2)
+    assert alice.expect("offer", timeout=15, session_id=s2)
 
 
-def test_transfer_to_another_agent_keeps_the_transcript(
-    chat_stack: ChatProcess, admin_token: str, make_agent: Any, clients: list[WsClient]
-) -> None:
-    alice = available_agent(chat_stack, make_agent("alice"), clients)
-    cust = customer_ws(chat_stack, customer_token(chat_stack, admin_token, "u7"))
-    clients.append(cust)
-    cust.send({"type": "hello"})
-    cust.expect("welcome")
+def test_transfer_to_another_agent_keeps_the_transcript(stack: Stack) -> None:
+    alice = stack.desktop("alice")
+    cust = stack.customer("u7")
     sid = say(cust, "please transfer me")["session_id"]
-    alice.send({"type": "accept", "offer_id": alice.expect("offer")["offer_id"]})
-    alice.expect("session", session_id=sid)
-    bob = available_agent(chat_stack, make_agent("bob"), clients)
+    take_offer(alice, sid)
+    bob = stack.desktop("bob")
     alice.send({"type": "transfer", "session_id": sid, "agent_id": "bob"})
-    offer = bob.expect("offer", timeout=30, session_id=sid)
-    bob.send({"type": "accept", "offer_id": offer["offer_id"]})
-    view = bob.expect("session", session_id=sid)
-    assert "please transfer me" in [e["entry"].get("text") for e in view["entries"]]
+    assert alice.expect("transferred", session_id=sid)["agent_id"] == "bob"
+    alice.expect("contact_ended", session_id=sid)
+    view = take_offer(bob, sid)
+    assert "please transfer me" in [e.get("text") for e in view["entries"]]
+    assert stack.router.session(sid).owner == "bob"
+    # the customer's next message reaches bob, and no longer alice's desktop
+    say(cust, "hello bob")
+    assert texts_until(bob, "hello bob")[-1] == "hello bob"
+    alice.drain(0.5)
+    assert "hello bob" not in [f["entry"].get("text") for f in alice.frames("entry")]
 
 
-def test_two_instances_deliver_to_each_other(
-    chat_stack: ChatProcess,
-    second_chat: ChatProcess,
-    admin_token: str,
-    make_agent: Any,
-    clients: list[WsClient],
-) -> None:
-    alice = available_agent(chat_stack, make_agent("alice"), clients)  # instance A
-    token = customer_token(chat_stack, admin_token, "u8")
-    cust = customer_ws(second_chat, token)  # instance B
-    clients.append(cust)
-    cust.send({"type": "hello"})
-    cust.expect("welcome")
+def test_transfer_to_a_queue(stack: Stack) -> None:
+    stack.router.load_strategy(
+        "queues: {booking: {skills: {booking: 1}}, billing: {skills: {billing: 1}}}\n"
+        "rules:\n  - name: all\n    actions: {queue: booking}\n"
+    )
+    alice = stack.desktop("alice", skills={"booking": 5})
+    carol = stack.desktop("carol", skills={"billing": 3})
+    cust = stack.customer("u11")
+    sid = say(cust, "a question about my invoice")["session_id"]
+    take_offer(alice, sid)
+    alice.send({"type": "transfer", "session_id": sid, "queue": "nowhere"})
+    err = alice.expect("error")
+    assert err["code"] == "unknown_queue"
+    assert "billing" in err["message"]
+    alice.send({"type": "transfer", "session_id": sid, "queue": "billing"})
+    alice.expect("transferred", session_id=sid)
+    take_offer(carol, sid)
+
+
+def test_two_instances_deliver_to_each_other(stack: Stack, chat_b: ChatProcess) -> None:
+    alice = stack.desktop("alice")  # instance A
+    cust = stack.customer("u8", server=chat_b)  # instance B
     sid = say(cust, "from instance B")["session_id"]
-    alice.send({"type": "accept", "offer_id": alice.expect("offer")["offer_id"]})
-    alice.expect("session", session_id=sid)
-    alice.send({"type": "reply", "session_id": sid, "cid": "x1", "text": "from instance A"})
-    got = cust.expect("entry")
-    while got["entry"].get("text") != "from instance A":
-        got = cust.expect("entry")
+    take_offer(alice, sid)
+    reply(alice, sid, "from instance A")
+    assert texts_until(cust, "from instance A")[-1] == "from instance A"
     cust.send({"type": "typing", "on": True})
     assert alice.expect("typing", session_id=sid)["from"] == "customer"
+    # an offer made while the agent sits on instance B reaches it there
+    bob = stack.desktop("bob", server=chat_b)
+    alice.send({"type": "status", "status": "away", "reason": "lunch"})
+    alice.expect("agent_status", status="away")
+    other = stack.customer("u9")  # instance A
+    s2 = say(other, "anyone?")["session_id"]
+    take_offer(bob, s2)
 
 
-def test_customer_cannot_fetch_another_customers_file(
-    chat_stack: ChatProcess, admin_token: str, clients: list[WsClient]
-) -> None:
-    import urllib.request
-
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
-    t1 = customer_token(chat_stack, admin_token, "u9")
-    t2 = customer_token(chat_stack, admin_token, "u10")
+def _upload(server: ChatProcess, token: str, data: bytes, name: str = "a.png") -> dict:
     boundary = "xyzBOUNDARY"
     body = (
         (
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+            f'filename="{name}"\r\nContent-Type: image/png\r\n\r\n'
         ).encode()
-        + png
-        + (f"\r\n--{boundary}--\r\n").encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
     )
     req = urllib.request.Request(
-        chat_stack.url + "/widget/files?service=booking", data=body, method="POST"
+        server.url + "/widget/files?service=booking", data=body, method="POST"
     )
     req.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-    req.add_header("Authorization", f"Bearer {t1}")
-    import json
-
+    req.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(req) as r:
-        meta = json.load(r)
-    url = f"/files/{meta['session_id']}/{meta['sha256']}"
-    mine = urllib.request.Request(chat_stack.url + url, headers={"Authorization": f"Bearer {t1}"})
-    with urllib.request.urlopen(mine) as r:
-        assert r.read() == png
-        assert r.headers["X-Content-Type-Options"] == "nosniff"
-    theirs = urllib.request.Request(chat_stack.url + url, headers={"Authorization": f"Bearer {t2}"})
-    with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(theirs)
-    assert e.value.code == 404
-    e.value.close()
+        return dict(json.load(r))
+
+
+def _fetch(server: ChatProcess, path: str, bearer: str) -> tuple[int, bytes]:
+    req = urllib.request.Request(server.url + path, headers={"Authorization": f"Bearer {bearer}"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, b""
+
+
+def test_file_access_is_scoped_to_the_sessions_participants(stack: Stack) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    alice_token = stack.agent("alice")
+    bob_token = stack.agent("bob")
+    alice = stack.desktop("alice")
+    t1, t2 = stack.token("u9"), stack.token("u10")
+    meta = _upload(stack.chat, t1, png)
+    sid = meta["session_id"]
+    cust = stack.customer("u9", token=t1)
+    cust.send({"type": "message", "cid": "f1", "text": "", "file": {"sha256": meta["sha256"]}})
+    cust.expect("ack", cid="f1")
+    path = f"/files/{sid}/{meta['sha256']}"
+    # another customer, or an agent not handling the session: nothing
+    assert _fetch(stack.chat, path, t2)[0] == 404
+    assert _fetch(stack.chat, path, bob_token)[0] == 403
+    view = take_offer(alice, sid)
+    [shared] = [e for e in view["entries"] if e.get("file")]
+    assert (shared["file"]["sha256"], shared["cid"]) == (meta["sha256"], "f1")
+    assert _fetch(stack.chat, path, t1) == (200, png)  # the customer
+    assert _fetch(stack.chat, path, alice_token) == (200, png)  # the session's agent
+    assert _fetch(stack.chat, path, bob_token)[0] == 403  # a colleague who is not
+    assert _fetch(stack.chat, path, stack.admin_token) == (200, png)
+    # the same bytes referenced from another session are not reachable through it
+    t2_meta = _upload(stack.chat, t2, b"\x89PNG\r\n\x1a\n" + b"\x01" * 10)
+    assert _fetch(stack.chat, f"/files/{t2_meta['session_id']}/{meta['sha256']}", t2)[0] == 404
