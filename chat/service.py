@@ -210,7 +210,8 @@ class ChatService:
 
     def click_to_call(self, agent_id: str, session_id: str, number: str) -> str:
         """Ask the agent's PBX for an outbound call: the agent's phone first, then the
-        customer. Returns the call id; the call's events land in the session transcript."""
+        customer. Returns the command's id on the PBX command stream; the call's events
+        land in the session transcript."""
         self._require_serving(agent_id, session_id)
         with converted():
             return self.client.click_to_call(session_id, agent_id, re.sub(r"[ ()-]", "", number))

@@ -100,13 +100,13 @@ class AgentLink:
         elif isinstance(frame, CloseSession):
             svc.close(self.agent_id, frame.session_id, frame.disposition)
         elif isinstance(frame, ClickToCall):
-            call_id = svc.click_to_call(self.agent_id, frame.session_id, frame.number)
+            command_id = svc.click_to_call(self.agent_id, frame.session_id, frame.number)
             self.conn.push(
                 {
                     "type": "call_requested",
                     "session_id": frame.session_id,
                     "number": frame.number,
-                    "call_id": call_id,
+                    "command_id": command_id,
                 }
             )
 

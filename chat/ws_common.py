@@ -17,7 +17,7 @@ from simple_websocket import ConnectionClosed
 from chat import protocol
 from chat.connection import Connection
 from chat.context import Context
-from chat.errors import AuthError, BadInput, Forbidden, NotFoundError, Unavailable
+from chat.errors import AuthError, BadInput, Forbidden, NotFoundError, Refused, Unavailable
 
 log = logging.getLogger(__name__)
 IDLE_TIMEOUT = 60.0
@@ -58,8 +58,10 @@ def serve(
             except BadInput as e:
                 c.metrics.frame_errors.labels(conn.kind, e.code).inc()
                 conn.push(protocol.error(e.code, str(e), _ref(raw)))
-            except (Forbidden, NotFoundError, AuthError) as e:
-                code = type(e).__name__.lower()
+            except (Forbidden, NotFoundError, AuthError, Refused) as e:
+                code = {NotFoundError: "not_found", AuthError: "auth_error"}.get(
+                    type(e), type(e).__name__.lower()
+                )
                 c.metrics.frame_errors.labels(conn.kind, code).inc()
                 conn.push(protocol.error(code, str(e), getattr(frame, "cid", None)))
             except Unavailable as e:

@@ -4,13 +4,17 @@ chromium this fails and says how to install it (`make test` does)."""
 
 from __future__ import annotations
 
+import re
 import shutil
+import struct
+import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from chattest import ChatProcess, api
+from chattest import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
@@ -22,10 +26,37 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PNG_1PX = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2b5c1f60000000049454e44ae426082"
-)
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain-coloured PNG (big enough to be seen in the screenshots)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def wait_rows(page: Any, selector: str, want: Any, timeout: float = 15) -> None:
+    """Wait until a table row's cell texts satisfy ``want`` (polled from here: the pages'
+    CSP forbids the eval that page-side waiting would need)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for row in page.locator(selector).all():
+            if want([c.strip() for c in row.locator("td").all_inner_texts()]):
+                return
+        time.sleep(0.2)
+    raise AssertionError(
+        f"no row of {selector} as wanted: {page.locator(selector).all_inner_texts()}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,49 +71,34 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Any]:
+    """Pages in their own browser contexts (own cookies), closed after the test."""
+    contexts: list[Any] = []
+
+    def make() -> Any:
+        contexts.append(browser.new_context())
+        return contexts[-1].new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
 def test_agent_and_customer_chat_in_the_browser(
-    browser: Any,
-    chat_stack: ChatProcess,
-    stack_admin: tuple[str, str],
-    artifacts_dir: Path,
-    tmp_path: Path,
+    new_page: Any, stack: Stack, artifacts_dir: Path, tmp_path: Path
 ) -> None:
     shots = artifacts_dir / "chat-browser"
     shots.mkdir(exist_ok=True)
-    status, body = api(
-        chat_stack,
-        "POST",
-        "/api/auth/token",
-        {"username": stack_admin[0], "password": stack_admin[1], "role": "admin"},
-    )
-    admin = body["token"]
-    status, body = api(
-        chat_stack,
-        "PUT",
-        "/api/agents/alice",
-        {
-            "name": "Alice",
-            "skills": {"booking": 5},
-            "capacity": {"voice": 1, "chat": 3},
-            "password": "alice-password",
-        },
-        bearer=admin,
-    )
-    assert status == 200, body
-    status, body = api(
-        chat_stack,
-        "POST",
-        "/api/customer-tokens",
-        {"user_id": "u-browser", "services": ["booking"]},
-        bearer=admin,
-    )
-    token = body["token"]
+    stack.agent("alice")  # login alice / alice-password
+    token = stack.token("u-browser", ["booking"])
+    url = stack.chat.url
     dialogs: list[str] = []
 
     # The agent logs in and goes available.
-    agent = browser.new_context().new_page()
+    agent = new_page()
     agent.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    agent.goto(chat_stack.url + "/login")
+    agent.goto(url + "/login")
     agent.fill("#username", "alice")
     agent.fill("#password", "alice-password")
     agent.click("#login-submit")
@@ -94,22 +110,24 @@ def test_agent_and_customer_chat_in_the_browser(
     agent.screenshot(path=str(shots / "1-agent-available.png"))
 
     # The customer opens the chat and sends text, a script payload and an image.
-    customer = browser.new_context().new_page()
+    customer = new_page()
     customer.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    customer.goto(f"{chat_stack.url}/chat?service=booking#token={token}")
+    customer.goto(f"{url}/chat?service=booking#token={token}")
     customer.fill("textarea.text", "Hi, my booking 4711 is wrong")
     customer.click("button.send")
     customer.wait_for_selector(".entry.me .meta:has-text('✓')")
     customer.fill("textarea.text", "<script>alert('xss')</script><img src=x onerror=alert(1)>")
     customer.click("button.send")
     image = tmp_path / "screenshot.png"
-    image.write_bytes(PNG_1PX)
+    image.write_bytes(png(64, 48, (230, 120, 20)))
     customer.set_input_files("input.file", str(image))
     customer.wait_for_selector(".entry.me img.image")
     customer.screenshot(path=str(shots / "2-customer-sent.png"))
 
     # The agent accepts the offer, sees text and image, replies.
     agent.wait_for_selector(".offer button.accept")
+    countdown = agent.locator(".offer .countdown").inner_text()
+    assert re.fullmatch(r"\d+s", countdown) and 0 < int(countdown[:-1]) <= 20, countdown
     agent.screenshot(path=str(shots / "3-agent-offer.png"))
     agent.click(".offer button.accept")
     agent.wait_for_selector(".timeline .entry.customer:has-text('booking 4711')")
@@ -127,5 +145,25 @@ def test_agent_and_customer_chat_in_the_browser(
     customer.wait_for_selector(".entry.me img.image")
     assert customer.locator(".entry.me:has-text('booking 4711')").count() == 1
     assert customer.locator(".entry.me:has-text('<script>')").count() == 1  # shown as text
+    assert customer.locator(".entry.me img.image").count() == 1
     customer.screenshot(path=str(shots / "5-customer-after-reload.png"))
+
+    # "Call me": a phone callback in the same session, visible on the agent's timeline.
+    customer.fill("input.call-number", "+49 30 1234567")
+    customer.click("button.call-btn")
+    customer.wait_for_selector(".entry.me:has-text('call me at') .meta:has-text('✓')")
+    agent.wait_for_selector(".timeline .entry.callback:has-text('+49301234567')")
+    agent.screenshot(path=str(shots / "6-agent-callback-requested.png"))
+
+    # The supervisor sees alice with one chat and the callback waiting for a phone.
+    supervisor = new_page()
+    supervisor.goto(url + "/login")
+    supervisor.fill("#username", "root")
+    supervisor.fill("#password", "root-password")
+    supervisor.check("input[name=role][value=admin]")
+    supervisor.click("#login-submit")
+    supervisor.wait_for_url("**/supervisor")
+    supervisor.wait_for_selector("#agents tr[data-agent='alice']:has-text('chat 1/3')")
+    wait_rows(supervisor, "#queues tbody tr", lambda cells: cells[1:3] == ["voice", "1"])
+    supervisor.screenshot(path=str(shots / "7-supervisor.png"))
     assert dialogs == []  # no script ran
