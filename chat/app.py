@@ -62,12 +62,10 @@ def create_app(
         MAX_CONTENT_LENGTH=settings.upload_max_bytes + 64 * 1024,
         SOCK_SERVER_OPTIONS={
             "max_message_size": settings.hard_frame_bytes,
-            "ping_interval": settings.ping_interval or None,
+            "ping_interval": None,  # chat.connection.KeepAlive pings instead
         },
     )
-    rds = redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=5, health_check_interval=30
-    )
+    rds = redis.Redis(connection_pool=redis_pool(settings, decode=False))
     keys = ChatKeys(settings.domain)
     accounts = AccountStore(rds, keys)
     files = FileStore(
@@ -77,7 +75,9 @@ def create_app(
     from chat.service import ChatService
     from router.client import RouterClient
 
-    router = RouterClient.from_url(settings.redis_url, domain=settings.domain)
+    router = RouterClient(
+        redis.Redis(connection_pool=redis_pool(settings, decode=True)), domain=settings.domain
+    )
     app.extensions[EXTENSION] = Context(
         settings=settings,
         redis=rds,
@@ -97,6 +97,20 @@ def create_app(
 
         start_background_threads(app)
     return app
+
+
+def redis_pool(settings: Settings, decode: bool) -> redis.BlockingConnectionPool:
+    """A bounded pool: thousands of websocket greenlets share ``redis_pool_size``
+    connections and wait their turn (redis-py's default pool raises "Too many
+    connections" past 100 instead)."""
+    return redis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_pool_size,
+        timeout=20,
+        decode_responses=decode,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )
 
 
 def _settings(config: Settings | Mapping[str, Any] | None) -> Settings:

@@ -20,12 +20,15 @@ from typing import Any
 import redis
 from flask import Flask
 
+from chat.connection import KeepAlive
 from chat.context import Context, ctx
 from chat.errors import ChatError
 from router.client import transcript_entry
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
+ENDING = frozenset({"request.cancelled", "request.overflowed"})
+"""Request events after which the request no longer routes (with contact.ended)."""
 
 
 class Dispatcher:
@@ -55,7 +58,7 @@ class Dispatcher:
         handler = self.handlers.get(event_type)
         if handler is None:
             return
-        self.c.metrics.events.labels(event_type).inc()
+        self.c.metrics.event(event_type).inc()
         try:
             handler(fields)
         except ChatError as e:
@@ -77,6 +80,7 @@ class Dispatcher:
 
     def session_closed(self, f: dict[str, str]) -> None:
         session_id = f.get("session", "")
+        self.c.hub.chat_ended(session_id)
         frame = {
             "type": "session_closed",
             "session_id": session_id,
@@ -114,6 +118,8 @@ class Dispatcher:
 
     def request_update(self, f: dict[str, str]) -> None:
         session_id = f.get("session", "")
+        if f.get("channel") == "chat" and f.get("type") in ENDING:
+            self.c.hub.chat_ended(session_id)
         if session_id:
             self.c.hub.to_session(
                 session_id,
@@ -128,6 +134,8 @@ class Dispatcher:
 
     def contact_ended(self, f: dict[str, str]) -> None:
         agent, session_id = f.get("agent", ""), f.get("session", "")
+        if f.get("channel") == "chat":
+            self.c.hub.chat_ended(session_id)
         if not self.c.hub.agent_connections(agent):
             return
         self.c.hub.to_agent(
@@ -256,7 +264,10 @@ def start_background_threads(app: Flask) -> None:
     from chat.presence import PresenceKeeper
 
     c = ctx(app)
-    for thread in (EventTailer(c), SignalListener(c), BoardPusher(c), PresenceKeeper(c)):
+    threads: list[Any] = [EventTailer(c), SignalListener(c), BoardPusher(c), PresenceKeeper(c)]
+    if c.settings.ping_interval:
+        threads.append(KeepAlive(c.hub.all, c.settings.ping_interval))
+    for thread in threads:
         thread.start()
         c.background.append(thread)
 

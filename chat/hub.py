@@ -27,6 +27,7 @@ class Hub:
         self._supervisors: set[Connection] = set()
         self._customers: dict[tuple[str, str], set[Connection]] = defaultdict(set)
         self._all: set[Connection] = set()
+        self._chat_epochs: dict[str, int] = {}
 
     # registration -------------------------------------------------------------------
     def add(self, conn: Connection) -> None:
@@ -52,6 +53,8 @@ class Hub:
                         del self._customers[(conn.identity, conn.service)]
             for sid in conn.sessions:
                 _discard(self._sessions, sid, conn)
+                if sid not in self._sessions:
+                    self._chat_epochs.pop(sid, None)
             conn.sessions.clear()
 
     def subscribe(self, conn: Connection, session_id: str) -> None:
@@ -89,6 +92,19 @@ class Hub:
                 c.sessions.discard(session_id)
                 _discard(self._sessions, session_id, c)
 
+    # chat request liveness ------------------------------------------------------------
+    def chat_epoch(self, session_id: str) -> int:
+        """A counter that moves whenever a chat request of the session ends (or the session
+        closes). A customer connection that saw a live chat request at epoch N may post
+        without asking the router again while the epoch is still N."""
+        with self._lock:
+            return self._chat_epochs.get(session_id, 0)
+
+    def chat_ended(self, session_id: str) -> None:
+        with self._lock:
+            if session_id in self._sessions:
+                self._chat_epochs[session_id] = self._chat_epochs.get(session_id, 0) + 1
+
     # queries ------------------------------------------------------------------------
     def agent_ids(self) -> list[str]:
         """Agents with at least one desktop connected to this process."""
@@ -121,7 +137,8 @@ class Hub:
     # delivery -----------------------------------------------------------------------
     def deliver_entry(self, session_id: str, entry: dict[str, Any]) -> int:
         """Push a transcript entry to everyone watching the session; customers get their
-        projection of it (nothing at all for notes). Returns the connections reached."""
+        projection of it (nothing at all for notes), and the connection that stored it
+        has its ack instead. Returns the connections reached."""
         conns = self.session_connections(session_id)
         if not conns:
             return 0
@@ -131,7 +148,7 @@ class Hub:
         n = 0
         for c in conns:
             frame = customer_frame if c.kind == "customer" else staff_frame
-            if frame is not None:
+            if frame is not None and not c.is_echo(entry):
                 c.push(frame)
                 n += 1
         return n

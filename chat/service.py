@@ -66,14 +66,32 @@ class ChatService:
         )
 
     def customer_post(
-        self, user_id: str, service: str, cid: str, text: str, file_sha: str | None
+        self,
+        user_id: str,
+        service: str,
+        cid: str,
+        text: str,
+        file_sha: str | None,
+        live_session: str | None = None,
     ) -> tuple[str, Appended]:
-        """Append the customer's message (once per ``cid``); returns (session id, appended)."""
-        session_id = self.ensure_session(user_id, service)
+        """Append the customer's message (once per ``cid``); returns (session id, appended).
+
+        ``live_session`` is a session the caller knows to have a live chat request (it
+        saves the router round trips of :meth:`ensure_session`). A message that reaches a
+        session closed meanwhile is posted again into the customer's next session, so it
+        reaches an agent (the closed session keeps its copy at the end of its history)."""
+        session_id = live_session or self.ensure_session(user_id, service)
+        done = self._post(session_id, cid, text, file_sha)
+        if done.session_state != "open" and not done.duplicate:
+            session_id = self.ensure_session(user_id, service)
+            done = self._post(session_id, cid, text, file_sha)
+        return session_id, done
+
+    def _post(self, session_id: str, cid: str, text: str, file_sha: str | None) -> Appended:
         entry: dict[str, Any] = {"type": "message", "from": "customer", "text": text, "cid": cid}
         if file_sha:
             entry["file"] = self.files.lookup(session_id, file_sha).to_dict()
-        return session_id, self.append(session_id, entry, cid)
+        return self.append(session_id, entry, cid)
 
     def call_me(self, user_id: str, service: str, cid: str, number: str) -> tuple[str, Appended]:
         """A phone callback in the customer's session: a ``voice`` routing request with the

@@ -66,6 +66,7 @@ class AgentLink:
             text = protocol.check_content(
                 frame.text, frame.file is not None, self.c.settings.max_text_chars
             )
+            self.conn.expect_echo(frame.cid)
             done = svc.agent_post(
                 self.agent_id,
                 frame.session_id,
@@ -74,7 +75,7 @@ class AgentLink:
                 frame.file.sha256 if frame.file else None,
                 note=frame.type == "note",
             )
-            self.c.metrics.entries_stored.labels(frame.type).inc()
+            self.c.metrics.stored(frame.type).inc()
             self.conn.push(protocol.ack(frame.cid, done.entry_id, frame.session_id, done.duplicate))
         elif isinstance(frame, AgentTyping):
             svc.check_staff_access(self.who, frame.session_id)

@@ -34,6 +34,8 @@ class CustomerLink:
         self.service = service
         self.session_id: str | None = None
         self.greeted = False
+        self.live_session: tuple[str, int] | None = None
+        """(session id, chat epoch) seen with a live chat request (see Hub.chat_epoch)."""
 
     def run(self) -> None:
         serve(self.c, self.conn, protocol.CUSTOMER_FRAMES, self.handle)
@@ -89,23 +91,35 @@ class CustomerLink:
         text = protocol.check_content(
             frame.text, frame.file is not None, self.c.settings.max_text_chars
         )
+        self.conn.expect_echo(frame.cid)
+        live = self.live_session
+        # read before asking the router, so an ending that races with the check is not missed
+        epoch_before = self.c.hub.chat_epoch(self.session_id) if self.session_id else 0
+        if live is not None and self.c.hub.chat_epoch(live[0]) != live[1]:
+            live = None  # a chat request of the session ended: ask the router again
         session_id, done = self.c.service.customer_post(
             self.who.user_id,
             self.service,
             frame.cid,
             text,
             frame.file.sha256 if frame.file else None,
+            live_session=live[0] if live else None,
         )
+        known = session_id == self.session_id
         self._attach(session_id)
-        self.c.metrics.entries_stored.labels("message").inc()
+        if live is None or live[0] != session_id:
+            epoch = epoch_before if known else self.c.hub.chat_epoch(session_id)
+            self.live_session = (session_id, epoch)
+        self.c.metrics.stored("message").inc()
         self.conn.push(protocol.ack(frame.cid, done.entry_id, session_id, done.duplicate))
 
     def call_me(self, frame: CallMe) -> None:
+        self.conn.expect_echo(frame.cid)
         session_id, done = self.c.service.call_me(
             self.who.user_id, self.service, frame.cid, frame.number
         )
         self._attach(session_id)
-        self.c.metrics.entries_stored.labels("callback").inc()
+        self.c.metrics.stored("callback").inc()
         self.conn.push(protocol.ack(frame.cid, done.entry_id, session_id, done.duplicate))
 
     def seen(self, entry_id: str) -> None:

@@ -260,7 +260,7 @@
     };
     ws.onclose = function () {
       stateLine.textContent = "reconnecting…";
-      setTimeout(connect, backoff);
+      setTimeout(connect, backoff / 2 + Math.random() * backoff); // jitter: no storms
       backoff = Math.min(backoff * 2, 10000);
     };
   }

@@ -77,6 +77,7 @@ def chat_server(
             IMPLUS_CHAT_ALLOWED_ORIGINS="https://shop.example",
             IMPLUS_CHAT_MAX_FRAME_BYTES="4096",
             IMPLUS_CHAT_HARD_FRAME_BYTES="65536",
+            IMPLUS_CHAT_PING_INTERVAL="1",
         ),
         log=tmp_path / "chat.log",
     )

@@ -97,16 +97,21 @@ def test_returning_customer_goes_to_the_known_agent(stack: Stack) -> None:
     alice.expect("contact_ended", session_id=sid)
     bob = stack.desktop("bob")
     assert stack.router.agent("alice").load.get("chat", 0) == 0
-    # The customer comes back on a new connection: the same session, and the new chat
-    # request is offered to alice (who knows the story), not to the idle bob.
-    back = stack.customer("u4", token=token)
-    assert say(back, "the number is 4711")["session_id"] == sid
+    # The customer writes again: the same session, and the new chat request is offered
+    # to alice (who knows the story), not to the idle bob.
+    assert say(cust, "the number is 4711")["session_id"] == sid
     view = take_offer(alice, sid)
     assert "first contact" in [e.get("text") for e in view["entries"]]
+    [request] = stack.router.session_requests(sid)
+    assert stack.router.explain(request.id)[-1]["known_agent"] == "alice"
+    # Same again from a new connection (the page was reloaded meanwhile).
+    alice.send({"type": "end", "session_id": sid})
+    alice.expect("contact_ended", session_id=sid)
+    back = stack.customer("u4", token=token)
+    assert say(back, "and the date is May 3")["session_id"] == sid
+    take_offer(alice, sid)
     bob.drain(0.5)
     assert not bob.frames("offer")
-    traces = stack.router.explain(stack.router.session_requests(sid)[0].id)
-    assert traces[-1]["known_agent"] == "alice"
 
 
 def test_capacity_limits_offers(stack: Stack) -> None:
