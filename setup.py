@@ -21,6 +21,7 @@ setup(
     },
     install_requires=[
         "redis>=5.0",
+        "hiredis>=2.0",  # C reply parser for redis-py: the chat fan-out parses a lot
         "rule-engine>=4.5",
         "PyYAML>=6.0",
         "click>=8.1",

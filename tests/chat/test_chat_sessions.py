@@ -239,3 +239,18 @@ def test_file_access_is_scoped_to_the_sessions_participants(stack: Stack) -> Non
     # the same bytes referenced from another session are not reachable through it
     t2_meta = _upload(stack.chat, t2, b"\x89PNG\r\n\x1a\n" + b"\x01" * 10)
     assert _fetch(stack.chat, f"/files/{t2_meta['session_id']}/{meta['sha256']}", t2)[0] == 404
+
+
+def test_a_customers_other_tab_sees_the_message_the_sending_tab_has_its_ack(
+    stack: Stack,
+) -> None:
+    token = stack.token("u12")
+    tab1 = stack.customer("u12", token=token)
+    sid = say(tab1, "first")["session_id"]
+    tab2 = stack.customer("u12", token=token)
+    tab2.expect("replay_done")
+    ack = say(tab1, "from tab one")
+    got = tab2.expect("entry", session_id=sid, id=ack["id"])
+    assert got["entry"]["text"] == "from tab one"
+    tab1.drain(0.5)
+    assert [f["entry"].get("text") for f in tab1.frames("entry")] == []
