@@ -21,7 +21,7 @@ setup(
     },
     install_requires=[
         "redis>=5.0",
-        "hiredis>=2.0",  # C reply parser for redis-py: the chat fan-out parses a lot
+        "hiredis>=2.0",  # C reply parser: redis-py's pure-Python one dominates routing time
         "rule-engine>=4.5",
         "PyYAML>=6.0",
         "click>=8.1",
@@ -56,6 +56,7 @@ setup(
             "sandbox = ami_bridge.sandbox:sandbox_group",
             "chat = chat.cli:chat_command",
             "dialplan = dialplan.cli:dialplan_group",
+            "esl-bridge = esl_bridge.cli:esl_bridge_command",
         ],
     },
 )

@@ -30,23 +30,31 @@ class ChannelRow:
     presence_id: str
 
 
-def parse_show_channels(body: str) -> list[ChannelRow]:
-    """Rows of a `show channels as json` answer; EslProtocolError if it is not that."""
+def show_rows(body: str, what: str) -> list[dict[str, object]]:
+    """The rows of a `show <what> as json` answer; EslProtocolError if it is not that."""
     try:
         data = json.loads(body)
     except ValueError:
-        raise EslProtocolError(f"show channels answer is not JSON: {body[:120]!r}") from None
+        raise EslProtocolError(f"show {what} answer is not JSON: {body[:120]!r}") from None
     if not isinstance(data, dict) or not isinstance(data.get("row_count"), int):
-        raise EslProtocolError(f"show channels answer has no row_count: {body[:120]!r}")
+        raise EslProtocolError(f"show {what} answer has no row_count: {body[:120]!r}")
     rows = data.get("rows", [])
     if not isinstance(rows, list) or len(rows) != data["row_count"]:
         raise EslProtocolError(
-            f"show channels says row_count {data['row_count']} but lists "
+            f"show {what} says row_count {data['row_count']} but lists "
             f"{len(rows) if isinstance(rows, list) else 'no'} rows"
         )
-    result = []
     for row in rows:
-        if not isinstance(row, dict) or not row.get("uuid"):
+        if not isinstance(row, dict):
+            raise EslProtocolError(f"show {what} row is not an object: {row!r:.120}")
+    return rows
+
+
+def parse_show_channels(body: str) -> list[ChannelRow]:
+    """Rows of a `show channels as json` answer; EslProtocolError if it is not that."""
+    result = []
+    for row in show_rows(body, "channels"):
+        if not row.get("uuid"):
             raise EslProtocolError(f"show channels row without uuid: {row!r:.120}")
         epoch = str(row.get("created_epoch", ""))
         result.append(

@@ -35,6 +35,7 @@ from esl_bridge.errors import (
     EslUnavailable,
 )
 from esl_bridge.events import BackgroundJob, EslEvent
+from esl_bridge.registrations import RegistrationRow, parse_show_registrations
 
 log = logging.getLogger(__name__)
 
@@ -343,3 +344,7 @@ class EslClient:
     def show_channels(self, *, timeout: float | None = None) -> list[ChannelRow]:
         """The channels FreeSWITCH has right now (`show channels as json`)."""
         return parse_show_channels(self.api("show channels as json", timeout=timeout))
+
+    def show_registrations(self, *, timeout: float | None = None) -> list[RegistrationRow]:
+        """The SIP phones registered right now (`show registrations as json`)."""
+        return parse_show_registrations(self.api("show registrations as json", timeout=timeout))

@@ -45,3 +45,11 @@ class EslCommandFailed(EslError):
 
 class EslProtocolError(EslError):
     """Bytes that do not follow the ESL wire format (framing cannot be trusted any more)."""
+
+
+class BridgeError(Exception):
+    """Base of the ESL bridge's own errors (above the ESL layer)."""
+
+
+class BridgeConfigError(BridgeError):
+    """The bridge cannot start with this configuration; the message says what to fix."""

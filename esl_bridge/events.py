@@ -126,6 +126,24 @@ class PresenceIn:
 
 
 @dataclass(frozen=True)
+class DialplanEvent:
+    """CUSTOM implus::overflow / implus::outbound, raised by the generated dialplan's `event`
+    application (docs/call-flow.md). The application adds the channel's data, so the event
+    names the channel (`Unique-ID`) it happened on."""
+
+    name: ClassVar[str] = "CUSTOM"
+    subclass: str
+    unique_id: str | None
+    service: str | None = None
+    entry: str | None = None
+    destination: str | None = None
+    trunk: str | None = None
+    dial: str | None = None
+    agent: str | None = None
+    sequence: int | None = None
+
+
+@dataclass(frozen=True)
 class OtherEvent:
     """Any other event (HEARTBEAT, an unhandled CUSTOM subclass, ...): only its identity."""
 
@@ -135,15 +153,16 @@ class OtherEvent:
     sequence: int | None = None
 
 
-EslEvent = ChannelEvent | BackgroundJob | Registration | PresenceIn | OtherEvent
+EslEvent = ChannelEvent | BackgroundJob | Registration | PresenceIn | DialplanEvent | OtherEvent
 
 
 def subclass_of(event: EslEvent) -> str | None:
     """The Event-Subclass of a CUSTOM event, None for the others."""
-    return event.subclass if isinstance(event, Registration | OtherEvent) else None
+    return event.subclass if isinstance(event, Registration | DialplanEvent | OtherEvent) else None
 
 
 REGISTRATION_SUBCLASSES = frozenset({"sofia::register", "sofia::unregister", "sofia::expire"})
+DIALPLAN_SUBCLASSES = frozenset({"implus::overflow", "implus::outbound"})
 
 
 def _variables(raw: RawEvent) -> Mapping[str, str]:
@@ -216,6 +235,20 @@ def _registration(subclass: str, raw: RawEvent) -> Registration:
     )
 
 
+def _dialplan_event(subclass: str, raw: RawEvent) -> DialplanEvent:
+    return DialplanEvent(
+        subclass=subclass,
+        unique_id=raw.get("Unique-ID"),
+        service=raw.get("Implus-Service"),
+        entry=raw.get("Implus-Entry"),
+        destination=raw.get("Implus-Destination"),
+        trunk=raw.get("Implus-Trunk"),
+        dial=raw.get("Implus-Dial"),
+        agent=raw.get("Implus-Agent"),
+        sequence=_int(raw.get("Event-Sequence")),
+    )
+
+
 def _presence_in(raw: RawEvent) -> PresenceIn:
     return PresenceIn(
         from_=raw.get("from"),
@@ -247,6 +280,8 @@ def event_from_raw(raw: RawEvent) -> EslEvent:
     subclass = raw.get("Event-Subclass")
     if name == "CUSTOM" and subclass is not None and subclass in REGISTRATION_SUBCLASSES:
         return _registration(subclass, raw)
+    if name == "CUSTOM" and subclass is not None and subclass in DIALPLAN_SUBCLASSES:
+        return _dialplan_event(subclass, raw)
     if name == "PRESENCE_IN":
         return _presence_in(raw)
     return OtherEvent(

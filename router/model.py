@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property, lru_cache
 from typing import Any
 
 
@@ -69,11 +70,14 @@ DEFAULT_BLOCKS: dict[str, tuple[str, ...]] = {"voice": ("chat",)}
 """A call in progress blocks new chat offers unless the agent profile says otherwise."""
 
 
-def _int(value: Any, default: int = 0) -> int:
+def as_int(value: Any, default: int = 0) -> int:
     try:
-        return int(float(value))
+        return int(value)
     except (TypeError, ValueError):
-        return default
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return default
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,12 @@ class AgentProfile:
 
     def blockers(self, channel: Channel) -> tuple[str, ...]:
         """Capacity channels whose active contacts block new offers on ``channel``."""
-        slot = channel.capacity_channel.value
-        return tuple(sorted(src for src, blocked in self.blocks.items() if slot in blocked))
+        return self._blockers.get(channel.capacity_channel, ())
+
+    @cached_property
+    def _blockers(self) -> dict[str, tuple[str, ...]]:
+        slots = {b for blocked in self.blocks.values() for b in blocked}
+        return {s: tuple(sorted(src for src, b in self.blocks.items() if s in b)) for s in slots}
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,7 @@ class AgentState:
     last_offer: int = 0
     version: int = 0
 
-    @property
+    @cached_property
     def id(self) -> str:
         return self.profile.id
 
@@ -124,7 +132,7 @@ class AgentState:
         return self.status.value
 
     def free_slots(self, channel: Channel) -> int:
-        slot = channel.capacity_channel.value
+        slot = channel.capacity_channel
         return self.profile.capacity.get(slot, 0) - self.load.get(slot, 0)
 
     def unavailable_reason(self, channel: Channel, now_ms: int) -> str | None:
@@ -140,6 +148,8 @@ class AgentState:
                 return f"no {source} presence"
         if channel is not Channel.CHAT and self.devices.get("sip") == "busy":
             return "phone busy"
+        if channel is not Channel.CHAT and self.devices.get("sip") == "offline":
+            return "phone offline"
         if self.wrapup_until > now_ms:
             return "wrap-up"
         if self.free_slots(channel) <= 0:
@@ -151,36 +161,69 @@ class AgentState:
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> AgentState:
-        caps = {k[4:]: _int(v) for k, v in h.items() if k.startswith("cap:")}
-        blocks = {
-            k[7:]: tuple(x for x in v.split(",") if x)
-            for k, v in h.items()
-            if k.startswith("blocks:")
-        }
+        """An agent from its whole Redis hash (profile fields plus live fields)."""
+        caps: dict[str, int] = {}
+        blocks: dict[str, tuple[str, ...]] = {}
+        for k, v in h.items():
+            prefix, sep, rest = k.partition(":")
+            if prefix == "cap" and sep:
+                caps[rest] = as_int(v)
+            elif prefix == "blocks" and sep:
+                blocks[rest] = tuple(x for x in v.split(",") if x)
         profile = AgentProfile(
             id=h["id"],
             name=h.get("name", ""),
-            skills={k: int(v) for k, v in json.loads(h.get("skills") or "{}").items()},
+            skills=_skills(h.get("skills") or "{}"),
             capacity=caps,
             blocks=blocks,
             pbx=h.get("pbx", ""),
             endpoint=h.get("endpoint", ""),
-            weight=_int(h.get("weight"), 1),
+            weight=as_int(h.get("weight"), 1),
         )
-        return cls(
-            profile=profile,
-            status=AgentStatus(h.get("status") or "offline"),
+        return cls(profile=profile).with_live(h)
+
+    def with_live(self, h: dict[str, str]) -> AgentState:
+        """This agent with the live fields of an ``agent.state`` event (profile unchanged)."""
+        load = dict(self.load)
+        leases = dict(self.leases)
+        devices = dict(self.devices)
+        for k, v in h.items():
+            prefix, sep, rest = k.partition(":")
+            if not sep:
+                continue
+            if prefix == "load":
+                load[rest] = as_int(v)
+            elif prefix == "lease":
+                leases[rest] = as_int(v)
+            elif prefix == "dev":
+                devices[rest] = v
+        return AgentState(
+            profile=self.profile,
+            status=_STATUS.get(h.get("status") or "offline", AgentStatus.OFFLINE),
             reason=h.get("reason", ""),
-            load={k[5:]: _int(v) for k, v in h.items() if k.startswith("load:")},
-            busy=_int(h.get("busy")),
-            idle_since=_int(h.get("idle_since")),
-            wrapup_until=_int(h.get("wrapup_until")),
-            leases={k[6:]: _int(v) for k, v in h.items() if k.startswith("lease:")},
-            devices={k[4:]: v for k, v in h.items() if k.startswith("dev:")},
-            no_answer=_int(h.get("no_answer")),
-            last_offer=_int(h.get("last_offer")),
-            version=_int(h.get("v")),
+            load=load,
+            busy=as_int(h.get("busy")),
+            idle_since=as_int(h.get("idle_since")),
+            wrapup_until=as_int(h.get("wrapup_until")),
+            leases=leases,
+            devices=devices,
+            no_answer=as_int(h.get("no_answer")),
+            last_offer=as_int(h.get("last_offer")),
+            version=as_int(h.get("v")),
         )
+
+
+_STATUS = {s.value: s for s in AgentStatus}
+
+
+@lru_cache(maxsize=4096)
+def _skills_cached(text: str) -> tuple[tuple[str, int], ...]:
+    return tuple((k, int(v)) for k, v in json.loads(text).items())
+
+
+def _skills(text: str) -> dict[str, int]:
+    """Skills JSON as a dict; parsed once per distinct text (profiles repeat a lot)."""
+    return dict(_skills_cached(text))
 
 
 @dataclass(frozen=True)
@@ -222,9 +265,9 @@ class RoutingRequest:
             service=h.get("service", ""),
             user_id=h.get("user", ""),
             session_id=h.get("session", ""),
-            created=_int(h.get("created")),
+            created=as_int(h.get("created")),
             state=RequestState(h.get("state") or "queued"),
-            priority=_int(h.get("priority")),
+            priority=as_int(h.get("priority")),
             customer=json.loads(h.get("customer") or "{}"),
             pbx=h.get("pbx", ""),
             call_id=h.get("call_id", ""),
@@ -237,10 +280,10 @@ class RoutingRequest:
             rule=h.get("rule", ""),
             agent=h.get("agent", ""),
             offer=h.get("offer", ""),
-            attempts=_int(h.get("attempts")),
-            rejected_until={k[4:]: _int(v) for k, v in h.items() if k.startswith("rej:")},
-            accepted_at=_int(h.get("accepted_at")),
-            ended_at=_int(h.get("ended_at")),
+            attempts=as_int(h.get("attempts")),
+            rejected_until={k[4:]: as_int(v) for k, v in h.items() if k.startswith("rej:")},
+            accepted_at=as_int(h.get("accepted_at")),
+            ended_at=as_int(h.get("ended_at")),
         )
 
 
@@ -264,8 +307,8 @@ class Offer:
             channel=Channel(h["channel"]),
             session_id=h.get("session", ""),
             state=OfferState(h["state"]),
-            created=_int(h.get("created")),
-            deadline=_int(h.get("deadline")),
+            created=as_int(h.get("created")),
+            deadline=as_int(h.get("deadline")),
         )
 
 
@@ -294,11 +337,11 @@ class Session:
             user_id=h.get("user", ""),
             service=h.get("service", ""),
             state=h.get("state", "open"),
-            created=_int(h.get("created")),
+            created=as_int(h.get("created")),
             owner=h.get("owner", ""),
-            closed_at=_int(h.get("closed_at")),
+            closed_at=as_int(h.get("closed_at")),
             disposition=h.get("disposition", ""),
-            last_activity=_int(h.get("activity")),
+            last_activity=as_int(h.get("activity")),
         )
 
 

@@ -29,7 +29,7 @@ from router.allocation import Decision, Match, choose_request, decide, queue_sco
 from router.candidates import AgentView
 from router.client import TRACE_TTL_S, RouterClient, new_id
 from router.keys import WORK_GROUP
-from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest
+from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest, as_int
 from router.ops import Batch, Script, cmd, pairs
 from router.strategy import CHANNELS, Plan, Strategy, parse_strategy
 
@@ -79,7 +79,7 @@ class Worker:
         self.view = AgentView()
         self.strategy: Strategy = parse_strategy("rules: []")
         self.stats = WorkerStats()
-        self._events_id = "0-0"
+        self._feed_id = "0-0"
         self._stopping = False
         self._next: dict[str, float] = {}
 
@@ -94,8 +94,8 @@ class Worker:
                 raise
         self.client.ensure_strategy()
         self._load_strategy()
-        last = self.redis.xrevrange(self.keys.events(), count=1)
-        self._events_id = last[0][0] if last else "0-0"
+        last = self.redis.xrevrange(self.keys.agent_feed(), count=1)
+        self._feed_id = last[0][0] if last else "0-0"
         for agent in self.client.agents():
             self.view.upsert(agent)
         log.info(
@@ -119,7 +119,7 @@ class Worker:
 
     def step(self, block_ms: int | None = None) -> int:
         """One round: sync the view, run due housekeeping, handle one batch of work."""
-        self._sync_events()
+        self._sync_view()
         self._periodic()
         reply = self.redis.xreadgroup(
             WORK_GROUP,
@@ -130,7 +130,7 @@ class Worker:
         )
         entries = reply[0][1] if reply else []
         if entries:
-            self._sync_events()
+            self._sync_view()
             self._handle(entries)
         return len(entries)
 
@@ -142,21 +142,27 @@ class Worker:
             {q: d.skills.keys() for q, d in self.strategy.definition.queues.items()}
         )
 
-    def _sync_events(self) -> set[str]:
-        """Apply new events to the view; returns agents that may have become free."""
+    def _sync_view(self) -> set[str]:
+        """Apply the agent feed to the view; returns agents that may have become free."""
         freed: set[str] = set()
+        unknown: set[str] = set()
         while True:
-            reply = self.redis.xread({self.keys.events(): self._events_id}, count=5000)
-            if not reply:
-                return freed
-            rows = reply[0][1]
-            for event_id, fields in rows:
+            reply = self.redis.xread({self.keys.agent_feed(): self._feed_id}, count=5000)
+            rows = reply[0][1] if reply else []
+            for entry_id, fields in rows:
+                self._feed_id = entry_id
                 etype = fields.get("type")
                 if etype == "agent.state":
-                    state = AgentState.from_hash(fields)
-                    old = self.view.get(state.id)
-                    if self.view.upsert(state) and _more_free(old, state):
-                        freed.add(state.id)
+                    old = self.view.get(fields["agent"])
+                    if old is None:
+                        unknown.add(fields["agent"])  # its profile event came before we started
+                    elif as_int(fields.get("v")) > old.version:
+                        self._apply(old, old.with_live(fields), freed)
+                elif etype == "agent.profile":
+                    state = AgentState.from_hash(
+                        {k: v for k, v in fields.items() if k not in ("type", "agent")}
+                    )
+                    self._apply(self.view.get(state.id), state, freed)
                 elif etype == "agent.removed":
                     self.view.remove(fields.get("agent", ""))
                 elif (
@@ -164,9 +170,18 @@ class Worker:
                     and int(fields.get("version", 0)) > self.strategy.version
                 ):
                     self._load_strategy()
-                self._events_id = event_id
             if len(rows) < 5000:
-                return freed
+                break
+        if unknown:
+            for h in self.client.execute(_batch_read(self.keys.agent, sorted(unknown))):
+                if h:
+                    state = AgentState.from_hash(pairs(h))
+                    self._apply(None, state, freed)
+        return freed
+
+    def _apply(self, old: AgentState | None, new: AgentState, freed: set[str]) -> None:
+        if self.view.upsert(new) and _more_free(old, new):
+            freed.add(new.id)
 
     # --- work ------------------------------------------------------------------------
 
@@ -209,7 +224,7 @@ class Worker:
         now = self.clock()
         queued = [r for r in self._read_requests(ids) if r.state is RequestState.QUEUED]
         waiting = self._carry_out(self._decide_all(queued, now), now)
-        if waiting and self._sync_events():
+        if waiting and self._sync_view():
             # An agent became free while we decided: the agent-side scan may have run before
             # these requests were in their queues, so look at them once more (no lost wakeup).
             again = self._decide_all([d.request for d in waiting], now)
@@ -348,35 +363,42 @@ class Worker:
         self.view.upsert(dataclasses.replace(agent, load=load, busy=agent.busy + 1, last_offer=now))
 
     def _serve_agents(self, ids: list[str]) -> None:
+        """Agents who became free take the best waiting requests they can serve.
+
+        The queue heads are read once for the whole batch of agents, so a burst of agents
+        becoming free costs three round trips, not three per agent.
+        """
         now = self.clock()
         replies = self.client.execute(_batch_read(self.keys.agent, ids))
+        agents = []
         for h in replies:
             if h:
-                self.view.upsert(AgentState.from_hash(pairs(h)))
-        for agent_id in ids:
-            agent = self.view.get(agent_id)
-            if agent is None or agent.status is not AgentStatus.AVAILABLE:
-                continue
-            self._serve_agent(agent, now)
-
-    def _serve_agent(self, agent: AgentState, now: int) -> None:
-        channels = [c for c in CHANNELS if agent.unavailable_reason(Channel(c), now) is None]
-        if not channels:
+                state = AgentState.from_hash(pairs(h))
+                self.view.upsert(state)
+                if state.status is AgentStatus.AVAILABLE:
+                    agents.append(state)
+        if not agents:
             return
         queues = sorted(
             set(self.strategy.queue_names) | set(self.redis.smembers(self.keys.queues()))
         )
-        zkeys = [self.keys.pinned(agent.id)] + [
-            f"{self.keys.queue(q)}:{c}"
-            for q in queues
-            if self.view.is_member(agent, q)
-            for c in channels
-        ]
+        zkeys = [self.keys.pinned(a.id) for a in agents]
+        zkeys += [f"{self.keys.queue(q)}:{c}" for q in queues for c in CHANNELS]
         heads = self.client.execute(
             Batch(tuple(cmd("ZRANGE", k, 0, AGENT_SCAN - 1) for k in zkeys))
         )
-        ids = list(dict.fromkeys(r for head in heads for r in head))
-        waiting = {r.id: r for r in self._read_requests(ids)}
+        ids_waiting = list(dict.fromkeys(r for head in heads for r in head))
+        if not ids_waiting:
+            return
+        waiting = {
+            r.id: r for r in self._read_requests(ids_waiting) if r.state is RequestState.QUEUED
+        }
+        for agent in agents:
+            if not waiting:
+                return
+            self._serve_agent(agent, waiting, now)
+
+    def _serve_agent(self, agent: AgentState, waiting: dict[str, RoutingRequest], now: int) -> None:
         while waiting:
             match = choose_request(agent, waiting.values(), self.strategy, self.view, now)
             if match is None:

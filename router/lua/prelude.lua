@@ -26,6 +26,12 @@ local function emit(...)
   return redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', ...)
 end
 
+-- The agent feed carries what allocation workers need for their agent view (live state,
+-- profiles, strategy loads) apart from `events`, so workers do not parse every event.
+local function feed(...)
+  return redis.call('XADD', P .. 'agent-feed', 'MAXLEN', '~', 100000, '*', ...)
+end
+
 local function work(kind, id, ...)
   redis.call('XADD', P .. 'work', '*', 'kind', kind, 'id', id, ...)
 end
@@ -55,6 +61,7 @@ local function agent_refusal(a, ch)
   if ch ~= 'chat' then
     if num(a['lease:sip']) <= NOW then return 'no sip presence' end
     if a['dev:sip'] == 'busy' then return 'phone busy' end
+    if a['dev:sip'] == 'offline' then return 'phone offline' end
   end
   if num(a.wrapup_until) > NOW then return 'wrap-up' end
   local slot = slot_of(ch)
@@ -74,11 +81,32 @@ local function agent_refusal(a, ch)
   return nil
 end
 
--- Publish an agent's whole hash: workers rebuild their agent view from these events.
-local function emit_agent(aid)
+-- Publish an agent's live state (agent.state) or whole hash (agent.profile): workers keep
+-- their agent view from these events. Keep DYNAMIC in step with AgentState.with_live().
+local DYNAMIC = {'status', 'reason', 'busy', 'idle_since', 'wrapup_until', 'no_answer',
+  'last_offer', 'v', 'load:voice', 'load:chat', 'lease:desktop', 'lease:sip', 'dev:sip'}
+local function emit_agent(aid, known)
+  local vals
+  if known then
+    vals = {}
+    for i, f in ipairs(DYNAMIC) do vals[i] = known[f] end
+  else
+    vals = redis.call('HMGET', key('agent', aid), unpack(DYNAMIC))
+  end
+  local out = {'type', 'agent.state', 'agent', aid}
+  for i, f in ipairs(DYNAMIC) do
+    if vals[i] then
+      out[#out + 1] = f
+      out[#out + 1] = vals[i]
+    end
+  end
+  feed(unpack(out))
+end
+
+local function emit_profile(aid)
   local flat = redis.call('HGETALL', key('agent', aid))
   if #flat == 0 then return end
-  emit('type', 'agent.state', 'agent', aid, unpack(flat))
+  feed('type', 'agent.profile', 'agent', aid, unpack(flat))
 end
 
 local function transcript(sid, etype, data)

@@ -16,6 +16,6 @@ if created then
 end
 redis.call('SADD', P .. 'agents', aid)
 redis.call('HINCRBY', ak, 'v', 1)
-emit_agent(aid)
+emit_profile(aid)
 work('agent', aid)
 return {1, created and 1 or 0}

@@ -16,11 +16,16 @@ from esl_bridge.client import DEFAULT_EVENTS
 from esl_bridge.errors import EslCommandFailed
 from esl_bridge.events import BackgroundJob, ChannelEvent, Registration
 
+# What the generated entry extension sets, in its order (docs/call-flow.md): implus_entry is
+# the entry point's id, not the number dialled (800).
 ENTRY_VARIABLES = {
-    "implus_service": "booking",
-    "implus_entry": "800",
-    "implus_language": "en",
     "implus_user": "+4930123456",
+    "implus_service": "booking",
+    "implus_entry": "booking_fs",
+    "implus_language": "en",
+    "default_language": "en",
+    "implus_max_wait": "300",
+    "implus_hold_music": "local_stream://moh",
 }
 
 

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
+from .dialplan import Action, Dialplan, expand
+from .events import FsEvent
 from .templates import (
     RECORDINGS,
     LegView,
@@ -93,6 +95,8 @@ class Leg(LegView):
     state: str = "ringing"  # ringing | answering | parked | bridging | bridged | gone
     bridge_side: str = ""  # "a" or "b": the argument order of uuid_bridge
     peer: Leg | None = None
+    dialing: Leg | None = None
+    """The B leg the `bridge` application is ringing for this leg."""
     killed: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -191,8 +195,16 @@ class CallModel:
         """(uuid, what, leg) of every uuid_broadcast (hold music), for assertions."""
         self.transfers: list[tuple[str, str]] = []
         """(uuid, destination) of every uuid_transfer; the test plays what follows."""
-        self.scheduled: set[str] = set()
-        """Channels whose entry dialplan scheduled its safety-net transfer (sched_transfer)."""
+        self.scheduled: dict[str, str] = {}
+        """Channel -> the destination of its pending scheduled transfer (the entry dialplan's
+        safety net, `sched_transfer`); `sched_del <uuid>` removes it."""
+        self.dialplan: Dialplan | None = None
+        """The generated dialplan the switch follows (`use_dialplan`); without it, transfers
+        are only recorded and the test plays what the dialplan would do."""
+        self.executed: list[tuple[str, str, str]] = []
+        """(uuid, application, data) of every dialplan action run by the fake switch."""
+        self.custom_events: list[FsEvent] = []
+        """Every CUSTOM event fired by the `event` application (implus::overflow, ...)."""
         server.api_handlers.update(
             {
                 "originate": self._originate,
@@ -203,10 +215,12 @@ class CallModel:
                 "uuid_broadcast": self._uuid_broadcast,
                 "uuid_transfer": self._uuid_transfer,
                 "sched_del": self._sched_del,
+                "sched_transfer": self._sched_transfer,
                 "reloadxml": lambda arg: "+OK [Success]\n",
             }
         )
         server.channel_rows = self.rows
+        server.registration_rows = self.registration_rows
 
     # -- phones -----------------------------------------------------------------------------------
 
@@ -279,7 +293,7 @@ class CallModel:
                     leg.mark("answered")
                 self._emit(ref, leg)
             leg.state = "parked"
-            self.scheduled.add(leg.uuid)
+            self.scheduled.setdefault(leg.uuid, "")
         return leg.uuid
 
     def hangup(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
@@ -344,7 +358,13 @@ class CallModel:
             for ref in script:
                 self._emit(ref, leg, cause_of=leg.view())
         else:
-            unpark = [_unbridged_outbound(template("04", i)) for i in (38, 39)]
+            if leg.dialing is not None:  # the `bridge` application is ringing its B leg
+                self._end(leg.dialing, "ORIGINATOR_CANCEL")
+            unpark = (
+                []
+                if was_transferred
+                else [_unbridged_outbound(template("04", i)) for i in (38, 39)]
+            )
             for tpl in [*unpark, *outbound_hangup_sequence("ACTIVE")]:
                 self._emit(tpl, leg, cause_of=leg.view())
         self._gone(leg)
@@ -397,11 +417,26 @@ class CallModel:
             variables=variables,
         )
         timeout = float(vars_.get("originate_timeout", "60"))
-        behaviour = phone.behaviour
         with self.lock:
             if leg.uuid in self.legs:
                 return "-ERR DESTINATION_OUT_OF_ORDER\n"
             self.legs[leg.uuid] = leg
+        if not self._call_out(leg, phone.behaviour, timeout):
+            return f"-ERR {leg.cause}\n"
+
+        def park() -> None:
+            with self.lock:
+                for ref in ORIGINATED_PARK:
+                    self._emit(ref, leg)
+                if leg.state == "answering":
+                    leg.state = "parked"
+
+        return f"+OK {leg.uuid}\n", park
+
+    def _call_out(self, leg: Leg, behaviour: Behaviour, timeout: float) -> bool:
+        """Ring the new outbound `leg` (04's events; 05's when nothing answers) until it is
+        answered (True, state "answering") or fails (False, hung up with its cause)."""
+        with self.lock:
             leg.mark("created")
             ring = not isinstance(behaviour, Unreachable)
             for ref in ORIGINATE_RING if ring else ORIGINATE_RING[:5]:
@@ -418,20 +453,12 @@ class CallModel:
                 for tpl in outbound_hangup_sequence("RINGING" if ring else "DOWN"):
                     self._emit(tpl, leg, cause_of=leg.view())
                 self._gone(leg)
-                return f"-ERR {leg.cause}\n"
+                return False
             leg.mark("answered")
             for ref in ORIGINATE_ANSWER:
                 self._emit(ref, leg)
             leg.state = "answering"
-
-        def park() -> None:
-            with self.lock:
-                for ref in ORIGINATED_PARK:
-                    self._emit(ref, leg)
-                if leg.state == "answering":
-                    leg.state = "parked"
-
-        return f"+OK {leg.uuid}\n", park
+        return True
 
     @staticmethod
     def _ring(leg: Leg, behaviour: Behaviour, timeout: float) -> str | None:
@@ -492,22 +519,23 @@ class CallModel:
                 return "-ERR Invalid uuid\n"
             a.state = b.state = "bridging"
 
-        def bridge() -> None:
-            with self.lock:
-                for ref in BRIDGE_A:
-                    self._emit(ref, a, b)
-                for ref in BRIDGE_B:
-                    self._emit(ref, b, a)
-                a.peer, b.peer = b, a
-                a.bridge_side, b.bridge_side = "a", "b"
-                a.mark("bridged")
-                b.mark("bridged")
-                for ref in BRIDGE_BOTH:
-                    leg, peer = (b, a) if ref == ("04", 44) or ref == ("04", 46) else (a, b)
-                    self._emit(ref, leg, peer)
-                a.state = b.state = "bridged"
+        return f"+OK {b.uuid}\n", lambda: self._bridge(a, b)
 
-        return f"+OK {b.uuid}\n", bridge
+    def _bridge(self, a: Leg, b: Leg) -> None:
+        """Bridge `a` (the caller side, uuid_bridge's first argument) with `b` (04's events)."""
+        with self.lock:
+            for ref in BRIDGE_A:
+                self._emit(ref, a, b)
+            for ref in BRIDGE_B:
+                self._emit(ref, b, a)
+            a.peer, b.peer = b, a
+            a.bridge_side, b.bridge_side = "a", "b"
+            a.mark("bridged")
+            b.mark("bridged")
+            for ref in BRIDGE_BOTH:
+                leg, peer = (b, a) if ref == ("04", 44) or ref == ("04", 46) else (a, b)
+                self._emit(ref, leg, peer)
+            a.state = b.state = "bridged"
 
     def _uuid_kill(self, arg: str | None) -> ApiResult:
         words = (arg or "").split()
@@ -532,32 +560,246 @@ class CallModel:
 
     def _sched_del(self, arg: str | None) -> str:
         with self.lock:
-            found = (arg or "").strip() in self.scheduled
-            self.scheduled.discard((arg or "").strip())
+            found = self.scheduled.pop((arg or "").strip(), None) is not None
         return f"+OK Deleted: {int(found)}\n"
 
-    def _uuid_transfer(self, arg: str | None) -> ApiResult:
-        """uuid_transfer <uuid> [-bleg|-both] <dest> [<dialplan>] [<context>]: the channel
-        leaves park (CHANNEL_UNPARK, CHANNEL_EXECUTE_COMPLETE); what the dialplan then does
-        is not simulated - the test plays it (e.g. `hangup`)."""
+    def _sched_transfer(self, arg: str | None) -> str:
+        """sched_transfer [+]<time> <uuid> <extension> [<dialplan>] [<context>]: recorded; the
+        test fires it with `fire_safety_net`."""
         words = (arg or "").split()
+        if len(words) < 3:
+            return "-USAGE: [+]<time> <uuid> <extension> [<dialplan>] [<context>]\n"
+        with self.lock:
+            if words[1] not in self.legs:
+                return "-ERR No such channel!\n"
+            self.scheduled[words[1]] = " ".join(words[2:])
+        return "+OK\n"
+
+    def _uuid_transfer(self, arg: str | None) -> ApiResult:
+        """uuid_transfer <uuid> [-bleg|-both] <dest> [<dialplan>] [<context>].
+
+        `park inline` parks the channel again (a bridged caller leaves its bridge: CHANNEL_UNBRIDGE
+        then CHANNEL_PARK; its peer stays parked). Otherwise the channel leaves park
+        (CHANNEL_UNPARK, CHANNEL_EXECUTE_COMPLETE) and, with `use_dialplan`, runs the generated
+        dialplan at <dest> in <context>; without it, what follows is up to the test."""
+        words = [w for w in (arg or "").split() if w[:1] != "-"]
         if len(words) < 2:
             return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+        uuid, dest = words[0], words[1]
+        context = words[3] if len(words) > 3 else "default"
         with self.lock:
-            leg = self.legs.get(words[0])
+            leg = self.legs.get(uuid)
             if leg is None:
                 return "-ERR No such channel!\n"
-            if leg.state != "parked" or leg.direction != "inbound":
-                return "-ERR the fake switch transfers parked entry-point calls only\n"
+            if dest == "park" and words[2:3] == ["inline"]:
+                return "+OK\n", lambda: self._park_again(leg)
+            if leg.state not in ("parked", "answering"):
+                return "-ERR the fake switch transfers parked channels only\n"
             leg.state = "transferred"
-            self.transfers.append((leg.uuid, " ".join(w for w in words[1:] if w[:1] != "-")))
+            self.transfers.append((leg.uuid, " ".join(words[1:])))
 
         def leave_park() -> None:
             with self.lock:
-                for index in (33, 34):  # the caller leaving park in 04, without its peer
-                    self._emit(strip_other_leg(template("04", index)), leg)
+                if leg.direction == "inbound":
+                    for index in (33, 34):  # the caller leaving park in 04, without its peer
+                        self._emit(strip_other_leg(template("04", index)), leg)
+                else:
+                    for index in (38, 39):  # the agent leg leaving park in 04
+                        self._emit(_unbridged_outbound(template("04", index)), leg)
+            if self.dialplan is not None:
+                self._spawn(self._run_dialplan, leg, context, dest)
 
         return "+OK\n", leave_park
+
+    def _park_again(self, leg: Leg) -> None:
+        with self.lock:
+            peer = leg.peer
+            if peer is not None:
+                self._emit(("04", 53), leg, peer)  # CHANNEL_UNBRIDGE of the caller (04)
+                leg.peer = peer.peer = None
+                peer.state = "parked"
+            elif leg.state == "parked":
+                self._emit(strip_other_leg(template("04", 33)), leg)
+            park = ("03", 16) if leg.direction == "inbound" else ("04", 30)
+            self._emit(strip_other_leg(template(*park)), leg)
+            leg.state = "parked"
+
+    # -- the generated dialplan ---------------------------------------------------------------
+
+    def use_dialplan(self, files: dict[str, str]) -> Dialplan:
+        """Follow the rendered FreeSWITCH files (path -> text, as `implus dialplan render`
+        writes them): `dialplan/implus.xml` and `dialplan/<context>/00_implus.xml`."""
+        plan = Dialplan()
+        for path, text in files.items():
+            parts = path.split("/")
+            if parts[0] != "dialplan":
+                continue
+            if len(parts) == 2:
+                plan.load(text)
+            else:
+                plan.load_include(parts[1], text)
+        self.dialplan = plan
+        return plan
+
+    def dial(
+        self,
+        destination: str,
+        caller: str,
+        *,
+        context: str = "public",
+        caller_name: str | None = None,
+        variables: dict[str, str] | None = None,
+        uuid: str | None = None,
+    ) -> str:
+        """A customer dials `destination` and the generated dialplan takes the call: its
+        `set`s become the channel's variables (with their CHANNEL_EXECUTE events), then it
+        answers, schedules the safety-net transfer and parks. Returns the channel UUID."""
+        if self.dialplan is None:
+            raise AssertionError("call use_dialplan(rendered files) before dial()")
+        known = {"caller_id_number": caller, **(variables or {})}
+        pairs: list[tuple[str, str]] = list((variables or {}).items())
+        schedule = ""
+        actions = self._follow(context, destination, known)
+        for action in actions:
+            data = expand(action.data, {**known, **dict(pairs)})
+            if action.application == "set":
+                name, _, value = data.partition("=")
+                pairs.append((name, value))
+            elif action.application == "sched_transfer":
+                schedule = data.split(" ", 1)[1] if " " in data else data
+            elif action.application == "park":
+                break
+            elif action.application not in ("answer",):
+                raise AssertionError(f"the fake switch cannot run {action} at an entry point")
+        else:
+            raise AssertionError(f"{destination} does not reach park in the dialplan: {actions}")
+        uuid_ = self.inbound_call(
+            destination, caller, caller_name=caller_name, variables=pairs, uuid=uuid
+        )
+        with self.lock:
+            self.scheduled[uuid_] = schedule
+        return uuid_
+
+    def _follow(self, context: str, destination: str, variables: dict[str, str]) -> list[Action]:
+        """The actions a call to `destination` in `context` runs, through `transfer`s."""
+        assert self.dialplan is not None
+        for _ in range(10):
+            actions = self.dialplan.hunt(context, destination, variables)
+            if actions is None:
+                raise AssertionError(f"no extension for {destination} in context {context}")
+            if actions and actions[0].application == "transfer":
+                words = expand(actions[0].data, {**variables, "destination_number": destination})
+                destination, _, context = words.split()[:3]
+                continue
+            return actions
+        raise AssertionError("transfer loop in the dialplan")
+
+    def fire_safety_net(self, uuid: str) -> None:
+        """The entry dialplan's `sched_transfer` comes due: the caller leaves park for the
+        overflow extension (with `use_dialplan`, it runs; else only recorded)."""
+        with self.lock:
+            target = self.scheduled.pop(uuid, None)
+            leg = self.legs.get(uuid)
+        if not target or leg is None:
+            raise AssertionError(f"no scheduled transfer for channel {uuid}")
+        result = self._uuid_transfer(f"{uuid} {target}")
+        assert isinstance(result, tuple), result
+        result[1]()
+
+    def _run_dialplan(self, leg: Leg, context: str, destination: str) -> None:
+        """Run what the generated dialplan does at `destination` of `context` on `leg`."""
+        assert self.dialplan is not None
+        variables = dict(leg.variables)
+        variables.setdefault("caller_id_number", leg.number)
+        actions = self.dialplan.hunt(context, destination, variables)
+        if actions is None:
+            self.hangup(leg.uuid, "NO_ROUTE_DESTINATION")
+            return
+        for action in actions:
+            if leg.state == "gone":
+                return
+            data = expand(action.data, {**variables, "destination_number": destination})
+            self.executed.append((leg.uuid, action.application, data))
+            app = action.application
+            if app == "set":
+                name, _, value = data.partition("=")
+                variables[name] = value
+                with self.lock:
+                    leg.variables = [*leg.variables, (name, value)]
+            elif app == "sched_cancel":
+                with self.lock:
+                    self.scheduled.pop(leg.uuid, None)
+            elif app == "event":
+                self._app_event(leg, data)
+            elif app == "hangup":
+                self.hangup(leg.uuid, data or "NORMAL_CLEARING")
+                return
+            elif app == "bridge":
+                if self._bridge_app(leg, data):
+                    return  # the call goes on until a side hangs up; then both end
+            else:  # transfer to the admin's own contexts, voicemail...: the test plays it
+                return
+        if leg.state != "gone":
+            self.hangup(leg.uuid, "NORMAL_CLEARING")
+
+    def _app_event(self, leg: Leg, data: str) -> None:
+        """The `event` application: a CUSTOM event with these headers plus the channel's data
+        (mod_dptools event_function adds switch_channel_event_set_data)."""
+        pairs = [tuple(p.strip() for p in item.split("=", 1)) for item in data.split(",") if item]
+        headers = dict(pairs)
+        subclass = headers.pop("Event-Subclass", "")
+        headers.pop("Event-Name", None)
+        park = ("03", 16) if leg.direction == "inbound" else ("04", 30)
+        with self.lock:
+            channel = self.renderer.render(
+                strip_other_leg(template(*park)),
+                caller=leg.view() if leg.direction == "inbound" else None,
+                agent=leg.view() if leg.direction != "inbound" else None,
+            )
+            names = [k for k, _ in channel.headers]
+            data_headers = channel.headers[names.index("Event-Sequence") + 1 :]
+            event = FsEvent(
+                "CUSTOM",
+                (
+                    ("Event-Subclass", subclass),
+                    *self.server.events.prefix("CUSTOM", "mod_dptools.c", "event_function", 1373),
+                    *headers.items(),
+                    *data_headers,
+                ),
+                subclass=subclass,
+            )
+            self.custom_events.append(event)
+            self.server.fire(event)
+
+    def _bridge_app(self, a: Leg, dialstring: str) -> bool:
+        """The `bridge` application: originate the B leg; on answer bridge it with `a`."""
+        variables, endpoint = _split_variables(dialstring)
+        phone, failure, profile, host, user = self._resolve(endpoint)
+        if failure is not None or phone is None:
+            return False
+        b = Leg(
+            uuid=str(uuid_module.uuid4()),
+            direction="outbound",
+            number=user,
+            name="Outbound Call",
+            host=host,
+            profile=profile,
+            variables=[("originate_timeout", dict(variables).get("originate_timeout", "60"))],
+        )
+        timeout = float(dict(variables).get("originate_timeout", "60"))
+        with self.lock:
+            self.legs[b.uuid] = b
+            a.dialing = b
+        answered = self._call_out(b, phone.behaviour, timeout)
+        with self.lock:
+            a.dialing = None
+            if not answered:
+                return False
+            if a.state == "gone":
+                self._end(b, "ORIGINATOR_CANCEL")
+                return True
+            self._bridge(a, b)
+        return True
 
     def _uuid_exists(self, arg: str | None) -> str:
         with self.lock:
@@ -572,6 +814,32 @@ class CallModel:
             if leg is None:
                 return "-ERR No such channel!\n"
             return dict(leg.variables).get(words[1], "_undef_")
+
+    def _spawn(self, target: Callable[..., object], *args: object) -> None:
+        threading.Thread(target=target, args=args, name="fake-fs-dialplan", daemon=True).start()
+
+    # -- show registrations -------------------------------------------------------------------
+
+    def registration_rows(self) -> list[dict[str, str]]:
+        """`show registrations` rows: the core registrations table (reg_user order)."""
+        with self.lock:
+            phones = sorted((p for p in self.phones.values() if p.registered), key=lambda p: p.user)
+            expires = str(int(time.time()) + 3600)
+            return [
+                {
+                    "reg_user": p.user,
+                    "realm": p.domain,
+                    "token": f"{p.user}-{p.contact_host}",
+                    "url": f"sofia/internal/sip:{p.user}@{p.contact_host}",
+                    "expires": expires,
+                    "network_ip": p.contact_host.partition(":")[0],
+                    "network_port": p.contact_host.partition(":")[2] or "5060",
+                    "network_proto": "udp",
+                    "hostname": self.server.events.hostname,
+                    "metadata": "",
+                }
+                for p in phones
+            ]
 
     # -- show channels ----------------------------------------------------------------------------
 

@@ -73,6 +73,19 @@ CHANNEL_COLUMNS = (
     "initial_context",
 )
 # fmt: on
+# The core `registrations` table (switch_core_sqldb.c), which `show registrations` lists.
+REGISTRATION_COLUMNS = (
+    "reg_user",
+    "realm",
+    "token",
+    "url",
+    "expires",
+    "network_ip",
+    "network_port",
+    "network_proto",
+    "hostname",
+    "metadata",
+)  # fmt: skip
 
 MAX_QUEUE_LEN = 100_000
 MAX_MISSED = 500
@@ -362,6 +375,8 @@ class FakeFreeSwitch:
         self.api_handlers: dict[str, ApiHandler] = {"status": self._status, "show": self._show}
         self.channel_rows: Callable[[], list[dict[str, str]]] = list
         """The rows of `show channels` (the call model replaces this)."""
+        self.registration_rows: Callable[[], list[dict[str, str]]] = list
+        """The rows of `show registrations` (the call model replaces this)."""
         self.calls = CallModel(self)
         self.max_queue = MAX_QUEUE_LEN
         """Events queued per connection before FreeSWITCH starts losing them (tests lower it)."""
@@ -526,11 +541,11 @@ class FakeFreeSwitch:
         )
 
     def _show(self, arg: str | None) -> str:
-        """mod_commands show_function for `channels` (json, delimited, count)."""
+        """mod_commands show_function: `channels`/`registrations` (json, delimited, count)."""
         words = (arg or "").split()
-        if not words or words[0] != "channels":
-            return "-USAGE: channels [count] [as json]\n"
-        rows = self.channel_rows()
+        if not words or words[0] not in ("channels", "registrations"):
+            return "-USAGE: channels|registrations [count] [as json]\n"
+        rows = self.channel_rows() if words[0] == "channels" else self.registration_rows()
         if words[1:2] == ["count"]:
             return f"\n{len(rows)} total.\n"
         if words[1:3] == ["as", "json"]:
@@ -539,8 +554,9 @@ class FakeFreeSwitch:
             return json.dumps(
                 {"row_count": len(rows), "rows": rows}, separators=(",", ":"), ensure_ascii=False
             )
-        header = ",".join(CHANNEL_COLUMNS)
-        lines = [",".join(row.get(c, "") for c in CHANNEL_COLUMNS) for row in rows]
+        columns = CHANNEL_COLUMNS if words[0] == "channels" else REGISTRATION_COLUMNS
+        header = ",".join(columns)
+        lines = [",".join(row.get(c, "") for c in columns) for row in rows]
         return "\n".join([header, *lines]) + f"\n\n{len(rows)} total.\n"
 
     # -- registrations -------------------------------------------------------------------

@@ -1,0 +1,349 @@
+"""Routing throughput and offer latency on a real redis-server.
+
+    python benchmarks/route_throughput.py --agents 10000 --requests 50000 --json
+
+Phase 1 (throughput): REQUESTS chat requests are filed while no worker runs, then WORKERS
+`implus router` processes are started and the time until every request has been offered
+is measured: assignments_per_s = requests / that time. Agents have enough chat capacity
+for all of them, so this is the allocation path alone (no completions needed).
+Phase 2 (latency): a fresh routing domain; requests arrive open-loop at --rate per second
+for --seconds while simulated agents accept and finish contacts; offer latency is the
+time from the submit call to the `offer.created` event reaching a subscriber.
+Reference: redis-benchmark's EVAL rate for a one-HINCRBY script in the same run, the
+physical ceiling of one Redis on this machine.
+
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from router.client import RouterClient
+from router.keys import WORK_GROUP
+from router.model import AgentProfile
+from router.ops import Batch, Script
+
+STRATEGY = """
+defaults: {queue: general, offer_timeout: 60, wrapup: {voice: 0, chat: 0, voip: 0}}
+queues: {general: {}, sales: {skills: {sales: 1}}}
+rules:
+  - {name: vip, conditions: customer.vip >= 2, actions: {queue: sales, priority: 5}}
+  - {name: sales, conditions: service == "sales", actions: {queue: sales}}
+  - {name: rest, actions: {queue: general}}
+"""
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_redis(tmp: str) -> tuple[subprocess.Popen[bytes], str, int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            tmp,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            redis.Redis(port=port).ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    return proc, f"redis://127.0.0.1:{port}/0", port
+
+
+def eval_reference(port: int) -> float:
+    """redis-benchmark's EVAL rate for a script doing one HINCRBY (pipelined 16)."""
+    out = (
+        subprocess.run(
+            [
+                "redis-benchmark",
+                "-p",
+                str(port),
+                "-n",
+                "200000",
+                "-P",
+                "16",
+                "-c",
+                "8",
+                "--csv",
+                "eval",
+                "redis.call('HINCRBY', KEYS[1], 'n', 1) return 1",
+                "1",
+                "bench:ref",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()
+    )
+    return float(next(csv.reader([out[-1]]))[1])
+
+
+def make_agents(client: RouterClient, n: int, chat_capacity: int) -> None:
+    steps = []
+    for i in range(n):
+        profile = AgentProfile(
+            id=f"a{i}",
+            skills={"sales": 1} if i % 4 == 0 else {},
+            capacity={"voice": 1, "chat": chat_capacity},
+        )
+        from router.client import profile_fields
+
+        steps.append(Script("upsert_agent", (profile.id, *profile_fields(profile))))
+        steps.append(Script("heartbeat", (profile.id, "desktop", 3_600_000, "")))
+        steps.append(Script("set_status", (profile.id, "available", "")))
+        if len(steps) >= 3000:
+            client.execute(Batch(tuple(steps)))
+            steps = []
+    if steps:
+        client.execute(Batch(tuple(steps)))
+
+
+def submit_steps(n: int, offset: int = 0) -> list[Script]:
+    import uuid
+
+    out = []
+    for i in range(offset, offset + n):
+        customer = json.dumps({"vip": 2 if i % 50 == 0 else 0})
+        out.append(
+            Script(
+                "submit",
+                (
+                    uuid.uuid4().hex,
+                    uuid.uuid4().hex,
+                    "chat",
+                    "sales" if i % 4 == 0 else "support",
+                    f"u{i}",
+                    customer,
+                    0,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                ),
+            )
+        )
+    return out
+
+
+def start_workers(url: str, domain: str, workers: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from router.cli import main; main()",
+            "router",
+            "--redis-url",
+            url,
+            "--domain",
+            domain,
+            "--workers",
+            str(workers),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def work_done(client: RouterClient) -> bool:
+    for g in client.redis.xinfo_groups(client.keys.work()):
+        if g["name"] == WORK_GROUP:
+            return g.get("lag") == 0 and g["pending"] == 0
+    return False
+
+
+def throughput(url: str, agents: int, requests: int, workers: int) -> dict[str, float]:
+    client = RouterClient.from_url(url, domain="tput")
+    client.load_strategy(STRATEGY)
+    chat_capacity = max(1, -(-requests // agents))
+    t = time.perf_counter()
+    make_agents(client, agents, chat_capacity)
+    log(f"{agents} agents (chat capacity {chat_capacity}) in {time.perf_counter() - t:.1f}s")
+    t = time.perf_counter()
+    steps = submit_steps(requests)
+    for i in range(0, len(steps), 2000):
+        client.execute(Batch(tuple(steps[i : i + 2000])))
+    submit_s = time.perf_counter() - t
+    log(f"{requests} requests filed in {submit_s:.1f}s ({requests / submit_s:,.0f}/s)")
+    # the work stream also holds the agents' own items; all of it must be worked off
+    proc = start_workers(url, "tput", workers)
+    t0 = time.perf_counter()
+    try:
+        last = 0
+        while True:
+            offered = int(client.redis.zcard(client.keys.timers()))
+            if offered >= requests:
+                break
+            if proc.poll() is not None:
+                raise SystemExit("workers died")
+            if time.perf_counter() - t0 > 600:
+                raise SystemExit(f"only {offered} of {requests} offered after 600 s")
+            if offered - last >= requests // 10:
+                log(f"  {offered} offered after {time.perf_counter() - t0:.1f}s")
+                last = offered
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - t0
+    finally:
+        stop(proc)
+    log(
+        f"phase 1: {requests} assignments in {elapsed:.2f}s = {requests / elapsed:,.0f}/s "
+        f"with {workers} workers"
+    )
+    return {
+        "assignments_per_s": requests / elapsed,
+        "submit_per_s": requests / submit_s,
+        "tput_seconds": elapsed,
+    }
+
+
+def latency(url: str, agents: int, rate: int, seconds: float, workers: int) -> dict[str, float]:
+    client = RouterClient.from_url(url, domain="lat")
+    client.load_strategy(STRATEGY)
+    make_agents(client, agents, 3)
+    proc = start_workers(url, "lat", workers)
+    time.sleep(1.0)
+    sent: dict[str, float] = {}
+    got: dict[str, float] = {}
+    stop_flag = threading.Event()
+    last_id = client.redis.xrevrange(client.keys.events(), count=1)[0][0]
+
+    def listen() -> None:
+        nonlocal last_id
+        sub = RouterClient.from_url(url, domain="lat")
+        while not stop_flag.is_set():
+            steps = []
+            for e in sub.read_events(last_id, block_ms=50, count=5000):
+                last_id = e.id
+                if e.type == "offer.created":
+                    got.setdefault(e.get("request"), time.perf_counter())
+                    steps.append(Script("accept", (e.get("offer"), e.get("agent"), 60_000)))
+                elif e.type == "offer.accepted":
+                    steps.append(Script("complete", (e.get("request"), "")))
+            if steps:
+                sub.execute(Batch(tuple(steps)))
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    total = int(rate * seconds)
+    t0 = time.perf_counter()
+    try:
+        for i, step in enumerate(submit_steps(total, 10_000_000)):
+            due = t0 + i / rate
+            while (now := time.perf_counter()) < due:
+                time.sleep(min(0.001, due - now))
+            t = time.perf_counter()
+            rid = step.args[0]
+            sent[rid] = t
+            client.execute(step)
+        time.sleep(2.0)
+    finally:
+        stop_flag.set()
+        listener.join(5)
+        stop(proc)
+    lat = sorted((got[r] - sent[r]) * 1000 for r in sent if r in got)
+    missing = len(sent) - len(lat)
+    actual_rate = total / (max(sent.values()) - t0)
+    log(
+        f"phase 2: {len(lat)} offers at {actual_rate:,.0f} req/s; p50 {lat[len(lat) // 2]:.2f} ms, "
+        f"p99 {lat[int(len(lat) * 0.99)]:.2f} ms; {missing} not offered"
+    )
+    return {
+        "offer_latency_p50_ms": statistics.median(lat),
+        "offer_latency_p99_ms": lat[int(len(lat) * 0.99) - 1],
+        "offer_latency_max_ms": lat[-1],
+        "latency_rate_per_s": actual_rate,
+        "latency_not_offered": missing,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--agents", type=int, default=10_000)
+    ap.add_argument("--requests", type=int, default=50_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--rate", type=int, default=2000, help="arrivals per second in the latency phase"
+    )
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--redis-url", help="use this Redis (flushed!) instead of starting one")
+    ap.add_argument("--json", action="store_true", help="print the JSON result line (always last)")
+    args = ap.parse_args()
+    if shutil.which("redis-server") is None:
+        raise SystemExit("redis-server is not installed: apt-get install redis-server")
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url, port = start_redis(tmp)
+        try:
+            ref = eval_reference(port)
+            log(f"reference: redis-benchmark EVAL (1 HINCRBY) {ref:,.0f}/s")
+            redis.Redis(port=port).flushall()
+            result: dict[str, object] = {
+                "agents": args.agents,
+                "requests": args.requests,
+                "workers": args.workers,
+                "cpus": os.cpu_count(),
+            }
+            result.update(throughput(url, args.agents, args.requests, args.workers))
+            result.update(latency(url, args.agents, args.rate, args.seconds, args.workers))
+            result["redis_eval_per_s"] = ref
+            result["assignments_vs_eval"] = round(float(result["assignments_per_s"]) / ref, 4)  # type: ignore[arg-type]
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The ESL bridge's settings: one typed object, built once from the admin YAML, the environment
+and the command line. A missing or bad value fails at start with a message naming it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dialplan.config import AdminConfig, FreeswitchPbx, load_admin_config
+from dialplan.errors import ConfigInvalid
+from esl_bridge.client import DEFAULT_EVENTS, DEFAULT_SUBCLASSES, EslSettings
+from esl_bridge.errors import BridgeConfigError
+
+DIALPLAN_SUBCLASSES = ("implus::overflow", "implus::outbound")
+"""CUSTOM events the generated dialplan raises (docs/call-flow.md)."""
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    """Everything one `implus esl-bridge` process needs."""
+
+    pbx_id: str
+    esl: EslSettings
+    redis_url: str
+    domain: str = "default"
+    push_agents: bool = True
+    """Upsert the admin YAML's agents into the router at start (off: the admin API owns them)."""
+    presence_ttl: float = 90.0
+    """Seconds a phone's `sip` lease lasts without renewal."""
+    presence_refresh: float = 30.0
+    """Seconds between lease renewals of registered phones."""
+    sweep_interval: float = 30.0
+    """Seconds between checks of every known call against `show channels` (reconciliation
+    also runs after every reconnection)."""
+    command_max_age: float = 300.0
+    """Router commands older than this when read (the bridge was down) are dropped."""
+    api_timeout: float = 5.0
+    """Seconds to wait for a short API command (uuid_bridge, uuid_kill...)."""
+    ring_timeout: int = 30
+    """Ring time when the router's command gives none."""
+    status_interval: float = 5.0
+    """Seconds between refreshes of the bridge's status key in Redis."""
+
+
+def read_config(path: str | Path) -> AdminConfig:
+    try:
+        return load_admin_config(path)
+    except ConfigInvalid as e:
+        raise BridgeConfigError(str(e)) from e
+    except OSError as e:
+        raise BridgeConfigError(f"cannot read the admin config {path}: {e}") from e
+
+
+def freeswitch_pbx(config: AdminConfig, pbx_id: str) -> FreeswitchPbx:
+    """PBX `pbx_id` of the config, which must be a FreeSWITCH."""
+    known = [p.id for p in config.pbxs_of_kind("freeswitch")]
+    try:
+        pbx = config.pbx(pbx_id)
+    except KeyError:
+        raise BridgeConfigError(
+            f"no PBX {pbx_id!r} in the admin config; FreeSWITCH PBXs there: "
+            f"{', '.join(known) or 'none'}"
+        ) from None
+    if not isinstance(pbx, FreeswitchPbx):
+        raise BridgeConfigError(
+            f"PBX {pbx_id!r} is an {pbx.kind}, not a FreeSWITCH: run `implus ami-bridge` for it"
+            + (f" (FreeSWITCH PBXs: {', '.join(known)})" if known else "")
+        )
+    return pbx
+
+
+def build_settings(
+    config: AdminConfig,
+    pbx_id: str,
+    *,
+    redis_url: str | None = None,
+    domain: str = "default",
+    push_agents: bool = True,
+    env: dict[str, str] | None = None,
+    **tuning: Any,
+) -> BridgeSettings:
+    """Settings for the bridge of `pbx_id`: ESL address from the config, the ESL password and
+    (unless given) the Redis URL from the environment variables the config names."""
+    env = dict(os.environ) if env is None else env
+    pbx = freeswitch_pbx(config, pbx_id)
+    password = env.get(pbx.secret_env, "")
+    if not password:
+        raise BridgeConfigError(
+            f"set {pbx.secret_env} to the event-socket password of {pbx_id} "
+            "(event_socket.conf.xml `password`; the admin config names the variable in secret_env)"
+        )
+    url = redis_url or env.get(config.redis_url_env, "")
+    if not url:
+        raise BridgeConfigError(
+            f"no Redis URL: pass --redis-url or set {config.redis_url_env} "
+            "(e.g. redis://127.0.0.1:6379/0)"
+        )
+    esl = EslSettings(
+        host=pbx.host,
+        port=pbx.management_port,
+        password=password,
+        events=DEFAULT_EVENTS,
+        custom_subclasses=(*DEFAULT_SUBCLASSES, *DIALPLAN_SUBCLASSES),
+    )
+    return BridgeSettings(
+        pbx_id=pbx_id, esl=esl, redis_url=url, domain=domain, push_agents=push_agents, **tuning
+    )

@@ -1,0 +1,116 @@
+"""The bridge catching up with FreeSWITCH: the ESL connection dropped mid-call (events lost
+while it was down), and the bridge process killed and restarted mid-call."""
+
+from __future__ import annotations
+
+from freeswitch_fixture.calls import Answer, Ring
+from fsbridge_harness import Stack
+
+
+def connected_call(stack: Stack, number: str) -> tuple[str, str]:
+    """A caller connected to anna: (caller uuid, agent leg uuid)."""
+    stack.agent_ready("anna")
+    caller = stack.calls.dial("800", number)
+    stack.wait_request(caller, "accepted")
+    agent_leg = stack.wait(lambda: stack.calls.leg(caller).peer, "the bridge").uuid
+    return caller, agent_leg
+
+
+def test_esl_drop_mid_call_caller_hangs_up_while_disconnected(stack: Stack) -> None:
+    caller, agent_leg = connected_call(stack, "+4931000001")
+    stack.fs.accepting = False  # FreeSWITCH unreachable for a moment
+    stack.fs.drop_clients()
+    stack.wait(lambda: stack.bridge_status().get("connected") == "0", "the bridge to notice")
+    stack.calls.hangup(caller)  # nobody hears about it: no connection
+    assert stack.calls.leg(agent_leg) is None
+    stack.fs.accepting = True
+    request = stack.wait_request(caller, "closed", timeout=15)  # reconciled after reconnecting
+    assert int(stack.bridge_status()["connections"]) >= 2
+    hangup = stack.call_entries(request.session_id, caller)[-1]
+    assert (hangup["type"], hangup["party"], hangup["cause"]) == ("call.hangup", "customer",
+                                                                 "UNKNOWN")  # fmt: skip
+    stack.wait(
+        lambda: stack.router.agent("anna").load.get("voice", 0) == 0, "anna to be free again"
+    )
+
+
+def test_esl_drop_while_ringing_agent_answers_meanwhile(stack: Stack) -> None:
+    stack.agent_ready("anna", Answer(after=1.0))
+    caller = stack.calls.dial("800", "+4931000002")
+    stack.wait_request(caller, "offered")
+    stack.wait(lambda: len(stack.calls.legs) == 2, "anna's phone to ring")
+    stack.fs.accepting = False
+    stack.fs.drop_clients()
+    # anna answers while the bridge is disconnected: its leg parks, nobody bridges it
+    agent_leg = next(u for u in stack.calls.legs if u != caller)
+    stack.wait(lambda: stack.calls.leg(agent_leg).state == "parked", "anna's leg to park")
+    stack.fs.accepting = True
+    request = stack.wait_request(caller, "accepted", timeout=15)
+    assert request.agent == "anna"
+    stack.wait(lambda: stack.calls.leg(caller).peer is not None, "the bridge after reconnecting")
+    stack.calls.hangup(agent_leg)  # anna hangs up first
+    stack.wait_request(caller, "closed")
+    hangup = stack.call_entries(request.session_id, caller)[-1]
+    assert hangup["ended_by"] == "agent"
+
+
+def test_esl_drop_while_ringing_agent_leg_fails_meanwhile(stack: Stack) -> None:
+    stack.agent_ready("anna", Ring())
+    stack.agent_ready("bert")
+    caller = stack.calls.dial("800", "+4931000003")
+    stack.wait(lambda: len(stack.calls.legs) == 2, "anna's phone to ring")
+    anna_leg = next(u for u in stack.calls.legs if u != caller)
+    stack.fs.accepting = False
+    stack.fs.drop_clients()
+    stack.calls.hangup(anna_leg, "USER_BUSY")  # the result is lost with the connection
+    stack.fs.accepting = True
+    request = stack.wait_request(caller, "accepted", timeout=15)
+    assert request.agent == "bert"  # anna's offer failed at reconciliation; bert got it
+
+
+def test_bridge_killed_mid_call_the_new_one_finishes_the_call(stack: Stack) -> None:
+    caller, _agent_leg = connected_call(stack, "+4931000004")
+    stack.bridge.kill()
+    stack.start_bridge()
+    stack.calls.hangup(caller)
+    request = stack.wait_request(caller, "closed")
+    entries = stack.call_entries(request.session_id, caller)
+    assert [e["type"] for e in entries].count("call.bridged") == 1
+    assert entries[-1]["type"] == "call.hangup"
+    assert entries[-1]["talk_s"] >= 0
+
+
+def test_bridge_killed_caller_hangs_up_and_another_calls_while_it_is_down(stack: Stack) -> None:
+    caller, _ = connected_call(stack, "+4931000005")
+    stack.bridge.kill()
+    stack.calls.hangup(caller)  # while no bridge runs
+    newcomer = stack.calls.dial("800", "+4931000006")  # parks with nobody watching
+    stack.start_bridge()
+    stack.wait_request(caller, "closed")
+    request = stack.wait_request(newcomer, "accepted")  # taken over from `show channels`
+    assert request.agent == "anna"
+    assert request.user_id == "+4931000006"
+    stack.wait(lambda: stack.calls.leg(newcomer).peer is not None, "the newcomer's bridge")
+    stack.calls.hangup(newcomer)
+    stack.wait_request(newcomer, "closed")
+
+
+def test_agent_leg_left_over_from_a_lost_offer_is_hung_up(stack: Stack) -> None:
+    stack.agent_ready("anna", Answer(after=1.0))
+    caller = stack.calls.dial("800", "+4931000007")
+    stack.wait(lambda: len(stack.calls.legs) == 2, "anna's phone to ring")
+    agent_leg = next(u for u in stack.calls.legs if u != caller)
+    stack.bridge.kill()
+    stack.router.redis.delete(stack.router.keys.pbx_calls("fs1"))  # the records are lost
+    stack.wait(lambda: stack.calls.leg(agent_leg).state == "parked", "anna to answer")
+    stack.start_bridge()
+    # anna's answered leg belongs to nothing the bridge holds: hung up, not left in silence
+    stack.wait(lambda: stack.calls.leg(agent_leg) is None, "the orphaned agent leg to end")
+    # the caller is taken over and routed again; the request filed before is not left behind
+    stack.wait(lambda: stack.calls.leg(caller).peer is not None, "the caller connected again")
+    first, *_, last = stack.requests_for_call(caller)
+    assert last.state.value == "accepted"
+    stack.wait(
+        lambda: stack.router.request(first.id).state.value == "abandoned",
+        "the lost request to be cancelled, not offered forever",
+    )

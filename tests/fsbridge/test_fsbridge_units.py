@@ -1,0 +1,218 @@
+"""The ESL bridge's pieces on their own: commands it builds, router commands it reads, its call
+records, and what it refuses to start with."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fsbridge_harness import ESL_PASSWORD_ENV, admin_config, write_config
+
+from dialplan.config import load_admin_config
+from dialplan.targets import NoRoute
+from esl_bridge import commands as cmds
+from esl_bridge.dialing import (
+    UnsafeValue,
+    dial_string,
+    failure_reason,
+    originate,
+    origination_uuid,
+    ring_agent_command,
+    user_id,
+)
+from esl_bridge.errors import BridgeConfigError
+from esl_bridge.events import DialplanEvent, event_from_raw
+from esl_bridge.presence import channel_user
+from esl_bridge.records import CallRecord, CallState, CallTable, Direction
+from esl_bridge.settings import build_settings
+from esl_bridge.wire import parse_plain_event
+
+
+@pytest.fixture
+def config(tmp_path: Path):
+    return load_admin_config(write_config(tmp_path, admin_config(8021)))
+
+
+# -- commands sent to FreeSWITCH ------------------------------------------------------------
+
+
+def test_ring_agent_command_is_agent_first_with_the_chosen_uuid(config) -> None:
+    dial = dial_string(config, "fs1", "anna")
+    assert dial == "user/2001@127.0.0.1"
+    command = ring_agent_command(
+        dial, "0f0f-leg", "anna", {"implus_offer": "o1", "implus_caller": "c-1"}, 15
+    )
+    assert command == (
+        "originate {origination_uuid=0f0f-leg,originate_timeout=15,implus_agent=anna,"
+        "implus_offer=o1,implus_caller=c-1}user/2001@127.0.0.1 &park()"
+    )
+    assert origination_uuid(command.split(" ", 1)[1]) == "0f0f-leg"
+
+
+@pytest.mark.parametrize(
+    "value", ["1,origination_uuid=x", "a}user/666", "a b", "x'y", "", "a|b", "a&b"]
+)
+def test_values_that_could_change_an_originate_are_refused(value: str) -> None:
+    with pytest.raises(UnsafeValue):
+        originate("user/2001", {"implus_dial": value})
+
+
+def test_agents_managed_through_the_api_are_dialled_by_the_same_rules(config) -> None:
+    assert dial_string(config, "fs1", "zoe", "2009", "fs1") == "user/2009@127.0.0.1"
+    with pytest.raises(NoRoute):
+        dial_string(config, "fs1", "zoe")  # no phone known
+    with pytest.raises(NoRoute):
+        dial_string(config, "fs1", "zoe", "2009", "elsewhere")
+    with pytest.raises(NoRoute):
+        dial_string(config, "fs1", "zoe", "20 09", "fs1")
+
+
+@pytest.mark.parametrize(
+    ("cause", "reason"),
+    [
+        ("NO_ANSWER", "no_answer"),
+        ("NO_USER_RESPONSE", "no_answer"),
+        ("ALLOTTED_TIMEOUT", "no_answer"),
+        ("USER_BUSY", "busy"),
+        ("CALL_REJECTED", "busy"),
+        ("USER_NOT_REGISTERED", "unavailable"),
+        ("NORMAL_TEMPORARY_FAILURE", "unavailable"),
+        (None, "unavailable"),
+    ],
+)
+def test_hangup_causes_map_to_offer_failure_reasons(cause: str | None, reason: str) -> None:
+    assert failure_reason(cause) == reason
+
+
+def test_user_ids_are_filtered_like_on_asterisk() -> None:
+    assert user_id("+49 30,123;456", "fallback") == "+4930123456"
+    assert user_id("", "c-uuid") == "c-uuid"
+    assert user_id(None, "c-uuid") == "c-uuid"
+    assert user_id("x" * 300, "c") == "x" * 128
+
+
+def test_channel_names_give_the_phone_user() -> None:
+    assert channel_user("sofia/internal/2001@10.0.0.5:5060") == "2001"
+    assert channel_user("sofia/internal/sip:2001@10.0.0.5") == "2001"
+    assert channel_user("loopback/800-a") is None
+    assert channel_user(None) is None
+
+
+# -- what the router and FreeSWITCH send -------------------------------------------------------
+
+
+def test_router_commands_become_dataclasses() -> None:
+    ring = cmds.parse_command(
+        {"type": "ring_agent", "at": "1", "offer": "o", "request": "r", "session": "s",
+         "agent": "a", "endpoint": "2001", "agent_pbx": "fs1", "call_id": "c", "timeout": "12"}
+    )  # fmt: skip
+    assert ring == cmds.RingAgent("o", "r", "s", "a", "c", "2001", "fs1", 12)
+    ctc = cmds.parse_command(
+        {"type": "click_to_call", "call": "k", "session": "s", "agent": "a", "number": "+49"}
+    )
+    assert isinstance(ctc, cmds.ClickToCall)
+    with pytest.raises(cmds.BadCommand, match="unknown command type"):
+        cmds.parse_command({"type": "reboot"})
+    with pytest.raises(cmds.BadCommand, match="without call_id"):
+        cmds.parse_command({"type": "overflow", "request": "r"})
+    fields = dict.fromkeys(("offer", "request", "session", "agent", "call_id"), "x")
+    with pytest.raises(cmds.BadCommand, match="timeout must be a number"):
+        cmds.parse_command({**fields, "type": "ring_agent", "timeout": "soon"})
+
+
+def test_dialplan_custom_events_name_their_channel() -> None:
+    raw = parse_plain_event(
+        b"Event-Subclass: implus%3A%3Aoverflow\nEvent-Name: CUSTOM\nImplus-Service: billing\n"
+        b"Implus-Entry: billing_de\nImplus-Destination: voicemail\nUnique-ID: u-1\n\n"
+    )
+    assert event_from_raw(raw) == DialplanEvent(
+        subclass="implus::overflow",
+        unique_id="u-1",
+        service="billing",
+        entry="billing_de",
+        destination="voicemail",
+    )
+
+
+# -- call records ---------------------------------------------------------------------------
+
+
+def test_call_records_survive_a_restart_and_are_indexed_by_leg_and_offer(rds) -> None:
+    table = CallTable(rds, "t:calls")
+    rec = CallRecord("c-1", Direction.INBOUND, CallState.RINGING, 1, request_id="r",
+                     offer="o-1", agent_leg="a-1")  # fmt: skip
+    table.put(rec)
+    rec.agent_leg, rec.offer = "a-2", "o-2"
+    table.put(rec)
+    again = CallTable(rds, "t:calls")
+    (loaded,) = again.load()
+    assert loaded == rec
+    assert again.by_leg("a-2") is loaded
+    assert again.by_leg("a-1") is None
+    assert again.by_offer("o-2") is loaded
+    assert again.by_offer("o-1") is None
+    rds.hset("t:calls", "broken", "{not json")
+    assert [r.call_id for r in again.load()] == ["c-1"]
+    assert not rds.hexists("t:calls", "broken")
+    again.remove("c-1")
+    assert again.by_leg("c-1") is None
+    assert rds.hlen("t:calls") == 0
+
+
+# -- starting -------------------------------------------------------------------------------
+
+
+def test_settings_name_what_is_missing(config) -> None:
+    env = {ESL_PASSWORD_ENV: "pw", "IMPLUS_REDIS_URL": "redis://127.0.0.1:1/0"}
+    settings = build_settings(config, "fs1", env=env)
+    assert (settings.esl.port, settings.esl.password) == (8021, "pw")
+    assert "implus::overflow" in settings.esl.custom_subclasses
+    with pytest.raises(BridgeConfigError, match=f"set {ESL_PASSWORD_ENV}"):
+        build_settings(config, "fs1", env={"IMPLUS_REDIS_URL": "redis://x"})
+    with pytest.raises(BridgeConfigError, match="IMPLUS_REDIS_URL"):
+        build_settings(config, "fs1", env={ESL_PASSWORD_ENV: "pw"})
+    with pytest.raises(BridgeConfigError, match=r"no PBX 'fs9'.*fs1"):
+        build_settings(config, "fs9", env=env)
+
+
+def run_bridge(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "esl_bridge", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+def test_the_bridge_refuses_to_start_without_what_it_needs(tmp_path: Path) -> None:
+    data = admin_config(8021)
+    data["pbxs"].append({"id": "ast1", "kind": "asterisk", "secret_env": "X_AMI"})
+    path = write_config(tmp_path, data)
+    out = run_bridge("--config", str(path), "--pbx", "ast1", "--redis-url", "redis://x")
+    assert out.returncode == 1
+    assert "is an asterisk, not a FreeSWITCH: run `implus ami-bridge`" in out.stderr
+    out = run_bridge("--config", str(tmp_path / "nope.yaml"), "--pbx", "fs1")
+    assert out.returncode == 1
+    assert "nope.yaml" in out.stderr
+    out = run_bridge("--config", str(path), "--pbx", "fs1", env={"PATH": "/usr/bin"})
+    assert out.returncode == 1
+    assert f"set {ESL_PASSWORD_ENV}" in out.stderr
+    out = run_bridge(
+        "--config", str(path), "--pbx", "fs1", "--redis-url", "redis://127.0.0.1:1/0",
+        env={ESL_PASSWORD_ENV: "pw", "PATH": "/usr/bin"},
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert "cannot reach Redis" in out.stderr
+
+
+def test_implus_has_the_esl_bridge_subcommand() -> None:
+    from router.cli import main
+
+    result = CliRunner().invoke(main, ["esl-bridge", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--agents-from-api" in result.output
