@@ -303,7 +303,9 @@ class InboundCalls:
                 wait_s=sb.seconds_since(rec.started_ms),
             )
             return
-        if sb.exists(rec.call_id):
+        if not sb.exists(rec.call_id):
+            sb.kill(leg)  # the caller left while the agent answered; their hang-up ends it
+        else:
             # The caller is still here but the agent's leg is not: end this contact and
             # route the caller again (same session).
             log.warning(
@@ -375,6 +377,9 @@ class InboundCalls:
                 )
             else:
                 rec.ended_by = rec.ended_by or "customer"
+                # Bridged, FreeSWITCH hangs the agent up too; accepted but not yet bridged
+                # (the caller left in between), the agent would stay in a silent call.
+                sb.kill(rec.agent_leg)
                 self.sb.complete(rec, f"hangup by {rec.ended_by}")
                 log.info("call %s ended (%s), talked %.0f s", call_id, cause, talk or 0)
             sb.note_hangup(
