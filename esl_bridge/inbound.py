@@ -295,13 +295,7 @@ class InboundCalls:
         sb.api_ok(f"sched_del {rec.call_id}")
         if sb.api_ok(f"uuid_bridge {rec.call_id} {leg}"):
             log.info("call %s connected to %s", rec.call_id, rec.agent)
-            sb.note(
-                rec,
-                "call.bridged",
-                agent=rec.agent,
-                agent_leg=leg,
-                wait_s=sb.seconds_since(rec.started_ms),
-            )
+            self.note_bridged(rec)
             return
         if not sb.exists(rec.call_id):
             sb.kill(leg)  # the caller left while the agent answered; their hang-up ends it
@@ -314,6 +308,17 @@ class InboundCalls:
             sb.kill(leg)
             self.sb.complete(rec, "bridge failed")
             self.route_again(rec)
+
+    def note_bridged(self, rec: CallRecord) -> None:
+        """`call.bridged` in the transcript (once per agent leg: a repeat is not written)."""
+        self.sb.note(
+            rec,
+            "call.bridged",
+            key=rec.agent_leg,
+            agent=rec.agent,
+            agent_leg=rec.agent_leg,
+            wait_s=round((rec.connected_ms - rec.started_ms) / 1000, 1),
+        )
 
     def route_again(self, rec: CallRecord) -> None:
         """File a new routing request for a caller still here (waiting on hold again)."""
@@ -540,6 +545,8 @@ class InboundCalls:
                 log.info("call %s: the agent's leg is gone; ending the call", rec.call_id)
                 self.sb.complete(rec, "agent hung up")
                 sb.kill(rec.call_id)
+            elif rec.state is CallState.CONNECTED:
+                self.note_bridged(rec)  # again: a bridge that crashed may not have written it
 
     def _check_request(self, rec: CallRecord) -> None:
         """A waiting caller's request must still be waiting in the router; else route again."""

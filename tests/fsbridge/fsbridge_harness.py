@@ -242,10 +242,10 @@ class Stack:
         self.wait(
             lambda: (
                 (a := self.router.agent(agent)) is not None
-                and a.devices.get("sip") == "available"
+                and a.devices.get("sip") in ("available", "busy")  # busy: a waiting call took it
                 and a.leases.get("sip", 0) > time.time() * 1000
             ),
-            f"{agent}'s phone to be available in the router",
+            f"{agent}'s phone to be registered in the router",
         )
 
     def requests_for_call(self, call_id: str) -> list[Any]:
