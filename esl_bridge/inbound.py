@@ -369,24 +369,10 @@ class InboundCalls:
             if rec is None:
                 return
             talk = sb.seconds_since(rec.connected_ms) if rec.connected_ms else None
-            if rec.state in WAITING_STATES:
-                if rec.state is CallState.RINGING:
-                    sb.kill(rec.agent_leg, "ORIGINATOR_CANCEL")
-                if rec.request_id:
-                    self.sb.cancel(rec.request_id, "abandoned")
-                log.info(
-                    "call %s abandoned after %.0f s (%s)",
-                    call_id,
-                    sb.seconds_since(rec.started_ms),
-                    cause,
-                )
-            else:
+            waiting = rec.state in WAITING_STATES
+            if not waiting:
                 rec.ended_by = rec.ended_by or "customer"
-                # Bridged, FreeSWITCH hangs the agent up too; accepted but not yet bridged
-                # (the caller left in between), the agent would stay in a silent call.
-                sb.kill(rec.agent_leg)
-                self.sb.complete(rec, f"hangup by {rec.ended_by}")
-                log.info("call %s ended (%s), talked %.0f s", call_id, cause, talk or 0)
+            # The transcript first, so whoever sees the router's change finds the hang-up.
             sb.note_hangup(
                 rec,
                 call_id,
@@ -396,6 +382,23 @@ class InboundCalls:
                 talk_s=talk,
                 ended_by=rec.ended_by or "customer",
             )
+            if waiting:
+                if rec.state is CallState.RINGING:
+                    sb.kill(rec.agent_leg, "ORIGINATOR_CANCEL")
+                if rec.request_id:
+                    sb.cancel(rec.request_id, "abandoned")
+                log.info(
+                    "call %s abandoned after %.0f s (%s)",
+                    call_id,
+                    sb.seconds_since(rec.started_ms),
+                    cause,
+                )
+            else:
+                # Bridged, FreeSWITCH hangs the agent up too; accepted but not yet bridged
+                # (the caller left in between), the agent would stay in a silent call.
+                sb.kill(rec.agent_leg)
+                sb.complete(rec, f"hangup by {rec.ended_by}")
+                log.info("call %s ended (%s), talked %.0f s", call_id, cause, talk or 0)
             sb.forget(call_id)
 
     # -- router commands on a waiting or connected caller ------------------------------------
@@ -452,7 +455,14 @@ class InboundCalls:
                 rec.entry,
             )
             return
+        # Forgotten first: if the bridge stops right here, the caller is still parked and the
+        # next bridge takes it over (and routes it again) rather than re-routing a caller who
+        # already left for the overflow.
+        sb.forget(rec.call_id)
         if not sb.api_ok(transfer_command(rec.call_id, target)):
+            log.warning(
+                "call %s: not sent to the overflow; it will be taken over again", rec.call_id
+            )
             return
         log.info("call %s sent to the overflow of %s (%s)", rec.call_id, rec.entry, destination)
         sb.note(
@@ -463,7 +473,6 @@ class InboundCalls:
             destination=destination,
             by=by,
         )
-        sb.forget(rec.call_id)
 
     def dialplan_overflow(self, call_id: str, destination: str | None) -> None:
         """The dialplan overflowed the caller on its own (CUSTOM implus::overflow)."""

@@ -214,6 +214,10 @@ class Stack:
     def wait(self, predicate: Callable[[], object], what: str, timeout: float = 10.0) -> Any:
         return eventually(predicate, what, timeout, self.bridge.log)
 
+    def records(self) -> int:
+        """How many calls the bridge holds records of (in Redis)."""
+        return int(self.router.redis.hlen(self.router.keys.pbx_calls(PBX)))
+
     def bridge_status(self) -> dict[str, str]:
         return dict(self.router.redis.hgetall(self.router.keys.pbx_bridge(PBX)))
 
