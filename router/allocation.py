@@ -17,8 +17,9 @@ from router.model import AgentState, AgentStatus, Channel, RoutingRequest
 from router.ordering import pick_weighted
 from router.strategy import Plan, Strategy, Target
 
-MAX_CANDIDATES = 3
-"""Agents kept per decision: the pick plus fallbacks for lost reservation races."""
+WEIGHTED_POOL = 8
+"""Candidates a weighted-random draw chooses among (other orders keep the best only; a
+lost reservation race is followed by a new decision on the refreshed view)."""
 SCAN_LIMIT = 2000
 """Ready agents looked at per target before giving up on finding more candidates."""
 TRACE_CONSIDERED = 8
@@ -169,14 +170,23 @@ def decide(
     return Decision(request, "offer", plan, picks, next_check=next_check, trace=trace)
 
 
+def rank(
+    request: RoutingRequest, plan: Plan, view: AgentView, now_ms: int, limit: int
+) -> list[str]:
+    """The ``limit`` best agents for ``request`` under ``plan``, best first."""
+    return _candidates(request, plan, view, now_ms, [], limit)
+
+
 def _candidates(
     request: RoutingRequest,
     plan: Plan,
     view: AgentView,
     now_ms: int,
     considered: list[dict[str, Any]],
+    limit: int = 0,
 ) -> list[str]:
     channel = request.channel
+    limit = limit or (WEIGHTED_POOL if plan.order == "weighted_random" else 1)
     chosen: list[str] = []
     for agent_id in plan.preferred_agents:
         agent = view.get(agent_id)
@@ -200,7 +210,7 @@ def _candidates(
                     (view.order_key(agent, channel, plan.order, plan.order_skill), agent.id)
                 )
                 _note(considered, agent.id, target.queue, None)
-                if len(found) >= MAX_CANDIDATES:
+                if len(found) >= limit:
                     break
             elif why is not None:
                 _note(considered, agent.id, target.queue, why)
@@ -212,7 +222,7 @@ def _candidates(
     if plan.order == "weighted_random":
         states = [s for s in (view.get(a) for a in chosen) if s is not None]
         chosen = [a.id for a in pick_weighted(states, f"{request.id}:{request.attempts}")]
-    return chosen[:MAX_CANDIDATES]
+    return chosen[:limit]
 
 
 def _refusal(

@@ -198,6 +198,61 @@ def check_strategy(path: str) -> None:
     click.echo(f"{path}: ok, {len(s.rules)} rules, queues {', '.join(s.queue_names) or 'none'}")
 
 
+@router_group.command("dry-run")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--last", default=10_000, show_default=True, help="How many recent requests to replay."
+)
+@click.pass_obj
+def dry_run_command(obj: dict[str, str], path: str, last: int) -> None:
+    """Show how PATH would route the most recent requests, compared with the live strategy."""
+    from router.dryrun import dry_run
+    from router.errors import StrategyError
+    from router.strategy import load_strategy_file
+
+    client = _client(obj["redis_url"], obj["domain"])
+    try:
+        new = load_strategy_file(path)
+    except StrategyError as e:
+        for problem in e.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    ids = [
+        e.get("request")
+        for e in client.read_events("0-0", None, 1_000_000)
+        if e.type == "request.created"
+    ]
+    requests = [r for r in (client.request(i) for i in ids[-last:]) if r is not None]
+    report = dry_run(requests, client.strategy(), new)
+    click.echo(
+        f"{report.requests} recent requests replayed; {report.changed} would be routed differently"
+    )
+    for (before, after), n in report.moves.most_common(20):
+        click.echo(f"  {n:>6}  {before}  =>  {after}")
+    for note, n in report.notes.most_common(5):
+        click.echo(f"  note ({n}x): {note}")
+
+
+@router_group.command()
+@click.pass_obj
+def audit(obj: dict[str, str]) -> None:
+    """Replay the event log and check the routing invariants (no double assignment...)."""
+    from router.audit import audit as run_audit
+
+    client = _client(obj["redis_url"], obj["domain"])
+    capacity = {a.id: dict(a.profile.capacity) for a in client.agents()}
+    report = run_audit(client.read_events("0-0", None, 10_000_000), capacity)
+    click.echo(
+        f"{report.requests} requests, {report.offers} offers, {report.accepted} accepted; "
+        f"ended: {dict(report.ended)}; still open: {len(report.open_requests)}"
+    )
+    for problem in report.problems:
+        click.echo(f"PROBLEM: {problem}")
+    if not report.ok:
+        sys.exit(1)
+    click.echo("ok: no double assignment, no offer ended twice, capacity never exceeded")
+
+
 @router_group.command()
 @click.pass_obj
 def status(obj: dict[str, str]) -> None:

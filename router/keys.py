@@ -27,7 +27,8 @@ user:<id>:sessions             zset         the user's session ids by creation t
 sessions:activity              zset         open session ids by last activity (idle close)
 timers                         zset         "offer:<id>" / "goal:<id>" / "wrapup:<id>" by due ms
 work                           stream       work items for allocation workers (group `routers`)
-events                         stream       domain events for chat, bridges and workers
+events                         stream       domain events for chat, bridges, audits
+agent-feed                     stream       agent live state/profiles for workers' views
 pbx:<id>:commands              stream       commands for one PBX bridge (group `bridge`)
 pbx:<id>:calls                 hash         call id -> the bridge's JSON record of a live call
 pbx:<id>:bridge                hash         the bridge's status (pid, connected...); expires
@@ -121,6 +122,9 @@ class Keys:
 
     def events(self) -> str:
         return self.prefix + "events"
+
+    def agent_feed(self) -> str:
+        return self.prefix + "agent-feed"
 
     def pbx_commands(self, pbx_id: str) -> str:
         return f"{self.prefix}pbx:{pbx_id}:commands"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 
@@ -70,7 +70,7 @@ DEFAULT_BLOCKS: dict[str, tuple[str, ...]] = {"voice": ("chat",)}
 """A call in progress blocks new chat offers unless the agent profile says otherwise."""
 
 
-def _int(value: Any, default: int = 0) -> int:
+def as_int(value: Any, default: int = 0) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -96,8 +96,12 @@ class AgentProfile:
 
     def blockers(self, channel: Channel) -> tuple[str, ...]:
         """Capacity channels whose active contacts block new offers on ``channel``."""
-        slot = channel.capacity_channel.value
-        return tuple(sorted(src for src, blocked in self.blocks.items() if slot in blocked))
+        return self._blockers.get(channel.capacity_channel, ())
+
+    @cached_property
+    def _blockers(self) -> dict[str, tuple[str, ...]]:
+        slots = {b for blocked in self.blocks.values() for b in blocked}
+        return {s: tuple(sorted(src for src, b in self.blocks.items() if s in b)) for s in slots}
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ class AgentState:
     last_offer: int = 0
     version: int = 0
 
-    @property
+    @cached_property
     def id(self) -> str:
         return self.profile.id
 
@@ -128,7 +132,7 @@ class AgentState:
         return self.status.value
 
     def free_slots(self, channel: Channel) -> int:
-        slot = channel.capacity_channel.value
+        slot = channel.capacity_channel
         return self.profile.capacity.get(slot, 0) - self.load.get(slot, 0)
 
     def unavailable_reason(self, channel: Channel, now_ms: int) -> str | None:
@@ -157,25 +161,14 @@ class AgentState:
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> AgentState:
-        # Hot path (every agent.state event in every worker): one pass over the fields.
+        """An agent from its whole Redis hash (profile fields plus live fields)."""
         caps: dict[str, int] = {}
         blocks: dict[str, tuple[str, ...]] = {}
-        load: dict[str, int] = {}
-        leases: dict[str, int] = {}
-        devices: dict[str, str] = {}
         for k, v in h.items():
             prefix, sep, rest = k.partition(":")
-            if not sep:
-                continue
-            if prefix == "load":
-                load[rest] = _int(v)
-            elif prefix == "cap":
-                caps[rest] = _int(v)
-            elif prefix == "lease":
-                leases[rest] = _int(v)
-            elif prefix == "dev":
-                devices[rest] = v
-            elif prefix == "blocks":
+            if prefix == "cap" and sep:
+                caps[rest] = as_int(v)
+            elif prefix == "blocks" and sep:
                 blocks[rest] = tuple(x for x in v.split(",") if x)
         profile = AgentProfile(
             id=h["id"],
@@ -185,22 +178,9 @@ class AgentState:
             blocks=blocks,
             pbx=h.get("pbx", ""),
             endpoint=h.get("endpoint", ""),
-            weight=_int(h.get("weight"), 1),
+            weight=as_int(h.get("weight"), 1),
         )
-        return cls(
-            profile=profile,
-            status=_STATUS.get(h.get("status") or "offline", AgentStatus.OFFLINE),
-            reason=h.get("reason", ""),
-            load=load,
-            busy=_int(h.get("busy")),
-            idle_since=_int(h.get("idle_since")),
-            wrapup_until=_int(h.get("wrapup_until")),
-            leases=leases,
-            devices=devices,
-            no_answer=_int(h.get("no_answer")),
-            last_offer=_int(h.get("last_offer")),
-            version=_int(h.get("v")),
-        )
+        return cls(profile=profile).with_live(h)
 
     def with_live(self, h: dict[str, str]) -> AgentState:
         """This agent with the live fields of an ``agent.state`` event (profile unchanged)."""
@@ -212,9 +192,9 @@ class AgentState:
             if not sep:
                 continue
             if prefix == "load":
-                load[rest] = _int(v)
+                load[rest] = as_int(v)
             elif prefix == "lease":
-                leases[rest] = _int(v)
+                leases[rest] = as_int(v)
             elif prefix == "dev":
                 devices[rest] = v
         return AgentState(
@@ -222,14 +202,14 @@ class AgentState:
             status=_STATUS.get(h.get("status") or "offline", AgentStatus.OFFLINE),
             reason=h.get("reason", ""),
             load=load,
-            busy=_int(h.get("busy")),
-            idle_since=_int(h.get("idle_since")),
-            wrapup_until=_int(h.get("wrapup_until")),
+            busy=as_int(h.get("busy")),
+            idle_since=as_int(h.get("idle_since")),
+            wrapup_until=as_int(h.get("wrapup_until")),
             leases=leases,
             devices=devices,
-            no_answer=_int(h.get("no_answer")),
-            last_offer=_int(h.get("last_offer")),
-            version=_int(h.get("v")),
+            no_answer=as_int(h.get("no_answer")),
+            last_offer=as_int(h.get("last_offer")),
+            version=as_int(h.get("v")),
         )
 
 
@@ -285,9 +265,9 @@ class RoutingRequest:
             service=h.get("service", ""),
             user_id=h.get("user", ""),
             session_id=h.get("session", ""),
-            created=_int(h.get("created")),
+            created=as_int(h.get("created")),
             state=RequestState(h.get("state") or "queued"),
-            priority=_int(h.get("priority")),
+            priority=as_int(h.get("priority")),
             customer=json.loads(h.get("customer") or "{}"),
             pbx=h.get("pbx", ""),
             call_id=h.get("call_id", ""),
@@ -300,10 +280,10 @@ class RoutingRequest:
             rule=h.get("rule", ""),
             agent=h.get("agent", ""),
             offer=h.get("offer", ""),
-            attempts=_int(h.get("attempts")),
-            rejected_until={k[4:]: _int(v) for k, v in h.items() if k.startswith("rej:")},
-            accepted_at=_int(h.get("accepted_at")),
-            ended_at=_int(h.get("ended_at")),
+            attempts=as_int(h.get("attempts")),
+            rejected_until={k[4:]: as_int(v) for k, v in h.items() if k.startswith("rej:")},
+            accepted_at=as_int(h.get("accepted_at")),
+            ended_at=as_int(h.get("ended_at")),
         )
 
 
@@ -327,8 +307,8 @@ class Offer:
             channel=Channel(h["channel"]),
             session_id=h.get("session", ""),
             state=OfferState(h["state"]),
-            created=_int(h.get("created")),
-            deadline=_int(h.get("deadline")),
+            created=as_int(h.get("created")),
+            deadline=as_int(h.get("deadline")),
         )
 
 
@@ -357,11 +337,11 @@ class Session:
             user_id=h.get("user", ""),
             service=h.get("service", ""),
             state=h.get("state", "open"),
-            created=_int(h.get("created")),
+            created=as_int(h.get("created")),
             owner=h.get("owner", ""),
-            closed_at=_int(h.get("closed_at")),
+            closed_at=as_int(h.get("closed_at")),
             disposition=h.get("disposition", ""),
-            last_activity=_int(h.get("activity")),
+            last_activity=as_int(h.get("activity")),
         )
 
 

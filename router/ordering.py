@@ -21,7 +21,7 @@ def longest_idle(a: AgentState, channel: Channel, skill: str) -> OrderKey:
 
 def least_load(a: AgentState, channel: Channel, skill: str) -> OrderKey:
     """The smallest share of this channel's capacity in use; then longest idle."""
-    slot = channel.capacity_channel.value
+    slot = channel.capacity_channel
     cap = a.profile.capacity.get(slot, 0) or 1
     return (a.load.get(slot, 0) / cap, a.busy, a.idle_since, a.id)
 

@@ -167,6 +167,7 @@ class Strategy:
         ]
         self._symbols = sorted({s for r in self.rules for s in _root_symbols(r.expression)})
         self._cache: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        self._plans: dict[tuple[str, int], Plan] = {}
 
     @property
     def defaults(self) -> Defaults:
@@ -212,6 +213,18 @@ class Strategy:
 
     def plan(self, rule: Rule, waited: float) -> Plan:
         """Apply the rule's goal steps reached after ``waited`` seconds."""
+        step = 0
+        for goal in rule.definition.goals:
+            if goal.after > waited:
+                break
+            step += 1
+        key = (rule.name, step)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(rule, waited)
+        return plan
+
+    def _plan(self, rule: Rule, waited: float) -> Plan:
         d = rule.definition
         a = d.actions
         levels: dict[str, int] = dict(a.skills)

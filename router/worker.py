@@ -29,7 +29,7 @@ from router.allocation import Decision, Match, choose_request, decide, queue_sco
 from router.candidates import AgentView
 from router.client import TRACE_TTL_S, RouterClient, new_id
 from router.keys import WORK_GROUP
-from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest, _int
+from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest, as_int
 from router.ops import Batch, Script, cmd, pairs
 from router.strategy import CHANNELS, Plan, Strategy, parse_strategy
 
@@ -79,7 +79,7 @@ class Worker:
         self.view = AgentView()
         self.strategy: Strategy = parse_strategy("rules: []")
         self.stats = WorkerStats()
-        self._events_id = "0-0"
+        self._feed_id = "0-0"
         self._stopping = False
         self._next: dict[str, float] = {}
 
@@ -94,8 +94,8 @@ class Worker:
                 raise
         self.client.ensure_strategy()
         self._load_strategy()
-        last = self.redis.xrevrange(self.keys.events(), count=1)
-        self._events_id = last[0][0] if last else "0-0"
+        last = self.redis.xrevrange(self.keys.agent_feed(), count=1)
+        self._feed_id = last[0][0] if last else "0-0"
         for agent in self.client.agents():
             self.view.upsert(agent)
         log.info(
@@ -119,7 +119,7 @@ class Worker:
 
     def step(self, block_ms: int | None = None) -> int:
         """One round: sync the view, run due housekeeping, handle one batch of work."""
-        self._sync_events()
+        self._sync_view()
         self._periodic()
         reply = self.redis.xreadgroup(
             WORK_GROUP,
@@ -130,7 +130,7 @@ class Worker:
         )
         entries = reply[0][1] if reply else []
         if entries:
-            self._sync_events()
+            self._sync_view()
             self._handle(entries)
         return len(entries)
 
@@ -142,39 +142,27 @@ class Worker:
             {q: d.skills.keys() for q, d in self.strategy.definition.queues.items()}
         )
 
-    def _sync_events(self) -> set[str]:
-        """Apply new events to the view; returns agents that may have become free."""
+    def _sync_view(self) -> set[str]:
+        """Apply the agent feed to the view; returns agents that may have become free."""
         freed: set[str] = set()
-        missing: set[str] = set()
+        unknown: set[str] = set()
         while True:
-            reply = self.redis.xread({self.keys.events(): self._events_id}, count=5000)
-            if not reply:
-                for h in (
-                    self.client.execute(_batch_read(self.keys.agent, sorted(missing)))
-                    if missing
-                    else []
-                ):
-                    if h:
-                        self.view.upsert(AgentState.from_hash(pairs(h)))
-                return freed
-            rows = reply[0][1]
-            for event_id, fields in rows:
+            reply = self.redis.xread({self.keys.agent_feed(): self._feed_id}, count=5000)
+            rows = reply[0][1] if reply else []
+            for entry_id, fields in rows:
+                self._feed_id = entry_id
                 etype = fields.get("type")
                 if etype == "agent.state":
                     old = self.view.get(fields["agent"])
                     if old is None:
-                        missing.add(fields["agent"])
-                    elif _int(fields.get("v")) > old.version:
-                        state = old.with_live(fields)
-                        self.view.upsert(state)
-                        if _more_free(old, state):
-                            freed.add(state.id)
+                        unknown.add(fields["agent"])  # its profile event came before we started
+                    elif as_int(fields.get("v")) > old.version:
+                        self._apply(old, old.with_live(fields), freed)
                 elif etype == "agent.profile":
-                    fields = {k: v for k, v in fields.items() if k not in ("type", "agent")}
-                    state = AgentState.from_hash(fields)
-                    old = self.view.get(state.id)
-                    if self.view.upsert(state) and _more_free(old, state):
-                        freed.add(state.id)
+                    state = AgentState.from_hash(
+                        {k: v for k, v in fields.items() if k not in ("type", "agent")}
+                    )
+                    self._apply(self.view.get(state.id), state, freed)
                 elif etype == "agent.removed":
                     self.view.remove(fields.get("agent", ""))
                 elif (
@@ -182,16 +170,18 @@ class Worker:
                     and int(fields.get("version", 0)) > self.strategy.version
                 ):
                     self._load_strategy()
-                self._events_id = event_id
             if len(rows) < 5000:
-                for h in (
-                    self.client.execute(_batch_read(self.keys.agent, sorted(missing)))
-                    if missing
-                    else []
-                ):
-                    if h:
-                        self.view.upsert(AgentState.from_hash(pairs(h)))
-                return freed
+                break
+        if unknown:
+            for h in self.client.execute(_batch_read(self.keys.agent, sorted(unknown))):
+                if h:
+                    state = AgentState.from_hash(pairs(h))
+                    self._apply(None, state, freed)
+        return freed
+
+    def _apply(self, old: AgentState | None, new: AgentState, freed: set[str]) -> None:
+        if self.view.upsert(new) and _more_free(old, new):
+            freed.add(new.id)
 
     # --- work ------------------------------------------------------------------------
 
@@ -234,7 +224,7 @@ class Worker:
         now = self.clock()
         queued = [r for r in self._read_requests(ids) if r.state is RequestState.QUEUED]
         waiting = self._carry_out(self._decide_all(queued, now), now)
-        if waiting and self._sync_events():
+        if waiting and self._sync_view():
             # An agent became free while we decided: the agent-side scan may have run before
             # these requests were in their queues, so look at them once more (no lost wakeup).
             again = self._decide_all([d.request for d in waiting], now)

@@ -6,5 +6,6 @@ local version = redis.call('HINCRBY', sk, 'version', 1)
 redis.call('HSET', sk, 'yaml', ARGV[3], 'loaded_at', NOW, unpack(ARGV, 4))
 redis.call('HSET', P .. 'strategy:versions', version, ARGV[3])
 emit('type', 'strategy.loaded', 'version', version)
+feed('type', 'strategy.loaded', 'version', version)
 work('reroute', tostring(version))
 return version

@@ -26,6 +26,12 @@ local function emit(...)
   return redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', ...)
 end
 
+-- The agent feed carries what allocation workers need for their agent view (live state,
+-- profiles, strategy loads) apart from `events`, so workers do not parse every event.
+local function feed(...)
+  return redis.call('XADD', P .. 'agent-feed', 'MAXLEN', '~', 100000, '*', ...)
+end
+
 local function work(kind, id, ...)
   redis.call('XADD', P .. 'work', '*', 'kind', kind, 'id', id, ...)
 end
@@ -79,8 +85,14 @@ end
 -- their agent view from these events. Keep DYNAMIC in step with AgentState.with_live().
 local DYNAMIC = {'status', 'reason', 'busy', 'idle_since', 'wrapup_until', 'no_answer',
   'last_offer', 'v', 'load:voice', 'load:chat', 'lease:desktop', 'lease:sip', 'dev:sip'}
-local function emit_agent(aid)
-  local vals = redis.call('HMGET', key('agent', aid), unpack(DYNAMIC))
+local function emit_agent(aid, known)
+  local vals
+  if known then
+    vals = {}
+    for i, f in ipairs(DYNAMIC) do vals[i] = known[f] end
+  else
+    vals = redis.call('HMGET', key('agent', aid), unpack(DYNAMIC))
+  end
   local out = {'type', 'agent.state', 'agent', aid}
   for i, f in ipairs(DYNAMIC) do
     if vals[i] then
@@ -88,13 +100,13 @@ local function emit_agent(aid)
       out[#out + 1] = vals[i]
     end
   end
-  emit(unpack(out))
+  feed(unpack(out))
 end
 
 local function emit_profile(aid)
   local flat = redis.call('HGETALL', key('agent', aid))
   if #flat == 0 then return end
-  emit('type', 'agent.profile', 'agent', aid, unpack(flat))
+  feed('type', 'agent.profile', 'agent', aid, unpack(flat))
 end
 
 local function transcript(sid, etype, data)

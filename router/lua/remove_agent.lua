@@ -12,4 +12,5 @@ redis.call('SREM', P .. 'agents', aid)
 redis.call('ZREM', key('leases', 'desktop'), aid)
 redis.call('ZREM', key('leases', 'sip'), aid)
 emit('type', 'agent.removed', 'agent', aid)
+feed('type', 'agent.removed', 'agent', aid)
 return {1}

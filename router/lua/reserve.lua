@@ -21,10 +21,12 @@ local why = agent_refusal(a, r.channel)
 if why then return {0, why, aflat} end
 
 local slot = slot_of(r.channel)
-redis.call('HINCRBY', ak, 'load:' .. slot, 1)
-redis.call('HINCRBY', ak, 'busy', 1)
-redis.call('HINCRBY', ak, 'v', 1)
-redis.call('HSET', ak, 'last_offer', NOW)
+a['load:' .. slot] = num(a['load:' .. slot]) + 1
+a.busy = num(a.busy) + 1
+a.v = num(a.v) + 1
+a.last_offer = NOW
+redis.call('HSET', ak, 'load:' .. slot, a['load:' .. slot], 'busy', a.busy, 'v', a.v,
+  'last_offer', NOW)
 redis.call('SADD', key('agent', aid, 'offers'), oid)
 redis.call('HSET', key('offer', oid), 'id', oid, 'request', rid, 'agent', aid,
   'channel', r.channel, 'session', r.session, 'state', 'pending', 'created', NOW,
@@ -39,7 +41,7 @@ trace(rid, ARGV[12], ARGV[13])
 emit('type', 'offer.created', 'offer', oid, 'request', rid, 'session', r.session, 'agent', aid,
   'channel', r.channel, 'deadline', ARGV[6], 'user', r.user or '', 'service', r.service or '',
   'pbx', r.pbx or '', 'call_id', r.call_id or '', 'callback', r.callback or '')
-emit_agent(aid)
+emit_agent(aid, a)
 if r.channel ~= 'chat' then
   local timeout = math.max(1, math.floor((tonumber(ARGV[6]) - NOW) / 1000))
   if r.callback and r.callback ~= '' then

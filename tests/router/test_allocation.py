@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from router.allocation import choose_request, decide, queue_score
+from router.allocation import choose_request, decide, queue_score, rank
 from router.candidates import AgentView
 from router.model import (
     AgentProfile,
@@ -112,19 +112,23 @@ TEAM = (
     ],
 )
 def test_orders(order, expected):
-    d = decide(request(customer={"order": order}), STRATEGY, view_of(*TEAM), NOW)
+    r = request(customer={"order": order})
+    d = decide(r, STRATEGY, view_of(*TEAM), NOW)
     assert d.outcome == "offer"
-    assert d.candidates == expected
+    assert d.candidates == expected[:1]
     assert d.trace["rule"] and d.trace["chosen"] == expected[0]
+    assert d.plan is not None
+    assert rank(r, d.plan, view_of(*TEAM), NOW, 10) == expected
 
 
 def test_goal_step_lowers_the_minimum_level():
-    early = decide(request(customer={"order": "skill"}), STRATEGY, view_of(*TEAM), NOW)
-    late = decide(
-        request(customer={"order": "skill"}, created=NOW - 31_000), STRATEGY, view_of(*TEAM), NOW
-    )
-    assert "a" not in early.candidates
-    assert late.candidates == ["b", "c", "a"]
+    early_r = request(customer={"order": "skill"})
+    late_r = request(customer={"order": "skill"}, created=NOW - 31_000)
+    early = decide(early_r, STRATEGY, view_of(*TEAM), NOW)
+    late = decide(late_r, STRATEGY, view_of(*TEAM), NOW)
+    assert early.plan is not None and late.plan is not None
+    assert rank(early_r, early.plan, view_of(*TEAM), NOW, 10) == ["b", "c"]
+    assert rank(late_r, late.plan, view_of(*TEAM), NOW, 10) == ["b", "c", "a"]
     assert late.trace["step"] == 1
 
 

@@ -165,3 +165,28 @@ def test_states_are_an_enum_of_the_lifecycle():
         "overflowed",
         "closed",
     }
+
+
+def test_dry_run_and_audit_cli(router, tmp_path):
+    c = router.client
+    router.agent("a")
+    for i in range(3):
+        c.submit("chat", "billing" if i else "booking", f"u{i}")
+    router.drain()
+    url = c.redis.connection_pool.connection_kwargs
+    redis_url = f"redis://{url['host']}:{url['port']}/0"
+    new = tmp_path / "new.yaml"
+    new.write_text(
+        "queues: {general: {}, billing: {}}\n"
+        'rules:\n  - {name: bill, conditions: service == "billing", actions: {queue: billing}}\n'
+        "  - {name: rest, actions: {queue: general}}\n"
+    )
+    out = CliRunner().invoke(main, ["router", "--redis-url", redis_url, "dry-run", str(new)])
+    assert out.exit_code == 0, out.output
+    assert "3 recent requests replayed; 2 would be routed differently" in out.output
+    assert "everyone -> general  =>  bill -> billing" in out.output
+    out = CliRunner().invoke(main, ["router", "--redis-url", redis_url, "audit"])
+    assert out.exit_code == 0, out.output
+    assert "3 requests, 3 offers" in out.output and out.output.rstrip().endswith(
+        "capacity never exceeded"
+    )
