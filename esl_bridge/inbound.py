@@ -157,10 +157,11 @@ class InboundCalls:
             self.sb.cancel(r.id, "superseded")
 
     def play_hold(self, rec: CallRecord) -> None:
+        """Music while the caller waits. A caller already gone is not concluded from the
+        reply: its CHANNEL_HANGUP_COMPLETE (with the real cause) follows, or the periodic
+        reconciliation finds it gone."""
         music = rec.hold_music if MUSIC.match(rec.hold_music) else DEFAULT_MUSIC
-        reply = self.sb.api(f"uuid_broadcast {rec.call_id} {music} aleg")
-        if reply is not None and "No such channel" in reply:
-            self.caller_gone(rec.call_id, "UNKNOWN")
+        self.sb.api_ok(f"uuid_broadcast {rec.call_id} {music} aleg")
 
     def parked_again(self, rec: CallRecord) -> None:
         """The caller is back in park: after `hold`, or its agent left the bridge."""

@@ -168,6 +168,7 @@ def test_router_overflow_sends_the_caller_to_the_entry_overflow(stack: Stack) ->
 def test_dialplan_safety_net_overflow_cancels_the_request(stack: Stack) -> None:
     caller = stack.calls.dial("800", "+4930666666")  # nobody available: waits
     request = stack.wait_request(caller, "queued")
+    stack.wait(lambda: stack.calls.broadcasts, "hold music")
     assert stack.calls.scheduled[caller] == "booking_fs XML implus-overflow"
     stack.calls.fire_safety_net(caller)  # max_wait + hold_margin elapsed on the switch
     request = stack.wait_request(caller, "abandoned")
