@@ -3,6 +3,7 @@ records, and what it refuses to start with."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -204,12 +205,17 @@ def test_the_bridge_refuses_to_start_without_what_it_needs(tmp_path: Path) -> No
     out = run_bridge("--config", str(path), "--pbx", "ast1", "--redis-url", "redis://x")
     assert out.returncode == 1
     assert "is an asterisk, not a FreeSWITCH: run `implus ami-bridge`" in out.stderr
-    out = run_bridge(
-        "--config", str(path), "--pbx", "fs1", "--redis-url", "redis://127.0.0.1:1/0",
-        env={ESL_PASSWORD_ENV: "pw", "PATH": "/usr/bin"},
+    # through the `implus` command, which re-executes itself with gevent patched first
+    implus = Path(sys.executable).with_name("implus")
+    out = subprocess.run(
+        [str(implus), "esl-bridge", "--config", str(path), "--pbx", "fs1",
+         "--redis-url", "redis://127.0.0.1:1/0"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, ESL_PASSWORD_ENV: "pw"},
     )  # fmt: skip
     assert out.returncode == 1
     assert "cannot reach Redis" in out.stderr
+    assert "Usage: implus esl-bridge" not in out.stderr
 
 
 def test_implus_has_the_esl_bridge_subcommand() -> None:
