@@ -161,7 +161,7 @@ class InboundCalls:
         reply: its CHANNEL_HANGUP_COMPLETE (with the real cause) follows, or the periodic
         reconciliation finds it gone."""
         music = rec.hold_music if MUSIC.match(rec.hold_music) else DEFAULT_MUSIC
-        self.sb.api_ok(f"uuid_broadcast {rec.call_id} {music} aleg")
+        self.sb.background(f"uuid_broadcast {rec.call_id} {music} aleg")
 
     def parked_again(self, rec: CallRecord) -> None:
         """The caller is back in park: after `hold`, or its agent left the bridge."""
@@ -294,7 +294,7 @@ class InboundCalls:
         sb.calls.put(rec)
         sb.note(rec, "call.answered", leg=leg, party="agent", agent=rec.agent)
         sb.api_ok(f"sched_del {rec.call_id}")
-        if sb.api_ok(f"uuid_bridge {rec.call_id} {leg}"):
+        if sb.background_ok(f"uuid_bridge {rec.call_id} {leg}"):
             log.info("call %s connected to %s", rec.call_id, rec.agent)
             self.note_bridged(rec)
             return
@@ -460,7 +460,7 @@ class InboundCalls:
         # next bridge takes it over (and routes it again) rather than re-routing a caller who
         # already left for the overflow.
         sb.forget(rec.call_id)
-        if not sb.api_ok(transfer_command(rec.call_id, target)):
+        if not sb.background_ok(transfer_command(rec.call_id, target)):
             log.warning(
                 "call %s: not sent to the overflow; it will be taken over again", rec.call_id
             )
@@ -513,7 +513,7 @@ class InboundCalls:
             rec.offer = rec.agent = rec.agent_leg = ""
             rec.connected_ms = 0
             sb.calls.put(rec)
-            sb.api_ok(f"uuid_transfer {rec.call_id} park inline")
+            sb.background_ok(f"uuid_transfer {rec.call_id} park inline")
             sb.kill(old_leg)
             self.arm_safety_net(rec)
             sb.note(

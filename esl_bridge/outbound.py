@@ -148,7 +148,7 @@ class OutboundCalls:
             sb.calls.put(rec)
             sb.note(rec, "call.answered", leg=call_id, party="agent", agent=rec.agent)
             target = f"{rec.trunk} XML implus-outbound"
-            if not sb.api_ok(f"uuid_transfer {call_id} {target}"):
+            if not sb.background_ok(f"uuid_transfer {call_id} {target}"):
                 sb.kill(call_id)
 
     def dialing(self, call_id: str, number: str | None, trunk: str | None) -> None:

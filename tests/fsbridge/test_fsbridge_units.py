@@ -224,3 +224,26 @@ def test_implus_has_the_esl_bridge_subcommand() -> None:
     result = CliRunner().invoke(main, ["esl-bridge", "--help"])
     assert result.exit_code == 0, result.output
     assert "--agents-from-api" in result.output
+
+
+def test_events_run_in_order_per_call_and_side_by_side_across_calls() -> None:
+    import gevent
+
+    from esl_bridge.ordering import PerKey
+
+    done: list[str] = []
+
+    def handle(item: str) -> None:
+        if item == "a1":
+            gevent.sleep(0.05)  # call a waits on I/O; call b is not held up
+        if item == "a2":
+            raise RuntimeError("a handler failing does not stop its call's queue")
+        done.append(item)
+
+    work: PerKey[str] = PerKey(handle)
+    for key, item in (("a", "a1"), ("b", "b1"), ("a", "a2"), ("a", "a3"), ("b", "b2")):
+        work.submit(key, item)
+    with gevent.Timeout(2):
+        while len(work):
+            gevent.sleep(0.01)
+    assert done == ["b1", "b2", "a1", "a3"]
