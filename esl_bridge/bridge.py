@@ -136,6 +136,9 @@ class EslBridge:
         self._write_status()
 
     def _on_disconnected(self, reason: EslError) -> None:
+        if self._stop.is_set():
+            log.info("FreeSWITCH connection closed")
+            return
         log.warning("FreeSWITCH connection lost (%s); reconnecting", reason)
         self._write_status()
 
