@@ -109,11 +109,11 @@ def _check_id(name: str, value: str) -> str:
         not isinstance(value, str)
         or not value
         or len(value) > MAX_ID
-        or any(c in value for c in "{}\n\r\t ")
+        or any(c in value for c in "{}:\n\r\t ")
     ):
         raise InvalidInput(
             f"{name} must be a non-empty string of at most {MAX_ID} characters "
-            f"without spaces or braces, got {value!r}"
+            f"without spaces, colons or braces, got {value!r}"
         )
     return value
 
