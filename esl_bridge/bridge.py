@@ -150,7 +150,16 @@ class EslBridge:
 
     def _event_key(self, event: EslEvent) -> str:
         """The call an event belongs to (all its legs share one key), else its own key."""
-        if isinstance(event, ChannelEvent | DialplanEvent) and event.unique_id:
+        if isinstance(event, ChannelEvent):
+            # A leg the bridge has not linked to its call yet (the customer's leg of an
+            # outbound call before its CHANNEL_BRIDGE is handled) names it in its call UUID
+            # or other leg; its events must still queue behind the call's.
+            for uuid in (event.unique_id, event.call_uuid, event.other_leg_unique_id):
+                rec = self.sb.calls.by_leg(uuid) if uuid else None
+                if rec is not None:
+                    return rec.call_id
+            return event.unique_id
+        if isinstance(event, DialplanEvent) and event.unique_id:
             rec = self.sb.calls.by_leg(event.unique_id)
             return rec.call_id if rec is not None else event.unique_id
         if isinstance(event, BackgroundJob):
