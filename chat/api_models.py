@@ -68,7 +68,7 @@ class AgentOut(Body):
 
 
 class StrategyOut(Body):
-    version: str
+    version: int
 
 
 class QueueStatsOut(Body):
@@ -78,8 +78,13 @@ class QueueStatsOut(Body):
     longest_wait_s: float
     estimated_wait_s: float | None
     service_level: float | None
+    """Share of answers within the queue's target over the last 15 minutes."""
+    answered: int = 0
+    free_agents: int = 0
 
 
 class ErrorOut(Body):
     error: str
     message: str
+    problems: list[str] | None = None
+    """Every problem on its own line, when there are several (e.g. a strategy's)."""

@@ -15,7 +15,15 @@ from werkzeug.exceptions import HTTPException
 from chat.accounts import AccountStore
 from chat.auth import check_csrf
 from chat.context import EXTENSION, Context
-from chat.errors import AuthError, BadInput, ChatError, Forbidden, NotFoundError, Unavailable
+from chat.errors import (
+    AuthError,
+    BadInput,
+    ChatError,
+    Forbidden,
+    NotFoundError,
+    Refused,
+    Unavailable,
+)
 from chat.hub import Hub
 from chat.keys import ChatKeys
 from chat.metrics import Metrics
@@ -25,7 +33,14 @@ from chat.uploads import FileStore
 
 log = logging.getLogger(__name__)
 
-STATUS = {AuthError: 401, Forbidden: 403, NotFoundError: 404, BadInput: 400, Unavailable: 503}
+STATUS = {
+    AuthError: 401,
+    Forbidden: 403,
+    NotFoundError: 404,
+    BadInput: 400,
+    Refused: 409,
+    Unavailable: 503,
+}
 JSON_PREFIXES = ("/api/", "/widget/", "/files/", "/ws/", "/metrics", "/healthz")
 
 
@@ -47,21 +62,22 @@ def create_app(
         MAX_CONTENT_LENGTH=settings.upload_max_bytes + 64 * 1024,
         SOCK_SERVER_OPTIONS={
             "max_message_size": settings.hard_frame_bytes,
-            "ping_interval": settings.ping_interval or None,
+            "ping_interval": None,  # chat.connection.KeepAlive pings instead
         },
     )
-    rds = redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=5, health_check_interval=30
-    )
+    rds = redis.Redis(connection_pool=redis_pool(settings, decode=False))
     keys = ChatKeys(settings.domain)
     accounts = AccountStore(rds, keys)
     files = FileStore(
         settings.upload_dir, rds, keys, settings.upload_max_bytes, settings.upload_types
     )
-    hub = Hub()
-    from chat.service import ChatService  # imports router.client
+    from chat.admin import AdminService
+    from chat.service import ChatService
+    from router.client import RouterClient
 
-    service = ChatService.from_settings(settings, rds, keys, files, accounts)
+    router = RouterClient(
+        redis.Redis(connection_pool=redis_pool(settings, decode=True)), domain=settings.domain
+    )
     app.extensions[EXTENSION] = Context(
         settings=settings,
         redis=rds,
@@ -69,8 +85,10 @@ def create_app(
         accounts=accounts,
         tokens=TokenSigner(settings.secret, settings.customer_token_ttl, settings.staff_token_ttl),
         files=files,
-        hub=hub,
-        service=service,
+        hub=Hub(),
+        router=router,
+        service=ChatService(router, files, settings),
+        admin=AdminService(router, accounts),
         metrics=Metrics(),
     )
     _register(app)
@@ -79,6 +97,20 @@ def create_app(
 
         start_background_threads(app)
     return app
+
+
+def redis_pool(settings: Settings, decode: bool) -> redis.BlockingConnectionPool:
+    """A bounded pool: thousands of websocket greenlets share ``redis_pool_size``
+    connections and wait their turn (redis-py's default pool raises "Too many
+    connections" past 100 instead)."""
+    return redis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_pool_size,
+        timeout=20,
+        decode_responses=decode,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )
 
 
 def _settings(config: Settings | Mapping[str, Any] | None) -> Settings:
@@ -141,12 +173,19 @@ def _chat_error(e: ChatError) -> Any:
         log.exception("unexpected chat error", exc_info=e)
     if status == 401 and not _wants_json():
         return redirect(url_for("pages.login_form", next=request.path))
-    code = getattr(e, "code", None) or type(e).__name__
-    resp = jsonify({"error": code, "message": str(e)})
+    code = getattr(e, "code", None) or _snake(type(e).__name__)
+    body: dict[str, Any] = {"error": code, "message": str(e)}
+    if getattr(e, "problems", None):
+        body["problems"] = e.problems  # type: ignore[attr-defined]
+    resp = jsonify(body)
     resp.status_code = status
     if status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="implus"'
     return resp
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
 def _http_error(e: HTTPException) -> Any:

@@ -16,8 +16,10 @@ from chat.tokens import TokenSigner
 from chat.uploads import FileStore
 
 if TYPE_CHECKING:
+    from chat.admin import AdminService
     from chat.metrics import Metrics
     from chat.service import ChatService
+    from router.client import RouterClient
 
 EXTENSION = "implus_chat"
 
@@ -31,7 +33,9 @@ class Context:
     tokens: TokenSigner
     files: FileStore
     hub: Hub
+    router: RouterClient
     service: ChatService
+    admin: AdminService
     metrics: Metrics
     background: list[Any] = field(default_factory=list)
 

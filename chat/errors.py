@@ -22,9 +22,13 @@ class Forbidden(ChatError):
 class BadInput(ChatError):
     """A payload that fails validation; ``code`` is stable, the message says what to do."""
 
-    def __init__(self, message: str, code: str = "bad_input") -> None:
+    def __init__(
+        self, message: str, code: str = "bad_input", problems: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.problems = problems
+        """Each problem on its own (e.g. every error of a strategy), when there are several."""
 
 
 class UploadRefused(BadInput):
@@ -36,6 +40,11 @@ class RateLimited(BadInput):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code="rate_limited")
+
+
+class Refused(ChatError):
+    """The router refused a state change (an offer already taken, a busy agent...): a lost
+    race or a state that moved on, not a bug. HTTP 409; the message gives the reason."""
 
 
 class NotFoundError(ChatError):

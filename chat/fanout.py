@@ -20,12 +20,15 @@ from typing import Any
 import redis
 from flask import Flask
 
+from chat.connection import KeepAlive
 from chat.context import Context, ctx
 from chat.errors import ChatError
-from chat.service import present
+from router.client import transcript_entry
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
+ENDING = frozenset({"request.cancelled", "request.overflowed"})
+"""Request events after which the request no longer routes (with contact.ended)."""
 
 
 class Dispatcher:
@@ -41,10 +44,12 @@ class Dispatcher:
             "offer.accepted": self.offer_accepted,
             "offer.rejected": self.offer_gone,
             "offer.timeout": self.offer_gone,
+            "offer.failed": self.offer_gone,
             "offer.rescinded": self.offer_gone,
             "request.queued": self.request_update,
             "request.cancelled": self.request_update,
             "request.overflowed": self.request_update,
+            "request.transferred": self.request_update,
             "contact.ended": self.contact_ended,
             "agent.status": self.agent_status,
         }
@@ -53,7 +58,7 @@ class Dispatcher:
         handler = self.handlers.get(event_type)
         if handler is None:
             return
-        self.c.metrics.events.labels(event_type).inc()
+        self.c.metrics.event(event_type).inc()
         try:
             handler(fields)
         except ChatError as e:
@@ -61,25 +66,21 @@ class Dispatcher:
 
     def session_event(self, f: dict[str, str]) -> None:
         session_id = f.get("session", "")
-        if not session_id or not self.c.hub.has_session(session_id):
+        if not self.c.hub.has_session(session_id):
             return
-        entry_id = f.get("entry", "")
-        body = _entry_body(f)
-        if body is None:  # the event carries only the id: read the entry
-            got = self.c.service.replay(session_id, _before(entry_id), for_customer=False)
-            match = [b for i, b in got if i == entry_id]
-            if not match:
-                return
-            body = match[0]
-        else:
-            body = present(entry_id, body)
-        self.c.hub.deliver_entry(session_id, entry_id, body)
+        # The event carries the whole entry: delivering it costs no Redis round trip.
+        entry = transcript_entry(
+            f.get("entry", ""),
+            {"type": f.get("etype", ""), "at": f.get("at", "0"), "data": f.get("data", "{}")},
+        )
+        self.c.hub.deliver_entry(session_id, entry)
 
     def session_opened(self, f: dict[str, str]) -> None:
         self.c.hub.subscribe_customer(f.get("user", ""), f.get("service", ""), f.get("session", ""))
 
     def session_closed(self, f: dict[str, str]) -> None:
         session_id = f.get("session", "")
+        self.c.hub.chat_ended(session_id)
         frame = {
             "type": "session_closed",
             "session_id": session_id,
@@ -89,21 +90,8 @@ class Dispatcher:
 
     def offer_created(self, f: dict[str, str]) -> None:
         agent = f.get("agent", "")
-        if not self.c.hub.agent_connections(agent):
-            return
-        self.c.hub.to_agent(
-            agent,
-            {
-                "type": "offer",
-                "offer_id": f.get("offer", ""),
-                "request_id": f.get("request", ""),
-                "session_id": f.get("session", ""),
-                "channel": f.get("channel", ""),
-                "service": f.get("service", ""),
-                "user_id": f.get("user", ""),
-                "deadline": int(f.get("deadline") or 0),
-            },
-        )
+        if self.c.hub.agent_connections(agent):
+            self.c.hub.to_agent(agent, offer_frame(f))
 
     def offer_accepted(self, f: dict[str, str]) -> None:
         agent, session_id = f.get("agent", ""), f.get("session", "")
@@ -113,12 +101,7 @@ class Dispatcher:
         self.c.hub.subscribe_agent(agent, session_id)
         self.c.hub.to_session(
             session_id,
-            {
-                "type": "agent_joined",
-                "session_id": session_id,
-                "agent": agent,
-                "channel": f.get("channel", ""),
-            },
+            {"type": "agent_joined", "session_id": session_id, "channel": f.get("channel", "")},
             kinds=("customer",),
         )
 
@@ -128,12 +111,15 @@ class Dispatcher:
             {
                 "type": "offer_gone",
                 "offer_id": f.get("offer", ""),
-                "reason": f.get("reason") or "gone",
+                "reason": f.get("type", "offer.gone").removeprefix("offer."),
+                "detail": f.get("reason", ""),
             },
         )
 
     def request_update(self, f: dict[str, str]) -> None:
         session_id = f.get("session", "")
+        if f.get("channel") == "chat" and f.get("type") in ENDING:
+            self.c.hub.chat_ended(session_id)
         if session_id:
             self.c.hub.to_session(
                 session_id,
@@ -141,14 +127,17 @@ class Dispatcher:
                     "type": "request",
                     "session_id": session_id,
                     "request_id": f.get("request", ""),
-                    "state": f.get("state") or f.get("type", ""),
+                    "state": f.get("type", "").removeprefix("request."),
                     "channel": f.get("channel", ""),
-                    "queue": f.get("queue", ""),
                 },
             )
 
     def contact_ended(self, f: dict[str, str]) -> None:
         agent, session_id = f.get("agent", ""), f.get("session", "")
+        if f.get("channel") == "chat":
+            self.c.hub.chat_ended(session_id)
+        if not self.c.hub.agent_connections(agent):
+            return
         self.c.hub.to_agent(
             agent,
             {
@@ -156,8 +145,13 @@ class Dispatcher:
                 "session_id": session_id,
                 "request_id": f.get("request", ""),
                 "channel": f.get("channel", ""),
+                "reason": f.get("reason", ""),
             },
         )
+        # A transferred (or ended) conversation stops flowing to this agent's desktop
+        # unless the agent still has another contact (say a call) in the session.
+        if not any(s.id == session_id for s in self.c.service.agent_sessions(agent)):
+            self.c.hub.unsubscribe_agent(agent, session_id)
 
     def agent_status(self, f: dict[str, str]) -> None:
         frame = {
@@ -170,21 +164,21 @@ class Dispatcher:
         self.c.hub.to_supervisors(frame)
 
 
-def _entry_body(f: dict[str, str]) -> dict[str, Any] | None:
-    raw = f.get("body") or f.get("entry_json")
-    if not raw:
-        return None
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _before(entry_id: str) -> str:
-    ms, _, seq = entry_id.partition("-")
-    n = int(seq or 0)
-    return f"{ms}-{n - 1}" if n > 0 else f"{int(ms) - 1}-18446744073709551615"
+def offer_frame(f: dict[str, str]) -> dict[str, Any]:
+    """An ``offer.created`` event as the desktop's offer frame. ``now`` is the server's
+    clock, so the desktop's countdown to ``deadline`` does not depend on the PC's clock."""
+    return {
+        "type": "offer",
+        "offer_id": f.get("offer", ""),
+        "request_id": f.get("request", ""),
+        "session_id": f.get("session", ""),
+        "channel": f.get("channel", ""),
+        "service": f.get("service", ""),
+        "user_id": f.get("user", ""),
+        "callback": f.get("callback", ""),
+        "deadline": int(f.get("deadline") or 0),
+        "now": int(time.time() * 1000),
+    }
 
 
 class EventTailer(threading.Thread):
@@ -198,15 +192,13 @@ class EventTailer(threading.Thread):
         self.last_id = "$"
 
     def run(self) -> None:
-        client = self.c.service.client
+        client = self.c.router
         while not self.stopping.is_set():
             try:
-                for stream_id, event in client.events(last_id=self.last_id, block_ms=1000):
-                    self.last_id = stream_id
-                    self._observe_lag(stream_id)
+                for event in client.read_events(self.last_id, block_ms=1000):
+                    self.last_id = event.id
+                    self._observe_lag(event.id)
                     self.dispatcher.dispatch(event.type, dict(event.fields))
-                    if self.stopping.is_set():
-                        return
             except Exception:  # redis down, a bug in one handler: keep tailing after a pause
                 log.exception("events tail failed; retrying from %s", self.last_id)
                 self.stopping.wait(RETRY_SECONDS)
@@ -269,8 +261,13 @@ class BoardPusher(threading.Thread):
 
 
 def start_background_threads(app: Flask) -> None:
+    from chat.presence import PresenceKeeper
+
     c = ctx(app)
-    for thread in (EventTailer(c), SignalListener(c), BoardPusher(c)):
+    threads: list[Any] = [EventTailer(c), SignalListener(c), BoardPusher(c), PresenceKeeper(c)]
+    if c.settings.ping_interval:
+        threads.append(KeepAlive(c.hub.all, c.settings.ping_interval))
+    for thread in threads:
         thread.start()
         c.background.append(thread)
 

@@ -1,8 +1,8 @@
 """The connections this process holds, indexed by agent, session and role.
 
 Pure bookkeeping plus delivery: fan-out decides WHAT to send, the hub knows WHO is here.
-Internal transcript entries (notes) are never delivered to customer connections - the
-rule lives here so no caller can forget it.
+Transcript entries reach customer connections only as :func:`chat.visibility.for_customer`
+projects them (notes never), applied here so no caller can forget it.
 """
 
 from __future__ import annotations
@@ -14,17 +14,7 @@ from typing import Any
 
 from chat import protocol
 from chat.connection import Connection
-
-INTERNAL_ENTRY_TYPES = frozenset({"note"})
-"""Transcript entry types only staff may see."""
-
-
-def visible_to_customer(body: dict[str, Any]) -> bool:
-    return body.get("type") not in INTERNAL_ENTRY_TYPES and body.get("internal") not in (
-        True,
-        "1",
-        "true",
-    )
+from chat.visibility import for_customer
 
 
 class Hub:
@@ -37,6 +27,7 @@ class Hub:
         self._supervisors: set[Connection] = set()
         self._customers: dict[tuple[str, str], set[Connection]] = defaultdict(set)
         self._all: set[Connection] = set()
+        self._chat_epochs: dict[str, int] = {}
 
     # registration -------------------------------------------------------------------
     def add(self, conn: Connection) -> None:
@@ -62,6 +53,8 @@ class Hub:
                         del self._customers[(conn.identity, conn.service)]
             for sid in conn.sessions:
                 _discard(self._sessions, sid, conn)
+                if sid not in self._sessions:
+                    self._chat_epochs.pop(sid, None)
             conn.sessions.clear()
 
     def subscribe(self, conn: Connection, session_id: str) -> None:
@@ -99,7 +92,25 @@ class Hub:
                 c.sessions.discard(session_id)
                 _discard(self._sessions, session_id, c)
 
+    # chat request liveness ------------------------------------------------------------
+    def chat_epoch(self, session_id: str) -> int:
+        """A counter that moves whenever a chat request of the session ends (or the session
+        closes). A customer connection that saw a live chat request at epoch N may post
+        without asking the router again while the epoch is still N."""
+        with self._lock:
+            return self._chat_epochs.get(session_id, 0)
+
+    def chat_ended(self, session_id: str) -> None:
+        with self._lock:
+            if session_id in self._sessions:
+                self._chat_epochs[session_id] = self._chat_epochs.get(session_id, 0) + 1
+
     # queries ------------------------------------------------------------------------
+    def agent_ids(self) -> list[str]:
+        """Agents with at least one desktop connected to this process."""
+        with self._lock:
+            return [a for a, conns in self._agents.items() if conns]
+
     def agent_connections(self, agent_id: str) -> list[Connection]:
         with self._lock:
             return list(self._agents.get(agent_id, ()))
@@ -124,16 +135,22 @@ class Hub:
             return list(self._all)
 
     # delivery -----------------------------------------------------------------------
-    def deliver_entry(self, session_id: str, entry_id: str, body: dict[str, Any]) -> int:
-        """Push a transcript entry to everyone watching the session (notes: staff only)."""
-        frame = protocol.entry(session_id, entry_id, body)
-        public = visible_to_customer(body)
+    def deliver_entry(self, session_id: str, entry: dict[str, Any]) -> int:
+        """Push a transcript entry to everyone watching the session; customers get their
+        projection of it (nothing at all for notes), and the connection that stored it
+        has its ack instead. Returns the connections reached."""
+        conns = self.session_connections(session_id)
+        if not conns:
+            return 0
+        staff_frame = protocol.entry(session_id, entry)
+        public = for_customer(entry)
+        customer_frame = protocol.entry(session_id, public) if public is not None else None
         n = 0
-        for c in self.session_connections(session_id):
-            if c.kind == "customer" and not public:
-                continue
-            c.push(frame)
-            n += 1
+        for c in conns:
+            frame = customer_frame if c.kind == "customer" else staff_frame
+            if frame is not None and not c.is_echo(entry):
+                c.push(frame)
+                n += 1
         return n
 
     def to_session(

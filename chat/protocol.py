@@ -126,6 +126,13 @@ class Transfer(Frame):
     agent_id: ID | None = None
 
 
+class EndChat(Frame):
+    """End the agent's chat contact (frees the slot) but leave the session open."""
+
+    type: Literal["end"]
+    session_id: ID
+
+
 class CloseSession(Frame):
     type: Literal["close"]
     session_id: ID
@@ -149,6 +156,7 @@ AgentFrame = Annotated[
     | AgentTyping
     | AgentSeen
     | Transfer
+    | EndChat
     | CloseSession
     | ClickToCall,
     Field(discriminator="type"),
@@ -212,13 +220,14 @@ def error(code: str, message: str, ref: str | None = None) -> dict[str, Any]:
     return out
 
 
-def ack(cid: str, entry_id: str, session_id: str, duplicate: bool = False) -> dict[str, Any]:
+def ack(cid: str, entry_id: str, session_id: str, duplicate: bool) -> dict[str, Any]:
     """The server stored what the client sent under ``cid`` as transcript entry ``entry_id``."""
     return {"type": "ack", "cid": cid, "id": entry_id, "session_id": session_id, "dup": duplicate}
 
 
-def entry(session_id: str, entry_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "entry", "session_id": session_id, "id": entry_id, "entry": body}
+def entry(session_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A transcript entry (``body`` carries its ``id``, ``type`` and ``at``)."""
+    return {"type": "entry", "session_id": session_id, "id": body["id"], "entry": body}
 
 
 SupervisorFrame = Annotated[Hello | Ping, Field(discriminator="type")]

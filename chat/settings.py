@@ -40,6 +40,9 @@ class Settings(BaseModel):
     """Where the router's Redis lives (all instances of the service share it)."""
     domain: str = "default"
     """Routing domain (the router's key hash tag)."""
+    redis_pool_size: int = Field(default=64, ge=2, le=10_000)
+    """Redis connections per worker process (each of the two pools); websocket handlers
+    wait for a free one."""
     secret_key: SecretStr = Field(min_length=32)
     """Signs cookies and tokens. Env only: IMPLUS_CHAT_SECRET_KEY (32+ random characters)."""
 
@@ -82,7 +85,8 @@ class Settings(BaseModel):
     heartbeat_ttl: int = Field(default=30, ge=5)
     """Seconds a desktop heartbeat keeps the agent's ``desktop`` presence lease alive."""
     ping_interval: int = Field(default=25, ge=0)
-    """Websocket ping interval in seconds (0 disables); dead peers are dropped."""
+    """Websocket ping interval in seconds (0 disables); a connection that did not answer
+    the previous ping is closed."""
     stats_interval: float = Field(default=2.0, gt=0)
     """Seconds between queue-statistics pushes to supervisor pages."""
     metrics_enabled: bool = True

@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from chat import api_models as m
-from chat.accounts import Role
+from chat.accounts import Role, check_account_id
 from chat.auth import require_staff, staff_from_request
 from chat.context import ctx
 from chat.errors import BadInput, NotFoundError
@@ -75,13 +75,13 @@ def customer_token() -> Any:
 @bp.get("/agents")
 @require_staff(Role.ADMIN)
 def list_agents() -> Any:
-    return jsonify([a.model_dump() for a in ctx().service.list_agents()])
+    return jsonify([a.model_dump() for a in ctx().admin.list_agents()])
 
 
 @bp.get("/agents/<agent_id>")
 @require_staff(Role.ADMIN)
 def get_agent(agent_id: str) -> Any:
-    agent = ctx().service.get_agent(agent_id)
+    agent = ctx().admin.get_agent(agent_id)
     if agent is None:
         raise NotFoundError(f"no agent {agent_id!r}")
     return out(agent)
@@ -91,14 +91,15 @@ def get_agent(agent_id: str) -> Any:
 @require_staff(Role.ADMIN)
 def put_agent(agent_id: str) -> Any:
     """Create or update an agent (router profile) and optionally set its password."""
-    b = body(m.AgentBody)
-    return out(ctx().service.upsert_agent(agent_id, b))
+    check_account_id(agent_id)
+    agent, created = ctx().admin.upsert_agent(agent_id, body(m.AgentBody))
+    return out(agent, 201 if created else 200)
 
 
 @bp.delete("/agents/<agent_id>")
 @require_staff(Role.ADMIN)
 def delete_agent(agent_id: str) -> Any:
-    ctx().service.remove_agent(agent_id)
+    ctx().admin.remove_agent(agent_id)
     return "", 204
 
 
@@ -117,14 +118,14 @@ def put_strategy() -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise BadInput("strategy must be UTF-8 text", code="not_utf8") from e
-    version = ctx().service.load_strategy(text)
+    version = ctx().admin.load_strategy(text)
     return out(m.StrategyOut(version=version))
 
 
 @bp.get("/queues")
 @require_staff(Role.ADMIN)
 def queues() -> Any:
-    return jsonify([q.model_dump() for q in ctx().service.queue_stats()])
+    return jsonify([q.model_dump() for q in ctx().admin.queue_stats()])
 
 
 @bp.get("/openapi.json")

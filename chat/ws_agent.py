@@ -1,9 +1,10 @@
 """The agent desktop's websocket: presence, status, offers and the sessions it serves.
 
-The desktop sends ``heartbeat`` every few seconds; each one renews the agent's
-``desktop`` presence lease in the router, so a closed laptop lets the lease lapse and the
-router stops offering work. Offers and transcript entries arrive through fan-out (the
-router's events stream), so they reach the agent whichever instance it is connected to.
+While the websocket is open the agent's ``desktop`` presence lease is renewed (see
+:mod:`chat.presence`; a ``heartbeat`` frame renews it too), so a closed laptop lets the
+lease lapse and the router stops offering work. Offers and transcript entries arrive
+through fan-out (the router's events stream), so they reach the agent whichever instance
+it is connected to.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from chat import protocol, signals
 from chat.connection import Connection
 from chat.context import Context
 from chat.errors import Unavailable
+from chat.fanout import offer_frame
 from chat.protocol import (
     AgentSeen,
     AgentTyping,
     ClickToCall,
     CloseSession,
+    EndChat,
     Heartbeat,
     Hello,
     OfferAnswer,
@@ -56,22 +59,15 @@ class AgentLink:
         elif isinstance(frame, SetStatus):
             svc.set_status(self.agent_id, frame.status, frame.reason)
         elif isinstance(frame, OfferAnswer):
-            if frame.type == "accept":
-                session_id = svc.accept(self.agent_id, frame.offer_id)
-                if session_id:
-                    self.open(session_id)
-            else:
-                svc.reject(self.agent_id, frame.offer_id)
-                self.conn.push(
-                    {"type": "offer_gone", "offer_id": frame.offer_id, "reason": "rejected"}
-                )
+            self.answer(frame)
         elif isinstance(frame, OpenSession):
             self.open(frame.session_id)
         elif isinstance(frame, Reply):
             text = protocol.check_content(
                 frame.text, frame.file is not None, self.c.settings.max_text_chars
             )
-            entry_id = svc.agent_post(
+            self.conn.expect_echo(frame.cid)
+            done = svc.agent_post(
                 self.agent_id,
                 frame.session_id,
                 frame.cid,
@@ -79,8 +75,8 @@ class AgentLink:
                 frame.file.sha256 if frame.file else None,
                 note=frame.type == "note",
             )
-            self.c.metrics.entries_stored.labels(frame.type).inc()
-            self.conn.push(protocol.ack(frame.cid, entry_id, frame.session_id))
+            self.c.metrics.stored(frame.type).inc()
+            self.conn.push(protocol.ack(frame.cid, done.entry_id, frame.session_id, done.duplicate))
         elif isinstance(frame, AgentTyping):
             svc.check_staff_access(self.who, frame.session_id)
             self._signal(
@@ -90,29 +86,63 @@ class AgentLink:
             svc.check_staff_access(self.who, frame.session_id)
             self._receipt(frame.session_id, frame.id)
         elif isinstance(frame, Transfer):
-            svc.transfer(self.agent_id, frame.session_id, frame.queue, frame.agent_id)
-            self.conn.push({"type": "transferred", "session_id": frame.session_id})
+            request_id = svc.transfer(self.agent_id, frame.session_id, frame.queue, frame.agent_id)
+            self.conn.push(
+                {
+                    "type": "transferred",
+                    "session_id": frame.session_id,
+                    "request_id": request_id,
+                    "queue": frame.queue or "",
+                    "agent_id": frame.agent_id or "",
+                }
+            )
+        elif isinstance(frame, EndChat):
+            svc.end_chat(self.agent_id, frame.session_id)
         elif isinstance(frame, CloseSession):
             svc.close(self.agent_id, frame.session_id, frame.disposition)
         elif isinstance(frame, ClickToCall):
-            svc.click_to_call(self.agent_id, frame.session_id, frame.number)
+            command_id = svc.click_to_call(self.agent_id, frame.session_id, frame.number)
             self.conn.push(
-                {"type": "call_requested", "session_id": frame.session_id, "number": frame.number}
+                {
+                    "type": "call_requested",
+                    "session_id": frame.session_id,
+                    "number": frame.number,
+                    "command_id": command_id,
+                }
             )
 
+    def answer(self, frame: OfferAnswer) -> None:
+        svc = self.c.service
+        if frame.type == "accept":
+            session_id = svc.accept(self.agent_id, frame.offer_id)
+            if session_id:
+                self.open(session_id)
+        else:
+            svc.reject(self.agent_id, frame.offer_id)
+            self.conn.push({"type": "offer_gone", "offer_id": frame.offer_id, "reason": "rejected"})
+
     def hello(self) -> None:
+        """Renew presence, then send the agent's state, pending offers and open sessions."""
         svc = self.c.service
         svc.heartbeat(self.agent_id)
-        state = svc.agent_state(self.agent_id)
+        agent = self.c.admin.agent_summary(self.agent_id)
+        offers = [offer_frame(o) for o in svc.pending_offers(self.agent_id)]
         sessions = svc.agent_sessions(self.agent_id)
         self.conn.push(
-            {"type": "welcome", "role": "agent", **state, "sessions": [s.id for s in sessions]}
+            {
+                "type": "welcome",
+                "role": "agent",
+                "agent": agent,
+                "offers": offers,
+                "sessions": [s.id for s in sessions],
+            }
         )
         for s in sessions:
             self.open(s.id)
 
     def open(self, session_id: str) -> None:
-        """Subscribe to the session and send its whole timeline plus customer history."""
+        """Subscribe to the session, then send its whole timeline plus customer history
+        (subscribing first means no entry can fall between the two)."""
         self.c.service.check_staff_access(self.who, session_id)
         self.c.hub.subscribe(self.conn, session_id)
         view = self.c.service.session_view(session_id)

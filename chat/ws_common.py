@@ -17,11 +17,9 @@ from simple_websocket import ConnectionClosed
 from chat import protocol
 from chat.connection import Connection
 from chat.context import Context
-from chat.errors import AuthError, BadInput, Forbidden, NotFoundError, Unavailable
+from chat.errors import AuthError, BadInput, Forbidden, NotFoundError, Refused, Unavailable
 
 log = logging.getLogger(__name__)
-IDLE_TIMEOUT = 60.0
-"""How long receive() waits before checking the connection again."""
 
 
 def _ref(raw: Any) -> str | None:
@@ -46,20 +44,23 @@ def serve(
     gauge.inc()
     try:
         while not conn.closed:
-            raw = conn.receive(timeout=IDLE_TIMEOUT)
+            # no timeout: a timer per frame costs CPU; close() and the reader wake us
+            raw = conn.receive()
             if raw is None:
                 continue
             frame = None
             try:
                 conn.bucket.take()
                 frame = protocol.parse(adapter, raw, c.settings.max_frame_bytes)
-                c.metrics.frames_in.labels(conn.kind, frame.type).inc()
+                c.metrics.frame_in(conn.kind, frame.type).inc()
                 handle(frame)
             except BadInput as e:
                 c.metrics.frame_errors.labels(conn.kind, e.code).inc()
                 conn.push(protocol.error(e.code, str(e), _ref(raw)))
-            except (Forbidden, NotFoundError, AuthError) as e:
-                code = type(e).__name__.lower()
+            except (Forbidden, NotFoundError, AuthError, Refused) as e:
+                code = {NotFoundError: "not_found", AuthError: "auth_error"}.get(
+                    type(e), type(e).__name__.lower()
+                )
                 c.metrics.frame_errors.labels(conn.kind, code).inc()
                 conn.push(protocol.error(code, str(e), getattr(frame, "cid", None)))
             except Unavailable as e:
@@ -71,6 +72,11 @@ def serve(
                         getattr(frame, "cid", None),
                     )
                 )
+                if isinstance(frame, protocol.Hello):
+                    # Without its hello the link is useless: close with "try again later"
+                    # so the client reconnects with backoff (a reconnect storm, Redis
+                    # restarting) instead of sending into a half-set-up link.
+                    conn.close(1013, "temporarily unavailable: reconnect")
             except Exception:  # a bug must not cost the client its connection
                 log.exception("%r: frame failed", conn)
                 conn.push(

@@ -34,6 +34,8 @@ class CustomerLink:
         self.service = service
         self.session_id: str | None = None
         self.greeted = False
+        self.live_session: tuple[str, int] | None = None
+        """(session id, chat epoch) seen with a live chat request (see Hub.chat_epoch)."""
 
     def run(self) -> None:
         serve(self.c, self.conn, protocol.CUSTOMER_FRAMES, self.handle)
@@ -58,6 +60,7 @@ class CustomerLink:
             self.call_me(frame)
 
     def hello(self, after: str | None) -> None:
+        """Subscribe to the open session (if any), then replay everything after ``after``."""
         svc = self.c.service
         session = svc.open_session(self.who.user_id, self.service)
         self.greeted = True
@@ -65,7 +68,7 @@ class CustomerLink:
             self.conn.push(_welcome(None, self.who, self.service, {}))
             return
         self._attach(session.id)
-        entries = svc.replay(session.id, after or "0-0", for_customer=True)
+        entries = svc.replay(session.id, after or "0-0", for_customer_view=True)
         self.conn.push(
             _welcome(
                 session,
@@ -74,13 +77,13 @@ class CustomerLink:
                 signals.receipts(self.c.redis, self.c.keys, session.id),
             )
         )
-        for entry_id, body in entries:
-            self.conn.push(protocol.entry(session.id, entry_id, body))
+        for entry in entries:
+            self.conn.push(protocol.entry(session.id, entry))
         self.conn.push(
             {
                 "type": "replay_done",
                 "session_id": session.id,
-                "last": entries[-1][0] if entries else after,
+                "last": entries[-1]["id"] if entries else after,
             }
         )
 
@@ -88,23 +91,36 @@ class CustomerLink:
         text = protocol.check_content(
             frame.text, frame.file is not None, self.c.settings.max_text_chars
         )
-        session_id, entry_id = self.c.service.customer_post(
+        self.conn.expect_echo(frame.cid)
+        live = self.live_session
+        # read before asking the router, so an ending that races with the check is not missed
+        epoch_before = self.c.hub.chat_epoch(self.session_id) if self.session_id else 0
+        if live is not None and self.c.hub.chat_epoch(live[0]) != live[1]:
+            live = None  # a chat request of the session ended: ask the router again
+        session_id, done = self.c.service.customer_post(
             self.who.user_id,
             self.service,
             frame.cid,
             text,
             frame.file.sha256 if frame.file else None,
+            live_session=live[0] if live else None,
         )
+        known = session_id == self.session_id
         self._attach(session_id)
-        self.c.metrics.entries_stored.labels("message").inc()
-        self.conn.push(protocol.ack(frame.cid, entry_id, session_id))
+        if live is None or live[0] != session_id:
+            epoch = epoch_before if known else self.c.hub.chat_epoch(session_id)
+            self.live_session = (session_id, epoch)
+        self.c.metrics.stored("message").inc()
+        self.conn.push(protocol.ack(frame.cid, done.entry_id, session_id, done.duplicate))
 
     def call_me(self, frame: CallMe) -> None:
-        session_id, entry_id = self.c.service.call_me(
+        self.conn.expect_echo(frame.cid)
+        session_id, done = self.c.service.call_me(
             self.who.user_id, self.service, frame.cid, frame.number
         )
         self._attach(session_id)
-        self.conn.push(protocol.ack(frame.cid, entry_id, session_id))
+        self.c.metrics.stored("callback").inc()
+        self.conn.push(protocol.ack(frame.cid, done.entry_id, session_id, done.duplicate))
 
     def seen(self, entry_id: str) -> None:
         if not self.session_id:

@@ -30,7 +30,7 @@ def snapshot(c: Context) -> dict[str, Any]:
     """Everything the supervisor page shows, as one frame."""
     return {
         "type": "board",
-        "agents": c.service.agent_summaries(),
-        "queues": [q.model_dump() for q in c.service.queue_stats()],
+        "agents": c.admin.agent_summaries(),
+        "queues": [q.model_dump() for q in c.admin.queue_stats()],
         "connections": c.hub.count(),
     }

@@ -30,6 +30,7 @@ from esl_bridge.dialing import origination_uuid
 from esl_bridge.errors import EslError
 from esl_bridge.events import BackgroundJob, ChannelEvent, DialplanEvent, EslEvent, Registration
 from esl_bridge.inbound import InboundCalls
+from esl_bridge.ordering import PerKey
 from esl_bridge.outbound import OutboundCalls
 from esl_bridge.presence import Presence
 from esl_bridge.reconcile import reconcile
@@ -72,6 +73,7 @@ class EslBridge:
         self.commands = cmds.CommandStream(
             router.redis, keys.pbx_commands(self.pbx_id), consumer=f"esl-bridge-{self.pbx_id}"
         )
+        self._events: PerKey[EslEvent] = PerKey(self._handle_event)
         self.reconciliations = 0
         self._loaded = False
         self._stop = gevent.event.Event()
@@ -136,10 +138,37 @@ class EslBridge:
         self._write_status()
 
     def _on_disconnected(self, reason: EslError) -> None:
+        if self._stop.is_set():
+            log.info("FreeSWITCH connection closed")
+            return
         log.warning("FreeSWITCH connection lost (%s); reconnecting", reason)
         self._write_status()
 
     def _on_event(self, event: EslEvent) -> None:
+        """From the ESL dispatcher: queue the event behind the earlier ones of its call."""
+        self._events.submit(self._event_key(event), event)
+
+    def _event_key(self, event: EslEvent) -> str:
+        """The call an event belongs to (all its legs share one key), else its own key."""
+        if isinstance(event, ChannelEvent):
+            # A leg the bridge has not linked to its call yet (the customer's leg of an
+            # outbound call before its CHANNEL_BRIDGE is handled) names it in its call UUID
+            # or other leg; its events must still queue behind the call's.
+            for uuid in (event.unique_id, event.call_uuid, event.other_leg_unique_id):
+                rec = self.sb.calls.by_leg(uuid) if uuid else None
+                if rec is not None:
+                    return rec.call_id
+            return event.unique_id
+        if isinstance(event, DialplanEvent) and event.unique_id:
+            rec = self.sb.calls.by_leg(event.unique_id)
+            return rec.call_id if rec is not None else event.unique_id
+        if isinstance(event, BackgroundJob):
+            leg = origination_uuid(event.command_arg)
+            rec = self.sb.calls.by_leg(leg) if leg else None
+            return rec.call_id if rec is not None else (leg or "jobs")
+        return "phones"
+
+    def _handle_event(self, event: EslEvent) -> None:
         try:
             if isinstance(event, ChannelEvent):
                 self._channel_event(event)

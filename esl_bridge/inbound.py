@@ -157,10 +157,11 @@ class InboundCalls:
             self.sb.cancel(r.id, "superseded")
 
     def play_hold(self, rec: CallRecord) -> None:
+        """Music while the caller waits. A caller already gone is not concluded from the
+        reply: its CHANNEL_HANGUP_COMPLETE (with the real cause) follows, or the periodic
+        reconciliation finds it gone."""
         music = rec.hold_music if MUSIC.match(rec.hold_music) else DEFAULT_MUSIC
-        reply = self.sb.api(f"uuid_broadcast {rec.call_id} {music} aleg")
-        if reply is not None and "No such channel" in reply:
-            self.caller_gone(rec.call_id, "UNKNOWN")
+        self.sb.background(f"uuid_broadcast {rec.call_id} {music} aleg")
 
     def parked_again(self, rec: CallRecord) -> None:
         """The caller is back in park: after `hold`, or its agent left the bridge."""
@@ -293,17 +294,13 @@ class InboundCalls:
         sb.calls.put(rec)
         sb.note(rec, "call.answered", leg=leg, party="agent", agent=rec.agent)
         sb.api_ok(f"sched_del {rec.call_id}")
-        if sb.api_ok(f"uuid_bridge {rec.call_id} {leg}"):
+        if sb.background_ok(f"uuid_bridge {rec.call_id} {leg}"):
             log.info("call %s connected to %s", rec.call_id, rec.agent)
-            sb.note(
-                rec,
-                "call.bridged",
-                agent=rec.agent,
-                agent_leg=leg,
-                wait_s=sb.seconds_since(rec.started_ms),
-            )
+            self.note_bridged(rec)
             return
-        if sb.exists(rec.call_id):
+        if not sb.exists(rec.call_id):
+            sb.kill(leg)  # the caller left while the agent answered; their hang-up ends it
+        else:
             # The caller is still here but the agent's leg is not: end this contact and
             # route the caller again (same session).
             log.warning(
@@ -312,6 +309,17 @@ class InboundCalls:
             sb.kill(leg)
             self.sb.complete(rec, "bridge failed")
             self.route_again(rec)
+
+    def note_bridged(self, rec: CallRecord) -> None:
+        """`call.bridged` in the transcript (once per agent leg: a repeat is not written)."""
+        self.sb.note(
+            rec,
+            "call.bridged",
+            key=rec.agent_leg,
+            agent=rec.agent,
+            agent_leg=rec.agent_leg,
+            wait_s=round((rec.connected_ms - rec.started_ms) / 1000, 1),
+        )
 
     def route_again(self, rec: CallRecord) -> None:
         """File a new routing request for a caller still here (waiting on hold again)."""
@@ -362,21 +370,10 @@ class InboundCalls:
             if rec is None:
                 return
             talk = sb.seconds_since(rec.connected_ms) if rec.connected_ms else None
-            if rec.state in WAITING_STATES:
-                if rec.state is CallState.RINGING:
-                    sb.kill(rec.agent_leg, "ORIGINATOR_CANCEL")
-                if rec.request_id:
-                    self.sb.cancel(rec.request_id, "abandoned")
-                log.info(
-                    "call %s abandoned after %.0f s (%s)",
-                    call_id,
-                    sb.seconds_since(rec.started_ms),
-                    cause,
-                )
-            else:
+            waiting = rec.state in WAITING_STATES
+            if not waiting:
                 rec.ended_by = rec.ended_by or "customer"
-                self.sb.complete(rec, f"hangup by {rec.ended_by}")
-                log.info("call %s ended (%s), talked %.0f s", call_id, cause, talk or 0)
+            # The transcript first, so whoever sees the router's change finds the hang-up.
             sb.note_hangup(
                 rec,
                 call_id,
@@ -386,6 +383,23 @@ class InboundCalls:
                 talk_s=talk,
                 ended_by=rec.ended_by or "customer",
             )
+            if waiting:
+                if rec.state is CallState.RINGING:
+                    sb.kill(rec.agent_leg, "ORIGINATOR_CANCEL")
+                if rec.request_id:
+                    sb.cancel(rec.request_id, "abandoned")
+                log.info(
+                    "call %s abandoned after %.0f s (%s)",
+                    call_id,
+                    sb.seconds_since(rec.started_ms),
+                    cause,
+                )
+            else:
+                # Bridged, FreeSWITCH hangs the agent up too; accepted but not yet bridged
+                # (the caller left in between), the agent would stay in a silent call.
+                sb.kill(rec.agent_leg)
+                sb.complete(rec, f"hangup by {rec.ended_by}")
+                log.info("call %s ended (%s), talked %.0f s", call_id, cause, talk or 0)
             sb.forget(call_id)
 
     # -- router commands on a waiting or connected caller ------------------------------------
@@ -442,7 +456,14 @@ class InboundCalls:
                 rec.entry,
             )
             return
-        if not sb.api_ok(transfer_command(rec.call_id, target)):
+        # Forgotten first: if the bridge stops right here, the caller is still parked and the
+        # next bridge takes it over (and routes it again) rather than re-routing a caller who
+        # already left for the overflow.
+        sb.forget(rec.call_id)
+        if not sb.background_ok(transfer_command(rec.call_id, target)):
+            log.warning(
+                "call %s: not sent to the overflow; it will be taken over again", rec.call_id
+            )
             return
         log.info("call %s sent to the overflow of %s (%s)", rec.call_id, rec.entry, destination)
         sb.note(
@@ -453,7 +474,6 @@ class InboundCalls:
             destination=destination,
             by=by,
         )
-        sb.forget(rec.call_id)
 
     def dialplan_overflow(self, call_id: str, destination: str | None) -> None:
         """The dialplan overflowed the caller on its own (CUSTOM implus::overflow)."""
@@ -493,7 +513,7 @@ class InboundCalls:
             rec.offer = rec.agent = rec.agent_leg = ""
             rec.connected_ms = 0
             sb.calls.put(rec)
-            sb.api_ok(f"uuid_transfer {rec.call_id} park inline")
+            sb.background_ok(f"uuid_transfer {rec.call_id} park inline")
             sb.kill(old_leg)
             self.arm_safety_net(rec)
             sb.note(
@@ -535,6 +555,8 @@ class InboundCalls:
                 log.info("call %s: the agent's leg is gone; ending the call", rec.call_id)
                 self.sb.complete(rec, "agent hung up")
                 sb.kill(rec.call_id)
+            elif rec.state is CallState.CONNECTED:
+                self.note_bridged(rec)  # again: a bridge that crashed may not have written it
 
     def _check_request(self, rec: CallRecord) -> None:
         """A waiting caller's request must still be waiting in the router; else route again."""

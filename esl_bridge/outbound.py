@@ -148,7 +148,7 @@ class OutboundCalls:
             sb.calls.put(rec)
             sb.note(rec, "call.answered", leg=call_id, party="agent", agent=rec.agent)
             target = f"{rec.trunk} XML implus-outbound"
-            if not sb.api_ok(f"uuid_transfer {call_id} {target}"):
+            if not sb.background_ok(f"uuid_transfer {call_id} {target}"):
                 sb.kill(call_id)
 
     def dialing(self, call_id: str, number: str | None, trunk: str | None) -> None:
@@ -202,9 +202,8 @@ class OutboundCalls:
         sb = self.sb
         with sb.lock(rec.call_id):
             rec = sb.calls.get(rec.call_id) or rec
+            # The transcript first, so whoever sees the router's change finds the hang-up.
             if rec.state is CallState.RINGING:
-                if rec.kind == "callback":
-                    self.sb.offer_failed(rec.offer, failure_reason(cause))
                 sb.note_hangup(
                     rec,
                     rec.call_id,
@@ -214,10 +213,10 @@ class OutboundCalls:
                     duration_s=sb.seconds_since(rec.ringing_ms),
                     answered=False,
                 )
+                if rec.kind == "callback":
+                    sb.offer_failed(rec.offer, failure_reason(cause))
             else:
                 reached = rec.state is CallState.CONNECTED
-                if rec.kind == "callback":
-                    self.sb.complete(rec, "customer reached" if reached else "customer not reached")
                 sb.note_hangup(
                     rec,
                     rec.call_id,
@@ -229,6 +228,8 @@ class OutboundCalls:
                     customer_answered=reached,
                     ended_by=rec.ended_by or "agent",
                 )
+                if rec.kind == "callback":
+                    sb.complete(rec, "customer reached" if reached else "customer not reached")
             log.info("%s %s ended (%s)", rec.kind, rec.call_id, cause)
             sb.forget(rec.call_id)
 

@@ -10,11 +10,20 @@ from typing import Any
 
 from dialplan.config import AdminConfig, FreeswitchPbx, load_admin_config
 from dialplan.errors import ConfigInvalid
-from esl_bridge.client import DEFAULT_EVENTS, DEFAULT_SUBCLASSES, EslSettings
+from esl_bridge.client import DEFAULT_SUBCLASSES, EslSettings
 from esl_bridge.errors import BridgeConfigError
 
 DIALPLAN_SUBCLASSES = ("implus::overflow", "implus::outbound")
 """CUSTOM events the generated dialplan raises (docs/call-flow.md)."""
+BRIDGE_EVENTS = (
+    "CHANNEL_CREATE",
+    "CHANNEL_PARK",
+    "CHANNEL_BRIDGE",
+    "CHANNEL_HANGUP",
+    "CHANNEL_HANGUP_COMPLETE",
+)
+"""What the bridge handles (plus BACKGROUND_JOB and the CUSTOM subclasses): every other
+subscribed event would only cost parsing - FreeSWITCH sends each to every listener."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,7 @@ def build_settings(
         host=pbx.host,
         port=pbx.management_port,
         password=password,
-        events=DEFAULT_EVENTS,
+        events=BRIDGE_EVENTS,
         custom_subclasses=(*DEFAULT_SUBCLASSES, *DIALPLAN_SUBCLASSES),
     )
     return BridgeSettings(

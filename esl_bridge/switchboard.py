@@ -87,10 +87,30 @@ class Switchboard:
             return False
         return True
 
+    def background(self, command: str) -> None:
+        """Start a command that needs no answer (`bgapi`): FreeSWITCH runs it in a thread of
+        its own, so a slow one does not hold up this connection's other commands."""
+        try:
+            self.esl.bgapi(command, timeout=self.settings.api_timeout)
+        except EslError as e:
+            log.warning("FreeSWITCH did not start %r: %s", command.split(" ", 1)[0], e)
+
+    def background_ok(self, command: str) -> bool:
+        """Run a command with `bgapi` and wait (this greenlet only) for its result."""
+        try:
+            job = self.esl.bgapi(command, timeout=self.settings.api_timeout)
+            result = job.wait(self.settings.api_timeout)
+        except EslError as e:
+            log.warning("FreeSWITCH did not run %r: %s", command.split(" ", 1)[0], e)
+            return False
+        if not result.ok:
+            log.info("%s: %s", command, result.body.strip())
+        return result.ok
+
     def kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
         """Hang channel `uuid` up (nothing happens if it is gone already)."""
         if uuid:
-            self.api_ok(f"uuid_kill {uuid} {cause}")
+            self.background(f"uuid_kill {uuid} {cause}")
 
     def exists(self, uuid: str) -> bool | None:
         """Whether channel `uuid` is up; None if FreeSWITCH could not be asked."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from router.candidates import AgentView
-from router.model import AgentState, AgentStatus, Channel, RoutingRequest
+from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest
 from router.ordering import pick_weighted
 from router.strategy import Plan, Strategy, Target
 
@@ -288,58 +288,87 @@ class Match:
     trace: dict[str, Any]
 
 
-def choose_request(
-    agent: AgentState,
-    waiting: Iterable[RoutingRequest],
-    strategy: Strategy,
-    view: AgentView,
-    now_ms: int,
-) -> Match | None:
-    """The best waiting request (priority, then age) the free ``agent`` may take now.
+@dataclass(frozen=True)
+class Waiting:
+    """A queued request with its plan at ``now``, ready for agent-side matching."""
 
-    ``waiting`` comes in queue-score order; requests pinned to another known agent are
-    left for that agent.
+    score: int
+    request: RoutingRequest
+    plan: Plan
+    notes: tuple[str, ...]
+
+    @property
+    def known(self) -> str:
+        return self.request.force_agent or self.request.owner
+
+
+def waiting_line(
+    requests: Iterable[RoutingRequest], strategy: Strategy, now_ms: int
+) -> list[Waiting]:
+    """Queued requests that may still be served, best first (priority, then age).
+
+    Plans are computed once here, so matching many free agents against the same waiting
+    requests costs one rule evaluation per request, not one per agent and request.
     """
-    best: tuple[int, Match] | None = None
-    for request in waiting:
-        if request.state.value != "queued":
+    line = []
+    for request in requests:
+        if request.state is not RequestState.QUEUED:
             continue
         plan, notes = plan_for(request, strategy, now_ms)
         if plan is None or plan.overflow is not None:
-            continue
-        waited = (now_ms - request.created) / 1000
-        known = request.force_agent or request.owner
-        if known and known != agent.id and waited < plan.known_agent_wait:
-            other = view.get(known)
-            if other is not None and _logged_in(other, now_ms):
-                continue  # still reserved for its known agent
-        if known != agent.id and not any(t.admits(agent.profile.skills) for t in plan.targets):
-            continue
-        if agent.unavailable_reason(request.channel, now_ms) or _rejected(
-            request, agent.id, now_ms
-        ):
-            continue
+            continue  # overflow is the request side's job (its goal timer)
         score = queue_score(request.created, plan.priority + request.priority)
-        if best is None or score < best[0]:
+        line.append(Waiting(score, request, plan, tuple(notes)))
+    line.sort(key=lambda w: (w.score, w.request.id))
+    return line
+
+
+def choose_request(
+    agent: AgentState, line: Sequence[Waiting], view: AgentView, now_ms: int, version: int = 0
+) -> Match | None:
+    """The waiting request the free ``agent`` takes: its own known customers first, then the
+    best of the line it may serve. Requests waiting for another known agent are left alone."""
+    own = [w for w in line if w.known == agent.id]
+    for w in own or line:
+        if _may_take(agent, w, view, now_ms):
+            waited = (now_ms - w.request.created) / 1000
+            why = (
+                f"known agent {agent.id} became free"
+                if w.known == agent.id
+                else f"agent {agent.id} became free; this is the best waiting request it may take"
+            )
             trace = {
                 "at": now_ms,
                 "waited_s": round(waited, 3),
-                "strategy": strategy.version,
-                "rule": plan.rule,
-                "step": plan.step,
-                "targets": [_target_json(t) for t in plan.targets],
-                "order": plan.order,
-                "notes": notes,
+                "strategy": version,
+                "rule": w.plan.rule,
+                "step": w.plan.step,
+                "targets": [_target_json(t) for t in w.plan.targets],
+                "order": w.plan.order,
+                "notes": list(w.notes),
                 "outcome": "offer",
                 "chosen": agent.id,
-                "why": (
-                    f"agent {agent.id} became free and this is the best waiting request it can take"
-                    if known != agent.id
-                    else f"known agent {agent.id} became free"
-                ),
+                "why": why,
             }
-            best = (score, Match(request, plan, trace))
-    return best[1] if best else None
+            return Match(w.request, w.plan, trace)
+    if own:
+        return choose_request(
+            agent, [w for w in line if w.known != agent.id], view, now_ms, version
+        )
+    return None
+
+
+def _may_take(agent: AgentState, w: Waiting, view: AgentView, now_ms: int) -> bool:
+    request, plan, known = w.request, w.plan, w.known
+    if known and known != agent.id and (now_ms - request.created) / 1000 < plan.known_agent_wait:
+        other = view.get(known)
+        if other is not None and _logged_in(other, now_ms):
+            return False  # still reserved for its known agent
+    if known != agent.id and not any(t.admits(agent.profile.skills) for t in plan.targets):
+        return False
+    return not (
+        agent.unavailable_reason(request.channel, now_ms) or _rejected(request, agent.id, now_ms)
+    )
 
 
 def is_available(agent: AgentState, channel: Channel, now_ms: int) -> bool:

@@ -109,11 +109,11 @@ def _check_id(name: str, value: str) -> str:
         not isinstance(value, str)
         or not value
         or len(value) > MAX_ID
-        or any(c in value for c in "{}\n\r\t ")
+        or any(c in value for c in "{}:\n\r\t ")
     ):
         raise InvalidInput(
             f"{name} must be a non-empty string of at most {MAX_ID} characters "
-            f"without spaces or braces, got {value!r}"
+            f"without spaces, colons or braces, got {value!r}"
         )
     return value
 
@@ -637,6 +637,19 @@ def _one(step: Step) -> Op[Any]:
     return (yield step)
 
 
+def _bind(
+    redis_client: Any, domain: str, clock: Callable[[], int]
+) -> tuple[Keys, RouterOps, dict[str, Any]]:
+    """Keys, operations and registered scripts shared by both clients."""
+    if not redis_client.connection_pool.connection_kwargs.get("decode_responses"):
+        raise InvalidInput("the Redis client must be created with decode_responses=True")
+    keys = Keys(domain)
+    registered = {
+        name: redis_client.register_script(scripts.source(name)) for name in scripts.NAMES
+    }
+    return keys, RouterOps(keys, clock), registered
+
+
 def _step_args(keys: Keys, clock: Callable[[], int], step: Script) -> list[Any]:
     return [keys.prefix, clock(), *step.args]
 
@@ -683,14 +696,8 @@ class RouterClient:
     def __init__(
         self, redis_client: redis.Redis, domain: str = "default", clock: Callable[[], int] = now_ms
     ) -> None:
-        if not redis_client.connection_pool.connection_kwargs.get("decode_responses"):
-            raise InvalidInput("the Redis client must be created with decode_responses=True")
         self.redis = redis_client
-        self.keys = Keys(domain)
-        self.ops = RouterOps(self.keys, clock)
-        self._scripts = {
-            name: redis_client.register_script(scripts.source(name)) for name in scripts.NAMES
-        }
+        self.keys, self.ops, self._scripts = _bind(redis_client, domain, clock)
 
     @classmethod
     def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> RouterClient:
@@ -803,14 +810,8 @@ class AsyncRouterClient:
         domain: str = "default",
         clock: Callable[[], int] = now_ms,
     ) -> None:
-        if not redis_client.connection_pool.connection_kwargs.get("decode_responses"):
-            raise InvalidInput("the Redis client must be created with decode_responses=True")
         self.redis = redis_client
-        self.keys = Keys(domain)
-        self.ops = RouterOps(self.keys, clock)
-        self._scripts = {
-            name: redis_client.register_script(scripts.source(name)) for name in scripts.NAMES
-        }
+        self.keys, self.ops, self._scripts = _bind(redis_client, domain, clock)
 
     @classmethod
     def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> AsyncRouterClient:

@@ -161,25 +161,14 @@ class AgentState:
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> AgentState:
-        # Hot path (every agent.state event in every worker): one pass over the fields.
+        """An agent from its whole Redis hash (profile fields plus live fields)."""
         caps: dict[str, int] = {}
         blocks: dict[str, tuple[str, ...]] = {}
-        load: dict[str, int] = {}
-        leases: dict[str, int] = {}
-        devices: dict[str, str] = {}
         for k, v in h.items():
             prefix, sep, rest = k.partition(":")
-            if not sep:
-                continue
-            if prefix == "load":
-                load[rest] = as_int(v)
-            elif prefix == "cap":
+            if prefix == "cap" and sep:
                 caps[rest] = as_int(v)
-            elif prefix == "lease":
-                leases[rest] = as_int(v)
-            elif prefix == "dev":
-                devices[rest] = v
-            elif prefix == "blocks":
+            elif prefix == "blocks" and sep:
                 blocks[rest] = tuple(x for x in v.split(",") if x)
         profile = AgentProfile(
             id=h["id"],
@@ -191,20 +180,7 @@ class AgentState:
             endpoint=h.get("endpoint", ""),
             weight=as_int(h.get("weight"), 1),
         )
-        return cls(
-            profile=profile,
-            status=_STATUS.get(h.get("status") or "offline", AgentStatus.OFFLINE),
-            reason=h.get("reason", ""),
-            load=load,
-            busy=as_int(h.get("busy")),
-            idle_since=as_int(h.get("idle_since")),
-            wrapup_until=as_int(h.get("wrapup_until")),
-            leases=leases,
-            devices=devices,
-            no_answer=as_int(h.get("no_answer")),
-            last_offer=as_int(h.get("last_offer")),
-            version=as_int(h.get("v")),
-        )
+        return cls(profile=profile).with_live(h)
 
     def with_live(self, h: dict[str, str]) -> AgentState:
         """This agent with the live fields of an ``agent.state`` event (profile unchanged)."""

@@ -25,7 +25,15 @@ from typing import Any
 
 import redis
 
-from router.allocation import Decision, Match, choose_request, decide, queue_score
+from router.allocation import (
+    Decision,
+    Match,
+    Waiting,
+    choose_request,
+    decide,
+    queue_score,
+    waiting_line,
+)
 from router.candidates import AgentView
 from router.client import TRACE_TTL_S, RouterClient, new_id
 from router.keys import WORK_GROUP
@@ -390,20 +398,18 @@ class Worker:
         ids_waiting = list(dict.fromkeys(r for head in heads for r in head))
         if not ids_waiting:
             return
-        waiting = {
-            r.id: r for r in self._read_requests(ids_waiting) if r.state is RequestState.QUEUED
-        }
+        line = waiting_line(self._read_requests(ids_waiting), self.strategy, now)
         for agent in agents:
-            if not waiting:
+            if not line:
                 return
-            self._serve_agent(agent, waiting, now)
+            self._serve_agent(agent, line, now)
 
-    def _serve_agent(self, agent: AgentState, waiting: dict[str, RoutingRequest], now: int) -> None:
-        while waiting:
-            match = choose_request(agent, waiting.values(), self.strategy, self.view, now)
+    def _serve_agent(self, agent: AgentState, line: list[Waiting], now: int) -> None:
+        while line:
+            match = choose_request(agent, line, self.view, now, self.strategy.version)
             if match is None:
                 return
-            del waiting[match.request.id]
+            line[:] = [w for w in line if w.request.id != match.request.id]
             if not self._reserve_match(agent, match, now):
                 current = self.view.get(agent.id)
                 if current is None or current.unavailable_reason(match.request.channel, now):

@@ -31,11 +31,18 @@ function showStatus(status, reason) {
 }
 
 // ---- offers -----------------------------------------------------------------------------
+// Offer deadlines are server times (ms); `now` in the offer frame is the server's clock
+// when it was sent, so the countdown is right even when this PC's clock is not.
+let clockSkew = 0;
+
 function addOffer(f) {
   if (offers.has(f.offer_id)) return;
-  const li = el("li", { class: "offer", "data-offer": f.offer_id });
+  if (f.now) clockSkew = f.now - Date.now();
+  const li = el("li", { class: "offer", "data-offer": f.offer_id, "data-channel": f.channel || "chat" });
+  const what = [f.channel || "chat", f.service || "", f.user_id || ""];
+  if (f.callback) what.push(`call back ${f.callback}`);
   li.append(
-    el("span", { class: "what" }, `${f.channel || "chat"} · ${f.service || ""} · ${f.user_id || ""}`),
+    el("span", { class: "what" }, what.filter(Boolean).join(" · ")),
     el("span", { class: "countdown", "aria-label": "seconds left" }, ""),
   );
   const accept = el("button", { type: "button", class: "accept" }, "Accept");
@@ -54,9 +61,9 @@ function removeOffer(id) {
 }
 
 function tick() {
-  const now = Date.now();
+  const now = Date.now() + clockSkew;
   for (const [id, o] of offers) {
-    const left = Math.max(0, Math.round((o.deadline - now) / 1000));
+    const left = Math.max(0, Math.ceil((o.deadline - now) / 1000));
     o.li.querySelector(".countdown").textContent = o.deadline ? `${left}s` : "";
     if (o.deadline && o.deadline < now - 5000) removeOffer(id);
   }
@@ -64,41 +71,61 @@ function tick() {
 setInterval(tick, 500);
 
 // ---- timeline -------------------------------------------------------------------------------
-function entryItem(sessionId, id, e) {
+const CALL_WORDS = {
+  "call.requested": "calling", "call.ringing": "ringing", "call.answered": "answered",
+  "call.bridged": "connected", "call.transferred": "transferred", "call.hangup": "hung up",
+};
+
+function describe(e) {
+  switch (e.type) {
+    case "request": return `new ${e.channel || ""} request${e.callback ? ` (call back ${e.callback})` : ""}`;
+    case "assigned": return `${e.agent} took the ${e.channel}${e.wait_ms ? ` after ${fmtDuration(e.wait_ms / 1000)}` : ""}`;
+    case "transferred": return `transferred to ${e.queue ? `queue ${e.queue}` : `agent ${e.agent}`}${e.by ? ` by ${e.by}` : ""}`;
+    case "closed": return `session closed: ${e.disposition || "-"}${e.by ? ` by ${e.by}` : ""}`;
+    case "abandoned": return `${e.channel || ""} request abandoned (${e.reason || ""})`;
+    case "overflowed": return `${e.channel || ""} request overflowed to ${e.destination || "?"}`;
+    case "callback": return `customer asks for a call back to ${e.number}`;
+    default: break;
+  }
+  if (CALL_WORDS[e.type]) {
+    const bits = [`📞 call ${CALL_WORDS[e.type]}`];
+    if (e.number) bits.push(e.number);
+    if (e.agent) bits.push(`agent ${e.agent}`);
+    if (e.duration_s !== undefined) bits.push(fmtDuration(Number(e.duration_s)));
+    if (e.cause) bits.push(e.cause);
+    return bits.join(" · ");
+  }
+  return e.text || e.type;
+}
+
+function entryItem(sessionId, e) {
   const kind = e.type || "message";
   const who = e.from === "customer" ? "customer" : e.from === "agent" ? "agent" : "system";
-  const li = el("li", { class: `entry ${kind} ${who}`, "data-id": id || "" });
+  const cls = kind.startsWith("call.") ? `call ${kind.replace(".", "-")}` : kind;
+  const li = el("li", { class: `entry ${cls} ${who}`, "data-id": e.id || "" });
   if (kind === "message" || kind === "note") {
     const label = who === "customer" ? "Customer" : `${e.agent || "Agent"}${kind === "note" ? " (note)" : ""}`;
     li.append(el("span", { class: "from" }, label));
     if (e.text) li.append(el("span", { class: "text" }, e.text));
     if (e.file) fetchFileInto(`/files/${encodeURIComponent(sessionId)}/${e.file.sha256}`, e.file, li, {});
-  } else if (kind === "call") {
-    const bits = [`📞 ${e.event || "call"}`];
-    if (e.channel) bits.push(e.channel);
-    if (e.agent) bits.push(`agent ${e.agent}`);
-    if (e.number) bits.push(e.number);
-    if (e.duration) bits.push(fmtDuration(Number(e.duration)));
-    if (e.to) bits.push(`→ ${e.to}`);
-    li.append(el("span", { class: "text" }, bits.join(" · ")));
   } else {
-    li.append(el("span", { class: "text" }, e.text || e.event || kind));
+    li.append(el("span", { class: "text" }, describe(e)));
   }
-  li.append(el("span", { class: "meta" }, e.ts ? new Date(Number(e.ts)).toLocaleTimeString() : "sending…"));
+  li.append(el("span", { class: "meta" }, e.at ? new Date(Number(e.at)).toLocaleTimeString() : "sending…"));
   return li;
 }
 
-function renderEntry(sessionId, id, e) {
+function renderEntry(sessionId, e) {
   const s = sessions.get(sessionId);
-  if (!s || s.rendered.has(id)) return;
-  s.rendered.add(id);
+  if (!s || s.rendered.has(e.id)) return;
+  s.rendered.add(e.id);
   if (e.cid && s.pending.has(e.cid)) {
     s.pending.get(e.cid).remove();
     s.pending.delete(e.cid);
   }
-  s.timeline.append(entryItem(sessionId, id, e));
+  s.timeline.append(entryItem(sessionId, e));
   s.timeline.scrollTop = s.timeline.scrollHeight;
-  if (e.from === "customer") send({ type: "seen", session_id: sessionId, id });
+  if (e.from === "customer") send({ type: "seen", session_id: sessionId, id: e.id });
 }
 
 function openPanel(view) {
@@ -126,7 +153,7 @@ function openPanel(view) {
   }
   s.panel.querySelector(".session-title").textContent = `${view.user_id} · ${view.service}`;
   s.panel.querySelector(".session-state").textContent = view.state;
-  for (const item of view.entries || []) renderEntry(view.session_id, item.id, item.entry);
+  for (const e of view.entries || []) renderEntry(view.session_id, e);
   const hist = s.panel.querySelector(".history-list");
   hist.replaceChildren();
   for (const h of view.history || []) {
@@ -147,7 +174,7 @@ async function showHistory(s, sessionId) {
   const view = await r.json();
   box.replaceChildren();
   if (!r.ok) { box.append(el("li", { class: "error" }, view.message || "cannot load")); return; }
-  for (const item of view.entries) box.append(entryItem(sessionId, item.id, item.entry));
+  for (const e of view.entries) box.append(entryItem(sessionId, e));
 }
 
 function selectTab(sessionId) {
@@ -167,7 +194,7 @@ function wirePanel(sessionId, s) {
     const cid = newCid();
     const type = isNote.checked ? "note" : "reply";
     const frame = { type, session_id: sessionId, cid, text: extra.text || "", ...extra.file ? { file: { sha256: extra.file.sha256 } } : {} };
-    const li = entryItem(sessionId, null, { type: type === "note" ? "note" : "message", from: "agent", agent: agentId, text: frame.text });
+    const li = entryItem(sessionId, { type: type === "note" ? "note" : "message", from: "agent", agent: agentId, text: frame.text });
     s.pending.set(cid, li);
     s.timeline.append(li);
     s.timeline.scrollTop = s.timeline.scrollHeight;
@@ -210,6 +237,9 @@ function wirePanel(sessionId, s) {
     const number = p.querySelector(".call-number").value.trim();
     if (number) send({ type: "call", session_id: sessionId, number });
   });
+  p.querySelector(".end-chat").addEventListener("click", () => {
+    send({ type: "end", session_id: sessionId });
+  });
   p.querySelector(".close").addEventListener("submit", (ev) => {
     ev.preventDefault();
     send({ type: "close", session_id: sessionId, disposition: p.querySelector(".disposition").value });
@@ -241,7 +271,7 @@ function onFrame(f) {
     case "offer": addOffer(f); break;
     case "offer_gone": removeOffer(f.offer_id); break;
     case "session": openPanel(f); break;
-    case "entry": renderEntry(f.session_id, f.id, f.entry); break;
+    case "entry": renderEntry(f.session_id, f.entry); break;
     case "ack": {
       link.acked(f.cid);
       const s = sessions.get(f.session_id);
@@ -274,9 +304,9 @@ function onFrame(f) {
       }
       break;
     }
-    case "contact_ended": closePanel(f.session_id, "contact ended"); break;
+    case "contact_ended": closePanel(f.session_id, `${f.channel || "contact"} ended${f.reason ? ` (${f.reason})` : ""}`); break;
     case "session_closed": closePanel(f.session_id, `closed (${f.disposition || ""})`); break;
-    case "transferred": closePanel(f.session_id, "transferred"); break;
+    case "transferred": closePanel(f.session_id, `transferred to ${f.queue || f.agent_id}`); break;
     case "call_requested": {
       const s = sessions.get(f.session_id);
       if (s) alertIn(s.panel, `calling ${f.number}…`);

@@ -81,7 +81,8 @@ export function connect(path, protocols, { onOpen, onClose, onFrame }) {
     };
     ws.onclose = () => {
       onClose();
-      setTimeout(open, backoff);
+      // jitter spreads the reconnect storm after a server restart
+      setTimeout(open, backoff / 2 + Math.random() * backoff);
       backoff = Math.min(backoff * 2, 10000);
     };
   }

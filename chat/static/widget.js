@@ -25,6 +25,10 @@
     target: script.dataset.target || "",
     demo: script.dataset.demo === "on",
   };
+  if (!opts.token && /^#token=/.test(location.hash)) {
+    // the full-page chat takes the token from the URL fragment (never sent to a server)
+    opts.token = decodeURIComponent(location.hash.slice(7));
+  }
   var EMOJI = ["😀", "😂", "🙂", "😉", "😍", "👍", "🙏", "🎉", "❤️", "😢", "😮", "🤔"];
 
   function el(tag, attrs, text) {
@@ -159,6 +163,21 @@
     }).catch(function () { into.appendChild(el("span", { class: "muted" }, "(file unavailable)")); });
   }
 
+  var CALL_WORDS = { "call.requested": "The agent is calling you", "call.ringing": "Your phone is ringing",
+    "call.answered": "Call connected", "call.hangup": "Call ended" };
+
+  function describe(entry) { // system entries in the customer's words
+    if (entry.text) { return entry.text; }
+    if (entry.type === "assigned") { return "An agent joined the chat"; }
+    if (entry.type === "transferred") { return "You are being transferred to a colleague"; }
+    if (entry.type === "closed") { return "The chat was closed"; }
+    if (CALL_WORDS[entry.type]) {
+      var d = entry.duration_s !== undefined ? " (" + Math.round(Number(entry.duration_s)) + " s)" : "";
+      return "📞 " + CALL_WORDS[entry.type] + d;
+    }
+    return entry.type;
+  }
+
   function entryItem(id, entry) {
     var who = entry.from === "customer" ? "me" : (entry.from === "agent" ? "agent" : "system");
     var li = el("li", { class: "entry " + who + " " + (entry.type || "message") });
@@ -168,7 +187,7 @@
       if (entry.text) { li.appendChild(el("span", { class: "text" }, entry.text)); }
       if (entry.file && sessionId) { fetchFile(sessionId, entry.file, li); }
     } else {
-      li.appendChild(el("span", { class: "text" }, entry.text || entry.event || entry.type));
+      li.appendChild(el("span", { class: "text" }, describe(entry)));
     }
     var meta = el("span", { class: "meta" });
     li.appendChild(meta);
@@ -241,7 +260,7 @@
     };
     ws.onclose = function () {
       stateLine.textContent = "reconnecting…";
-      setTimeout(connect, backoff);
+      setTimeout(connect, backoff / 2 + Math.random() * backoff); // jitter: no storms
       backoff = Math.min(backoff * 2, 10000);
     };
   }
@@ -299,7 +318,9 @@
         stateLine.textContent = "an agent is with you";
         break;
       case "request":
-        if (f.state === "request.queued" || f.state === "queued") { stateLine.textContent = "waiting for an agent…"; }
+        if (f.state === "queued") {
+          stateLine.textContent = f.channel === "voice" ? "waiting for an agent to call you…" : "waiting for an agent…";
+        }
         break;
       case "session_closed":
         stateLine.textContent = "chat closed";

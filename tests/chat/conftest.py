@@ -3,18 +3,29 @@ real `implus chat` process (gunicorn + gevent) for websocket tests."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from chattest import SECRET, ChatProcess, chat_env, free_port
+from chattest import (
+    SECRET,
+    ChatProcess,
+    Stack,
+    chat_env,
+    fast_accounts,
+    free_port,
+    staff_login,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 
 from chat.accounts import AccountStore, Role
 from chat.app import create_app
 from chat.keys import ChatKeys
+from router.client import RouterClient
+from router.worker import Worker
 
 
 @pytest.fixture
@@ -66,9 +77,81 @@ def chat_server(
             IMPLUS_CHAT_ALLOWED_ORIGINS="https://shop.example",
             IMPLUS_CHAT_MAX_FRAME_BYTES="4096",
             IMPLUS_CHAT_HARD_FRAME_BYTES="65536",
+            IMPLUS_CHAT_PING_INTERVAL="1",
         ),
         log=tmp_path / "chat.log",
     )
     server.start()
     yield server
     server.stop()
+
+
+STACK_ENV = {
+    "IMPLUS_CHAT_HEARTBEAT_TTL": "6",  # presence renewed every 2 s, lapses 6 s after a close
+    "IMPLUS_CHAT_RATE_PER_SECOND": "50",
+    "IMPLUS_CHAT_RATE_BURST": "100",
+    "IMPLUS_CHAT_STATS_INTERVAL": "0.5",
+}
+
+
+def stack_process(redis_url: str, folder: Path, name: str) -> ChatProcess:
+    """An `implus chat` process for router-backed tests; instances share one upload folder."""
+    return ChatProcess(
+        port=free_port(),
+        env=chat_env(redis_url, folder / "uploads", **STACK_ENV),
+        log=folder / f"{name}.log",
+    )
+
+
+@pytest.fixture(scope="module")
+def stack_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="module")
+def chat_a(redis_server: Any, stack_folder: Path) -> Iterator[ChatProcess]:
+    """One `implus chat` per test module; tests get a flushed Redis (see `stack`)."""
+    server = stack_process(redis_server.url, stack_folder, "chat-a")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def chat_b(redis_server: Any, stack_folder: Path) -> Iterator[ChatProcess]:
+    """A second instance on the same Redis and upload folder (another machine, say)."""
+    server = stack_process(redis_server.url, stack_folder, "chat-b")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def router_client(redis_url: str) -> Iterator[RouterClient]:
+    client = RouterClient.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def router_worker(redis_url: str) -> Iterator[Worker]:
+    """A real allocation worker (router.worker.Worker) on the test's Redis, in a thread."""
+    worker = Worker(RouterClient.from_url(redis_url), name="test-worker")
+    thread = threading.Thread(target=worker.run, name="router-worker", daemon=True)
+    thread.start()
+    yield worker
+    worker.stop()
+    thread.join(10)
+    worker.client.close()
+    assert not thread.is_alive(), "the router worker did not stop"
+
+
+@pytest.fixture
+def stack(
+    chat_a: ChatProcess, router_worker: Worker, router_client: RouterClient, redis_url: str
+) -> Iterator[Stack]:
+    """The chat service, a router worker and the router client on an empty database."""
+    accounts = fast_accounts(redis_url)
+    s = Stack(chat_a, router_client, accounts, staff_login(accounts, "admin", "root"))
+    yield s
+    s.close_all()

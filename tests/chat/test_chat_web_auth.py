@@ -65,7 +65,7 @@ def test_password_change_revokes_cookie(client, accounts: AccountStore) -> None:
 def test_pages_redirect_to_login_but_api_answers_json(client) -> None:
     assert client.get("/agent").headers["Location"].startswith("/login?next=/agent")
     r = client.get("/api/me")
-    assert (r.status_code == 401 and r.get_json()["error"] == "auth_error") or r.get_json()["error"]
+    assert (r.status_code, r.get_json()["error"]) == (401, "auth_error")
     assert "Bearer" in r.headers["WWW-Authenticate"]
 
 

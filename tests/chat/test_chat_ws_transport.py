@@ -4,8 +4,10 @@ stays usable, size and rate limits, and no permessage-deflate."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -148,3 +150,24 @@ def test_permessage_deflate_is_never_negotiated(chat_server: ChatProcess) -> Non
     assert "sec-websocket-extensions" not in {k.lower() for k in ws.getheaders()}
     ws.send(json.dumps({"type": "ping"}))
     assert json.loads(ws.recv()) == {"type": "pong"}
+
+
+def test_keepalive_drops_a_peer_that_stops_answering_pings(chat_server: ChatProcess) -> None:
+    """The server pings every second here; websocket-client answers a ping only while it
+    reads, so a client that stops reading looks like a half-open connection."""
+    alive = connect(chat_server)
+    silent = connect(chat_server)
+    deadline = time.monotonic() + 3.5
+    alive.settimeout(0.5)
+    while time.monotonic() < deadline:  # reading answers the pings
+        with contextlib.suppress(websocket.WebSocketTimeoutException):
+            alive.recv()
+    alive.settimeout(5)
+    alive.send(json.dumps({"type": "ping"}))
+    assert json.loads(alive.recv()) == {"type": "pong"}
+    frame = silent.recv_frame()  # raw frames: the unanswered pings, then the close
+    while frame.opcode == websocket.ABNF.OPCODE_PING:
+        frame = silent.recv_frame()
+    assert frame.opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(frame.data[:2], "big") == 1008
+    assert b"no pong" in frame.data

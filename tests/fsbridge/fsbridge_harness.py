@@ -214,6 +214,10 @@ class Stack:
     def wait(self, predicate: Callable[[], object], what: str, timeout: float = 10.0) -> Any:
         return eventually(predicate, what, timeout, self.bridge.log)
 
+    def records(self) -> int:
+        """How many calls the bridge holds records of (in Redis)."""
+        return int(self.router.redis.hlen(self.router.keys.pbx_calls(PBX)))
+
     def bridge_status(self) -> dict[str, str]:
         return dict(self.router.redis.hgetall(self.router.keys.pbx_bridge(PBX)))
 
@@ -242,10 +246,10 @@ class Stack:
         self.wait(
             lambda: (
                 (a := self.router.agent(agent)) is not None
-                and a.devices.get("sip") == "available"
+                and a.devices.get("sip") in ("available", "busy")  # busy: a waiting call took it
                 and a.leases.get("sip", 0) > time.time() * 1000
             ),
-            f"{agent}'s phone to be available in the router",
+            f"{agent}'s phone to be registered in the router",
         )
 
     def requests_for_call(self, call_id: str) -> list[Any]:

@@ -69,7 +69,7 @@ def test_call_is_routed_by_skill_rung_first_and_bridged(stack: Stack) -> None:
     assert hangup["ended_by"] == "customer"
     assert hangup["duration_s"] >= hangup["talk_s"] >= 0
     assert all(e["pbx"] == "fs1" and e["direction"] == "inbound" for e in entries)
-    assert stack.router.redis.hlen(stack.router.keys.pbx_calls("fs1")) == 0
+    stack.wait(lambda: stack.records() == 0, "the bridge to drop the call's record")
 
 
 @pytest.mark.parametrize(
@@ -155,16 +155,20 @@ def test_router_overflow_sends_the_caller_to_the_entry_overflow(stack: Stack) ->
     (event,) = stack.calls.custom_events
     assert event.get("Implus-Entry") == "claims_fs"
     assert event.get("Unique-ID") == caller
-    transferred = [
-        e for e in stack.call_entries(request.session_id) if e["type"] == "call.transferred"
-    ]
+    transferred = stack.wait(
+        lambda: [
+            e for e in stack.call_entries(request.session_id) if e["type"] == "call.transferred"
+        ],
+        "the transfer in the transcript",
+    )
     assert [(e["to"], e["by"]) for e in transferred] == [("overflow", "router")]
-    assert stack.router.redis.hlen(stack.router.keys.pbx_calls("fs1")) == 0
+    stack.wait(lambda: stack.records() == 0, "the bridge to drop the call's record")
 
 
 def test_dialplan_safety_net_overflow_cancels_the_request(stack: Stack) -> None:
     caller = stack.calls.dial("800", "+4930666666")  # nobody available: waits
     request = stack.wait_request(caller, "queued")
+    stack.wait(lambda: stack.calls.broadcasts, "hold music")
     assert stack.calls.scheduled[caller] == "booking_fs XML implus-overflow"
     stack.calls.fire_safety_net(caller)  # max_wait + hold_margin elapsed on the switch
     request = stack.wait_request(caller, "abandoned")

@@ -119,8 +119,10 @@ def test_chat_then_call_share_one_session_and_agent(stack: Stack) -> None:
     request = stack.wait_request(caller, "accepted")
     assert request.session_id == chat.session_id
     assert request.agent == chat_agent
-    stack.wait(lambda: stack.calls.leg(caller).peer is not None, "the call to be bridged")
-    types = stack.transcript_types(chat.session_id)
+    types = stack.wait(
+        lambda: "call.bridged" in (t := stack.transcript_types(chat.session_id)) and t,
+        "the call to be bridged",
+    )
     assert types.index("assigned") < types.index("call.bridged")
     stack.calls.hangup(caller)
     stack.wait_request(caller, "closed")

@@ -3,6 +3,7 @@ records, and what it refuses to start with."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,7 @@ from esl_bridge.errors import BridgeConfigError
 from esl_bridge.events import DialplanEvent, event_from_raw
 from esl_bridge.presence import channel_user
 from esl_bridge.records import CallRecord, CallState, CallTable, Direction
-from esl_bridge.settings import build_settings
+from esl_bridge.settings import build_settings, read_config
 from esl_bridge.wire import parse_plain_event
 
 
@@ -165,6 +166,14 @@ def test_call_records_survive_a_restart_and_are_indexed_by_leg_and_offer(rds) ->
 # -- starting -------------------------------------------------------------------------------
 
 
+def test_an_unreadable_config_is_named(tmp_path: Path) -> None:
+    with pytest.raises(BridgeConfigError, match=r"nope\.yaml"):
+        read_config(tmp_path / "nope.yaml")
+    (tmp_path / "bad.yaml").write_text("pbxs: [{id: fs1, kind: freeswitch}]\n")
+    with pytest.raises(BridgeConfigError, match=r"bad.yaml:1: .*secret_env"):
+        read_config(tmp_path / "bad.yaml")
+
+
 def test_settings_name_what_is_missing(config) -> None:
     env = {ESL_PASSWORD_ENV: "pw", "IMPLUS_REDIS_URL": "redis://127.0.0.1:1/0"}
     settings = build_settings(config, "fs1", env=env)
@@ -196,18 +205,17 @@ def test_the_bridge_refuses_to_start_without_what_it_needs(tmp_path: Path) -> No
     out = run_bridge("--config", str(path), "--pbx", "ast1", "--redis-url", "redis://x")
     assert out.returncode == 1
     assert "is an asterisk, not a FreeSWITCH: run `implus ami-bridge`" in out.stderr
-    out = run_bridge("--config", str(tmp_path / "nope.yaml"), "--pbx", "fs1")
-    assert out.returncode == 1
-    assert "nope.yaml" in out.stderr
-    out = run_bridge("--config", str(path), "--pbx", "fs1", env={"PATH": "/usr/bin"})
-    assert out.returncode == 1
-    assert f"set {ESL_PASSWORD_ENV}" in out.stderr
-    out = run_bridge(
-        "--config", str(path), "--pbx", "fs1", "--redis-url", "redis://127.0.0.1:1/0",
-        env={ESL_PASSWORD_ENV: "pw", "PATH": "/usr/bin"},
+    # through the `implus` command, which re-executes itself with gevent patched first
+    implus = Path(sys.executable).with_name("implus")
+    out = subprocess.run(
+        [str(implus), "esl-bridge", "--config", str(path), "--pbx", "fs1",
+         "--redis-url", "redis://127.0.0.1:1/0"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, ESL_PASSWORD_ENV: "pw"},
     )  # fmt: skip
     assert out.returncode == 1
     assert "cannot reach Redis" in out.stderr
+    assert "Usage: implus esl-bridge" not in out.stderr
 
 
 def test_implus_has_the_esl_bridge_subcommand() -> None:
@@ -216,3 +224,26 @@ def test_implus_has_the_esl_bridge_subcommand() -> None:
     result = CliRunner().invoke(main, ["esl-bridge", "--help"])
     assert result.exit_code == 0, result.output
     assert "--agents-from-api" in result.output
+
+
+def test_events_run_in_order_per_call_and_side_by_side_across_calls() -> None:
+    import gevent
+
+    from esl_bridge.ordering import PerKey
+
+    done: list[str] = []
+
+    def handle(item: str) -> None:
+        if item == "a1":
+            gevent.sleep(0.05)  # call a waits on I/O; call b is not held up
+        if item == "a2":
+            raise RuntimeError("a handler failing does not stop its call's queue")
+        done.append(item)
+
+    work: PerKey[str] = PerKey(handle)
+    for key, item in (("a", "a1"), ("b", "b1"), ("a", "a2"), ("a", "a3"), ("b", "b2")):
+        work.submit(key, item)
+    with gevent.Timeout(2):
+        while len(work):
+            gevent.sleep(0.01)
+    assert done == ["b1", "b2", "a1", "a3"]

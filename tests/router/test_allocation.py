@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from router.allocation import choose_request, decide, queue_score, rank
+from router.allocation import choose_request, decide, queue_score, rank, waiting_line
 from router.candidates import AgentView
 from router.model import (
     AgentProfile,
@@ -266,9 +266,9 @@ def test_agent_takes_best_waiting_request_by_priority_then_age():
         request("vip", customer={"order": "idle"}, created=NOW - 1000, priority=5),
         request("new", customer={"order": "idle"}, created=NOW - 500),
     ]
-    m = choose_request(b, waiting, STRATEGY, view_of(*TEAM), NOW)
+    m = choose_request(b, waiting_line(waiting, STRATEGY, NOW), view_of(*TEAM), NOW)
     assert m is not None and m.request.id == "vip"
-    m = choose_request(b, waiting[::2], STRATEGY, view_of(*TEAM), NOW)
+    m = choose_request(b, waiting_line(waiting[::2], STRATEGY, NOW), view_of(*TEAM), NOW)
     assert m is not None and m.request.id == "old"
 
 
@@ -280,11 +280,26 @@ def test_agent_does_not_take_requests_it_cannot_serve():
         request("offered", customer={"order": "idle"}, state=RequestState.OFFERED),
         request("voice", channel="voice", customer={"order": "idle"}),
     ]
-    assert choose_request(x, waiting, STRATEGY, view_of(*TEAM), NOW) is None
-    m = choose_request(TEAM[2], waiting, STRATEGY, view_of(*TEAM), NOW)
+    assert choose_request(x, waiting_line(waiting, STRATEGY, NOW), view_of(*TEAM), NOW) is None
+    m = choose_request(TEAM[2], waiting_line(waiting, STRATEGY, NOW), view_of(*TEAM), NOW)
     assert m is not None and m.request.id == "pinned"
 
 
 def test_queue_score_orders_priority_before_age():
     assert queue_score(NOW, 5) < queue_score(NOW - 10**9, 0)
     assert queue_score(NOW - 1, 0) < queue_score(NOW, 0)
+
+
+def test_known_agent_takes_its_own_customer_before_older_requests():
+    c = TEAM[2]
+    line = waiting_line(
+        [
+            request("older", customer={"order": "idle"}, created=NOW - 9000),
+            request("mine", customer={"order": "idle"}, created=NOW - 10, owner="c"),
+        ],
+        STRATEGY,
+        NOW,
+    )
+    assert [w.request.id for w in line] == ["older", "mine"]
+    m = choose_request(c, line, view_of(*TEAM), NOW)
+    assert m is not None and m.request.id == "mine" and "known agent" in m.trace["why"]

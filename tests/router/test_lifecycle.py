@@ -337,7 +337,14 @@ def test_submit_is_idempotent_and_validates(router):
     a = c.submit("chat", "general", "u1", request_id="fixed-1")
     b = c.submit("chat", "general", "u1", request_id="fixed-1")
     assert a.session_id == b.session_id and a.request_id == b.request_id
-    for bad in ({"channel": "fax"}, {"user_id": ""}, {"user_id": "a b"}, {"priority": 1000}):
+    for bad in (
+        {"channel": "fax"},
+        {"user_id": ""},
+        {"user_id": "a b"},
+        {"priority": 1000},
+        # a colon would let (user "a:b", service "c") share a key with ("a", "b:c")
+        {"user_id": "a:b"},
+    ):
         args = {"channel": "chat", "service": "general", "user_id": "u1", **bad}
         with pytest.raises(InvalidInput):
             c.submit(**args)

@@ -1,0 +1,48 @@
+"""Work in order per key, keys side by side: each call's events are handled one after the
+other, while a call that waits on Redis or FreeSWITCH does not hold up the others."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import gevent
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class PerKey(Generic[T]):
+    """`submit(key, item)` runs `handle(item)` after every earlier item of the same key, in a
+    greenlet of that key (started on demand, gone when its queue is empty)."""
+
+    def __init__(self, handle: Callable[[T], None]) -> None:
+        self.handle = handle
+        self._queues: dict[str, deque[T]] = {}
+
+    def submit(self, key: str, item: T) -> None:
+        queue = self._queues.get(key)
+        if queue is not None:
+            queue.append(item)
+            return
+        queue = self._queues[key] = deque([item])
+        gevent.spawn(self._drain, key, queue)
+
+    def _drain(self, key: str, queue: deque[T]) -> None:
+        try:
+            while queue:
+                item = queue.popleft()
+                try:
+                    self.handle(item)
+                except Exception:
+                    log.exception("handling %r failed", item)
+        finally:
+            # No greenlet switch since the last `while queue` check: nothing was added.
+            if self._queues.get(key) is queue:
+                del self._queues[key]
+
+    def __len__(self) -> int:
+        return len(self._queues)
