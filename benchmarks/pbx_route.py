@@ -12,9 +12,11 @@ One run on the sandbox Asterisk 22 (`implus sandbox asterisk up` builds it):
   agents as members (strategy leastrecent, ringinuse=no, wrapuptime 0).
 
 For each rate (calls/s) both systems get the same load in the same run: `rate x
---step-seconds` calls. A call FAILS when sipp reports it failed or no agent phone ever got
-an INVITE for it. Latency = the customer's INVITE (sent, UAC clock) to the agent's INVITE
-(received, UAS clock; same host) - the time the system took to pick and ring an agent.
+--step-seconds` calls. A call FAILS when sipp reports it failed or no agent phone got an
+INVITE for it within `--max-wait` seconds (default 5). Latency = the customer's INVITE
+(sent, UAC clock) to the agent's INVITE (received, UAS clock; same host): the time the
+system took to pick and ring an agent. Both columns include Asterisk's `Answer()`, which
+waits 500 ms for a first RTP frame the customer's sipp never sends.
 The result per system: the highest rate with zero failed calls, and p50/p99 latency at
 each rate. `--json` prints one JSON object as the last line.
 
@@ -453,6 +455,10 @@ def summarize(steps: list[Step], args: argparse.Namespace) -> dict[str, Any]:
         out["added_p99_ms"] = round(a.p99_ms - q.p99_ms, 1)
         out["added_p50_ms"] = round(a.p50_ms - q.p50_ms, 1)
         out["compared_at_cps"] = a.rate
+        out["added_p99_ms_by_rate"] = {
+            str(a.rate): round(a.p99_ms - q.p99_ms, 1)
+            for a, q in sorted(common, key=lambda p: p[0].rate)
+        }
     else:
         out["added_p99_ms"] = None
     implus_rate = out["implus"]["max_rate_cps"]
