@@ -54,6 +54,7 @@ setup(
         # Each package adds its own subcommands; the router core imports none of them.
         "implus.commands": [
             "sandbox = ami_bridge.sandbox:sandbox_group",
+            "up = ami_bridge.sandbox.stack:up_command",
             "chat = chat.cli:chat_command",
             "dialplan = dialplan.cli:dialplan_group",
             "ami-bridge = ami_bridge.cli:ami_bridge_command",

@@ -24,6 +24,8 @@ from .errors import SandboxError
 DEFAULT_ROOT = Path("~/.cache/implus/sandbox/asterisk-sid")
 ROOT_ENV = "IMPLUS_SANDBOX_DIR"
 READY_TIMEOUT = 30.0
+LOCK_PID_ENV = "IMPLUS_SANDBOX_LOCK_PID"
+"""Set while a process holds the session lock; its children inherit the lock."""
 
 Report = Callable[[str], None]
 
@@ -305,7 +307,16 @@ class AsteriskSandbox:
     # locking -----------------------------------------------------------------------
     @contextlib.contextmanager
     def session_lock(self, report: Report = _quiet) -> Iterator[None]:
-        """Hold the sandbox for one test session; other sessions wait here."""
+        """Hold the sandbox for one test session; other sessions wait here.
+
+        The lock is inherited: a child process (e.g. `implus up --self-test` started by a
+        test that holds it) finds its holder's pid in LOCK_PID_ENV and does not wait for
+        its own parent."""
+        inherited = os.environ.get(LOCK_PID_ENV, "")
+        holder = self.lock_holder() or ""
+        if inherited and holder.startswith(f"pid {inherited}:"):
+            yield
+            return
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.lock_path, "a+") as f:
             try:
@@ -321,9 +332,11 @@ class AsteriskSandbox:
             f.truncate()
             f.write(f"pid {os.getpid()}: {' '.join(_cmdline(os.getpid()))[:200]}\n")
             f.flush()
+            os.environ[LOCK_PID_ENV] = str(os.getpid())
             try:
                 yield
             finally:
+                os.environ.pop(LOCK_PID_ENV, None)
                 f.seek(0)
                 f.truncate()
                 f.flush()

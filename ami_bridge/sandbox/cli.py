@@ -1,4 +1,4 @@
-"""`implus sandbox asterisk up|down|status|reload|cli`."""
+"""`implus sandbox asterisk up|down|status|reload|cli|call`."""
 
 from __future__ import annotations
 
@@ -98,6 +98,42 @@ def cli_command(command: tuple[str, ...]) -> None:
         click.echo(AsteriskSandbox().cli(" ".join(command)), nl=False)
     except SandboxError as e:
         _fail(e)
+
+
+@asterisk_group.command(name="call")
+@click.argument("extension")
+@click.option("--caller", default="5551234", show_default=True, help="The caller's number.")
+@click.option(
+    "--hold",
+    type=click.FloatRange(0.1, 3600),
+    default=20.0,
+    show_default=True,
+    help="Seconds the customer stays on after an agent answers.",
+)
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(1, 3600),
+    default=120.0,
+    show_default=True,
+    help="Give up (hang up) after this many seconds in all.",
+)
+def call_command(extension: str, caller: str, hold: float, max_wait: float) -> None:
+    """A customer (sipp on 127.0.0.2) calls EXTENSION, e.g. an entry point like 800."""
+    if not extension.isdigit() or not caller.lstrip("+").isdigit():
+        raise click.BadParameter("the extension and --caller must be digits")
+    box = AsteriskSandbox()
+    if not box.is_running():
+        _fail(SandboxError("the sandbox is not running: `implus sandbox asterisk up`"))
+    from .sipp import Sipp
+
+    click.echo(f"calling {extension} from {caller} (up to {max_wait:.0f} s) ...")
+    try:
+        run = Sipp(box).customer_call(extension, caller=caller, hold=hold, max_seconds=max_wait)
+        result = run.wait(max_wait + 10)
+    except SandboxError as e:
+        _fail(e)
+    click.echo(result.describe())
+    sys.exit(0 if result.ok else 1)
 
 
 def _fail(error: SandboxError) -> NoReturn:
