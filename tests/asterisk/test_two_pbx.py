@@ -1,0 +1,298 @@
+"""One router, two PBXs (issue 5): the AMI bridge on the sandbox Asterisk and the ESL bridge on
+the fake FreeSWITCH, both real `implus` processes, on ONE redis-server with ONE allocation
+worker and ONE admin YAML (both PBXs, an inter-PBX trunk, agents and entry points on each).
+
+What is real and what plays a part:
+- Asterisk side: real SIP calls (sipp customers and agent phones) on the sandbox Asterisk 22
+  with the dialplan `implus dialplan apply` generates for it, and `implus ami-bridge`.
+- FreeSWITCH side: `python -m esl_bridge` against the wire-faithful fake FreeSWITCH
+  (tests/freeswitch_fixture), which follows the dialplan rendered from the same YAML.
+- Asterisk -> the agent on FreeSWITCH: Asterisk rings `PJSIP/<ext>@implus-trunk-...`, a real
+  SIP INVITE over the inter-PBX trunk to the FreeSWITCH PBX's sip_host:sip_port. The fake
+  switch speaks no SIP, so a sipp UAS listening at that address plays "FreeSWITCH and that
+  agent's phone": the SIP leg is real up to the far PBX's address, the far PBX is sipp.
+- FreeSWITCH -> the agent on Asterisk: the fake switch originates over the gateway of the
+  trunk (`sofia/gateway/implus-trunk-.../<ext>`) and plays the far leg itself, as in
+  tests/fsbridge/test_fsbridge_inter_pbx.py; the agent's presence there comes from the real
+  AMI bridge (the sandbox qualifies the agent's sipp phone).
+
+Routing is asserted through the router's state (which agent accepted which request, whose
+session it is, which bridge wrote the call events), not through the bridges' counters.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from callcentre import CallCentre, wait_for
+from freeswitch_fixture.calls import Answer
+from freeswitch_fixture.server import FakeFreeSwitch
+
+from ami_bridge.sandbox import configs
+from ami_bridge.sandbox.lab import PBX_ID, LabAgent, LabEntry
+from dialplan.config import load_admin_config
+from dialplan.targets import trunk_name
+from router.model import RequestState, RoutingRequest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fsbridge"))
+import fsbridge_harness as esl  # lives beside the ESL bridge's own tests
+
+pytestmark = pytest.mark.asterisk
+
+AST = PBX_ID  # the sandbox Asterisk
+FS = esl.PBX  # the fake FreeSWITCH
+
+FS_SIP_HOST = "127.0.0.3"  # where Asterisk sends the trunk's INVITEs: sipp plays FreeSWITCH
+FS_SIP_PORT = 5080
+TRUNK = "ast_fs"
+
+# Forced targets: booking -> alice only (phone on Asterisk), billing -> anna only (phone on
+# FreeSWITCH). carol is chat-only with the better booking skill: she wins any booking request
+# that is not filed for a known agent (the strategy orders booking by highest skill).
+ALICE = LabAgent("alice", "1001", 5081, {"booking": 1})
+ANNA = {
+    "id": "anna", "name": "Anna", "pbx": FS, "endpoint": "2001",
+    "password_env": "IMPLUS_TEST_SIP", "skills": {"billing": 1},
+    "capacity": {"voice": 1, "chat": 3, "voip": 1},
+}  # fmt: skip
+CAROL = {
+    "id": "carol", "name": "Carol", "skills": {"booking": 9},
+    "capacity": {"voice": 0, "voip": 0, "chat": 3},
+}  # fmt: skip
+AST_BOOKING = LabEntry("booking_ast", "800", "booking")
+AST_BILLING = LabEntry("billing_ast", "801", "billing")
+FS_ENTRIES = [
+    {"id": "booking_fs", "pbx": FS, "extension": "810", "service": "booking", "max_wait": 120},
+    {"id": "billing_fs", "pbx": FS, "extension": "811", "service": "billing", "max_wait": 120},
+]
+
+
+def add_freeswitch(fs_port: int) -> Any:
+    """The Lab's admin-dict hook: the fake FreeSWITCH PBX, its agent and entry points, a
+    chat-only agent, and the inter-PBX trunk between the two PBXs."""
+
+    def hook(data: dict[str, Any]) -> None:
+        data["pbxs"][0]["sip_host"] = configs.SIP_HOST
+        data["pbxs"].append(
+            {
+                "id": FS,
+                "kind": "freeswitch",
+                "host": "127.0.0.1",
+                "port": fs_port,
+                "secret_env": esl.ESL_PASSWORD_ENV,
+                "domain": "127.0.0.1",
+                "sip_host": FS_SIP_HOST,
+                "sip_port": FS_SIP_PORT,
+            }
+        )
+        data["agents"] += [ANNA, CAROL]
+        data["entry_points"] += FS_ENTRIES
+        data["trunks"].append({"id": TRUNK, "kind": "inter_pbx", "pbxs": [AST, FS]})
+
+    return hook
+
+
+def trunk_pjsip() -> str:
+    """The inter-PBX trunk on the sandbox (Lab writes pjsip_implus.conf itself): what the
+    renderer generates, with RTP kept on loopback and no qualify (sipp plays the far PBX only
+    while a test needs it)."""
+    name = trunk_name(TRUNK)
+    return (
+        f"[{name}]\ntype = endpoint\ncontext = implus-inter-pbx\ndisallow = all\n"
+        f"allow = ulaw,alaw\ndirect_media = no\naors = {name}\n"
+        f"media_address = {configs.SIP_HOST}\nbind_rtp_to_media_address = yes\n\n"
+        f"[{name}]\ntype = aor\ncontact = sip:{FS_SIP_HOST}:{FS_SIP_PORT}\n\n"
+        f"[{name}-identify]\ntype = identify\nendpoint = {name}\n"
+        f"match = {FS_SIP_HOST}:{FS_SIP_PORT}\n\n"
+    )
+
+
+@dataclass
+class TwoPbx:
+    cc: CallCentre
+    fs: esl.Stack
+
+    def check_alive(self) -> None:
+        assert self.cc.bridge is not None
+        assert self.cc.bridge.proc is not None and self.cc.bridge.proc.poll() is None, (
+            "the AMI bridge died:\n" + self.cc.bridge.tail()
+        )
+        assert self.fs.bridge.alive(), "the ESL bridge died:\n" + self.esl_log()[-6000:]
+
+    def esl_log(self) -> str:
+        return self.fs.bridge.log.read_text(errors="replace")
+
+    def explain(self) -> str:
+        return (
+            self.cc.explain() + "\nESL bridge log:\n" + "\n".join(self.esl_log().splitlines()[-40:])
+        )
+
+    def wait_phone(self, agent: str) -> None:
+        """Until the router sees the agent's phone available, with a live lease (from
+        whichever bridge the phone's PBX has)."""
+
+        def check() -> bool:
+            a = self.cc.client.agent(agent)
+            return (
+                a is not None
+                and a.devices.get("sip") == "available"
+                and a.leases.get("sip", 0) > time.time() * 1000
+            )
+
+        wait_for(f"{agent}'s phone available in the router", check, 20)
+
+    def fs_request(self, call_uuid: str, state: RequestState) -> RoutingRequest:
+        request: RoutingRequest = self.fs.wait_request(call_uuid, state.value, timeout=15)
+        return request
+
+    def call_entries(self, session_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.cc.client.transcript(session_id) if e["type"].startswith("call.")]
+
+    def assert_served(
+        self, request: RoutingRequest, pbx: str, agent: str, caller_bridge_only: bool = True
+    ) -> None:
+        """The router gave the request to `agent`, the session is theirs, and the call events
+        in the session come from `pbx`'s bridge, with `agent` answering."""
+        why = self.explain()
+        assert request.pbx == pbx, (request, why)
+        assert request.agent == agent, (request, why)
+        self.cc.wait_owner(request.session_id, agent)
+        entries = [
+            e for e in self.call_entries(request.session_id) if e["call_id"] == request.call_id
+        ]
+        assert entries, why
+        assert {e["pbx"] for e in entries} == {pbx}, (entries, why)
+        answered = [e for e in entries if e["type"] == "call.answered"]
+        assert [(e["party"], e.get("agent", "")) for e in answered][-1] == ("agent", agent), (
+            answered,
+            why,
+        )
+        assert "call.bridged" in {e["type"] for e in entries}, (entries, why)
+
+
+@pytest.fixture
+def two_pbx(call_centre: CallCentre, redis_url: str, tmp_path: Path) -> Iterator[TwoPbx]:
+    fake = FakeFreeSwitch().start()
+    esl_bridge: esl.BridgeProcess | None = None
+    try:
+        cc = call_centre
+        cc.lab.agents = [ALICE]
+        cc.lab.entries = [AST_BOOKING, AST_BILLING]
+        cc.lab.admin_hook = add_freeswitch(fake.port)
+        cc.lab.extra_pjsip = trunk_pjsip()
+        cc.start(offer_timeout=6)  # writes the one admin YAML, installs, worker, AMI bridge
+        config = load_admin_config(cc.lab.config_path)
+        fake.calls.use_dialplan(esl.rendered_dialplan(config))
+        esl_bridge = esl.BridgeProcess(cc.lab.config_path, redis_url, tmp_path / "esl-bridge.log")
+        world = TwoPbx(cc, esl.Stack(fake, cc.client, config, esl_bridge))
+        world.fs.start_bridge()
+        yield world
+        world.check_alive()
+        log = world.esl_log()
+        assert "Traceback" not in log, f"the ESL bridge logged an error:\n{log[-6000:]}"
+        if cc.bridge is not None:
+            assert "Traceback" not in cc.bridge.text(), cc.bridge.tail()
+    finally:
+        if esl_bridge is not None:
+            esl_bridge.stop()
+        fake.stop()
+
+
+def test_agents_on_both_pbxs_take_calls_from_both_pbxs(two_pbx: TwoPbx) -> None:
+    world, cc, fs = two_pbx, two_pbx.cc, two_pbx.fs
+    with cc.sipp.phone(ALICE.port, "answer", ring=0.2, talk=1.0, calls=1) as alice_phone:
+        cc.qualify(ALICE.endpoint)
+        cc.desktop_online("alice")
+        fs.agent_ready("anna", Answer(after=0.1))  # desktop, and the phone registers on fs1
+        world.wait_phone("alice")
+        world.wait_phone("anna")
+
+        # 1. A caller on Asterisk, for booking: alice's phone on Asterisk rings.
+        call = cc.sipp.customer_call(AST_BOOKING.extension, caller="5550201", hold=None)
+        assert call.wait(30).ok, call.result().describe() + world.explain()
+        assert alice_phone.wait(20).ok, alice_phone.result().describe()
+    request = cc.request_for("5550201")
+    cc.wait_request(request.id, RequestState.CLOSED)
+    world.assert_served(cc.client.request(request.id) or request, AST, "alice")
+
+    # 2. A caller on Asterisk, for billing: anna's phone is on FreeSWITCH; Asterisk rings
+    # her over the inter-PBX trunk (sipp at the FreeSWITCH PBX's SIP address answers).
+    with cc.sipp.phone(
+        FS_SIP_PORT, "answer", ring=0.2, talk=1.0, calls=1, host=FS_SIP_HOST
+    ) as far_pbx:
+        call = cc.sipp.customer_call(AST_BILLING.extension, caller="5550202", hold=None)
+        assert call.wait(30).ok, call.result().describe() + world.explain()
+        far = far_pbx.wait(20)
+    assert far.ok, far.describe() + world.explain()
+    invites = [m.first_line for m in far.messages if m.method == "INVITE"]
+    assert [i.split()[1] for i in invites] == [f"sip:{ANNA['endpoint']}@{FS_SIP_HOST}:5080"]
+    request = cc.request_for("5550202")
+    cc.wait_request(request.id, RequestState.CLOSED)
+    world.assert_served(cc.client.request(request.id) or request, AST, "anna")
+    assert fs.calls.rows() == [], "the fake FreeSWITCH had a channel of its own"
+
+    # 3. A caller on FreeSWITCH, for billing: anna's phone on FreeSWITCH.
+    caller = fs.calls.dial(FS_ENTRIES[1]["extension"], "+4930000203")
+    accepted = world.fs_request(caller, RequestState.ACCEPTED)
+    leg = fs.wait(lambda: (c := fs.calls.leg(caller)) is not None and c.peer, "anna's leg")
+    assert (leg.profile, leg.number) == ("internal", ANNA["endpoint"])  # user/2001 on fs1
+    fs.calls.hangup(caller)
+    closed = world.fs_request(caller, RequestState.CLOSED)
+    assert closed.id == accepted.id
+    world.assert_served(closed, FS, "anna")
+
+    # 4. A caller on FreeSWITCH, for booking: alice's phone is on Asterisk; FreeSWITCH rings
+    # her over the trunk's gateway (the fake switch plays the far leg).
+    fs.calls.add_phone(ALICE.endpoint, Answer(after=0.1), register=False)  # behind the trunk
+    caller = fs.calls.dial(FS_ENTRIES[0]["extension"], "+4930000204")
+    accepted = world.fs_request(caller, RequestState.ACCEPTED)
+    leg = fs.wait(lambda: (c := fs.calls.leg(caller)) is not None and c.peer, "alice's leg")
+    assert (leg.profile, leg.number) == (trunk_name(TRUNK), ALICE.endpoint)
+    fs.calls.hangup(caller)
+    closed = world.fs_request(caller, RequestState.CLOSED)
+    world.assert_served(closed, FS, "alice")
+    # alice's phone presence stays the AMI bridge's: available, not claimed by the ESL bridge
+    world.wait_phone("alice")
+
+    world.check_alive()
+
+
+def test_a_caller_who_then_chats_keeps_one_session_and_agent(two_pbx: TwoPbx) -> None:
+    """A customer calls on FreeSWITCH and talks to alice (phone on Asterisk), then opens a
+    chat: the chat joins the call's session and is offered to alice, the known agent - not
+    to carol, who has the better booking skill."""
+    world, cc, fs = two_pbx, two_pbx.cc, two_pbx.fs
+    with cc.sipp.phone(ALICE.port, "answer", calls=1):
+        cc.qualify(ALICE.endpoint)
+        cc.desktop_online("alice")
+        world.wait_phone("alice")
+        fs.calls.add_phone(ALICE.endpoint, Answer(after=0.1), register=False)
+        caller = fs.calls.dial(FS_ENTRIES[0]["extension"], "+4930000205")
+        call = world.fs_request(caller, RequestState.ACCEPTED)
+        assert call.agent == "alice", world.explain()
+        fs.calls.hangup(caller)
+        call = world.fs_request(caller, RequestState.CLOSED)
+    world.assert_served(call, FS, "alice")
+
+    cc.desktop_online("carol")  # chat-only, booking 9: the strategy's first pick otherwise
+    chat = cc.client.submit(channel="chat", service="booking", user_id=call.user_id)
+    assert chat.session_id == call.session_id, world.explain()
+    offers = wait_for("a chat offer", lambda: cc.client.agent_offers("alice"))
+    assert [o.request_id for o in offers] == [chat.request_id], offers
+    assert cc.client.agent_offers("carol") == []
+    assert cc.client.accept(offers[0].id, "alice").ok
+    chat_request = cc.client.request(chat.request_id)
+    assert chat_request is not None
+    assert (chat_request.owner, chat_request.agent) == ("alice", "alice"), world.explain()
+    assert chat_request.state is RequestState.ACCEPTED
+    session = cc.client.session(call.session_id)
+    assert session is not None and session.owner == "alice"
+    types = cc.transcript_types(call.session_id)
+    assert types[types.index("call.bridged") :].count("assigned") == 1  # the chat's, after
+    world.check_alive()
