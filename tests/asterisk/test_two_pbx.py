@@ -148,8 +148,17 @@ class TwoPbx:
         wait_for(f"{agent}'s phone available in the router", check, 20)
 
     def fs_request(self, call_uuid: str, state: RequestState) -> RoutingRequest:
-        request: RoutingRequest = self.fs.wait_request(call_uuid, state.value, timeout=15)
+        """The routing request the ESL bridge filed for fake-switch call `call_uuid`, once in
+        `state`."""
+        try:
+            request: RoutingRequest = self.fs.wait_request(call_uuid, state.value, timeout=15)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{self.cc.explain()}") from None
         return request
+
+    def sip_device(self, agent: str) -> str:
+        state = self.cc.client.agent(agent)
+        return state.devices.get("sip", "") if state is not None else ""
 
     def call_entries(self, session_id: str) -> list[dict[str, Any]]:
         return [e for e in self.cc.client.transcript(session_id) if e["type"].startswith("call.")]
@@ -206,7 +215,10 @@ def two_pbx(call_centre: CallCentre, redis_url: str, tmp_path: Path) -> Iterator
 
 def test_agents_on_both_pbxs_take_calls_from_both_pbxs(two_pbx: TwoPbx) -> None:
     world, cc, fs = two_pbx, two_pbx.cc, two_pbx.fs
-    with cc.sipp.phone(ALICE.port, "answer", ring=0.2, talk=1.0, calls=1) as alice_phone:
+    # alice's phone (on Asterisk) answers two calls: one from an Asterisk caller (1) and one
+    # that comes over the inter-PBX trunk from FreeSWITCH (4); it stays up (qualified)
+    # throughout, so the AMI bridge keeps her phone available.
+    with cc.sipp.phone(ALICE.port, "answer", ring=0.2, calls=2) as alice_phone:
         cc.qualify(ALICE.endpoint)
         cc.desktop_online("alice")
         fs.agent_ready("anna", Answer(after=0.1))  # desktop, and the phone registers on fs1
@@ -214,52 +226,79 @@ def test_agents_on_both_pbxs_take_calls_from_both_pbxs(two_pbx: TwoPbx) -> None:
         world.wait_phone("anna")
 
         # 1. A caller on Asterisk, for booking: alice's phone on Asterisk rings.
-        call = cc.sipp.customer_call(AST_BOOKING.extension, caller="5550201", hold=None)
+        call = cc.sipp.customer_call(AST_BOOKING.extension, caller="5550201", hold=1.0)
         assert call.wait(30).ok, call.result().describe() + world.explain()
-        assert alice_phone.wait(20).ok, alice_phone.result().describe()
-    request = cc.request_for("5550201")
-    cc.wait_request(request.id, RequestState.CLOSED)
-    world.assert_served(cc.client.request(request.id) or request, AST, "alice")
+        request = cc.request_for("5550201")
+        cc.wait_request(request.id, RequestState.CLOSED)
+        world.assert_served(cc.client.request(request.id) or request, AST, "alice")
+        assert alice_phone.result().count("INVITE", "received") == 1
 
-    # 2. A caller on Asterisk, for billing: anna's phone is on FreeSWITCH; Asterisk rings
-    # her over the inter-PBX trunk (sipp at the FreeSWITCH PBX's SIP address answers).
-    with cc.sipp.phone(
-        FS_SIP_PORT, "answer", ring=0.2, talk=1.0, calls=1, host=FS_SIP_HOST
-    ) as far_pbx:
-        call = cc.sipp.customer_call(AST_BILLING.extension, caller="5550202", hold=None)
-        assert call.wait(30).ok, call.result().describe() + world.explain()
-        far = far_pbx.wait(20)
-    assert far.ok, far.describe() + world.explain()
-    invites = [m.first_line for m in far.messages if m.method == "INVITE"]
-    assert [i.split()[1] for i in invites] == [f"sip:{ANNA['endpoint']}@{FS_SIP_HOST}:5080"]
-    request = cc.request_for("5550202")
-    cc.wait_request(request.id, RequestState.CLOSED)
-    world.assert_served(cc.client.request(request.id) or request, AST, "anna")
-    assert fs.calls.rows() == [], "the fake FreeSWITCH had a channel of its own"
+        # 2. A caller on Asterisk, for billing: anna's phone is on FreeSWITCH; Asterisk rings
+        # her over the inter-PBX trunk (sipp at the FreeSWITCH PBX's SIP address answers).
+        with cc.sipp.phone(
+            FS_SIP_PORT, "answer", ring=0.2, talk=1.0, calls=1, host=FS_SIP_HOST
+        ) as far_pbx:
+            call = cc.sipp.customer_call(AST_BILLING.extension, caller="5550202", hold=None)
+            assert call.wait(30).ok, call.result().describe() + world.explain()
+            far = far_pbx.wait(20)
+        assert far.ok, far.describe() + world.explain()
+        invites = [m.first_line for m in far.messages if m.method == "INVITE"]
+        assert [i.split()[1] for i in invites] == [f"sip:{ANNA['endpoint']}@{FS_SIP_HOST}:5080"]
+        request = cc.request_for("5550202")
+        cc.wait_request(request.id, RequestState.CLOSED)
+        world.assert_served(cc.client.request(request.id) or request, AST, "anna")
+        assert fs.calls.rows() == [], "the fake FreeSWITCH had a channel of its own"
 
-    # 3. A caller on FreeSWITCH, for billing: anna's phone on FreeSWITCH.
-    caller = fs.calls.dial(FS_ENTRIES[1]["extension"], "+4930000203")
-    accepted = world.fs_request(caller, RequestState.ACCEPTED)
-    leg = fs.wait(lambda: (c := fs.calls.leg(caller)) is not None and c.peer, "anna's leg")
-    assert (leg.profile, leg.number) == ("internal", ANNA["endpoint"])  # user/2001 on fs1
-    fs.calls.hangup(caller)
-    closed = world.fs_request(caller, RequestState.CLOSED)
-    assert closed.id == accepted.id
-    world.assert_served(closed, FS, "anna")
+        # 3. A caller on FreeSWITCH, for billing: anna's phone on FreeSWITCH.
+        caller = fs.calls.dial(FS_ENTRIES[1]["extension"], "+4930000203")
+        accepted = world.fs_request(caller, RequestState.ACCEPTED)
+        leg = fs.wait(lambda: (c := fs.calls.leg(caller)) is not None and c.peer, "anna's leg")
+        assert (leg.profile, leg.number) == ("internal", ANNA["endpoint"])  # user/2001
+        fs.calls.hangup(caller)
+        closed = world.fs_request(caller, RequestState.CLOSED)
+        assert closed.id == accepted.id
+        world.assert_served(closed, FS, "anna")
 
-    # 4. A caller on FreeSWITCH, for booking: alice's phone is on Asterisk; FreeSWITCH rings
-    # her over the trunk's gateway (the fake switch plays the far leg).
-    fs.calls.add_phone(ALICE.endpoint, Answer(after=0.1), register=False)  # behind the trunk
-    caller = fs.calls.dial(FS_ENTRIES[0]["extension"], "+4930000204")
-    accepted = world.fs_request(caller, RequestState.ACCEPTED)
-    leg = fs.wait(lambda: (c := fs.calls.leg(caller)) is not None and c.peer, "alice's leg")
-    assert (leg.profile, leg.number) == (trunk_name(TRUNK), ALICE.endpoint)
-    fs.calls.hangup(caller)
-    closed = world.fs_request(caller, RequestState.CLOSED)
-    world.assert_served(closed, FS, "alice")
-    # alice's phone presence stays the AMI bridge's: available, not claimed by the ESL bridge
-    world.wait_phone("alice")
-
+        # 4. A caller on FreeSWITCH, for booking: alice's phone is on Asterisk. The ESL bridge
+        # rings her over the trunk's gateway; the fake switch answers that leg itself (after
+        # 1 s), and what FreeSWITCH would send over the trunk is sent by sipp from the
+        # FreeSWITCH PBX's SIP address: Asterisk's implus-inter-pbx context rings alice's
+        # real phone.
+        fs.calls.add_phone(ALICE.endpoint, Answer(after=1.0), register=False)  # behind the trunk
+        caller = fs.calls.dial(FS_ENTRIES[0]["extension"], "+4930000204")
+        gateway_leg = fs.wait(
+            lambda: next(
+                (c for c in list(fs.calls.legs.values()) if c.profile == trunk_name(TRUNK)), None
+            ),
+            "FreeSWITCH ringing alice over the trunk",
+        )
+        assert gateway_leg.number == ALICE.endpoint
+        over_trunk = cc.sipp.customer_call(
+            ALICE.endpoint, caller="+4930000204", hold=2.0, source=(FS_SIP_HOST, FS_SIP_PORT)
+        )
+        accepted = world.fs_request(caller, RequestState.ACCEPTED)
+        # the AMI bridge sees alice's phone taken by the call from the other PBX
+        wait_for("alice's phone busy", lambda: world.sip_device("alice") == "busy", 10)
+        assert over_trunk.wait(30).ok, over_trunk.result().describe() + world.explain()
+        leg = fs.wait(lambda: (c := fs.calls.leg(caller)) is not None and c.peer, "alice's leg")
+        assert leg.uuid == gateway_leg.uuid
+        fs.calls.hangup(caller)
+        closed = world.fs_request(caller, RequestState.CLOSED)
+        assert closed.id == accepted.id
+        world.assert_served(closed, FS, "alice")
+        alice = alice_phone.wait(20)
+    assert alice.ok, alice.describe()
+    assert alice.count("INVITE", "received") == 2
+    # The trunk call is no routing request of the AMI bridge: the caller's only request is
+    # the one the ESL bridge filed.
+    requests = [
+        e["request"]
+        for session in cc.client.history("+4930000204")
+        for e in cc.client.transcript(session.id)
+        if e["type"] == "request"
+    ]
+    assert requests == [closed.id], world.explain()
+    world.wait_phone("alice")  # free again, reported by the AMI bridge
     world.check_alive()
 
 
