@@ -11,10 +11,15 @@ What is real and what plays a part:
   SIP INVITE over the inter-PBX trunk to the FreeSWITCH PBX's sip_host:sip_port. The fake
   switch speaks no SIP, so a sipp UAS listening at that address plays "FreeSWITCH and that
   agent's phone": the SIP leg is real up to the far PBX's address, the far PBX is sipp.
-- FreeSWITCH -> the agent on Asterisk: the fake switch originates over the gateway of the
-  trunk (`sofia/gateway/implus-trunk-.../<ext>`) and plays the far leg itself, as in
-  tests/fsbridge/test_fsbridge_inter_pbx.py; the agent's presence there comes from the real
-  AMI bridge (the sandbox qualifies the agent's sipp phone).
+- FreeSWITCH -> the agent on Asterisk: the ESL bridge has the fake switch originate over the
+  trunk's gateway (`sofia/gateway/implus-trunk-.../<ext>`); the fake answers that leg itself
+  (as in tests/fsbridge/test_fsbridge_inter_pbx.py), and the INVITE FreeSWITCH would send
+  over the trunk is sent by a sipp UAC from the FreeSWITCH PBX's SIP address, so Asterisk's
+  generated `implus-inter-pbx` context really rings the agent's sipp phone (the two are not
+  coupled: the fake answers after 1 s whatever sipp does). The agent's presence comes from
+  the real AMI bridge (the sandbox qualifies the agent's sipp phone).
+- A customer who called on FreeSWITCH and then chats (a `chat` request filed through
+  router.client, as the chat service does) stays in one session with the same agent.
 
 Routing is asserted through the router's state (which agent accepted which request, whose
 session it is, which bridge wrote the call events), not through the bridges' counters.
