@@ -17,6 +17,7 @@ answers for all of them - what the benchmark does).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,12 +82,21 @@ class Lab:
     """Appended to the generated extensions_implus.conf (e.g. `[implus-entry](+)` lines)."""
     queues: str = ""
     """app_queue queues (queues_implus.conf), e.g. for a side-by-side benchmark."""
+    admin_hook: Callable[[dict[str, Any]], None] | None = None
+    """Edits the admin dict before it is written: more PBXs, agents homed on them, inter-PBX
+    trunks (only the sandbox PBX is rendered and installed here)."""
 
     @property
     def config_path(self) -> Path:
         return self.folder / "admin.yaml"
 
     def admin_dict(self) -> dict[str, Any]:
+        data = self._sandbox_admin_dict()
+        if self.admin_hook is not None:
+            self.admin_hook(data)
+        return data
+
+    def _sandbox_admin_dict(self) -> dict[str, Any]:
         return {
             "strategy": "strategy.yaml",
             "hold_margin": self.hold_margin,

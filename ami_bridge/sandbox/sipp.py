@@ -175,6 +175,7 @@ class Sipp:
         rate: float = 10.0,
         max_seconds: float = 60,
         limit: int | None = None,
+        source: tuple[str, int] | None = None,
     ) -> SippRun:
         """A customer calls `exten` (context `sandbox-inbound`) from 127.0.0.2.
 
@@ -182,8 +183,14 @@ class Sipp:
         the far end to hang up (up to `max_seconds`, which also bounds the whole run).
         `caller` may be one number or a list (used in turn, one per call). `limit` caps
         the calls open at once (sipp -l; its default is low for load tests).
+        `source`: call from this (host, port) instead, e.g. another PBX's address that a
+        pjsip `identify` maps to an inter-PBX trunk.
         """
         callers = [caller] if isinstance(caller, str) else caller
+        host, port = source or (
+            configs.CUSTOMER_HOST,
+            _free_udp_port(configs.CUSTOMER_HOST, avoid={configs.CUSTOMER_UAS_PORT}),
+        )
         hold_ms = 0 if hold is None else max(1, int(hold * 1000))
         return self._start(
             "customer_call.xml",
@@ -193,9 +200,9 @@ class Sipp:
                 "-s",
                 exten,
                 "-i",
-                configs.CUSTOMER_HOST,
+                host,
                 "-p",
-                str(_free_udp_port(configs.CUSTOMER_HOST, avoid={configs.CUSTOMER_UAS_PORT})),
+                str(port),
                 "-set",
                 "hold_ms",
                 str(hold_ms),
