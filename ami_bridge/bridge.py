@@ -25,9 +25,9 @@ from typing import Any
 import redis.asyncio
 import redis.exceptions
 
+from dialplan.agents import agent_profile
 from dialplan.config import AdminConfig
 from router.client import AsyncRouterClient
-from router.model import AgentProfile
 
 from . import commands as cmd
 from . import events as ev
@@ -164,16 +164,7 @@ class AmiBridge:
         for a in self.config.agents:
             if a.pbx not in (pbx_id, None):
                 continue
-            await self.router.upsert_agent(
-                AgentProfile(
-                    id=a.id,
-                    name=a.display_name,
-                    skills=dict(a.skills),
-                    capacity={"voice": a.capacity.voice, "chat": a.capacity.chat},
-                    pbx=a.pbx or "",
-                    endpoint=a.endpoint or "",
-                )
-            )
+            await self.router.upsert_agent(agent_profile(a))
             count += 1
         log.info("pushed %d agent profiles from %s", count, self.config.source or "the config")
 

@@ -5,23 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dialplan.config import AdminConfig, Agent
-from router.model import AgentProfile
+from dialplan.agents import agent_profile
+from dialplan.config import AdminConfig
 
 log = logging.getLogger(__name__)
-
-
-def agent_profile(agent: Agent) -> AgentProfile:
-    """The router profile of an admin-config agent. VoIP calls use the voice slot (the router
-    has no separate VoIP capacity)."""
-    return AgentProfile(
-        id=agent.id,
-        name=agent.name,
-        skills=dict(agent.skills),
-        capacity={"voice": agent.capacity.voice, "chat": agent.capacity.chat},
-        pbx=agent.pbx or "",
-        endpoint=agent.endpoint or "",
-    )
 
 
 def push_agents(router: Any, config: AdminConfig) -> int:
