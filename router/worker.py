@@ -45,6 +45,10 @@ log = logging.getLogger("implus.router")
 
 AGENT_SCAN = 20
 """Waiting requests looked at per queue when an agent becomes free."""
+REDECIDE_ROUNDS = 3
+"""Fresh decisions for a request that lost every candidate to other workers."""
+SWEEP_AGENTS = 200
+"""Free agents the periodic sweep offers waiting requests to, at most, per round."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ class WorkerSettings:
     session_idle_s: float = 3600.0
     """Open sessions with no activity and nothing in progress close after this long."""
     housekeeping_interval_s: float = 10.0
+    sweep_interval_s: float = 1.0
+    """How often free agents and waiting requests that never met are matched (the safety
+    net behind the event-driven matching; 0 turns it off)."""
 
 
 @dataclass
@@ -70,6 +77,8 @@ class WorkerStats:
     waits: int = 0
     overflows: int = 0
     timeouts: int = 0
+    sweeps: int = 0
+    """Sweep rounds that found free agents beside waiting requests."""
 
 
 class Worker:
@@ -251,30 +260,35 @@ class Worker:
     def _carry_out(
         self, decisions: list[Decision], now: int, enqueue: bool = True
     ) -> list[Decision]:
-        """Reserve for offers (pipelined), enqueue waits, overflow the rest. Returns waits."""
+        """Reserve for offers (pipelined), enqueue waits, overflow the rest. Returns waits.
+
+        A request whose every candidate was taken meanwhile (another worker won the race)
+        is decided again on the corrected view, up to REDECIDE_ROUNDS times, before it is
+        left to wait: a free agent elsewhere must not sit idle while it waits.
+        """
         offers = [d for d in decisions if d.outcome == "offer"]
         waits = [d for d in decisions if d.outcome == "wait"]
         overflows = [d for d in decisions if d.outcome == "overflow"]
-        steps: list[Script] = []
-        for d in offers:
-            steps.append(self._reserve_step(d.request, d.plan, d.candidates[0], d.trace, now))
-        replies = self.client.execute(Batch(tuple(steps))) if steps else []
-        for d, reply in zip(offers, replies, strict=True):
-            if int(reply[0]) == 1:
-                self.stats.offers += 1
-                continue
-            self._lost(d.candidates[0], reply)
-            if not self._try_rest(d, now) and enqueue:
-                d.trace = {
-                    **d.trace,
-                    "outcome": "wait",
-                    "why": "every candidate was taken meanwhile",
-                }
-                waits.append(d)
-        post: list[Script] = []
-        if enqueue:
-            for d in waits:
-                post.append(self._enqueue_step(d, now))
+        for round_ in range(REDECIDE_ROUNDS + 1):
+            lost = self._reserve_all(offers, now)
+            if not lost:
+                break
+            if round_ == REDECIDE_ROUNDS:
+                for d in lost:
+                    d.trace = {
+                        **d.trace,
+                        "outcome": "wait",
+                        "why": "every candidate was taken meanwhile",
+                    }
+                waits += lost
+                break
+            again = self._decide_all([d.request for d in lost], now)
+            offers = [d for d in again if d.outcome == "offer"]
+            waits += [d for d in again if d.outcome == "wait"]
+            overflows += [d for d in again if d.outcome == "overflow"]
+        if not enqueue:
+            waits = []
+        post: list[Script] = [self._enqueue_step(d, now) for d in waits]
         for d in overflows:
             post.append(
                 Script("overflow", (d.request.id, d.overflow_to, json.dumps(d.trace), TRACE_TTL_S))
@@ -284,6 +298,27 @@ class Worker:
         self.stats.waits += len(waits)
         self.stats.overflows += len(overflows)
         return waits
+
+    def _reserve_all(self, offers: list[Decision], now: int) -> list[Decision]:
+        """Reserve each offer's first candidate in one pipeline, the others one by one on a
+        lost race. Returns the decisions none of whose candidates could be reserved."""
+        if not offers:
+            return []
+        steps = [
+            self._reserve_step(d.request, d.plan, d.candidates[0], d.trace, now) for d in offers
+        ]
+        replies = self.client.execute(Batch(tuple(steps)))
+        lost = []
+        for d, reply in zip(offers, replies, strict=True):
+            if int(reply[0]) == 1:
+                self.stats.offers += 1
+                continue
+            self._lost(d.candidates[0], reply)
+            if str(reply[1]).startswith("request"):
+                continue  # the request itself moved on (cancelled, offered elsewhere)
+            if not self._try_rest(d, now):
+                lost.append(d)
+        return lost
 
     def _try_rest(self, d: Decision, now: int) -> bool:
         for agent_id in d.candidates[1:]:
@@ -470,9 +505,39 @@ class Worker:
                 self.client.execute(Script("expire_leases", (source, 500)))
         if self._due("claim", s.claim_idle_ms / 3000):
             self._claim_stale()
+        if s.sweep_interval_s and self._due("sweep", s.sweep_interval_s):
+            self._sweep()
         if self._due("housekeeping", s.housekeeping_interval_s):
             self._close_idle_sessions()
             self._trim_work()
+
+    def _sweep(self) -> None:
+        """Free agents of queues where requests wait take them (see _serve_agents).
+
+        Matching is event-driven (a new request looks for an agent, an agent who becomes
+        free looks for a request), so a request that lost its races and an agent no event
+        woke could otherwise stay apart; this round costs one pipelined ZCARD per queue
+        and channel when nobody waits."""
+        queues = sorted(
+            set(self.strategy.queue_names) | set(self.redis.smembers(self.keys.queues()))
+        )
+        lines = [(q, Channel(c)) for q in queues for c in CHANNELS]
+        counts = self.client.execute(
+            Batch(tuple(cmd("ZCARD", f"{self.keys.queue(q)}:{c.value}") for q, c in lines))
+        )
+        now = self.clock()
+        free: dict[str, None] = {}
+        for (queue, channel), waiting in zip(lines, counts, strict=True):
+            if not waiting or len(free) >= SWEEP_AGENTS:
+                continue
+            for agent in self.view.ready(queue, channel, "longest_idle"):
+                if agent.unavailable_reason(channel, now) is None:
+                    free[agent.id] = None
+                    if len(free) >= SWEEP_AGENTS:
+                        break
+        if free:
+            self.stats.sweeps += 1
+            self._serve_agents(list(free))
 
     def _claim_stale(self) -> None:
         reply = self.redis.xautoclaim(
