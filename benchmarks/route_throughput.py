@@ -223,27 +223,28 @@ def throughput(url: str, agents: int, requests: int, workers: int) -> dict[str, 
     t0 = time.perf_counter()
     try:
         last = 0
-        idle_since = None
+        last_change, changed_at = 0, t0
         while True:
             # offers wait 10 min for an answer: one timer each, none expires meanwhile
             offered = int(client.redis.zcard(client.keys.timers()))
+            now = time.perf_counter()
+            if offered != last_change:
+                last_change, changed_at = offered, now
             if offered >= requests:
                 break
             if proc.poll() is not None:
                 raise SystemExit("workers died")
-            if time.perf_counter() - t0 > 600:
+            if now - t0 > 600:
                 raise SystemExit(f"only {offered} of {requests} offered after 600 s")
             if offered - last >= requests // 10:
-                log(f"  {offered} offered after {time.perf_counter() - t0:.1f}s")
+                log(f"  {offered} offered after {now - t0:.1f}s")
                 last = offered
-            if work_done(client):  # every request examined: the rest wait for capacity
-                idle_since = idle_since or time.perf_counter()
-                if time.perf_counter() - idle_since > 1.0:
-                    break
-            else:
-                idle_since = None
+            # every request examined and nothing new for 3 s (the workers' sweep runs each
+            # second): the rest wait for capacity
+            if now - changed_at > 3.0 and work_done(client):
+                break
             time.sleep(0.01)
-        elapsed = (idle_since or time.perf_counter()) - t0
+        elapsed = changed_at - t0
     finally:
         stop(proc)
     if offered < requests:
