@@ -21,6 +21,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -196,6 +197,48 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+class CpuMeter:
+    """CPU seconds spent by redis-server (from /proc), the workers (children this process
+    waited for) and this process (the load generator) since creation."""
+
+    def __init__(self, client: RouterClient) -> None:
+        self.redis_pid = int(client.redis.info("server")["process_id"])
+        self.start = self.read()
+
+    def read(self) -> tuple[float, float, float]:
+        with open(f"/proc/{self.redis_pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        redis_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        return redis_s, kids.ru_utime + kids.ru_stime, me.ru_utime + me.ru_stime
+
+    def per(self, n: int, prefix: str) -> dict[str, float]:
+        """Microseconds of CPU per unit of work (call after the workers were waited for)."""
+        now = self.read()
+        names = ("redis", "workers", "loadgen")
+        return {
+            f"{prefix}_{name}_cpu_us": (b - a) / max(1, n) * 1e6
+            for name, a, b in zip(names, self.start, now, strict=True)
+        }
+
+
+def wait_consumers(client: RouterClient, workers: int, proc: subprocess.Popen[bytes]) -> None:
+    """Until every worker has loaded its agent view and joined the consumer group: start-up
+    (imports, 10,000 agents read) is not routing time."""
+    deadline = time.perf_counter() + 60
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("workers died")
+        try:
+            if len(client.redis.xinfo_consumers(client.keys.work(), WORK_GROUP)) >= workers:
+                return
+        except redis.ResponseError:
+            pass  # the group does not exist yet
+        time.sleep(0.005)
+    raise SystemExit("workers did not start within 60 s")
+
+
 def work_done(client: RouterClient) -> bool:
     for g in client.redis.xinfo_groups(client.keys.work()):
         if g["name"] == WORK_GROUP:
@@ -219,7 +262,9 @@ def throughput(url: str, agents: int, requests: int, workers: int) -> dict[str, 
     submit_s = time.perf_counter() - t
     log(f"{requests} requests filed in {submit_s:.1f}s ({requests / submit_s:,.0f}/s)")
     # the work stream also holds the agents' own items; all of it must be worked off
+    meter = CpuMeter(client)
     proc = start_workers(url, "tput", workers)
+    wait_consumers(client, workers, proc)
     t0 = time.perf_counter()
     try:
         last = 0
@@ -253,7 +298,14 @@ def throughput(url: str, agents: int, requests: int, workers: int) -> dict[str, 
         f"phase 1: {offered} assignments in {elapsed:.2f}s = {offered / elapsed:,.0f}/s "
         f"with {workers} workers"
     )
+    cpu = meter.per(offered, "assignment")
+    log(
+        "  CPU per assignment: redis-server {:.0f} us, workers {:.0f} us (incl. start-up)".format(
+            cpu["assignment_redis_cpu_us"], cpu["assignment_workers_cpu_us"]
+        )
+    )
     return {
+        **cpu,
         "assignments_per_s": offered / elapsed,
         "assignments": offered,
         "submit_per_s": requests / submit_s,
@@ -265,8 +317,10 @@ def latency(url: str, agents: int, rate: int, seconds: float, workers: int) -> d
     client = RouterClient.from_url(url, domain="lat")
     client.load_strategy(STRATEGY)
     make_agents(client, agents, 3)
+    meter = CpuMeter(client)
     proc = start_workers(url, "lat", workers)
-    time.sleep(1.0)
+    wait_consumers(client, workers, proc)
+    time.sleep(0.5)
     sent: dict[str, float] = {}
     got: dict[str, float] = {}
     stop_flag = threading.Event()
@@ -312,7 +366,17 @@ def latency(url: str, agents: int, rate: int, seconds: float, workers: int) -> d
         f"phase 2: {len(lat)} offers at {actual_rate:,.0f} req/s; p50 {lat[len(lat) // 2]:.2f} ms, "
         f"p99 {lat[int(len(lat) * 0.99)]:.2f} ms; {missing} not offered"
     )
+    cpu = meter.per(len(sent), "request")
+    log(
+        "  CPU per request (submit, offer, accept, complete): redis-server {:.0f} us, "
+        "workers {:.0f} us, load generator {:.0f} us".format(
+            cpu["request_redis_cpu_us"],
+            cpu["request_workers_cpu_us"],
+            cpu["request_loadgen_cpu_us"],
+        )
+    )
     return {
+        **cpu,
         "offer_latency_p50_ms": statistics.median(lat),
         "offer_latency_p99_ms": lat[int(len(lat) * 0.99) - 1],
         "offer_latency_max_ms": lat[-1],

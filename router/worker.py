@@ -158,6 +158,16 @@ class Worker:
         self.view.set_queues(
             {q: d.skills.keys() for q, d in self.strategy.definition.queues.items()}
         )
+        self._warm_pools()
+
+    def _warm_pools(self) -> None:
+        """Build the ordered candidate pools the strategy's first steps use now, not on the
+        first request (10,000 agents take a few hundred ms to sort: a cold-start stall)."""
+        for rule in self.strategy.rules:
+            plan = self.strategy.plan(rule, 0.0)
+            for target in plan.targets:
+                for channel in (Channel.VOICE, Channel.CHAT):
+                    next(self.view.ready(target.queue, channel, plan.order, plan.order_skill), None)
 
     def _sync_view(self) -> set[str]:
         """Apply the agent feed to the view; returns agents that may have become free."""
