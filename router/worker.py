@@ -47,8 +47,8 @@ AGENT_SCAN = 20
 """Waiting requests looked at per queue when an agent becomes free."""
 REDECIDE_ROUNDS = 3
 """Fresh decisions for a request that lost every candidate to other workers."""
-SWEEP_AGENTS = 200
-"""Free agents the periodic sweep offers waiting requests to, at most, per round."""
+SWEEP_REQUESTS = 1000
+"""Waiting requests the periodic sweep decides again, at most, per round."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class WorkerStats:
     overflows: int = 0
     timeouts: int = 0
     sweeps: int = 0
-    """Sweep rounds that found free agents beside waiting requests."""
+    """Sweep rounds that found requests waiting beside free agents."""
 
 
 class Worker:
@@ -292,6 +292,7 @@ class Worker:
                     }
                 waits += lost
                 break
+            self._sync_view()  # learn what the other workers took meanwhile
             again = self._decide_all([d.request for d in lost], now)
             offers = [d for d in again if d.outcome == "offer"]
             waits += [d for d in again if d.outcome == "wait"]
@@ -325,7 +326,10 @@ class Worker:
                 continue
             self._lost(d.candidates[0], reply)
             if str(reply[1]).startswith("request"):
-                continue  # the request itself moved on (cancelled, offered elsewhere)
+                # the request itself moved on (cancelled, offered by another worker): the
+                # agent's slot we counted in the view was never taken
+                self._optimistic(d.candidates[0], d.request.channel, now, -1)
+                continue
             if not self._try_rest(d, now):
                 lost.append(d)
         return lost
@@ -405,15 +409,23 @@ class Worker:
             ),
         )
 
-    def _optimistic(self, agent_id: str, channel: Channel, now: int) -> None:
-        """Count our own reservation in the view at once, before its event comes back."""
+    def _optimistic(self, agent_id: str, channel: Channel, now: int, count: int = 1) -> None:
+        """Count our own reservation in the view at once, before its event comes back
+        (``count=-1`` takes back one that did not happen)."""
         agent = self.view.get(agent_id)
         if agent is None:
             return
         slot = channel.capacity_channel.value
         load = dict(agent.load)
-        load[slot] = load.get(slot, 0) + 1
-        self.view.upsert(dataclasses.replace(agent, load=load, busy=agent.busy + 1, last_offer=now))
+        load[slot] = max(0, load.get(slot, 0) + count)
+        self.view.upsert(
+            dataclasses.replace(
+                agent,
+                load=load,
+                busy=max(0, agent.busy + count),
+                last_offer=now if count > 0 else agent.last_offer,
+            )
+        )
 
     def _serve_agents(self, ids: list[str]) -> None:
         """Agents who became free take the best waiting requests they can serve.
@@ -522,12 +534,12 @@ class Worker:
             self._trim_work()
 
     def _sweep(self) -> None:
-        """Free agents of queues where requests wait take them (see _serve_agents).
+        """Requests waiting in queues where the view shows a free agent are decided again.
 
         Matching is event-driven (a new request looks for an agent, an agent who becomes
-        free looks for a request), so a request that lost its races and an agent no event
-        woke could otherwise stay apart; this round costs one pipelined ZCARD per queue
-        and channel when nobody waits."""
+        free looks for a request), so a request that lost all its races and an agent no
+        event woke could otherwise stay apart. This round costs one pipelined ZCARD per
+        queue and channel when nobody waits."""
         queues = sorted(
             set(self.strategy.queue_names) | set(self.redis.smembers(self.keys.queues()))
         )
@@ -536,18 +548,22 @@ class Worker:
             Batch(tuple(cmd("ZCARD", f"{self.keys.queue(q)}:{c.value}") for q, c in lines))
         )
         now = self.clock()
-        free: dict[str, None] = {}
+        stuck = []
         for (queue, channel), waiting in zip(lines, counts, strict=True):
-            if not waiting or len(free) >= SWEEP_AGENTS:
-                continue
-            for agent in self.view.ready(queue, channel, "longest_idle"):
-                if agent.unavailable_reason(channel, now) is None:
-                    free[agent.id] = None
-                    if len(free) >= SWEEP_AGENTS:
-                        break
-        if free:
+            if waiting and any(
+                a.unavailable_reason(channel, now) is None
+                for a in self.view.ready(queue, channel, "longest_idle")
+            ):
+                stuck.append(f"{self.keys.queue(queue)}:{channel.value}")
+        if not stuck:
+            return
+        heads = self.client.execute(
+            Batch(tuple(cmd("ZRANGE", k, 0, SWEEP_REQUESTS - 1) for k in stuck))
+        )
+        ids = list(dict.fromkeys(r for head in heads for r in head))[:SWEEP_REQUESTS]
+        if ids:
             self.stats.sweeps += 1
-            self._serve_agents(list(free))
+            self._route_requests(ids)
 
     def _claim_stale(self) -> None:
         reply = self.redis.xautoclaim(
