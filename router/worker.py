@@ -115,6 +115,9 @@ class Worker:
         self._feed_id = last[0][0] if last else "0-0"
         for agent in self.client.agents():
             self.view.upsert(agent)
+        # Join the group now, not at the first read: who is serving must be visible (XINFO
+        # CONSUMERS) even while there is no work.
+        self.redis.xgroup_createconsumer(self.keys.work(), WORK_GROUP, self.name)
         log.info(
             "worker %s ready: %d agents, strategy v%d",
             self.name,
