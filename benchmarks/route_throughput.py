@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -170,23 +171,78 @@ def submit_steps(n: int, offset: int = 0) -> list[Script]:
     return out
 
 
-def start_workers(url: str, domain: str, workers: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from router.cli import main; main()",
-            "router",
-            "--redis-url",
-            url,
-            "--domain",
-            domain,
-            "--workers",
-            str(workers),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def start_workers(url: str, domain: str, workers: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """WORKERS allocation processes; their log (with each worker's closing stats line) goes
+    to LOG_PATH."""
+    with open(log_path, "wb") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from router.cli import main; main()",
+                "router",
+                "--redis-url",
+                url,
+                "--domain",
+                domain,
+                "--workers",
+                str(workers),
+            ],
+            stdout=out,
+            stderr=out,
+        )
+
+
+def start_profiler(pid: int, profile: Path) -> subprocess.Popen[bytes]:
+    """py-spy recording process PID and its children (an SVG flame graph, or collapsed
+    stacks for a `.txt` name) until they exit."""
+    exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if exe is None:
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
+    cmd = [exe, "record", "--subprocesses", "--nonblocking", "--pid", str(pid), "-o", str(profile)]
+    if profile.suffix == ".txt":
+        cmd += ["--format", "raw"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def worker_stats(log_path: Path) -> dict[str, int]:
+    """The workers' closing `stopped: k=v ...` lines, summed over workers."""
+    total: dict[str, int] = {}
+    for line in log_path.read_text(errors="replace").splitlines():
+        if " stopped: " in line:
+            for pair in line.split(" stopped: ", 1)[1].split():
+                k, _, v = pair.partition("=")
+                total[k] = total.get(k, 0) + int(v)
+    return total
+
+
+class CommandStats:
+    """Redis's own profile: time inside each command (INFO commandstats) between creation
+    and ``top()``. EVALSHA includes the commands its script runs."""
+
+    def __init__(self, client: RouterClient) -> None:
+        self.redis = client.redis
+        self.start = self.read()
+
+    def read(self) -> dict[str, tuple[int, int]]:
+        stats = self.redis.info("commandstats")
+        return {k.removeprefix("cmdstat_"): (v["calls"], v["usec"]) for k, v in stats.items()}
+
+    def top(self, n_units: int, limit: int = 6) -> dict[str, dict[str, float]]:
+        """The LIMIT commands with the most Redis time, as calls and microseconds per unit."""
+        diff = []
+        for name, (calls, usec) in self.read().items():
+            c0, u0 = self.start.get(name, (0, 0))
+            if usec > u0:
+                diff.append((usec - u0, calls - c0, name))
+        diff.sort(reverse=True)
+        return {
+            name: {
+                "calls_per_unit": round(calls / max(1, n_units), 3),
+                "us_per_unit": round(usec / max(1, n_units), 1),
+            }
+            for usec, calls, name in diff[:limit]
+        }
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -253,7 +309,9 @@ def work_done(client: RouterClient) -> bool:
     return False
 
 
-def throughput(url: str, agents: int, requests: int, workers: int) -> dict[str, float]:
+def throughput(
+    url: str, agents: int, requests: int, workers: int, tmp: Path, profile: Path | None
+) -> dict[str, Any]:
     client = RouterClient.from_url(url, domain="tput")
     client.load_strategy(STRATEGY)
     # One spare slot per agent: greedy matching may spend skilled agents' slots on general
@@ -270,8 +328,11 @@ def throughput(url: str, agents: int, requests: int, workers: int) -> dict[str, 
     log(f"{requests} requests filed in {submit_s:.1f}s ({requests / submit_s:,.0f}/s)")
     # the work stream also holds the agents' own items; all of it must be worked off
     meter = CpuMeter(client)
-    proc = start_workers(url, "tput", workers)
+    commands = CommandStats(client)
+    worker_log = tmp / "tput-workers.log"
+    proc = start_workers(url, "tput", workers, worker_log)
     wait_consumers(client, workers, proc)
+    spy = start_profiler(proc.pid, profile) if profile else None
     t0 = time.perf_counter()
     try:
         last = 0
@@ -299,6 +360,9 @@ def throughput(url: str, agents: int, requests: int, workers: int) -> dict[str, 
         elapsed = changed_at - t0
     finally:
         stop(proc)
+        if spy is not None:
+            spy.wait(60)  # py-spy writes its file when the processes it records end
+            log(f"  profile of the workers written to {profile}")
     if offered < requests:
         log(f"  {requests - offered} requests found no free agent (they wait in their queues)")
     log(
@@ -311,8 +375,27 @@ def throughput(url: str, agents: int, requests: int, workers: int) -> dict[str, 
             cpu["assignment_redis_cpu_us"], cpu["assignment_workers_cpu_us"]
         )
     )
+    top = commands.top(offered)
+    log(
+        "  Redis time per assignment by command: "
+        + ", ".join(
+            f"{k} {v['us_per_unit']:.0f} us ({v['calls_per_unit']}x)" for k, v in top.items()
+        )
+    )
+    stats = worker_stats(worker_log)
+    log(
+        "  workers: {} work items, {} offers, {} lost races, {} sweeps that found work".format(
+            stats.get("items", 0),
+            stats.get("offers", 0),
+            stats.get("lost_races", 0),
+            stats.get("sweeps", 0),
+        )
+    )
     return {
         **cpu,
+        "redis_time_per_assignment": top,
+        "lost_races": stats.get("lost_races", 0),
+        "worker_items": stats.get("items", 0),
         "assignments_per_s": offered / elapsed,
         "assignments": offered,
         "submit_per_s": requests / submit_s,
@@ -320,13 +403,15 @@ def throughput(url: str, agents: int, requests: int, workers: int) -> dict[str, 
     }
 
 
-def latency(url: str, agents: int, rate: int, seconds: float, workers: int) -> dict[str, float]:
+def latency(
+    url: str, agents: int, rate: int, seconds: float, workers: int, tmp: Path
+) -> dict[str, Any]:
     client = RouterClient.from_url(url, domain="lat")
     client.load_strategy(STRATEGY)
     make_agents(client, agents, 3)
     drop_agent_wakeups(client)
     meter = CpuMeter(client)
-    proc = start_workers(url, "lat", workers)
+    proc = start_workers(url, "lat", workers, tmp / "lat-workers.log")
     wait_consumers(client, workers, proc)
     time.sleep(0.5)
     sent: dict[str, float] = {}
@@ -404,7 +489,9 @@ def main() -> None:
         "--rate", type=int, default=2000, help="arrivals per second in the latency phase"
     )
     ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--redis-url", help="use this Redis (flushed!) instead of starting one")
+    ap.add_argument(
+        "--profile", type=Path, help="py-spy the workers in phase 1 (.svg, or .txt: collapsed)"
+    )
     ap.add_argument("--json", action="store_true", help="print the JSON result line (always last)")
     args = ap.parse_args()
     if shutil.which("redis-server") is None:
@@ -421,8 +508,12 @@ def main() -> None:
                 "workers": args.workers,
                 "cpus": os.cpu_count(),
             }
-            result.update(throughput(url, args.agents, args.requests, args.workers))
-            result.update(latency(url, args.agents, args.rate, args.seconds, args.workers))
+            result.update(
+                throughput(url, args.agents, args.requests, args.workers, Path(tmp), args.profile)
+            )
+            result.update(
+                latency(url, args.agents, args.rate, args.seconds, args.workers, Path(tmp))
+            )
             result["redis_eval_per_s"] = ref
             result["assignments_vs_eval"] = round(float(result["assignments_per_s"]) / ref, 4)  # type: ignore[arg-type]
         finally:

@@ -136,6 +136,13 @@ class Worker:
             except redis.ConnectionError as e:
                 log.error("Redis unreachable (%s); retrying in 1 s", e)
                 time.sleep(1)
+        # One line an operator (and the throughput benchmark) can read: how much of the
+        # work was lost races or waits rather than offers.
+        log.info(
+            "worker %s stopped: %s",
+            self.name,
+            " ".join(f"{k}={v}" for k, v in dataclasses.asdict(self.stats).items()),
+        )
 
     def step(self, block_ms: int | None = None) -> int:
         """One round: sync the view, run due housekeeping, handle one batch of work."""
