@@ -24,6 +24,7 @@ the figures. The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -99,6 +100,7 @@ def loadgen(cfg: dict[str, Any]) -> dict[str, Any]:
 
     url = cfg["ws_url"]
     latencies: list[float] = []
+    arrivals: list[float] = []
     pings: list[float] = []
     errors: list[str] = []
     assigned = gevent.event.Event()
@@ -123,7 +125,9 @@ def loadgen(cfg: dict[str, Any]) -> dict[str, Any]:
             if kind == "entry":
                 text = f["entry"].get("text", "")
                 if text.startswith("t="):
-                    latencies.append(time.time() - float(text[2:]))
+                    now = time.time()
+                    latencies.append(now - float(text[2:]))
+                    arrivals.append(now)
             elif kind == "offer":
                 ws.send(json.dumps({"type": "accept", "offer_id": f["offer_id"]}))
             elif kind == "session":
@@ -196,6 +200,11 @@ def loadgen(cfg: dict[str, Any]) -> dict[str, Any]:
     print(f"assigned {state['accepted']}", file=sys.stderr, flush=True)
     stop = gevent.event.Event()
     ping = gevent.spawn(pinger, cfg["ping_token"], stop)
+    # The load generator's own garbage collector must not pause the clock it measures with:
+    # a full collection over 5,000 websockets' objects stalls it for a visible time.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     print("steady", file=sys.stderr, flush=True)
     sent = 0
     interval = 1.0 / cfg["rate"]
@@ -233,11 +242,27 @@ def loadgen(cfg: dict[str, Any]) -> dict[str, Any]:
         "send_rate": round(sent / send_s, 1),
         "received": len(latencies),
         "latencies_ms": [x * 1000 for x in latencies],
+        "slowest_seconds": slowest_seconds(start, arrivals, latencies),
         "ping_ms": [x * 1000 for x in pings],
         "errors": errors[:5],
         "error_count": len(errors),
         "reconnects": state["reconnects"],
     }
+
+
+def slowest_seconds(
+    start: float, arrivals: list[float], latencies: list[float], n: int = 5
+) -> list[dict[str, float]]:
+    """The N seconds of the run whose messages arrived latest: where a tail comes from (a
+    few stalls, or everything slow)."""
+    worst: dict[int, list[float]] = {}
+    for at, lat in zip(arrivals, latencies, strict=True):
+        worst.setdefault(int(at - start), []).append(lat * 1000)
+    rows = [
+        {"second": sec, "max_ms": round(max(v), 1), "over_50ms": sum(1 for x in v if x > 50)}
+        for sec, v in worst.items()
+    ]
+    return sorted(rows, key=lambda r: -r["max_ms"])[:n]
 
 
 # ---------------------------------------------------------------------------------------
@@ -450,6 +475,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "chat_cpu_ms_per_message": round(1000 * steady["chat_cpu_s"] / out["sent"], 3)
             if steady.get("chat_cpu_s") and out["sent"]
             else None,
+            "slowest_seconds": out.get("slowest_seconds"),
             "errors": out["errors"],
             "error_count": out["error_count"],
             "reconnects": out["reconnects"],
