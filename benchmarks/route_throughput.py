@@ -44,12 +44,13 @@ from router.model import AgentProfile
 from router.ops import Batch, Script
 
 STRATEGY = """
-defaults: {queue: general, offer_timeout: 600, wrapup: {voice: 0, chat: 0, voip: 0}}
-queues: {general: {}, sales: {skills: {sales: 1}}}
+defaults: {{queue: general, offer_timeout: 600, wrapup: {{voice: 0, chat: 0, voip: 0}}}}
+queues: {{general: {{}}, sales: {{skills: {{sales: 1}}}}}}
 rules:
-  - {name: vip, conditions: customer.vip >= 2, actions: {queue: sales, priority: 5}}
-  - {name: sales, conditions: service == "sales", actions: {queue: sales}}
-  - {name: rest, actions: {queue: general}}
+  - {{name: vip, conditions: customer.vip >= 2, actions: {{queue: sales, priority: 5}},
+     order: {order}}}
+  - {{name: sales, conditions: service == "sales", actions: {{queue: sales}}, order: {order}}}
+  - {{name: rest, actions: {{queue: general}}, order: {order}}}
 """
 
 
@@ -310,10 +311,16 @@ def work_done(client: RouterClient) -> bool:
 
 
 def throughput(
-    url: str, agents: int, requests: int, workers: int, tmp: Path, profile: Path | None
+    url: str,
+    agents: int,
+    requests: int,
+    workers: int,
+    tmp: Path,
+    profile: Path | None,
+    order: str,
 ) -> dict[str, Any]:
     client = RouterClient.from_url(url, domain="tput")
-    client.load_strategy(STRATEGY)
+    client.load_strategy(STRATEGY.format(order=order))
     # One spare slot per agent: greedy matching may spend skilled agents' slots on general
     # requests, and the run must not depend on a perfect packing to finish.
     chat_capacity = max(1, -(-requests // agents)) + 1
@@ -404,10 +411,10 @@ def throughput(
 
 
 def latency(
-    url: str, agents: int, rate: int, seconds: float, workers: int, tmp: Path
+    url: str, agents: int, rate: int, seconds: float, workers: int, tmp: Path, order: str
 ) -> dict[str, Any]:
     client = RouterClient.from_url(url, domain="lat")
-    client.load_strategy(STRATEGY)
+    client.load_strategy(STRATEGY.format(order=order))
     make_agents(client, agents, 3)
     drop_agent_wakeups(client)
     meter = CpuMeter(client)
@@ -490,6 +497,12 @@ def main() -> None:
     )
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument(
+        "--order",
+        default="longest_idle",
+        choices=["longest_idle", "least_load", "round_robin", "highest_skill"],
+        help="the strategy's agent order (every rule)",
+    )
+    ap.add_argument(
         "--profile", type=Path, help="py-spy the workers in phase 1 (.svg, or .txt: collapsed)"
     )
     ap.add_argument("--json", action="store_true", help="print the JSON result line (always last)")
@@ -506,13 +519,24 @@ def main() -> None:
                 "agents": args.agents,
                 "requests": args.requests,
                 "workers": args.workers,
+                "order": args.order,
                 "cpus": os.cpu_count(),
             }
             result.update(
-                throughput(url, args.agents, args.requests, args.workers, Path(tmp), args.profile)
+                throughput(
+                    url,
+                    args.agents,
+                    args.requests,
+                    args.workers,
+                    Path(tmp),
+                    args.profile,
+                    args.order,
+                )
             )
             result.update(
-                latency(url, args.agents, args.rate, args.seconds, args.workers, Path(tmp))
+                latency(
+                    url, args.agents, args.rate, args.seconds, args.workers, Path(tmp), args.order
+                )
             )
             result["redis_eval_per_s"] = ref
             result["assignments_vs_eval"] = round(float(result["assignments_per_s"]) / ref, 4)  # type: ignore[arg-type]
