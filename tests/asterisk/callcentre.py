@@ -60,6 +60,28 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = 15) -> T
     raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
 
 
+PHONE_SETTLE_S = 1.5
+"""How long a phone must stay available before a test relies on it. An OPTIONS qualify
+Asterisk sent before the sipp phone listened fails up to `qualify_timeout` (1 s) later,
+after the test's own qualify succeeded: the phone then reads unavailable for a second and
+an offer made meanwhile skips it (seen as a flaky "rung == [alice, bob]")."""
+
+
+def wait_steady(what: str, check: Callable[[], bool], hold_s: float, timeout: float = 15) -> None:
+    """Poll `check` until it has held for `hold_s` seconds in a row."""
+    deadline = time.monotonic() + timeout + hold_s
+    since: float | None = None
+    while time.monotonic() < deadline:
+        if check():
+            since = since if since is not None else time.monotonic()
+            if time.monotonic() - since >= hold_s:
+                return
+        else:
+            since = None
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: not steady for {hold_s} s within {timeout} s")
+
+
 class WorkerThread:
     """The router's allocation worker, in a thread of the test process."""
 
@@ -207,7 +229,10 @@ class CallCentre:
             alive = state.leases.get("sip", 0) > time.time() * 1000
             return state.devices.get("sip") == device and (alive or device == "offline")
 
-        wait_for(f"{agent}'s phone {device} in the router", check, timeout)
+        if device == "available":
+            wait_steady(f"{agent}'s phone available in the router", check, PHONE_SETTLE_S, timeout)
+        else:
+            wait_for(f"{agent}'s phone {device} in the router", check, timeout)
 
     # --- calls ------------------------------------------------------------------------------
 
@@ -226,11 +251,18 @@ class CallCentre:
         return wait_for(f"a routing request for caller {caller}", find)
 
     def wait_request(self, request_id: str, state: RequestState, timeout: float = 15) -> None:
+        seen: list[RoutingRequest | None] = [None]
+
         def check() -> RequestState | None:
-            request = self.client.request(request_id)
+            request = seen[0] = self.client.request(request_id)
             return request.state if request is not None and request.state is state else None
 
-        wait_for(f"request {request_id} {state.value}", check, timeout)
+        try:
+            wait_for(f"request {request_id} {state.value}", check, timeout)
+        except AssertionError as e:
+            request = seen[0]
+            now = request.state.value if request is not None else "missing"
+            raise AssertionError(f"{e}; it is {now}: {request!r}\n{self.explain()}") from None
 
     def wait_owner(self, session_id: str, agent: str, timeout: float = 15) -> None:
         def check() -> bool:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from callcentre import CallCentre, wait_for
+from callcentre import PHONE_SETTLE_S, CallCentre, wait_for, wait_steady
 from freeswitch_fixture.calls import Answer
 from freeswitch_fixture.server import FakeFreeSwitch
 
@@ -150,7 +150,7 @@ class TwoPbx:
                 and a.leases.get("sip", 0) > time.time() * 1000
             )
 
-        wait_for(f"{agent}'s phone available in the router", check, 20)
+        wait_steady(f"{agent}'s phone available in the router", check, PHONE_SETTLE_S, 20)
 
     def fs_request(self, call_uuid: str, state: RequestState) -> RoutingRequest:
         """The routing request the ESL bridge filed for fake-switch call `call_uuid`, once in
