@@ -99,11 +99,17 @@ def test_agent_not_answering_goes_to_the_next_agent(
     assert [e["type"] for e in anna_rings] == ["call.ringing", "call.hangup"]
     assert anna_rings[1]["cause"] == cause
     assert anna_rings[1]["answered"] is False
-    failed = [
-        e for e in stack.router.read_events("0-0", None, 10000)
-        if e.type == "offer.failed" and e.get("agent") == "anna"
+    ended = [
+        (e.type, e.get("reason")) for e in stack.router.read_events("0-0", None, 10000)
+        if e.type in ("offer.failed", "offer.timeout") and e.get("agent") == "anna"
     ]  # fmt: skip
-    assert [e.get("reason") for e in failed] == [reason]
+    if reason == "no_answer":
+        # The phone rings as long as the offer lasts: the switch's NO_ANSWER and the
+        # router's own offer timer end it at the same moment, and either may come first.
+        # Both count one missed offer (checked below).
+        assert ended in ([("offer.failed", "no_answer")], [("offer.timeout", "no answer in time")])
+    else:
+        assert ended == [("offer.failed", reason)]
     assert stack.router.agent("anna").no_answer == (1 if reason == "no_answer" else 0)
     stack.calls.hangup(caller)
     stack.wait_request(caller, "closed")
