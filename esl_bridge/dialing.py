@@ -92,6 +92,15 @@ def dial_string(
     return agent_dial_string(config, pbx_id, agent_id)
 
 
+def ring_seconds(offer_timeout_s: int) -> int:
+    """How long to ring an agent for an offer that lasts `offer_timeout_s` (whole seconds,
+    rounded down by the router): one second less, at least one, so FreeSWITCH gives up
+    before the router's own offer timer and the transcript gets the switch's cause
+    (NO_ANSWER) rather than the bridge's cancel. The AMI bridge's `ring_margin_s` does the
+    same on Asterisk."""
+    return max(1, int(offer_timeout_s) - 1)
+
+
 def ring_agent_command(
     dial: str,
     leg: str,

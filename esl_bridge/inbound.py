@@ -35,6 +35,7 @@ from esl_bridge.dialing import (
     dial_string,
     failure_reason,
     ring_agent_command,
+    ring_seconds,
     transfer_command,
     user_id,
 )
@@ -232,7 +233,9 @@ class InboundCalls:
             if SAFE_VALUE.match(rec.number):
                 variables["origination_caller_id_number"] = rec.number
             try:
-                sb.esl.bgapi(ring_agent_command(dial, leg, cmd.agent, variables, cmd.timeout))
+                sb.esl.bgapi(
+                    ring_agent_command(dial, leg, cmd.agent, variables, ring_seconds(cmd.timeout))
+                )
             except (EslError, UnsafeValue) as e:
                 log.error("could not ring %s for call %s: %s", cmd.agent, rec.call_id, e)
                 self.ring_failed(rec.call_id, leg, "DESTINATION_OUT_OF_ORDER")

@@ -22,6 +22,7 @@ from esl_bridge.dialing import (
     originate,
     origination_uuid,
     ring_agent_command,
+    ring_seconds,
     user_id,
 )
 from esl_bridge.errors import BridgeConfigError
@@ -51,6 +52,12 @@ def test_ring_agent_command_is_agent_first_with_the_chosen_uuid(config) -> None:
         "implus_offer=o1,implus_caller=c-1}user/2001@127.0.0.1 &park()"
     )
     assert origination_uuid(command.split(" ", 1)[1]) == "0f0f-leg"
+
+
+def test_the_agent_rings_a_second_less_than_the_offer_lasts() -> None:
+    """FreeSWITCH must give up before the router's offer timer, or a no-answer ends as the
+    bridge's cancel (ORIGINATOR_CANCEL) instead of the switch's NO_ANSWER."""
+    assert [ring_seconds(t) for t in (20, 4, 2, 1, 0)] == [19, 3, 1, 1, 1]
 
 
 @pytest.mark.parametrize(
