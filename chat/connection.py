@@ -203,7 +203,6 @@ class KeepAlive(threading.Thread):
     def __init__(self, connections: Any, interval: float) -> None:
         super().__init__(name="ws-keepalive", daemon=True)
         self.connections = connections
-        self.interval = interval
         self.tick = min(self.TICK_S, interval)
         self.slices = max(1, round(interval / self.tick))
         self.stopping = threading.Event()

@@ -97,24 +97,14 @@ def test_agent_not_answering_goes_to_the_next_agent(
     entries = stack.call_entries(request.session_id, caller)
     anna_rings = [e for e in entries if e.get("agent") == "anna"]
     assert [e["type"] for e in anna_rings] == ["call.ringing", "call.hangup"]
-    assert not anna_rings[1].get("answered")  # (a withdrawn ring's entry does not say)
-    ended = [
-        (e.type, e.get("reason")) for e in stack.router.read_events("0-0", None, 10000)
-        if e.type in ("offer.failed", "offer.timeout") and e.get("agent") == "anna"
+    assert anna_rings[1]["cause"] == cause
+    assert anna_rings[1]["answered"] is False
+    failed = [
+        e for e in stack.router.read_events("0-0", None, 10000)
+        if e.type == "offer.failed" and e.get("agent") == "anna"
     ]  # fmt: skip
-    outcome = (anna_rings[1]["cause"], ended)
-    if reason == "no_answer":
-        # The phone rings as long as the offer lasts, so the switch's NO_ANSWER and the
-        # router's own offer timer come at the same moment and either may win: the switch
-        # reports why, or the router ends the offer and the bridge cancels the ring (which
-        # the switch's NO_ANSWER may still overtake). Each counts one missed offer (below).
-        assert outcome in (
-            ("NO_ANSWER", [("offer.failed", "no_answer")]),
-            ("NO_ANSWER", [("offer.timeout", "no answer in time")]),
-            ("ORIGINATOR_CANCEL", [("offer.timeout", "no answer in time")]),
-        ), outcome
-    else:
-        assert outcome == (cause, [("offer.failed", reason)])
+    # the switch gives up before the router's offer timer (esl_bridge.dialing.ring_seconds)
+    assert [e.get("reason") for e in failed] == [reason]
     assert stack.router.agent("anna").no_answer == (1 if reason == "no_answer" else 0)
     stack.calls.hangup(caller)
     stack.wait_request(caller, "closed")
