@@ -12,12 +12,12 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=["router", "chat", "ami_bridge", "ami_bridge.sandbox", "esl_bridge", "dialplan"],
+    packages=["router", "admin_config", "chat", "ami_bridge", "esl_bridge", "dialplan", "devstack"],
     package_data={
         "router": ["lua/*.lua"],
         "chat": ["static/*", "templates/*"],
         "dialplan": ["templates/*"],
-        "ami_bridge.sandbox": ["scenarios/*.xml"],
+        "devstack": ["scenarios/*.xml"],
     },
     install_requires=[
         "redis>=5.0",
@@ -53,12 +53,17 @@ setup(
         "console_scripts": ["implus = router.cli:main"],
         # Each package adds its own subcommands; the router core imports none of them.
         "implus.commands": [
-            "sandbox = ami_bridge.sandbox:sandbox_group",
-            "up = ami_bridge.sandbox.stack:up_command",
+            "sandbox = devstack.cli:sandbox_group",
+            "up = devstack.stack:up_command",
             "chat = chat.cli:chat_command",
             "dialplan = dialplan.cli:dialplan_group",
             "ami-bridge = ami_bridge.cli:ami_bridge_command",
             "esl-bridge = esl_bridge.cli:esl_bridge_command",
+        ],
+        # How `implus dialplan apply` reloads each kind of PBX (admin_config.reloading).
+        "implus.reloaders": [
+            "asterisk = ami_bridge.reload:AmiReloader",
+            "freeswitch = esl_bridge.reload:EslReloader",
         ],
     },
 )

@@ -25,8 +25,8 @@ from typing import Any
 import redis.asyncio
 import redis.exceptions
 
-from dialplan.agents import agent_profile
-from dialplan.config import AdminConfig
+from admin_config.agents import agent_profile
+from admin_config.model import AdminConfig
 from router.client import AsyncRouterClient
 
 from . import commands as cmd

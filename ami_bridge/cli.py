@@ -9,8 +9,8 @@ import signal
 
 import click
 
-from dialplan.config import AdminConfig, load_admin_config
-from dialplan.errors import DialplanError
+from admin_config.errors import AdminConfigError
+from admin_config.model import AdminConfig, load_admin_config
 
 from .errors import AmiLoginFailed, BridgeConfigError
 from .settings import BridgeSettings, settings_from_config
@@ -84,7 +84,7 @@ def ami_bridge_command(
             sip_ttl_s=sip_ttl,
             reconcile_interval_s=reconcile_interval,
         )
-    except (DialplanError, BridgeConfigError) as e:
+    except (AdminConfigError, BridgeConfigError) as e:
         raise click.ClickException(str(e)) from None
     try:
         asyncio.run(_serve(settings, config))

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import redis.exceptions
 
-from dialplan.config import AdminConfig
+from admin_config.model import AdminConfig
 from router.client import AsyncRouterClient, Result
 from router.errors import RouterError
 from router.ops import Op

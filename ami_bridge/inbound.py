@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import redis.exceptions
 
-from dialplan.errors import DialplanError
-from dialplan.targets import (
+from admin_config.errors import AdminConfigError
+from admin_config.targets import (
     AGENT_DIAL_VAR,
     RING_VAR,
     agent_dial_string,
@@ -173,7 +173,7 @@ class InboundCalls:
             deadline = offer.deadline
         try:
             dial = agent_dial_string(c.config, c.pbx_id, command.agent)
-        except (KeyError, DialplanError) as e:
+        except (KeyError, AdminConfigError) as e:
             log.error("cannot ring agent %s: %s (check the admin config)", command.agent, e)
             await c.ask("offer_failed", lambda: c.router.offer_failed(command.offer, "unavailable"))
             return

@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from dialplan.errors import DialplanError
-from dialplan.targets import agent_dial_string, outbound_destination
+from admin_config.errors import AdminConfigError
+from admin_config.targets import agent_dial_string, outbound_destination
 from router.model import OfferState
 
 from . import commands as cmd
@@ -100,7 +100,7 @@ class OutboundCalls:
         try:
             to = outbound_destination(c.config, c.pbx_id, call.service or None)
             dial = agent_dial_string(c.config, c.pbx_id, call.agent)
-        except (KeyError, DialplanError) as e:
+        except (KeyError, AdminConfigError) as e:
             log.error("outbound call %s cannot be placed: %s", call.id, e)
             await self._note(call, "call.hangup", party="agent", reason=str(e)[:200])
             return False

@@ -11,7 +11,7 @@ import asyncio
 import re
 from collections.abc import Mapping
 
-from dialplan.targets import Destination
+from admin_config.targets import Destination
 
 from . import events as ev
 from .connection import AmiConnection

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dialplan.config import AdminConfig, AsteriskPbx
+from admin_config.model import AdminConfig, AsteriskPbx
 
 from .connection import AmiSettings
 from .errors import BridgeConfigError

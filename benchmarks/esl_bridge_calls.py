@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from freeswitch_fixture.calls import Answer  # noqa: E402
 from freeswitch_fixture.server import FakeFreeSwitch  # noqa: E402
 
-from dialplan.config import load_admin_config  # noqa: E402
+from admin_config.model import load_admin_config  # noqa: E402
+from admin_config.secrets import Secrets  # noqa: E402
 from dialplan.rendering import render  # noqa: E402
-from dialplan.secrets import Secrets  # noqa: E402
 from router.client import RouterClient  # noqa: E402
 
 STRATEGY = """

@@ -42,9 +42,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ami_bridge.sandbox import AsteriskSandbox
-from ami_bridge.sandbox.lab import AMI_SECRET, AMI_SECRET_ENV, PBX_ID, Lab, LabAgent, LabEntry
-from ami_bridge.sandbox.sipp import Sipp, SippRun
+from devstack import AsteriskSandbox
+from devstack.lab import AMI_SECRET, AMI_SECRET_ENV, PBX_ID, Lab, LabAgent, LabEntry
+from devstack.sipp import Sipp, SippRun
 from router.client import RouterClient
 
 AGENT_PORT = 5090

@@ -1,7 +1,8 @@
 """`implus dialplan apply`: render, diff, write what changed, reload only that.
 
-The reload goes over the PBX's management link through a `Reloader`; `reloader_for(pbx)`
-picks the AMI one (Asterisk) or the ESL one (FreeSWITCH). Tests can pass their own
+The reload goes over the PBX's management link through a `Reloader`;
+`admin_config.reloading.reloader_for(pbx)` finds the one the PBX's bridge registers (the
+AMI one for Asterisk, the ESL one for FreeSWITCH). Tests can pass their own
 reloader only for the file logic; the real ones are tested against the sandbox Asterisk
 and the ESL fixture.
 """
@@ -12,45 +13,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
-from dialplan.config import AdminConfig, FreeswitchPbx, Pbx
+from admin_config.model import AdminConfig, FreeswitchPbx, Pbx
+from admin_config.reloading import Reloader, ReloadPlan
+from admin_config.secrets import Secrets
 from dialplan.install import FileChange, InstallPlan, plan_install, write_plan
 from dialplan.rendering import render
-from dialplan.secrets import Secrets
-
-
-@dataclass(frozen=True)
-class ReloadPlan:
-    """What to reload after an install, derived from which files changed."""
-
-    asterisk_modules: tuple[str, ...] = ()
-    """AMI `Reload` modules: pbx_config, res_pjsip.so, manager."""
-    reloadxml: bool = False
-    gateway_profile: str | None = None
-    """FreeSWITCH profile to `rescan` (gateways changed)."""
-    gateways_to_kill: tuple[str, ...] = ()
-    """Gateways changed or removed: `killgw` before the rescan so they are re-read."""
-
-    @property
-    def empty(self) -> bool:
-        return not (self.asterisk_modules or self.reloadxml)
-
-    def describe(self) -> list[str]:
-        out = [f"reload {m}" for m in self.asterisk_modules]
-        out += [f"sofia profile {self.gateway_profile} killgw {g}" for g in self.gateways_to_kill]
-        if self.reloadxml:
-            out.append("reloadxml")
-        if self.gateway_profile:
-            out.append(f"sofia profile {self.gateway_profile} rescan")
-        return out
-
-
-class Reloader(Protocol):
-    """Carries out a ReloadPlan over the PBX's management link; returns what it did."""
-
-    def reload(self, pbx: Pbx, plan: ReloadPlan) -> list[str]: ...
-
 
 _ASTERISK_MODULES = {"dialplan": "pbx_config", "pjsip": "res_pjsip.so", "manager": "manager"}
 

@@ -9,12 +9,13 @@ from typing import NoReturn
 
 import click
 
+from admin_config.errors import AdminConfigError
+from admin_config.model import AdminConfig
+from admin_config.validate import ValidationResult, validate_file
 from dialplan.apply import apply as apply_config
-from dialplan.config import AdminConfig
 from dialplan.errors import DialplanError
 from dialplan.install import plan_install, write_plan
 from dialplan.rendering import render, select_pbx
-from dialplan.validate import ValidationResult, validate_file
 
 CONFIG_HELP = "The admin YAML (default: $IMPLUS_CONFIG, else ./admin.yaml)."
 
@@ -93,7 +94,7 @@ def render_command(config_path: Path, pbx_name: str, out: Path) -> None:
         pbx = select_pbx(config, pbx_name)
         plan = plan_install(render(config, pbx), out)
         write_plan(plan)
-    except DialplanError as e:
+    except (AdminConfigError, DialplanError) as e:
         _fail(str(e))
     for c in plan.changes:
         click.echo(f"{c.status:<9} {out / c.path}")
@@ -122,7 +123,7 @@ def apply_command(
     quiet: bool,
 ) -> None:
     """Render, show what changed, write only changed files, reload over AMI/ESL."""
-    from dialplan.reload import reloader_for
+    from admin_config.reloading import reloader_for
 
     config = _load(config_path)
     try:
@@ -131,7 +132,7 @@ def apply_command(
         result = apply_config(
             config, pbx, reloader, dest=dest, dry_run=dry_run, force_reload=force_reload
         )
-    except DialplanError as e:
+    except (AdminConfigError, DialplanError) as e:
         _fail(str(e))
     where = result.plan.dest
     if not result.changed:

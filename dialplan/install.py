@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from admin_config.secrets import mask
 from dialplan.errors import UnsafeOverwrite
 from dialplan.rendering import GENERATED_MARK, RenderedFile, is_generated
-from dialplan.secrets import mask
 
 MANIFEST = ".implus-generated"
 Status = Literal["new", "changed", "unchanged", "removed"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dialplan import targets, text
-from dialplan.config import (
+from admin_config import targets
+from admin_config.model import (
     AdminConfig,
     Agent,
     AsteriskPbx,
@@ -21,9 +21,8 @@ from dialplan.config import (
     OutboundTrunk,
     Pbx,
 )
-from dialplan.rendering import HEADER_TEXT, RenderedFile
-from dialplan.secrets import Secrets
-from dialplan.targets import (
+from admin_config.secrets import Secrets
+from admin_config.targets import (
     CONNECT_CONTEXT,
     ENTRY_CONTEXT,
     HOLD_LABEL,
@@ -32,6 +31,8 @@ from dialplan.targets import (
     OVERFLOW_CONTEXT,
     trunk_name,
 )
+from dialplan import text
+from dialplan.rendering import HEADER_TEXT, RenderedFile
 
 EXTENSIONS = "extensions_implus.conf"
 PJSIP = "pjsip_implus.conf"

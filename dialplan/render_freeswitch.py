@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from dialplan import names, patterns, text
-from dialplan.config import (
+from admin_config import names, patterns
+from admin_config.errors import BadSecret
+from admin_config.model import (
     AdminConfig,
     Agent,
     EntryPoint,
@@ -24,10 +25,8 @@ from dialplan.config import (
     InterPbxTrunk,
     OutboundTrunk,
 )
-from dialplan.errors import BadSecret
-from dialplan.rendering import HEADER_TEXT, RenderedFile
-from dialplan.secrets import Secrets
-from dialplan.targets import (
+from admin_config.secrets import Secrets
+from admin_config.targets import (
     DEFAULT_TRUNK_EXTEN,
     ENTRY_CONTEXT,
     INTER_PBX_CONTEXT,
@@ -35,6 +34,8 @@ from dialplan.targets import (
     OVERFLOW_CONTEXT,
     trunk_name,
 )
+from dialplan import text
+from dialplan.rendering import HEADER_TEXT, RenderedFile
 
 DIALPLAN = "dialplan/implus.xml"
 DEFAULT_MUSIC = "$${hold_music}"

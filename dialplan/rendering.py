@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from dialplan.config import PBX_KINDS, AdminConfig, Pbx
+from admin_config.model import PBX_KINDS, AdminConfig, Pbx
+from admin_config.secrets import Secrets
 from dialplan.errors import RenderError
-from dialplan.secrets import Secrets
 
 #: The marker that makes a file ours. A file without it is never overwritten or removed.
 GENERATED_MARK = "implus generated file"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dialplan.agents import agent_profile
-from dialplan.config import AdminConfig
+from admin_config.agents import agent_profile
+from admin_config.model import AdminConfig
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Any
 import gevent
 import gevent.event
 
-from dialplan.config import AdminConfig
+from admin_config.model import AdminConfig
 from esl_bridge import commands as cmds
 from esl_bridge.agents import phones_on, push_agents
 from esl_bridge.client import EslClient

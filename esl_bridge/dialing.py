@@ -1,6 +1,6 @@
 """The ESL commands that ring phones, and what their hang-up causes mean to the router.
 
-Dial strings and dialplan destinations come from `dialplan.targets` (the contract in
+Dial strings and dialplan destinations come from `admin_config.targets` (the contract in
 docs/call-flow.md); this module only puts them into `originate` commands and makes sure no
 value taken from a call (a caller number, an id) can change the command's meaning.
 """
@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
-from dialplan.config import AdminConfig, Agent
-from dialplan.targets import Destination, NoRoute, agent_dial_string
+from admin_config.model import AdminConfig, Agent
+from admin_config.targets import Destination, NoRoute, agent_dial_string
 
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9+._@:-]{1,128}$")
 """What may go into `{var=value}` or a command argument unquoted: no `,` (separates variables),
@@ -70,7 +70,7 @@ def originate(
 def dial_string(
     config: AdminConfig, pbx_id: str, agent_id: str, endpoint: str = "", agent_pbx: str = ""
 ) -> str:
-    """How `pbx_id` dials agent `agent_id` (dialplan.targets.agent_dial_string).
+    """How `pbx_id` dials agent `agent_id` (admin_config.targets.agent_dial_string).
 
     An agent managed through the admin API is not in the admin YAML: then its phone as the
     router knows it (`endpoint` on PBX `agent_pbx`) is dialled by the same rules. Raises

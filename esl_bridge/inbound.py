@@ -26,7 +26,7 @@ import re
 import uuid
 from collections.abc import Mapping
 
-from dialplan.targets import NoRoute, overflow_destination
+from admin_config.targets import NoRoute, overflow_destination
 from esl_bridge import commands as cmds
 from esl_bridge.channels import ChannelRow
 from esl_bridge.dialing import (

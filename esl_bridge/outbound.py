@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from dialplan.targets import NoRoute, outbound_destination
+from admin_config.targets import NoRoute, outbound_destination
 from esl_bridge import commands as cmds
 from esl_bridge.channels import ChannelRow
 from esl_bridge.dialing import (

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dialplan.config import AdminConfig, FreeswitchPbx, load_admin_config
-from dialplan.errors import ConfigInvalid
+from admin_config.errors import ConfigInvalid
+from admin_config.model import AdminConfig, FreeswitchPbx, load_admin_config
 from esl_bridge.client import DEFAULT_SUBCLASSES, EslSettings
 from esl_bridge.errors import BridgeConfigError
 

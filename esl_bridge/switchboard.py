@@ -15,7 +15,7 @@ from typing import Any
 
 import gevent.lock
 
-from dialplan.config import AdminConfig
+from admin_config.model import AdminConfig
 from esl_bridge.client import EslClient
 from esl_bridge.errors import EslError
 from esl_bridge.presence import Presence

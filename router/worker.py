@@ -104,26 +104,29 @@ class Worker:
 
     def start(self) -> None:
         """Create the consumer group if needed, load the strategy and the agent view."""
-        try:
-            self.redis.xgroup_create(self.keys.work(), WORK_GROUP, id="0", mkstream=True)
-        except redis.ResponseError as e:
-            if "BUSYGROUP" not in str(e):
-                raise
+        self._join_group()
         self.client.ensure_strategy()
         self._load_strategy()
         last = self.redis.xrevrange(self.keys.agent_feed(), count=1)
         self._feed_id = last[0][0] if last else "0-0"
         for agent in self.client.agents():
             self.view.upsert(agent)
-        # Join the group now, not at the first read: who is serving must be visible (XINFO
-        # CONSUMERS) even while there is no work.
-        self.redis.xgroup_createconsumer(self.keys.work(), WORK_GROUP, self.name)
         log.info(
             "worker %s ready: %d agents, strategy v%d",
             self.name,
             len(self.view),
             self.strategy.version,
         )
+
+    def _join_group(self) -> None:
+        """Create the consumer group if needed and join it now, not at the first read: who is
+        serving must be visible (XINFO CONSUMERS) even while there is no work."""
+        try:
+            self.redis.xgroup_create(self.keys.work(), WORK_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as e:
+            if "BUSYGROUP" not in str(e):
+                raise
+        self.redis.xgroup_createconsumer(self.keys.work(), WORK_GROUP, self.name)
 
     def stop(self) -> None:
         self._stopping = True
@@ -136,6 +139,13 @@ class Worker:
             except redis.ConnectionError as e:
                 log.error("Redis unreachable (%s); retrying in 1 s", e)
                 time.sleep(1)
+            except redis.ResponseError as e:
+                if "NOGROUP" not in str(e):
+                    raise
+                # Redis came back without the group (restarted from an older snapshot, or a
+                # replica promoted before the group reached it): create it and carry on.
+                log.warning("the work stream lost its consumer group (%s); creating it again", e)
+                self._join_group()
         # One line an operator (and the throughput benchmark) can read: how much of the
         # work was lost races or waits rather than offers.
         log.info(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio
 
+from admin_config.model import load_admin_config
 from ami_bridge import commands as cmd
 from ami_bridge.actors import Serial
 from ami_bridge.callbook import Call, CallBook, CallKind, CallState
@@ -16,7 +17,6 @@ from ami_bridge.errors import BadCommand, BridgeConfigError
 from ami_bridge.pbx import caller_id, leg_id
 from ami_bridge.settings import settings_from_config
 from ami_bridge.translate import EVENT_FILTERS
-from dialplan.config import load_admin_config
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "admin.yaml"
 

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ami_bridge.sandbox import configs
+from devstack import configs
 
 Message = dict[str, list[str]]
 

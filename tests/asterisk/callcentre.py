@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ami_bridge.sandbox import AsteriskSandbox
-from ami_bridge.sandbox.lab import AMI_SECRET, AMI_SECRET_ENV, PBX_ID, Lab
-from ami_bridge.sandbox.sipp import Sipp
+from devstack import AsteriskSandbox
+from devstack.lab import AMI_SECRET, AMI_SECRET_ENV, PBX_ID, Lab
+from devstack.sipp import Sipp
 from router.client import RouterClient
 from router.model import RequestState, RoutingRequest
 from router.worker import Worker, WorkerSettings

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from callcentre import CallCentre
 
-from ami_bridge.sandbox import AsteriskSandbox, SandboxError
-from ami_bridge.sandbox.lab import Lab
-from ami_bridge.sandbox.sipp import Sipp
+from devstack import AsteriskSandbox, SandboxError
+from devstack.lab import Lab
+from devstack.sipp import Sipp
 from router.client import RouterClient
 
 

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from ami_tap import AmiTap
 
-from ami_bridge.sandbox import AsteriskSandbox
-from ami_bridge.sandbox.sipp import Sipp, agent_endpoint_config
+from devstack import AsteriskSandbox
+from devstack.sipp import Sipp, agent_endpoint_config
 
 OUT = Path(__file__).parent.parent / "data" / "ami"
 

@@ -25,10 +25,10 @@ sys.path.insert(0, str(HERE))
 from ami_tap import AmiTap  # noqa: E402
 from callcentre import CallCentre, wait_for  # noqa: E402
 
-from ami_bridge.sandbox import AsteriskSandbox  # noqa: E402
-from ami_bridge.sandbox.lab import Lab, LabAgent, LabEntry  # noqa: E402
-from ami_bridge.sandbox.sipp import Sipp  # noqa: E402
 from ami_bridge.translate import EVENT_FILTERS  # noqa: E402
+from devstack import AsteriskSandbox  # noqa: E402
+from devstack.lab import Lab, LabAgent, LabEntry  # noqa: E402
+from devstack.sipp import Sipp  # noqa: E402
 from router.client import RouterClient  # noqa: E402
 from router.model import RequestState  # noqa: E402
 

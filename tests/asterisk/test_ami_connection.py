@@ -15,8 +15,8 @@ from tcp_proxy import TcpProxy
 from ami_bridge import events as ev
 from ami_bridge.connection import AmiConnection, AmiSettings, EventStream
 from ami_bridge.errors import AmiActionFailed, AmiLoginFailed, AmiUnavailable
-from ami_bridge.sandbox import AsteriskSandbox, configs
-from ami_bridge.sandbox.sipp import Sipp, agent_endpoint_config
+from devstack import AsteriskSandbox, configs
+from devstack.sipp import Sipp, agent_endpoint_config
 
 pytestmark = pytest.mark.asterisk
 E = TypeVar("E")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ami_bridge.sandbox import AsteriskSandbox, SandboxError, ami_fully_booted, build, configs
-from ami_bridge.sandbox.sipp import Sipp
+from devstack import AsteriskSandbox, SandboxError, ami_fully_booted, build, configs
+from devstack.sipp import Sipp
 from router.cli import main as implus
 
 pytestmark = pytest.mark.asterisk

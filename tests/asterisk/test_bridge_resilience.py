@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from callcentre import CallCentre, wait_for
 
-from ami_bridge.sandbox.lab import LabAgent, LabEntry
+from devstack.lab import LabAgent, LabEntry
 from router.model import RequestState
 
 pytestmark = pytest.mark.asterisk

@@ -17,11 +17,11 @@ import yaml
 from ami_tap import AmiTap, Message
 from click.testing import CliRunner
 
-from ami_bridge.sandbox import AsteriskSandbox
-from ami_bridge.sandbox.sipp import Sipp
+from admin_config.model import AdminConfig, load_admin_config
+from ami_bridge.reload import AmiReloader
+from devstack import AsteriskSandbox
+from devstack.sipp import Sipp
 from dialplan.apply import apply
-from dialplan.config import AdminConfig, load_admin_config
-from dialplan.reload import AmiReloader
 from dialplan.rendering import select_pbx
 from router.cli import main
 
@@ -162,7 +162,7 @@ def test_apply_says_what_to_do_when_extensions_are_not_included(
     renamed = tmp_path / "etc"  # a folder Asterisk does not read: the dialplan is not there
     (sandbox.etc / "extensions_implus.conf").write_text("")
     sandbox.cli("dialplan reload")
-    from dialplan.errors import ReloadFailed
+    from admin_config.errors import ReloadFailed
 
     with pytest.raises(ReloadFailed, match=re.escape("add `#include extensions_implus.conf`")):
         apply(config, select_pbx(config, "sandbox"), AmiReloader(), dest=renamed)
@@ -313,7 +313,7 @@ def test_first_apply_explains_the_manager_include(
 ) -> None:
     """Before manager_implus.conf is loaded, the AMI user does not exist: apply writes the
     files and then says what to do once, instead of failing obscurely."""
-    from dialplan.errors import ReloadFailed
+    from admin_config.errors import ReloadFailed
 
     monkeypatch.setenv(AMI_SECRET_ENV, "dialplan-test-secret")
     data = _config_dict(sandbox)

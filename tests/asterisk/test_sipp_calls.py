@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from ami_tap import AmiTap
 
-from ami_bridge.sandbox import AsteriskSandbox
-from ami_bridge.sandbox.sipp import Sipp, agent_endpoint_config, parse_message_log
+from devstack import AsteriskSandbox
+from devstack.sipp import Sipp, agent_endpoint_config, parse_message_log
 
 pytestmark = pytest.mark.asterisk
 

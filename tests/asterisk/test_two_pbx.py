@@ -39,10 +39,10 @@ from callcentre import PHONE_SETTLE_S, CallCentre, wait_for, wait_steady
 from freeswitch_fixture.calls import Answer
 from freeswitch_fixture.server import FakeFreeSwitch
 
-from ami_bridge.sandbox import configs
-from ami_bridge.sandbox.lab import PBX_ID, LabAgent, LabEntry
-from dialplan.config import load_admin_config
-from dialplan.targets import trunk_name
+from admin_config.model import load_admin_config
+from admin_config.targets import trunk_name
+from devstack import configs
+from devstack.lab import PBX_ID, LabAgent, LabEntry
 from router.model import RequestState, RoutingRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fsbridge"))

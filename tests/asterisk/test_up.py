@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ami_bridge.sandbox import AsteriskSandbox
+from devstack import AsteriskSandbox
 
 
 def _free_port() -> int:

@@ -16,10 +16,10 @@ import hypothesis.strategies as st
 from dialplan_helpers import SECRETS, base_config
 from hypothesis import HealthCheck, given, settings
 
+from admin_config.secrets import Secrets
+from admin_config.validate import validate_text
 from dialplan import text
 from dialplan.rendering import render, select_pbx
-from dialplan.secrets import Secrets
-from dialplan.validate import validate_text
 
 NASTY = [
     "Booking, VIP; (test)",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from admin_config.secrets import Secrets
+from admin_config.validate import validate_file
 from dialplan.rendering import render
-from dialplan.secrets import Secrets
-from dialplan.validate import validate_file
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "admin.yaml"
 ENV = {

@@ -15,11 +15,11 @@ from click.testing import CliRunner
 from dialplan_helpers import WriteConfig, base_config
 from freeswitch_fixture.server import FakeFreeSwitch
 
+from admin_config.errors import ReloadFailed
+from admin_config.model import load_admin_config
 from dialplan.apply import apply
-from dialplan.config import load_admin_config
-from dialplan.errors import ReloadFailed
-from dialplan.reload import EslReloader
 from dialplan.rendering import select_pbx
+from esl_bridge.reload import EslReloader
 from router.cli import main
 
 

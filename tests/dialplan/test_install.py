@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from dialplan_helpers import SECRETS, WriteConfig, base_config
 
+from admin_config.model import Pbx, load_admin_config
+from admin_config.secrets import Secrets, mask
 from dialplan.apply import ReloadPlan, apply, reload_plan
-from dialplan.config import Pbx, load_admin_config
 from dialplan.errors import UnsafeOverwrite
 from dialplan.install import MANIFEST, plan_install, write_plan
 from dialplan.rendering import RenderedFile, render, select_pbx
-from dialplan.secrets import Secrets, mask
 
 
 class RecordingReloader:

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from dialplan_helpers import SECRETS, WriteConfig, base_config
 
-from dialplan.config import AdminConfig, load_admin_config
-from dialplan.errors import BadSecret, MissingSecret, RenderError
+from admin_config.errors import BadSecret, MissingSecret
+from admin_config.model import AdminConfig, load_admin_config
+from admin_config.secrets import Secrets
+from dialplan.errors import RenderError
 from dialplan.rendering import RenderedFile, is_generated, render, select_pbx
-from dialplan.secrets import Secrets
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("IMPLUS_REGEN_GOLDEN") == "1"
@@ -182,9 +183,9 @@ def test_rendering_does_not_depend_on_hash_seed(write_config: WriteConfig) -> No
     path = write_config()
     script = (
         "import sys, json\n"
-        "from dialplan.config import load_admin_config\n"
+        "from admin_config.model import load_admin_config\n"
         "from dialplan.rendering import render, select_pbx\n"
-        "from dialplan.secrets import Secrets\n"
+        "from admin_config.secrets import Secrets\n"
         "c = load_admin_config(sys.argv[1])\n"
         f"env = {SECRETS!r}\n"
         "out = {p: [f.content for f in render(c, select_pbx(c, p), Secrets(env))]\n"

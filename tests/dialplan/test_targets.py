@@ -1,12 +1,12 @@
-"""The names and dial strings bridges take from dialplan.targets match the rendered files."""
+"""The names and dial strings bridges take from admin_config.targets match the rendered files."""
 
 from __future__ import annotations
 
 import pytest
 from dialplan_helpers import WriteConfig, base_config
 
-from dialplan import targets
-from dialplan.config import AdminConfig, load_admin_config
+from admin_config import targets
+from admin_config.model import AdminConfig, load_admin_config
 
 
 @pytest.fixture

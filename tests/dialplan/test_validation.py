@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from dialplan_helpers import WriteConfig, base_config
 
-from dialplan.config import AdminConfig, load_admin_config
-from dialplan.errors import ConfigInvalid
-from dialplan.validate import validate_file, validate_text
+from admin_config.errors import ConfigInvalid
+from admin_config.model import AdminConfig, load_admin_config
+from admin_config.validate import validate_file, validate_text
 
 Mutate = Callable[[dict[str, Any]], None]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dialplan.validate import validate_text
-from dialplan.yamlsource import parse_yaml
+from admin_config.validate import validate_text
+from admin_config.yamlsource import parse_yaml
 
 
 def test_lines_of_paths() -> None:

@@ -13,9 +13,9 @@ from freeswitch_fixture.calls import Answer
 from freeswitch_fixture.dialplan import Dialplan
 from freeswitch_fixture.server import FakeFreeSwitch
 
-from dialplan.config import AdminConfig
+from admin_config.model import AdminConfig
+from admin_config.secrets import Secrets
 from dialplan.rendering import render
-from dialplan.secrets import Secrets
 from esl_bridge.client import DEFAULT_SUBCLASSES
 from esl_bridge.events import ChannelEvent, DialplanEvent
 from esl_bridge.registrations import parse_show_registrations

@@ -17,7 +17,7 @@ from fsbridge_harness import (
     write_config,
 )
 
-from dialplan.config import load_admin_config
+from admin_config.model import load_admin_config
 from router.client import RouterClient
 
 

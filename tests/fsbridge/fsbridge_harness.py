@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 from freeswitch_fixture.server import FakeFreeSwitch
 
-from dialplan.config import AdminConfig
+from admin_config.model import AdminConfig
+from admin_config.secrets import Secrets
 from dialplan.rendering import render
-from dialplan.secrets import Secrets
 from router.client import RouterClient
 from router.worker import Worker, WorkerSettings
 

@@ -1,6 +1,6 @@
 """The FreeSWITCH side of one router for two PBXs: a caller on FreeSWITCH is given to an agent
 whose phone is on the Asterisk PBX; the bridge rings that phone over the inter-PBX trunk
-(dialplan.targets.agent_dial_string) and the fake switch plays the remote leg. The agent's
+(admin_config.targets.agent_dial_string) and the fake switch plays the remote leg. The agent's
 presence is what the AMI bridge would send (sip heartbeats), so the router cannot tell."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from fsbridge_harness import (
     write_config,
 )
 
-from dialplan.config import load_admin_config
+from admin_config.model import load_admin_config
 from router.client import RouterClient
 
 

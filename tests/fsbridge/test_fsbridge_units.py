@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from fsbridge_harness import ESL_PASSWORD_ENV, admin_config, write_config
 
-from dialplan.config import load_admin_config
-from dialplan.targets import NoRoute
+from admin_config.model import load_admin_config
+from admin_config.targets import NoRoute
 from esl_bridge import commands as cmds
 from esl_bridge.dialing import (
     UnsafeValue,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dialplan import names, patterns
-from dialplan.config import InterPbxTrunk, OutboundTrunk
-from dialplan.problems import Problem, error
+from admin_config import names, patterns
+from admin_config.model import InterPbxTrunk, OutboundTrunk
+from admin_config.problems import Problem, error
 
 if TYPE_CHECKING:
-    from dialplan.validate import Draft
+    from admin_config.validate import Draft
 
 #: Asterisk's AST_MAX_EXTENSION (80, including the terminating NUL).
 ASTERISK_MAX_EXTENSION = 79

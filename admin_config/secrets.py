@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 
-from dialplan.errors import BadSecret, MissingSecret
+from admin_config.errors import BadSecret, MissingSecret
 
 #: Config keys whose values are secrets in generated files (pjsip, manager.conf, XML).
 _SECRET_LINE = re.compile(r"^(\s*(?:password|secret)\s*=\s*).+$", re.IGNORECASE | re.MULTILINE)

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from dialplan.problems import Loc, Problem, error
+from admin_config.problems import Loc, Problem, error
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dialplan.config import Agent
+from admin_config.model import Agent
 from router.model import AgentProfile
 
 

@@ -24,11 +24,11 @@ from typing import Any
 
 import yaml
 
+from admin_config.model import AdminConfig, load_admin_config
+from admin_config.secrets import Secrets
+from admin_config.targets import trunk_name
 from dialplan.apply import apply
-from dialplan.config import AdminConfig, load_admin_config
 from dialplan.rendering import select_pbx
-from dialplan.secrets import Secrets
-from dialplan.targets import trunk_name
 
 from . import configs
 from .asterisk import AsteriskSandbox

@@ -3,7 +3,7 @@
 The bridges import these instead of re-deriving names, so the generated dialplan and the
 AMI/ESL commands cannot drift apart:
 
-    from dialplan.targets import agent_dial_string, overflow_destination
+    from admin_config.targets import agent_dial_string, overflow_destination
     channel = agent_dial_string(config, "ast1", "alice")     # "PJSIP/1001"
     dest = overflow_destination(config, "booking_en")         # implus-overflow,booking_en,1
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialplan.config import AdminConfig, FreeswitchPbx, OutboundTrunk
-from dialplan.errors import DialplanError
+from admin_config.errors import NoRoute
+from admin_config.model import AdminConfig, FreeswitchPbx, OutboundTrunk
 
 ENTRY_CONTEXT = "implus-entry"
 """Entry points: one extension per entry point, named by its extension (what callers dial)."""
@@ -56,10 +56,6 @@ class Destination:
     def freeswitch(self) -> str:
         """`uuid_transfer <uuid> <this>` / originate's `<exten> XML <context>` argument."""
         return f"{self.exten} XML {self.context}"
-
-
-class NoRoute(DialplanError):
-    """There is no configured way to reach the target from this PBX."""
 
 
 def agent_dial_string(config: AdminConfig, pbx_id: str, agent_id: str) -> str:

@@ -14,15 +14,15 @@ from typing import Any
 
 import pydantic
 
-from dialplan import checks, names, pbxchecks
-from dialplan.config import (
+from admin_config import checks, names, pbxchecks
+from admin_config.model import (
     KIND_CHOICES,
     SECTIONS,
     AdminConfig,
     _model_for,
 )
-from dialplan.problems import Loc, Problem, error
-from dialplan.yamlsource import parse_yaml
+from admin_config.problems import Loc, Problem, error
+from admin_config.yamlsource import parse_yaml
 
 _HINTS = {
     names.NAME: names.NAME_HINT,

@@ -303,7 +303,7 @@ class Sipp:
         workdir = self.sandbox.chroot_path(inside)
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)
-        source = resources.files("ami_bridge.sandbox") / "scenarios" / scenario
+        source = resources.files("devstack") / "scenarios" / scenario
         (workdir / scenario).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
         cmd = ["chroot", str(self.sandbox.root), "sipp", *args, "-sf", f"{inside}/{scenario}"]
         if csv_rows is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from dialplan.names import is_pattern
+from admin_config.names import is_pattern
 
 _CLASSES = {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]"}
 

@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from dialplan import names, patterns
-from dialplan.config import (
+from admin_config import names, patterns
+from admin_config.model import (
     Agent,
     EntryPoint,
     InterPbxTrunk,
     OutboundTrunk,
 )
-from dialplan.problems import Problem, error, warning
+from admin_config.problems import Problem, error, warning
 
 if TYPE_CHECKING:
-    from dialplan.validate import Draft
+    from admin_config.validate import Draft
 
 Check = Callable[["Draft"], list[Problem]]
 

@@ -5,7 +5,7 @@ every problem at once, each with its YAML path and line, e.g.
 ``admin.yaml:31: entry_points[2].service: unknown service 'bookin' (known: billing, booking)``.
 
 Secrets are never in the file: it names the environment variables that hold them
-(``secret_env: IMPLUS_AMI_SECRET``), read by `dialplan.secrets` only when needed.
+(``secret_env: IMPLUS_AMI_SECRET``), read by `admin_config.secrets` only when needed.
 The format is documented in docs/admin-config.md; examples/admin.yaml is an example.
 """
 
@@ -25,8 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from dialplan import names, patterns
-from dialplan.errors import ConfigInvalid
+from admin_config import names, patterns
+from admin_config.errors import ConfigInvalid
 
 Name = Annotated[str, StringConstraints(pattern=names.NAME)]
 Slug = Annotated[str, StringConstraints(pattern=names.SLUG)]
@@ -394,7 +394,7 @@ def load_admin_config(path: str | Path) -> AdminConfig:
     Raises `ConfigInvalid` with every problem found (YAML path, line, message); warnings
     alone (e.g. a secret variable not set in this shell) do not make it fail.
     """
-    from dialplan.validate import validate_file
+    from admin_config.validate import validate_file
 
     result = validate_file(path)
     if result.errors or result.config is None:
