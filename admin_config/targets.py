@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from admin_config.errors import NoRoute
-from admin_config.model import AdminConfig, FreeswitchPbx, OutboundTrunk
+from admin_config.model import AdminConfig, Agent, FreeswitchPbx, OutboundTrunk
 
 ENTRY_CONTEXT = "implus-entry"
 """Entry points: one extension per entry point, named by its extension (what callers dial)."""
@@ -82,6 +84,36 @@ def agent_dial_string(config: AdminConfig, pbx_id: str, agent_id: str) -> str:
     if isinstance(pbx, FreeswitchPbx):
         return f"sofia/gateway/{trunk_name(trunk.id)}/{agent.endpoint}"
     return f"PJSIP/{agent.endpoint}@{trunk_name(trunk.id)}"
+
+
+def dial_agent(
+    config: AdminConfig, pbx_id: str, agent_id: str, endpoint: str = "", agent_pbx: str = ""
+) -> str:
+    """How `pbx_id` dials agent `agent_id` (`agent_dial_string`), for every agent the router
+    knows: one managed through the admin API is not in the admin YAML, and is dialled from
+    its phone as the router knows it (`endpoint` on PBX `agent_pbx`) by the same rules.
+    Raises NoRoute when there is no way to reach the phone."""
+    if agent_id not in {a.id for a in config.agents}:
+        if not endpoint or not agent_pbx:
+            raise NoRoute(f"agent {agent_id!r} has no phone (no endpoint/PBX in the router)")
+        try:
+            config.pbx(agent_pbx)
+        except KeyError:
+            raise NoRoute(f"agent {agent_id!r} is on PBX {agent_pbx!r}, unknown here") from None
+        try:
+            extra = Agent(id=agent_id, pbx=agent_pbx, endpoint=endpoint)
+        except ValidationError as e:
+            raise NoRoute(f"agent {agent_id!r}: endpoint {endpoint!r} is not dialable") from e
+        config = AdminConfig.model_validate({**dict(config), "agents": (*config.agents, extra)})
+    return agent_dial_string(config, pbx_id, agent_id)
+
+
+def overflow_label(config: AdminConfig, entry_id: str) -> str:
+    """What the entry point's overflow is, for transcripts (`voicemail`, `hangup`...)."""
+    try:
+        return config.entry_point(entry_id).overflow.type
+    except KeyError:
+        return "overflow"
 
 
 def overflow_destination(config: AdminConfig, entry_id: str) -> Destination:

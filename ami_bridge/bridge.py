@@ -1,15 +1,18 @@
 """`AmiBridge`: one asyncio process between one Asterisk and the router.
 
-Four loops share the work:
+Five loops share the work:
 
-- AMI events -> `Translator` -> facts -> the call's serial queue (`actors.Serial`); a
-  `LinkUp` first reconciles with Asterisk (`reconcile.py`), then re-reads the commands
-  left unacknowledged;
+- AMI events -> `Translator` -> call-flow facts -> the call's serial queue
+  (`actors.Serial`); a `LinkUp` first reconciles with Asterisk (`reconcile.py`), then
+  re-reads the commands left unacknowledged;
 - router commands (`keys.pbx_commands`, group `bridge`) -> the call's serial queue; a
   command is acknowledged once handled, or left pending when the AMI link was down;
+- transcript entries, appended in batches in the background;
 - the agents' `sip` presence leases, renewed every third of their ttl;
 - a periodic reconciliation, the safety net for anything lost.
 
+What a call does is the shared call flow (`callflow`): this bridge only translates AMI
+events into its facts and carries out its intents with AMI actions (`intents.py`).
 Everything about one call runs in its queue, in arrival order; different calls run
 concurrently. No routing decision is taken here: the router decides, the bridge dials.
 """
@@ -19,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio
@@ -27,32 +29,31 @@ import redis.exceptions
 
 from admin_config.agents import agent_profile
 from admin_config.model import AdminConfig
-from router.client import AsyncRouterClient
+from callflow import commands as cmd
+from callflow import facts as f
+from callflow.context import FlowContext
+from callflow.drive import run_async
+from callflow.flow import CallFlow
+from callflow.intents import PbxUnavailable
+from callflow.reconcile import Repairs
+from callflow.records import CallBook
+from callflow.steps import Flow
+from callflow.transcript import TranscriptQueue
+from router.client import AsyncRouterClient, now_ms
+from router.errors import RouterError
 
-from . import commands as cmd
 from . import events as ev
-from . import facts as f
 from .actors import Serial
-from .batch import TranscriptWriter
-from .callbook import Call, CallBook, CallKind
 from .connection import AmiConnection
-from .core import BridgeCore
-from .errors import AmiError, AmiLoginFailed, AmiUnavailable, BadCommand
-from .inbound import InboundCalls
-from .outbound import OutboundCalls
-from .pbx import Asterisk, leg_id
+from .errors import AmiError, AmiLoginFailed, AmiUnavailable
+from .intents import AmiIntents
+from .pbx import Asterisk
 from .presence import Presence
-from .reconcile import Reconciler, Repairs
+from .reconcile import Reconciler, leg_id
 from .settings import BridgeSettings
 from .translate import Translator
 
 log = logging.getLogger("implus.ami_bridge")
-
-
-async def _ended_by(call: Call, uniqueid: str, customer_leg: str) -> None:
-    """The first hang-up request among a call's channels says who ended it."""
-    if not call.ended_by:
-        call.ended_by = "customer" if uniqueid == customer_leg else "agent"
 
 
 def _router_client(settings: BridgeSettings) -> AsyncRouterClient:
@@ -83,28 +84,32 @@ class AmiBridge:
         self.conn = connection or AmiConnection(settings.ami)
         self.router = router or _router_client(settings)
         pbx_id = settings.pbx_id
-        self.book = CallBook(self.router.redis, self.router.keys.pbx_calls(pbx_id))
-        self.transcripts = TranscriptWriter(self.router)
-        self.core = BridgeCore(
-            config,
+        self.pbx = Asterisk(self.conn)
+        self.book = CallBook(self.router.keys.pbx_calls(pbx_id))
+        self.ctx = FlowContext(
             pbx_id,
-            Asterisk(self.conn),
-            self.router,
+            config,
+            self.router.ops,
             self.book,
-            self.transcripts,
-            ring_margin_s=settings.ring_margin_s,
+            leg_id,
+            chooses_agent_legs=False,
+            clock=now_ms,
         )
+        self.flow = CallFlow(self.ctx)
+        self.intents = AmiIntents(self.pbx)
+        self.notes = TranscriptQueue(self.router.ops)
+        self._notes_wake = asyncio.Event()
         self.serial = Serial(limit=settings.concurrency)
         self.translator = Translator()
-        self.inbound = InboundCalls(self.core)
-        self.outbound = OutboundCalls(self.core, settings.click_ring_s)
-        self.presence = Presence(self.core, settings.sip_ttl_s)
+        self.presence = Presence(self.router, self.pbx, settings.sip_ttl_s)
         self.reconciler = Reconciler(
-            self.core, self.serial, self.inbound, self.outbound, self.presence
+            self.flow, self.pbx, self.intents, self.serial, self.presence, self.run_flow
         )
         self.commands = cmd.CommandStream(
-            self.router.redis, self.router.keys.pbx_commands(pbx_id), settings.consumer_name
+            self.router.keys.pbx_commands(pbx_id), settings.consumer_name
         )
+        self._acks: list[str] = []
+        self._acks_wake = asyncio.Event()
         self.last_repairs = Repairs()
         self.reconciled = asyncio.Event()
         """Set after each reconciliation that followed a LinkUp (tests wait on it)."""
@@ -121,21 +126,21 @@ class AmiBridge:
 
     async def start(self) -> None:
         """Load the book, push agent profiles, connect; the loops then run in tasks."""
-        loaded = await self.book.load()
+        loaded = await self.router.run(self.book.load())
         if loaded:
             log.info("%d calls in the book from a previous run: reconciling them", loaded)
         if self.settings.push_agents:
             await self._push_agents()
         self.presence.learn_agents(await self._agent_phones())
-        await self.commands.ensure_group()
-        self.transcripts.start()
+        await self.router.run(self.commands.ensure_group())
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._event_loop(), name="ami-events"),
             loop.create_task(self._command_loop(), name="pbx-commands"),
             loop.create_task(self._presence_loop(), name="sip-presence"),
             loop.create_task(self._reconcile_loop(), name="reconcile"),
-            loop.create_task(self.commands.run_acks(), name="command-acks"),
+            loop.create_task(self._ack_loop(), name="command-acks"),
+            loop.create_task(self._notes_loop(), name="transcripts"),
         ]
         while True:
             try:
@@ -153,7 +158,7 @@ class AmiBridge:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.serial.close()
         with contextlib.suppress(Exception):
-            await self.transcripts.close()
+            await asyncio.wait_for(self._write_notes(), 5)
         await self.conn.close()
         with contextlib.suppress(Exception):
             await self.router.close()
@@ -211,93 +216,29 @@ class AmiBridge:
             self.last_repairs or "none",
         )
         try:
-            for entry_id, fields in await self.commands.pending():
-                if entry_id not in self._inflight:
-                    self._command(entry_id, fields)
+            for delivery in await self.router.run(self.commands.read(True, None)):
+                if delivery.id not in self._inflight:
+                    self._command(delivery)
         except redis.exceptions.RedisError as e:
             log.error("reading unacknowledged commands failed: %s", e)
 
     def dispatch(self, fact: f.Fact) -> None:
         """Queue a fact on the serial queue of the call it is about."""
         log.debug("fact %s", fact)
-        i, o = self.inbound, self.outbound
-        if isinstance(fact, f.CallerArrived):
-            self.serial.submit(fact.call_id, lambda: i.arrived(fact))
-        elif isinstance(fact, f.OutboundAnswered):
-            self._on(fact.leg_id, outbound=o.agent_answered)
-        elif isinstance(fact, f.LegAnswered):
-            self._on(fact.leg_id or self._by_action(fact.action_id), outbound=o.agent_answered)
-        elif isinstance(fact, f.RingEnded):
-            self._on(fact.call_id, inbound=lambda c: i.ring_ended(c, fact))
-        elif isinstance(fact, f.DialplanOverflow):
-            self._on(fact.call_id, inbound=lambda c: i.dialplan_overflow(c, fact))
-        elif isinstance(fact, f.LegFailed):
-            self._on(
-                fact.leg_id or self._by_action(fact.action_id),
-                outbound=lambda c: o.leg_failed(c, fact),
-            )
-        elif isinstance(fact, f.Bridged):
-            self._on(
-                fact.uniqueid,
-                inbound=lambda c: i.bridged(c, fact),
-                outbound=lambda c: o.bridged(c, fact),
-            )
-        elif isinstance(fact, f.ChannelGone):
-            self._on(
-                fact.uniqueid,
-                inbound=lambda c: i.gone(c, fact),
-                outbound=lambda c: o.gone(c, fact),
-            )
-        elif isinstance(fact, f.HangupRequested):
-            self._on(
-                fact.uniqueid,
-                inbound=lambda c: _ended_by(c, fact.uniqueid, c.id),
-                outbound=lambda c: _ended_by(c, fact.uniqueid, c.customer_leg),
-            )
-        elif isinstance(fact, f.DialStarted):
-            self._on(
-                fact.uniqueid,
-                inbound=lambda c: i.dial_started(c, fact),
-                outbound=lambda c: o.dial_started(c, fact),
-            )
-        elif isinstance(fact, f.DialEnded):
-            self._on(
-                fact.uniqueid,
-                inbound=lambda c: i.dial_ended(c, fact),
-                outbound=lambda c: o.dial_ended(c, fact),
-            )
-        elif isinstance(fact, f.DeviceChanged):
+        if isinstance(fact, f.DeviceChanged):
             self.serial.submit(
-                f"device:{fact.endpoint}", lambda: self.presence.device_changed(fact)
+                self.flow.key_of_fact(fact), lambda: self.presence.device_changed(fact)
             )
+            return
+        self.serial.submit(self.flow.key_of_fact(fact), lambda: self.run_flow(self.flow.fact(fact)))
 
-    def _by_action(self, action_id: str) -> str:
-        call = self.book.by_action(action_id)
-        return call.id if call else ""
-
-    def _on(
-        self,
-        uniqueid: str,
-        inbound: Callable[[Call], Awaitable[None]] | None = None,
-        outbound: Callable[[Call], Awaitable[None]] | None = None,
-    ) -> asyncio.Future[None] | None:
-        """Queue a handler on the call that `uniqueid` belongs to. The call is looked up
-        again when the job runs: the book may change meanwhile (a caller's arrival may
-        still be queued when its hang-up comes)."""
-        if not uniqueid:
-            return None
-        known = self.book.find(uniqueid)
-        key = known.id if known else uniqueid
-
-        async def job() -> None:
-            call = self.book.find(uniqueid)
-            if call is None:
-                return
-            handler = inbound if call.kind is CallKind.INBOUND else outbound
-            if handler is not None:
-                await handler(call)
-
-        return self.serial.submit(key, job)
+    async def run_flow(self, flow: Flow) -> None:
+        """Run a call-flow generator: router ops over Redis, intents over AMI."""
+        try:
+            await run_async(flow, self.ctx, self.notes, self.router.run, self.intents)
+        finally:
+            if len(self.notes):
+                self._notes_wake.set()
 
     # --- router commands -----------------------------------------------------------------
 
@@ -305,77 +246,77 @@ class AmiBridge:
         while True:
             await self._link_ready.wait()
             try:
-                entries = await self.commands.read(self.settings.command_block_ms)
+                deliveries = await self.router.run(
+                    self.commands.read(False, self.settings.command_block_ms)
+                )
             except redis.exceptions.RedisError as e:
                 log.error("reading PBX commands failed (%s); retrying in 1 s", e)
                 await asyncio.sleep(1)
                 continue
-            for entry_id, fields in entries:
-                self._command(entry_id, fields)
+            for delivery in deliveries:
+                self._command(delivery)
 
-    def _command(self, entry_id: str, fields: dict[str, str]) -> None:
+    def _command(self, delivery: cmd.Delivery) -> None:
         try:
-            command = cmd.parse_command(fields)
-        except BadCommand as e:
-            log.error("PBX command %s dropped: %s", entry_id, e)
-            self.commands.ack_soon(entry_id)
+            command = cmd.parse_command(delivery.fields)
+        except cmd.BadCommand as e:
+            log.error("PBX command %s dropped: %s", delivery.id, e)
+            self._ack_soon(delivery.id)
             return
-        log.debug("command %s %s", entry_id, command)
-        self._inflight.add(entry_id)
-        i, o = self.inbound, self.outbound
-        if isinstance(command, cmd.RingAgent):
-            key = command.call_id
-            job: Callable[[], Awaitable[None]] = lambda: i.ring_agent(command)  # noqa: E731
-        elif isinstance(command, cmd.Callback):
-            key, job = leg_id(command.offer), lambda: o.callback(command)
-        elif isinstance(command, cmd.ClickToCall):
-            key, job = leg_id(command.call), lambda: o.click_to_call(command)
-        else:
-            uid = self._command_target(command)
-            key = self._key(uid)
-            job = self._call_job(uid, command)
-        self.serial.submit(key, lambda: self._run_command(entry_id, job))
-
-    def _command_target(self, command: cmd.Command) -> str:
-        if isinstance(command, cmd.CancelRing):
-            if command.call_id and self.book.find(command.call_id):
-                return command.call_id
-            return leg_id(command.offer)
-        return getattr(command, "call_id", "")
-
-    def _key(self, uniqueid: str) -> str:
-        known = self.book.find(uniqueid)
-        return known.id if known else uniqueid or "commands:none"
-
-    def _call_job(self, uid: str, command: cmd.Command) -> Callable[[], Awaitable[None]]:
-        i, o = self.inbound, self.outbound
+        log.debug("command %s %s", delivery.id, command)
+        self._inflight.add(delivery.id)
 
         async def job() -> None:
-            call = self.book.find(uid) if uid else None
-            if call is None:
+            try:
+                await self.run_flow(self.flow.command(command))
+            except PbxUnavailable as e:
+                # Not acknowledged: read again after the next LinkUp, once reconciled.
+                log.warning("command %s waits for the AMI link: %s", delivery.id, e)
                 return
-            inbound = call.kind is CallKind.INBOUND
-            if isinstance(command, cmd.CancelRing):
-                await (i.cancel_ring(call, command) if inbound else o.cancel_ring(call, command))
-            elif isinstance(command, cmd.Overflow) and inbound:
-                await i.overflow(call, command)
-            elif isinstance(command, cmd.Hold) and inbound:
-                await i.hold(call, command)
+            except Exception:
+                log.exception(
+                    "command %s failed; acknowledged so it is not retried forever", delivery.id
+                )
+            finally:
+                self._inflight.discard(delivery.id)
+            self._ack_soon(delivery.id)
 
-        return job
+        self.serial.submit(self.flow.key_of_command(command), job)
 
-    async def _run_command(self, entry_id: str, job: Callable[[], Awaitable[None]]) -> None:
-        try:
-            await job()
-        except AmiUnavailable as e:
-            # Not acknowledged: read again after the next LinkUp, once reconciled.
-            log.warning("command %s waits for the AMI link: %s", entry_id, e)
-            return
-        except Exception:
-            log.exception("command %s failed; acknowledged so it is not retried forever", entry_id)
-        finally:
-            self._inflight.discard(entry_id)
-        self.commands.ack_soon(entry_id)
+    def _ack_soon(self, entry_id: str) -> None:
+        """Acknowledge in the background, many ids per XACK."""
+        self._acks.append(entry_id)
+        self._acks_wake.set()
+
+    async def _ack_loop(self) -> None:
+        while True:
+            await self._acks_wake.wait()
+            self._acks_wake.clear()
+            ids, self._acks = self._acks, []
+            try:
+                await self.router.run(self.commands.ack(ids))
+            except redis.exceptions.RedisError as e:
+                log.error("acknowledging %d commands failed (%s); retrying", len(ids), e)
+                self._acks[:0] = ids
+                await asyncio.sleep(1)
+                self._acks_wake.set()
+
+    # --- transcripts ---------------------------------------------------------------------
+
+    async def _notes_loop(self) -> None:
+        while True:
+            await self._notes_wake.wait()
+            self._notes_wake.clear()
+            await self._write_notes()
+
+    async def _write_notes(self) -> None:
+        for batch, op in self.notes.batches():
+            try:
+                results = await self.router.run(op)
+            except (RouterError, redis.exceptions.RedisError) as e:
+                self.notes.report(batch, e)
+                continue
+            self.notes.report(batch, results)
 
     # --- periodic duties -------------------------------------------------------------------
 

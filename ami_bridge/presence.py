@@ -16,20 +16,22 @@ from typing import TYPE_CHECKING
 
 import redis.exceptions
 
+from callflow import facts as f
+from router.client import AsyncRouterClient
 from router.errors import NotFound, RouterError
 
-from . import facts as f
 from .translate import device_presence
 
 if TYPE_CHECKING:
-    from .core import BridgeCore
+    from .pbx import Asterisk
 
 log = logging.getLogger("implus.ami_bridge")
 
 
 class Presence:
-    def __init__(self, core: BridgeCore, ttl_s: float = 90.0) -> None:
-        self.core = core
+    def __init__(self, router: AsyncRouterClient, pbx: Asterisk, ttl_s: float = 90.0) -> None:
+        self.router = router
+        self.pbx = pbx
         self.ttl_s = ttl_s
         self.agent_of: dict[str, str] = {}
         """endpoint -> agent id, for agents whose phone is on this PBX."""
@@ -51,7 +53,7 @@ class Presence:
 
     async def rebuild(self) -> None:
         """Ask Asterisk for every agent phone's state now and report each one."""
-        pbx = self.core.pbx
+        pbx = self.pbx
         recorded = await pbx.device_states()
         for endpoint, agent in sorted(self.agent_of.items()):
             state = recorded.get(endpoint)
@@ -72,7 +74,7 @@ class Presence:
 
     async def _report(self, agent: str, presence: f.Presence) -> None:
         try:
-            await self.core.router.heartbeat(agent, source="sip", ttl=self.ttl_s, device=presence)
+            await self.router.heartbeat(agent, source="sip", ttl=self.ttl_s, device=presence)
         except NotFound:
             if agent not in self._unknown_warned:
                 self._unknown_warned.add(agent)

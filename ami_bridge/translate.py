@@ -1,6 +1,7 @@
-"""AMI events in, facts out: the bridge's translation layer (no I/O).
+"""AMI events in, call-flow facts out: the bridge's translation layer (no I/O).
 
-`Translator.feed(event)` returns the facts (`facts.py`) one AMI event tells. It keeps the
+`Translator.feed(event)` returns the facts (`callflow.facts`, the same both bridges
+produce) one AMI event tells. It keeps the
 little state the translation needs: for a leg the bridge originated, what its `DialEnd`
 and `Hangup` said before its `OriginateResponse` arrived, because Asterisk 22 answers a
 busy phone with `Reason: 0` (the generic failure) and only the leg's `DialEnd BUSY` /
@@ -17,8 +18,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from callflow import facts as f
+
 from . import events as ev
-from . import facts as f
 
 #: AMI event filters for the bridge's session: only what `feed` reads (plus Shutdown,
 #: which tells why the link drops). Fewer events = less parsing on a busy PBX. Asterisk
@@ -135,28 +137,28 @@ class Translator:
             leg = self._legs.get(event.uniqueid)
             if leg is not None:
                 leg.cause = event.cause
-            return [f.ChannelGone(event.uniqueid, event.channel, event.cause, event.cause_txt)]
+            return [f.ChannelGone(event.uniqueid, cause_name(event.cause), event.cause_txt)]
         if isinstance(event, ev.HangupRequest):
             return [f.HangupRequested(event.uniqueid)]
         if isinstance(event, ev.BridgeEnter):
-            return [f.Bridged(event.uniqueid, event.bridge_uniqueid)]
+            return [f.Bridged(event.uniqueid)]
         if isinstance(event, ev.DialBegin):
             if not event.uniqueid:  # an Originate: no calling channel
                 self._remember(event.dest_uniqueid)
                 return []
-            return [f.DialStarted(event.uniqueid, event.dest_uniqueid, event.dest_channel)]
+            return [f.LegRinging(by=event.uniqueid, leg=event.dest_uniqueid)]
         if isinstance(event, ev.DialEnd):
             if not event.uniqueid:
                 self._remember(event.dest_uniqueid).dial_status = event.dial_status
                 return []
-            return [f.DialEnded(event.uniqueid, event.dest_uniqueid, event.dial_status)]
+            return _dial_end(event)
         if isinstance(event, ev.OriginateResponse):
             return [self._originate_response(event)]
         if isinstance(event, ev.DeviceStateChange):
             tech, _, endpoint = event.device.partition("/")
             if tech.upper() != "PJSIP" or not endpoint:
                 return []
-            return [f.DeviceChanged(endpoint, event.state, device_presence(event.state))]
+            return [f.DeviceChanged(endpoint, device_presence(event.state))]
         return []
 
     def _remember(self, leg_id: str) -> _Leg:
@@ -168,17 +170,48 @@ class Translator:
         return leg
 
     def _originate_response(self, event: ev.OriginateResponse) -> f.Fact:
-        # An endpoint that cannot be dialled at all gives `Uniqueid: <unknown>`.
+        # An endpoint that cannot be dialled at all gives `Uniqueid: <unknown>`; the bridge
+        # names every Originate's ActionID after the leg it places (`intents.originate_id`).
         leg_id = "" if event.uniqueid.startswith("<") else event.uniqueid
         leg = self._legs.pop(leg_id, None) or _Leg()
+        leg_id = leg_id or leg_of_action(event.action_id)
         if event.answered:
-            return f.LegAnswered(leg_id, event.action_id)
+            return f.LegAnswered(leg_id)
         return f.LegFailed(
             leg_id,
-            event.action_id,
             failure_reason(event.reason, leg.dial_status, leg.cause),
-            leg.cause,
+            cause_name(leg.cause),
         )
+
+
+ORIGINATE_PREFIX = "originate:"
+
+
+def originate_id(leg: str) -> str:
+    """The ActionID of the Originate that places `leg` (an unplaceable leg's response
+    names no channel: this tells which leg it was)."""
+    return ORIGINATE_PREFIX + leg
+
+
+def leg_of_action(action_id: str) -> str:
+    return action_id[len(ORIGINATE_PREFIX) :] if action_id.startswith(ORIGINATE_PREFIX) else ""
+
+
+def _dial_end(event: ev.DialEnd) -> list[f.Fact]:
+    """A Dial from a channel (a caller ringing an agent, an agent leg calling out) ended."""
+    status = event.dial_status
+    if status == "ANSWER":
+        return [f.LegAnswered(event.dest_uniqueid, by=event.uniqueid)]
+    if status == "CANCEL":  # the bridge or the caller stopped it: told by what did
+        return []
+    return [
+        f.LegFailed(
+            event.dest_uniqueid,
+            failure_reason(0, status, 0),
+            DIAL_STATUS_CAUSES.get(status, "UNKNOWN"),
+            by=event.uniqueid,
+        )
+    ]
 
 
 def _user_event(event: ev.UserEvent) -> list[f.Fact]:
@@ -198,19 +231,20 @@ def _user_event(event: ev.UserEvent) -> list[f.Fact]:
                 # `Language` is both a channel header and ours; both carry the entry's.
                 language=x.get("Language", "") or event.language,
                 exten=event.exten,
-                caller_num=event.caller_id_num,
+                number=event.caller_id_num,
                 caller_name=event.caller_id_name,
                 max_wait=max_wait,
+                media=x.get("Media", "") or "voice",
             )
         ]
-    if name == "ImplusOutbound":
+    if name == "ImplusOutbound":  # the agent answered an outbound leg: it dials out now
+        return [f.LegAnswered(event.uniqueid)]
+    if name == "ImplusRingEnded":  # the caller's Dial returned; no DialEnd if no channel
+        status = x.get("Status", "")
+        reason = failure_reason(0, status, 0)
         return [
-            f.OutboundAnswered(
-                event.uniqueid, x.get("Trunk", ""), x.get("Dial", ""), x.get("Agent", "")
-            )
+            f.LegFailed("", reason, DIAL_STATUS_CAUSES.get(status, "UNKNOWN"), by=event.uniqueid)
         ]
-    if name == "ImplusRingEnded":
-        return [f.RingEnded(event.uniqueid, x.get("Status", ""))]
     if name == "ImplusOverflow":
-        return [f.DialplanOverflow(event.uniqueid, x.get("Entry", ""), x.get("Destination", ""))]
+        return [f.DialplanOverflow(event.uniqueid, x.get("Destination", ""))]
     return []

@@ -3,13 +3,13 @@
     bridge = EslBridge(settings, config, RouterClient.from_url(url, domain))
     bridge.run()            # until stop()
 
-Greenlets: the ESL client's own (reader, event dispatcher, reconnect supervisor), the
-router command reader, presence renewal, a periodic reconciliation sweep, the status key.
-FreeSWITCH events arrive in order in the dispatcher; router commands in the command reader;
-both take the per-call lock (esl_bridge.switchboard) before touching a call.
-
-What happens to calls is in esl_bridge.inbound / .outbound; how the bridge catches up after
-a reconnection or a restart in esl_bridge.reconcile.
+Greenlets: the ESL client's own (reader, event dispatcher, reconnect supervisor), the router
+command reader, the transcript writer, presence renewal, a periodic reconciliation sweep,
+the status key. What a call does is the shared call flow (`callflow`): this bridge only
+translates FreeSWITCH events into its facts (`translate.py`) and carries out its intents
+with ESL commands (`intents.py`). FreeSWITCH events and router commands about one call run
+in that call's own queue (`ordering.PerKey`), in arrival order; different calls run side
+by side.
 """
 
 from __future__ import annotations
@@ -17,29 +17,47 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import gevent
 import gevent.event
+import redis
 
 from admin_config.model import AdminConfig
-from esl_bridge import commands as cmds
+from callflow import commands as cmd
+from callflow.context import FlowContext
+from callflow.drive import run_sync
+from callflow.flow import CallFlow
+from callflow.intents import PbxUnavailable
+from callflow.reconcile import Repairs
+from callflow.records import CallBook
+from callflow.steps import Flow
+from callflow.transcript import TranscriptQueue
 from esl_bridge.agents import phones_on, push_agents
 from esl_bridge.client import EslClient
-from esl_bridge.dialing import origination_uuid
 from esl_bridge.errors import EslError
 from esl_bridge.events import BackgroundJob, ChannelEvent, DialplanEvent, EslEvent, Registration
-from esl_bridge.inbound import InboundCalls
+from esl_bridge.intents import EslIntents
 from esl_bridge.ordering import PerKey
-from esl_bridge.outbound import OutboundCalls
+from esl_bridge.pbx import FreeSwitch
 from esl_bridge.presence import Presence
-from esl_bridge.reconcile import reconcile
-from esl_bridge.records import CallTable, Direction
+from esl_bridge.reconcile import live_channel, rebuild_presence
 from esl_bridge.settings import BridgeSettings
-from esl_bridge.switchboard import Switchboard
+from esl_bridge.translate import facts_of, origination_uuid
+from router.client import now_ms
 from router.errors import RouterError
 
 log = logging.getLogger("esl_bridge")
+
+LEG_NAMESPACE = uuid.UUID("5f3b1c2e-7d4a-4e8b-9c61-2a0f8e9d7b13")
+
+
+def leg_id(key: str) -> str:
+    """The channel UUID the bridge gives the leg it places for `key` (an offer, a click):
+    the same key always names the same leg, and it is a real UUID."""
+    return str(uuid.uuid5(LEG_NAMESPACE, key))
 
 
 class EslBridge:
@@ -60,21 +78,30 @@ class EslBridge:
         )
         self._phones: dict[str, str] = {}
         self.presence = Presence(router, lambda: self._phones, settings.presence_ttl)
-        self.sb = Switchboard(
-            settings,
+        self.book = CallBook(keys.pbx_calls(self.pbx_id))
+        self.ctx = FlowContext(
+            self.pbx_id,
             config,
-            router,
-            self.esl,
-            CallTable(router.redis, keys.pbx_calls(self.pbx_id)),
-            self.presence,
+            router.ops,
+            self.book,
+            leg_id,
+            chooses_agent_legs=True,
+            clock=now_ms,
         )
-        self.inbound = InboundCalls(self.sb)
-        self.outbound = OutboundCalls(self.sb)
-        self.commands = cmds.CommandStream(
-            router.redis, keys.pbx_commands(self.pbx_id), consumer=f"esl-bridge-{self.pbx_id}"
+        self.flow = CallFlow(self.ctx)
+        self.fs = FreeSwitch(self.esl, settings.api_timeout)
+        self.intents = EslIntents(self.fs, config)
+        self.notes = TranscriptQueue(router.ops)
+        self._notes_wake = gevent.event.Event()
+        self.commands = cmd.CommandStream(
+            keys.pbx_commands(self.pbx_id), f"esl-bridge-{self.pbx_id}"
         )
-        self._events: PerKey[EslEvent] = PerKey(self._handle_event)
+        self._backlog = True
+        """Read our own unacknowledged commands (after a start or a reconnect) first."""
+        self._inflight: set[str] = set()
+        self._calls: PerKey[Callable[[], None]] = PerKey(lambda job: job())
         self.reconciliations = 0
+        self.last_repairs = Repairs()
         self._loaded = False
         self._stop = gevent.event.Event()
         self._greenlets: list[gevent.Greenlet] = []
@@ -85,17 +112,21 @@ class EslBridge:
         if self.settings.push_agents:
             push_agents(self.router, self.config)
         self._refresh_phones()
-        self.commands.ensure_group()
-        self.sb.calls.load()
+        self.router.run(self.commands.ensure_group())
         self.esl.start()
-        for loop in (self._command_loop, self._presence_loop, self._sweep_loop, self._status_loop):
+        for loop in (
+            self._command_loop,
+            self._notes_loop,
+            self._presence_loop,
+            self._sweep_loop,
+            self._status_loop,
+        ):
             self._greenlets.append(gevent.spawn(self._forever, loop))
         log.info(
-            "ESL bridge for %s: FreeSWITCH at %s:%d, %d calls on record",
+            "ESL bridge for %s: FreeSWITCH at %s:%d",
             self.pbx_id,
             self.settings.esl.host,
             self.settings.esl.port,
-            len(self.sb.calls),
         )
 
     def run(self) -> None:
@@ -108,7 +139,9 @@ class EslBridge:
         self._stop.set()
 
     def _shutdown(self) -> None:
+        self._notes_wake.set()
         gevent.killall(self._greenlets, timeout=5)
+        self._write_notes()
         self.esl.stop()
         try:
             self.router.redis.delete(self.status_key)
@@ -127,14 +160,25 @@ class EslBridge:
                 log.exception("%s failed; restarting it in 1 s", loop.__name__)
                 self._stop.wait(1)
 
+    def run_flow(self, flow: Flow) -> None:
+        """Run a call-flow generator: router ops over Redis, intents over ESL."""
+        try:
+            run_sync(flow, self.ctx, self.notes, self.router.run, self.intents)
+        finally:
+            if len(self.notes):
+                self._notes_wake.set()
+
     # -- FreeSWITCH --------------------------------------------------------------------------
 
     def _on_connected(self) -> None:
         """After every (re)connection: catch up with what happened meanwhile."""
-        count = reconcile(self.sb, self.inbound, self.outbound, reload=not self._loaded)
-        self._loaded = True
+        if not self._loaded:
+            loaded = self.router.run(self.book.load())
+            log.info("%d calls on record from a previous run", loaded)
+            self._loaded = True
+        self.reconcile(full=True)
+        self._backlog = True
         self.reconciliations += 1
-        log.info("reconciled %d calls with FreeSWITCH (pass %d)", count, self.reconciliations)
         self._write_status()
 
     def _on_disconnected(self, reason: EslError) -> None:
@@ -146,97 +190,47 @@ class EslBridge:
 
     def _on_event(self, event: EslEvent) -> None:
         """From the ESL dispatcher: queue the event behind the earlier ones of its call."""
-        self._events.submit(self._event_key(event), event)
+        presence = self.presence
+        if isinstance(event, Registration):
+            user = event.username or event.user
+            self._calls.submit("phones", lambda: presence.registration(user, event.registered))
+            return
+        if isinstance(event, ChannelEvent):
+            uid = event.unique_id
+            if event.name == "CHANNEL_CREATE":
+                self._calls.submit("phones", lambda: presence.channel_up(uid, event.channel_name))
+            elif event.name == "CHANNEL_HANGUP_COMPLETE":
+                self._calls.submit("phones", lambda: presence.channel_down(uid))
+        self._calls.submit(self._event_key(event), lambda: self._handle_event(event))
 
     def _event_key(self, event: EslEvent) -> str:
         """The call an event belongs to (all its legs share one key), else its own key."""
+        book = self.book
         if isinstance(event, ChannelEvent):
             # A leg the bridge has not linked to its call yet (the customer's leg of an
             # outbound call before its CHANNEL_BRIDGE is handled) names it in its call UUID
             # or other leg; its events must still queue behind the call's.
-            for uuid in (event.unique_id, event.call_uuid, event.other_leg_unique_id):
-                rec = self.sb.calls.by_leg(uuid) if uuid else None
-                if rec is not None:
-                    return rec.call_id
+            for uid in (event.unique_id, event.call_uuid, event.other_leg_unique_id):
+                call = book.find(uid) if uid else None
+                if call is not None:
+                    return call.id
             return event.unique_id
         if isinstance(event, DialplanEvent) and event.unique_id:
-            rec = self.sb.calls.by_leg(event.unique_id)
-            return rec.call_id if rec is not None else event.unique_id
+            call = book.find(event.unique_id)
+            return call.id if call is not None else event.unique_id
         if isinstance(event, BackgroundJob):
             leg = origination_uuid(event.command_arg)
-            rec = self.sb.calls.by_leg(leg) if leg else None
-            return rec.call_id if rec is not None else (leg or "jobs")
-        return "phones"
+            call = book.find(leg) if leg else None
+            return call.id if call is not None else (leg or "jobs")
+        return "events"
 
     def _handle_event(self, event: EslEvent) -> None:
-        try:
-            if isinstance(event, ChannelEvent):
-                self._channel_event(event)
-            elif isinstance(event, BackgroundJob):
-                self._background_job(event)
-            elif isinstance(event, Registration):
-                self.presence.registration(event.username or event.user, event.registered)
-            elif isinstance(event, DialplanEvent):
-                self._dialplan_event(event)
-        except Exception:
-            log.exception("handling %s failed", getattr(event, "name", event))
-
-    def _channel_event(self, event: ChannelEvent) -> None:
-        uid, name = event.unique_id, event.name
-        if name == "CHANNEL_CREATE":
-            self.presence.channel_up(uid, event.channel_name)
-        rec = self.sb.calls.by_leg(uid)
-        if name == "CHANNEL_PARK":
-            if rec is None:
-                if event.variable("implus_entry"):
-                    self.inbound.parked(event)
-                elif event.variable("implus_caller") or event.variable("implus_dial"):
-                    # an agent leg answered for an offer nobody holds any more
-                    log.info("hanging up agent leg %s: no call holds it any more", uid)
-                    self.sb.kill(uid, "ORIGINATOR_CANCEL")
-            elif rec.direction is Direction.INBOUND:
-                if uid == rec.call_id:
-                    self.inbound.parked_again(rec)
-                elif uid == rec.agent_leg:
-                    self.inbound.agent_answered(rec.call_id, uid)
-            elif uid == rec.call_id:
-                self.outbound.agent_answered(rec.call_id)
-        elif name == "CHANNEL_BRIDGE" and rec is not None and rec.direction is Direction.OUTBOUND:
-            self.outbound.bridged(rec, event)
-        elif name == "CHANNEL_HANGUP" and rec is not None and not rec.ended_by:
-            # The first leg to hang up ended the call (HANGUP_COMPLETE order says nothing:
-            # FreeSWITCH completes the B leg first whoever hung up).
-            self.sb.ended_by(rec, uid)
-        elif name == "CHANNEL_HANGUP_COMPLETE":
-            self.presence.channel_down(uid)
-            if rec is not None:
-                if rec.direction is Direction.INBOUND:
-                    self.inbound.leg_ended(rec, uid, event.hangup_cause)
-                else:
-                    self.outbound.leg_ended(rec, uid, event.hangup_cause)
-
-    def _background_job(self, job: BackgroundJob) -> None:
-        """An `originate` that failed before any channel event could say so (e.g.
-        USER_NOT_REGISTERED creates no channel). Matched by the UUID it chose, so the result
-        of a job a previous bridge process started is understood too."""
-        if job.ok or job.command != "originate":
-            return
-        leg = origination_uuid(job.command_arg)
-        rec = self.sb.calls.by_leg(leg) if leg else None
-        if rec is None or leg is None:
-            return
-        if rec.direction is Direction.INBOUND:
-            self.inbound.ring_failed(rec.call_id, leg, job.result)
-        elif leg == rec.call_id:
-            self.outbound.agent_leg_ended(rec, job.result)
-
-    def _dialplan_event(self, event: DialplanEvent) -> None:
-        if not event.unique_id:
-            return
-        if event.subclass == "implus::overflow":
-            self.inbound.dialplan_overflow(event.unique_id, event.destination)
-        elif event.subclass == "implus::outbound":
-            self.outbound.dialing(event.unique_id, event.dial, event.trunk)
+        for fact in facts_of(event, lambda uid: self.book.find(uid) is not None):
+            log.debug("fact %s", fact)
+            try:
+                self.run_flow(self.flow.fact(fact))
+            except PbxUnavailable as e:
+                log.warning("handling %s stopped: FreeSWITCH is not connected (%s)", fact, e)
 
     # -- router commands -------------------------------------------------------------------
 
@@ -244,48 +238,121 @@ class EslBridge:
         while not self._stop.is_set():
             if not self.esl.wait_connected(1):
                 continue
-            for delivery in self.commands.read():
-                self._handle_command(delivery)
-                self.commands.ack(delivery.id)
+            backlog = self._backlog
+            try:
+                deliveries = self.router.run(self.commands.read(backlog, None if backlog else 1000))
+            except (RouterError, redis.RedisError) as e:
+                log.error("reading PBX commands failed (%s); retrying in 1 s", e)
+                self._stop.wait(1)
+                continue
+            if backlog and not deliveries:
+                self._backlog = False
+            for delivery in deliveries:
+                if delivery.id not in self._inflight:
+                    self._command(delivery)
 
-    def _handle_command(self, delivery: cmds.Delivery) -> None:
+    def _command(self, delivery: cmd.Delivery) -> None:
         try:
-            command = cmds.parse_command(delivery.fields)
-        except cmds.BadCommand as e:
-            log.error("ignoring router command %s: %s (%r)", delivery.id, e, dict(delivery.fields))
-            return
-        if delivery.age_s > self.settings.command_max_age:
-            log.warning(
-                "dropping %s issued %.0f s ago (the bridge was away)", command.type, delivery.age_s
-            )
-            if isinstance(command, cmds.RingAgent | cmds.Callback):
-                self.sb.offer_failed(command.offer, "unavailable")
+            command = cmd.parse_command(delivery.fields)
+        except cmd.BadCommand as e:
+            log.error("ignoring router command %s: %s", delivery.id, e)
+            self._ack(delivery.id)
             return
         log.debug("router command %s", command)
-        try:
-            self._dispatch(command)
-        except (RouterError, EslError) as e:
-            log.error("%s failed: %s", command.type, e)
-        except Exception:
-            log.exception("%s failed", command.type)
+        self._inflight.add(delivery.id)
 
-    def _dispatch(self, command: cmds.Command) -> None:
-        if isinstance(command, cmds.RingAgent):
-            self.inbound.ring(command)
-        elif isinstance(command, cmds.CancelRing):
-            rec = self.sb.calls.by_offer(command.offer)
-            if rec is None:
+        def job() -> None:
+            try:
+                self.run_flow(self.flow.command(command))
+            except PbxUnavailable as e:
+                # Not acknowledged: read again after the reconnection, once reconciled.
+                log.warning("command %s waits for FreeSWITCH: %s", delivery.id, e)
                 return
-            if rec.direction is Direction.INBOUND:
-                self.inbound.cancel_ring(rec, command)
-            else:
-                self.outbound.cancel_ring(rec, command)
-        elif isinstance(command, cmds.Callback | cmds.ClickToCall):
-            self.outbound.start(command)
-        elif isinstance(command, cmds.Overflow):
-            self.inbound.overflow(command)
-        elif isinstance(command, cmds.Hold):
-            self.inbound.hold(command)
+            except Exception:
+                log.exception(
+                    "command %s failed; acknowledged so it is not retried forever", delivery.id
+                )
+            finally:
+                self._inflight.discard(delivery.id)
+            self._ack(delivery.id)
+
+        self._calls.submit(self.flow.key_of_command(command), job)
+
+    def _ack(self, entry_id: str) -> None:
+        try:
+            self.router.run(self.commands.ack([entry_id]))
+        except (RouterError, redis.RedisError) as e:
+            log.error("acknowledging command %s failed: %s (it is read again)", entry_id, e)
+
+    # -- transcripts ---------------------------------------------------------------------
+
+    def _notes_loop(self) -> None:
+        while not self._stop.is_set():
+            self._notes_wake.wait()
+            self._notes_wake.clear()
+            self._write_notes()
+
+    def _write_notes(self) -> None:
+        for batch, op in self.notes.batches():
+            try:
+                self.notes.report(batch, self.router.run(op))
+            except (RouterError, redis.RedisError) as e:
+                self.notes.report(batch, e)
+
+    # -- reconciliation ------------------------------------------------------------------------
+
+    def reconcile(self, full: bool) -> Repairs:
+        """Repair calls (and with `full`, the phones' states and the router side) from what
+        FreeSWITCH lists now. Raises EslError if FreeSWITCH cannot be asked (the caller
+        retries). Periodic sweeps leave presence alone: events keep it current while
+        connected, and a snapshot older than the events already handled would undo them."""
+        repairs = Repairs()
+        taken_ms = self.ctx.now()
+        rows = self.esl.show_channels(timeout=self.settings.api_timeout)
+        live = {row.uuid: live_channel(row) for row in rows}
+        if full:
+            rebuild_presence(self.esl, self.presence, rows, self.settings.api_timeout)
+        r = self.flow.reconciler
+        done = gevent.event.AsyncResult()
+        jobs = [c.id for c in self.book.all()]
+        waiting = {"n": len(jobs) + 1}
+
+        def finished() -> None:
+            waiting["n"] -= 1
+            if waiting["n"] == 0:
+                done.set(True)
+
+        for call_id in jobs:
+
+            def job(call_id: str = call_id) -> None:
+                try:
+                    call = self.book.get(call_id)
+                    if call is not None:
+                        self.run_flow(r.call(call, live, repairs, 0 if full else taken_ms))
+                except PbxUnavailable as e:
+                    log.warning("reconciling call %s stopped: %s", call_id, e)
+                finally:
+                    finished()
+
+            self._calls.submit(call_id, job)
+        finished()
+        done.wait(30)
+        strangers = {k: ch for k, ch in live.items() if self.book.find(k) is None}
+        for ch in strangers.values():
+
+            def stranger(one: Any = ch) -> None:
+                self.run_flow(r.strangers({one.id: one}, repairs))
+
+            self._calls.submit(ch.id, stranger)
+        if full:
+            agents = list(self._phones.values())
+            self._calls.submit(
+                "reconcile", lambda: self.run_flow(r.router_side(live, agents, repairs))
+            )
+        if repairs:
+            log.warning("reconciled with FreeSWITCH: %s", repairs)
+        self.last_repairs = repairs
+        return repairs
 
     # -- periodic work ---------------------------------------------------------------------
 
@@ -307,7 +374,7 @@ class EslBridge:
         while not self._stop.wait(self.settings.sweep_interval):
             if self.esl.connected:
                 try:
-                    reconcile(self.sb, self.inbound, self.outbound, reload=False, presence=False)
+                    self.reconcile(full=False)
                 except EslError as e:
                     log.warning("periodic reconciliation skipped: %s", e)
 
@@ -326,7 +393,7 @@ class EslBridge:
             "connected": int(self.esl.connected),
             "connections": self.esl.connections,
             "reconciliations": self.reconciliations,
-            "calls": len(self.sb.calls),
+            "calls": len(self.book),
         }
         try:
             pipe = self.router.redis.pipeline()

@@ -1,4 +1,4 @@
-"""The bridge's translation layer (AMI events -> facts) on recorded traffic.
+"""The bridge's translation layer (AMI events -> call-flow facts) on recorded traffic.
 
 tests/data/ami/bridge_*.raw are what the bridge's own AMI session received (with its
 event filters) while it handled real calls on the sandbox (recorded by
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from ami_bridge import events as ev
-from ami_bridge import facts as f
-from ami_bridge.translate import Translator, device_presence, failure_reason
+from ami_bridge.translate import Translator, device_presence, failure_reason, originate_id
 from ami_bridge.wire import AmiStreamParser
+from callflow import facts as f
 
 DATA = Path(__file__).parent.parent / "data" / "ami"
 RECORDINGS = [
@@ -69,86 +69,85 @@ def test_answered_call() -> None:
     arrived = one(facts, f.CallerArrived)
     assert isinstance(arrived, f.CallerArrived)
     assert (arrived.service, arrived.entry, arrived.user) == ("booking", "booking_en", "5550401")
-    assert (arrived.exten, arrived.caller_num, arrived.max_wait) == ("800", "5550401", 120)
+    assert (arrived.exten, arrived.number, arrived.max_wait) == ("800", "5550401", 120)
     assert arrived.channel.startswith("PJSIP/customers-")
+    assert arrived.media == "voice"
     caller = arrived.call_id
     # The caller's own Dial (implus-connect) rang bob's phone.
-    dial = one(facts, f.DialStarted)
-    assert isinstance(dial, f.DialStarted)
-    assert dial.uniqueid == caller
-    assert dial.dest_channel.startswith("PJSIP/1002-")
-    ended = one(facts, f.DialEnded)
-    assert ended == f.DialEnded(caller, dial.dest_id, "ANSWER")
+    dial = one(facts, f.LegRinging)
+    assert isinstance(dial, f.LegRinging)
+    assert dial.by == caller
+    answered = one(facts, f.LegAnswered)
+    assert answered == f.LegAnswered(dial.leg, by=caller)
     bridged = [x for x in facts if isinstance(x, f.Bridged)]
-    assert {b.uniqueid for b in bridged} == {caller, dial.dest_id}
-    assert len({b.bridge_id for b in bridged}) == 1  # one bridge: caller with agent
-    gone = {(x.uniqueid, x.cause) for x in facts if isinstance(x, f.ChannelGone)}
+    assert {b.channel for b in bridged} == {caller, dial.leg}
+    gone = {(x.channel, x.cause) for x in facts if isinstance(x, f.ChannelGone)}
     # bob hung up, the caller followed (the two Hangups come in either order)
-    assert gone == {(dial.dest_id, 16), (caller, 16)}
-    assert not [x for x in facts if isinstance(x, f.RingEnded)]  # answered: no way back
+    assert gone == {(dial.leg, "NORMAL_CLEARING"), (caller, "NORMAL_CLEARING")}
+    assert not [x for x in facts if isinstance(x, f.LegFailed)]  # answered: no way back
     # only bob's channel got a hang-up request (his BYE): he ended the call
-    assert [x.uniqueid for x in facts if isinstance(x, f.HangupRequested)] == [dial.dest_id]
+    assert [x.channel for x in facts if isinstance(x, f.HangupRequested)] == [dial.leg]
     order = calls(facts)
-    assert order.index(arrived) < order.index(dial) < order.index(ended) < order.index(bridged[0])
+    assert (
+        order.index(arrived) < order.index(dial) < order.index(answered) < order.index(bridged[0])
+    )
 
 
 def test_agent_phone_states_become_presence() -> None:
     facts = facts_of("bridge_answered.raw")
     facts = facts[facts.index(one(facts, f.CallerArrived)) :]  # (the phone started before)
-    phone = [
-        (x.state, x.presence)
-        for x in facts
-        if isinstance(x, f.DeviceChanged) and x.endpoint == "1002"
-    ]
+    phone = [x.presence for x in facts if isinstance(x, f.DeviceChanged) and x.endpoint == "1002"]
     # rung, on the call, free again (then the test's phone was stopped: unreachable)
-    assert phone[:3] == [("RINGING", "busy"), ("INUSE", "busy"), ("NOT_INUSE", "available")]
-    assert phone[3:] in ([], [("UNAVAILABLE", "offline")])
+    assert phone[:3] == ["busy", "busy", "available"]
+    assert phone[3:] in ([], ["offline"])
 
 
 def test_busy_agent_then_the_next_answers() -> None:
     facts = facts_of("bridge_busy.raw")
-    dials = [x for x in facts if isinstance(x, f.DialEnded)]
-    assert [d.status for d in dials] == ["BUSY", "ANSWER"]
-    # the dialplan also says so (it would even when no agent channel was made)
-    assert one(facts, f.RingEnded) == f.RingEnded(dials[0].uniqueid, "BUSY")
-    assert failure_reason(0, dials[0].status, 0) == "busy"
-    busy_leg = dials[0].dest_id
-    gone = [x for x in facts if isinstance(x, f.ChannelGone) and x.uniqueid == busy_leg]
-    assert [(g.cause, g.cause_txt) for g in gone] == [(17, "User busy")]
-    started = [x for x in facts if isinstance(x, f.DialStarted)]
-    assert [s.dest_channel.split("-")[0] for s in started] == ["PJSIP/1001", "PJSIP/1002"]
-    assert {s.uniqueid for s in started} == {one(facts, f.CallerArrived).call_id}  # type: ignore[attr-defined]
+    caller = one(facts, f.CallerArrived).call_id  # type: ignore[attr-defined]
+    started = [x for x in facts if isinstance(x, f.LegRinging)]
+    assert [s.by for s in started] == [caller, caller]
+    busy_leg, answered_leg = started[0].leg, started[1].leg
+    failed = [x for x in facts if isinstance(x, f.LegFailed)]
+    # the Dial's end, then the dialplan's own word (it comes even when no agent channel
+    # was made); the flow acts on the first and the call has moved on by the second
+    assert failed == [
+        f.LegFailed(busy_leg, "busy", "USER_BUSY", by=caller),
+        f.LegFailed("", "busy", "USER_BUSY", by=caller),
+    ]
+    gone = [x for x in facts if isinstance(x, f.ChannelGone) and x.channel == busy_leg]
+    assert [(g.cause, g.cause_txt) for g in gone] == [("USER_BUSY", "User busy")]
+    assert one(facts, f.LegAnswered) == f.LegAnswered(answered_leg, by=caller)
 
 
 def test_no_answer_then_the_caller_gives_up() -> None:
     facts = facts_of("bridge_no_answer.raw")
     arrived = one(facts, f.CallerArrived)
-    ended = one(facts, f.DialEnded)
-    assert isinstance(ended, f.DialEnded)
-    assert ended.status == "NOANSWER"
-    assert one(facts, f.RingEnded) == f.RingEnded(ended.uniqueid, "NOANSWER")
-    assert failure_reason(0, ended.status, 0) == "no_answer"
-    gone = {x.uniqueid: x.cause for x in facts if isinstance(x, f.ChannelGone)}
+    caller = arrived.call_id  # type: ignore[attr-defined]
+    failed = [x for x in facts if isinstance(x, f.LegFailed)]
+    assert [(x.reason, x.cause, x.by) for x in failed] == [
+        ("no_answer", "NO_ANSWER", caller),
+        ("no_answer", "NO_ANSWER", caller),
+    ]
+    gone = {x.channel: x.cause for x in facts if isinstance(x, f.ChannelGone)}
     # the caller's BYE carries no Reason header (cause 0), after it went back on hold
-    assert gone[arrived.call_id] == 0  # type: ignore[attr-defined]
-    assert list(gone)[-1] == arrived.call_id  # type: ignore[attr-defined]
+    assert gone[caller] == "UNKNOWN"
+    assert list(gone)[-1] == caller
     assert not [x for x in facts if isinstance(x, f.Bridged)]
 
 
 def test_outbound_call_agent_first_then_customer() -> None:
     facts = facts_of("bridge_outbound.raw")
-    answered = one(facts, f.OutboundAnswered)
-    assert isinstance(answered, f.OutboundAnswered)
-    assert (answered.trunk, answered.number, answered.agent) == ("carrier", "5550404", "bob")
-    dial = one(facts, f.DialStarted)
-    assert isinstance(dial, f.DialStarted)
-    assert dial.uniqueid == answered.leg_id
-    assert dial.dest_channel.startswith("PJSIP/implus-trunk-carrier-")
-    ended = one(facts, f.DialEnded)
-    assert isinstance(ended, f.DialEnded)
-    assert (ended.dest_id, ended.status) == (dial.dest_id, "ANSWER")
-    gone = [x.uniqueid for x in facts if isinstance(x, f.ChannelGone)]
-    assert gone == [dial.dest_id, answered.leg_id]  # the customer hung up first
+    answered = [x for x in facts if isinstance(x, f.LegAnswered)]
+    agent_leg = answered[0].leg  # the agent answered (ImplusOutbound, OriginateResponse)
+    assert all(a.by == "" for a in answered if a.leg == agent_leg)
+    dial = one(facts, f.LegRinging)
+    assert isinstance(dial, f.LegRinging)
+    assert dial.by == agent_leg
+    customer = [a for a in answered if a.by == agent_leg]
+    assert customer == [f.LegAnswered(dial.leg, by=agent_leg)]
+    gone = [x.channel for x in facts if isinstance(x, f.ChannelGone)]
+    assert gone == [dial.leg, agent_leg]  # the customer hung up first
 
 
 def test_entry_event_repeats_language_and_channel_variables() -> None:
@@ -173,12 +172,13 @@ def test_originate_to_an_endpoint_that_cannot_be_dialled() -> None:
     """`Uniqueid: <unknown>` (no channel was ever made): only the ActionID ties it."""
     raw = (
         b"Asterisk Call Manager/11.0.0\r\n"
-        b"Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: ring-o1\r\n"
+        b"Event: OriginateResponse\r\nPrivilege: call,all\r\n"
+        b"ActionID: " + originate_id("implus-o1").encode() + b"\r\n"
         b"Response: Failure\r\nChannel: PJSIP/1009\r\nContext: implus-agent\r\nExten: s\r\n"
         b"Application: \r\nData: \r\nReason: 0\r\nUniqueid: <unknown>\r\n"
         b"CallerIDNum: <unknown>\r\nCallerIDName: <unknown>\r\n\r\n"
     )
-    assert translate([raw]) == [f.LegFailed("", "ring-o1", "unavailable", 0)]
+    assert translate([raw]) == [f.LegFailed("implus-o1", "unavailable", "UNKNOWN")]
 
 
 @pytest.mark.parametrize(

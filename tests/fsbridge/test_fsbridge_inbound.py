@@ -103,7 +103,7 @@ def test_agent_not_answering_goes_to_the_next_agent(
         e for e in stack.router.read_events("0-0", None, 10000)
         if e.type == "offer.failed" and e.get("agent") == "anna"
     ]  # fmt: skip
-    # the switch gives up before the router's offer timer (esl_bridge.dialing.ring_seconds)
+    # the switch gives up before the router's offer timer (callflow.policy.ring_seconds)
     assert [e.get("reason") for e in failed] == [reason]
     assert stack.router.agent("anna").no_answer == (1 if reason == "no_answer" else 0)
     stack.calls.hangup(caller)

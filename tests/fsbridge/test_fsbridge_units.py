@@ -1,5 +1,5 @@
-"""The ESL bridge's pieces on their own: commands it builds, router commands it reads, its call
-records, and what it refuses to start with."""
+"""The ESL bridge's pieces on their own: commands it builds, what FreeSWITCH sends, and what it
+refuses to start with."""
 
 from __future__ import annotations
 
@@ -13,23 +13,19 @@ from click.testing import CliRunner
 from fsbridge_harness import ESL_PASSWORD_ENV, admin_config, write_config
 
 from admin_config.model import load_admin_config
-from admin_config.targets import NoRoute
-from esl_bridge import commands as cmds
-from esl_bridge.dialing import (
-    UnsafeValue,
-    dial_string,
-    failure_reason,
-    originate,
-    origination_uuid,
-    ring_agent_command,
-    ring_seconds,
-    user_id,
-)
+from admin_config.targets import NoRoute, dial_agent
+from callflow import intents as do
+from callflow.context import user_id
+from callflow.facts import failure_reason
+from callflow.policy import whole_ring_seconds
+from esl_bridge.bridge import leg_id
 from esl_bridge.errors import BridgeConfigError
 from esl_bridge.events import DialplanEvent, event_from_raw
+from esl_bridge.intents import EslIntents
+from esl_bridge.pbx import UnsafeValue, originate
 from esl_bridge.presence import channel_user
-from esl_bridge.records import CallRecord, CallState, CallTable, Direction
 from esl_bridge.settings import build_settings, read_config
+from esl_bridge.translate import origination_uuid
 from esl_bridge.wire import parse_plain_event
 
 
@@ -41,23 +37,39 @@ def config(tmp_path: Path):
 # -- commands sent to FreeSWITCH ------------------------------------------------------------
 
 
-def test_ring_agent_command_is_agent_first_with_the_chosen_uuid(config) -> None:
-    dial = dial_string(config, "fs1", "anna")
+class RecordingSwitch:
+    """Stands in for the FreeSWITCH command layer (esl_bridge.pbx.FreeSwitch) to see which
+    commands an intent becomes; accepts everything."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def background(self, command: str) -> bool:
+        self.sent.append(command)
+        return True
+
+
+def test_ring_agent_is_agent_first_with_the_chosen_uuid(config) -> None:
+    dial = dial_agent(config, "fs1", "anna")
     assert dial == "user/2001@127.0.0.1"
-    command = ring_agent_command(
-        dial, "0f0f-leg", "anna", {"implus_offer": "o1", "implus_caller": "c-1"}, 15
-    )
+    fs = RecordingSwitch()
+    leg = leg_id("o1")
+    intent = do.RingAgent("c-1", leg, dial, 14.5, "anna", "o1", "r1", "+4930")
+    assert EslIntents(fs, config)(intent) == "ringing"  # type: ignore[arg-type]
+    (command,) = fs.sent
     assert command == (
-        "originate {origination_uuid=0f0f-leg,originate_timeout=15,implus_agent=anna,"
-        "implus_offer=o1,implus_caller=c-1}user/2001@127.0.0.1 &park()"
+        f"originate {{origination_uuid={leg},originate_timeout=14,implus_agent=anna,"
+        "implus_offer=o1,implus_caller=c-1,implus_request=r1,"
+        "origination_caller_id_number=+4930}user/2001@127.0.0.1 &park()"
     )
-    assert origination_uuid(command.split(" ", 1)[1]) == "0f0f-leg"
+    assert origination_uuid(command.split(" ", 1)[1]) == leg
+    assert leg_id("o1") == leg != leg_id("o2")  # the same offer always names the same leg
 
 
-def test_the_agent_rings_a_second_less_than_the_offer_lasts() -> None:
-    """FreeSWITCH must give up before the router's offer timer, or a no-answer ends as the
-    bridge's cancel (ORIGINATOR_CANCEL) instead of the switch's NO_ANSWER."""
-    assert [ring_seconds(t) for t in (20, 4, 2, 1, 0)] == [19, 3, 1, 1, 1]
+def test_ring_times_are_whole_seconds_rounded_down() -> None:
+    """FreeSWITCH counts originate timeouts in whole seconds: rounded down, the switch
+    still gives up before the router's offer timer (the flow already took the margin)."""
+    assert [whole_ring_seconds(t) for t in (19.5, 7.499, 3.0, 0.2)] == [19, 7, 3, 1]
 
 
 @pytest.mark.parametrize(
@@ -69,13 +81,13 @@ def test_values_that_could_change_an_originate_are_refused(value: str) -> None:
 
 
 def test_agents_managed_through_the_api_are_dialled_by_the_same_rules(config) -> None:
-    assert dial_string(config, "fs1", "zoe", "2009", "fs1") == "user/2009@127.0.0.1"
+    assert dial_agent(config, "fs1", "zoe", "2009", "fs1") == "user/2009@127.0.0.1"
     with pytest.raises(NoRoute):
-        dial_string(config, "fs1", "zoe")  # no phone known
+        dial_agent(config, "fs1", "zoe")  # no phone known
     with pytest.raises(NoRoute):
-        dial_string(config, "fs1", "zoe", "2009", "elsewhere")
+        dial_agent(config, "fs1", "zoe", "2009", "elsewhere")
     with pytest.raises(NoRoute):
-        dial_string(config, "fs1", "zoe", "20 09", "fs1")
+        dial_agent(config, "fs1", "zoe", "20 09", "fs1")
 
 
 @pytest.mark.parametrize(
@@ -112,25 +124,6 @@ def test_channel_names_give_the_phone_user() -> None:
 # -- what the router and FreeSWITCH send -------------------------------------------------------
 
 
-def test_router_commands_become_dataclasses() -> None:
-    ring = cmds.parse_command(
-        {"type": "ring_agent", "at": "1", "offer": "o", "request": "r", "session": "s",
-         "agent": "a", "endpoint": "2001", "agent_pbx": "fs1", "call_id": "c", "timeout": "12"}
-    )  # fmt: skip
-    assert ring == cmds.RingAgent("o", "r", "s", "a", "c", "2001", "fs1", 12)
-    ctc = cmds.parse_command(
-        {"type": "click_to_call", "call": "k", "session": "s", "agent": "a", "number": "+49"}
-    )
-    assert isinstance(ctc, cmds.ClickToCall)
-    with pytest.raises(cmds.BadCommand, match="unknown command type"):
-        cmds.parse_command({"type": "reboot"})
-    with pytest.raises(cmds.BadCommand, match="without call_id"):
-        cmds.parse_command({"type": "overflow", "request": "r"})
-    fields = dict.fromkeys(("offer", "request", "session", "agent", "call_id"), "x")
-    with pytest.raises(cmds.BadCommand, match="timeout must be a number"):
-        cmds.parse_command({**fields, "type": "ring_agent", "timeout": "soon"})
-
-
 def test_dialplan_custom_events_name_their_channel() -> None:
     raw = parse_plain_event(
         b"Event-Subclass: implus%3A%3Aoverflow\nEvent-Name: CUSTOM\nImplus-Service: billing\n"
@@ -143,31 +136,6 @@ def test_dialplan_custom_events_name_their_channel() -> None:
         entry="billing_de",
         destination="voicemail",
     )
-
-
-# -- call records ---------------------------------------------------------------------------
-
-
-def test_call_records_survive_a_restart_and_are_indexed_by_leg_and_offer(rds) -> None:
-    table = CallTable(rds, "t:calls")
-    rec = CallRecord("c-1", Direction.INBOUND, CallState.RINGING, 1, request_id="r",
-                     offer="o-1", agent_leg="a-1")  # fmt: skip
-    table.put(rec)
-    rec.agent_leg, rec.offer = "a-2", "o-2"
-    table.put(rec)
-    again = CallTable(rds, "t:calls")
-    (loaded,) = again.load()
-    assert loaded == rec
-    assert again.by_leg("a-2") is loaded
-    assert again.by_leg("a-1") is None
-    assert again.by_offer("o-2") is loaded
-    assert again.by_offer("o-1") is None
-    rds.hset("t:calls", "broken", "{not json")
-    assert [r.call_id for r in again.load()] == ["c-1"]
-    assert not rds.hexists("t:calls", "broken")
-    again.remove("c-1")
-    assert again.by_leg("c-1") is None
-    assert rds.hlen("t:calls") == 0
 
 
 # -- starting -------------------------------------------------------------------------------

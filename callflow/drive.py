@@ -1,0 +1,151 @@
+"""Running call flows: the steps they yield become router round trips and PBX intents.
+
+`Stepper` holds everything about running a flow that does not depend on the concurrency
+model: it collects the call book's writes and sends them in the same round trip as the
+next router operation (or before the next PBX intent - a record is always written before
+the PBX acts), queues transcript entries, and turns the flow's steps into the next thing to
+do: a router op (`Need.op`) or a PBX intent (`Need.intent`). `run_sync` (gevent, the ESL
+bridge) and `run_async` (asyncio, the AMI bridge) are the two thin loops around it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis.exceptions
+
+from router.errors import RouterError, RouterUnavailable
+from router.ops import Op, Step
+
+from .context import FlowContext
+from .intents import Intent
+from .steps import Ask, Do, Drop, Flow, Note, Save, Touch, last_of, step, together
+from .transcript import TranscriptQueue
+
+log = logging.getLogger("implus.callflow")
+
+
+@dataclass(frozen=True)
+class Need:
+    """What the flow waits for: the result of a router `op`, or of a PBX `intent`."""
+
+    op: Op[Any] | None = None
+    intent: Intent | None = None
+
+
+class Stepper:
+    """One running flow, between the flow and a driver loop."""
+
+    def __init__(self, flow: Flow, ctx: FlowContext, notes: TranscriptQueue) -> None:
+        self.flow = flow
+        self.ctx = ctx
+        self.notes = notes
+        self._writes: list[Step] = []
+        self._intent: Intent | None = None
+        """A PBX intent waiting for the book's writes to be sent first."""
+        self._flushing = False
+
+    def start(self) -> Need | None:
+        return self._advance(None, None)
+
+    def sent(self, result: Any) -> Need | None:
+        """The result of the last `Need`; returns the next one (None: the flow is done)."""
+        if self._flushing:
+            self._flushing = False
+            if self._intent is not None:
+                intent, self._intent = self._intent, None
+                return Need(intent=intent)
+            return None
+        return self._advance(result, None)
+
+    def failed(self, error: BaseException) -> Need | None:
+        """The router op of the last `Need` failed: the flow gets a `RouterError`."""
+        if self._flushing:
+            raise error  # the book could not be written: do not act on the PBX
+        if not isinstance(error, RouterError):
+            error = RouterUnavailable(f"Redis error: {error}")
+        return self._advance(None, error)
+
+    def _advance(self, reply: Any, error: BaseException | None) -> Need | None:
+        while True:
+            try:
+                s = self.flow.throw(error) if error is not None else self.flow.send(reply)
+            except StopIteration:
+                return self._flush(None)
+            reply, error = None, None
+            if isinstance(s, Save):
+                self._writes.append(self.ctx.book.save_step(s.call, self.ctx.now()))
+            elif isinstance(s, Drop):
+                self._writes.append(self.ctx.book.drop_step(s.call))
+            elif isinstance(s, Touch):
+                self.ctx.book.index(s.call)
+            elif isinstance(s, Note):
+                self.notes.add(s)
+            elif isinstance(s, Ask):
+                op = last_of(self._writes, s.op)
+                self._writes = []
+                return Need(op=op)
+            elif isinstance(s, Do):
+                flush = self._flush(s.intent)
+                return flush or Need(intent=s.intent)
+
+    def _flush(self, intent: Intent | None) -> Need | None:
+        if not self._writes:
+            return None
+        writes, self._writes = self._writes, []
+        self._intent = intent
+        self._flushing = True
+        return Need(op=together(*(step(w) for w in writes)))
+
+
+ROUTER_ERRORS = (RouterError, redis.exceptions.RedisError)
+
+
+def run_sync(
+    flow: Flow,
+    ctx: FlowContext,
+    notes: TranscriptQueue,
+    run_op: Callable[[Op[Any]], Any],
+    execute: Callable[[Intent], Any],
+) -> None:
+    """Run `flow` to its end in this thread/greenlet. A PBX that cannot be reached
+    (`PbxUnavailable`) stops it and propagates."""
+    stepper = Stepper(flow, ctx, notes)
+    need = stepper.start()
+    while need is not None:
+        if need.op is not None:
+            try:
+                result = run_op(need.op)
+            except ROUTER_ERRORS as e:
+                need = stepper.failed(e)
+                continue
+            need = stepper.sent(result)
+        else:
+            assert need.intent is not None
+            need = stepper.sent(execute(need.intent))
+
+
+async def run_async(
+    flow: Flow,
+    ctx: FlowContext,
+    notes: TranscriptQueue,
+    run_op: Callable[[Op[Any]], Awaitable[Any]],
+    execute: Callable[[Intent], Awaitable[Any]],
+) -> None:
+    """`run_sync` for asyncio."""
+    stepper = Stepper(flow, ctx, notes)
+    need = stepper.start()
+    while need is not None:
+        if need.op is not None:
+            try:
+                result = await run_op(need.op)
+            except ROUTER_ERRORS as e:
+                need = stepper.failed(e)
+                continue
+            need = stepper.sent(result)
+        else:
+            assert need.intent is not None
+            need = stepper.sent(await execute(need.intent))

@@ -1,0 +1,92 @@
+"""FreeSWITCH events in, call-flow facts out: the ESL bridge's translation layer (no I/O).
+
+`facts_of(event, known)` returns the facts (`callflow.facts`, the same the AMI bridge
+produces) one event tells. It runs at the call's turn (after the call's earlier events were
+handled), so `known(uuid)` - is this channel a call the bridge holds? - is current.
+
+The generated dialplan (docs/call-flow.md) tags an entry point's caller with `implus_*`
+variables and parks it; the bridge tags the agent legs it originates with `implus_agent`.
+A CHANNEL_PARK therefore tells a new caller (`CallerArrived`), a caller parked again
+(`Parked`) and an agent leg that answered (`LegAnswered`) apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from callflow import facts as f
+from callflow.facts import failure_reason
+
+from .events import BackgroundJob, ChannelEvent, DialplanEvent, EslEvent
+
+ORIGINATION_UUID = re.compile(r"origination_uuid=([^,}]+)")
+
+
+def origination_uuid(command_arg: str | None) -> str | None:
+    """The channel UUID an `originate` job chose (from BACKGROUND_JOB's Job-Command-Arg): a
+    restarted bridge can match the result of a job its predecessor started."""
+    match = ORIGINATION_UUID.search(command_arg or "")
+    return match.group(1) if match else None
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+def facts_of(event: EslEvent, known: Callable[[str], bool]) -> list[f.Fact]:
+    """The facts `event` tells; `known(uuid) -> bool` says whether the bridge holds a call
+    with that channel."""
+    if isinstance(event, ChannelEvent):
+        return _channel(event, known)
+    if isinstance(event, BackgroundJob):
+        if event.ok or event.command != "originate":
+            return []
+        # An originate that failed before any channel event could say so (e.g.
+        # USER_NOT_REGISTERED creates no channel).
+        leg = origination_uuid(event.command_arg)
+        return [f.LegFailed(leg, failure_reason(event.result), event.result)] if leg else []
+    if isinstance(event, DialplanEvent) and event.unique_id:
+        if event.subclass == "implus::overflow":
+            return [f.DialplanOverflow(event.unique_id, event.destination or "")]
+        if event.subclass == "implus::outbound":
+            return [f.LegRinging(event.unique_id, "", event.dial or "", event.trunk or "")]
+    return []
+
+
+def _channel(event: ChannelEvent, known: Callable[[str], bool]) -> list[f.Fact]:
+    uid, name = event.unique_id, event.name
+    if name == "CHANNEL_PARK":
+        if event.variable("implus_entry"):
+            if known(uid):
+                return [f.Parked(uid)]
+            v = event.variable
+            return [
+                f.CallerArrived(
+                    call_id=uid,
+                    service=v("implus_service") or "",
+                    entry=v("implus_entry") or "",
+                    user=v("implus_user") or "",
+                    language=v("implus_language") or "",
+                    exten=event.destination_number or "",
+                    number=event.caller_id_number or "",
+                    caller_name=event.caller_id_name or "",
+                    max_wait=_int(v("implus_max_wait")),
+                    hold_music=v("implus_hold_music") or "",
+                    channel=event.channel_name or "",
+                    media=v("implus_media") or "voice",
+                )
+            ]
+        if event.variable("implus_agent"):  # a leg the bridge placed answered
+            return [f.LegAnswered(uid)]
+        return []
+    if name == "CHANNEL_BRIDGE":
+        a, b = event.bridge_a_unique_id or uid, event.bridge_b_unique_id or ""
+        return [f.Bridged(a, b), f.Bridged(b, a)] if b else [f.Bridged(a)]
+    if name == "CHANNEL_HANGUP":
+        # The first leg to hang up ended the call (HANGUP_COMPLETE order says nothing:
+        # FreeSWITCH completes the B leg first whoever hung up).
+        return [f.HangupRequested(uid)]
+    if name == "CHANNEL_HANGUP_COMPLETE":
+        return [f.ChannelGone(uid, event.hangup_cause or "UNKNOWN")]
+    return []
