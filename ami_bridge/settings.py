@@ -28,9 +28,6 @@ class BridgeSettings:
     """Lease of an agent's `sip` presence; renewed every `sip_ttl_s / 3`."""
     reconcile_interval_s: float = 60.0
     """Compare the book with Asterisk's channels this often (besides every reconnect)."""
-    click_ring_s: float = 30.0
-    """How long a click-to-call rings the agent's phone."""
-    ring_margin_s: float = 0.5
     consumer: str = ""
     """Consumer name in the `bridge` group (default `ami-<pbx id>`): keep it stable, so a
     restarted bridge reads the commands its predecessor left unacknowledged."""

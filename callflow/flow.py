@@ -14,6 +14,7 @@ import logging
 from . import commands as cmd
 from . import facts as f
 from . import intents as do
+from . import policy
 from .context import FlowContext
 from .inbound import InboundFlow
 from .outbound import OutboundFlow
@@ -96,8 +97,19 @@ class CallFlow:
             yield from self.inbound.dialplan_overflow(call, fact)
 
     def command(self, command: cmd.Command) -> Flow:
-        """Carry out a router command."""
-        book = self.ctx.book
+        """Carry out a router command (one issued long ago is dropped: the router has
+        moved on; a ring it asked for fails, so the offer ends at once)."""
+        c = self.ctx
+        book = c.book
+        if policy.too_old(command.at, c.now()):
+            log.warning(
+                "dropping %s issued %.0f s ago (the bridge was away)",
+                command.type,
+                (c.now() - command.at) / 1000,
+            )
+            if isinstance(command, cmd.RingAgent | cmd.Callback):
+                yield from c.ask("offer_failed", c.ops.offer_failed(command.offer, "unavailable"))
+            return
         if isinstance(command, cmd.RingAgent):
             yield from self.inbound.ring_agent(command)
         elif isinstance(command, cmd.Callback | cmd.ClickToCall):

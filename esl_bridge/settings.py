@@ -43,12 +43,8 @@ class BridgeSettings:
     sweep_interval: float = 30.0
     """Seconds between checks of every known call against `show channels` (reconciliation
     also runs after every reconnection)."""
-    command_max_age: float = 300.0
-    """Router commands older than this when read (the bridge was down) are dropped."""
     api_timeout: float = 5.0
     """Seconds to wait for a short API command (uuid_bridge, uuid_kill...)."""
-    ring_timeout: int = 30
-    """Ring time when the router's command gives none."""
     status_interval: float = 5.0
     """Seconds between refreshes of the bridge's status key in Redis."""
 
