@@ -1,13 +1,12 @@
 """`AmiBridge`: one asyncio process between one Asterisk and the router.
 
-Five loops share the work:
+Four loops share the work:
 
 - AMI events -> `Translator` -> call-flow facts -> the call's serial queue
   (`actors.Serial`); a `LinkUp` first reconciles with Asterisk (`reconcile.py`), then
   re-reads the commands left unacknowledged;
 - router commands (`keys.pbx_commands`, group `bridge`) -> the call's serial queue; a
   command is acknowledged once handled, or left pending when the AMI link was down;
-- transcript entries, appended in batches in the background;
 - the agents' `sip` presence leases, renewed every third of their ttl;
 - a periodic reconciliation, the safety net for anything lost.
 
@@ -38,9 +37,7 @@ from callflow.intents import PbxUnavailable
 from callflow.reconcile import Repairs
 from callflow.records import CallBook
 from callflow.steps import Flow
-from callflow.transcript import TranscriptQueue
 from router.client import AsyncRouterClient, now_ms
-from router.errors import RouterError
 
 from . import events as ev
 from .actors import Serial
@@ -97,8 +94,6 @@ class AmiBridge:
         )
         self.flow = CallFlow(self.ctx)
         self.intents = AmiIntents(self.pbx)
-        self.notes = TranscriptQueue(self.router.ops)
-        self._notes_wake = asyncio.Event()
         self.serial = Serial(limit=settings.concurrency)
         self.translator = Translator()
         self.presence = Presence(self.router, self.pbx, settings.sip_ttl_s)
@@ -140,7 +135,6 @@ class AmiBridge:
             loop.create_task(self._presence_loop(), name="sip-presence"),
             loop.create_task(self._reconcile_loop(), name="reconcile"),
             loop.create_task(self._ack_loop(), name="command-acks"),
-            loop.create_task(self._notes_loop(), name="transcripts"),
         ]
         while True:
             try:
@@ -157,8 +151,6 @@ class AmiBridge:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.serial.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._write_notes(), 5)
         await self.conn.close()
         with contextlib.suppress(Exception):
             await self.router.close()
@@ -234,11 +226,7 @@ class AmiBridge:
 
     async def run_flow(self, flow: Flow) -> None:
         """Run a call-flow generator: router ops over Redis, intents over AMI."""
-        try:
-            await run_async(flow, self.ctx, self.notes, self.router.run, self.intents)
-        finally:
-            if len(self.notes):
-                self._notes_wake.set()
+        await run_async(flow, self.ctx, self.router.run, self.intents)
 
     # --- router commands -----------------------------------------------------------------
 
@@ -300,23 +288,6 @@ class AmiBridge:
                 self._acks[:0] = ids
                 await asyncio.sleep(1)
                 self._acks_wake.set()
-
-    # --- transcripts ---------------------------------------------------------------------
-
-    async def _notes_loop(self) -> None:
-        while True:
-            await self._notes_wake.wait()
-            self._notes_wake.clear()
-            await self._write_notes()
-
-    async def _write_notes(self) -> None:
-        for batch, op in self.notes.batches():
-            try:
-                results = await self.router.run(op)
-            except (RouterError, redis.exceptions.RedisError) as e:
-                self.notes.report(batch, e)
-                continue
-            self.notes.report(batch, results)
 
     # --- periodic duties -------------------------------------------------------------------
 

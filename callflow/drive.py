@@ -1,11 +1,12 @@
 """Running call flows: the steps they yield become router round trips and PBX intents.
 
 `Stepper` holds everything about running a flow that does not depend on the concurrency
-model: it collects the call book's writes and sends them in the same round trip as the
-next router operation (or before the next PBX intent - a record is always written before
-the PBX acts), queues transcript entries, and turns the flow's steps into the next thing to
-do: a router op (`Need.op`) or a PBX intent (`Need.intent`). `run_sync` (gevent, the ESL
-bridge) and `run_async` (asyncio, the AMI bridge) are the two thin loops around it.
+model: it collects the call book's writes and the transcript entries and sends them in
+the same round trip as the next router operation, in front of it - so whoever sees the
+router's change (a contact closed) finds the hang-up in the transcript, and a record is
+written before the router or the PBX acts on it. Writes wait for no router operation
+when a PBX intent comes first: they go out before it. `run_sync` (gevent, the ESL bridge)
+and `run_async` (asyncio, the AMI bridge) are the two thin loops around it.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from router.ops import Op, Step
 
 from .context import FlowContext
 from .intents import Intent
-from .steps import Ask, Do, Drop, Flow, Note, Save, Touch, last_of, step, together
-from .transcript import TranscriptQueue
+from .steps import Ask, Do, Drop, Flow, Note, Save, Touch, captured, step, together
+from .transcript import report_notes
 
 log = logging.getLogger("implus.callflow")
 
@@ -39,11 +40,11 @@ class Need:
 class Stepper:
     """One running flow, between the flow and a driver loop."""
 
-    def __init__(self, flow: Flow, ctx: FlowContext, notes: TranscriptQueue) -> None:
+    def __init__(self, flow: Flow, ctx: FlowContext) -> None:
         self.flow = flow
         self.ctx = ctx
-        self.notes = notes
         self._writes: list[Step] = []
+        self._notes: list[Note] = []
         self._intent: Intent | None = None
         """A PBX intent waiting for the book's writes to be sent first."""
         self._flushing = False
@@ -83,22 +84,39 @@ class Stepper:
             elif isinstance(s, Touch):
                 self.ctx.book.index(s.call)
             elif isinstance(s, Note):
-                self.notes.add(s)
+                self._notes.append(s)
             elif isinstance(s, Ask):
-                op = last_of(self._writes, s.op)
-                self._writes = []
-                return Need(op=op)
+                return Need(op=self._with_pending(s.op))
             elif isinstance(s, Do):
                 flush = self._flush(s.intent)
                 return flush or Need(intent=s.intent)
 
     def _flush(self, intent: Intent | None) -> Need | None:
-        if not self._writes:
+        """Send what is pending before a PBX intent (`intent`) or at the flow's end (None):
+        at the end everything; before an intent the writes (and the notes with them)."""
+        if not self._writes and (intent is not None or not self._notes):
             return None
-        writes, self._writes = self._writes, []
         self._intent = intent
         self._flushing = True
-        return Need(op=together(*(step(w) for w in writes)))
+        return Need(op=self._with_pending(None))
+
+    def _with_pending(self, op: Op[Any] | None) -> Op[Any]:
+        """The pending writes, then the pending transcript entries, then `op`, in one
+        round trip; `op`'s result (an entry that cannot be written is logged)."""
+        writes, self._writes = self._writes, []
+        notes, self._notes = self._notes, []
+        appends = [captured(self.ctx.ops.append(n.session, n.entry, cmid=n.cmid)) for n in notes]
+        ops = [*(step(w) for w in writes), *appends, *([op] if op is not None else [])]
+        if len(ops) == 1 and op is not None:
+            return op
+        return _reporting(together(*ops), notes, len(writes), op is not None)
+
+
+def _reporting(combined: Op[list[Any]], notes: list[Note], first: int, has_op: bool) -> Op[Any]:
+    """`combined`'s last result (the op's), after logging the entries it could not write."""
+    results = yield from combined
+    report_notes(notes, results[first : first + len(notes)])
+    return results[-1] if has_op else None
 
 
 ROUTER_ERRORS = (RouterError, redis.exceptions.RedisError)
@@ -107,13 +125,12 @@ ROUTER_ERRORS = (RouterError, redis.exceptions.RedisError)
 def run_sync(
     flow: Flow,
     ctx: FlowContext,
-    notes: TranscriptQueue,
     run_op: Callable[[Op[Any]], Any],
     execute: Callable[[Intent], Any],
 ) -> None:
     """Run `flow` to its end in this thread/greenlet. A PBX that cannot be reached
     (`PbxUnavailable`) stops it and propagates."""
-    stepper = Stepper(flow, ctx, notes)
+    stepper = Stepper(flow, ctx)
     need = stepper.start()
     while need is not None:
         if need.op is not None:
@@ -131,12 +148,11 @@ def run_sync(
 async def run_async(
     flow: Flow,
     ctx: FlowContext,
-    notes: TranscriptQueue,
     run_op: Callable[[Op[Any]], Awaitable[Any]],
     execute: Callable[[Intent], Awaitable[Any]],
 ) -> None:
     """`run_sync` for asyncio."""
-    stepper = Stepper(flow, ctx, notes)
+    stepper = Stepper(flow, ctx)
     need = stepper.start()
     while need is not None:
         if need.op is not None:

@@ -11,7 +11,7 @@ once, I/O-free, as generators - the same idea as the router client's sans-I/O op
   round trip as the next `Ask`, and always before the next `Do`);
 - `Touch(call)`: index a change in memory only (not worth a Redis write on the busy path;
   reconciliation rebuilds it after a restart);
-- `Note(...)`: a transcript entry, written in the background in order (`TranscriptQueue`).
+- `Note(...)`: a transcript entry, appended with the next router operation, in front of it.
 
 `callflow.drive` runs flows with a sync (gevent) or an async (asyncio) router client.
 """
@@ -73,9 +73,10 @@ def step(command: Step) -> Op[Any]:
 
 def together(*ops: Op[Any]) -> Op[list[Any]]:
     """Run `ops` side by side: each round, the next step of every unfinished op goes out
-    in one pipeline (Redis runs it in order, so earlier ops' steps still come first).
-    Returns their results in order. An op's exception propagates once every op of that
-    round got its reply."""
+    in one pipeline (Redis runs it in order, so earlier ops' steps still come first; an
+    op's own batch is spliced in and gets its slice of the replies). Returns their
+    results in order. An op's exception propagates once every op of that round got its
+    reply."""
     results: list[Any] = [None] * len(ops)
     pending: dict[int, Step] = {}
     for i, op in enumerate(ops):
@@ -84,11 +85,20 @@ def together(*ops: Op[Any]) -> Op[list[Any]]:
         except StopIteration as done:
             results[i] = done.value
     while pending:
-        order = list(pending)
-        replies = yield Batch(tuple(_flat(pending[i]) for i in order))
+        flat: list[Any] = []
+        spans: list[tuple[int, int, int | None]] = []
+        for i, s in pending.items():
+            if isinstance(s, Batch):
+                spans.append((i, len(flat), len(s.items)))
+                flat.extend(s.items)
+            else:
+                spans.append((i, len(flat), None))
+                flat.append(s)
+        replies = yield Batch(tuple(flat))
         pending = {}
         failure: BaseException | None = None
-        for i, reply in zip(order, replies, strict=True):
+        for i, start, count in spans:
+            reply = replies[start] if count is None else list(replies[start : start + count])
             try:
                 pending[i] = ops[i].send(reply)
             except StopIteration as done:
@@ -117,17 +127,3 @@ def captured(op: Op[Any]) -> Op[Any]:
             return done.value
         except Exception as e:
             return e
-
-
-def last_of(writes: list[Step], op: Op[Any]) -> Op[Any]:
-    """The book's pending `writes`, then `op`, in one round trip; `op`'s result."""
-    if not writes:
-        return (yield from op)
-    results = yield from together(*(step(w) for w in writes), op)
-    return results[-1]
-
-
-def _flat(s: Step) -> Any:
-    if isinstance(s, Batch):  # ops that batch themselves are not flattened into ours
-        raise TypeError("together() takes ops whose steps are single scripts or commands")
-    return s

@@ -5,25 +5,20 @@ outbound one), `pbx`, `direction`, and `leg` / `party` (`customer` / `agent`) sa
 channel it is about; docs/call-flow.md lists the types and fields. Its client message id
 `<pbx>:<leg>:<type>[:<key>]` makes a repeat (after a restart, a replayed event) write
 nothing.
-
-`TranscriptQueue` collects entries and hands them out in batches: each bridge appends them
-in the background from one task/greenlet, so under load dozens share a round trip and
-their order is kept.
+The entries are appended in the same Redis round trip as the flow's next router operation,
+in front of it (`callflow.drive`): whoever sees the router's change finds the entry.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from router.client import RouterOps
 from router.errors import RouterError
-from router.ops import Op
 
 from .records import Call
-from .steps import Ask, Flow, Note, captured, together
+from .steps import Ask, Flow, Note
 
 log = logging.getLogger("implus.callflow")
 
@@ -55,42 +50,13 @@ def note(
     yield Note(call.session, entry, cmid[:128])
 
 
-@dataclass
-class TranscriptQueue:
-    """Transcript entries waiting to be appended, in order."""
-
-    ops: RouterOps
-    max_batch: int = 200
-    _queue: list[Note] = field(default_factory=list)
-
-    def add(self, item: Note) -> None:
-        self._queue.append(item)
-
-    def __len__(self) -> int:
-        return len(self._queue)
-
-    def batches(self) -> Iterator[tuple[list[Note], Op[list[Any]]]]:
-        """Take what is queued, in batches: each with one op appending all of it."""
-        while self._queue:
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-            yield (
-                batch,
-                together(
-                    *(captured(self.ops.append(n.session, n.entry, cmid=n.cmid)) for n in batch)
-                ),
+def report_notes(notes: list[Note], results: list[Any]) -> None:
+    """Log the transcript entries an append refused (their results are exceptions)."""
+    for item, result in zip(notes, results, strict=True):
+        if isinstance(result, Exception):
+            log.warning(
+                "transcript entry %s of %s not written: %s",
+                item.entry.get("type"),
+                item.session,
+                result,
             )
-
-    @staticmethod
-    def report(batch: list[Note], results: list[Any] | BaseException) -> None:
-        """Log what a batch could not write (an append refused, Redis unreachable)."""
-        if isinstance(results, BaseException):
-            log.warning("%d transcript entries not written: %s", len(batch), results)
-            return
-        for item, result in zip(batch, results, strict=True):
-            if isinstance(result, Exception):
-                log.warning(
-                    "transcript entry %s of %s not written: %s",
-                    item.entry.get("type"),
-                    item.session,
-                    result,
-                )

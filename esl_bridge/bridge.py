@@ -4,7 +4,7 @@
     bridge.run()            # until stop()
 
 Greenlets: the ESL client's own (reader, event dispatcher, reconnect supervisor), the router
-command reader, the transcript writer, presence renewal, a periodic reconciliation sweep,
+command reader, presence renewal, a periodic reconciliation sweep,
 the status key. What a call does is the shared call flow (`callflow`): this bridge only
 translates FreeSWITCH events into its facts (`translate.py`) and carries out its intents
 with ESL commands (`intents.py`). FreeSWITCH events and router commands about one call run
@@ -34,7 +34,6 @@ from callflow.intents import PbxUnavailable
 from callflow.reconcile import Repairs
 from callflow.records import CallBook
 from callflow.steps import Flow
-from callflow.transcript import TranscriptQueue
 from esl_bridge.agents import phones_on, push_agents
 from esl_bridge.client import EslClient
 from esl_bridge.errors import EslError
@@ -91,8 +90,6 @@ class EslBridge:
         self.flow = CallFlow(self.ctx)
         self.fs = FreeSwitch(self.esl, settings.api_timeout)
         self.intents = EslIntents(self.fs, config)
-        self.notes = TranscriptQueue(router.ops)
-        self._notes_wake = gevent.event.Event()
         self.commands = cmd.CommandStream(
             keys.pbx_commands(self.pbx_id), f"esl-bridge-{self.pbx_id}"
         )
@@ -116,7 +113,6 @@ class EslBridge:
         self.esl.start()
         for loop in (
             self._command_loop,
-            self._notes_loop,
             self._presence_loop,
             self._sweep_loop,
             self._status_loop,
@@ -139,9 +135,7 @@ class EslBridge:
         self._stop.set()
 
     def _shutdown(self) -> None:
-        self._notes_wake.set()
         gevent.killall(self._greenlets, timeout=5)
-        self._write_notes()
         self.esl.stop()
         try:
             self.router.redis.delete(self.status_key)
@@ -162,11 +156,7 @@ class EslBridge:
 
     def run_flow(self, flow: Flow) -> None:
         """Run a call-flow generator: router ops over Redis, intents over ESL."""
-        try:
-            run_sync(flow, self.ctx, self.notes, self.router.run, self.intents)
-        finally:
-            if len(self.notes):
-                self._notes_wake.set()
+        run_sync(flow, self.ctx, self.router.run, self.intents)
 
     # -- FreeSWITCH --------------------------------------------------------------------------
 
@@ -176,6 +166,7 @@ class EslBridge:
             loaded = self.router.run(self.book.load())
             log.info("%d calls on record from a previous run", loaded)
             self._loaded = True
+        self._write_status()  # the new connection, before the repairs anyone may watch
         self.reconcile(full=True)
         self._backlog = True
         self.reconciliations += 1
@@ -283,21 +274,6 @@ class EslBridge:
             self.router.run(self.commands.ack([entry_id]))
         except (RouterError, redis.RedisError) as e:
             log.error("acknowledging command %s failed: %s (it is read again)", entry_id, e)
-
-    # -- transcripts ---------------------------------------------------------------------
-
-    def _notes_loop(self) -> None:
-        while not self._stop.is_set():
-            self._notes_wake.wait()
-            self._notes_wake.clear()
-            self._write_notes()
-
-    def _write_notes(self) -> None:
-        for batch, op in self.notes.batches():
-            try:
-                self.notes.report(batch, self.router.run(op))
-            except (RouterError, redis.RedisError) as e:
-                self.notes.report(batch, e)
 
     # -- reconciliation ------------------------------------------------------------------------
 

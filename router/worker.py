@@ -36,6 +36,7 @@ from router.allocation import (
 )
 from router.candidates import AgentView
 from router.client import TRACE_TTL_S, RouterClient, new_id
+from router.errors import RouterUnavailable
 from router.keys import WORK_GROUP
 from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest, as_int
 from router.ops import Batch, Script, cmd, pairs
@@ -136,7 +137,7 @@ class Worker:
         while not self._stopping:
             try:
                 self.step()
-            except redis.ConnectionError as e:
+            except (redis.ConnectionError, RouterUnavailable) as e:
                 log.error("Redis unreachable (%s); retrying in 1 s", e)
                 time.sleep(1)
             except redis.ResponseError as e:

@@ -40,3 +40,18 @@ def test_together_sends_ops_in_one_pipeline_in_order(redis_url: str) -> None:
         await client.close()
 
     asyncio.run(body())
+
+
+def test_an_op_that_batches_itself_shares_the_round_trip(redis_url: str) -> None:
+    """`session_requests` reads its requests in one batch: spliced into the same pipeline,
+    it gets its own slice of the replies (as a call flow's pending writes go with it)."""
+    from router.client import RouterClient
+
+    client = RouterClient.from_url(redis_url)
+    a = client.submit(channel="chat", service="booking", user_id="u2", request_id="ra")
+    client.submit(channel="chat", service="booking", user_id="u2", request_id="rb")
+    write = step(cmd("SET", "marker", "1"))
+    done, requests = client.run(together(write, client.ops.session_requests(a.session_id)))
+    assert done is True
+    assert sorted(r.id for r in requests) == ["ra", "rb"]
+    client.close()

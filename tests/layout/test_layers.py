@@ -30,10 +30,8 @@ PACKAGES = set(ALLOWED)
 MAX_LINES = 450
 TO_SPLIT = {
     "ami_bridge/connection.py",
-    "ami_bridge/inbound.py",
     "devstack/asterisk.py",
     "devstack/stack.py",
-    "esl_bridge/inbound.py",
     "router/client.py",
     "router/strategy.py",
     "router/worker.py",
