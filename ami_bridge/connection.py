@@ -61,7 +61,9 @@ class AmiSettings:
     ping_interval: float = 5.0
     ping_timeout: float = 3.0
     backoff_initial: float = 0.2
-    backoff_max: float = 10.0
+    backoff_max: float = 1.5
+    """Reconnect at most this long after Asterisk answers again (a longer, grown delay
+    would make every restart an outage of its own)."""
 
 
 @dataclass(frozen=True)

@@ -169,3 +169,21 @@ def test_a_consumer_that_falls_behind_is_dropped_and_reconnects(
     with pytest.raises(EslConnectionLost):
         waiting.get(timeout=5)
     recorder.wait_for(lambda: recorder.connected == 2, what="reconnection")
+
+
+def test_backoff_never_waits_longer_than_its_cap() -> None:
+    """A restarted FreeSWITCH refuses connections for 7-10 s; a delay that had doubled to
+    30 s reconnected up to 16 s late. Capped, the next try comes within 1.5 s."""
+    import itertools
+    import random
+
+    from esl_bridge.client import EslSettings, backoff_delays
+
+    settings = EslSettings()
+    delays = list(
+        itertools.islice(
+            backoff_delays(settings.backoff_initial, settings.backoff_max, random.Random(7)), 40
+        )
+    )
+    assert max(delays) <= settings.backoff_max <= 1.5
+    assert min(delays[10:]) >= settings.backoff_max / 2  # not hammering a dead host either

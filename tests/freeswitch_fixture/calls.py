@@ -97,6 +97,9 @@ class Leg(LegView):
     peer: Leg | None = None
     dialing: Leg | None = None
     """The B leg the `bridge` application is ringing for this leg."""
+    playing: str = ""
+    """What `uuid_broadcast` plays on this parked leg (hold music): a real FreeSWITCH then
+    lists it with `application=playback` (recording 07), not `park`."""
     killed: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -553,9 +556,12 @@ class CallModel:
         if len(words) < 2:
             return "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
         with self.lock:
-            if words[0] not in self.legs:
+            leg = self.legs.get(words[0])
+            if leg is None:
                 return "-ERR No such channel!\n"
             self.broadcasts.append((words[0], words[1], words[2] if len(words) > 2 else "aleg"))
+            if leg.state == "parked":
+                leg.playing = words[1]
         return "+OK Message sent\n"
 
     def _sched_del(self, arg: str | None) -> str:
@@ -600,6 +606,7 @@ class CallModel:
 
         def leave_park() -> None:
             with self.lock:
+                leg.playing = ""
                 if leg.direction == "inbound":
                     for index in (33, 34):  # the caller leaving park in 04, without its peer
                         self._emit(strip_other_leg(template("04", index)), leg)
@@ -613,6 +620,7 @@ class CallModel:
 
     def _park_again(self, leg: Leg) -> None:
         with self.lock:
+            leg.playing = ""  # parked anew: the bridge starts the music again
             peer = leg.peer
             if peer is not None:
                 self._emit(("04", 53), leg, peer)  # CHANNEL_UNBRIDGE of the caller (04)
@@ -853,6 +861,7 @@ class CallModel:
         created = leg.times.get("created", 0)
         live = leg.state in ("parked", "bridged", "answering", "bridging")
         inbound = leg.direction == "inbound"
+        playing = bool(leg.playing) and leg.state == "parked"
         codec = ("PCMU", "8000", "64000") if live or inbound else ("", "", "")
         return {
             "uuid": leg.uuid,
@@ -865,8 +874,8 @@ class CallModel:
             "cid_num": leg.number if inbound else "0000000000",
             "ip_addr": leg.host.partition(":")[0] if inbound else "",
             "dest": leg.destination if inbound else leg.number,
-            "application": "park" if live else "",
-            "application_data": "",
+            "application": ("playback" if playing else "park") if live else "",
+            "application_data": leg.playing if playing else "",
             "dialplan": "XML",
             "context": "default",
             "read_codec": codec[0],

@@ -114,3 +114,46 @@ def test_agent_leg_left_over_from_a_lost_offer_is_hung_up(stack: Stack) -> None:
         lambda: stack.router.request(first.id).state.value == "abandoned",
         "the lost request to be cancelled, not offered forever",
     )
+
+
+def test_caller_on_hold_music_is_taken_over_when_the_records_are_lost(stack: Stack) -> None:
+    """A waiting caller hears its hold music through `uuid_broadcast`: a real FreeSWITCH then
+    lists it with `application=playback`, not `park` (../shared/pbx/freeswitch/07-...). A
+    bridge that lost its records must still take it over."""
+    caller = stack.calls.dial("800", "+4931000009")  # nobody is available: it waits
+    first = stack.wait_request(caller, "queued")
+    stack.wait(lambda: stack.calls.broadcasts, "hold music")
+    stack.bridge.kill()
+    stack.router.redis.delete(stack.router.keys.pbx_calls("fs1"))  # the records are lost
+    (row,) = [r for r in stack.calls.rows() if r["uuid"] == caller]
+    assert (row["application"], row["application_data"]) == ("playback", "local_stream://moh")
+    stack.start_bridge()
+    stack.agent_ready("anna")
+    request = stack.wait_request(caller, "accepted")  # taken over and routed to anna
+    assert request.id != first.id
+    assert request.agent == "anna"
+    stack.wait(
+        lambda: stack.router.request(first.id).state.value == "abandoned",
+        "the request filed before to be cancelled",
+    )
+    stack.calls.hangup(caller)
+    stack.wait_request(caller, "closed")
+
+
+def test_bridge_reconnects_soon_after_a_long_outage(stack: Stack) -> None:
+    """FreeSWITCH restarting refuses connections for 7-10 s; the bridge must be back within
+    about a second of it answering again, not after a backoff grown during the outage."""
+    import time
+
+    stack.fs.accepting = False
+    stack.fs.drop_clients()
+    stack.wait(lambda: stack.bridge_status().get("connected") == "0", "the bridge to notice")
+    time.sleep(8)  # a restart's worth of refused connections
+    before = list(stack.fs.all_listeners)
+    stack.fs.accepting = True
+    back = time.monotonic()
+    stack.wait(
+        lambda: any(c.authed and c.events_enabled for c in stack.fs.connected() if c not in before),
+        "the bridge to reconnect",
+    )
+    assert time.monotonic() - back < 3.0  # backoff capped at 1.5 s (+ connecting under load)
