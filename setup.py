@@ -12,7 +12,16 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=["router", "admin_config", "chat", "ami_bridge", "esl_bridge", "dialplan", "devstack"],
+    packages=[
+        "router",
+        "admin_config",
+        "callflow",
+        "chat",
+        "ami_bridge",
+        "esl_bridge",
+        "dialplan",
+        "devstack",
+    ],
     package_data={
         "router": ["lua/*.lua"],
         "chat": ["static/*", "templates/*"],
