@@ -27,6 +27,7 @@ from chat.errors import (
 from chat.hub import Hub
 from chat.keys import ChatKeys
 from chat.metrics import Metrics
+from chat.safe_json import SafeJSONProvider
 from chat.settings import Settings, load_settings
 from chat.tokens import TokenSigner
 from chat.uploads import FileStore
@@ -52,6 +53,7 @@ def create_app(
     threads that tail the router's events (for tools that only need the routes)."""
     settings = _settings(config)
     app = Flask(__name__)
+    app.json = SafeJSONProvider(app)
     app.config.update(
         SECRET_KEY=settings.secret_key.get_secret_value(),
         SESSION_COOKIE_NAME="implus_chat",

@@ -10,7 +10,6 @@ clients that were away catch up from the transcript, not from the stream.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import redis
 from flask import Flask
 
+from chat import safe_json
 from chat.connection import KeepAlive
 from chat.context import Context, ctx
 from chat.errors import ChatError
@@ -233,7 +233,7 @@ class SignalListener(threading.Thread):
 
     def _deliver(self, raw: bytes) -> None:
         try:
-            msg = json.loads(raw)
+            msg = safe_json.loads(raw)
             kinds = tuple(msg["kinds"]) if msg.get("kinds") else None
             self.c.hub.to_session(msg["session_id"], msg["frame"], kinds=kinds)
         except (ValueError, KeyError, TypeError):

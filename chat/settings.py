@@ -137,6 +137,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
+    except RecursionError:  # PyYAML recurses once per nesting level
+        raise ConfigError(f"config file {path} is nested too deeply: fix it") from None
     if data is None:
         return {}
     if isinstance(data, dict) and isinstance(data.get("chat"), dict):

@@ -12,6 +12,7 @@ from chat.accounts import Role, check_account_id
 from chat.auth import require_staff, staff_from_request
 from chat.context import ctx
 from chat.errors import BadInput, NotFoundError
+from chat.safe_json import request_json
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_STRATEGY_BYTES = 256 * 1024
@@ -20,7 +21,7 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain
 
 def body(model: type[m.Body]) -> Any:
     """The JSON body validated as ``model``; BadInput names each wrong field."""
-    data = request.get_json(silent=True)
+    data = request_json()
     if not isinstance(data, dict):
         raise BadInput("send a JSON object with Content-Type: application/json", code="not_json")
     try:

@@ -6,7 +6,6 @@ set to the frame's ``cid`` when it had one) and the loop goes on.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from simple_websocket import ConnectionClosed
 
-from chat import protocol
+from chat import protocol, safe_json
 from chat.connection import Connection
 from chat.context import Context
 from chat.errors import AuthError, BadInput, Forbidden, NotFoundError, Refused, Unavailable
@@ -23,8 +22,9 @@ log = logging.getLogger(__name__)
 
 
 def _ref(raw: Any) -> str | None:
+    # The frame failed validation: it may be anything, 5,000 nested arrays included.
     try:
-        data = json.loads(raw)
+        data = safe_json.loads(raw)
     except (TypeError, ValueError):
         return None
     cid = data.get("cid") if isinstance(data, dict) else None
