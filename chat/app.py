@@ -8,10 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-from flask import Flask, Response, jsonify, redirect, request, url_for
+from flask import Flask, Response, g, jsonify, redirect, request, url_for
 from flask_sock import Sock
 from werkzeug.exceptions import HTTPException
 
+from chat import client_errors
 from chat.accounts import AccountStore
 from chat.auth import check_csrf
 from chat.context import EXTENSION, Context
@@ -176,7 +177,7 @@ def _chat_error(e: ChatError) -> Any:
     if status == 401 and not _wants_json():
         return redirect(url_for("pages.login_form", next=request.path))
     code = getattr(e, "code", None) or _snake(type(e).__name__)
-    body: dict[str, Any] = {"error": code, "message": str(e)}
+    body: dict[str, Any] = {"error": code, "message": client_errors.message_for(e, _audience())}
     if getattr(e, "problems", None):
         body["problems"] = e.problems  # type: ignore[attr-defined]
     resp = jsonify(body)
@@ -184,6 +185,13 @@ def _chat_error(e: ChatError) -> Any:
     if status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="implus"'
     return resp
+
+
+def _audience() -> str:
+    """Who reads this error (see chat.client_errors)."""
+    if g.get("customer") is not None or request.path.startswith("/widget/"):
+        return "customer"
+    return "staff" if g.get("staff") is not None else "public"
 
 
 def _snake(name: str) -> str:

@@ -111,7 +111,8 @@ def customer_from_request() -> CustomerPrincipal:
     token = bearer(request)
     if token is None:
         raise AuthError("send the customer token as Authorization: Bearer <token>")
-    return ctx().tokens.read_customer(token)
+    g.customer = ctx().tokens.read_customer(token)
+    return g.customer
 
 
 def own_origin(req: Request) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import redis
@@ -13,6 +14,7 @@ from chat.context import ctx
 from chat.errors import AuthError, Forbidden, Unavailable
 
 bp = Blueprint("pages", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.app_context_processor
@@ -101,7 +103,9 @@ def healthz() -> Any:
     try:
         ctx().redis.ping()
     except redis.RedisError as e:
-        raise Unavailable(f"Redis does not answer: {e}") from e
+        # a public page: the address and the error go to the log, not to the caller
+        log.warning("healthz: Redis does not answer: %s", e)
+        raise Unavailable("Redis does not answer (details in the server log)") from e
     return {"ok": True}
 
 

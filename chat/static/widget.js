@@ -310,7 +310,7 @@
         if (f.party === "agent") { agentSeen = f.id; updateSeen(); }
         break;
       case "typing":
-        typing.textContent = f.on ? "Agent is typing…" : "";
+        typing.textContent = f.on ? (f.name || "Agent") + " is typing…" : "";
         clearTimeout(typingTimer);
         if (f.on) { typingTimer = setTimeout(function () { typing.textContent = ""; }, 6000); }
         break;

@@ -249,6 +249,7 @@ class Stack:
         skills: dict[str, int] | None = None,
         pbx: str = "",
         endpoint: str = "",
+        name: str | None = None,
     ) -> str:
         """Create (or update) the agent through the admin API; returns its bearer token.
         The login is made once (directly, with a cheap hash: argon2's defaults cost half a
@@ -258,7 +259,7 @@ class Stack:
             "PUT",
             f"/api/agents/{agent_id}",
             {
-                "name": agent_id.title(),
+                "name": agent_id.title() if name is None else name,
                 "skills": skills or {"booking": 5},
                 "capacity": {"voice": voice, "chat": chat},
                 "pbx": pbx,
