@@ -11,6 +11,7 @@ import redis
 from flask import Flask, Response, g, jsonify, redirect, request, url_for
 from flask_sock import Sock
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from chat import client_errors
 from chat.accounts import AccountStore
@@ -23,10 +24,12 @@ from chat.errors import (
     Forbidden,
     NotFoundError,
     Refused,
+    Throttled,
     Unavailable,
 )
 from chat.hub import Hub
 from chat.keys import ChatKeys
+from chat.login_guard import LoginGuard, LoginLimits
 from chat.metrics import Metrics
 from chat.safe_json import SafeJSONProvider
 from chat.settings import Settings, load_settings
@@ -41,6 +44,7 @@ STATUS = {
     NotFoundError: 404,
     BadInput: 400,
     Refused: 409,
+    Throttled: 429,
     Unavailable: 503,
 }
 JSON_PREFIXES = ("/api/", "/widget/", "/files/", "/ws/", "/metrics", "/healthz")
@@ -55,6 +59,8 @@ def create_app(
     settings = _settings(config)
     app = Flask(__name__)
     app.json = SafeJSONProvider(app)
+    if settings.proxy_hops:  # the client's address from X-Forwarded-For (login throttling)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=settings.secret_key.get_secret_value(),
         SESSION_COOKIE_NAME="implus_chat",
@@ -93,6 +99,7 @@ def create_app(
         service=ChatService(router, files, settings),
         admin=AdminService(router, accounts),
         metrics=Metrics(),
+        login_guard=LoginGuard(rds, keys, login_limits(settings)),
     )
     _register(app)
     if start_background:
@@ -100,6 +107,15 @@ def create_app(
 
         start_background_threads(app)
     return app
+
+
+def login_limits(settings: Settings) -> LoginLimits:
+    return LoginLimits(
+        pair=settings.login_failures_per_account_address,
+        address=settings.login_failures_per_address,
+        account=settings.login_failures_per_account,
+        window_s=settings.login_window_s,
+    )
 
 
 def redis_pool(settings: Settings, decode: bool) -> redis.BlockingConnectionPool:
@@ -184,6 +200,8 @@ def _chat_error(e: ChatError) -> Any:
     resp.status_code = status
     if status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="implus"'
+    if isinstance(e, Throttled):
+        resp.headers["Retry-After"] = str(e.retry_after)
     return resp
 
 

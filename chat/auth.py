@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 
 from flask import Request, current_app, g, request, session
 
-from chat.accounts import Role
+from chat.accounts import ACCOUNT_ID, Account, Role
 from chat.context import ctx
 from chat.errors import AuthError, Forbidden
+from chat.login_guard import client_address
 from chat.tokens import CustomerPrincipal, StaffPrincipal
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -132,6 +133,19 @@ def origin_allowed(req: Request, extra: tuple[str, ...]) -> bool:
     return normalized in allowed
 
 
+def authenticate(role: Role, username: str, password: str) -> Account | None:
+    """The account when the password is right, None when it is wrong; Throttled (429)
+    when this address or account has spent its budget of failed logins."""
+    c = ctx()
+    address = client_address(request.remote_addr)
+    account_key = username if isinstance(username, str) and ACCOUNT_ID.match(username) else "-"
+    c.login_guard.attempt(role.value, account_key, address)
+    account = c.accounts.verify(role, username, password)
+    if account is not None:
+        c.login_guard.succeeded(role.value, account_key, address)
+    return account
+
+
 def login(principal_id: str, role: Role, generation: int) -> str:
     """Start a cookie session for the account; returns the bearer token as well."""
     token = ctx().tokens.staff_token(principal_id, role, generation)
@@ -145,6 +159,7 @@ def login(principal_id: str, role: Role, generation: int) -> str:
 __all__ = [
     "CustomerPrincipal",
     "StaffPrincipal",
+    "authenticate",
     "check_csrf",
     "csrf_token",
     "customer_from_request",

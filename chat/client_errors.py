@@ -25,6 +25,7 @@ from chat.errors import (
     Forbidden,
     NotFoundError,
     Refused,
+    Throttled,
     Unavailable,
 )
 
@@ -76,7 +77,7 @@ STAFF_UNAVAILABLE_SUFFIX = " - nothing was stored; retry shortly"
 
 def code_of(e: Exception) -> str:
     """The stable error code of an exception (``server_error`` for a bug)."""
-    if isinstance(e, BadInput):
+    if isinstance(e, BadInput | Throttled):
         return e.code
     for cls, code in CODES.items():
         if isinstance(e, cls):

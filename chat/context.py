@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from chat.accounts import AccountStore
 from chat.hub import Hub
 from chat.keys import ChatKeys
+from chat.login_guard import LoginGuard
 from chat.settings import Settings
 from chat.tokens import TokenSigner
 from chat.uploads import FileStore
@@ -37,6 +38,7 @@ class Context:
     service: ChatService
     admin: AdminService
     metrics: Metrics
+    login_guard: LoginGuard
     background: list[Any] = field(default_factory=list)
 
 

@@ -15,7 +15,15 @@ chat:receipts:<session>          hash    party -> last transcript entry id it ha
                                          same lifetime
 chat:signals                     pubsub  ephemeral signals between instances (typing,
                                          receipts); nothing stored
+chat:login:pair:<kind>:<id>:     hash    failed logins of one address on one account (n,
+<address>                                t ms), decaying; expires once it decayed to 0
+chat:login:address:<address>     hash    failed logins from one address on any account;
+                                         same
+chat:login:account:<kind>:<id>   hash    failed logins on one account from any address;
+                                         same
 ===============================  ======  =================================================
+
+``<address>`` is an IPv4 address or an IPv6 /64 network (see chat.login_guard).
 """
 
 from __future__ import annotations
@@ -48,3 +56,12 @@ class ChatKeys:
 
     def signals(self) -> str:
         return self.prefix + "signals"
+
+    def login_pair(self, kind: str, account_id: str, address: str) -> str:
+        return f"{self.prefix}login:pair:{kind}:{account_id}:{address}"
+
+    def login_address(self, address: str) -> str:
+        return f"{self.prefix}login:address:{address}"
+
+    def login_account(self, kind: str, account_id: str) -> str:
+        return f"{self.prefix}login:account:{kind}:{account_id}"

@@ -62,6 +62,19 @@ class Settings(BaseModel):
     The service's own origin is always allowed."""
     cookie_secure: bool = False
     """Set when served over HTTPS (behind a TLS proxy)."""
+    proxy_hops: int = Field(default=0, ge=0, le=5)
+    """Reverse proxies in front of the service whose X-Forwarded-For is trusted for the
+    client's address (login throttling). 0: the address of the TCP peer."""
+
+    login_failures_per_account_address: int = Field(default=5, ge=1, le=10_000)
+    """Failed logins one address may make on one account (refills over login_window_s)."""
+    login_failures_per_address: int = Field(default=30, ge=1, le=100_000)
+    """Failed logins one address may make on all accounts together."""
+    login_failures_per_account: int = Field(default=20, ge=1, le=100_000)
+    """Failed logins on one account from all addresses; beyond it only addresses that
+    never failed on the account may still try (see chat/login_guard.py)."""
+    login_window_s: float = Field(default=900.0, ge=1, le=7 * 24 * 3600)
+    """Seconds over which a spent login budget refills completely (the longest lock-out)."""
 
     upload_dir: Path = Path("var/chat-uploads")
     upload_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1, le=100 * 1024 * 1024)

@@ -9,9 +9,9 @@ import redis
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from chat.accounts import Role
-from chat.auth import csrf_token, login, staff_from_request
+from chat.auth import authenticate, csrf_token, login, staff_from_request
 from chat.context import ctx
-from chat.errors import AuthError, Forbidden, Unavailable
+from chat.errors import AuthError, Forbidden, Throttled, Unavailable
 
 bp = Blueprint("pages", __name__)
 log = logging.getLogger(__name__)
@@ -34,12 +34,19 @@ def login_form() -> Any:
 
 @bp.post("/login")
 def login_submit() -> Any:
-    c = ctx()
     username = request.form.get("username", "")
     password = request.form.get("password", "")
     role_name = request.form.get("role", "agent")
     role = Role.ADMIN if role_name == "admin" else Role.AGENT
-    account = c.accounts.verify(role, username, password)
+    try:
+        account = authenticate(role, username, password)
+    except Throttled as e:
+        page = render_template(
+            "login.html",
+            error=f"Too many failed logins. Try again in {-(-e.retry_after // 60)} min.",
+            next=_safe_next(request.form.get("next")),
+        )
+        return page, 429, {"Retry-After": str(e.retry_after)}
     if account is None:
         return (
             render_template(
