@@ -33,6 +33,7 @@ from chat.login_guard import LoginGuard, LoginLimits
 from chat.metrics import Metrics
 from chat.safe_json import SafeJSONProvider
 from chat.settings import Settings, load_settings
+from chat.staff_sessions import StaffSessions
 from chat.tokens import TokenSigner
 from chat.uploads import FileStore
 
@@ -100,6 +101,7 @@ def create_app(
         admin=AdminService(router, accounts),
         metrics=Metrics(),
         login_guard=LoginGuard(rds, keys, login_limits(settings)),
+        staff_sessions=StaffSessions(rds, keys, settings.staff_token_ttl),
     )
     _register(app)
     if start_background:

@@ -8,6 +8,7 @@ need none. Websocket upgrades are checked here too: token (or cookie) AND Origin
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 import secrets
@@ -59,8 +60,9 @@ def check_csrf() -> None:
 
 
 def staff_from_request() -> StaffPrincipal | None:
-    """The logged-in agent/admin of this request, or None. Checks the account still exists
-    with the token's generation (password change or removal revokes)."""
+    """The logged-in agent/admin of this request, or None. Checks the token's login session
+    is still live (logout and revocation end it) and the account still exists with the
+    token's generation (password change or removal revokes)."""
     if "staff" in g:
         return g.staff
     c = ctx()
@@ -78,11 +80,13 @@ def staff_from_request() -> StaffPrincipal | None:
             session.pop("staff", None)
             candidate = None
         if candidate is not None:
-            account = c.accounts.get(candidate.role, candidate.account_id)
-            if account is not None and account.generation == candidate.generation:
+            if c.staff_sessions.live([candidate])[0]:
                 principal = candidate
             elif not from_cookie:
-                raise AuthError("token was revoked (password changed or account removed)")
+                raise AuthError(
+                    "token was revoked (logout, revocation, password change or account "
+                    "removal): log in again"
+                )
             else:
                 session.pop("staff", None)
     g.staff = principal
@@ -146,14 +150,31 @@ def authenticate(role: Role, username: str, password: str) -> Account | None:
     return account
 
 
-def login(principal_id: str, role: Role, generation: int) -> str:
-    """Start a cookie session for the account; returns the bearer token as well."""
-    token = ctx().tokens.staff_token(principal_id, role, generation)
+def new_token(account: Account) -> str:
+    """Start a login session of the account; returns its signed bearer token."""
+    c = ctx()
+    session_id = c.staff_sessions.start(account.role, account.id)
+    return c.tokens.staff_token(account.id, account.role, account.generation, session_id)
+
+
+def login(account: Account) -> str:
+    """Start a cookie session for the account; returns its token as well."""
+    token = new_token(account)
     session.clear()
     session["staff"] = token
     session.permanent = True
     csrf_token()
     return token
+
+
+def logout() -> None:
+    """End the cookie's login session server-side, then forget the cookie."""
+    token = session.get("staff")
+    if token:
+        # a malformed or expired token has no session to end
+        with contextlib.suppress(AuthError):
+            ctx().staff_sessions.revoke(ctx().tokens.read_staff(token))
+    session.clear()
 
 
 __all__ = [
@@ -164,6 +185,8 @@ __all__ = [
     "csrf_token",
     "customer_from_request",
     "login",
+    "logout",
+    "new_token",
     "origin_allowed",
     "require_staff",
     "staff_from_request",

@@ -13,6 +13,7 @@ from chat.hub import Hub
 from chat.keys import ChatKeys
 from chat.login_guard import LoginGuard
 from chat.settings import Settings
+from chat.staff_sessions import StaffSessions
 from chat.tokens import TokenSigner
 from chat.uploads import FileStore
 
@@ -39,6 +40,7 @@ class Context:
     admin: AdminService
     metrics: Metrics
     login_guard: LoginGuard
+    staff_sessions: StaffSessions
     background: list[Any] = field(default_factory=list)
 
 

@@ -262,9 +262,16 @@ class BoardPusher(threading.Thread):
 
 def start_background_threads(app: Flask) -> None:
     from chat.presence import PresenceKeeper
+    from chat.session_watch import SessionWatch
 
     c = ctx(app)
-    threads: list[Any] = [EventTailer(c), SignalListener(c), BoardPusher(c), PresenceKeeper(c)]
+    threads: list[Any] = [
+        EventTailer(c),
+        SignalListener(c),
+        BoardPusher(c),
+        PresenceKeeper(c),
+        SessionWatch(c),
+    ]
     if c.settings.ping_interval:
         threads.append(KeepAlive(c.hub.all, c.settings.ping_interval))
     for thread in threads:

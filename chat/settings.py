@@ -100,6 +100,9 @@ class Settings(BaseModel):
     ping_interval: int = Field(default=25, ge=0)
     """Websocket ping interval in seconds (0 disables); a connection that did not answer
     the previous ping is closed."""
+    session_check_interval: float = Field(default=2.0, gt=0, le=60)
+    """Seconds between checks of the login sessions of open agent and supervisor
+    websockets; one whose session was revoked is closed (code 4401) within this time."""
     stats_interval: float = Field(default=2.0, gt=0)
     """Seconds between queue-statistics pushes to supervisor pages."""
     metrics_enabled: bool = True

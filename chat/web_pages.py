@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 import redis
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from chat.accounts import Role
-from chat.auth import authenticate, csrf_token, login, staff_from_request
+from chat.auth import authenticate, csrf_token, login, logout, staff_from_request
 from chat.context import ctx
 from chat.errors import AuthError, Forbidden, Throttled, Unavailable
 
@@ -56,14 +56,16 @@ def login_submit() -> Any:
             ),
             401,
         )
-    login(account.id, account.role, account.generation)
+    login(account)
     default = url_for("pages.supervisor") if role is Role.ADMIN else url_for("pages.agent_desktop")
     return redirect(_safe_next(request.form.get("next")) or default)
 
 
 @bp.post("/logout")
-def logout() -> Any:
-    session.clear()
+def logout_submit() -> Any:
+    """End the session server-side: a copy of the cookie is worthless from now on, and
+    open websockets of the session are closed (code 4401) within a few seconds."""
+    logout()
     return redirect(url_for("pages.login_form"))
 
 

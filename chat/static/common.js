@@ -52,6 +52,9 @@ export async function fetchFileInto(url, file, into, headers) {
   }
 }
 
+/** Close code of a staff websocket whose login session was revoked or expired. */
+export const SESSION_ENDED = 4401;
+
 /** A websocket that reconnects with backoff and resends frames sent with sendReliable
  * until they are acknowledged (the server deduplicates them by cid). */
 export function connect(path, protocols, { onOpen, onClose, onFrame }) {
@@ -79,7 +82,11 @@ export function connect(path, protocols, { onOpen, onClose, onFrame }) {
       try { f = JSON.parse(ev.data); } catch { return; }
       onFrame(f);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
+      if (ev.code === SESSION_ENDED) { // logged out or revoked: reconnecting cannot help
+        location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+        return;
+      }
       onClose();
       // jitter spreads the reconnect storm after a server restart
       setTimeout(open, backoff / 2 + Math.random() * backoff);
