@@ -117,7 +117,7 @@ class FreeswitchPbx(_PbxBase):
     """A FreeSWITCH server: ESL for the bridge and for `reloadxml`; XML includes."""
 
     kind: Literal["freeswitch"] = "freeswitch"
-    domain: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9$.{}_-]{1,128}$")] = "$${domain}"
+    domain: Annotated[str, StringConstraints(pattern=names.FS_DOMAIN)] = "$${domain}"
     """Directory domain of the agents' users (FreeSWITCH's global `domain` by default)."""
     directory: ContextName = "default"
     """The `directory/<name>/` folder whose users include the generated agents file."""

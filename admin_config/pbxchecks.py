@@ -24,7 +24,8 @@ _MUSIC = {
     "freeswitch": (
         names.FS_MUSIC,
         "FreeSWITCH hold music is a playable source such as local_stream://moh or "
-        "$${hold_music} (no spaces or commas)",
+        "$${hold_music} (no spaces or commas; a global variable $${name} only at the start, "
+        "never ${...}, which FreeSWITCH would expand when the call runs)",
     ),
 }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from admin_config import targets
+from admin_config import names, targets
 from admin_config.model import (
     AdminConfig,
     Agent,
@@ -264,7 +264,8 @@ def _section(name: str, comment: str | None, **values: str | int | None) -> str:
     for key, value in values.items():
         if value is None or value == "":
             continue
-        lines.append(f"{key}={value}")
+        # `;` starts a comment even inside a value (a contact's `;transport=tcp`).
+        lines.append(f"{key}={text.conf_value(str(value))}")
     return "\n".join(lines) + "\n"
 
 
@@ -313,7 +314,7 @@ def _agent_sections(pbx: AsteriskPbx, a: Agent, secrets: Secrets) -> str:
         max_contacts=1,
         remove_existing="yes",
         qualify_frequency=pbx.qualify_seconds,
-        contact=text.token(a.contact, "contact") if a.contact else None,
+        contact=text.token(a.contact, "contact", names.SIP_URI) if a.contact else None,
     )
     if auth and a.password_env:
         password = secrets.get(a.password_env, f"SIP password of agent {a.id}")
@@ -328,7 +329,7 @@ def _auth_section(name: str, username: str, password: str) -> str:
         type="auth",
         auth_type="userpass",
         username=username,
-        password=text.conf_value(password),
+        password=password,
     )
 
 

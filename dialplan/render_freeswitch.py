@@ -165,7 +165,7 @@ def _overflow(config: AdminConfig, pbx: FreeswitchPbx, ctx: ET.Element, e: Entry
         f"Implus-Destination={o.type}",
     )
     if o.type == "voicemail":
-        domain = t(o.context or pbx.domain, "voicemail domain")
+        domain = t(o.context or pbx.domain, "voicemail domain", names.FS_DOMAIN)
         _action(cond, "voicemail", f"default {domain} {t(o.mailbox or '', 'mailbox')}")
     elif o.type == "extension":
         ctx_name = t(o.context or pbx.phone_context, "context")
@@ -240,9 +240,15 @@ def _inbound(config: AdminConfig, pbx: FreeswitchPbx, ctx: str) -> ET.Element:
 
 def _fs_secret(secrets: Secrets, name: str, purpose: str) -> str:
     value = secrets.get(name, purpose)
-    # FreeSWITCH's pre-processor expands $${...} in the raw file before XML parsing.
+    # FreeSWITCH's pre-processor expands $${...} in the raw file before XML parsing, and
+    # runs or drops any line holding its directive word (here: the password line).
     if "${" in value:
         raise BadSecret(f"{name} ({purpose}) contains '${{', which FreeSWITCH would expand")
+    if text.has_directive(value):
+        raise BadSecret(
+            f"{name} ({purpose}) contains 'X-PRE-PROCESS', on which FreeSWITCH's "
+            "pre-processor would act (it would drop the password line): change the secret"
+        )
     return value
 
 
@@ -263,7 +269,7 @@ def _user(root: ET.Element, pbx: FreeswitchPbx, a: Agent, secrets: Secrets) -> N
         _sub(params, "param", name="password", value=password)
     if a.contact:
         profile = text.token(pbx.agent_profile, "profile")
-        contact = text.token(a.contact, "contact")
+        contact = text.token(a.contact, "contact", names.SIP_URI)
         _sub(params, "param", name="dial-string", value=f"sofia/{profile}/{contact}")
     variables = _sub(user, "variables")
     for name, value in (

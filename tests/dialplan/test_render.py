@@ -160,6 +160,38 @@ def test_semicolon_in_a_secret_is_escaped(write_config: WriteConfig) -> None:
     assert "password=a\\;b\n" in files[1].content
 
 
+def test_freeswitch_voicemail_overflow_uses_the_default_domain(write_config: WriteConfig) -> None:
+    """`$${domain}` (the default) is a global variable, not an unsafe token."""
+    config = base_config()
+    config["entry_points"][1]["overflow"] = {"type": "voicemail", "mailbox": "1000"}
+    dialplan = ET.fromstring(_render(_config(write_config, config), "fs1")[0].content)
+    apps = [(a.get("application"), a.get("data")) for a in dialplan.iter("action")]
+    assert ("voicemail", "default $${domain} 1000") in apps
+
+
+def test_semicolons_in_pjsip_values_are_escaped(write_config: WriteConfig) -> None:
+    """An unescaped ';' starts a comment: `;transport=tcp` would be silently dropped."""
+    config = base_config()
+    config["agents"][0]["contact"] = "sip:1001@10.0.0.5:5060;transport=tcp"
+    config["trunks"][0]["transport"] = "tcp"
+    pjsip = _render(_config(write_config, config), "ast1")[1].content
+    assert "contact=sip:1001@10.0.0.5:5060\\;transport=tcp\n" in pjsip
+    assert "contact=sip:192.0.2.10:5060\\;transport=tcp\n" in pjsip
+
+
+def test_guard_refuses_a_line_its_pbx_would_act_on() -> None:
+    from dialplan import guard
+
+    guard.check("a.xml", "<include>\n  <x a='1' />\n</include>\n", "freeswitch")
+    for line in ('<!-- <x-pre-process cmd="exec" data="id"/> -->', "<a b='X-PRE-PROCESS'/>"):
+        with pytest.raises(RenderError, match="X-PRE-PROCESS directive"):
+            guard.check("a.xml", f"<include>\n{line}\n</include>\n", "freeswitch")
+    with pytest.raises(RenderError, match="'<!--#'"):
+        guard.check("a.xml", '<!--#exec "id"-->\n', "freeswitch")
+    with pytest.raises(RenderError, match="line 2 holds a directive"):
+        guard.check("x.conf", "[a]\n #exec id\n", "asterisk")
+
+
 def test_select_pbx(write_config: WriteConfig) -> None:
     config = _config(write_config)
     assert select_pbx(config, "asterisk").id == "ast1"
