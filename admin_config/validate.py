@@ -105,7 +105,7 @@ def validate_text(text: str, source: Path | None = None) -> ValidationResult:
     problems += checks.run(draft)
     problems += pbxchecks.run(draft)
     problems = _dedupe([p.located(doc.lines) for p in problems])
-    problems.sort(key=lambda p: (p.line or 0, p.path))
+    problems.sort(key=lambda p: (p.file or "", p.line or 0, p.path))
 
     config = None
     if not any(p.severity == "error" for p in problems):
