@@ -12,6 +12,7 @@ import click
 from admin_config.errors import AdminConfigError
 from admin_config.model import AdminConfig
 from admin_config.validate import ValidationResult, validate_file
+from dialplan.apply import ApplyResult
 from dialplan.apply import apply as apply_config
 from dialplan.errors import DialplanError
 from dialplan.install import plan_install, write_plan
@@ -138,8 +139,7 @@ def apply_command(
     if not result.changed:
         n = len(result.plan.changes)
         click.echo(f"{pbx.id}: nothing to change - {n} file(s) in {where} are up to date")
-        for line in result.reloaded:
-            click.echo(line)
+        _echo_reload(result, no_reload, dry_run)
         return
     for line in result.plan.summary():
         click.echo(line)
@@ -147,13 +147,19 @@ def apply_command(
         for c in result.plan.changed:
             if c.diff:
                 click.echo("".join(c.diff).rstrip("\n"))
+    if not dry_run:
+        click.echo(f"wrote {len(result.plan.changed)} file(s) into {where}")
+    _echo_reload(result, no_reload, dry_run)
+
+
+def _echo_reload(result: ApplyResult, no_reload: bool, dry_run: bool) -> None:
+    if not result.owed.empty:
+        click.echo("still owed by an earlier apply: " + "; ".join(result.owed.describe()))
+    todo = "; ".join(result.reload.describe())
     if dry_run:
-        todo = "; ".join(result.reload.describe()) or "nothing"
-        click.echo(f"dry run: nothing written; would reload: {todo}")
-        return
-    click.echo(f"wrote {len(result.plan.changed)} file(s) into {where}")
-    if no_reload:
-        click.echo("not reloaded (--no-reload): " + "; ".join(result.reload.describe()))
+        click.echo(f"dry run: nothing written; would reload: {todo or 'nothing'}")
+    elif no_reload and todo:
+        click.echo(f"not reloaded (--no-reload): {todo}; the next apply reloads it")
     else:
         for line in result.reloaded:
             click.echo(line)

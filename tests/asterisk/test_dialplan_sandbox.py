@@ -145,8 +145,15 @@ def test_apply_reloads_over_ami_and_reapply_changes_nothing(
     config = _load(tmp_path, installed)
     result = apply(config, select_pbx(config, "sandbox"), AmiReloader())
     assert [c.path for c in result.plan.changed] == ["extensions_implus.conf"]
-    assert result.reloaded == ["reloaded pbx_config"]
+    # the fixture's apply did not reload (the admin reloaded by hand): that is still owed
+    assert result.reloaded == ["reloaded pbx_config", "reloaded res_pjsip.so", "reloaded manager"]
     assert "MusicOnHold(default,47)" in sandbox.cli("dialplan show 800@implus-entry")
+
+    installed["entry_points"][0]["max_wait"] = 46
+    config = _load(tmp_path, installed)
+    result = apply(config, select_pbx(config, "sandbox"), AmiReloader())
+    assert result.reloaded == ["reloaded pbx_config"]  # only what changed
+    assert "MusicOnHold(default,48)" in sandbox.cli("dialplan show 800@implus-entry")
 
     run = CliRunner().invoke(
         main, ["dialplan", "apply", "--config", str(tmp_path / "admin.yaml"), "--pbx", "sandbox"]
@@ -328,6 +335,27 @@ def test_first_apply_explains_the_manager_include(
     assert "dialplan-test-secret" not in message
     assert (sandbox.etc / "manager_implus.conf").read_text().startswith("; implus generated")
 
+    # The admin does what the message says (the sandbox already includes the file), and
+    # applies again: no file changes, but the reload the first apply owes happens now.
+    missing = sandbox.cli("dialplan show implus-entry", check=False)
+    assert "There is no existence of 'implus-entry' context" in missing
+    sandbox.cli("manager reload")
+    path = tmp_path / "admin.yaml"
+    run = CliRunner().invoke(
+        main, ["dialplan", "apply", "--config", str(path), "--pbx", "sandbox", "-q"]
+    )
+    assert run.exit_code == 0, run.output
+    assert run.output.splitlines() == [
+        f"sandbox: nothing to change - 3 file(s) in {sandbox.etc} are up to date",
+        "still owed by an earlier apply: reload pbx_config; reload res_pjsip.so; reload manager",
+        "reloaded pbx_config",
+        "reloaded res_pjsip.so",
+        "reloaded manager",
+    ]
+    assert "UserEvent(ImplusEntry" in sandbox.cli("dialplan show 800@implus-entry")
+    run = CliRunner().invoke(main, ["dialplan", "apply", "--config", str(path), "--pbx", "sandbox"])
+    assert run.output == f"sandbox: nothing to change - 3 file(s) in {sandbox.etc} are up to date\n"
+
 
 HOSTILE_LABEL = (
     "x\n#exec /bin/touch /tmp/implus-pwned-label\n[evil]\n"
@@ -349,12 +377,25 @@ def test_hostile_labels_and_names_never_run_on_asterisk(
     sandbox: AsteriskSandbox,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    tap: AmiTap,
     sipp: Sipp,
 ) -> None:
     """Labels and agent names carrying `#exec`, `${SHELL(...)}`, sections and priorities are
     loaded into the real Asterisk and a call runs through them: nothing executes."""
-    _exec_includes_on(sandbox)
+    _exec_includes_on(sandbox)  # may restart Asterisk: the AMI tap comes after
+    tap = AmiTap()
+    try:
+        _hostile_labels_and_names(sandbox, tmp_path, monkeypatch, tap, sipp)
+    finally:
+        tap.close()
+
+
+def _hostile_labels_and_names(
+    sandbox: AsteriskSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tap: AmiTap,
+    sipp: Sipp,
+) -> None:
     control = sandbox.chroot_path("/tmp/implus-exec-control")
     control.unlink(missing_ok=True)
     for name in PWNED:

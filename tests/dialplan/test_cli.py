@@ -117,7 +117,12 @@ def test_render_and_apply(
     assert "ami-secret" not in out
     code, out = _run(*args, "--no-reload")
     assert code == 0
-    assert out == f"ast1: nothing to change - 3 file(s) in {dest} are up to date\n"
+    assert out.splitlines() == [
+        f"ast1: nothing to change - 3 file(s) in {dest} are up to date",
+        "still owed by an earlier apply: reload pbx_config; reload res_pjsip.so; reload manager",
+        "not reloaded (--no-reload): reload pbx_config; reload res_pjsip.so; reload manager; "
+        "the next apply reloads it",
+    ]
 
 
 def test_render_refuses_admin_files(
