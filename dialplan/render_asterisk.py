@@ -351,7 +351,9 @@ def _trunk_sections(pbx: AsteriskPbx, trunk: OutboundTrunk, secrets: Secrets) ->
         outbound_auth=auth,
         from_user=username,
     )
-    out += _section(name, None, type="aor", contact=uri, qualify_frequency=60)
+    # qualify_frequency before contact: Asterisk gives a `contact=` the qualify_frequency
+    # set above it (verified: written after it, the contact is never qualified).
+    out += _section(name, None, type="aor", qualify_frequency=trunk.qualify, contact=uri)
     out += _section(f"{name}-identify", None, type="identify", endpoint=name, match=host)
     if auth and username and trunk.secret_env:
         secret = secrets.get(trunk.secret_env, f"SIP secret of trunk {trunk.id}")
@@ -383,7 +385,10 @@ def _inter_pbx_sections(config: AdminConfig, pbx: AsteriskPbx, link: InterPbxTru
         **_common_media(pbx),
         aors=name,
     )
-    out += _section(name, None, type="aor", contact=f"sip:{host}:{port}", qualify_frequency=30)
+    # Not qualified: written after `contact=` as it used to be, qualify_frequency=30 never
+    # took effect (verified), and a ping the other PBX leaves unanswered would make
+    # Asterisk refuse every call over the trunk until the next one is answered.
+    out += _section(name, None, type="aor", qualify_frequency=0, contact=f"sip:{host}:{port}")
     # Match the source port too: on one host (a lab, the tests) the address alone would
     # also match the phones, which then could not register.
     out += _section(

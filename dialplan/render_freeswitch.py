@@ -302,6 +302,10 @@ def _gateways(config: AdminConfig, pbx: FreeswitchPbx, secrets: Secrets) -> ET.E
             password=password,
             **{"register-transport": trunk.transport},
         )
+        if trunk.qualify:
+            # Without `ping` sofia keeps a register=false gateway up; with it, an
+            # unanswered OPTIONS marks the gateway down and calls fail until one is answered.
+            _params(gw, ping=str(trunk.qualify))
     for link in config.inter_pbx_trunks_of(pbx.id):
         _inter_pbx_gateway(config, pbx, root, link)
     return root
