@@ -43,19 +43,33 @@ DEFAULT_MUSIC = "$${hold_music}"
 DIAL_REGEX = r"^\+?[0-9*#]+$"
 
 
+def _inbound_path(ctx: str) -> str:
+    return f"dialplan/{text.token(ctx, 'context')}/00_implus.xml"
+
+
+def _directory_path(pbx: FreeswitchPbx) -> str:
+    return f"directory/{text.token(pbx.directory, 'directory')}/implus_agents.xml"
+
+
+def _gateways_path(pbx: FreeswitchPbx) -> str:
+    return f"sip_profiles/{text.token(pbx.gateway_profile, 'profile')}/implus_gateways.xml"
+
+
+def paths(pbx: FreeswitchPbx) -> list[str]:
+    """The files `render` writes for `pbx`, relative to its configuration folder."""
+    inbound = [_inbound_path(ctx) for ctx in pbx.inbound_contexts]
+    return [DIALPLAN, *inbound, _directory_path(pbx), _gateways_path(pbx)]
+
+
 def render(config: AdminConfig, pbx: FreeswitchPbx, secrets: Secrets) -> list[RenderedFile]:
     files = [RenderedFile(DIALPLAN, _document(config, _dialplan(config, pbx)), "xml")]
     for ctx in pbx.inbound_contexts:
-        path = f"dialplan/{text.token(ctx, 'context')}/00_implus.xml"
-        files.append(RenderedFile(path, _document(config, _inbound(config, pbx, ctx)), "xml"))
-    directory = f"directory/{text.token(pbx.directory, 'directory')}/implus_agents.xml"
-    files.append(
-        RenderedFile(directory, _document(config, _users(config, pbx, secrets)), "xml", True)
-    )
-    gateways = f"sip_profiles/{text.token(pbx.gateway_profile, 'profile')}/implus_gateways.xml"
-    files.append(
-        RenderedFile(gateways, _document(config, _gateways(config, pbx, secrets)), "gateways", True)
-    )
+        inbound = _document(config, _inbound(config, pbx, ctx))
+        files.append(RenderedFile(_inbound_path(ctx), inbound, "xml"))
+    users = _document(config, _users(config, pbx, secrets))
+    files.append(RenderedFile(_directory_path(pbx), users, "xml", True))
+    gateways = _document(config, _gateways(config, pbx, secrets))
+    files.append(RenderedFile(_gateways_path(pbx), gateways, "gateways", True))
     return files
 
 

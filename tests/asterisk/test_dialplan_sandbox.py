@@ -163,6 +163,28 @@ def test_apply_reloads_over_ami_and_reapply_changes_nothing(
     assert run.output == f"sandbox: nothing to change - 3 file(s) in {sandbox.etc} are up to date\n"
 
 
+def test_check_reads_the_sandbox_config_and_finds_every_include(
+    sandbox: AsteriskSandbox, installed: dict[str, Any], tmp_path: Path
+) -> None:
+    """The PBX's `config_dir` is the sandbox's /etc/asterisk: `check` reads how it includes
+    the generated files (`#tryinclude`, `include => implus-entry`) and finds them all;
+    without the manager include it says what to add."""
+    path = str(tmp_path / "admin.yaml")
+    run = CliRunner().invoke(main, ["dialplan", "check", "--config", path])
+    assert run.exit_code == 0, run.output
+    assert "warning" not in run.output, run.output
+    manager = sandbox.etc / "manager.conf"
+    original = manager.read_text()
+    try:
+        manager.write_text(original.replace("#tryinclude manager_implus.conf", ""))
+        run = CliRunner().invoke(main, ["dialplan", "check", "--config", path])
+    finally:
+        manager.write_text(original)
+    assert (
+        f"{manager}: warning: pbxs[0]: manager_implus.conf is not included by manager.conf"
+    ) in run.output
+
+
 def test_apply_says_what_to_do_when_extensions_are_not_included(
     sandbox: AsteriskSandbox, installed: dict[str, Any], tmp_path: Path
 ) -> None:
