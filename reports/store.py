@@ -1,0 +1,130 @@
+"""Writing a batch of router events into the reports database, once each.
+
+:meth:`Store.ingest` is one transaction: the events not stored yet (the ``events`` primary
+key is the stream entry id, and ``meta.last_id`` marks the newest one stored) are
+inserted, folded into the rows they change (:mod:`reports.fold`) and those rows written
+back. The sink acknowledges the entries only after this commits, so a crash between the
+two re-reads entries that are then skipped: nothing is lost, nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from reports import schema as s
+from reports.db import get_meta, set_meta, upsert
+from reports.events import SinkEvent, event_row, from_stream, id_key
+from reports.fold import Rows, Wanted, apply, wanted
+
+SECRET_ENV = "IMPLUS_REPORTS_SECRET"
+LAST_ID = "last_id"
+CHUNK = 500
+"""Keys per ``IN (...)`` list when loading rows."""
+
+
+def user_key_secret(engine: Engine, env: Mapping[str, str] | None = None) -> bytes:
+    """The key of the user-id hash: ``IMPLUS_REPORTS_SECRET`` if set (recommended: then the
+    database alone cannot be searched for a phone number), else a random one the database
+    keeps in ``meta`` (made on first use)."""
+    env = os.environ if env is None else env
+    if env.get(SECRET_ENV):
+        return env[SECRET_ENV].encode()
+    with engine.begin() as conn:
+        value = get_meta(conn, "user_key_secret")
+        if value is None:
+            value = secrets.token_hex(32)
+            set_meta(conn, "user_key_secret", value)
+    return value.encode()
+
+
+def user_key(secret: bytes, user_id: str) -> str:
+    """The keyed hash a session keeps instead of its user id."""
+    return hmac.new(secret, user_id.encode(), hashlib.sha256).hexdigest()
+
+
+class Store:
+    """The sink's side of the database."""
+
+    def __init__(self, engine: Engine, secret: bytes) -> None:
+        self.engine = engine
+        self.secret = secret
+
+    def user_key(self, user_id: str) -> str:
+        return user_key(self.secret, user_id)
+
+    def ingest(self, entries: Sequence[tuple[str, Mapping[str, str] | None]]) -> int:
+        """Store the stream entries ``(id, fields)`` (in stream order) not stored yet, in
+        one transaction. Entries trimmed from the stream (fields None) are skipped.
+        Returns how many were new."""
+        events = [from_stream(i, f) for i, f in entries if f]
+        if not events:
+            return 0
+        with self.engine.begin() as conn:
+            last = get_meta(conn, LAST_ID)
+            floor = id_key(last) if last else (-1, -1)
+            seen = self._stored(conn, [e.id for e in events])
+            fresh = [e for e in events if e.id not in seen and id_key(e.id) > floor]
+            if not fresh:
+                return 0
+            conn.execute(sa.insert(s.events), [event_row(e) for e in fresh])
+            rows = self._load(conn, wanted(fresh))
+            for e in fresh:
+                apply(rows, e, self.user_key)
+            for name, table in s.ROW_TABLES.items():
+                upsert(conn, table, rows.changed(name))
+            set_meta(conn, LAST_ID, max(fresh, key=lambda e: id_key(e.id)).id)
+        return len(fresh)
+
+    def last_id(self) -> str | None:
+        """The newest stream entry id stored."""
+        with self.engine.connect() as conn:
+            return get_meta(conn, LAST_ID)
+
+    @staticmethod
+    def _stored(conn: Connection, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(ids):
+            found.update(conn.execute(sa.select(s.events.c.id).where(s.events.c.id.in_(chunk))).scalars())
+        return found
+
+    @staticmethod
+    def _load(conn: Connection, want: Wanted) -> Rows:
+        rows = Rows()
+        rows.contacts = _by_key(conn, s.contacts, s.contacts.c.request_id, want.requests)
+        rows.offers = _by_key(conn, s.offers, s.offers.c.offer_id, want.offers)
+        rows.sessions = _by_key(conn, s.sessions, s.sessions.c.session_id, want.sessions)
+        p = s.agent_periods
+        for chunk in _chunks(sorted(want.agents)):
+            for r in conn.execute(sa.select(p).where(p.c.agent.in_(chunk), p.c.end_at.is_(None))):
+                row = dict(r._mapping)
+                rows.agent_periods[row["id"]] = row
+                previous = rows.open_periods.get(row["agent"])
+                if previous is None or row["start_at"] >= rows.agent_periods[previous]["start_at"]:
+                    rows.open_periods[row["agent"]] = row["id"]
+        return rows
+
+
+def _by_key(
+    conn: Connection, table: sa.Table, column: sa.Column[Any], keys: frozenset[str]
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(keys)):
+        for r in conn.execute(sa.select(table).where(column.in_(chunk))):
+            row = dict(r._mapping)
+            out[row[column.name]] = row
+    return out
+
+
+def _chunks(items: list[str]) -> list[list[str]]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+__all__ = ["SinkEvent", "Store", "user_key", "user_key_secret"]
