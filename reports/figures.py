@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 
 from reports import schema as s
 from reports.periods import SLOT_MS, Period
+from router.strategy import Strategy
 
 KINDS = ("queue", "channel", "service", "agent")
 DEFAULT_TARGET_S = 20.0
@@ -249,6 +250,11 @@ def report(
     if kind not in KINDS:
         raise ValueError(f"reports are per {', '.join(KINDS)}, not {kind!r}")
     return contact_report(conn, period, kind, targets, sessions=sessions)
+
+
+def targets_of(strategy: Strategy) -> dict[str, float]:
+    """Each queue's service-level target (seconds) in a routing strategy."""
+    return {q: strategy.queue(q).service_level for q in strategy.queue_names}
 
 
 def columns(kind: str) -> tuple[str, ...]:
