@@ -36,6 +36,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def another_engine(
+    request: pytest.FixtureRequest, db_url: str, tmp_path: Path
+) -> Iterator[Engine]:
+    """A second migrated, empty database of the same kind as ``db_url``."""
+    if db_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'other.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database(f"reports_{next(_names)}")
+    eng = make_engine(url)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     """An engine on a migrated, empty reports database."""
     eng = make_engine(db_url)
