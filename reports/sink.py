@@ -137,9 +137,9 @@ class Sink:
         """Take over entries another consumer read but did not acknowledge."""
         start = "0-0"
         while True:
+            # Not JUSTID: redis-py drops the cursor from a JUSTID reply.
             reply = self.redis.xautoclaim(
-                self.stream, SINK_GROUP, self.settings.consumer, 0, start, self.settings.batch,
-                justid=True,
+                self.stream, SINK_GROUP, self.settings.consumer, 0, start, self.settings.batch
             )
             start = reply[0]
             if start in ("0-0", b"0-0"):
@@ -204,9 +204,12 @@ class Sink:
     def drain(self) -> int:
         """Store everything the stream holds now (tests, benchmarks). Returns entries read."""
         total = 0
-        while n := self.step(block_ms=1):
+        while True:
+            pending_first = self.backlog
+            n = self.step(block_ms=1)
             total += n
-        return total
+            if not n and not pending_first:
+                return total
 
     # --- the process -------------------------------------------------------------------
 
