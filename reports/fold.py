@@ -144,20 +144,25 @@ def request_created(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
     )
 
 
-def request_queued(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
+def _queue(row: Row, e: SinkEvent) -> None:
+    """The contact's queue: the first of the queues it waits in (or was served from)."""
     try:
         queues = json.loads(e.get("queues") or "[]")
     except ValueError:
         queues = []
-    row = _contact(rows, e)
     if queues and isinstance(queues, list):
         row["queue"] = str(queues[0])[:128]
+
+
+def request_queued(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
+    _queue(_contact(rows, e), e)
 
 
 def offer_created(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
     _offer(rows, e)
     row = _contact(rows, e)
     row["offers"] += 1
+    _queue(row, e)
     if row["first_offer_at"] is None:
         row["first_offer_at"] = e.at
     if not row["service"]:
