@@ -149,6 +149,8 @@ class PostgresCluster:
 
     def stop(self) -> None:
         if self.started:
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop", check=False)
+            self._run(
+                str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop", check=False
+            )
             self.started = False
         shutil.rmtree(self.root, ignore_errors=True)

@@ -69,6 +69,7 @@ def _engine(url: str, migrate: bool = False) -> Any:
 
     try:
         engine = make_engine(url)
+        click.get_current_context().call_on_close(engine.dispose)
         if migrate:
             run_migrations(engine)
         else:
@@ -152,9 +153,7 @@ def erase(obj: dict[str, str], user_id: str) -> None:
         f"{len(erased.sessions)} session(s) no longer tied to that user in the reports"
         + (f": {', '.join(erased.sessions)}" if erased.sessions else "")
     )
-    click.echo(
-        "The router's Redis keeps the transcripts themselves; erase them there as well."
-    )
+    click.echo("The router's Redis keeps the transcripts themselves; erase them there as well.")
 
 
 @reports_group.command()
@@ -162,7 +161,9 @@ def erase(obj: dict[str, str], user_id: str) -> None:
 @click.option("--from", "start", required=True, help="2026-12-01 or 2026-12-01T08:00")
 @click.option("--to", "end", default="", help="Default: the day after a --from date.")
 @click.option(
-    "--interval", type=click.Choice(["15m", "hour", "day", "total"]), default="hour",
+    "--interval",
+    type=click.Choice(["15m", "hour", "day", "total"]),
+    default="hour",
     show_default=True,
 )
 @click.option("--tz", default="UTC", show_default=True, help="IANA time zone of the dates.")

@@ -123,11 +123,15 @@ def contact_report(
     if by not in ("queue", "channel", "service"):
         raise ValueError(f"contacts are reported by queue, channel or service, not {by!r}")
     c = s.contacts.c
-    target = sa.case(
-        {q: int(t * 1000) for q, t in (targets or {}).items()},
-        value=c.queue,
-        else_=int(default_target_s * 1000),
-    ) if targets else sa.literal(int(default_target_s * 1000))
+    target = (
+        sa.case(
+            {q: int(t * 1000) for q, t in (targets or {}).items()},
+            value=c.queue,
+            else_=int(default_target_s * 1000),
+        )
+        if targets
+        else sa.literal(int(default_target_s * 1000))
+    )
     answered = c.accepted_at.is_not(None)
     abandoned = c.outcome == "abandoned"
     slot = _slot(c.created_at, period).label("slot")
@@ -179,7 +183,9 @@ def agent_report(
         return acc.setdefault((bucket, agent), _zero(AGENT_SUMS))
 
     o = s.offers.c
-    no_answer = sa.or_(o.outcome == "timeout", sa.and_(o.outcome == "failed", o.reason == "no_answer"))
+    no_answer = sa.or_(
+        o.outcome == "timeout", sa.and_(o.outcome == "failed", o.reason == "no_answer")
+    )
     offers = (
         sa.select(
             _slot(o.created_at, period).label("slot"),
@@ -265,7 +271,7 @@ def _zero(names: Iterable[str]) -> dict[str, Any]:
     return dict.fromkeys(names, 0)
 
 
-def _add(into: dict[str, Any], row: Mapping[str, Any], names: Iterable[str]) -> None:
+def _add(into: dict[str, Any], row: Mapping[Any, Any], names: Iterable[str]) -> None:
     for name in names:
         into[name] += int(row[name] or 0)
 

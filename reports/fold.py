@@ -35,7 +35,9 @@ class Rows:
     open_periods: dict[str, str] = field(default_factory=dict)
     """Agent id -> id of the period the agent is in now."""
     dirty: dict[str, set[str]] = field(
-        default_factory=lambda: {t: set() for t in ("contacts", "offers", "sessions", "agent_periods")}
+        default_factory=lambda: {
+            t: set() for t in ("contacts", "offers", "sessions", "agent_periods")
+        }
     )
 
     def changed(self, table: str) -> list[Row]:
@@ -275,9 +277,7 @@ def session_closed(rows: Rows, e: SinkEvent, user_key: UserKey) -> None:
     row = _session(rows, e)
     if row["user_key"] is None and e.get("user"):
         row["user_key"] = user_key(e.get("user"))
-    row.update(
-        closed_at=e.at, disposition=e.get("disposition")[:200], closed_by=e.get("by")[:128]
-    )
+    row.update(closed_at=e.at, disposition=e.get("disposition")[:200], closed_by=e.get("by")[:128])
 
 
 def _close_period(rows: Rows, agent: str, at: int) -> None:

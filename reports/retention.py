@@ -57,5 +57,7 @@ def erase_user(engine: Engine, secret: bytes, user_id: str) -> Erased:
                 .order_by(s.sessions.c.opened_at)
             ).scalars()
         )
-        conn.execute(sa.update(s.sessions).where(s.sessions.c.user_key == key).values(user_key=None))
+        conn.execute(
+            sa.update(s.sessions).where(s.sessions.c.user_key == key).values(user_key=None)
+        )
     return Erased(ids)

@@ -10,6 +10,7 @@ standby until the lease lapses. Once a day it deletes what is past the retention
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
@@ -75,7 +76,7 @@ class Sink:
         settings: SinkSettings | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.redis = rds
+        self.redis: Any = rds  # redis-py's reply types are too wide to be of use here
         self.keys = keys
         self.stream = keys.events()
         self.store = store
@@ -151,7 +152,7 @@ class Sink:
         last = self.store.last_id()
         first = self.redis.xrange(self.stream, count=1)
         if last and first and id_key(first[0][0]) > id_key(last):
-            group = next(
+            group: dict[str, Any] = next(
                 (g for g in self.redis.xinfo_groups(self.stream) if g["name"] == SINK_GROUP), {}
             )
             delivered = str(group.get("last-delivered-id") or "0-0")
@@ -220,16 +221,17 @@ class Sink:
             deleted = prune(self.store.engine, self.settings.retention_days, int(now * 1000))
             self.stats.pruned += sum(deleted.values())
             if any(deleted.values()):
-                log.info("pruned rows older than %d days: %s", self.settings.retention_days, deleted)
+                log.info(
+                    "pruned rows older than %d days: %s", self.settings.retention_days, deleted
+                )
 
     def run(self) -> None:
         """Follow the stream until stop(); Redis or database trouble is retried."""
         while not self.stopping.is_set():
             try:
-                if not self.holding:
-                    if not self.acquire():
-                        self.stopping.wait(1.0)
-                        continue
+                if not self.holding and not self.acquire():
+                    self.stopping.wait(1.0)  # another sink writes: stand by
+                    continue
                 self.step()
                 self.renew()
                 self.housekeeping()
@@ -237,12 +239,14 @@ class Sink:
                 log.warning("Redis: %s; retrying in %.0f s", e, self.settings.retry_s)
                 self.stopping.wait(self.settings.retry_s)
             except (DatabaseUnavailable, sa.exc.OperationalError, sa.exc.InterfaceError) as e:
-                log.warning("reports database: %s; retrying in %.0f s", _first_line(e), self.settings.retry_s)
+                log.warning(
+                    "reports database: %s; retrying in %.0f s",
+                    _first_line(e),
+                    self.settings.retry_s,
+                )
                 self.stopping.wait(self.settings.retry_s)
-        try:
+        with contextlib.suppress(redis.RedisError):  # the lease lapses by itself
             self.release()
-        except redis.RedisError:
-            pass  # the lease lapses by itself
 
     def stop(self) -> None:
         self.stopping.set()

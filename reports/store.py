@@ -24,7 +24,7 @@ from reports.db import get_meta, set_meta, upsert
 from reports.events import SinkEvent, event_row, from_stream, id_key
 from reports.fold import Rows, Wanted, apply, wanted
 
-SECRET_ENV = "IMPLUS_REPORTS_SECRET"
+SECRET_ENV = "IMPLUS_REPORTS_SECRET"  # noqa: S105 (the name of the variable)
 LAST_ID = "last_id"
 CHUNK = 500
 """Keys per ``IN (...)`` list when loading rows."""
@@ -92,7 +92,9 @@ class Store:
     def _stored(conn: Connection, ids: list[str]) -> set[str]:
         found: set[str] = set()
         for chunk in _chunks(ids):
-            found.update(conn.execute(sa.select(s.events.c.id).where(s.events.c.id.in_(chunk))).scalars())
+            found.update(
+                conn.execute(sa.select(s.events.c.id).where(s.events.c.id.in_(chunk))).scalars()
+            )
         return found
 
     @staticmethod

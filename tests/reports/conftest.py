@@ -36,9 +36,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def another_engine(
-    request: pytest.FixtureRequest, db_url: str, tmp_path: Path
-) -> Iterator[Engine]:
+def another_engine(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> Iterator[Engine]:
     """A second migrated, empty database of the same kind as ``db_url``."""
     if db_url.startswith("sqlite"):
         url = f"sqlite:///{tmp_path / 'other.sqlite3'}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 """A Monday, 08:00 UTC: the known sequences start here."""
 
 

@@ -43,7 +43,7 @@ def loaded(engine: Engine) -> Engine:
 
 def rows(engine: Engine, kind: str, interval: str = "hour", tz: str = "UTC", **period: str):
     p = parse_period(
-        period.get("start", "2026-12-07T08:00"), period.get("end", "2026-12-07T10:00"), interval, tz
+        period.get("start", "2026-11-30T08:00"), period.get("end", "2026-11-30T10:00"), interval, tz
     )
     with engine.connect() as conn:
         return report(conn, kind, p, NOW, TARGETS)
@@ -53,7 +53,7 @@ def by_key(result: list[dict]) -> dict[tuple[str, str], dict]:
     return {(r["interval_start"], r["key"]): r for r in result}
 
 
-H8, H9 = "2026-12-07T08:00:00+00:00", "2026-12-07T09:00:00+00:00"
+H8, H9 = "2026-11-30T08:00:00+00:00", "2026-11-30T09:00:00+00:00"
 
 
 def test_queue_report_per_hour(loaded: Engine) -> None:
@@ -104,7 +104,7 @@ def test_queue_report_per_hour(loaded: Engine) -> None:
 
 
 def test_one_default_target_when_the_strategy_names_none(loaded: Engine) -> None:
-    p = parse_period("2026-12-07T08:00", "2026-12-07T09:00", "total")
+    p = parse_period("2026-11-30T08:00", "2026-11-30T09:00", "total")
     with loaded.connect() as conn:
         got = by_key(report(conn, "queue", p, NOW))  # 20 s for every queue
     assert got[p.label(p.start_ms), "billing"]["answered_in_sl"] == 2  # 12 s and 8 s
@@ -137,7 +137,7 @@ def test_agent_report_per_hour(loaded: Engine) -> None:
 
 def test_channel_and_service_reports(loaded: Engine) -> None:
     channels = by_key(rows(loaded, "channel", "total"))
-    start = "2026-12-07T08:00:00+00:00"
+    start = "2026-11-30T08:00:00+00:00"
     assert channels[start, "voice"]["offered"] == 4  # c1 c2 c6 c7
     assert channels[start, "voice"]["answered"] == 2
     assert channels[start, "chat"]["offered"] == 3
@@ -149,22 +149,22 @@ def test_channel_and_service_reports(loaded: Engine) -> None:
 
 def test_quarter_hours_and_local_days(loaded: Engine) -> None:
     quarters = by_key(rows(loaded, "queue", "15m"))
-    assert quarters["2026-12-07T08:00:00+00:00", "booking"]["offered"] == 2  # 08:00, 08:05
-    assert quarters["2026-12-07T08:15:00+00:00", "billing"]["abandoned"] == 1  # 08:20
-    assert quarters["2026-12-07T08:45:00+00:00", "billing"]["offered"] == 2  # 08:50, 08:55
-    assert quarters["2026-12-07T09:00:00+00:00", "booking"]["abandoned"] == 1  # 09:10
-    assert quarters["2026-12-07T09:15:00+00:00", "booking"]["overflowed"] == 1  # 09:20
+    assert quarters["2026-11-30T08:00:00+00:00", "booking"]["offered"] == 2  # 08:00, 08:05
+    assert quarters["2026-11-30T08:15:00+00:00", "billing"]["abandoned"] == 1  # 08:20
+    assert quarters["2026-11-30T08:45:00+00:00", "billing"]["offered"] == 2  # 08:50, 08:55
+    assert quarters["2026-11-30T09:00:00+00:00", "booking"]["abandoned"] == 1  # 09:10
+    assert quarters["2026-11-30T09:15:00+00:00", "booking"]["overflowed"] == 1  # 09:20
     assert len(quarters) == 5
-    days = rows(loaded, "queue", "day", "Europe/Paris", start="2026-12-07", end="2026-12-08")
+    days = rows(loaded, "queue", "day", "Europe/Paris", start="2026-11-30", end="2026-12-01")
     assert {(r["interval_start"], r["key"], r["offered"]) for r in days} == {
-        ("2026-12-07T00:00:00+01:00", "booking", 4),
-        ("2026-12-07T00:00:00+01:00", "billing", 3),
+        ("2026-11-30T00:00:00+01:00", "booking", 4),
+        ("2026-11-30T00:00:00+01:00", "billing", 3),
     }
 
 
 def test_range_bounds_are_start_inclusive_end_exclusive(loaded: Engine) -> None:
-    assert not rows(loaded, "queue", start="2026-12-07T07:00", end="2026-12-07T08:00")
-    only_c1 = rows(loaded, "queue", "total", start="2026-12-07T08:00", end="2026-12-07T08:15")
+    assert not rows(loaded, "queue", start="2026-11-30T07:00", end="2026-11-30T08:00")
+    only_c1 = rows(loaded, "queue", "total", start="2026-11-30T08:00", end="2026-11-30T08:15")
     assert [(r["key"], r["offered"]) for r in only_c1] == [("booking", 2)]
 
 

@@ -34,7 +34,12 @@ def test_no_number_name_or_text_reaches_an_event_row() -> None:
     assert kept == {
         "entry": "9-0",
         "etype": "call.hangup",
-        "data": {"from": "customer", "call_id": "leg-1", "cause": "NORMAL_CLEARING", "duration_s": 42},
+        "data": {
+            "from": "customer",
+            "call_id": "leg-1",
+            "cause": "NORMAL_CLEARING",
+            "duration_s": 42,
+        },
     }
 
 
@@ -104,7 +109,9 @@ def test_status_periods_continue_across_batches() -> None:
     f = known_sequence()
     first = fold(f.entries[:10])
     alice = first.open_periods["alice"]
-    carried = Rows(agent_periods={alice: dict(first.agent_periods[alice])}, open_periods={"alice": alice})
+    carried = Rows(
+        agent_periods={alice: dict(first.agent_periods[alice])}, open_periods={"alice": alice}
+    )
     later = Feed()
     later.add(ms(30, hour=11), "agent.status", agent="alice", status="away", reason="break",
               previous="available")  # fmt: skip

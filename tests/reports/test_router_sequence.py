@@ -193,7 +193,7 @@ def test_router_sequence_gives_the_hand_computed_figures(
     assert sink.acquire()
     sink.drain()
     sink.release()
-    period = parse_period("2026-12-07T08:00", "2026-12-07T09:00", "total")
+    period = parse_period("2026-11-30T08:00", "2026-11-30T09:00", "total")
     targets = {"booking": 20.0, "billing": 30.0}
     with engine.connect() as conn:
         queues = {r["key"]: r for r in report(conn, "queue", period, START + 3_600_000, targets)}

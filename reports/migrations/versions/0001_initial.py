@@ -90,9 +90,7 @@ def upgrade() -> None:
         "sessions",
         sa.Column("session_id", sa.String(ID), primary_key=True),
         sa.Column("service", sa.String(ID), nullable=False),
-        sa.Column(
-            "user_key", sa.String(64), comment="keyed hash of the user id; NULL once erased"
-        ),
+        sa.Column("user_key", sa.String(64), comment="keyed hash of the user id; NULL once erased"),
         sa.Column("opened_at", sa.BigInteger, nullable=False),
         sa.Column("closed_at", sa.BigInteger),
         sa.Column("disposition", sa.String(200), nullable=False),
@@ -102,9 +100,7 @@ def upgrade() -> None:
     op.create_index("ix_sessions_opened_at", "sessions", ["opened_at"])
     op.create_table(
         "agent_periods",
-        sa.Column(
-            "id", sa.String(40), primary_key=True, comment="id of the event that opened it"
-        ),
+        sa.Column("id", sa.String(40), primary_key=True, comment="id of the event that opened it"),
         sa.Column("agent", sa.String(ID), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("reason", sa.String(200), nullable=False),
