@@ -103,6 +103,7 @@ def sink(
     import redis
 
     from reports.db import safe_url
+    from reports.errors import ReportsError
     from reports.sink import Sink, SinkSettings
     from reports.store import Store, user_key_secret
     from router.keys import Keys
@@ -121,7 +122,10 @@ def sink(
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     signal.signal(signal.SIGINT, lambda *_: worker.stop())
     click.echo(f"implus reports sink: {domain!r} events -> {safe_url(obj['url'])}; Ctrl-C stops")
-    worker.run()
+    try:
+        worker.run()
+    except ReportsError as e:
+        raise click.ClickException(str(e)) from None
     click.echo(f"stopped: {worker.stats.stored} events stored this run")
 
 

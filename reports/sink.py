@@ -100,6 +100,11 @@ class Sink:
             return False
         self.holding = True
         self._renewed = self.clock()
+        try:
+            self.store.claim_domain(self.keys.domain)
+        except BaseException:
+            self.release()
+            raise
         self.ensure_group()
         self.claim_pending()
         self.warn_about_gap()

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from reports import schema as s
 from reports.db import get_meta, set_meta, upsert
+from reports.errors import ReportsError
 from reports.events import SinkEvent, event_row, from_stream, id_key
 from reports.fold import Rows, Wanted, apply, wanted
 
@@ -82,6 +83,19 @@ class Store:
                 upsert(conn, table, rows.changed(name))
             set_meta(conn, LAST_ID, max(fresh, key=lambda e: id_key(e.id)).id)
         return len(fresh)
+
+    def claim_domain(self, domain: str) -> None:
+        """Tie the database to one routing domain's events stream (stream ids, and so the
+        ``last_id`` mark, mean something in one stream only)."""
+        with self.engine.begin() as conn:
+            held = get_meta(conn, "domain")
+            if held is None:
+                set_meta(conn, "domain", domain)
+            elif held != domain:
+                raise ReportsError(
+                    f"this reports database holds the events of domain {held!r}, not "
+                    f"{domain!r}: give each routing domain its own database (--database-url)"
+                )
 
     def last_id(self) -> str | None:
         """The newest stream entry id stored."""

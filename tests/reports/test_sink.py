@@ -15,6 +15,7 @@ from feed import known_sequence, ms
 from sqlalchemy.engine import Engine
 
 from reports import schema as s
+from reports.errors import ReportsError
 from reports.keys import SINK_GROUP
 from reports.sink import Sink, SinkSettings
 from reports.store import Store
@@ -135,3 +136,11 @@ def test_a_gap_in_the_stream_is_reported(
     with caplog.at_level(logging.WARNING, "implus.reports"):
         assert make_sink().acquire()
     assert "were trimmed" in caplog.text
+
+
+def test_a_database_keeps_one_domain(rds: redis.Redis, engine: Engine, make_sink) -> None:
+    assert make_sink().acquire()
+    other = Sink(rds, Keys("other"), Store(engine, b"k"), SinkSettings())
+    with pytest.raises(ReportsError, match="give each routing domain its own database"):
+        other.acquire()
+    assert not other.holding
