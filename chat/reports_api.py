@@ -3,7 +3,7 @@
 The figures come from the reports database that ``implus reports sink`` fills
 (docs/reports.md); this module only parses the query, runs the report off the gevent
 loop (a month of contacts takes a moment and must not stall the websockets), and formats
-the answer. Service-level targets are the live strategy's.
+the answer.
 """
 
 from __future__ import annotations
@@ -19,13 +19,11 @@ from sqlalchemy.engine import Engine
 from chat import api_models as m
 from chat.accounts import Role
 from chat.auth import require_staff
-from chat.context import ctx
 from chat.errors import BadInput, NotFoundError, Unavailable
-from chat.service import converted
 from reports.db import check_schema, database_url, make_engine
 from reports.errors import BadPeriod, ReportsError
 from reports.export import to_csv
-from reports.figures import columns, report, targets_of
+from reports.figures import columns, report
 from reports.periods import Period, parse_period
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api")
@@ -103,11 +101,9 @@ class ReportsAccess:
                 self._engine = engine
             return self._engine
 
-    def run(
-        self, kind: str, period: Period, targets: dict[str, float], now_ms: int
-    ) -> list[dict[str, Any]]:
+    def run(self, kind: str, period: Period, now_ms: int) -> list[dict[str, Any]]:
         with self.engine().connect() as conn:
-            return report(conn, kind, period, now_ms, targets)
+            return report(conn, kind, period, now_ms)
 
     def close(self) -> None:
         if self._engine is not None:
@@ -157,11 +153,9 @@ def get_report(kind: str) -> Any:
         )
     except BadPeriod as e:
         raise BadInput(str(e), code="bad_period") from None
-    with converted():
-        targets = targets_of(ctx().router.strategy())
     access: ReportsAccess = current_app.extensions[EXTENSION]
     try:
-        rows = off_loop(access.run, KINDS[kind], period, targets, int(time.time() * 1000))
+        rows = off_loop(access.run, KINDS[kind], period, int(time.time() * 1000))
     except ReportsError as e:
         raise Unavailable(f"reports are unavailable: {e}") from None
     cols = columns(KINDS[kind])

@@ -7,7 +7,7 @@ they placed themselves (the router-level test; later the sandbox Asterisk's).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +23,6 @@ def session_figures(
     engine: Engine,
     sessions: Collection[str],
     by: str = "queue",
-    targets: Mapping[str, float] | None = None,
     now_ms: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Totals over everything the sink stored for ``sessions``: key (queue, channel,
@@ -46,13 +45,14 @@ def session_figures(
         lo = min(lo, olo if olo is not None else lo)
         start = datetime.fromtimestamp(lo // 900_000 * 900, UTC)
         end = datetime.fromtimestamp((hi + 86_400_000) // 900_000 * 900, UTC)
-        period = Period(start, max(end, start + timedelta(minutes=15)), "total", zone("UTC"))
+        period = Period(
+            start, max(end, start + timedelta(minutes=15)), "total", zone("UTC")
+        ).with_segments()
         rows = report(
             conn,
             by,
             period,
             now_ms if now_ms is not None else period.end_ms,
-            targets=targets,
             sessions=sessions,
         )
     return {row["key"]: row for row in rows}

@@ -172,8 +172,6 @@ def erase(obj: dict[str, str], user_id: str) -> None:
 )
 @click.option("--tz", default="UTC", show_default=True, help="IANA time zone of the dates.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
-@REDIS_URL
-@DOMAIN
 @click.pass_obj
 def show(
     obj: dict[str, str],
@@ -183,11 +181,8 @@ def show(
     interval: str,
     tz: str,
     fmt: str,
-    redis_url: str,
-    domain: str,
 ) -> None:
-    """Print a report per KIND (service-level targets from the live strategy if Redis
-    answers, else 20 s)."""
+    """Print a report per KIND (queue, agent, channel or service)."""
     from reports.errors import ReportsError
     from reports.export import to_csv
     from reports.figures import columns, report
@@ -199,25 +194,11 @@ def show(
         raise click.BadParameter(str(e)) from None
     engine = _engine(obj["url"])
     with engine.connect() as conn:
-        rows = report(conn, kind, period, int(time.time() * 1000), _targets(redis_url, domain))
+        rows = report(conn, kind, period, int(time.time() * 1000))
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
     else:
         sys.stdout.write(to_csv(rows, columns(kind)))
-
-
-def _targets(redis_url: str, domain: str) -> dict[str, float]:
-    from reports.figures import targets_of
-    from router.client import RouterClient
-    from router.errors import RouterError
-
-    client = RouterClient.from_url(redis_url, domain)
-    try:
-        return targets_of(client.strategy())
-    except RouterError:  # no Redis: the default target applies
-        return {}
-    finally:
-        client.close()
 
 
 @reports_group.command()

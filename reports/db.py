@@ -161,3 +161,45 @@ def upsert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]])
         set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != key},
     )
     conn.execute(stmt, list(rows))
+
+
+def add_counts(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    maxima: Sequence[str] = (),
+) -> None:
+    """Add ``rows`` (primary key + every other column) to the rows with the same primary
+    key, or insert them; columns in ``maxima`` keep the larger value instead."""
+    if not rows:
+        return
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    changes: dict[str, Any] = {}
+    for c in table.columns:
+        if c.name in keys:
+            continue
+        if c.name in maxima:
+            changes[c.name] = sa.case(
+                (stmt.excluded[c.name] > table.c[c.name], stmt.excluded[c.name]),
+                else_=table.c[c.name],
+            )
+        else:
+            changes[c.name] = table.c[c.name] + stmt.excluded[c.name]
+    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes), list(rows))
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many new rows at once: COPY on PostgreSQL (psycopg's executemany sends one
+    statement per row), executemany on SQLite."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(sa.insert(table), list(rows))
+        return
+    names = [c.name for c in table.columns]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row.get(n) for n in names])

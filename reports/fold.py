@@ -12,14 +12,35 @@ creation time is its answer time minus its wait.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from reports.events import SinkEvent
 
 Row = dict[str, Any]
-UserKey = Callable[[str], str]
+DEFAULT_TARGET_MS = 20_000
+"""Service-level target of a queue the strategy does not name (the router's default)."""
+
+
+@dataclass
+class Context:
+    """What folding needs besides the rows: the keyed hash of user ids, and the queues'
+    service-level targets of the strategy in force (``strategy.loaded`` events change it;
+    ``lookup`` gives a version's targets in ms, or None when it cannot tell)."""
+
+    user_key: Callable[[str], str]
+    lookup: Callable[[int], Mapping[str, int] | None] = lambda _version: None
+    version: int | None = None
+    targets: Mapping[str, int] = field(default_factory=dict)
+
+    def load(self, version: int) -> None:
+        self.version = version
+        self.targets = self.lookup(version) or {}
+
+    def target_ms(self, queue: str) -> int:
+        return self.targets.get(queue, DEFAULT_TARGET_MS)
+
 
 OFFER_ENDS = ("offer.rejected", "offer.timeout", "offer.failed", "offer.rescinded")
 
@@ -76,11 +97,11 @@ def wanted(events: Iterable[SinkEvent]) -> Wanted:
     return Wanted(frozenset(requests), frozenset(offers), frozenset(sessions), frozenset(agents))
 
 
-def apply(rows: Rows, e: SinkEvent, user_key: UserKey) -> None:
+def apply(rows: Rows, e: SinkEvent, ctx: Context) -> None:
     """Fold one event into the rows (events of other types change no row)."""
     handler = HANDLERS.get(e.type)
     if handler is not None:
-        handler(rows, e, user_key)
+        handler(rows, e, ctx)
 
 
 def new_contact(request_id: str, e: SinkEvent, created_at: int) -> Row:
@@ -98,6 +119,8 @@ def new_contact(request_id: str, e: SinkEvent, created_at: int) -> Row:
         "accepted_at": None,
         "agent": None,
         "wait_ms": None,
+        "sl_target_ms": None,
+        "in_sl": 0,
         "ended_at": None,
         "outcome": "waiting",
         "end_reason": "",
@@ -136,7 +159,7 @@ def _offer(rows: Rows, e: SinkEvent) -> Row:
     return row
 
 
-def request_created(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
+def request_created(rows: Rows, e: SinkEvent, _k: Context) -> None:
     row = _contact(rows, e)
     row.update(
         session_id=e.get("session"),
@@ -156,11 +179,11 @@ def _queue(row: Row, e: SinkEvent) -> None:
         row["queue"] = str(queues[0])[:128]
 
 
-def request_queued(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
+def request_queued(rows: Rows, e: SinkEvent, _k: Context) -> None:
     _queue(_contact(rows, e), e)
 
 
-def offer_created(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
+def offer_created(rows: Rows, e: SinkEvent, _k: Context) -> None:
     _offer(rows, e)
     row = _contact(rows, e)
     row["offers"] += 1
@@ -171,17 +194,25 @@ def offer_created(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
         row["service"] = e.get("service")
 
 
-def offer_accepted(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
+def offer_accepted(rows: Rows, e: SinkEvent, ctx: Context) -> None:
     offer = _offer(rows, e)
     offer.update(outcome="accepted", ended_at=e.at)
     wait = e.number("wait_ms")
     row = _contact(rows, e, created_at=e.at - (wait or 0))
     if wait is None:
         wait = e.at - row["created_at"]
-    row.update(accepted_at=e.at, agent=e.get("agent"), wait_ms=wait, outcome="answered")
+    target = ctx.target_ms(row["queue"])
+    row.update(
+        accepted_at=e.at,
+        agent=e.get("agent"),
+        wait_ms=wait,
+        outcome="answered",
+        sl_target_ms=target,
+        in_sl=int(wait <= target),
+    )
 
 
-def offer_ended(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
+def offer_ended(rows: Rows, e: SinkEvent, _k: Context) -> None:
     outcome = e.type.removeprefix("offer.")
     reason = e.get("reason")
     _offer(rows, e).update(outcome=outcome, ended_at=e.at, reason=reason[:200])
@@ -192,7 +223,7 @@ def offer_ended(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
         row["rejects"] += 1
 
 
-def contact_ended(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
+def contact_ended(rows: Rows, e: SinkEvent, _k: Context) -> None:
     handle = e.number("handle_ms")
     row = _contact(rows, e, created_at=e.at - (handle or 0))
     if row["accepted_at"] is None:  # its answer was trimmed before the sink read it
@@ -212,7 +243,7 @@ def contact_ended(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
         row["transferred_out"] = 1
 
 
-def request_cancelled(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
+def request_cancelled(rows: Rows, e: SinkEvent, _k: Context) -> None:
     waited = e.number("waited_ms")
     row = _contact(rows, e, created_at=e.at - (waited or 0))
     if row["outcome"] != "waiting":
@@ -225,7 +256,7 @@ def request_cancelled(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
     )
 
 
-def request_overflowed(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
+def request_overflowed(rows: Rows, e: SinkEvent, _k: Context) -> None:
     row = _contact(rows, e)
     if row["outcome"] != "waiting":
         return
@@ -237,7 +268,7 @@ def request_overflowed(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
     )
 
 
-def request_transferred(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
+def request_transferred(rows: Rows, e: SinkEvent, _k: Context) -> None:
     old = _contact(rows, e)
     old["transferred_out"] = 1
     new = _contact(rows, e, request_id=e.get("to_request"))
@@ -268,15 +299,15 @@ def _session(rows: Rows, e: SinkEvent) -> Row:
     return row
 
 
-def session_opened(rows: Rows, e: SinkEvent, user_key: UserKey) -> None:
+def session_opened(rows: Rows, e: SinkEvent, ctx: Context) -> None:
     row = _session(rows, e)
-    row.update(opened_at=e.at, user_key=user_key(e.get("user")) if e.get("user") else None)
+    row.update(opened_at=e.at, user_key=ctx.user_key(e.get("user")) if e.get("user") else None)
 
 
-def session_closed(rows: Rows, e: SinkEvent, user_key: UserKey) -> None:
+def session_closed(rows: Rows, e: SinkEvent, ctx: Context) -> None:
     row = _session(rows, e)
     if row["user_key"] is None and e.get("user"):
-        row["user_key"] = user_key(e.get("user"))
+        row["user_key"] = ctx.user_key(e.get("user"))
     row.update(closed_at=e.at, disposition=e.get("disposition")[:200], closed_by=e.get("by")[:128])
 
 
@@ -288,7 +319,7 @@ def _close_period(rows: Rows, agent: str, at: int) -> None:
         rows.dirty["agent_periods"].add(pid)
 
 
-def agent_status(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
+def agent_status(rows: Rows, e: SinkEvent, _k: Context) -> None:
     agent = e.get("agent")
     _close_period(rows, agent, e.at)
     rows.agent_periods[e.id] = {
@@ -303,11 +334,17 @@ def agent_status(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
     rows.dirty["agent_periods"].add(e.id)
 
 
-def agent_removed(rows: Rows, e: SinkEvent, _k: UserKey) -> None:
+def agent_removed(rows: Rows, e: SinkEvent, _k: Context) -> None:
     _close_period(rows, e.get("agent"), e.at)
 
 
-HANDLERS: dict[str, Callable[[Rows, SinkEvent, UserKey], None]] = {
+def strategy_loaded(_rows: Rows, e: SinkEvent, ctx: Context) -> None:
+    version = e.number("version")
+    if version is not None:
+        ctx.load(version)
+
+
+HANDLERS: dict[str, Callable[[Rows, SinkEvent, Context], None]] = {
     "request.created": request_created,
     "request.queued": request_queued,
     "offer.created": offer_created,
@@ -321,4 +358,5 @@ HANDLERS: dict[str, Callable[[Rows, SinkEvent, UserKey], None]] = {
     "session.closed": session_closed,
     "agent.status": agent_status,
     "agent.removed": agent_removed,
+    "strategy.loaded": strategy_loaded,
 }

@@ -13,6 +13,8 @@ contacts           routing request: when it came, where it queued, who answered,
 offers             offer of a request to an agent and how it ended
 sessions           session: service, opened/closed, disposition
 agent_periods      stretch of time an agent spent in one status (available / away / offline)
+contact_slots      15-minute slot and queue / channel / service: running sums of its contacts
+agent_slots        15-minute slot and agent: running sums of the agent's offers and contacts
 =================  ==========================================================================
 """
 
@@ -64,6 +66,8 @@ contacts = sa.Table(
     sa.Column("accepted_at", sa.BigInteger),
     sa.Column("agent", sa.String(ID), comment="who answered"),
     sa.Column("wait_ms", sa.BigInteger, comment="until answered, abandoned or overflowed"),
+    sa.Column("sl_target_ms", sa.BigInteger, comment="the queue's target when answered"),
+    sa.Column("in_sl", sa.SmallInteger, nullable=False, comment="answered within it (1/0)"),
     sa.Column("ended_at", sa.BigInteger),
     sa.Column(
         "outcome",
@@ -126,6 +130,60 @@ agent_periods = sa.Table(
     sa.Index("ix_agent_periods_agent_end", "agent", "end_at"),
     sa.Index("ix_agent_periods_start_at", "start_at"),
 )
+
+
+def _sums(names: tuple[str, ...]) -> list[sa.Column[int]]:
+    return [sa.Column(n, sa.BigInteger, nullable=False) for n in names]
+
+
+CONTACT_SUMS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "overflowed",
+    "answered_in_sl",
+    "transfers",
+    "no_answers",
+    "answer_wait_ms",
+    "abandon_wait_ms",
+    "max_abandon_ms",
+    "handled",
+    "handle_ms",
+    "wrapped",
+    "wrapup_ms",
+)
+AGENT_SUMS = (
+    "offers",
+    "answered",
+    "rejected",
+    "no_answers",
+    "handled",
+    "handle_ms",
+    "wrapped",
+    "wrapup_ms",
+    "transfers",
+)
+
+contact_slots = sa.Table(
+    "contact_slots",
+    metadata,
+    sa.Column("slot_at", sa.BigInteger, primary_key=True, comment="UTC quarter hour (ms)"),
+    sa.Column("dimension", sa.String(16), primary_key=True, comment="queue, channel, service"),
+    sa.Column("key", sa.String(ID), primary_key=True),
+    *_sums(CONTACT_SUMS),
+    comment="running sums of the contacts created in each slot, per queue/channel/service",
+)
+
+agent_slots = sa.Table(
+    "agent_slots",
+    metadata,
+    sa.Column("slot_at", sa.BigInteger, primary_key=True, comment="UTC quarter hour (ms)"),
+    sa.Column("agent", sa.String(ID), primary_key=True),
+    *_sums(AGENT_SUMS),
+    comment="offers made in each slot, contacts answered in it, per agent",
+)
+
+SLOT_TABLES = {"contact_slots": contact_slots, "agent_slots": agent_slots}
 
 ROW_TABLES = {
     "contacts": contacts,

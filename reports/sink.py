@@ -27,7 +27,9 @@ from reports.events import id_key
 from reports.keys import SINK_GROUP, sink_lock
 from reports.retention import prune
 from reports.store import Store
+from router.errors import RouterError
 from router.keys import Keys
+from router.strategy import parse_strategy
 
 log = logging.getLogger("implus.reports")
 
@@ -105,6 +107,8 @@ class Sink:
         except BaseException:
             self.release()
             raise
+        version = self.redis.hget(self.keys.strategy(), "version")
+        self.store.use_strategies(self.targets, int(version) if version else None)
         self.ensure_group()
         self.claim_pending()
         self.warn_about_gap()
@@ -126,6 +130,17 @@ class Sink:
         if self.holding:
             self.redis.eval(RELEASE, 1, sink_lock(self.keys), self.token)
             self.holding = False
+
+    def targets(self, version: int) -> dict[str, int] | None:
+        """Service-level targets (ms per queue) of a strategy version the router keeps."""
+        text = self.redis.hget(self.keys.strategy_versions(), str(version))
+        if not text:
+            return None
+        try:
+            strategy = parse_strategy(text, version)
+        except RouterError:
+            return None
+        return {q: int(strategy.queue(q).service_level * 1000) for q in strategy.queue_names}
 
     # --- the stream ---------------------------------------------------------------------
 

@@ -13,17 +13,18 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from reports import schema as s
-from reports.db import get_meta, set_meta, upsert
+from reports.db import add_counts, get_meta, insert_rows, set_meta, upsert
 from reports.errors import ReportsError
 from reports.events import SinkEvent, event_row, from_stream, id_key
-from reports.fold import Rows, Wanted, apply, wanted
+from reports.fold import Context, Rows, Wanted, apply, wanted
+from reports.rollup import MAXIMA, changes, contact_parts, offer_parts
 
 SECRET_ENV = "IMPLUS_REPORTS_SECRET"  # noqa: S105 (the name of the variable)
 LAST_ID = "last_id"
@@ -52,14 +53,33 @@ def user_key(secret: bytes, user_id: str) -> str:
 
 
 class Store:
-    """The sink's side of the database."""
+    """The sink's side of the database. ``lookup`` gives the service-level targets (ms per
+    queue) of a strategy version; ``version`` is the one in force when nothing stored
+    says otherwise (the sink reads both from the router's Redis)."""
 
-    def __init__(self, engine: Engine, secret: bytes) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        secret: bytes,
+        lookup: Callable[[int], Mapping[str, int] | None] | None = None,
+        version: int | None = None,
+    ) -> None:
         self.engine = engine
         self.secret = secret
+        self.ctx = Context(self.user_key, lookup or (lambda _v: None))
+        self._initial_version = version
+        self._started = False
 
     def user_key(self, user_id: str) -> str:
         return user_key(self.secret, user_id)
+
+    def use_strategies(
+        self, lookup: Callable[[int], Mapping[str, int] | None], version: int | None
+    ) -> None:
+        """Where service-level targets come from (the sink: the router's Redis)."""
+        self.ctx.lookup = lookup
+        self._initial_version = version
+        self._started = False
 
     def ingest(self, entries: Sequence[tuple[str, Mapping[str, str] | None]]) -> int:
         """Store the stream entries ``(id, fields)`` (in stream order) not stored yet, in
@@ -69,20 +89,67 @@ class Store:
         if not events:
             return 0
         with self.engine.begin() as conn:
+            self._start(conn)
             last = get_meta(conn, LAST_ID)
             floor = id_key(last) if last else (-1, -1)
             seen = self._stored(conn, [e.id for e in events])
             fresh = [e for e in events if e.id not in seen and id_key(e.id) > floor]
             if not fresh:
                 return 0
-            conn.execute(sa.insert(s.events), [event_row(e) for e in fresh])
+            insert_rows(conn, s.events, [event_row(e) for e in fresh])
             rows = self._load(conn, wanted(fresh))
+            before = {("contacts", k): contact_parts(r) for k, r in rows.contacts.items()} | {
+                ("offers", k): offer_parts(r) for k, r in rows.offers.items()
+            }
+            version = self.ctx.version
             for e in fresh:
-                apply(rows, e, self.user_key)
+                apply(rows, e, self.ctx)
             for name, table in s.ROW_TABLES.items():
                 upsert(conn, table, rows.changed(name))
+            self._add_slots(conn, rows, before)
             set_meta(conn, LAST_ID, max(fresh, key=lambda e: id_key(e.id)).id)
+            if self.ctx.version != version and self.ctx.version is not None:
+                set_meta(conn, "strategy_version", str(self.ctx.version))
         return len(fresh)
+
+    def _start(self, conn: Connection) -> None:
+        """The strategy in force: the last one folded, else the one the sink was given."""
+        if self._started:
+            return
+        stored = get_meta(conn, "strategy_version")
+        version = int(stored) if stored else self._initial_version
+        if version is not None:
+            self.ctx.load(version)
+        self._started = True
+
+    @staticmethod
+    def _add_slots(conn: Connection, rows: Rows, before: Mapping[Any, Any]) -> None:
+        old = [p for k in rows.dirty["contacts"] for p in before.get(("contacts", k), [])]
+        old += [p for k in rows.dirty["offers"] for p in before.get(("offers", k), [])]
+        new = [p for r in rows.changed("contacts") for p in contact_parts(r)]
+        new += [p for r in rows.changed("offers") for p in offer_parts(r)]
+        by_table: dict[str, list[dict[str, Any]]] = {t: [] for t in s.SLOT_TABLES}
+        for (table, key), sums in sorted(changes(old, new).items()):
+            t = s.SLOT_TABLES[table]
+            names = [c.name for c in t.primary_key.columns]
+            full = dict.fromkeys((c.name for c in t.columns), 0) | dict(
+                zip(names, key, strict=True)
+            )
+            by_table[table].append(full | sums)
+        for table, slot_rows in by_table.items():
+            add_counts(conn, s.SLOT_TABLES[table], slot_rows, maxima=MAXIMA)
+        # a contact that moved to another queue leaves a row of zeros: drop it
+        t = s.contact_slots
+        emptied = [r for r in by_table["contact_slots"] if r["offered"] < 0]
+        for r in emptied:
+            conn.execute(
+                sa.delete(t).where(
+                    t.c.slot_at == r["slot_at"],
+                    t.c.dimension == r["dimension"],
+                    t.c.key == r["key"],
+                    t.c.offered == 0,
+                )
+            )
 
     def claim_domain(self, domain: str) -> None:
         """Tie the database to one routing domain's events stream (stream ids, and so the

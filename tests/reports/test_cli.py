@@ -46,7 +46,6 @@ def test_migrate_then_show_a_report(db_url: str) -> None:
     eng.dispose()
     code, out = run(
         "--database-url", db_url, "show", "queue", "--from", "2026-11-30", "--interval", "day",
-        "--redis-url", "redis://127.0.0.1:1/0",
     )  # fmt: skip
     assert code == 0, out
     lines = out.splitlines()
@@ -54,7 +53,6 @@ def test_migrate_then_show_a_report(db_url: str) -> None:
     assert lines[1].startswith("2026-11-30T00:00:00+00:00,billing,3,2,1")
     code, out = run(
         "--database-url", db_url, "show", "agent", "--from", "2026-11-30", "--format", "json",
-        "--redis-url", "redis://127.0.0.1:1/0",
     )  # fmt: skip
     assert {r["key"] for r in json.loads(out)} == {"alice", "bob"}
 

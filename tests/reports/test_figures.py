@@ -31,13 +31,14 @@ from reports.figures import CONTACT_COLUMNS, report
 from reports.periods import parse_period
 from reports.store import Store
 
-TARGETS = {"booking": 20.0, "billing": 30.0}
+TARGETS = {"booking": 20_000, "billing": 30_000}
 NOW = ms(0, hour=12)
 
 
 @pytest.fixture
 def loaded(engine: Engine) -> Engine:
-    assert Store(engine, b"test-key").ingest(known_sequence().entries) > 0
+    store = Store(engine, b"test-key", lookup=lambda version: TARGETS, version=1)
+    assert store.ingest(known_sequence().entries) > 0
     return engine
 
 
@@ -46,7 +47,7 @@ def rows(engine: Engine, kind: str, interval: str = "hour", tz: str = "UTC", **p
         period.get("start", "2026-11-30T08:00"), period.get("end", "2026-11-30T10:00"), interval, tz
     )
     with engine.connect() as conn:
-        return report(conn, kind, p, NOW, TARGETS)
+        return report(conn, kind, p, NOW)
 
 
 def by_key(result: list[dict]) -> dict[tuple[str, str], dict]:
@@ -103,11 +104,26 @@ def test_queue_report_per_hour(loaded: Engine) -> None:
     )
 
 
-def test_one_default_target_when_the_strategy_names_none(loaded: Engine) -> None:
-    p = parse_period("2026-11-30T08:00", "2026-11-30T09:00", "total")
-    with loaded.connect() as conn:
-        got = by_key(report(conn, "queue", p, NOW))  # 20 s for every queue
-    assert got[p.label(p.start_ms), "billing"]["answered_in_sl"] == 2  # 12 s and 8 s
+def test_targets_are_those_of_the_strategy_in_force_when_answered(engine: Engine) -> None:
+    entries = known_sequence().entries
+    answered = next(
+        i
+        for i, (_, f) in enumerate(entries)
+        if f["type"] == "offer.accepted" and f["request"] == "c4"
+    )
+    at = entries[answered][1]["at"]
+    cut = next(i for i in range(answered, len(entries)) if entries[i][1]["at"] != at)
+    versions = {1: {"billing": 15_000}, 2: {"billing": 5_000}}
+    store = Store(engine, b"k", lookup=versions.get, version=1)  # booking: the default 20 s
+    store.ingest(entries[:cut])  # c4 answered after 12 s: within 15 s
+    loaded_at = int(entries[cut - 1][0].split("-")[0])
+    assert store.ingest([(f"{loaded_at}-999", {"type": "strategy.loaded", "version": "2"})])
+    assert store.ingest(entries[cut:]) == len(entries) - cut  # c5 after 8 s: not within 5 s
+    p = parse_period("2026-11-30T08:00", "2026-11-30T10:00", "total")
+    with engine.connect() as conn:
+        got = {r["key"]: r for r in report(conn, "queue", p, NOW)}
+    assert got["booking"]["answered_in_sl"] == 1  # c1 10 s within 20 s, c2 30 s not
+    assert got["billing"]["answered_in_sl"] == 1  # c4 only
 
 
 def test_agent_report_per_hour(loaded: Engine) -> None:
@@ -169,7 +185,7 @@ def test_range_bounds_are_start_inclusive_end_exclusive(loaded: Engine) -> None:
 
 
 def test_session_figures_limit_the_report_to_those_sessions(loaded: Engine) -> None:
-    figures = session_figures(loaded, ["s4"], targets=TARGETS)
+    figures = session_figures(loaded, ["s4"])
     assert list(figures) == ["billing"]
     assert (figures["billing"]["offered"], figures["billing"]["transfers"]) == (2, 1)
     agents = session_figures(loaded, ["s4"], by="agent")

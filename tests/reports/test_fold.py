@@ -8,13 +8,13 @@ import json
 from feed import Feed, known_sequence, ms
 
 from reports.events import event_row, from_stream, id_key
-from reports.fold import Rows, apply, wanted
+from reports.fold import Context, Rows, apply, wanted
 
 
 def fold(entries: list[tuple[str, dict[str, str]]], rows: Rows | None = None) -> Rows:
     rows = rows or Rows()
     for i, fields in entries:
-        apply(rows, from_stream(i, fields), lambda user: f"key({user})")
+        apply(rows, from_stream(i, fields), Context(lambda user: f"key({user})"))
     return rows
 
 

@@ -1,4 +1,5 @@
-"""The first reports schema: meta, events, contacts, offers, sessions, agent_periods.
+"""The first reports schema: meta, events, contacts, offers, sessions, agent_periods and
+the slot rollups.
 
 Revision ID: 0001
 Revises:
@@ -16,6 +17,33 @@ branch_labels = None
 depends_on = None
 
 ID = 128
+CONTACT_SUMS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "overflowed",
+    "answered_in_sl",
+    "transfers",
+    "no_answers",
+    "answer_wait_ms",
+    "abandon_wait_ms",
+    "max_abandon_ms",
+    "handled",
+    "handle_ms",
+    "wrapped",
+    "wrapup_ms",
+)
+AGENT_SUMS = (
+    "offers",
+    "answered",
+    "rejected",
+    "no_answers",
+    "handled",
+    "handle_ms",
+    "wrapped",
+    "wrapup_ms",
+    "transfers",
+)
 
 
 def upgrade() -> None:
@@ -53,6 +81,8 @@ def upgrade() -> None:
         sa.Column("accepted_at", sa.BigInteger),
         sa.Column("agent", sa.String(ID), comment="who answered"),
         sa.Column("wait_ms", sa.BigInteger, comment="until answered, abandoned or overflowed"),
+        sa.Column("sl_target_ms", sa.BigInteger, comment="the queue's target when answered"),
+        sa.Column("in_sl", sa.SmallInteger, nullable=False, comment="answered within it (1/0)"),
         sa.Column("ended_at", sa.BigInteger),
         sa.Column(
             "outcome",
@@ -109,8 +139,32 @@ def upgrade() -> None:
     )
     op.create_index("ix_agent_periods_agent_end", "agent_periods", ["agent", "end_at"])
     op.create_index("ix_agent_periods_start_at", "agent_periods", ["start_at"])
+    op.create_table(
+        "contact_slots",
+        sa.Column("slot_at", sa.BigInteger, primary_key=True, comment="UTC quarter hour (ms)"),
+        sa.Column("dimension", sa.String(16), primary_key=True, comment="queue, channel, service"),
+        sa.Column("key", sa.String(ID), primary_key=True),
+        *[sa.Column(n, sa.BigInteger, nullable=False) for n in CONTACT_SUMS],
+        comment="running sums of the contacts created in each slot, per queue/channel/service",
+    )
+    op.create_table(
+        "agent_slots",
+        sa.Column("slot_at", sa.BigInteger, primary_key=True, comment="UTC quarter hour (ms)"),
+        sa.Column("agent", sa.String(ID), primary_key=True),
+        *[sa.Column(n, sa.BigInteger, nullable=False) for n in AGENT_SUMS],
+        comment="offers made in each slot, contacts answered in it, per agent",
+    )
 
 
 def downgrade() -> None:
-    for table in ("agent_periods", "sessions", "offers", "contacts", "events", "meta"):
+    for table in (
+        "agent_slots",
+        "contact_slots",
+        "agent_periods",
+        "sessions",
+        "offers",
+        "contacts",
+        "events",
+        "meta",
+    ):
         op.drop_table(table)
