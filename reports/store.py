@@ -1,7 +1,7 @@
 """Writing a batch of router events into the reports database, once each.
 
-:meth:`Store.ingest` is one transaction: the events not stored yet (the ``events`` primary
-key is the stream entry id, and ``meta.last_id`` marks the newest one stored) are
+:meth:`Store.ingest` is one transaction: the events not stored yet (newer than ``meta.last_id``,
+the newest stream entry id stored; the ``events`` primary key is the entry id) are
 inserted, folded into the rows they change (:mod:`reports.fold`) and those rows written
 back. The sink acknowledges the entries only after this commits, so a crash between the
 two re-reads entries that are then skipped: nothing is lost, nothing is counted twice.
@@ -90,10 +90,11 @@ class Store:
             return 0
         with self.engine.begin() as conn:
             self._start(conn)
+            # One writer stores entries in stream order and commits each batch whole, so
+            # everything up to the newest id stored is in; the primary key refuses the rest.
             last = get_meta(conn, LAST_ID)
             floor = id_key(last) if last else (-1, -1)
-            seen = self._stored(conn, [e.id for e in events])
-            fresh = [e for e in events if e.id not in seen and id_key(e.id) > floor]
+            fresh = [e for e in events if id_key(e.id) > floor]
             if not fresh:
                 return 0
             insert_rows(conn, s.events, [event_row(e) for e in fresh])
@@ -168,15 +169,6 @@ class Store:
         """The newest stream entry id stored."""
         with self.engine.connect() as conn:
             return get_meta(conn, LAST_ID)
-
-    @staticmethod
-    def _stored(conn: Connection, ids: list[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in _chunks(ids):
-            found.update(
-                conn.execute(sa.select(s.events.c.id).where(s.events.c.id.in_(chunk))).scalars()
-            )
-        return found
 
     @staticmethod
     def _load(conn: Connection, want: Wanted) -> Rows:
