@@ -3,9 +3,9 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := redis-server sip-tester debootstrap chromium
+APT_PACKAGES := redis-server sip-tester debootstrap chromium postgresql
 
-.PHONY: deps system-deps venv sandbox lint test demo clean
+.PHONY: deps system-deps venv node-deps sandbox lint test demo clean
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -23,10 +23,20 @@ $(PY):
 venv: $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 
+# Browser libraries (package.json, pinned by package-lock.json), served by the chat service
+# from node_modules; npm comes with Node.js (Debian's `npm` package where it is missing).
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "need npm: run 'sudo make $(MAKECMDGOALS)'"; exit 1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; }
+	npm ci --no-audit --no-fund --ignore-scripts
+
+node-deps: node_modules/.package-lock.json
+
 sandbox: venv
 	$(VENV)/bin/implus sandbox asterisk up
 
-deps: system-deps venv
+deps: system-deps venv node-deps
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -40,4 +50,4 @@ demo: deps sandbox
 	$(VENV)/bin/implus up
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info node_modules

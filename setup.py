@@ -21,12 +21,14 @@ setup(
         "esl_bridge",
         "dialplan",
         "devstack",
+        "reports",
     ],
     package_data={
         "router": ["lua/*.lua"],
         "chat": ["static/*", "templates/*"],
         "dialplan": ["templates/*"],
         "devstack": ["scenarios/*.xml"],
+        "reports": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"],
     },
     install_requires=[
         "redis>=5.0",
@@ -45,6 +47,9 @@ setup(
         "argon2-cffi>=23",
         "itsdangerous>=2.1",
         "prometheus-client>=0.20",
+        "SQLAlchemy>=2.0",
+        "alembic>=1.13",
+        "psycopg[binary]>=3.1",  # PostgreSQL driver of the reports database
     ],
     extras_require={
         "test": [
@@ -68,6 +73,7 @@ setup(
             "dialplan = dialplan.cli:dialplan_group",
             "ami-bridge = ami_bridge.cli:ami_bridge_command",
             "esl-bridge = esl_bridge.cli:esl_bridge_command",
+            "reports = reports.cli:reports_group",
         ],
         # How `implus dialplan apply` reloads each kind of PBX (admin_config.reloading).
         "implus.reloaders": [

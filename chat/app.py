@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from chat import client_errors
 from chat.accounts import AccountStore
 from chat.auth import check_csrf
-from chat.context import EXTENSION, Context
+from chat.context import EXTENSION, Context, ctx
 from chat.errors import (
     AuthError,
     BadInput,
@@ -146,7 +146,16 @@ def _settings(config: Settings | Mapping[str, Any] | None) -> Settings:
 
 
 def _register(app: Flask) -> None:
-    from chat import metrics, web_api, web_pages, web_widget, ws_routes
+    from chat import (
+        api_docs,
+        metrics,
+        reports_api,
+        vendor,
+        web_api,
+        web_pages,
+        web_widget,
+        ws_routes,
+    )
 
     app.before_request(_strip_ws_extensions)
     app.before_request(check_csrf)
@@ -157,6 +166,9 @@ def _register(app: Flask) -> None:
     app.register_blueprint(web_api.bp)
     app.register_blueprint(web_widget.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(api_docs.bp)
+    app.register_blueprint(vendor.bp)
+    reports_api.init_app(app, ctx(app).settings.reports_database_url)
     sock = Sock(app)
     ws_routes.register(app, sock)
 

@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from chat import api_models as m
+from chat.reports_api import AgentReportRow, ContactReportRow, ReportOut
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
 
@@ -55,6 +56,39 @@ REVOKE_DOC = (
 AGENT_ID = [{"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}]
 
 
+def _query(name: str, description: str, schema: dict[str, Any], required: bool = False) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
+
+
+REPORT_PARAMS = [
+    {
+        "name": "kind",
+        "in": "path",
+        "required": True,
+        "description": "What the rows are per",
+        "schema": {"enum": ["queues", "agents", "channels", "services"]},
+    },
+    _query(
+        "from",
+        "Start of the range: 2026-12-01 (midnight) or 2026-12-01T08:15, on a quarter hour",
+        {"type": "string"},
+        required=True,
+    ),
+    _query("to", "End (excluded); default the day after a bare `from` date", {"type": "string"}),
+    _query(
+        "interval", "Row per interval (default hour)", {"enum": ["15m", "hour", "day", "total"]}
+    ),
+    _query("tz", "IANA time zone of the dates and intervals (default UTC)", {"type": "string"}),
+    _query("format", "json (default) or csv; or send Accept: text/csv", {"enum": ["json", "csv"]}),
+]
+
+
 @cache
 def spec() -> dict[str, Any]:
     models: list[type[m.Body]] = [
@@ -69,6 +103,9 @@ def spec() -> dict[str, Any]:
         m.StrategyOut,
         m.QueueStatsOut,
         m.ErrorOut,
+        ContactReportRow,
+        AgentReportRow,
+        ReportOut,
     ]
     schemas: dict[str, Any] = {}
     for model in models:
@@ -154,6 +191,33 @@ def spec() -> dict[str, Any]:
                     {"type": "array", "items": _ref(m.QueueStatsOut)},
                 )
             },
+            "/api/reports/{kind}": {"get": _report_op()},
             "/api/openapi.json": {"get": _op("This document", {"type": "object"}, auth=False)},
+            "/api/docs": {
+                "get": {
+                    "summary": "This document as a page to read",
+                    "responses": {
+                        "200": {"description": "OK", "content": {"text/html": {"schema": {}}}}
+                    },
+                }
+            },
         },
     }
+
+
+def _report_op() -> dict[str, Any]:
+    op = _op(
+        "Historical report per queue, agent, channel or service over a date range, by "
+        "interval (docs/reports.md says what each figure means)",
+        _ref(ReportOut),
+        params=REPORT_PARAMS,
+    )
+    op["responses"]["200"]["content"]["text/csv"] = {
+        "schema": {"type": "string", "description": "A header line, then one line per row"}
+    }
+    op["responses"]["404"] = {"description": "No such report kind", **_json(_ref(m.ErrorOut))}
+    op["responses"]["503"] = {
+        "description": "The reports database is not reachable or not migrated",
+        **_json(_ref(m.ErrorOut)),
+    }
+    return op

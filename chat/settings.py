@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from chat.errors import ConfigError
 
 ENV_PREFIX = "IMPLUS_CHAT_"
+NODE_MODULES = Path(__file__).resolve().parents[1] / "node_modules"
 SECRET_KEYS = frozenset({"secret_key"})
 """Settings that may only come from the environment (never a file or the command line)."""
 
@@ -105,6 +106,12 @@ class Settings(BaseModel):
     websockets; one whose session was revoked is closed (code 4401) within this time."""
     stats_interval: float = Field(default=2.0, gt=0)
     """Seconds between queue-statistics pushes to supervisor pages."""
+    reports_database_url: str = ""
+    """The reports database `implus reports sink` fills (docs/reports.md). Empty: the
+    IMPLUS_REPORTS_DATABASE_URL the sink uses, else its default SQLite file
+    ``var/reports.sqlite3`` (``IMPLUS_DATA_DIR``)."""
+    node_modules: Path = Field(default_factory=lambda: NODE_MODULES)
+    """Where `make deps` (npm ci) installed the browser libraries the pages load."""
     metrics_enabled: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

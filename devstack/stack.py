@@ -8,8 +8,9 @@ What it starts, each step reported as it goes:
   generates from a small admin config (entry points 800 booking and 801 billing);
 - agent phones: sipp UAS on loopback that answer by themselves after a short ring (alice
   on 1001, bob on 1002), and the customers' phone that answers callbacks;
-- the router's allocation worker, the chat service (gunicorn) and the AMI bridge, each
-  as its own `implus ...` process with its log under ``<state>/logs``;
+- the router's allocation worker, the reports sink (history in ``<state>/reports.sqlite3``),
+  the chat service (gunicorn) and the AMI bridge, each as its own `implus ...` process
+  with its log under ``<state>/logs``;
 - chat logins for the agents and an admin, with fresh random passwords printed once.
 
 It then prints what to try, and stays in the foreground watching its children: if one
@@ -215,8 +216,14 @@ class Stack:
         lab.install()
         self._phones()
         self._router_state(lab)
-        env = {"IMPLUS_REDIS_URL": self._url, AMI_SECRET_ENV: AMI_SECRET}
+        env = {
+            "IMPLUS_REDIS_URL": self._url,
+            AMI_SECRET_ENV: AMI_SECRET,
+            # the sink writes the history the supervisor page's reports read
+            "IMPLUS_REPORTS_DATABASE_URL": f"sqlite:///{self.state / 'reports.sqlite3'}",
+        }
         self._spawn("router", ["router", "--redis-url", self._url, "--workers", "1"], env)
+        self._spawn("reports-sink", ["reports", "sink", "--redis-url", self._url], env)
         self._spawn_chat(env)
         bridge = self._spawn(
             "ami-bridge",

@@ -22,8 +22,10 @@ local function num(v)
   return tonumber(v) or 0
 end
 
+-- Every event carries `at` (the caller's clock, ms): reports time events by it, not by
+-- the stream id (Redis's clock).
 local function emit(...)
-  return redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', ...)
+  return redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'at', NOW, ...)
 end
 
 -- The agent feed carries what allocation workers need for their agent view (live state,
@@ -112,7 +114,7 @@ end
 local function transcript(sid, etype, data)
   local id = redis.call('XADD', key('session', sid, 'transcript'), '*',
     'type', etype, 'at', NOW, 'data', data)
-  emit('type', 'session.event', 'session', sid, 'entry', id, 'etype', etype, 'at', NOW, 'data', data)
+  emit('type', 'session.event', 'session', sid, 'entry', id, 'etype', etype, 'data', data)
   return id
 end
 
@@ -242,7 +244,8 @@ local function end_contact(rid, r, wrapup_ms, state, reason)
   finish(key('request', rid), state, reason)
   redis.call('SREM', key('session', r.session, 'requests'), rid)
   emit('type', 'contact.ended', 'request', rid, 'session', r.session, 'agent', aid,
-    'channel', r.channel, 'reason', reason, 'handle_ms', NOW - num(r.accepted_at))
+    'channel', r.channel, 'reason', reason, 'handle_ms', NOW - num(r.accepted_at),
+    'wrapup_ms', wrapup_ms)
   emit_agent(aid)
 end
 

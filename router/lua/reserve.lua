@@ -40,7 +40,8 @@ redis.call('ZADD', P .. 'timers', ARGV[6], 'offer:' .. oid)
 trace(rid, ARGV[12], ARGV[13])
 emit('type', 'offer.created', 'offer', oid, 'request', rid, 'session', r.session, 'agent', aid,
   'channel', r.channel, 'deadline', ARGV[6], 'user', r.user or '', 'service', r.service or '',
-  'pbx', r.pbx or '', 'call_id', r.call_id or '', 'callback', r.callback or '')
+  'pbx', r.pbx or '', 'call_id', r.call_id or '', 'callback', r.callback or '',
+  'queues', ARGV[7])
 emit_agent(aid, a)
 if r.channel ~= 'chat' then
   local timeout = math.max(1, math.floor((tonumber(ARGV[6]) - NOW) / 1000))

@@ -20,11 +20,12 @@ ALLOWED: dict[str, set[str]] = {
     "admin_config": {"router"},
     "callflow": {"router", "admin_config"},
     "dialplan": {"router", "admin_config"},
-    "chat": {"router", "admin_config"},
+    "reports": {"router"},
+    "chat": {"router", "admin_config", "reports"},
     "ami_bridge": {"router", "admin_config", "callflow"},
     "esl_bridge": {"router", "admin_config", "callflow"},
     "devstack": {"router", "admin_config", "callflow", "dialplan", "chat", "ami_bridge",
-                 "esl_bridge"},
+                 "esl_bridge", "reports"},
 }  # fmt: skip
 PACKAGES = set(ALLOWED)
 MAX_LINES = 450

@@ -1,0 +1,1 @@
+"""Alembic migrations of the reports database (run by `implus reports migrate`)."""
