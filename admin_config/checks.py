@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from admin_config import names, patterns
+from admin_config import names, patterns, skills
 from admin_config.model import (
     Agent,
     EntryPoint,
@@ -404,4 +404,5 @@ CHECKS: tuple[Check, ...] = (
     unanswerable_entry_points,
     secrets_set,
     strategy_file,
+    skills.skill_usage,
 )

@@ -117,7 +117,7 @@ class FreeswitchPbx(_PbxBase):
     """A FreeSWITCH server: ESL for the bridge and for `reloadxml`; XML includes."""
 
     kind: Literal["freeswitch"] = "freeswitch"
-    domain: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9$.{}_-]{1,128}$")] = "$${domain}"
+    domain: Annotated[str, StringConstraints(pattern=names.FS_DOMAIN)] = "$${domain}"
     """Directory domain of the agents' users (FreeSWITCH's global `domain` by default)."""
     directory: ContextName = "default"
     """The `directory/<name>/` folder whose users include the generated agents file."""
@@ -289,6 +289,21 @@ class OutboundTrunk(_Model):
     ring_timeout: Annotated[int, Field(ge=5, le=600)] = 60
     default: bool = False
     """The PBX's default trunk for outbound calls (a PBX with one trunk needs no flag)."""
+    qualify: Annotated[int, Field(ge=0, le=3600)] = 0
+    """Seconds between OPTIONS pings of the carrier (Asterisk qualify_frequency, FreeSWITCH
+    gateway `ping`); 0 or `off`: never. A carrier that leaves a ping unanswered is marked
+    down and calls to it fail until a later ping is answered, so leave it off for
+    carriers that ignore OPTIONS (docs/admin-config.md)."""
+
+    @field_validator("qualify", mode="before")
+    @classmethod
+    def _qualify_off(cls, value: Any) -> Any:
+        # YAML reads `off`/`no` as false; `on`/`yes`/true says nothing about how often.
+        if value is False or (isinstance(value, str) and value.lower() in ("off", "no")):
+            return 0
+        if value is True or (isinstance(value, str) and value.lower() in ("on", "yes")):
+            raise ValueError("give the seconds between OPTIONS pings (e.g. 60), or 0 / off")
+        return value
 
 
 class InterPbxTrunk(_Model):

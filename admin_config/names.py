@@ -51,9 +51,18 @@ LANGUAGE_HINT = "a language code such as en, de or pt_BR"
 HOST = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?$"
 IPV4 = r"^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}$"
 
-#: Asterisk music-on-hold class names; FreeSWITCH hold music is a playable path.
+#: A FreeSWITCH global variable reference, which its pre-processor replaces when it reads
+#: the file (`$${hold_music}`, `$${domain}`). Never `${...}`: that is expanded when the
+#: dialplan runs, and `${api(args)}` calls an API command (`system` runs a shell).
+FS_GLOBAL = r"\$\$\{[A-Za-z0-9_]{1,64}\}"
+
+#: Asterisk music-on-hold class names; FreeSWITCH hold music is a playable path, which may
+#: start with a global variable (`$${hold_music}`, `$${sounds_dir}/music/8000`).
 MOH_CLASS = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$"
-FS_MUSIC = r"^[A-Za-z0-9$/_][A-Za-z0-9_.:/${}@+-]{0,199}$"
+FS_MUSIC = rf"^({FS_GLOBAL}|[A-Za-z0-9/_])[A-Za-z0-9_.:/@+-]{{0,199}}$"
+
+#: A FreeSWITCH directory domain: a host name, or a global variable (`$${domain}`).
+FS_DOMAIN = rf"^({FS_GLOBAL}|[A-Za-z0-9][A-Za-z0-9_.-]{{0,127}})$"
 
 #: A static SIP contact for a phone that does not register (e.g. a test UAS).
 SIP_URI = r"^sips?:([A-Za-z0-9_.+-]+@)?[A-Za-z0-9.-]+(:[0-9]{1,5})?(;[A-Za-z0-9=_.-]+)*$"

@@ -24,7 +24,8 @@ _MUSIC = {
     "freeswitch": (
         names.FS_MUSIC,
         "FreeSWITCH hold music is a playable source such as local_stream://moh or "
-        "$${hold_music} (no spaces or commas)",
+        "$${hold_music} (no spaces or commas; a global variable $${name} only at the start, "
+        "never ${...}, which FreeSWITCH would expand when the call runs)",
     ),
 }
 
@@ -117,6 +118,14 @@ def freeswitch(draft: Draft, kinds: dict[str, str]) -> list[Problem]:
             continue
         if t.gateway and t.gateway.startswith("implus-"):
             out.append(error(("trunks", i, "gateway"), "gateway names 'implus-...' are reserved"))
+        if t.gateway and t.qualify:
+            out.append(
+                error(
+                    ("trunks", i, "qualify"),
+                    f"implus does not render gateway {t.gateway!r}: set `ping` on gateway "
+                    f"{t.gateway!r} itself, or give host: instead of gateway:",
+                )
+            )
         if t.host and t.gateway:
             out.append(
                 error(

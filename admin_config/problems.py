@@ -23,12 +23,16 @@ def format_path(loc: Loc) -> str:
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong in the config. `loc` is the YAML path; `line` is 1-based."""
+    """One thing wrong in the config. `loc` is the YAML path; `line` is 1-based.
+
+    `file` names another file the problem is in (the strategy file the admin YAML refers
+    to); None means the admin YAML itself."""
 
     loc: Loc
     message: str
     line: int | None = None
     severity: Severity = "error"
+    file: str | None = None
 
     @property
     def path(self) -> str:
@@ -40,6 +44,7 @@ class Problem:
     def format(self, source: str | None = None) -> str:
         """``admin.yaml:14: entry_points[2].service: unknown service 'bookin' (...)``."""
         where = ""
+        source = self.file or source
         if source:
             where = f"{source}:{self.line}: " if self.line else f"{source}: "
         elif self.line:
@@ -48,8 +53,9 @@ class Problem:
         return f"{where}{tag}{self}"
 
     def located(self, lines: Mapping[Loc, int]) -> Problem:
-        """This problem with the line of its path, or of the nearest enclosing path."""
-        if self.line is not None:
+        """This problem with the line of its path, or of the nearest enclosing path (in the
+        admin YAML; a problem in another file comes with its line)."""
+        if self.line is not None or self.file is not None:
             return self
         for n in range(len(self.loc), -1, -1):
             if self.loc[:n] in lines:
@@ -61,5 +67,5 @@ def error(loc: Loc, message: str) -> Problem:
     return Problem(loc, message)
 
 
-def warning(loc: Loc, message: str) -> Problem:
-    return Problem(loc, message, severity="warning")
+def warning(loc: Loc, message: str, line: int | None = None, file: str | None = None) -> Problem:
+    return Problem(loc, message, line=line, severity="warning", file=file)

@@ -9,14 +9,22 @@ each PBX kind carries it out over its own management link (`ami_bridge.reload`,
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib.metadata import entry_points
-from typing import Protocol
+from typing import Any, Protocol
 
 from admin_config.errors import MissingSecret, ReloadFailed
 from admin_config.model import Pbx
 
 RELOADERS_GROUP = "implus.reloaders"
+
+#: Asterisk modules in the order a reload goes: dialplan, endpoints, then the AMI user.
+MODULE_ORDER = ("pbx_config", "res_pjsip.so", "manager")
+
+
+def _module_rank(module: str) -> tuple[int, str]:
+    known = module in MODULE_ORDER
+    return (MODULE_ORDER.index(module) if known else len(MODULE_ORDER), module)
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,38 @@ class ReloadPlan:
     @property
     def empty(self) -> bool:
         return not (self.asterisk_modules or self.reloadxml)
+
+    def merged(self, other: ReloadPlan) -> ReloadPlan:
+        """Everything either plan reloads (an owed reload joined with new changes)."""
+        modules = set(self.asterisk_modules) | set(other.asterisk_modules)
+        return ReloadPlan(
+            asterisk_modules=tuple(sorted(modules, key=_module_rank)),
+            reloadxml=self.reloadxml or other.reloadxml,
+            gateway_profile=self.gateway_profile or other.gateway_profile,
+            gateways_to_kill=tuple(
+                sorted(set(self.gateways_to_kill) | set(other.gateways_to_kill))
+            ),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ReloadPlan:
+        """The plan `as_dict` gave; an empty plan for anything unreadable."""
+        if not isinstance(data, dict):
+            return cls()
+        try:
+            return cls(
+                asterisk_modules=tuple(str(m) for m in data.get("asterisk_modules", ())),
+                reloadxml=bool(data.get("reloadxml", False)),
+                gateway_profile=str(data["gateway_profile"])
+                if data.get("gateway_profile")
+                else None,
+                gateways_to_kill=tuple(str(g) for g in data.get("gateways_to_kill", ())),
+            )
+        except TypeError:
+            return cls()
 
     def describe(self) -> list[str]:
         out = [f"reload {m}" for m in self.asterisk_modules]

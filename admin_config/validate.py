@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 
-from admin_config import checks, names, pbxchecks
+from admin_config import checks, inert, names, pbxchecks
 from admin_config.model import (
     KIND_CHOICES,
     SECTIONS,
@@ -37,6 +37,7 @@ _HINTS = {
     names.MAILBOX: "a mailbox number such as 1000",
     names.SIP_URI: "a SIP URI such as sip:127.0.0.1:5094",
     names.NETWORK: "a network such as 127.0.0.1/255.255.255.255",
+    names.FS_DOMAIN: "a domain name, or a FreeSWITCH global variable such as $${domain}",
     f"({names.LITERAL_EXTENSION})|({names.PATTERN_EXTENSION})": names.EXTENSION_HINT,
 }
 
@@ -100,10 +101,11 @@ def validate_text(text: str, source: Path | None = None) -> ValidationResult:
 
     draft, item_problems = _validate_items(data, source)
     problems += item_problems
+    problems += inert.directive_problems(data, SECTIONS)
     problems += checks.run(draft)
     problems += pbxchecks.run(draft)
     problems = _dedupe([p.located(doc.lines) for p in problems])
-    problems.sort(key=lambda p: (p.line or 0, p.path))
+    problems.sort(key=lambda p: (p.file or "", p.line or 0, p.path))
 
     config = None
     if not any(p.severity == "error" for p in problems):

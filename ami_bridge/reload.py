@@ -60,8 +60,8 @@ class AmiReloader:
                 except AmiActionFailed as e:
                     raise ReloadFailed(
                         f"Asterisk refused to reload {module}: {e.message} (the files are "
-                        f"written; fix it and run `implus dialplan apply --pbx {pbx.id} "
-                        "--force-reload`)"
+                        f"written; fix it and run `implus dialplan apply --pbx {pbx.id}` "
+                        "again: it reloads what this apply could not)"
                     ) from e
                 done.append(f"reloaded {module}")
             if "pbx_config" in plan.asterisk_modules:
@@ -70,7 +70,8 @@ class AmiReloader:
             raise ReloadFailed(
                 f"{e}. On the first apply, add `#include manager_implus.conf` at the end of "
                 "manager.conf and run `manager reload` on the Asterisk CLI once; then "
-                f"`implus dialplan apply --pbx {pbx.id} --force-reload`."
+                f"`implus dialplan apply --pbx {pbx.id}` again (the files are written; it "
+                "reloads what this apply could not)."
             ) from e
         except AmiError as e:
             raise ReloadFailed(f"Asterisk {pbx.id}: {e}") from e

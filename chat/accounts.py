@@ -53,8 +53,8 @@ class AccountStore:
     """Create, check and remove logins. Thread/greenlet safe (redis-py pool)."""
 
     def __init__(self, rds: redis.Redis, keys: ChatKeys, hasher: PasswordHasher | None = None):
-        self._r = rds
-        self._k = keys
+        self.redis = rds
+        self.keys = keys
         self._ph = hasher or PasswordHasher()
         # Verified against when the account is unknown, so timing does not tell which ids exist.
         self._dummy = self._ph.hash("not a real password, only for constant time")
@@ -68,14 +68,14 @@ class AccountStore:
                 code="bad_password",
             )
         digest = self._ph.hash(password)
-        key = self._k.account(role.value, account_id)
+        key = self.keys.account(role.value, account_id)
         try:
-            pipe = self._r.pipeline()
+            pipe = self.redis.pipeline()
             pipe.hset(key, mapping={"id": account_id, "hash": digest, "created": int(time.time())})
             if name:
                 pipe.hset(key, "name", name)
             pipe.hincrby(key, "gen", 1)
-            pipe.sadd(self._k.accounts(role.value), account_id)
+            pipe.sadd(self.keys.accounts(role.value), account_id)
             res = pipe.execute()
         except redis.RedisError as e:
             raise Unavailable(f"cannot store the account in Redis: {e}") from e
@@ -83,7 +83,7 @@ class AccountStore:
 
     def get(self, role: Role, account_id: str) -> Account | None:
         try:
-            h = self._r.hgetall(self._k.account(role.value, account_id))
+            h = self.redis.hgetall(self.keys.account(role.value, account_id))
         except redis.RedisError as e:
             raise Unavailable(f"cannot read the account from Redis: {e}") from e
         if not h.get(b"hash"):
@@ -95,7 +95,7 @@ class AccountStore:
         if not isinstance(account_id, str) or not ACCOUNT_ID.match(account_id):
             account_id = "-"
         try:
-            h = self._r.hgetall(self._k.account(role.value, account_id))
+            h = self.redis.hgetall(self.keys.account(role.value, account_id))
         except redis.RedisError as e:
             raise Unavailable(f"cannot read the account from Redis: {e}") from e
         digest = _s(h.get(b"hash", b"")) or self._dummy
@@ -106,26 +106,28 @@ class AccountStore:
         if not h.get(b"hash"):
             return None
         if self._ph.check_needs_rehash(digest):
-            self._r.hset(self._k.account(role.value, account_id), "hash", self._ph.hash(password))
+            self.redis.hset(
+                self.keys.account(role.value, account_id), "hash", self._ph.hash(password)
+            )
         return Account(account_id, role, int(h.get(b"gen", 0)), _s(h.get(b"name", b"")))
 
     def remove(self, role: Role, account_id: str) -> None:
-        key = self._k.account(role.value, account_id)
+        key = self.keys.account(role.value, account_id)
         try:
             # The hash stays with an empty password and a bumped generation, so tokens of a
             # removed account never come back to life if the id is created again.
-            if not self._r.hget(key, "hash"):
+            if not self.redis.hget(key, "hash"):
                 raise NotFoundError(f"no {role.value} login {account_id!r}")
-            pipe = self._r.pipeline()
+            pipe = self.redis.pipeline()
             pipe.hset(key, "hash", "")
             pipe.hincrby(key, "gen", 1)
-            pipe.srem(self._k.accounts(role.value), account_id)
+            pipe.srem(self.keys.accounts(role.value), account_id)
             pipe.execute()
         except redis.RedisError as e:
             raise Unavailable(f"cannot remove the account in Redis: {e}") from e
 
     def ids(self, role: Role) -> list[str]:
-        return sorted(_s(x) for x in self._r.smembers(self._k.accounts(role.value)))
+        return sorted(_s(x) for x in self.redis.smembers(self.keys.accounts(role.value)))
 
 
 def _s(b: bytes | str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from chat import api_models as m
 from chat.accounts import AccountStore, Role
-from chat.errors import NotFoundError
+from chat.errors import BadInput, NotFoundError
 from chat.service import converted, refused_unless
 from router.client import QueueStats, RouterClient
 from router.model import AgentProfile, AgentState
@@ -64,8 +64,14 @@ class AdminService:
 
     def load_strategy(self, text: str) -> int:
         """Validate and install a strategy; a bad one raises BadInput listing each problem."""
-        with converted():
-            return self.client.load_strategy(text)
+        try:
+            with converted():
+                return self.client.load_strategy(text)
+        except RecursionError:  # the YAML parser recurses once per nesting level
+            raise BadInput(
+                "the strategy is nested too deeply: write it as plain nested mappings",
+                code="invalid_strategy",
+            ) from None
 
     def queue_stats(self) -> list[m.QueueStatsOut]:
         with converted():

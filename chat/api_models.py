@@ -26,6 +26,20 @@ class TokenOut(Body):
     role: str
 
 
+class RevokeBody(Body):
+    """What to revoke: one ``token``, every session of ``account`` (with ``role``), or -
+    with neither - the session of the token or cookie making the call."""
+
+    token: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    account: AccountId | None = None
+    role: Literal["agent", "admin"] = "agent"
+
+
+class RevokeOut(Body):
+    revoked: int
+    """Live sessions ended (0 when the token's session had ended already)."""
+
+
 class Me(Body):
     id: str
     role: str

@@ -8,10 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-from flask import Flask, Response, jsonify, redirect, request, url_for
+from flask import Flask, Response, g, jsonify, redirect, request, url_for
 from flask_sock import Sock
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from chat import client_errors
 from chat.accounts import AccountStore
 from chat.auth import check_csrf
 from chat.context import EXTENSION, Context
@@ -22,12 +24,16 @@ from chat.errors import (
     Forbidden,
     NotFoundError,
     Refused,
+    Throttled,
     Unavailable,
 )
 from chat.hub import Hub
 from chat.keys import ChatKeys
+from chat.login_guard import LoginGuard, LoginLimits
 from chat.metrics import Metrics
+from chat.safe_json import SafeJSONProvider
 from chat.settings import Settings, load_settings
+from chat.staff_sessions import StaffSessions
 from chat.tokens import TokenSigner
 from chat.uploads import FileStore
 
@@ -39,6 +45,7 @@ STATUS = {
     NotFoundError: 404,
     BadInput: 400,
     Refused: 409,
+    Throttled: 429,
     Unavailable: 503,
 }
 JSON_PREFIXES = ("/api/", "/widget/", "/files/", "/ws/", "/metrics", "/healthz")
@@ -52,6 +59,9 @@ def create_app(
     threads that tail the router's events (for tools that only need the routes)."""
     settings = _settings(config)
     app = Flask(__name__)
+    app.json = SafeJSONProvider(app)
+    if settings.proxy_hops:  # the client's address from X-Forwarded-For (login throttling)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=settings.secret_key.get_secret_value(),
         SESSION_COOKIE_NAME="implus_chat",
@@ -90,6 +100,8 @@ def create_app(
         service=ChatService(router, files, settings),
         admin=AdminService(router, accounts),
         metrics=Metrics(),
+        login_guard=LoginGuard(rds, keys, login_limits(settings)),
+        staff_sessions=StaffSessions(rds, keys, settings.staff_token_ttl),
     )
     _register(app)
     if start_background:
@@ -97,6 +109,15 @@ def create_app(
 
         start_background_threads(app)
     return app
+
+
+def login_limits(settings: Settings) -> LoginLimits:
+    return LoginLimits(
+        pair=settings.login_failures_per_account_address,
+        address=settings.login_failures_per_address,
+        account=settings.login_failures_per_account,
+        window_s=settings.login_window_s,
+    )
 
 
 def redis_pool(settings: Settings, decode: bool) -> redis.BlockingConnectionPool:
@@ -174,14 +195,23 @@ def _chat_error(e: ChatError) -> Any:
     if status == 401 and not _wants_json():
         return redirect(url_for("pages.login_form", next=request.path))
     code = getattr(e, "code", None) or _snake(type(e).__name__)
-    body: dict[str, Any] = {"error": code, "message": str(e)}
+    body: dict[str, Any] = {"error": code, "message": client_errors.message_for(e, _audience())}
     if getattr(e, "problems", None):
         body["problems"] = e.problems  # type: ignore[attr-defined]
     resp = jsonify(body)
     resp.status_code = status
     if status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="implus"'
+    if isinstance(e, Throttled):
+        resp.headers["Retry-After"] = str(e.retry_after)
     return resp
+
+
+def _audience() -> str:
+    """Who reads this error (see chat.client_errors)."""
+    if g.get("customer") is not None or request.path.startswith("/widget/"):
+        return "customer"
+    return "staff" if g.get("staff") is not None else "public"
 
 
 def _snake(name: str) -> str:

@@ -8,6 +8,7 @@ need none. Websocket upgrades are checked here too: token (or cookie) AND Origin
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 import secrets
@@ -17,9 +18,10 @@ from urllib.parse import urlsplit
 
 from flask import Request, current_app, g, request, session
 
-from chat.accounts import Role
+from chat.accounts import ACCOUNT_ID, Account, Role
 from chat.context import ctx
 from chat.errors import AuthError, Forbidden
+from chat.login_guard import client_address
 from chat.tokens import CustomerPrincipal, StaffPrincipal
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,8 +60,9 @@ def check_csrf() -> None:
 
 
 def staff_from_request() -> StaffPrincipal | None:
-    """The logged-in agent/admin of this request, or None. Checks the account still exists
-    with the token's generation (password change or removal revokes)."""
+    """The logged-in agent/admin of this request, or None. Checks the token's login session
+    is still live (logout and revocation end it) and the account still exists with the
+    token's generation (password change or removal revokes)."""
     if "staff" in g:
         return g.staff
     c = ctx()
@@ -77,11 +80,13 @@ def staff_from_request() -> StaffPrincipal | None:
             session.pop("staff", None)
             candidate = None
         if candidate is not None:
-            account = c.accounts.get(candidate.role, candidate.account_id)
-            if account is not None and account.generation == candidate.generation:
+            if c.staff_sessions.live([candidate])[0]:
                 principal = candidate
             elif not from_cookie:
-                raise AuthError("token was revoked (password changed or account removed)")
+                raise AuthError(
+                    "token was revoked (logout, revocation, password change or account "
+                    "removal): log in again"
+                )
             else:
                 session.pop("staff", None)
     g.staff = principal
@@ -111,7 +116,8 @@ def customer_from_request() -> CustomerPrincipal:
     token = bearer(request)
     if token is None:
         raise AuthError("send the customer token as Authorization: Bearer <token>")
-    return ctx().tokens.read_customer(token)
+    g.customer = ctx().tokens.read_customer(token)
+    return g.customer
 
 
 def own_origin(req: Request) -> str:
@@ -131,9 +137,29 @@ def origin_allowed(req: Request, extra: tuple[str, ...]) -> bool:
     return normalized in allowed
 
 
-def login(principal_id: str, role: Role, generation: int) -> str:
-    """Start a cookie session for the account; returns the bearer token as well."""
-    token = ctx().tokens.staff_token(principal_id, role, generation)
+def authenticate(role: Role, username: str, password: str) -> Account | None:
+    """The account when the password is right, None when it is wrong; Throttled (429)
+    when this address or account has spent its budget of failed logins."""
+    c = ctx()
+    address = client_address(request.remote_addr)
+    account_key = username if isinstance(username, str) and ACCOUNT_ID.match(username) else "-"
+    c.login_guard.attempt(role.value, account_key, address)
+    account = c.accounts.verify(role, username, password)
+    if account is not None:
+        c.login_guard.succeeded(role.value, account_key, address)
+    return account
+
+
+def new_token(account: Account) -> str:
+    """Start a login session of the account; returns its signed bearer token."""
+    c = ctx()
+    session_id = c.staff_sessions.start(account.role, account.id)
+    return c.tokens.staff_token(account.id, account.role, account.generation, session_id)
+
+
+def login(account: Account) -> str:
+    """Start a cookie session for the account; returns its token as well."""
+    token = new_token(account)
     session.clear()
     session["staff"] = token
     session.permanent = True
@@ -141,13 +167,26 @@ def login(principal_id: str, role: Role, generation: int) -> str:
     return token
 
 
+def logout() -> None:
+    """End the cookie's login session server-side, then forget the cookie."""
+    token = session.get("staff")
+    if token:
+        # a malformed or expired token has no session to end
+        with contextlib.suppress(AuthError):
+            ctx().staff_sessions.revoke(ctx().tokens.read_staff(token))
+    session.clear()
+
+
 __all__ = [
     "CustomerPrincipal",
     "StaffPrincipal",
+    "authenticate",
     "check_csrf",
     "csrf_token",
     "customer_from_request",
     "login",
+    "logout",
+    "new_token",
     "origin_allowed",
     "require_staff",
     "staff_from_request",

@@ -74,8 +74,12 @@ class Connection:
         rate: float,
         burst: int,
         service: str = "",
+        principal: Any = None,
     ) -> None:
         self.id = next(_ids)
+        self.principal = principal
+        """The staff login (chat.tokens.StaffPrincipal) behind an agent or supervisor
+        connection, re-checked by chat.session_watch; None for customers."""
         self.service = service
         self.ws = harden(ws)
         self.kind = kind

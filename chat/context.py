@@ -11,7 +11,9 @@ from flask import Flask, current_app
 from chat.accounts import AccountStore
 from chat.hub import Hub
 from chat.keys import ChatKeys
+from chat.login_guard import LoginGuard
 from chat.settings import Settings
+from chat.staff_sessions import StaffSessions
 from chat.tokens import TokenSigner
 from chat.uploads import FileStore
 
@@ -37,6 +39,8 @@ class Context:
     service: ChatService
     admin: AdminService
     metrics: Metrics
+    login_guard: LoginGuard
+    staff_sessions: StaffSessions
     background: list[Any] = field(default_factory=list)
 
 

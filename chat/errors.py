@@ -42,6 +42,17 @@ class RateLimited(BadInput):
         super().__init__(message, code="rate_limited")
 
 
+class Throttled(ChatError):
+    """Too many failed logins from this address or on this account: HTTP 429 with
+    ``Retry-After: retry_after`` (whole seconds)."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Refused(ChatError):
     """The router refused a state change (an offer already taken, a busy agent...): a lost
     race or a state that moved on, not a bug. HTTP 409; the message gives the reason."""

@@ -10,7 +10,6 @@ clients that were away catch up from the transcript, not from the stream.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import redis
 from flask import Flask
 
+from chat import safe_json
 from chat.connection import KeepAlive
 from chat.context import Context, ctx
 from chat.errors import ChatError
@@ -233,7 +233,7 @@ class SignalListener(threading.Thread):
 
     def _deliver(self, raw: bytes) -> None:
         try:
-            msg = json.loads(raw)
+            msg = safe_json.loads(raw)
             kinds = tuple(msg["kinds"]) if msg.get("kinds") else None
             self.c.hub.to_session(msg["session_id"], msg["frame"], kinds=kinds)
         except (ValueError, KeyError, TypeError):
@@ -262,9 +262,16 @@ class BoardPusher(threading.Thread):
 
 def start_background_threads(app: Flask) -> None:
     from chat.presence import PresenceKeeper
+    from chat.session_watch import SessionWatch
 
     c = ctx(app)
-    threads: list[Any] = [EventTailer(c), SignalListener(c), BoardPusher(c), PresenceKeeper(c)]
+    threads: list[Any] = [
+        EventTailer(c),
+        SignalListener(c),
+        BoardPusher(c),
+        PresenceKeeper(c),
+        SessionWatch(c),
+    ]
     if c.settings.ping_interval:
         threads.append(KeepAlive(c.hub.all, c.settings.ping_interval))
     for thread in threads:

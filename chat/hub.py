@@ -1,8 +1,8 @@
 """The connections this process holds, indexed by agent, session and role.
 
 Pure bookkeeping plus delivery: fan-out decides WHAT to send, the hub knows WHO is here.
-Transcript entries reach customer connections only as :func:`chat.visibility.for_customer`
-projects them (notes never), applied here so no caller can forget it.
+Transcript entries and live session frames reach customer connections only as
+:mod:`chat.visibility` projects them (notes never), applied here so no caller can forget it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from chat import protocol
 from chat.connection import Connection
-from chat.visibility import for_customer
+from chat.visibility import for_customer, frame_for_customer
 
 
 class Hub:
@@ -156,10 +156,16 @@ class Hub:
     def to_session(
         self, session_id: str, frame: dict[str, Any], kinds: Iterable[str] | None = None
     ) -> None:
+        """Push a live frame to the session's connections (of ``kinds``); customers get
+        their projection of it (see :mod:`chat.visibility`), or nothing."""
         wanted = set(kinds) if kinds is not None else None
+        public = frame_for_customer(frame)
         for c in self.session_connections(session_id):
-            if wanted is None or c.kind in wanted:
-                c.push(frame)
+            if wanted is not None and c.kind not in wanted:
+                continue
+            shown = public if c.kind == "customer" else frame
+            if shown is not None:
+                c.push(shown)
 
     def to_agent(self, agent_id: str, frame: dict[str, Any]) -> int:
         conns = self.agent_connections(agent_id)

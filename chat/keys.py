@@ -15,7 +15,20 @@ chat:receipts:<session>          hash    party -> last transcript entry id it ha
                                          same lifetime
 chat:signals                     pubsub  ephemeral signals between instances (typing,
                                          receipts); nothing stored
+chat:staff-session:<sid>         string  "<kind>:<id>" of a live agent/admin login session;
+                                         expires with its token (staff_token_ttl), deleted
+                                         on logout or revocation
+chat:staff-sessions:<kind>:<id>  set     ids of the account's sessions (for "revoke all");
+                                         expires staff_token_ttl after the last login
+chat:login:pair:<kind>:<id>:     hash    failed logins of one address on one account (n,
+<address>                                t ms), decaying; expires once it decayed to 0
+chat:login:address:<address>     hash    failed logins from one address on any account;
+                                         same
+chat:login:account:<kind>:<id>   hash    failed logins on one account from any address;
+                                         same
 ===============================  ======  =================================================
+
+``<address>`` is an IPv4 address or an IPv6 /64 network (see chat.login_guard).
 """
 
 from __future__ import annotations
@@ -48,3 +61,18 @@ class ChatKeys:
 
     def signals(self) -> str:
         return self.prefix + "signals"
+
+    def staff_session(self, session_id: str) -> str:
+        return f"{self.prefix}staff-session:{session_id}"
+
+    def staff_sessions(self, kind: str, account_id: str) -> str:
+        return f"{self.prefix}staff-sessions:{kind}:{account_id}"
+
+    def login_pair(self, kind: str, account_id: str, address: str) -> str:
+        return f"{self.prefix}login:pair:{kind}:{account_id}:{address}"
+
+    def login_address(self, address: str) -> str:
+        return f"{self.prefix}login:address:{address}"
+
+    def login_account(self, kind: str, account_id: str) -> str:
+        return f"{self.prefix}login:account:{kind}:{account_id}"

@@ -42,6 +42,16 @@ def _op(
     return op
 
 
+REVOKE_DOC = (
+    "Ends login sessions server-side. With an empty body: the session of the token or "
+    "cookie making the call (a logout for API clients). With `token`: that token's "
+    "session. With `account` (and `role`, default agent): every session of the account, "
+    "cookies and bearer tokens alike. Agents may revoke only their own sessions (403 "
+    "otherwise); admins anyone's. A revoked token is refused at once (401) everywhere; "
+    "websockets opened with it (/ws/agent, /ws/supervisor) are closed with code 4401 "
+    "within `session_check_interval` seconds (2 by default)."
+)
+
 AGENT_ID = [{"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}]
 
 
@@ -50,6 +60,8 @@ def spec() -> dict[str, Any]:
     models: list[type[m.Body]] = [
         m.LoginBody,
         m.TokenOut,
+        m.RevokeBody,
+        m.RevokeOut,
         m.Me,
         m.CustomerTokenBody,
         m.AgentBody,
@@ -87,6 +99,17 @@ def spec() -> dict[str, Any]:
                     m.LoginBody,
                     auth=False,
                 )
+            },
+            "/api/auth/revoke": {
+                "post": {
+                    **_op(
+                        "Revoke login sessions: your own, one token, or all of an account",
+                        _ref(m.RevokeOut),
+                        m.RevokeBody,
+                        admin=False,
+                    ),
+                    "description": REVOKE_DOC,
+                }
             },
             "/api/me": {"get": _op("Who the token belongs to", _ref(m.Me), admin=False)},
             "/api/customer-tokens": {

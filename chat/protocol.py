@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from chat import safe_json
 from chat.errors import BadInput
 
 CID = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -185,6 +186,8 @@ def _describe(e: ValidationError) -> str:
     parts = []
     for err in e.errors(include_url=False, include_input=False)[:3]:
         loc = ".".join(str(x) for x in err["loc"]) or "frame"
+        if err["type"] == "json_invalid" and safe_json.is_too_deep(err["msg"]):
+            return f"frame is not usable: {safe_json.TOO_DEEP}"
         if err["type"] == "json_invalid":
             return "frame is not valid JSON: send one JSON object per text frame"
         if err["type"] == "union_tag_invalid":

@@ -1,4 +1,7 @@
-"""A token bucket per connection: a steady rate with some burst allowance."""
+"""A token bucket per connection: a steady rate with some burst allowance.
+
+In process memory, for one websocket's frames. Login attempts are throttled by budgets
+shared by every worker and instance, in Redis: see :mod:`chat.login_guard`."""
 
 from __future__ import annotations
 

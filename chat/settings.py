@@ -62,6 +62,19 @@ class Settings(BaseModel):
     The service's own origin is always allowed."""
     cookie_secure: bool = False
     """Set when served over HTTPS (behind a TLS proxy)."""
+    proxy_hops: int = Field(default=0, ge=0, le=5)
+    """Reverse proxies in front of the service whose X-Forwarded-For is trusted for the
+    client's address (login throttling). 0: the address of the TCP peer."""
+
+    login_failures_per_account_address: int = Field(default=5, ge=1, le=10_000)
+    """Failed logins one address may make on one account (refills over login_window_s)."""
+    login_failures_per_address: int = Field(default=30, ge=1, le=100_000)
+    """Failed logins one address may make on all accounts together."""
+    login_failures_per_account: int = Field(default=20, ge=1, le=100_000)
+    """Failed logins on one account from all addresses; beyond it only addresses that
+    never failed on the account may still try (see chat/login_guard.py)."""
+    login_window_s: float = Field(default=900.0, ge=1, le=7 * 24 * 3600)
+    """Seconds over which a spent login budget refills completely (the longest lock-out)."""
 
     upload_dir: Path = Path("var/chat-uploads")
     upload_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1, le=100 * 1024 * 1024)
@@ -87,6 +100,9 @@ class Settings(BaseModel):
     ping_interval: int = Field(default=25, ge=0)
     """Websocket ping interval in seconds (0 disables); a connection that did not answer
     the previous ping is closed."""
+    session_check_interval: float = Field(default=2.0, gt=0, le=60)
+    """Seconds between checks of the login sessions of open agent and supervisor
+    websockets; one whose session was revoked is closed (code 4401) within this time."""
     stats_interval: float = Field(default=2.0, gt=0)
     """Seconds between queue-statistics pushes to supervisor pages."""
     metrics_enabled: bool = True
@@ -137,6 +153,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
+    except RecursionError:  # PyYAML recurses once per nesting level
+        raise ConfigError(f"config file {path} is nested too deeply: fix it") from None
     if data is None:
         return {}
     if isinstance(data, dict) and isinstance(data.get("chat"), dict):

@@ -2,8 +2,9 @@
 
 A customer token is scoped to ONE user id (and optionally some services): it is what the
 embedding site's backend hands to its page, and all the widget can do with it is act as
-that user. A staff token names an agent or admin account and its generation, so changing
-the password or removing the account revokes it.
+that user. A staff token names an agent or admin account, its generation (changing the password
+or removing the account revokes it) and its login session (see chat.staff_sessions:
+logout and the revoke API end the session server-side).
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ class CustomerPrincipal:
 
 @dataclass(frozen=True)
 class StaffPrincipal:
-    """A logged-in agent or admin."""
+    """A logged-in agent or admin: one login session (``session_id``) of one account."""
 
     account_id: str
     role: Role
     generation: int
+    session_id: str
+    expires: float
+    """Unix time the token stops being valid."""
 
     @property
     def is_admin(self) -> bool:
@@ -87,22 +91,31 @@ class TokenSigner:
         except (KeyError, TypeError, BadInput) as e:
             raise AuthError("customer token has no valid user id: ask for a new one") from e
 
-    def staff_token(self, account_id: str, role: Role, generation: int) -> str:
+    def staff_token(self, account_id: str, role: Role, generation: int, session_id: str) -> str:
         return self._staff.dumps(
             {
                 "sub": account_id,
                 "role": role.value,
                 "gen": generation,
+                "sid": session_id,
                 "exp": int(time.time()) + self.staff_ttl,
             }
         )
 
     def read_staff(self, token: object) -> StaffPrincipal:
+        """The principal of a well-signed, unexpired token (whether its session is still
+        live is for :class:`chat.staff_sessions.StaffSessions` to say)."""
         data = _load(self._staff, token, self.staff_ttl, "staff")
         try:
-            return StaffPrincipal(str(data["sub"]), Role(data["role"]), int(data["gen"]))
+            return StaffPrincipal(
+                str(data["sub"]),
+                Role(data["role"]),
+                int(data["gen"]),
+                str(data["sid"]),
+                float(data["exp"]),
+            )
         except (KeyError, TypeError, ValueError) as e:
-            raise AuthError("token is malformed: log in again") from e
+            raise AuthError("token is malformed or from an older version: log in again") from e
 
 
 def _load(s: URLSafeTimedSerializer, token: object, ttl: int, kind: str) -> dict:

@@ -1,10 +1,12 @@
-"""What a customer may see of a session's transcript.
+"""What a customer may see of a session: its transcript entries and the live frames.
 
 The transcript is the staff's whole timeline: messages, internal notes, routing steps
 (which request, which agent, how long it waited) and call legs. Customers get an
 allow-list projection of it: only entry types meant for them, and only the fields those
-need. The rule lives here, in one function, and both the live fan-out (``Hub``) and the
-replay on reconnect use it, so no path can forget it.
+need. The same goes for the live frames fanned out to a session (request updates,
+typing, receipts, the close): agent logins, routing request ids and wrap-up codes
+(dispositions) never reach a customer. The rules live here, and both the live fan-out
+(``Hub``) and the replay on reconnect use them, so no path can forget them.
 """
 
 from __future__ import annotations
@@ -35,11 +37,21 @@ CUSTOMER_FIELDS = (
     "file",
     "cid",
     "number",
-    "disposition",
     "duration_s",
     "channel",
 )
-"""Fields a customer-visible entry keeps (agent ids, request ids, causes are dropped)."""
+"""Fields a customer-visible entry keeps (agent ids, request ids, causes and the
+disposition - an internal wrap-up code - are dropped)."""
+
+CUSTOMER_FRAME_FIELDS: dict[str, tuple[str, ...]] = {
+    "entry": ("type", "session_id", "id", "entry"),  # the entry is projected already
+    "request": ("type", "session_id", "state", "channel"),
+    "agent_joined": ("type", "session_id", "channel"),
+    "session_closed": ("type", "session_id"),
+    "typing": ("type", "session_id", "from", "on", "name"),  # name: the agent's display name
+    "receipt": ("type", "session_id", "party", "id"),
+}
+"""Live session frames a customer may get, with the fields each keeps; others are not sent."""
 
 
 def for_customer(entry: dict[str, Any]) -> dict[str, Any] | None:
@@ -47,3 +59,11 @@ def for_customer(entry: dict[str, Any]) -> dict[str, Any] | None:
     if entry.get("type") not in CUSTOMER_TYPES or entry.get("internal") in (True, "1", "true"):
         return None
     return {k: entry[k] for k in CUSTOMER_FIELDS if k in entry}
+
+
+def frame_for_customer(frame: dict[str, Any]) -> dict[str, Any] | None:
+    """The customer's view of a live session frame, or None when it is staff only."""
+    fields = CUSTOMER_FRAME_FIELDS.get(frame.get("type", ""))
+    if fields is None:
+        return None
+    return {k: frame[k] for k in fields if k in frame}

@@ -9,9 +9,10 @@ from pydantic import BaseModel, ValidationError
 
 from chat import api_models as m
 from chat.accounts import Role, check_account_id
-from chat.auth import require_staff, staff_from_request
+from chat.auth import authenticate, new_token, require_staff, staff_from_request
 from chat.context import ctx
-from chat.errors import BadInput, NotFoundError
+from chat.errors import AuthError, BadInput, Forbidden, NotFoundError
+from chat.safe_json import request_json
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_STRATEGY_BYTES = 256 * 1024
@@ -20,7 +21,7 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain
 
 def body(model: type[m.Body]) -> Any:
     """The JSON body validated as ``model``; BadInput names each wrong field."""
-    data = request.get_json(silent=True)
+    data = request_json()
     if not isinstance(data, dict):
         raise BadInput("send a JSON object with Content-Type: application/json", code="not_json")
     try:
@@ -44,13 +45,40 @@ def issue_token() -> Any:
     """Exchange a user name and password for a bearer token."""
     b = body(m.LoginBody)
     c = ctx()
-    account = c.accounts.verify(Role(b.role), b.username, b.password)
+    account = authenticate(Role(b.role), b.username, b.password)
     if account is None:
         resp = jsonify({"error": "bad_credentials", "message": "wrong user name or password"})
         resp.status_code = 401
         return resp
-    token = c.tokens.staff_token(account.id, account.role, account.generation)
+    token = new_token(account)
     return out(m.TokenOut(token=token, expires_in=c.settings.staff_token_ttl, role=b.role))
+
+
+@bp.post("/auth/revoke")
+@require_staff()
+def revoke() -> Any:
+    """End login sessions server-side: the caller's own, one token's, or all of an
+    account's. Agents may revoke only their own; admins anyone's."""
+    b = body(m.RevokeBody)
+    who = staff_from_request()
+    assert who is not None
+    c = ctx()
+    if b.token and b.account:
+        raise BadInput("send `token` or `account`, not both", code="invalid_body")
+    if b.account:
+        role = Role(b.role)
+        if not who.is_admin and (b.account, role) != (who.account_id, who.role):
+            raise Forbidden("only admins may revoke the sessions of another account")
+        return out(m.RevokeOut(revoked=c.staff_sessions.revoke_all(role, b.account)))
+    target = who
+    if b.token:
+        try:
+            target = c.tokens.read_staff(b.token)
+        except AuthError as e:
+            raise BadInput(f"`token` is not a live staff token ({e})", code="bad_token") from e
+        if not who.is_admin and (target.account_id, target.role) != (who.account_id, who.role):
+            raise Forbidden("only admins may revoke the token of another account")
+    return out(m.RevokeOut(revoked=c.staff_sessions.revoke(target)))
 
 
 @bp.get("/me")

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import redis
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from chat.accounts import Role
-from chat.auth import csrf_token, login, staff_from_request
+from chat.auth import authenticate, csrf_token, login, logout, staff_from_request
 from chat.context import ctx
-from chat.errors import AuthError, Forbidden, Unavailable
+from chat.errors import AuthError, Forbidden, Throttled, Unavailable
 
 bp = Blueprint("pages", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.app_context_processor
@@ -32,12 +34,19 @@ def login_form() -> Any:
 
 @bp.post("/login")
 def login_submit() -> Any:
-    c = ctx()
     username = request.form.get("username", "")
     password = request.form.get("password", "")
     role_name = request.form.get("role", "agent")
     role = Role.ADMIN if role_name == "admin" else Role.AGENT
-    account = c.accounts.verify(role, username, password)
+    try:
+        account = authenticate(role, username, password)
+    except Throttled as e:
+        page = render_template(
+            "login.html",
+            error=f"Too many failed logins. Try again in {-(-e.retry_after // 60)} min.",
+            next=_safe_next(request.form.get("next")),
+        )
+        return page, 429, {"Retry-After": str(e.retry_after)}
     if account is None:
         return (
             render_template(
@@ -47,14 +56,16 @@ def login_submit() -> Any:
             ),
             401,
         )
-    login(account.id, account.role, account.generation)
+    login(account)
     default = url_for("pages.supervisor") if role is Role.ADMIN else url_for("pages.agent_desktop")
     return redirect(_safe_next(request.form.get("next")) or default)
 
 
 @bp.post("/logout")
-def logout() -> Any:
-    session.clear()
+def logout_submit() -> Any:
+    """End the session server-side: a copy of the cookie is worthless from now on, and
+    open websockets of the session are closed (code 4401) within a few seconds."""
+    logout()
     return redirect(url_for("pages.login_form"))
 
 
@@ -101,7 +112,9 @@ def healthz() -> Any:
     try:
         ctx().redis.ping()
     except redis.RedisError as e:
-        raise Unavailable(f"Redis does not answer: {e}") from e
+        # a public page: the address and the error go to the log, not to the caller
+        log.warning("healthz: Redis does not answer: %s", e)
+        raise Unavailable("Redis does not answer (details in the server log)") from e
     return {"ok": True}
 
 

@@ -14,6 +14,7 @@ from flask import Blueprint, jsonify, request, send_file
 from chat.auth import bearer, customer_from_request, origin_allowed, staff_from_request
 from chat.context import ctx
 from chat.errors import AuthError, BadInput, Forbidden, UploadRefused
+from chat.safe_json import request_json
 from chat.tokens import check_service, check_user_id
 
 bp = Blueprint("widget", __name__)
@@ -41,8 +42,8 @@ def demo_token() -> Any:
         raise Forbidden(
             "demo mode is off: tokens come from your site's backend via POST /api/customer-tokens"
         )
-    data = request.get_json(silent=True) or {}
-    user_id = check_user_id(data.get("user_id"))
+    data = request_json()
+    user_id = check_user_id(data.get("user_id") if isinstance(data, dict) else None)
     return jsonify(
         {"token": c.tokens.customer_token(user_id), "expires_in": c.settings.customer_token_ttl}
     )

@@ -43,6 +43,7 @@ class AgentLink:
         self.conn = conn
         self.agent_id = who.account_id
         self.who = who
+        self._display_name: str | None = None
 
     def run(self) -> None:
         serve(self.c, self.conn, protocol.AGENT_FRAMES, self.handle)
@@ -79,9 +80,9 @@ class AgentLink:
             self.conn.push(protocol.ack(frame.cid, done.entry_id, frame.session_id, done.duplicate))
         elif isinstance(frame, AgentTyping):
             svc.check_staff_access(self.who, frame.session_id)
-            self._signal(
-                frame.session_id, {"type": "typing", "from": "agent", "on": frame.on}, ("customer",)
-            )
+            name = self.display_name()
+            typing = {"type": "typing", "from": "agent", "on": frame.on, "name": name}
+            self._signal(frame.session_id, typing, ("customer",))
         elif isinstance(frame, AgentSeen):
             svc.check_staff_access(self.who, frame.session_id)
             self._receipt(frame.session_id, frame.id)
@@ -126,6 +127,7 @@ class AgentLink:
         svc = self.c.service
         svc.heartbeat(self.agent_id)
         agent = self.c.admin.agent_summary(self.agent_id)
+        self._display_name = str(agent["name"])
         offers = [offer_frame(o) for o in svc.pending_offers(self.agent_id)]
         sessions = svc.agent_sessions(self.agent_id)
         self.conn.push(
@@ -149,6 +151,12 @@ class AgentLink:
         view["receipts"] = signals.receipts(self.c.redis, self.c.keys, session_id)
         self.conn.push({"type": "session", **view})
 
+    def display_name(self) -> str:
+        """The name customers may see (the router profile's ``name``; never the login)."""
+        if self._display_name is None:
+            self._display_name = str(self.c.admin.agent_summary(self.agent_id)["name"])
+        return self._display_name
+
     def _receipt(self, session_id: str, entry_id: str) -> None:
         try:
             if signals.store_receipt(self.c.redis, self.c.keys, session_id, "agent", entry_id):
@@ -164,7 +172,7 @@ class AgentLink:
                 self.c.redis,
                 self.c.keys,
                 session_id,
-                frame | {"session_id": session_id, "agent": self.agent_id},
+                frame | {"session_id": session_id},
                 kinds,
             )
         except redis.RedisError as e:

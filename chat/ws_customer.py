@@ -163,6 +163,5 @@ def _welcome(
         "user_id": who.user_id,
         "service": service,
         "session_id": session.id if session is not None else None,
-        "owner": session.owner if session is not None else "",
-        "receipts": receipts,
+        "receipts": receipts,  # no owner: the agent's login is not the customer's to see
     }

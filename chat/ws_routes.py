@@ -13,7 +13,7 @@ from chat.auth import origin_allowed, staff_from_request
 from chat.connection import Connection
 from chat.context import ctx
 from chat.errors import AuthError, Forbidden
-from chat.tokens import check_service
+from chat.tokens import StaffPrincipal, check_service
 
 WS_PATHS = ("/ws/customer", "/ws/agent", "/ws/supervisor")
 SUBPROTOCOL_PREFIX = "token."
@@ -74,7 +74,7 @@ def register(app: Flask, sock: Sock) -> None:
 
         who = staff_from_request()
         assert who is not None
-        AgentLink(ctx(), _connection(ws, "agent", who.account_id), who).run()
+        AgentLink(ctx(), _connection(ws, "agent", who.account_id, principal=who), who).run()
 
     @sock.route("/ws/supervisor")
     def supervisor_ws(ws: Any) -> None:
@@ -82,11 +82,20 @@ def register(app: Flask, sock: Sock) -> None:
 
         who = staff_from_request()
         assert who is not None
-        SupervisorLink(ctx(), _connection(ws, "supervisor", who.account_id)).run()
+        SupervisorLink(ctx(), _connection(ws, "supervisor", who.account_id, principal=who)).run()
 
 
-def _connection(ws: Any, kind: str, identity: str, service: str = "") -> Connection:
+def _connection(
+    ws: Any, kind: str, identity: str, service: str = "", principal: StaffPrincipal | None = None
+) -> Connection:
     s = ctx().settings
     return Connection(
-        ws, kind, identity, s.outbox_limit, s.rate_per_second, s.rate_burst, service=service
+        ws,
+        kind,
+        identity,
+        s.outbox_limit,
+        s.rate_per_second,
+        s.rate_burst,
+        service=service,
+        principal=principal,
     )

@@ -56,6 +56,9 @@ astsbindir => /usr/sbin
 [options]
 documentation_language = en_US
 nocolor = yes
+; On in the sandbox only, so tests can show that generated files never carry a `#exec`
+; (an admin file's `#exec` does run here: tests/asterisk/test_dialplan_sandbox.py).
+execincludes = yes
 """
 
 # Modules that either bind non-loopback sockets (IAX2, DUNDi, Unistim), talk to

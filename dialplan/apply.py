@@ -17,7 +17,14 @@ from pathlib import Path
 from admin_config.model import AdminConfig, FreeswitchPbx, Pbx
 from admin_config.reloading import Reloader, ReloadPlan
 from admin_config.secrets import Secrets
-from dialplan.install import FileChange, InstallPlan, plan_install, write_plan
+from dialplan.install import (
+    FileChange,
+    InstallPlan,
+    plan_install,
+    read_owed,
+    record_owed,
+    write_plan,
+)
 from dialplan.rendering import render
 
 _ASTERISK_MODULES = {"dialplan": "pbx_config", "pjsip": "res_pjsip.so", "manager": "manager"}
@@ -72,6 +79,9 @@ class ApplyResult:
 
     plan: InstallPlan
     reload: ReloadPlan
+    """Everything this apply reloads: what its changes need, and `owed`."""
+    owed: ReloadPlan = field(default_factory=ReloadPlan)
+    """The reload an earlier apply wrote files for but could not (or was told not to) do."""
     written: bool = False
     reloaded: list[str] = field(default_factory=list)
 
@@ -92,18 +102,27 @@ def apply(
     """Render for `pbx`, install into `dest` (default: the PBX's config_dir), reload.
 
     Nothing is written when nothing changed; nothing is reloaded when `reloader` is None
-    (``--no-reload``) or the plan is empty. `force_reload` reloads everything even when
-    nothing changed (after a reload that failed, or files edited by hand).
+    (``--no-reload``) or there is nothing to reload. What the written files need is
+    recorded as owed in the folder's manifest BEFORE the reload and cleared after it
+    succeeded, so a reload that failed or was skipped happens on the next apply even when
+    no file changes then. `force_reload` reloads everything even when nothing changed
+    (files edited by hand).
     """
     files = render(config, pbx, secrets)
     target = dest or Path(pbx.install_dir)
     plan = plan_install(files, target)
-    result = ApplyResult(plan, reload_plan(pbx, plan.changes, everything=force_reload))
+    owed = ReloadPlan.from_dict(read_owed(target))
+    needed = reload_plan(pbx, plan.changes, everything=force_reload)
+    result = ApplyResult(plan, needed.merged(owed), owed)
     if dry_run:
         return result
     if plan.changed:
         write_plan(plan)
         result.written = True
-    if reloader is not None and not result.reload.empty:
+    if result.reload.empty:
+        return result
+    record_owed(target, result.reload.as_dict())
+    if reloader is not None:
         result.reloaded = reloader.reload(pbx, result.reload)
+        record_owed(target, None)
     return result

@@ -12,8 +12,10 @@ import click
 from admin_config.errors import AdminConfigError
 from admin_config.model import AdminConfig
 from admin_config.validate import ValidationResult, validate_file
+from dialplan.apply import ApplyResult
 from dialplan.apply import apply as apply_config
 from dialplan.errors import DialplanError
+from dialplan.includes import include_problems
 from dialplan.install import plan_install, write_plan
 from dialplan.rendering import render, select_pbx
 
@@ -58,11 +60,53 @@ def dialplan_group() -> None:
     """Check, render and apply the PBX configuration generated from the admin YAML."""
 
 
+def _pbx_folders(config: AdminConfig, given: tuple[str, ...]) -> dict[str, Path]:
+    """PBX id -> its configuration folder: `--pbx-config [PBX=]DIR`, else the PBX's
+    `config_dir` when that folder exists here."""
+    ids = [p.id for p in config.pbxs]
+    folders = {p.id: Path(p.config_dir) for p in config.pbxs if p.config_dir}
+    folders = {k: v for k, v in folders.items() if v.is_dir()}
+    for item in given:
+        pbx_id, sep, folder = item.rpartition("=")
+        if not sep:
+            if len(ids) != 1:
+                raise click.BadParameter(
+                    f"give --pbx-config as PBX=DIR (PBXs: {', '.join(ids) or 'none'})",
+                    param_hint="--pbx-config",
+                )
+            pbx_id = ids[0]
+        if pbx_id not in ids:
+            raise click.BadParameter(
+                f"unknown PBX {pbx_id!r} (PBXs: {', '.join(ids)})", param_hint="--pbx-config"
+            )
+        if not Path(folder).is_dir():
+            raise click.BadParameter(f"{folder} is not a folder", param_hint="--pbx-config")
+        folders[pbx_id] = Path(folder)
+    return folders
+
+
 @dialplan_group.command()
 @_config_option
-def check(config_path: Path) -> None:
+@click.option(
+    "--pbx-config",
+    "pbx_configs",
+    multiple=True,
+    metavar="[PBX=]DIR",
+    help="A PBX's configuration folder (or a copy): warn when it does not include the "
+    "generated files. Default: each PBX's config_dir, when it exists here.",
+)
+def check(config_path: Path, pbx_configs: tuple[str, ...]) -> None:
     """Report every problem in the admin YAML with its path; exit 1 if any."""
     result = validate_file(config_path)
+    if result.config is not None:
+        folders = _pbx_folders(result.config, pbx_configs)
+        found = [
+            problem
+            for i, pbx in enumerate(result.config.pbxs)
+            if pbx.id in folders
+            for problem in include_problems(result.config, pbx, i, folders[pbx.id])
+        ]
+        result.problems += sorted(found, key=lambda p: (p.file or "", p.line or 0))
     _print_problems(result, str(config_path))
     if result.errors or result.config is None:
         n = len(result.errors)
@@ -138,8 +182,7 @@ def apply_command(
     if not result.changed:
         n = len(result.plan.changes)
         click.echo(f"{pbx.id}: nothing to change - {n} file(s) in {where} are up to date")
-        for line in result.reloaded:
-            click.echo(line)
+        _echo_reload(result, no_reload, dry_run)
         return
     for line in result.plan.summary():
         click.echo(line)
@@ -147,13 +190,19 @@ def apply_command(
         for c in result.plan.changed:
             if c.diff:
                 click.echo("".join(c.diff).rstrip("\n"))
+    if not dry_run:
+        click.echo(f"wrote {len(result.plan.changed)} file(s) into {where}")
+    _echo_reload(result, no_reload, dry_run)
+
+
+def _echo_reload(result: ApplyResult, no_reload: bool, dry_run: bool) -> None:
+    if not result.owed.empty:
+        click.echo("still owed by an earlier apply: " + "; ".join(result.owed.describe()))
+    todo = "; ".join(result.reload.describe())
     if dry_run:
-        todo = "; ".join(result.reload.describe()) or "nothing"
-        click.echo(f"dry run: nothing written; would reload: {todo}")
-        return
-    click.echo(f"wrote {len(result.plan.changed)} file(s) into {where}")
-    if no_reload:
-        click.echo("not reloaded (--no-reload): " + "; ".join(result.reload.describe()))
+        click.echo(f"dry run: nothing written; would reload: {todo or 'nothing'}")
+    elif no_reload and todo:
+        click.echo(f"not reloaded (--no-reload): {todo}; the next apply reloads it")
     else:
         for line in result.reloaded:
             click.echo(line)

@@ -5,24 +5,30 @@ header is never overwritten or removed (an empty file counts as ours - it holds 
 of the admin's); writes are atomic (temporary file + rename in the same folder); files
 holding secrets are created 0600. `.implus-generated` in the target folder lists the files
 implus wrote, so a file no longer rendered (e.g. an inbound context removed from the
-config) is removed on the next apply.
+config) is removed on the next apply. It also records a reload still owed: files are
+written before the PBX is asked to reload them, and when that fails (a first apply, before
+the AMI user exists) or is skipped (`--no-reload`), the next apply must reload them even
+though no file changes any more.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from admin_config.secrets import mask
 from dialplan.errors import UnsafeOverwrite
 from dialplan.rendering import GENERATED_MARK, RenderedFile, is_generated
 
 MANIFEST = ".implus-generated"
+OWED = "# reload owed: "
+"""Manifest line prefix of the reload still owed (JSON; a comment to older readers)."""
 Status = Literal["new", "changed", "unchanged", "removed"]
 
 
@@ -96,6 +102,31 @@ def _manifest(dest: Path) -> list[str]:
     return [line for line in text.splitlines() if line and not line.startswith("#")]
 
 
+def read_owed(dest: Path) -> dict[str, Any] | None:
+    """The reload an earlier apply into `dest` still owes (as `record_owed` wrote it)."""
+    for line in (_read(dest / MANIFEST) or "").splitlines():
+        if line.startswith(OWED):
+            try:
+                owed = json.loads(line[len(OWED) :])
+            except ValueError:
+                return None
+            return owed if isinstance(owed, dict) else None
+    return None
+
+
+def _write_manifest(dest: Path, paths: Sequence[str], owed: dict[str, Any] | None) -> None:
+    text = f"# {GENERATED_MARK}s in this folder (implus dialplan apply)\n"
+    if owed:
+        text += OWED + json.dumps(owed, sort_keys=True) + "\n"
+    _atomic_write(dest / MANIFEST, text + "".join(f"{p}\n" for p in sorted(paths)), 0o644)
+
+
+def record_owed(dest: Path, owed: dict[str, Any] | None) -> None:
+    """Record the reload `dest`'s files still need (None: nothing owed any more)."""
+    if read_owed(dest) != owed:
+        _write_manifest(dest, _manifest(dest), owed)
+
+
 def plan_install(files: Sequence[RenderedFile], dest: Path) -> InstallPlan:
     """Compare `files` with `dest`; raise UnsafeOverwrite naming every file not ours."""
     changes: list[FileChange] = []
@@ -130,16 +161,16 @@ def plan_install(files: Sequence[RenderedFile], dest: Path) -> InstallPlan:
 
 
 def write_plan(plan: InstallPlan) -> None:
-    """Write new/changed files, remove removed ones, update the manifest."""
+    """Write new/changed files, remove removed ones, update the manifest (keeping the
+    reload it records as owed: `record_owed` changes that)."""
     for c in plan.changes:
         target = plan.dest / c.path
         if c.status in ("new", "changed") and c.file is not None:
             _atomic_write(target, c.file.content, c.file.mode)
         elif c.status == "removed":
             target.unlink(missing_ok=True)
-    kept = sorted(c.path for c in plan.changes if c.status != "removed")
-    manifest = f"# {GENERATED_MARK}s in this folder (implus dialplan apply)\n"
-    _atomic_write(plan.dest / MANIFEST, manifest + "".join(f"{p}\n" for p in kept), 0o644)
+    kept = [c.path for c in plan.changes if c.status != "removed"]
+    _write_manifest(plan.dest, kept, read_owed(plan.dest))
 
 
 def _atomic_write(target: Path, content: str, mode: int) -> None:

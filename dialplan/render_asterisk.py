@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from admin_config import targets
+from admin_config import names, targets
 from admin_config.model import (
     AdminConfig,
     Agent,
@@ -264,7 +264,8 @@ def _section(name: str, comment: str | None, **values: str | int | None) -> str:
     for key, value in values.items():
         if value is None or value == "":
             continue
-        lines.append(f"{key}={value}")
+        # `;` starts a comment even inside a value (a contact's `;transport=tcp`).
+        lines.append(f"{key}={text.conf_value(str(value))}")
     return "\n".join(lines) + "\n"
 
 
@@ -313,7 +314,7 @@ def _agent_sections(pbx: AsteriskPbx, a: Agent, secrets: Secrets) -> str:
         max_contacts=1,
         remove_existing="yes",
         qualify_frequency=pbx.qualify_seconds,
-        contact=text.token(a.contact, "contact") if a.contact else None,
+        contact=text.token(a.contact, "contact", names.SIP_URI) if a.contact else None,
     )
     if auth and a.password_env:
         password = secrets.get(a.password_env, f"SIP password of agent {a.id}")
@@ -328,7 +329,7 @@ def _auth_section(name: str, username: str, password: str) -> str:
         type="auth",
         auth_type="userpass",
         username=username,
-        password=text.conf_value(password),
+        password=password,
     )
 
 
@@ -350,7 +351,9 @@ def _trunk_sections(pbx: AsteriskPbx, trunk: OutboundTrunk, secrets: Secrets) ->
         outbound_auth=auth,
         from_user=username,
     )
-    out += _section(name, None, type="aor", contact=uri, qualify_frequency=60)
+    # qualify_frequency before contact: Asterisk gives a `contact=` the qualify_frequency
+    # set above it (verified: written after it, the contact is never qualified).
+    out += _section(name, None, type="aor", qualify_frequency=trunk.qualify, contact=uri)
     out += _section(f"{name}-identify", None, type="identify", endpoint=name, match=host)
     if auth and username and trunk.secret_env:
         secret = secrets.get(trunk.secret_env, f"SIP secret of trunk {trunk.id}")
@@ -382,7 +385,10 @@ def _inter_pbx_sections(config: AdminConfig, pbx: AsteriskPbx, link: InterPbxTru
         **_common_media(pbx),
         aors=name,
     )
-    out += _section(name, None, type="aor", contact=f"sip:{host}:{port}", qualify_frequency=30)
+    # Not qualified: written after `contact=` as it used to be, qualify_frequency=30 never
+    # took effect (verified), and a ping the other PBX leaves unanswered would make
+    # Asterisk refuse every call over the trunk until the next one is answered.
+    out += _section(name, None, type="aor", qualify_frequency=0, contact=f"sip:{host}:{port}")
     # Match the source port too: on one host (a lab, the tests) the address alone would
     # also match the phones, which then could not register.
     out += _section(

@@ -43,19 +43,33 @@ DEFAULT_MUSIC = "$${hold_music}"
 DIAL_REGEX = r"^\+?[0-9*#]+$"
 
 
+def _inbound_path(ctx: str) -> str:
+    return f"dialplan/{text.token(ctx, 'context')}/00_implus.xml"
+
+
+def _directory_path(pbx: FreeswitchPbx) -> str:
+    return f"directory/{text.token(pbx.directory, 'directory')}/implus_agents.xml"
+
+
+def _gateways_path(pbx: FreeswitchPbx) -> str:
+    return f"sip_profiles/{text.token(pbx.gateway_profile, 'profile')}/implus_gateways.xml"
+
+
+def paths(pbx: FreeswitchPbx) -> list[str]:
+    """The files `render` writes for `pbx`, relative to its configuration folder."""
+    inbound = [_inbound_path(ctx) for ctx in pbx.inbound_contexts]
+    return [DIALPLAN, *inbound, _directory_path(pbx), _gateways_path(pbx)]
+
+
 def render(config: AdminConfig, pbx: FreeswitchPbx, secrets: Secrets) -> list[RenderedFile]:
     files = [RenderedFile(DIALPLAN, _document(config, _dialplan(config, pbx)), "xml")]
     for ctx in pbx.inbound_contexts:
-        path = f"dialplan/{text.token(ctx, 'context')}/00_implus.xml"
-        files.append(RenderedFile(path, _document(config, _inbound(config, pbx, ctx)), "xml"))
-    directory = f"directory/{text.token(pbx.directory, 'directory')}/implus_agents.xml"
-    files.append(
-        RenderedFile(directory, _document(config, _users(config, pbx, secrets)), "xml", True)
-    )
-    gateways = f"sip_profiles/{text.token(pbx.gateway_profile, 'profile')}/implus_gateways.xml"
-    files.append(
-        RenderedFile(gateways, _document(config, _gateways(config, pbx, secrets)), "gateways", True)
-    )
+        inbound = _document(config, _inbound(config, pbx, ctx))
+        files.append(RenderedFile(_inbound_path(ctx), inbound, "xml"))
+    users = _document(config, _users(config, pbx, secrets))
+    files.append(RenderedFile(_directory_path(pbx), users, "xml", True))
+    gateways = _document(config, _gateways(config, pbx, secrets))
+    files.append(RenderedFile(_gateways_path(pbx), gateways, "gateways", True))
     return files
 
 
@@ -165,7 +179,7 @@ def _overflow(config: AdminConfig, pbx: FreeswitchPbx, ctx: ET.Element, e: Entry
         f"Implus-Destination={o.type}",
     )
     if o.type == "voicemail":
-        domain = t(o.context or pbx.domain, "voicemail domain")
+        domain = t(o.context or pbx.domain, "voicemail domain", names.FS_DOMAIN)
         _action(cond, "voicemail", f"default {domain} {t(o.mailbox or '', 'mailbox')}")
     elif o.type == "extension":
         ctx_name = t(o.context or pbx.phone_context, "context")
@@ -240,9 +254,15 @@ def _inbound(config: AdminConfig, pbx: FreeswitchPbx, ctx: str) -> ET.Element:
 
 def _fs_secret(secrets: Secrets, name: str, purpose: str) -> str:
     value = secrets.get(name, purpose)
-    # FreeSWITCH's pre-processor expands $${...} in the raw file before XML parsing.
+    # FreeSWITCH's pre-processor expands $${...} in the raw file before XML parsing, and
+    # runs or drops any line holding its directive word (here: the password line).
     if "${" in value:
         raise BadSecret(f"{name} ({purpose}) contains '${{', which FreeSWITCH would expand")
+    if text.has_directive(value):
+        raise BadSecret(
+            f"{name} ({purpose}) contains 'X-PRE-PROCESS', on which FreeSWITCH's "
+            "pre-processor would act (it would drop the password line): change the secret"
+        )
     return value
 
 
@@ -263,7 +283,7 @@ def _user(root: ET.Element, pbx: FreeswitchPbx, a: Agent, secrets: Secrets) -> N
         _sub(params, "param", name="password", value=password)
     if a.contact:
         profile = text.token(pbx.agent_profile, "profile")
-        contact = text.token(a.contact, "contact")
+        contact = text.token(a.contact, "contact", names.SIP_URI)
         _sub(params, "param", name="dial-string", value=f"sofia/{profile}/{contact}")
     variables = _sub(user, "variables")
     for name, value in (
@@ -296,6 +316,10 @@ def _gateways(config: AdminConfig, pbx: FreeswitchPbx, secrets: Secrets) -> ET.E
             password=password,
             **{"register-transport": trunk.transport},
         )
+        if trunk.qualify:
+            # Without `ping` sofia keeps a register=false gateway up; with it, an
+            # unanswered OPTIONS marks the gateway down and calls fail until one is answered.
+            _params(gw, ping=str(trunk.qualify))
     for link in config.inter_pbx_trunks_of(pbx.id):
         _inter_pbx_gateway(config, pbx, root, link)
     return root

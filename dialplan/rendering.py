@@ -66,7 +66,7 @@ def select_pbx(config: AdminConfig, pbx: str) -> Pbx:
 
 def render(config: AdminConfig, pbx: Pbx, secrets: Secrets | None = None) -> list[RenderedFile]:
     """Render every include file for `pbx`; raises MissingSecret naming unset variables."""
-    from dialplan import render_asterisk, render_freeswitch
+    from dialplan import guard, render_asterisk, render_freeswitch
 
     secrets = secrets or Secrets()
     if pbx.kind == "asterisk":
@@ -74,4 +74,6 @@ def render(config: AdminConfig, pbx: Pbx, secrets: Secrets | None = None) -> lis
     else:
         files = render_freeswitch.render(config, pbx, secrets)
     secrets.raise_missing()
+    for f in files:
+        guard.check(f.path, f.content, pbx.kind)
     return files

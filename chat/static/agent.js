@@ -1,6 +1,7 @@
 // Agent desktop: status, offers with countdown, several sessions at once, one timeline each.
 // User data only ever reaches the page through textContent (see el()).
-import { el, fmtDuration, csrf, connect, newCid, fetchFileInto, idAfter } from "./common.js";
+import { el, fmtDuration, csrf, connect, newCid, fetchFileInto, idAfter, placeById } from "./common.js";
+import { Outbox } from "./outbox.js";
 
 const desktop = document.getElementById("desktop");
 const agentId = desktop.dataset.agent;
@@ -11,11 +12,13 @@ const statusNow = document.getElementById("status-now");
 const linkState = document.getElementById("link-state");
 const template = document.getElementById("session-template");
 
-const sessions = new Map(); // session id -> {panel, timeline, rendered:Set, pending:Map}
+const sessions = new Map(); // session id -> {panel, timeline, rendered:Set, pending:Map cid->li}
 const offers = new Map();   // offer id -> {li, deadline}
 let link = null;
 
-function send(frame) { return link && link.send(frame); }
+function send(frame) { return Boolean(link && link.send(frame)); }
+// Replies and notes until acknowledged (resent after reconnects and passing outages).
+const outbox = new Outbox(`implus:desktop:${agentId}:outbox`, send);
 
 // ---- status -----------------------------------------------------------------------------
 document.getElementById("status-apply").addEventListener("click", () => {
@@ -119,11 +122,14 @@ function renderEntry(sessionId, e) {
   const s = sessions.get(sessionId);
   if (!s || s.rendered.has(e.id)) return;
   s.rendered.add(e.id);
-  if (e.cid && s.pending.has(e.cid)) {
-    s.pending.get(e.cid).remove();
-    s.pending.delete(e.cid);
+  if (e.cid) {
+    outbox.done(e.cid); // our own message, stored (its ack may have been lost)
+    if (s.pending.has(e.cid)) {
+      s.pending.get(e.cid).remove();
+      s.pending.delete(e.cid);
+    }
   }
-  s.timeline.append(entryItem(sessionId, e));
+  placeById(s.timeline, entryItem(sessionId, e), e.id);
   s.timeline.scrollTop = s.timeline.scrollHeight;
   if (e.from === "customer") send({ type: "seen", session_id: sessionId, id: e.id });
 }
@@ -154,6 +160,10 @@ function openPanel(view) {
   s.panel.querySelector(".session-title").textContent = `${view.user_id} · ${view.service}`;
   s.panel.querySelector(".session-state").textContent = view.state;
   for (const e of view.entries || []) renderEntry(view.session_id, e);
+  // what this tab sent before a reload and nobody acknowledged yet
+  for (const f of outbox.forSession(view.session_id)) {
+    if (!s.pending.has(f.cid)) showPending(view.session_id, s, f);
+  }
   const hist = s.panel.querySelector(".history-list");
   hist.replaceChildren();
   for (const h of view.history || []) {
@@ -191,14 +201,10 @@ function wirePanel(sessionId, s) {
   const fileInput = p.querySelector(".file-input");
   let lastTyping = 0;
   const post = (extra) => {
-    const cid = newCid();
     const type = isNote.checked ? "note" : "reply";
-    const frame = { type, session_id: sessionId, cid, text: extra.text || "", ...extra.file ? { file: { sha256: extra.file.sha256 } } : {} };
-    const li = entryItem(sessionId, { type: type === "note" ? "note" : "message", from: "agent", agent: agentId, text: frame.text });
-    s.pending.set(cid, li);
-    s.timeline.append(li);
-    s.timeline.scrollTop = s.timeline.scrollHeight;
-    link.sendReliable(cid, frame);
+    const frame = { type, session_id: sessionId, cid: newCid(), text: extra.text || "", ...extra.file ? { file: { sha256: extra.file.sha256 } } : {} };
+    showPending(sessionId, s, frame);
+    outbox.add(frame);
   };
   p.querySelector(".composer").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -246,6 +252,21 @@ function wirePanel(sessionId, s) {
   });
 }
 
+/** A message not acknowledged yet: at the bottom, below every stored entry. */
+function showPending(sessionId, s, frame) {
+  const li = entryItem(sessionId, {
+    type: frame.type === "note" ? "note" : "message", from: "agent", agent: agentId, text: frame.text,
+  });
+  s.pending.set(frame.cid, li);
+  s.timeline.append(li);
+  s.timeline.scrollTop = s.timeline.scrollHeight;
+}
+
+function pendingItem(cid) {
+  for (const s of sessions.values()) if (s.pending.has(cid)) return s.pending.get(cid);
+  return null;
+}
+
 function alertIn(panel, message) {
   let box = panel.querySelector(".panel-error");
   if (!box) {
@@ -273,13 +294,18 @@ function onFrame(f) {
     case "session": openPanel(f); break;
     case "entry": renderEntry(f.session_id, f.entry); break;
     case "ack": {
-      link.acked(f.cid);
+      outbox.done(f.cid);
       const s = sessions.get(f.session_id);
       if (s && s.pending.has(f.cid)) {
         const li = s.pending.get(f.cid);
         s.pending.delete(f.cid);
         if (s.rendered.has(f.id)) li.remove();
-        else { s.rendered.add(f.id); li.dataset.id = f.id; li.querySelector(".meta").textContent = "✓"; }
+        else {
+          s.rendered.add(f.id);
+          li.dataset.id = f.id;
+          li.querySelector(".meta").textContent = "✓";
+          placeById(s.timeline, li, f.id); // where the transcript put it
+        }
       }
       break;
     }
@@ -313,10 +339,16 @@ function onFrame(f) {
       break;
     }
     case "error": {
-      if (f.ref) link.acked(f.ref);
+      let message = f.message;
+      if (f.ref && outbox.has(f.ref)) {
+        const retrying = outbox.refused(f.ref, f.code);
+        const li = pendingItem(f.ref);
+        if (li) li.querySelector(".meta").textContent = retrying ? "retrying…" : "not sent";
+        if (retrying) message = "Not sent yet: the service is busy or unavailable. It is sent again automatically.";
+      }
       const current = [...sessions.values()].find((s) => !s.panel.hidden);
-      if (current) alertIn(current.panel, f.message);
-      else linkState.textContent = f.message;
+      if (current) alertIn(current.panel, message);
+      else linkState.textContent = message;
       break;
     }
     default: break;
@@ -324,7 +356,11 @@ function onFrame(f) {
 }
 
 link = connect("/ws/agent", [], {
-  onOpen: () => { linkState.textContent = "online"; link.send({ type: "hello" }); },
+  onOpen: () => {
+    linkState.textContent = "online";
+    link.send({ type: "hello" });
+    outbox.resendAll(); // the same cids: whatever was stored already is acked as a duplicate
+  },
   onClose: () => { linkState.textContent = "reconnecting…"; },
   onFrame,
 });

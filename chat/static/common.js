@@ -52,11 +52,26 @@ export async function fetchFileInto(url, file, into, headers) {
   }
 }
 
-/** A websocket that reconnects with backoff and resends frames sent with sendReliable
- * until they are acknowledged (the server deduplicates them by cid). */
+/** Close code of a staff websocket whose login session was revoked or expired. */
+export const SESSION_ENDED = 4401;
+
+/** Put a timeline item where transcript entry `id` belongs: the transcript's (Redis
+ * stream's) order is the one order every view shows. Items without an id (messages not
+ * acknowledged yet) stay below all stored entries. */
+export function placeById(list, li, id) {
+  let before = null;
+  for (let node = list.lastElementChild; node; node = node.previousElementSibling) {
+    if (node === li) continue;
+    const nodeId = node.dataset.id;
+    if (nodeId && !idAfter(nodeId, id)) break;
+    before = node;
+  }
+  list.insertBefore(li, before);
+}
+
+/** A websocket that reconnects with jittered backoff (see outbox.js for resending). */
 export function connect(path, protocols, { onOpen, onClose, onFrame }) {
   const url = `${location.origin.replace(/^http/, "ws")}${path}`;
-  const unacked = new Map();
   let ws = null;
   let backoff = 500;
   const api = {
@@ -64,22 +79,23 @@ export function connect(path, protocols, { onOpen, onClose, onFrame }) {
       if (ws && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(frame)); return true; }
       return false;
     },
-    sendReliable(cid, frame) { unacked.set(cid, frame); api.send(frame); },
-    acked(cid) { unacked.delete(cid); },
   };
   function open() {
     ws = new WebSocket(url, protocols);
     ws.onopen = () => {
       backoff = 500;
       onOpen();
-      for (const frame of unacked.values()) api.send(frame);
     };
     ws.onmessage = (ev) => {
       let f;
       try { f = JSON.parse(ev.data); } catch { return; }
       onFrame(f);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
+      if (ev.code === SESSION_ENDED) { // logged out or revoked: reconnecting cannot help
+        location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+        return;
+      }
       onClose();
       // jitter spreads the reconnect storm after a server restart
       setTimeout(open, backoff / 2 + Math.random() * backoff);

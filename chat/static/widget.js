@@ -53,6 +53,19 @@
     return pa[0] > pb[0] || (pa[0] === pb[0] && pa[1] > pb[1]);
   }
 
+  // The transcript's (Redis stream's) order is the one order every view shows: an entry
+  // goes where its id belongs, and messages not acknowledged yet stay below all of them.
+  function placeById(list, li, id) {
+    var before = null;
+    for (var node = list.lastElementChild; node; node = node.previousElementSibling) {
+      if (node === li) { continue; }
+      if (node.dataset.id && !idAfter(id, node.dataset.id)) { before = node; continue; }
+      if (node.dataset.id) { break; }
+      before = node;
+    }
+    list.insertBefore(li, before);
+  }
+
   // ---- UI -----------------------------------------------------------------------------
   var host = el("div", { class: "implus-widget-host" });
   var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
@@ -209,10 +222,11 @@
       mine.dataset.id = id;
       rendered[id] = mine;
       markStatus(mine, "✓");
+      placeById(log, mine, id);
     } else {
       var li = entryItem(id, entry);
       rendered[id] = li;
-      log.appendChild(li);
+      placeById(log, li, id);
       if (entry.from === "customer") { markStatus(li, "✓"); }
     }
     if (!lastId || idAfter(id, lastId)) { lastId = id; }
@@ -302,6 +316,7 @@
           delete pendingEls[f.cid];
           if (rendered[f.id]) { li.remove(); } else {
             li.dataset.id = f.id; rendered[f.id] = li; markStatus(li, "✓");
+            placeById(log, li, f.id);
             if (!lastId || idAfter(f.id, lastId)) { lastId = f.id; }
           }
         }
@@ -310,7 +325,7 @@
         if (f.party === "agent") { agentSeen = f.id; updateSeen(); }
         break;
       case "typing":
-        typing.textContent = f.on ? "Agent is typing…" : "";
+        typing.textContent = f.on ? (f.name || "Agent") + " is typing…" : "";
         clearTimeout(typingTimer);
         if (f.on) { typingTimer = setTimeout(function () { typing.textContent = ""; }, 6000); }
         break;

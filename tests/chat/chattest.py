@@ -34,13 +34,16 @@ def fast_accounts(redis_url: str) -> Any:
 
 def staff_login(accounts: Any, role: str, account_id: str) -> str:
     """Create the login ``<id>-password`` and return a bearer token for it, as the
-    /api/auth/token endpoint would."""
+    /api/auth/token endpoint would (with a login session in Redis)."""
     from chat.accounts import Role
+    from chat.staff_sessions import StaffSessions
     from chat.tokens import TokenSigner
 
     account = accounts.set_password(Role(role), account_id, f"{account_id}-password")
+    sessions = StaffSessions(accounts.redis, accounts.keys, 3600)
+    session_id = sessions.start(account.role, account.id)
     return TokenSigner(SECRET.encode(), 3600, 3600).staff_token(
-        account.id, account.role, account.generation
+        account.id, account.role, account.generation, session_id
     )
 
 
@@ -249,6 +252,7 @@ class Stack:
         skills: dict[str, int] | None = None,
         pbx: str = "",
         endpoint: str = "",
+        name: str | None = None,
     ) -> str:
         """Create (or update) the agent through the admin API; returns its bearer token.
         The login is made once (directly, with a cheap hash: argon2's defaults cost half a
@@ -258,7 +262,7 @@ class Stack:
             "PUT",
             f"/api/agents/{agent_id}",
             {
-                "name": agent_id.title(),
+                "name": agent_id.title() if name is None else name,
                 "skills": skills or {"booking": 5},
                 "capacity": {"voice": voice, "chat": chat},
                 "pbx": pbx,

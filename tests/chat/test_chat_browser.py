@@ -5,11 +5,9 @@ chromium this fails and says how to install it (`make test` does)."""
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 import time
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +15,6 @@ import pytest
 from chattest import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
@@ -57,32 +46,6 @@ def wait_rows(page: Any, selector: str, want: Any, timeout: float = 15) -> None:
     raise AssertionError(
         f"no row of {selector} as wanted: {page.locator(selector).all_inner_texts()}"
     )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.fail("chromium is not installed: run `make test` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def new_page(browser: Any) -> Iterator[Any]:
-    """Pages in their own browser contexts (own cookies), closed after the test."""
-    contexts: list[Any] = []
-
-    def make() -> Any:
-        contexts.append(browser.new_context())
-        return contexts[-1].new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 def test_agent_and_customer_chat_in_the_browser(

@@ -59,7 +59,7 @@ def test_customer_token_scope_and_tampering() -> None:
         signer.read_customer(token[:-2] + "xx")
     # a staff token is not a customer token, and the other way round
     with pytest.raises(AuthError):
-        signer.read_customer(signer.staff_token("alice", Role.AGENT, 1))
+        signer.read_customer(signer.staff_token("alice", Role.AGENT, 1, "s1"))
     with pytest.raises(AuthError):
         signer.read_staff(token)
 

@@ -88,3 +88,10 @@ def test_bad_yaml_file(tmp_path: Path) -> None:
         load_settings(f, env=SECRET)
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_settings(tmp_path / "missing.yaml", env=SECRET)
+
+
+def test_deeply_nested_yaml_file(tmp_path: Path) -> None:
+    f = tmp_path / "chat.yaml"
+    f.write_text("allowed_origins: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_settings(f, env=SECRET)

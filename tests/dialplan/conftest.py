@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from dialplan_helpers import SECRETS, WriteConfig, base_config
+from dialplan_helpers import SECRETS, STRATEGY, WriteConfig, base_config
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def write_config(tmp_path: Path) -> WriteConfig:
     """Write a config (dict or YAML text) plus a strategy file; return the config path."""
 
     def write(config: dict[str, Any] | str | None = None, name: str = "admin.yaml") -> Path:
-        (tmp_path / "strategy.yaml").write_text("rules: []\n", encoding="utf-8")
+        (tmp_path / "strategy.yaml").write_text(STRATEGY, encoding="utf-8")
         data = base_config() if config is None else config
         text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
         path = tmp_path / name

@@ -20,6 +20,16 @@ SECRETS = {
     "T_CARRIER": "carrier-secret",
 }
 
+STRATEGY = """\
+queues:
+  booking: {skills: {booking: 1}}
+  billing: {skills: {billing: 1}}
+rules:
+  - {name: billing, conditions: service == "billing", actions: {queue: billing}}
+  - {name: booking, conditions: service == "booking", actions: {queue: booking}}
+"""
+"""The strategy file next to the base config: it uses exactly the agents' skills."""
+
 BASE: dict[str, Any] = {
     "strategy": "strategy.yaml",
     "pbxs": [

@@ -51,6 +51,44 @@ def test_check_prints_every_problem_and_exits_1(write_config: WriteConfig) -> No
     assert out.rstrip().endswith("2 problem(s), 5 warning(s)")
 
 
+def test_check_warns_about_skills_nobody_has_or_nobody_uses(
+    write_config: WriteConfig, secrets_env: dict[str, str]
+) -> None:
+    """A typo on either side of the skill match: `billng` in a strategy queue routes
+    nothing, `saels` on an agent matches nothing. Both are warnings with file and line."""
+    config = base_config()
+    config["agents"][0]["skills"] = {"booking": 3, "saels": 2}
+    path = write_config(config)
+    strategy = path.parent / "strategy.yaml"
+    strategy.write_text(
+        "queues:\n"
+        "  booking: {skills: {booking: 1}}\n"
+        "  billing:\n"
+        "    skills:\n"
+        "      billng: 1\n"
+        "rules:\n"
+        "  - name: billing\n"
+        "    conditions: service == 'billing'\n"
+        "    actions: {queue: billing}\n"
+        "    goals:\n"
+        "      - {after: 30, skills: {billing: 0}}\n",
+        encoding="utf-8",
+    )
+    code, out = _run("check", "--config", str(path))
+    assert code == 0, out
+    saels_line = path.read_text().splitlines().index("    saels: 2") + 1
+    assert (
+        f"{strategy}:5: warning: queues.billing.skills.billng: skill 'billng': no agent has it, "
+        "so queue billing can never be served (agents' skills: billing, booking, saels)"
+    ) in out
+    assert (
+        f"{path}:{saels_line}: warning: agents[0].skills.saels: skill 'saels' is used by no "
+        "queue or rule of strategy.yaml (they use: billing, billng, booking)"
+    ) in out
+    assert "rules[0].goals[0].skills.billing" not in out  # bob has billing
+    assert out.rstrip().endswith("; 2 warning(s)")
+
+
 def test_check_missing_file(tmp_path: Path) -> None:
     code, out = _run("check", "--config", str(tmp_path / "admin.yaml"))
     assert code == 1
@@ -79,7 +117,12 @@ def test_render_and_apply(
     assert "ami-secret" not in out
     code, out = _run(*args, "--no-reload")
     assert code == 0
-    assert out == f"ast1: nothing to change - 3 file(s) in {dest} are up to date\n"
+    assert out.splitlines() == [
+        f"ast1: nothing to change - 3 file(s) in {dest} are up to date",
+        "still owed by an earlier apply: reload pbx_config; reload res_pjsip.so; reload manager",
+        "not reloaded (--no-reload): reload pbx_config; reload res_pjsip.so; reload manager; "
+        "the next apply reloads it",
+    ]
 
 
 def test_render_refuses_admin_files(

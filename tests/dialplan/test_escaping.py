@@ -122,7 +122,12 @@ def test_callerid_name_keeps_what_is_safe() -> None:
 
 
 def test_comment_is_one_line_without_terminators() -> None:
-    assert text.comment("a\nb\r\nc -->") == "a b c - ->"
+    assert text.comment("a\nb\r\nc -->") == "a b c - -)"
+    assert (
+        text.comment('<X-PRE-PROCESS cmd="exec"/> $${x} ${y}')
+        == '(X-PRE PROCESS cmd="exec"/) $$ {x} $ {y}'
+    )
+    assert text.display_name("x-Pre-Process") == "x-Pre Process"
     assert text.comment("x" * 200).endswith("...")
 
 

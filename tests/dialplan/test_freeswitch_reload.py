@@ -133,22 +133,19 @@ def test_wrong_password_is_reported(
     assert "refused the event-socket password" in run.output
     assert "wrong" not in run.output
     assert calls == []
-    # the files are written; once the password is right, --force-reload finishes the job
+    # the files are written; once the password is right, the next apply finishes the job:
+    # no file changes any more, but the reload is still owed
     monkeypatch.setenv("T_ESL", "esl-secret")
-    run = CliRunner().invoke(
-        main,
-        [
-            "dialplan",
-            "apply",
-            "--config",
-            str(path),
-            "--pbx",
-            "fs1",
-            "--dest",
-            str(tmp_path),
-            "--force-reload",
-        ],
-    )
+    args = ["dialplan", "apply", "--config", str(path), "--pbx", "fs1", "--dest", str(tmp_path)]
+    run = CliRunner().invoke(main, args)
     assert run.exit_code == 0, run.output
-    assert "nothing to change" in run.output
+    assert run.output.splitlines() == [
+        f"fs1: nothing to change - 4 file(s) in {tmp_path} are up to date",
+        "still owed by an earlier apply: reloadxml; sofia profile external rescan",
+        "reloadxml: +OK [Success]",
+        "sofia profile external rescan: +OK scan complete",
+    ]
     assert calls == ["reloadxml", "sofia profile external rescan"]
+    run = CliRunner().invoke(main, args)
+    assert run.output == f"fs1: nothing to change - 4 file(s) in {tmp_path} are up to date\n"
+    assert calls == ["reloadxml", "sofia profile external rescan"]  # nothing owed any more

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from dialplan_helpers import SECRETS, WriteConfig, base_config
 
+from admin_config.errors import ReloadFailed
 from admin_config.model import Pbx, load_admin_config
 from admin_config.secrets import Secrets, mask
 from dialplan.apply import ReloadPlan, apply, reload_plan
@@ -167,6 +168,57 @@ def test_force_reload_without_changes(
     assert not result.changed
     assert reloader.plans
     assert reloader.plans[0].reloadxml
+
+
+class FailingReloader:
+    """The PBX refuses the reload (e.g. the AMI user of a first apply is not loaded yet)."""
+
+    def reload(self, pbx: Pbx, plan: ReloadPlan) -> list[str]:
+        raise ReloadFailed("Asterisk ast1: login refused")
+
+
+def test_a_failed_reload_is_owed_until_it_is_done(
+    write_config: WriteConfig, tmp_path: Path, secrets_env: dict[str, str]
+) -> None:
+    """The files are written before the reload; when the reload fails, the next apply
+    must still reload them, although no file changes any more."""
+    config = load_admin_config(write_config())
+    pbx = select_pbx(config, "ast1")
+    dest = tmp_path / "etc"
+    with pytest.raises(ReloadFailed):
+        apply(config, pbx, FailingReloader(), dest=dest)
+    assert (dest / "extensions_implus.conf").exists()
+
+    reloader = RecordingReloader()
+    again = apply(config, pbx, reloader, dest=dest)
+    assert not again.changed
+    assert again.owed.asterisk_modules == ("pbx_config", "res_pjsip.so", "manager")
+    assert reloader.plans == [again.owed]
+    assert again.reloaded == ["reload pbx_config", "reload res_pjsip.so", "reload manager"]
+
+    done = apply(config, pbx, reloader, dest=dest)
+    assert done.owed.empty
+    assert len(reloader.plans) == 1  # paid: nothing more to reload
+
+
+def test_an_owed_reload_joins_the_next_changes(
+    write_config: WriteConfig, tmp_path: Path, secrets_env: dict[str, str]
+) -> None:
+    config = load_admin_config(write_config())
+    dest = tmp_path / "fs"
+    apply(config, select_pbx(config, "fs1"), None, dest=dest)  # --no-reload: owed
+    moved = base_config()
+    moved["pbxs"][0]["sip_port"] = 5070  # the inter-PBX gateway changes
+    config = load_admin_config(write_config(moved))
+    reloader = RecordingReloader()
+    result = apply(config, select_pbx(config, "fs1"), reloader, dest=dest)
+    assert reloader.plans[0].describe() == [
+        "sofia profile external killgw implus-trunk-link",
+        "reloadxml",
+        "sofia profile external rescan",
+    ]
+    assert apply(config, select_pbx(config, "fs1"), reloader, dest=dest).reload.empty
+    assert result.written
 
 
 def test_reload_plan_of_nothing_is_empty(write_config: WriteConfig) -> None:

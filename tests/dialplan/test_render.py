@@ -160,6 +160,75 @@ def test_semicolon_in_a_secret_is_escaped(write_config: WriteConfig) -> None:
     assert "password=a\\;b\n" in files[1].content
 
 
+def test_freeswitch_voicemail_overflow_uses_the_default_domain(write_config: WriteConfig) -> None:
+    """`$${domain}` (the default) is a global variable, not an unsafe token."""
+    config = base_config()
+    config["entry_points"][1]["overflow"] = {"type": "voicemail", "mailbox": "1000"}
+    dialplan = ET.fromstring(_render(_config(write_config, config), "fs1")[0].content)
+    apps = [(a.get("application"), a.get("data")) for a in dialplan.iter("action")]
+    assert ("voicemail", "default $${domain} 1000") in apps
+
+
+def test_semicolons_in_pjsip_values_are_escaped(write_config: WriteConfig) -> None:
+    """An unescaped ';' starts a comment: `;transport=tcp` would be silently dropped."""
+    config = base_config()
+    config["agents"][0]["contact"] = "sip:1001@10.0.0.5:5060;transport=tcp"
+    config["trunks"][0]["transport"] = "tcp"
+    pjsip = _render(_config(write_config, config), "ast1")[1].content
+    assert "contact=sip:1001@10.0.0.5:5060\\;transport=tcp\n" in pjsip
+    assert "contact=sip:192.0.2.10:5060\\;transport=tcp\n" in pjsip
+
+
+@pytest.mark.parametrize(("qualify", "seconds"), [(None, 0), (60, 60), (0, 0), (False, 0)])
+def test_trunk_qualify_is_the_trunks_own(
+    write_config: WriteConfig, qualify: object, seconds: int
+) -> None:
+    """`qualify:` seconds per trunk (0 / off: never, the default). Asterisk applies an aor's
+    fields in file order and gives a `contact=` the qualify_frequency known at that point
+    (verified on the sandbox: contact first = never qualified), so it comes first."""
+    config = base_config()
+    config["trunks"][1] = {"id": "fs_out", "pbx": "fs1", "host": "192.0.2.20"}
+    for trunk in config["trunks"][:2]:
+        if qualify is not None:
+            trunk["qualify"] = qualify
+    loaded = _config(write_config, config)
+    pjsip = _render(loaded, "ast1")[1].content
+    assert (
+        f"[implus-trunk-carrier]\ntype=aor\nqualify_frequency={seconds}\n"
+        "contact=sip:192.0.2.10:5060\n"
+    ) in pjsip
+    gateways = ET.fromstring(_render(loaded, "fs1")[3].content)
+    gateway = gateways.find("gateway[@name='implus-trunk-fs_out']")
+    assert gateway is not None
+    ping = gateway.find("param[@name='ping']")
+    if seconds:
+        assert ping is not None and ping.get("value") == str(seconds)
+    else:
+        assert ping is None  # no ping: sofia keeps a register=false gateway up
+
+
+def test_inter_pbx_trunk_is_not_qualified(write_config: WriteConfig) -> None:
+    """Its qualify_frequency=30 used to follow `contact=`, so it never took effect; made
+    effective, a ping the other PBX misses would refuse calls (tests/asterisk/test_two_pbx)."""
+    pjsip = _render(_config(write_config), "ast1")[1].content
+    assert (
+        "[implus-trunk-link]\ntype=aor\nqualify_frequency=0\ncontact=sip:127.0.0.3:5080\n"
+    ) in pjsip
+
+
+def test_guard_refuses_a_line_its_pbx_would_act_on() -> None:
+    from dialplan import guard
+
+    guard.check("a.xml", "<include>\n  <x a='1' />\n</include>\n", "freeswitch")
+    for line in ('<!-- <x-pre-process cmd="exec" data="id"/> -->', "<a b='X-PRE-PROCESS'/>"):
+        with pytest.raises(RenderError, match="X-PRE-PROCESS directive"):
+            guard.check("a.xml", f"<include>\n{line}\n</include>\n", "freeswitch")
+    with pytest.raises(RenderError, match="'<!--#'"):
+        guard.check("a.xml", '<!--#exec "id"-->\n', "freeswitch")
+    with pytest.raises(RenderError, match="line 2 holds a directive"):
+        guard.check("x.conf", "[a]\n #exec id\n", "asterisk")
+
+
 def test_select_pbx(write_config: WriteConfig) -> None:
     config = _config(write_config)
     assert select_pbx(config, "asterisk").id == "ast1"
