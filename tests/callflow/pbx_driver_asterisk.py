@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from callcentre import BridgeProcess, CallCentre
+from callcentre import PHONE_SETTLE_S, BridgeProcess, CallCentre, wait_steady
 from fsbridge_harness import RouterThread
 from pbx_drivers import CustomerCall, PbxDriver, Phone, World
 
@@ -125,16 +125,22 @@ class AsteriskDriver(PbxDriver):
         assert self.cc is not None, "start() first"
         return next(a for a in self.cc.lab.agents if a.id == agent)
 
-    def agent_ready(self, agent: str, phone: Phone, desktop: bool = True) -> None:
+    def agents_ready(self, phones: dict[str, Phone], desktop: bool = True) -> None:
         assert self.cc is not None
-        lab_agent = self._agent(agent)
-        self.phones[agent] = self.sipp.phone(
-            lab_agent.port, phone.behaviour, ring=phone.ring, talk=phone.talk, calls=0
-        )
-        self.cc.qualify(lab_agent.endpoint)
+        for agent, phone in phones.items():
+            lab_agent = self._agent(agent)
+            self.phones[agent] = self.sipp.phone(
+                lab_agent.port, phone.behaviour, ring=phone.ring, talk=phone.talk, calls=0
+            )
+        self.cc.qualify(*(self._agent(a).endpoint for a in phones))
         if desktop:
-            self.desktop_online(agent)
-        self.cc.wait_phone(agent, "available")
+            self.desktop_online(*phones)
+        # steady, not just seen once: see callcentre.PHONE_SETTLE_S
+        wait_steady(
+            f"the phones of {', '.join(phones)} available in the router",
+            lambda: all(self.phone_available(a) for a in phones),
+            PHONE_SETTLE_S,
+        )
 
     def phone_idle(self, agent: str) -> bool:
         endpoint = self._agent(agent).endpoint

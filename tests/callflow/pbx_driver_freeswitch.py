@@ -153,7 +153,9 @@ class FreeSwitchDriver(PbxDriver):
         self.fs.calls.use_dialplan(rendered_dialplan(config))
         self.router.load_strategy(strategy)
         self.worker = RouterThread(self.redis_url).start()
-        self.stack = Stack(self.fs, self.router, config, BridgeProcess(path, self.redis_url, self.log))
+        self.stack = Stack(
+            self.fs, self.router, config, BridgeProcess(path, self.redis_url, self.log)
+        )
         self.stack.start_bridge()
 
     def stop(self) -> None:
@@ -170,20 +172,17 @@ class FreeSwitchDriver(PbxDriver):
         assert self.world is not None, "start() first"
         return endpoint_of(self.world, agent)
 
-    def agent_ready(self, agent: str, phone: Phone, desktop: bool = True) -> None:
-        endpoint = self._endpoint(agent)
-        if phone.talk is not None:
-            self.hangups.talk[endpoint] = phone.talk
-        self.fs.calls.add_phone(endpoint, behaviour_of(phone))
-        if desktop:
-            self.desktop_online(agent)
+    def agents_ready(self, phones: dict[str, Phone], desktop: bool = True) -> None:
+        for agent, phone in phones.items():
+            endpoint = self._endpoint(agent)
+            if phone.talk is not None:
+                self.hangups.talk[endpoint] = phone.talk
+            self.fs.calls.add_phone(endpoint, behaviour_of(phone))
+            if desktop:
+                self.desktop_online(agent)
         self.wait(
-            lambda: (
-                (a := self.router.agent(agent)) is not None
-                and a.devices.get("sip") == "available"
-                and a.leases.get("sip", 0) > time.time() * 1000
-            ),
-            f"{agent}'s phone available in the router",
+            lambda: all(self.phone_available(a) for a in phones),
+            f"the phones of {', '.join(phones)} available in the router",
         )
 
     def phone_idle(self, agent: str) -> bool:

@@ -74,7 +74,10 @@ class World:
 
     def key(self) -> str:
         return json.dumps(
-            [[(a.id, sorted(a.skills.items())) for a in self.agents], [vars(e) for e in self.entries]]
+            [
+                [(a.id, sorted(a.skills.items())) for a in self.agents],
+                [vars(e) for e in self.entries],
+            ]
         )
 
 
@@ -111,10 +114,13 @@ class PbxDriver(ABC):
         """Bridge, worker, phones and calls gone; the PBX left clean for the next test."""
 
     @abstractmethod
-    def agent_ready(self, agent: str, phone: Phone, desktop: bool = True) -> None:
-        """The agent's phone is up with `phone`'s behaviour and the router sees it
-        available (from the bridge); with `desktop`, the desktop is online and available
-        too (else `desktop_online` later)."""
+    def agents_ready(self, phones: dict[str, Phone], desktop: bool = True) -> None:
+        """Each agent's phone is up with its `Phone` behaviour and the router sees it
+        available (from the bridge); with `desktop`, their desktops are online and
+        available too (else `desktop_online` later)."""
+
+    def agent_ready(self, agent: str, phone: Phone) -> None:
+        self.agents_ready({agent: phone})
 
     @abstractmethod
     def phone_idle(self, agent: str) -> bool:
@@ -163,10 +169,20 @@ class PbxDriver(ABC):
         raise AssertionError(f"[{self.kind}] {what}: not within {timeout} s (last: {last!r})"
                              f"\n{self.explain()}")  # fmt: skip
 
-    def desktop_online(self, agent: str) -> None:
+    def desktop_online(self, *agents: str) -> None:
         """What the agent desktop does: a live desktop lease and status available."""
-        self.router.heartbeat(agent, source="desktop", ttl=600)
-        self.router.set_status(agent, "available")
+        for agent in agents:
+            self.router.heartbeat(agent, source="desktop", ttl=600)
+            self.router.set_status(agent, "available")
+
+    def phone_available(self, agent: str) -> bool:
+        """The router sees the agent's phone available, with a live lease (the bridge's)."""
+        state = self.router.agent(agent)
+        return (
+            state is not None
+            and state.devices.get("sip") == "available"
+            and state.leases.get("sip", 0) > time.time() * 1000
+        )
 
     def agent(self, agent: str) -> AgentState:
         state = self.router.agent(agent)

@@ -101,8 +101,7 @@ def call_over(entries: list[dict[str, Any]]) -> bool:
 
 def test_call_reaches_the_agent_with_the_skill_and_the_customer_hangs_up(pbx: PbxDriver) -> None:
     start(pbx)
-    pbx.agent_ready("alice", ANSWERS)  # booking only: never rung for billing
-    pbx.agent_ready("carol", ANSWERS)
+    pbx.agents_ready({"alice": ANSWERS, "carol": ANSWERS})  # alice: booking only
     customer = pbx.call("801", "5550101", hold=2.5)
 
     request = pbx.request_for("5550101")
@@ -142,6 +141,16 @@ def test_call_reaches_the_agent_with_the_skill_and_the_customer_hangs_up(pbx: Pb
     assert {(e["pbx"], e["direction"], e["call_id"]) for e in entries} == {
         (pbx.pbx, "inbound", request.call_id)
     }
+    # the router's entries among the call's: filed, then assigned when carol answered
+    assert [e["type"] for e in pbx.transcript(request.session_id)] == [
+        "request",
+        "call.answered",
+        "call.ringing",
+        "assigned",
+        *(t for t, _, _ in ordered[2:]),
+        "call.hangup",
+        "call.hangup",
+    ]
 
 
 # --- 2, 3. no answer / busy: the next agent -------------------------------------------------
@@ -154,9 +163,15 @@ def test_agent_a_does_not_answer_agent_b_gets_the_call(
     pbx: PbxDriver, behaviour: str, cause: str
 ) -> None:
     start(pbx, offer_timeout=3)
-    pbx.agent_ready("alice", Phone(behaviour, ring=0.2))  # type: ignore[arg-type]
-    pbx.agent_ready("bob", Phone("answer", ring=0.2, talk=1.0))
+    pbx.agents_ready(
+        {
+            "alice": Phone(behaviour, ring=0.2),  # type: ignore[arg-type]
+            "bob": Phone("answer", ring=0.2, talk=1.0),
+        }
+    )
     customer = pbx.call("800", "5550102", hold=None)  # stays until bob hangs up
+    pbx.wait(lambda: pbx.rings("bob"), "bob's phone to ring")
+    assert pbx.phone_idle("alice")  # her phone stopped ringing before the next agent's rang
 
     request = pbx.request_for("5550102")
     closed = pbx.wait_request(request, RequestState.CLOSED, timeout=25)
@@ -164,7 +179,6 @@ def test_agent_a_does_not_answer_agent_b_gets_the_call(
     entries = pbx.wait_entries(request.session_id, call_over, "both hang-ups")
     wait_until(customer.over, "the customer's call to end")
     customer.check()
-    wait_until(lambda: pbx.phone_idle("alice"), "alice's phone to stop ringing")
     assert (pbx.rings("alice"), pbx.rings("bob")) == (1, 1)
 
     ordered, hangups = split_at_bridge(entries)
@@ -362,14 +376,18 @@ def test_callback_and_click_to_call_reach_the_customer_through_the_trunk(pbx: Pb
 
 def test_bridge_killed_and_restarted_during_calls(pbx: PbxDriver) -> None:
     start(pbx)
-    pbx.agent_ready("bob", Phone("answer", ring=0.2, talk=6.0))
-    pbx.agent_ready("alice", Phone("answer", ring=0.2, talk=1.0), desktop=False)
+    pbx.agents_ready(
+        {"bob": Phone("answer", ring=0.2, talk=6.0), "alice": Phone("answer", ring=0.2, talk=1.0)},
+        desktop=False,
+    )
+    pbx.desktop_online("bob")
     # A talks to bob; C waits (alice is not logged in) when the bridge dies.
     call_a = pbx.call("800", "5550301", hold=None)
     a = pbx.request_for("5550301")
     pbx.wait_request(a, RequestState.ACCEPTED)
     call_c = pbx.call("800", "5550303", hold=2.0)
     c = pbx.request_for("5550303")
+    pbx.wait_entries(c.session_id, lambda e: e[-1]["type"] == "call.answered", "C waiting")
 
     pbx.kill_bridge()
     # While no bridge listens: B arrives and holds, C gives up, alice logs in.
