@@ -143,11 +143,14 @@ class Reconciler:
     def _filed(self, call: Call) -> Flow:
         """A record still saying NEW may belong to a caller that waited: the flow writes
         WAITING with the call's next change only (`InboundFlow.file`). The router knows
-        whether its request was filed, so the hang-up says what the caller was doing."""
+        whether its request was filed, so the hang-up says what the caller was doing. The
+        caller's `call.answered` goes out at the end of its arrival (after FreeSWITCH's hold
+        music command): a bridge that died before then never wrote it - it is written now."""
         request = yield from self.ctx.ask("request", self.ctx.ops.request(call.request))
         if request is not None:
             call.state = CallState.WAITING
             call.session = call.session or request.session_id
+            yield from self.inbound.note_answered(call)
 
     def _check_request(self, call: Call, repairs: Repairs) -> Flow:
         """A waiting caller's request must still be waiting in the router; else route again."""

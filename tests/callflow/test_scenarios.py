@@ -377,7 +377,7 @@ def test_callback_and_click_to_call_reach_the_customer_through_the_trunk(pbx: Pb
 def test_bridge_killed_and_restarted_during_calls(pbx: PbxDriver) -> None:
     start(pbx)
     pbx.agents_ready(
-        {"bob": Phone("answer", ring=0.2, talk=6.0), "alice": Phone("answer", ring=0.2, talk=1.0)},
+        {"bob": Phone("answer", ring=0.2, talk=8.0), "alice": Phone("answer", ring=0.2, talk=1.0)},
         desktop=False,
     )
     pbx.desktop_online("bob")
@@ -387,7 +387,6 @@ def test_bridge_killed_and_restarted_during_calls(pbx: PbxDriver) -> None:
     pbx.wait_request(a, RequestState.ACCEPTED)
     call_c = pbx.call("800", "5550303", hold=2.0)
     c = pbx.request_for("5550303")
-    pbx.wait_entries(c.session_id, lambda e: e[-1]["type"] == "call.answered", "C waiting")
 
     pbx.kill_bridge()
     # While no bridge listens: B arrives and holds, C gives up, alice logs in.
@@ -396,6 +395,8 @@ def test_bridge_killed_and_restarted_during_calls(pbx: PbxDriver) -> None:
     pbx.desktop_online("alice")
 
     pbx.restart_bridge()
+    # (a call that ended while no bridge listened cannot tell who hung up: A must outlive it)
+    assert not call_a.over(), "A ended before the bridge was back: the machine is too slow"
     pbx.wait_request(c, RequestState.ABANDONED)  # C's hang-up was repaired
     b = pbx.request_for("5550302")  # B was found holding and filed
     assert b.call_id not in (a.call_id, c.call_id)
@@ -414,9 +415,13 @@ def test_bridge_killed_and_restarted_during_calls(pbx: PbxDriver) -> None:
     assert hangups == {("customer", "bob", "agent"), ("agent", "bob", "agent")}
     (hangup,) = hangups_of(entries_a, "customer")
     assert (hangup["state"], hangup["cause"]) == ("connected", "NORMAL_CLEARING")
-    assert hangup["talk_s"] >= 5.0  # timed from the first bridge's answer
-    gone = pbx.calls_in(c.session_id)[-1]
-    assert (gone["type"], gone["party"], gone["state"]) == ("call.hangup", "customer", "waiting")
+    assert hangup["talk_s"] >= 7.0  # timed from the first bridge's answer
+    # C was filed just before the kill: its arrival is in the transcript even if the bridge
+    # died before writing it (FreeSWITCH writes it after the hold music command)
+    entries_c = pbx.calls_in(c.session_id)
+    assert shape(entries_c) == [("call.answered", "customer", ""), ("call.hangup", "customer", "")]
+    gone = entries_c[-1]
+    assert (gone["state"], gone["cause"], gone["ended_by"]) == ("waiting", "UNKNOWN", "customer")
     assert "gone while the bridge" in gone["cause_txt"]
     entries_b = pbx.wait_entries(b.session_id, call_over, "B's hang-ups")
     ordered_b, _ = split_at_bridge(entries_b)
