@@ -110,16 +110,19 @@ class AsteriskDriver(PbxDriver):
         self.cc.bridge.start()
 
     def stop(self) -> None:
-        if self.cc is not None and self.cc.bridge is not None:
-            self.cc.bridge.stop()
-        # calls first, phones after: a phone stopped while Asterisk still rings it gets
-        # CANCELs for ~32 s, which the next test's phone on that port would read
-        self.lab.box.hangup_all()
-        self.sipp.stop_all()
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker.worker.client.close()
-        self.router.close()
+        try:
+            if self.cc is not None and self.cc.bridge is not None:
+                self.cc.bridge.stop()
+            # calls first, phones after: a phone stopped while Asterisk still rings it gets
+            # CANCELs for ~32 s, which the next test's phone on that port would read
+            if self.lab.box.is_running():
+                self.lab.box.hangup_all()
+        finally:
+            self.sipp.stop_all()
+            if self.worker is not None:
+                self.worker.stop()
+                self.worker.worker.client.close()
+            self.router.close()
 
     def _agent(self, agent: str) -> LabAgent:
         assert self.cc is not None, "start() first"

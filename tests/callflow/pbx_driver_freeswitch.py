@@ -86,36 +86,48 @@ class HangUps:
         self.talk: dict[str, float] = {}  # agent phone (user) -> seconds it talks
         self.trunk_talk: float | None = None  # the same for customers behind the trunk
         self.done: set[str] = set()
+        self.lock = threading.Lock()
+        self.error: Exception | None = None
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="fs-hangups", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        while not self.stopped.wait(0.02):
-            now, wall_us = time.monotonic(), time.time() * 1e6
+        try:
+            while not self.stopped.wait(0.02):
+                self._hang_up_due()
+        except Exception as e:  # reported by stop(): a silent thread would stall the test
+            self.error = e
+
+    def _hang_up_due(self) -> None:
+        now, wall_us = time.monotonic(), time.time() * 1e6
+        with self.lock:  # the test thread adds customers meanwhile
             due = [uuid for uuid, at in self.customers.items() if at <= now]
-            with self.fs.calls.lock:
-                for leg in self.fs.calls.legs.values():
-                    behind_trunk = leg.profile.startswith("implus-trunk-")
-                    talk = self.trunk_talk if behind_trunk else self.talk.get(leg.number)
-                    answered = leg.times.get("answered")
-                    if (
-                        leg.direction == "outbound"
-                        and talk is not None
-                        and answered
-                        and wall_us - answered >= talk * 1e6
-                    ):
-                        due.append(leg.uuid)
             for uuid in due:
-                self.customers.pop(uuid, None)
-                if uuid not in self.done:
-                    self.done.add(uuid)
-                    with contextlib.suppress(KeyError):  # gone meanwhile
-                        self.fs.calls.hangup(uuid)
+                del self.customers[uuid]
+        with self.fs.calls.lock:
+            for leg in self.fs.calls.legs.values():
+                behind_trunk = leg.profile.startswith("implus-trunk-")
+                talk = self.trunk_talk if behind_trunk else self.talk.get(leg.number)
+                answered = leg.times.get("answered")
+                if (
+                    leg.direction == "outbound"
+                    and talk is not None
+                    and answered
+                    and wall_us - answered >= talk * 1e6
+                ):
+                    due.append(leg.uuid)
+        for uuid in due:
+            if uuid not in self.done:
+                self.done.add(uuid)
+                with contextlib.suppress(KeyError):  # gone meanwhile
+                    self.fs.calls.hangup(uuid)
 
     def stop(self) -> None:
         self.stopped.set()
         self.thread.join(5)
+        if self.error is not None:
+            raise AssertionError(f"the fixture's hang-up clock failed: {self.error!r}")
 
 
 class FsCall(CustomerCall):
@@ -159,14 +171,16 @@ class FreeSwitchDriver(PbxDriver):
         self.stack.start_bridge()
 
     def stop(self) -> None:
-        self.hangups.stop()
-        if self.stack is not None:
-            self.stack.bridge.stop()
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker.worker.client.close()
-        self.fs.stop()
-        self.router.close()
+        try:
+            self.hangups.stop()
+        finally:
+            if self.stack is not None:
+                self.stack.bridge.stop()
+            if self.worker is not None:
+                self.worker.stop()
+                self.worker.worker.client.close()
+            self.fs.stop()
+            self.router.close()
 
     def _endpoint(self, agent: str) -> str:
         assert self.world is not None, "start() first"
@@ -196,7 +210,8 @@ class FreeSwitchDriver(PbxDriver):
     def call(self, extension: str, number: str, hold: float | None = None) -> CustomerCall:
         uuid = self.fs.calls.dial(extension, number)
         if hold is not None:
-            self.hangups.customers[uuid] = time.monotonic() + hold
+            with self.hangups.lock:
+                self.hangups.customers[uuid] = time.monotonic() + hold
         return FsCall(self.fs, uuid, number)
 
     def customer_phone(self, phone: Phone) -> None:
