@@ -380,7 +380,7 @@ class Stack:
                 rows.append(f"      {account:<6} {password}")
         rows += [
             f"  supervisor                 {self.url}/supervisor   admin {self.logins['admin']}",
-            f"  admin API (OpenAPI)        {self.url}/api/openapi.json",
+            f"  admin API (OpenAPI)        {self.url}/api/docs",
             "",
             "  Log in as alice, go available, then:",
             "    implus sandbox asterisk call 800 --caller 5551234   # a customer calls booking",
@@ -388,8 +388,10 @@ class Stack:
             "  alice's and bob's phones (sipp) answer by themselves after 2 s; the call shows",
             "  in the desktop's timeline, and a chat from user 5551234 joins the same session.",
             "",
-            f"  implus router status  --redis-url {self._url}",
-            f"  implus router explain REQUEST_ID --redis-url {self._url}",
+            f"  implus router status --redis-url {self._url}"
+            "             # queues, agents, recent request ids",
+            f"  implus router explain REQUEST_ID --redis-url {self._url}"
+            "   # why that agent (the id shows in the desktop too)",
             "",
             f"  logs in {self.logs}; logins in {self.state / 'logins.txt'}",
             "  Ctrl-C stops the demo (the Asterisk sandbox keeps running:"
