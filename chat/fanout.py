@@ -73,7 +73,7 @@ class Dispatcher:
             f.get("entry", ""),
             {"type": f.get("etype", ""), "at": f.get("at", "0"), "data": f.get("data", "{}")},
         )
-        self.c.hub.deliver_entry(session_id, entry)
+        self.c.hub.deliver_entry(session_id, self.c.service.names.named(entry))
 
     def session_opened(self, f: dict[str, str]) -> None:
         self.c.hub.subscribe_customer(f.get("user", ""), f.get("service", ""), f.get("session", ""))
@@ -91,7 +91,7 @@ class Dispatcher:
     def offer_created(self, f: dict[str, str]) -> None:
         agent = f.get("agent", "")
         if self.c.hub.agent_connections(agent):
-            self.c.hub.to_agent(agent, offer_frame(f))
+            self.c.hub.to_agent(agent, with_preview(self.c, offer_frame(f)))
 
     def offer_accepted(self, f: dict[str, str]) -> None:
         agent, session_id = f.get("agent", ""), f.get("session", "")
@@ -179,6 +179,18 @@ def offer_frame(f: dict[str, str]) -> dict[str, Any]:
         "deadline": int(f.get("deadline") or 0),
         "now": int(time.time() * 1000),
     }
+
+
+def with_preview(c: Context, frame: dict[str, Any]) -> dict[str, Any]:
+    """The offer frame with the customer's name and first message (``customer_name``,
+    ``vip``, ``preview``), so the agent knows what is offered before accepting. An offer
+    goes out without them rather than not at all."""
+    try:
+        preview = c.service.offer_preview(frame["session_id"], frame["user_id"], frame["channel"])
+    except ChatError as e:
+        log.warning("offer %s goes without a preview: %s", frame.get("offer_id"), e)
+        return frame
+    return frame | preview
 
 
 class EventTailer(threading.Thread):
@@ -288,4 +300,10 @@ def stop_background_threads(app: Flask) -> None:
     c.background.clear()
 
 
-__all__ = ["Dispatcher", "start_background_threads", "stop_background_threads"]
+__all__ = [
+    "Dispatcher",
+    "offer_frame",
+    "start_background_threads",
+    "stop_background_threads",
+    "with_preview",
+]

@@ -17,7 +17,7 @@ from chat import protocol, signals
 from chat.connection import Connection
 from chat.context import Context
 from chat.errors import Unavailable
-from chat.fanout import offer_frame
+from chat.fanout import offer_frame, with_preview
 from chat.protocol import (
     AgentSeen,
     AgentTyping,
@@ -128,7 +128,7 @@ class AgentLink:
         svc.heartbeat(self.agent_id)
         agent = self.c.admin.agent_summary(self.agent_id)
         self._display_name = str(agent["name"])
-        offers = [offer_frame(o) for o in svc.pending_offers(self.agent_id)]
+        offers = [with_preview(self.c, offer_frame(o)) for o in svc.pending_offers(self.agent_id)]
         sessions = svc.agent_sessions(self.agent_id)
         self.conn.push(
             {

@@ -44,8 +44,8 @@ def test_redis_url_works_before_and_after_the_subcommand(
     redis_url: str, filed: str, where: str
 ) -> None:
     args = ["--redis-url", redis_url]
-    code, out = run("router", *args, "status") if where == "before" else run(
-        "router", "status", *args
+    code, out = (
+        run("router", *args, "status") if where == "before" else run("router", "status", *args)
     )
     assert code == 0, out
     assert "recent requests" in out
