@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := redis-server sip-tester debootstrap chromium
+APT_PACKAGES := redis-server sip-tester debootstrap chromium fonts-noto-color-emoji
 
 .PHONY: deps system-deps venv sandbox lint test demo clean
 

@@ -177,6 +177,9 @@ def _strip_ws_extensions() -> None:
 
 def _security_headers(resp: Response) -> Response:
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path.startswith("/static/"):
+        # public files; the widget's modules are imported (CORS mode) by other sites
+        resp.headers.setdefault("Access-Control-Allow-Origin", "*")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
     if resp.mimetype == "text/html":
         resp.headers.setdefault(

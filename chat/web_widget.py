@@ -68,6 +68,15 @@ def widget_config() -> Any:
             "administrator must add it to allowed_origins."
         )
     else:
+        if bearer(request) is not None:  # the widget asks why its websocket keeps failing
+            try:
+                c.tokens.read_customer(bearer(request))
+                body["token_ok"] = True
+            except AuthError:
+                body["token_ok"] = False
+                body["token_message"] = (
+                    "This chat link has expired or is not valid: reload the page to start again."
+                )
         body |= {
             "greeting": c.settings.widget_greeting,
             "call_me": c.admin.phone_channel(),

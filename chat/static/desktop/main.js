@@ -88,7 +88,9 @@ document.getElementById("shortcuts-open").addEventListener("click", () =>
 // ---- wire -------------------------------------------------------------------------------------
 function onFrame(f) {
   switch (f.type) {
-    case "welcome":
+    case "welcome": // "online" only now: the status shown is the router's, not a guess
+      linkState.textContent = "online";
+      linkState.className = "link-state is-online";
       agentName = f.agent.name || agentId;
       showStatus(f.agent.status, f.agent.reason);
       for (const o of f.offers || []) offers.add(o, { quiet: document.hasFocus() });
@@ -151,8 +153,7 @@ function showLinkNote(message) {
 
 link = connect("/ws/agent", [], {
   onOpen: () => {
-    linkState.textContent = "online";
-    linkState.className = "link-state is-online";
+    linkState.textContent = "connecting…";
     link.send({ type: "hello" });
     outbox.resendAll(); // the same cids: whatever was stored already is acked as a duplicate
   },

@@ -13,6 +13,10 @@ export function callKey(e) {
   return "";
 }
 
+/** The router's entries about a request that are steps of its call (the customer's own
+ * "call me" message is not: it stays a message). */
+const ROUTING_STEPS = new Set(["assigned", "abandoned", "transferred", "overflowed"]);
+
 /** Groups a session's entries into calls, in any order they are added. */
 export class CallBook {
   constructor() {
@@ -32,7 +36,7 @@ export class CallBook {
         this.callbacks.push({ request: e.request, number: String(e.callback), key });
       }
       if (key && e.request) this.byRequest.set(e.request, key);
-    } else if (!key && e.request && this.byRequest.has(e.request)) {
+    } else if (!key && ROUTING_STEPS.has(e.type) && this.byRequest.has(e.request)) {
       key = this.byRequest.get(e.request); // assigned, abandoned, transferred, overflowed
       if (e.to_request) this.byRequest.set(e.to_request, key);
     }
