@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := redis-server sip-tester debootstrap chromium fonts-noto-color-emoji
 
-.PHONY: deps system-deps venv sandbox lint test demo clean
+.PHONY: deps system-deps node-deps venv sandbox lint test demo clean
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -15,6 +15,16 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+
+# Browser libraries (axe-core for the accessibility checks) from the npm registry, pinned
+# in package-lock.json; node_modules/ is never committed.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root for apt-get: run 'sudo make $(MAKECMDGOALS)'"; exit 1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; }
+	npm ci --no-audit --no-fund --ignore-scripts
+
+node-deps: node_modules/.package-lock.json
 
 $(PY):
 	python3 -m venv $(VENV) || { apt-get install -y -q python3-venv && python3 -m venv $(VENV); }
@@ -26,7 +36,7 @@ venv: $(PY)
 sandbox: venv
 	$(VENV)/bin/implus sandbox asterisk up
 
-deps: system-deps venv
+deps: system-deps node-deps venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -40,4 +50,4 @@ demo: deps sandbox
 	$(VENV)/bin/implus up
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info node_modules

@@ -101,6 +101,15 @@ class AgentLink:
             svc.end_chat(self.agent_id, frame.session_id)
         elif isinstance(frame, CloseSession):
             svc.close(self.agent_id, frame.session_id, frame.disposition)
+            # told here too: the fan-out's copy may come after this desktop was
+            # unsubscribed from the session (its contact ended first)
+            self.conn.push(
+                {
+                    "type": "session_closed",
+                    "session_id": frame.session_id,
+                    "disposition": frame.disposition,
+                }
+            )
         elif isinstance(frame, ClickToCall):
             command_id = svc.click_to_call(self.agent_id, frame.session_id, frame.number)
             self.conn.push(

@@ -74,12 +74,16 @@ export class Alerts {
 
   newOffer(offer, onClick) {
     this.chime();
+    const note = this.notifyOffer(offer, onClick);
+    this.title();
+    return note;
+  }
+
+  notifyOffer(offer, onClick) {
     const who = offer.customer_name || offer.user_id || "a customer";
     const what = offer.channel === "chat" ? "chat" : offer.callback ? "call back" : "call";
     const title = `New ${what} · ${offer.service || "service"} · ${who}`;
-    const note = this.notify(title, offer.preview || "", `offer-${offer.offer_id}`, onClick);
-    this.title();
-    return note;
+    return this.notify(title, offer.preview || "", `offer-${offer.offer_id}`, onClick);
   }
 
   /** "(2) New offer - Desktop" while offers wait; "(3) Desktop" for unread messages. */

@@ -52,7 +52,7 @@ export class Composer {
     const type = this.isNote ? "note" : "reply";
     const frame = { type, session_id: this.sessionId, cid: newCid(), text: extra.text || "" };
     if (extra.file) frame.file = { sha256: extra.file.sha256 };
-    this.post(frame);
+    this.post(frame, extra.file || null);
     if (type === "note") this.setMode("reply"); // a note is one message, never a mode to forget
   }
 

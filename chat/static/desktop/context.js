@@ -14,11 +14,11 @@ function row(dl, term, value) {
 
 /** A page address as text plus a link (only http(s): a customer's browser reported it). */
 function pageLink(url, title) {
-  const box = el("span");
+  const box = el("span", { class: "page" });
   if (/^https?:\/\//i.test(url)) {
-    const a = el("a", { href: url, target: "_blank", rel: "noopener noreferrer nofollow" }, title || url);
-    box.append(a);
-  } else box.textContent = title || url;
+    box.append(el("a", { href: url, target: "_blank", rel: "noopener noreferrer nofollow" }, title || url));
+  } else box.append(el("span", {}, title || url));
+  if (title) box.append(el("br"), el("small", { class: "muted" }, url));
   return box;
 }
 
@@ -35,7 +35,7 @@ export function browserName(ua) {
 
 export class CustomerContext {
   constructor(panel, sessionId) {
-    this.box = panel.querySelector(".customer");
+    this.box = panel.querySelector(".customer-facts");
     this.histList = panel.querySelector(".history-list");
     this.histView = panel.querySelector(".history-view");
     this.search = panel.querySelector(".history-search");

@@ -97,6 +97,7 @@ function onFrame(f) {
       break;
     case "offer": offers.add(f); break;
     case "offer_gone": offers.remove(f.offer_id); break;
+    case "offer_preview": offers.preview(f.offer_id, f.preview); break;
     case "session": offers.release(); sessions.open(f); break;
     case "entry": {
       if (f.entry.cid) outbox.done(f.entry.cid);

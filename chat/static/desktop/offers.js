@@ -37,7 +37,9 @@ export class Offers {
     if (Number(f.vip) > 0) who.append(el("span", { class: "tag tag-vip" }, `VIP ${f.vip}`));
     li.append(head, who);
     const preview = f.preview || (f.callback ? `call back ${f.callback}` : "");
-    if (preview) li.append(el("p", { class: "offer-preview" }, preview));
+    const p = el("p", { class: "offer-preview" }, preview);
+    p.hidden = !preview;
+    li.append(p);
     const buttons = el("div", { class: "offer-actions" });
     const accept = el("button", { type: "button", class: "btn btn-primary accept",
       "aria-keyshortcuts": "Alt+A" }, "Accept");
@@ -52,6 +54,17 @@ export class Offers {
     this.tick();
     if (!quiet) this.alerts.newOffer(f, () => li.querySelector(".accept").focus());
     this.onChange();
+  }
+
+  /** The customer's first message, stored after the offer went out. */
+  preview(id, text) {
+    const o = this.offers.get(id);
+    if (!o || o.frame.preview) return;
+    o.frame = { ...o.frame, preview: text };
+    const p = o.li.querySelector(".offer-preview");
+    p.textContent = text;
+    p.hidden = false;
+    this.alerts.notifyOffer(o.frame, () => o.li.querySelector(".accept").focus()); // same tag: replaced quietly
   }
 
   accept(id) {

@@ -13,8 +13,7 @@ export class Sessions {
     Object.assign(this, { tabs, work, template, outbox, send, actions, agentName, onCounts });
     this.map = new Map(); // session id -> state
     this.current = "";
-    this.emptyTab = el("li", { class: "empty" }, "No conversations yet.");
-    this.tabs.append(this.emptyTab);
+    this.emptyTab = document.getElementById("tabs-empty");
     document.addEventListener("visibilitychange", () => { if (!document.hidden) this.markRead(this.current); });
   }
 
@@ -69,7 +68,7 @@ export class Sessions {
     });
     s.context = new CustomerContext(panel, id);
     s.composer = new Composer(panel, id, {
-      post: (frame) => { s.timeline.showPending(frame, this.agentName()); this.outbox.add(frame); },
+      post: (frame, file) => { s.timeline.showPending(frame, this.agentName(), file); this.outbox.add(frame); },
       send: this.send,
       names: () => ({ customer: s.customerName || "", agent: this.agentName() }),
       showError: (m) => this.alert(id, m),
@@ -82,10 +81,9 @@ export class Sessions {
       "data-session": id, "aria-controls": panel.id });
     tab.append(el("span", { class: "tab-label" }), el("span", { class: "badge", hidden: "" }, ""));
     tab.addEventListener("click", () => this.select(id));
-    s.tab = el("li");
-    s.tab.append(tab);
-    this.emptyTab.remove();
-    this.tabs.append(s.tab);
+    s.tab = tab;
+    this.emptyTab.hidden = true;
+    this.tabs.append(tab);
     return s;
   }
 
@@ -98,8 +96,8 @@ export class Sessions {
     this.current = id;
     for (const [sid, s] of this.map) {
       s.panel.hidden = sid !== id;
-      s.tab.querySelector("button").setAttribute("aria-selected", String(sid === id));
-      s.tab.querySelector("button").tabIndex = sid === id ? 0 : -1;
+      s.tab.setAttribute("aria-selected", String(sid === id));
+      s.tab.tabIndex = sid === id ? 0 : -1;
     }
     this.markRead(id);
   }
@@ -153,6 +151,8 @@ export class Sessions {
   contact(id, channel, state) {
     const s = this.map.get(id);
     if (!s) return;
+    const now = s.contacts[channel || "chat"] || "";
+    if (state === "ended" && now.startsWith("transferred")) return; // the end of a transfer
     s.contacts[channel || "chat"] = state;
     this.headline(s);
   }

@@ -159,10 +159,10 @@ export class Timeline {
   }
 
   /** A reply or note not acknowledged yet: below every stored entry. */
-  showPending(frame, agentName) {
+  showPending(frame, agentName, file = null) {
     const li = this.item({ type: frame.type === "note" ? "note" : "message", from: "agent",
-      agent_name: agentName, text: frame.text, file: null });
-    if (frame.file) li.append(el("span", { class: "muted" }, "📎 file"));
+      agent_name: agentName, text: frame.text, file });
+    if (frame.file && !file) li.append(el("span", { class: "muted" }, "📎 file"));
     this.pending.set(frame.cid, li);
     this.list.append(li);
     this.scroll();
