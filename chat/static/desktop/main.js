@@ -96,7 +96,15 @@ function onFrame(f) {
       for (const o of f.offers || []) offers.add(o, { quiet: document.hasFocus() });
       break;
     case "offer": offers.add(f); break;
-    case "offer_gone": offers.remove(f.offer_id); break;
+    case "offer_gone": {
+      // a call accepted on the phone (not here): open its session on the desktop too
+      const offer = offers.offers.get(f.offer_id)?.frame;
+      if (f.reason === "accepted" && offer && offer.session_id && !sessions.get(offer.session_id)) {
+        send({ type: "open", session_id: offer.session_id });
+      }
+      offers.remove(f.offer_id);
+      break;
+    }
     case "offer_preview": offers.preview(f.offer_id, f.preview); break;
     case "session": offers.release(); sessions.open(f); break;
     case "entry": {

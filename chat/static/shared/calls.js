@@ -164,7 +164,7 @@ export function summarize(call) {
           break;
         }
         if (e.party === "agent" && s.direction === "inbound") {
-          s.steps.push({ at, kind: "agent_left", agent: e.agent, endedBy: e.ended_by });
+          s.steps.push({ at, kind: "agent_left", agent: e.agent, name: e.agent_name, endedBy: e.ended_by });
           break;
         }
         // the customer's leg (inbound), or any leg of an outbound call: the call is over
