@@ -27,7 +27,8 @@ class AdminService:
 
     def phone_channel(self) -> bool:
         """Whether customers can be called back: some agent has a phone on a PBX and takes
-        voice contacts (callbacks are placed through the agent's PBX). Cached 30 s."""
+        voice contacts (callbacks are placed through the agent's PBX). Cached 30 s; an
+        agent changed through this instance's API takes effect at once."""
         until, known = self._phone
         if until > time.monotonic():
             return known
@@ -78,6 +79,7 @@ class AdminService:
         )
         with converted():
             created = self.client.upsert_agent(profile)
+        self._phone = (0.0, False)  # a phone may have come or gone: ask again
         if body.password is not None:
             self.accounts.set_password(Role.AGENT, agent_id, body.password, body.name)
         out = self.get_agent(agent_id)

@@ -71,7 +71,7 @@ export class Log {
 
   has(id) { return this.rendered.has(id); }
 
-  /** A stored entry (live or replayed). Returns true when it is new and from staff. */
+  /** A stored entry (live or replayed). Returns true when it is a new agent message. */
   add(id, entry) {
     if (this.rendered.has(id)) return false;
     if (!this.lastId || idAfter(id, this.lastId)) this.lastId = id;
@@ -91,7 +91,7 @@ export class Log {
     if (!li) return false;
     placeById(this.list, li, id);
     this.scroll();
-    return entry.from !== "customer";
+    return entry.from === "agent"; // what counts as unread: the agent's messages
   }
 
   markStored(li, id) {

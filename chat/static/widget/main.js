@@ -35,6 +35,7 @@ export function start(opts, origin) {
   let agentSeen = null;
 
   const log = new Log(ui.log, (file, into) => fetchFile(file, into));
+  panel.onOpen = () => { if (log.lastId) sendFrame({ type: "seen", id: log.lastId }); };
   const storeKey = () => `implus:${origin}:${user || "?"}:${opts.service}:pending`;
   const loadPending = () => { try { return JSON.parse(localStorage.getItem(storeKey()) || "[]"); } catch { return []; } };
   const savePending = (l) => { try { localStorage.setItem(storeKey(), JSON.stringify(l)); } catch { /* full */ } };
@@ -133,8 +134,8 @@ export function start(opts, origin) {
         sessionId = f.session_id;
         if (f.entry.cid && f.entry.from === "customer") dropPending(f.entry.cid);
         if (log.add(f.id, f.entry) && !replaying) {
-          sendFrame({ type: "seen", id: f.id });
-          if (!panel.open) panel.unread(panel.count + 1);
+          if (panel.open) sendFrame({ type: "seen", id: f.id });
+          else panel.unread(panel.count + 1); // seen once the customer opens the chat
         }
         if (agentSeen) log.seenUpTo(agentSeen);
         break;

@@ -52,7 +52,7 @@ export function build(opts, origin) {
   if (opts.mode === "floating") head.append(ui.minimise);
   ui.box.append(head);
   ui.body = el("div", { class: "body" });
-  ui.log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Messages", tabindex: "0" });
+  ui.log = el("ol", { class: "log", "aria-live": "polite", "aria-label": "Messages", tabindex: "0" });
   ui.typing = el("p", { class: "typing", "aria-live": "polite" });
   ui.error = el("p", { class: "error", role: "alert" });
   ui.body.append(ui.log, ui.typing, ui.error);
@@ -122,7 +122,11 @@ export function toggler(ui, opts, key) {
       ui.launcher.setAttribute("aria-label", api.open ? "Close the chat" : "Open the chat");
       ui.launcher.classList.toggle("is-open", api.open);
       try { sessionStorage.setItem(key, api.open ? "open" : "closed"); } catch { /* private mode */ }
-      if (api.open) { api.unread(0); if (focus) ui.input.focus(); } else if (focus) ui.launcher.focus();
+      if (api.open) {
+        api.unread(0);
+        if (api.onOpen) api.onOpen();
+        if (focus) ui.input.focus();
+      } else if (focus) ui.launcher.focus();
     },
     count: 0,
     unread(n) {
