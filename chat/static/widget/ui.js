@@ -13,8 +13,9 @@ export function el(tag, attrs, text) {
 const EMOJI = ["😀", "😂", "🙂", "😉", "😍", "👍", "🙏", "🎉", "❤️", "😢", "😮", "🤔"];
 const SVG = "http://www.w3.org/2000/svg";
 
-function icon(path) {
+function icon(path, stroke = false) {
   const svg = document.createElementNS(SVG, "svg");
+  if (stroke) svg.setAttribute("class", "stroke");
   svg.setAttribute("viewBox", "0 0 24 24");
   svg.setAttribute("aria-hidden", "true");
   svg.setAttribute("focusable", "false");
@@ -75,7 +76,7 @@ export function build(opts, origin) {
     ui.emojiBtn.setAttribute("aria-expanded", String(!ui.emojiBar.hidden));
   });
   const attach = el("label", { class: "tool attach", title: "Send a file or image" });
-  attach.append(icon(CLIP_ICON));
+  attach.append(icon(CLIP_ICON, true));
   ui.fileInput = el("input", { type: "file", class: "file", "aria-label": "Send a file or image" });
   attach.append(ui.fileInput);
   ui.send = el("button", { type: "submit", class: "send", "aria-label": "Send" });
