@@ -20,6 +20,7 @@ from chat.uploads import human_size, too_large
 
 bp = Blueprint("widget", __name__)
 CORS_PREFIXES = ("/widget/", "/files/")
+EXPIRED_LINK = "This chat link has expired or is not valid: reload the page to start again."
 
 
 @bp.after_app_request
@@ -74,9 +75,7 @@ def widget_config() -> Any:
                 body["token_ok"] = True
             except AuthError:
                 body["token_ok"] = False
-                body["token_message"] = (
-                    "This chat link has expired or is not valid: reload the page to start again."
-                )
+                body["token_message"] = EXPIRED_LINK
         body |= {
             "greeting": c.settings.widget_greeting,
             "call_me": c.admin.phone_channel(),

@@ -63,7 +63,9 @@ def test_a_call_is_one_card_on_each_side_and_the_chat_goes_on(
     router.append(sid, *leg_entry("call.answered", f"{CALL_ID}:call.answered", leg=CALL_ID,
                                   party="customer", entry="booking_line", number=CALLER))  # fmt: skip
     offer = wait_until(
-        lambda: next((o for o in router.agent_offers("alice") if o.request_id == sub.request_id), None),
+        lambda: next(
+            (o for o in router.agent_offers("alice") if o.request_id == sub.request_id), None
+        ),
         what="the call offered to alice (the session's agent)",
     )
     agent.wait_for_selector(".offer[data-channel=voice]")

@@ -39,7 +39,7 @@ class Shop:
         shop = self
 
         class Page(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            def do_GET(self) -> None:
                 token = parse_qs(urlsplit(self.path).query).get("token", [""])[0]
                 body = (
                     '<!doctype html><html lang=en><head><meta name="viewport" '
@@ -76,7 +76,9 @@ def shops() -> Iterator[tuple[Shop, Shop]]:
 
 
 @pytest.fixture(scope="module")
-def chat_a(redis_server: Any, stack_folder: Path, shops: tuple[Shop, Shop]) -> Iterator[ChatProcess]:
+def chat_a(
+    redis_server: Any, stack_folder: Path, shops: tuple[Shop, Shop]
+) -> Iterator[ChatProcess]:
     """The stack's chat service, allowing the first shop's origin."""
     server = ChatProcess(
         port=free_port(),
@@ -125,7 +127,13 @@ def test_launcher_greeting_minimise_and_phone_layout(
     assert "How can we help" in shadow(page, ".entry.greeting").inner_text()
     assert not shadow(page, ".callme-box").is_visible()
     # every control fits the phone's width
-    for selector in ("textarea.text", "button.send", "label.attach", "button.emoji-btn", "button.minimise"):
+    for selector in (
+        "textarea.text",
+        "button.send",
+        "label.attach",
+        "button.emoji-btn",
+        "button.minimise",
+    ):
         b = shadow(page, selector).bounding_box()
         assert b is not None and b["x"] >= 0 and b["x"] + b["width"] <= 375, (selector, b)
     shadow(page, "textarea.text").fill("Hello from my phone")

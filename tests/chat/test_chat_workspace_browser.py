@@ -86,7 +86,14 @@ def test_offers_ring_notify_preview_and_unread_badges(
     # the router may offer the chat before the message is stored: it follows in the offer
     page.locator(".offer-preview:has-text('wrong date')").wait_for()
     text = offer.inner_text()
-    for shown in ("Chat", "booking", "Anna Berg", "u-anna", "VIP 2", "booking 4711 shows the wrong date"):
+    for shown in (
+        "Chat",
+        "booking",
+        "Anna Berg",
+        "u-anna",
+        "VIP 2",
+        "booking 4711 shows the wrong date",
+    ):
         assert shown in text, text
     assert "New offer" in page.title()
     made = page.evaluate("() => window.__made")
@@ -195,10 +202,13 @@ def test_canned_replies_notes_transfer_end_and_close(
     assert panel.locator(".entry.note a.attachment").count() == 0
     # the customer got the file, not a note
     wait_until(
-        lambda: any(
-            f["entry"].get("file", {}).get("name") == "invoice.pdf" for f in cust.frames("entry")
-        )
-        or cust.drain(0.2),
+        lambda: (
+            any(
+                f["entry"].get("file", {}).get("name") == "invoice.pdf"
+                for f in cust.frames("entry")
+            )
+            or cust.drain(0.2)
+        ),
         what="the PDF reaching the customer",
     )
 
@@ -252,8 +262,10 @@ def test_shortcut_list_and_keyboard_only_use(
     page.keyboard.type("answered without a mouse")
     page.keyboard.press("Enter")
     wait_until(
-        lambda: any(f["entry"].get("text") == "answered without a mouse" for f in cust.frames("entry"))
-        or cust.drain(0.2),
+        lambda: (
+            any(f["entry"].get("text") == "answered without a mouse" for f in cust.frames("entry"))
+            or cust.drain(0.2)
+        ),
         what="the reply reaching the customer",
     )
     _ = take_offer, reply  # the websocket helpers are the other tests' way in
