@@ -16,8 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from browsertest import assert_accessible, desktop, log_in, wait_until
-from chattest import ChatProcess, Stack, chat_env, free_port
-from conftest import STACK_ENV
+from chattest import STACK_ENV, ChatProcess, Stack, chat_env, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]
 
