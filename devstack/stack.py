@@ -124,9 +124,12 @@ class Child:
     log: Path
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    offset: int = 0
+    """Where this run's output starts in `log` (logs are kept across runs: appended)."""
 
     def start(self) -> Child:
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -148,10 +151,18 @@ class Child:
                 f"the end of its log ({self.log}):\n{self.tail()}"
             )
 
-    def tail(self, lines: int = 25) -> str:
+    def output(self) -> str:
+        """What this run of the process wrote to its log (not an earlier run's lines)."""
         try:
-            text = self.log.read_text(encoding="utf-8", errors="replace")
+            with open(self.log, "rb") as f:
+                f.seek(self.offset)
+                return f.read().decode("utf-8", errors="replace")
         except OSError:
+            return ""
+
+    def tail(self, lines: int = 25) -> str:
+        text = self.output()
+        if not text:
             return "(no log)"
         return "\n".join("    " + line for line in text.splitlines()[-lines:])
 
@@ -233,7 +244,7 @@ class Stack:
         )
         _wait(
             "the AMI bridge to log `ready`",
-            lambda: " ready: " in bridge.log.read_text(errors="replace"),
+            lambda: " ready: " in bridge.output(),  # this run's, not the last demo's
             30,
             bridge,
         )
