@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from browsertest import desktop, wait_until
 from chattest import Stack, api, reply, say, take_offer
+from test_chat_browser import png
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]
 
@@ -72,6 +73,12 @@ def test_offers_ring_notify_preview_and_unread_badges(
     browser: Any, stack: Stack, shots: Path, contexts: None
 ) -> None:
     stack.agent("alice")
+    # right after login the status pill and the dropdown both say what the router says
+    fresh = browser.new_context().new_page()
+    desktop(fresh, stack.chat.url, "alice", available=False)
+    assert fresh.locator("#status-now").inner_text() == "offline"
+    assert fresh.locator("#status-select").input_value() == "offline"
+    fresh.context.close()
     page = agent_page(browser, stack, "alice", recorder=True)
     # the status pill and the dropdown agree from the start
     assert page.locator("#status-select").input_value() == "available"
@@ -210,6 +217,27 @@ def test_canned_replies_notes_transfer_end_and_close(
             or cust.drain(0.2)
         ),
         what="the PDF reaching the customer",
+    )
+
+    # the newest image is scrolled into view once it has loaded (and grown the timeline)
+    for n in range(6):
+        box.fill(f"filler {n}")
+        box.press("Enter")
+    tall = tmp_path / "tall.png"
+    tall.write_bytes(png(40, 600, (20, 120, 230)))
+    panel.locator(".file-input").set_input_files(str(tall))
+    panel.locator(".entry.agent img.image").wait_for()
+    timeline = panel.locator(".conversation .timeline")
+    wait_until(
+        lambda: timeline.evaluate("t => t.scrollHeight - t.scrollTop - t.clientHeight < 4"),
+        what="the timeline scrolled to the newest image",
+    )
+    image_box = panel.locator(".entry.agent img.image").bounding_box()
+    list_box = timeline.bounding_box()
+    assert (
+        image_box
+        and list_box
+        and image_box["y"] + image_box["height"] <= list_box["y"] + list_box["height"] + 1
     )
 
     # transfer: a picker of queues and available agents, never free text

@@ -184,9 +184,6 @@ export class Timeline {
   scroll(item) {
     const list = this.list;
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 160;
-    if (!item || nearBottom || item === list.lastElementChild) {
-      list.scrollTop = list.scrollHeight;
-      if (item && item.scrollIntoView && item === list.lastElementChild) item.scrollIntoView({ block: "end" });
-    }
+    if (!item || nearBottom || item === list.lastElementChild) list.scrollTop = list.scrollHeight;
   }
 }
