@@ -53,7 +53,7 @@ def customer_token(stack: Stack, user: str, **profile: Any) -> str:
 
 
 def agent_page(browser: Any, stack: Stack, agent: str, recorder: bool = False) -> Any:
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, reduced_motion="reduce")
     if recorder:
         context.grant_permissions(["notifications"], origin=stack.chat.url)
         context.add_init_script(RECORDER)
