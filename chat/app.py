@@ -146,7 +146,7 @@ def _settings(config: Settings | Mapping[str, Any] | None) -> Settings:
 
 
 def _register(app: Flask) -> None:
-    from chat import metrics, web_api, web_pages, web_widget, ws_routes
+    from chat import metrics, web_api, web_pages, web_voip, web_widget, ws_routes, ws_sip
 
     app.before_request(_strip_ws_extensions)
     app.before_request(check_csrf)
@@ -157,8 +157,11 @@ def _register(app: Flask) -> None:
     app.register_blueprint(web_api.bp)
     app.register_blueprint(web_widget.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(web_voip.bp)
+    web_voip.setup(app)
     sock = Sock(app)
     ws_routes.register(app, sock)
+    ws_sip.register(app, sock)
 
 
 def _strip_ws_extensions() -> None:

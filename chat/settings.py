@@ -105,6 +105,12 @@ class Settings(BaseModel):
     websockets; one whose session was revoked is closed (code 4401) within this time."""
     stats_interval: float = Field(default=2.0, gt=0)
     """Seconds between queue-statistics pushes to supervisor pages."""
+    voip_config: Path | None = None
+    """The admin YAML (docs/admin-config.md): enables browser VoIP (docs/voip.md) - the
+    customers' "Call us", VoIP callbacks and agents' softphones through the SIP relay.
+    The relay secret comes from the variable its PBX's ``webrtc.relay_secret_env`` names."""
+    node_modules: Path | None = None
+    """Where `npm ci` installed the browser libraries (default: beside the chat package)."""
     metrics_enabled: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
