@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := redis-server sip-tester debootstrap chromium
 
-.PHONY: deps system-deps venv sandbox lint test demo clean
+.PHONY: deps system-deps venv node-deps sandbox lint test demo clean
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -23,10 +23,17 @@ $(PY):
 venv: $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 
+# Browser libraries (SIP.js for browser VoIP), pinned in package-lock.json; the chat
+# service serves them from node_modules.
+node-deps:
+	@command -v npm >/dev/null || { echo "installing nodejs npm"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm; }
+	npm ci --no-audit --no-fund --loglevel=error
+
 sandbox: venv
 	$(VENV)/bin/implus sandbox asterisk up
 
-deps: system-deps venv
+deps: system-deps venv node-deps
 
 lint: venv
 	$(VENV)/bin/ruff check .

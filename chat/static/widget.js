@@ -291,6 +291,7 @@
   }
 
   function onFrame(f) {
+    if (f.type === "voip_ring") { if (voip) { voip.ring(f); } return; }
     switch (f.type) {
       case "welcome":
         user = f.user_id;
@@ -405,10 +406,15 @@
     callNumber.value = "";
   });
 
+  var voip = null; // VoIP: "Call us" and callbacks (voip-widget.js, docs/voip.md)
   function start() {
     body.appendChild(form);
     body.appendChild(callForm);
     connect();
+    import(origin + "/static/voip-widget.js").then(function (m) {
+      voip = m.attach({ origin: origin, token: opts.token, service: opts.service,
+        container: body, root: root, showError: showError });
+    }).catch(function () { /* no VoIP: the chat works as before */ });
   }
 
   if (opts.token) {
