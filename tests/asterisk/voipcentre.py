@@ -1,0 +1,108 @@
+"""Browser VoIP on the sandbox: the call centre plus `implus chat` (with the SIP relay)
+and Debian chromium with fake media (docs/voip.md). Real components only: the chat
+process, the router worker, the AMI bridge, Asterisk's WebSocket transport and sipp."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from callcentre import wait_for
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "chat"))
+from chattest import ChatProcess, chat_env, fast_accounts, free_port  # noqa: E402
+
+from devstack.lab import RELAY_SECRET, RELAY_SECRET_ENV  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+MEDIA_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+]
+
+
+def start_chat(redis_url: str, config: Path, folder: Path) -> ChatProcess:
+    """`implus chat` in demo mode with the SIP relay on the lab's admin YAML."""
+    chat = ChatProcess(
+        port=free_port(),
+        env=chat_env(
+            redis_url,
+            folder / "uploads",
+            IMPLUS_CHAT_VOIP_CONFIG=str(config),
+            IMPLUS_CHAT_DEMO_MODE="true",
+            IMPLUS_CHAT_LOG_LEVEL="info",
+            IMPLUS_CHAT_HEARTBEAT_TTL="600",
+            **{RELAY_SECRET_ENV: RELAY_SECRET},
+        ),
+        log=folder / "chat.log",
+    )
+    chat.start()
+    return chat
+
+
+def agent_login(redis_url: str, agent: str) -> str:
+    """Make the agent's desktop login; returns its password."""
+    from chat.accounts import Role
+
+    password = f"{agent}-password"
+    fast_accounts(redis_url).set_password(Role.AGENT, agent, password, agent.title())
+    return password
+
+
+def open_desktop(page: Any, url: str, agent: str, password: str) -> None:
+    page.goto(url + "/login")
+    page.fill("#username", agent)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_url("**/agent")
+    page.wait_for_selector("#link-state:has-text('online')")
+    page.select_option("#status-select", "available")
+    page.click("#status-apply")
+    page.wait_for_selector("#status-now:has-text('available')")
+
+
+def packets(page: Any, selector: str) -> tuple[int, int]:
+    el = page.locator(selector)
+    sent = el.get_attribute("data-packets-sent") or "0"
+    received = el.get_attribute("data-packets-received") or "0"
+    return int(sent), int(received)
+
+
+def wait_media(page: Any, selector: str, at_least: int = 25) -> tuple[int, int]:
+    """Until the browser's getStats() counts RTP both ways (sent and received)."""
+    return wait_for(
+        f"RTP both ways in {selector}",
+        lambda: (p := packets(page, selector))[0] >= at_least and p[1] >= at_least and p,
+        20,
+    )
+
+
+def asterisk_rtp(box: Any) -> str:
+    """`pjsip show channelstats`: per channel RX/TX packet counts (Asterisk's own view)."""
+    return str(box.cli("pjsip show channelstats"))
+
+
+def rtp_rows(stats: str) -> list[tuple[int, int]]:
+    """(received, sent) packet counts of each channel line of `pjsip show channelstats`."""
+    rows = []
+    for line in stats.splitlines():
+        parts = line.split()
+        # "<bridge-id> <channel> <uptime> <codec> <rx count> <rx lost> ... <tx count> ..."
+        nums = [p for p in parts if p.isdigit()]
+        if "/" in line or len(nums) < 4 or not any(p.startswith(("0", "1", "2")) for p in parts):
+            continue
+        rows.append((int(nums[0]), int(nums[-3]) if len(nums) >= 6 else int(nums[-1])))
+    return rows
+
+
+def settle(seconds: float = 0.3) -> None:
+    time.sleep(seconds)
