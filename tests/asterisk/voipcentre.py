@@ -12,9 +12,9 @@ from typing import Any
 from callcentre import wait_for
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "chat"))
-from chattest import ChatProcess, chat_env, fast_accounts, free_port  # noqa: E402
+from chattest import ChatProcess, chat_env, fast_accounts, free_port
 
-from devstack.lab import RELAY_SECRET, RELAY_SECRET_ENV  # noqa: E402
+from devstack.lab import RELAY_SECRET, RELAY_SECRET_ENV
 
 CHROMIUM = "/usr/bin/chromium"
 MEDIA_ARGS = [

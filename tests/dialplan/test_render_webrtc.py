@@ -4,21 +4,17 @@ from the YAML can break out of them, and the checks around `webrtc:` (docs/voip.
 from __future__ import annotations
 
 import re
-import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
 import pytest
 from dialplan_helpers import SECRETS, base_config
+from freeswitch_fixture.dialplan import Dialplan
 
 from admin_config import webrtc as w
 from admin_config.secrets import Secrets
 from admin_config.validate import validate_file
 from dialplan.rendering import render, select_pbx
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from freeswitch_fixture.dialplan import Dialplan  # noqa: E402
 
 RELAY = "relay-secret-for-tests-0123"
 
