@@ -17,6 +17,7 @@ from voipcentre import (
     MEDIA_ARGS,
     agent_login,
     asterisk_rtp,
+    keep_logs,
     open_desktop,
     start_chat,
     wait_media,
@@ -97,7 +98,11 @@ def test_call_us_joins_the_chat_session_and_rings_the_sip_phone(
         assert session is not None and session.owner == "alice"
 
         customer.click("button.voip-call-us")
-        customer.wait_for_selector(".voip[data-state='connected']", timeout=20000)
+        try:
+            customer.wait_for_selector(".voip[data-state='connected']", timeout=20000)
+        except Exception:
+            customer.screenshot(path=str(shots / "1-customer-failed.png"))
+            raise AssertionError(customer.locator(".voip").inner_text()) from None
         sent, received = wait_media(customer, ".voip")
         stats = asterisk_rtp(c.box)
         customer.screenshot(path=str(shots / "1-customer-in-call.png"))
@@ -121,5 +126,6 @@ def test_call_us_joins_the_chat_session_and_rings_the_sip_phone(
         customer.wait_for_selector(".entry:has-text('Call ended')")
         assert sent >= 25 and received >= 25
     finally:
+        keep_logs(tmp_path, shots / "call-us-sip", c.box)
         chat.stop()
         phone.stop()

@@ -4,6 +4,7 @@ process, the router worker, the AMI bridge, Asterisk's WebSocket transport and s
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -32,19 +33,16 @@ MEDIA_ARGS = [
 
 def start_chat(redis_url: str, config: Path, folder: Path) -> ChatProcess:
     """`implus chat` in demo mode with the SIP relay on the lab's admin YAML."""
-    chat = ChatProcess(
-        port=free_port(),
-        env=chat_env(
-            redis_url,
-            folder / "uploads",
-            IMPLUS_CHAT_VOIP_CONFIG=str(config),
-            IMPLUS_CHAT_DEMO_MODE="true",
-            IMPLUS_CHAT_LOG_LEVEL="info",
-            IMPLUS_CHAT_HEARTBEAT_TTL="600",
-            **{RELAY_SECRET_ENV: RELAY_SECRET},
-        ),
-        log=folder / "chat.log",
+    env = chat_env(
+        redis_url,
+        folder / "uploads",
+        IMPLUS_CHAT_VOIP_CONFIG=str(config),
+        IMPLUS_CHAT_DEMO_MODE="true",
+        IMPLUS_CHAT_HEARTBEAT_TTL="600",
+        **{RELAY_SECRET_ENV: RELAY_SECRET},
     )
+    env["IMPLUS_CHAT_LOG_LEVEL"] = "info"  # the relay logs each browser it serves
+    chat = ChatProcess(port=free_port(), env=env, log=folder / "chat.log")
     chat.start()
     return chat
 
@@ -106,3 +104,16 @@ def rtp_rows(stats: str) -> list[tuple[int, int]]:
 
 def settle(seconds: float = 0.3) -> None:
     time.sleep(seconds)
+
+
+def keep_logs(folder: Path, into: Path, box: Any) -> None:
+    """Copy the chat log and Asterisk's recent messages next to the screenshots."""
+    import shutil as _shutil
+
+    into.mkdir(parents=True, exist_ok=True)
+    for name in ("chat.log", "bridge.log"):
+        if (folder / name).exists():
+            _shutil.copy(folder / name, into / name)
+    with contextlib.suppress(OSError):
+        lines = (box.messages_log).read_text(errors="replace").splitlines()[-300:]
+        (into / "asterisk-messages.log").write_text("\n".join(lines))
