@@ -119,11 +119,11 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                     redis_url,
                     "--upload-dir",
                     str(folder / "uploads"),
-                ],  # fmt: skip
+                ],
                 {
                     "IMPLUS_CHAT_SECRET_KEY": "bench-" + "k" * 40,
                     "IMPLUS_CHAT_VOIP_CONFIG": str(lab.config_path),
-                },  # fmt: skip
+                },
             )
             url = f"http://127.0.0.1:{chat_port}"
             wait("the chat service", lambda: urllib.request.urlopen(url + "/healthz").status == 200)
