@@ -5,7 +5,12 @@ Asterisk (`pjsip show channelstats`)."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
+import urllib.error
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -129,3 +134,176 @@ def test_call_us_joins_the_chat_session_and_rings_the_sip_phone(
         keep_logs(tmp_path, shots / "call-us-sip", c.box)
         chat.stop()
         phone.stop()
+
+
+def test_inbound_phone_call_is_answered_in_the_browser_softphone(
+    call_centre: CallCentre, pages: Any, redis_url: str, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    shots = artifacts_dir / "voip"
+    shots.mkdir(exist_ok=True)
+    c = voip_centre(call_centre, [LabAgent("dave", "3001", 0, {"booking": 3}, phone="webrtc")])
+    chat = start_chat(redis_url, c.lab.config_path, tmp_path)
+    caller = None
+    try:
+        desk = pages()
+        open_desktop(desk, chat.url, "dave", agent_login(redis_url, "dave"))
+        desk.wait_for_selector(".softphone[data-state='ready']", timeout=15000)
+        c.wait_phone("dave", "available")  # presence from the browser's registration
+        caller = c.sipp.customer_call("800", caller="5557001", hold=None, rtp_echo=6031)
+        desk.wait_for_selector(".softphone[data-state='ringing']", timeout=15000)
+        desk.screenshot(path=str(shots / "3-softphone-ringing.png"))
+        desk.click("button.softphone-answer")
+        desk.wait_for_selector(".softphone[data-state='connected']")
+        wait_media(desk, ".softphone")
+        stats = asterisk_rtp(c.box)
+        assert "PJSIP/3001" in stats and "PJSIP/customers" in stats, stats
+        request = c.request_for("5557001")
+        c.wait_request(request.id, RequestState.ACCEPTED)
+        assert c.client.request(request.id).agent == "dave"
+        desk.screenshot(path=str(shots / "3-softphone-connected.png"))
+        desk.click("button.softphone-hold")
+        desk.wait_for_selector(".softphone[data-held='true']")
+        desk.click("button.softphone-hold")
+        desk.wait_for_selector(".softphone[data-held='false']")
+        desk.click("button.softphone-hangup")
+        desk.wait_for_selector(".softphone[data-state='ready']")
+        assert caller.wait(20).ok
+        hangups = wait_for(
+            "the hang-up in the transcript",
+            lambda: [
+                e for e in c.client.transcript(request.session_id) if e["type"] == "call.hangup"
+            ],
+        )
+        assert float(hangups[0].get("duration_s", 0)) > 0
+        # Closing the desktop unregisters the softphone: no more calls offered to dave.
+        desk.context.close()
+        c.wait_phone("dave", "offline", timeout=20)
+    finally:
+        keep_logs(tmp_path, shots / "softphone", c.box)
+        chat.stop()
+        if caller is not None:
+            caller.stop()
+
+
+def test_refusals(call_centre: CallCentre, redis_url: str, tmp_path: Path) -> None:
+    """No token, a token of another service, a used ticket, other numbers, REGISTER - and
+    the PBX side on its own: even with the relay's secret, implus-webrtc reaches only the
+    VoIP entry point."""
+    import websocket
+
+    from admin_config import webrtc as w
+    from chat.sip_relay import RelayCore
+    from devstack.lab import RELAY_SECRET
+
+    c = voip_centre(call_centre, [LabAgent("alice", "1001", 5091, {"booking": 3})])
+    chat = start_chat(redis_url, c.lab.config_path, tmp_path)
+    try:
+        base = chat.url
+        status, body = post(base + "/widget/voip?service=booking", None)
+        assert status == 401 and "customer token" in body["message"]
+        billing_only = demo_token(base, "u80", ["billing"])
+        status, body = post(base + "/widget/voip?service=booking", billing_only)
+        assert status == 403 and "not valid for service 'booking'" in body["message"]
+        status, body = post(base + "/widget/voip?service=billing", billing_only)
+        assert status == 400 and body["error"] == "voip_unavailable", body
+        token = demo_token(base, "u80", [])
+        status, line = post(base + "/widget/voip?service=booking", token)
+        assert status == 200 and line["numbers"] == [VOIP] and "password" not in json.dumps(line)
+        ws_base = chat.ws_url
+        with pytest.raises(websocket.WebSocketBadStatusException) as e:
+            websocket.create_connection(
+                ws_base + "/ws/sip/customer?ticket=forged", subprotocols=["sip"]
+            )
+        assert e.value.status_code == 401
+        ws = websocket.create_connection(ws_base + line["ws"], subprotocols=["sip"], timeout=10)
+        with pytest.raises(websocket.WebSocketBadStatusException):
+            websocket.create_connection(ws_base + line["ws"], subprotocols=["sip"])  # used
+        for method, number in (
+            ("INVITE", "1001"),
+            ("INVITE", "800"),
+            ("INVITE", "9990"),
+            ("REGISTER", VOIP),
+        ):
+            ws.send(raw_request(method, number, w.CUSTOMER_ENDPOINT))
+            reply = ws.recv()
+            assert reply.startswith("SIP/2.0 403 Forbidden"), reply
+        ws.close()
+
+        # Straight to Asterisk's WebSocket with the customers' own credentials (what a
+        # compromised relay could do): 1001 and 800 do not exist in implus-webrtc.
+        core = RelayCore(
+            "customer", w.CUSTOMER_ENDPOINT, w.customers_secret(RELAY_SECRET),
+            numbers=frozenset({"1001", "800"}), user_id="u80", service="booking",
+        )  # fmt: skip
+        pbx = websocket.create_connection(
+            "ws://127.0.0.1:8088/ws", subprotocols=["sip"], timeout=10
+        )
+        for number in ("1001", "800"):
+            finals = exchange(
+                pbx, core, raw_request("INVITE", number, w.CUSTOMER_ENDPOINT, sdp=True)
+            )
+            assert finals and finals[-1].split()[1] in ("403", "404", "488"), finals
+        pbx.close()
+    finally:
+        chat.stop()
+
+
+def post(url: str, token: str | None) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=b"{}", headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def demo_token(base: str, user: str, services: list[str]) -> str:
+    """A signed customer token (demo mode mints for any user; scoped like the real API)."""
+    from chattest import SECRET
+
+    from chat.tokens import TokenSigner
+
+    return TokenSigner(SECRET.encode(), 3600, 3600).customer_token(user, tuple(services))
+
+
+def raw_request(method: str, number: str, user: str, sdp: bool = False) -> str:
+    body = (
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        if sdp
+        else ""
+    )
+    cid = uuid.uuid4().hex
+    lines = [
+        f"{method} sip:{number}@implus.invalid SIP/2.0",
+        f"Via: SIP/2.0/WS test.invalid;branch=z9hG4bK{cid[:12]}",
+        "Max-Forwards: 70",
+        f"To: <sip:{number}@implus.invalid>",
+        f"From: <sip:{user}@implus.invalid>;tag={cid[:8]}",
+        f"Call-ID: {cid}",
+        f"CSeq: 1 {method}",
+        "Contact: <sip:x@test.invalid;transport=ws>",
+        *(["Content-Type: application/sdp"] if sdp else []),
+        f"Content-Length: {len(body)}",
+    ]
+    return "\r\n".join(lines) + "\r\n\r\n" + body
+
+
+def exchange(pbx: Any, core: Any, text: str) -> list[str]:
+    """Send through the relay's rules, answer challenges, return the final responses."""
+    finals: list[str] = []
+    pending = [t for _, t in core.from_browser(text)]
+    for t in pending:
+        pbx.send(t)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not finals:
+        msg = pbx.recv()
+        for dest, out in core.from_pbx(msg):
+            if dest == "pbx":
+                pbx.send(out)
+            elif out.startswith("SIP/2.0 ") and int(out.split()[1]) >= 200:
+                finals.append(out.split("\r\n", 1)[0])
+    return finals
