@@ -183,8 +183,10 @@ def ring_state(ring: str) -> Any:
 @bp.get("/vendor/sip.js/<path:filename>")
 def sip_js(filename: str) -> Any:
     """SIP.js's ES modules, straight from node_modules (installed by `make deps`)."""
-    root = _vendor_root() / "sip.js" / "lib"
-    if not root.is_dir():
+    root = _vendor_root() / "sip.js"
+    if not filename.startswith("lib/") or not filename.endswith(".js"):
+        raise NotFoundError("only SIP.js's modules are served here")
+    if not (root / "lib").is_dir():
         raise NotFoundError(
             "SIP.js is not installed: run `npm ci` in the implus checkout (`make deps` does)"
         )

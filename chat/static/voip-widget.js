@@ -82,7 +82,7 @@ export function attach(w) {
       });
       await session.invite({
         requestDelegate: {
-          onReject: (response) => { setState("calling", refusalText(response)); },
+          onReject: (response) => { ended(refusalText(response)); },
           onProgress: () => { if (panel.dataset.state === "calling") setState("calling", "Ringing…"); },
         },
       });
@@ -92,6 +92,7 @@ export function attach(w) {
   }
 
   function ended(text) {
+    if (panel.dataset.state === "ended" && !session) return;
     stopMedia(); stopMedia = () => {};
     clearInterval(tick); tick = null;
     session = null; muted = false; muteBtn.textContent = "Mute";

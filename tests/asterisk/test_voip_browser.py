@@ -185,7 +185,9 @@ def test_inbound_phone_call_is_answered_in_the_browser_softphone(
             caller.stop()
 
 
-def test_refusals(call_centre: CallCentre, redis_url: str, tmp_path: Path) -> None:
+def test_refusals(
+    call_centre: CallCentre, redis_url: str, tmp_path: Path, artifacts_dir: Path
+) -> None:
     """No token, a token of another service, a used ticket, other numbers, REGISTER - and
     the PBX side on its own: even with the relay's secret, implus-webrtc reaches only the
     VoIP entry point."""
@@ -245,6 +247,7 @@ def test_refusals(call_centre: CallCentre, redis_url: str, tmp_path: Path) -> No
             assert finals and finals[-1].split()[1] in ("403", "404", "488"), finals
         pbx.close()
     finally:
+        keep_logs(tmp_path, artifacts_dir / "voip" / "refusals", c.box)
         chat.stop()
 
 
