@@ -212,6 +212,10 @@ class Lab:
             env[AMI_SECRET_ENV] = AMI_SECRET
             env[RELAY_SECRET_ENV] = RELAY_SECRET
         config = self.write()
+        if self.webrtc:
+            # Asterisk may have been started by an older checkout whose base configs lack
+            # the WebRTC includes (http.conf, the tryinclude lines): bring them up to date.
+            self.box.write_base_configs()
         pbx = select_pbx(config, PBX_ID)
         secrets = Secrets({AMI_SECRET_ENV: AMI_SECRET, RELAY_SECRET_ENV: RELAY_SECRET})
         apply(config, pbx, None, secrets=secrets)
