@@ -89,17 +89,30 @@ def asterisk_rtp(box: Any) -> str:
     return str(box.cli("pjsip show channelstats"))
 
 
-def rtp_rows(stats: str) -> list[tuple[int, int]]:
-    """(received, sent) packet counts of each channel line of `pjsip show channelstats`."""
-    rows = []
+def rtp_rows(stats: str) -> dict[str, tuple[int, int]]:
+    """Channel (as shown, truncated) -> (packets received, packets sent) by Asterisk,
+    from `pjsip show channelstats` rows: bridge, channel, uptime, codec, rx count, lost,
+    pct, jitter, tx count, lost, pct, jitter, rtt."""
+    rows = {}
     for line in stats.splitlines():
         parts = line.split()
-        # "<bridge-id> <channel> <uptime> <codec> <rx count> <rx lost> ... <tx count> ..."
-        nums = [p for p in parts if p.isdigit()]
-        if "/" in line or len(nums) < 4 or not any(p.startswith(("0", "1", "2")) for p in parts):
-            continue
-        rows.append((int(nums[0]), int(nums[-3]) if len(nums) >= 6 else int(nums[-1])))
+        if len(parts) >= 13 and parts[4].isdigit() and parts[8].isdigit():
+            rows[parts[1]] = (int(parts[4]), int(parts[8]))
     return rows
+
+
+def both_ways(box: Any, *prefixes: str) -> dict[str, tuple[int, int]]:
+    """Asterisk counts RTP in and out on a channel of each prefix (e.g. the browser's)."""
+
+    def check() -> dict[str, tuple[int, int]] | None:
+        rows = rtp_rows(asterisk_rtp(box))
+        ok = all(
+            any(ch.startswith(p) and rx > 10 and tx > 10 for ch, (rx, tx) in rows.items())
+            for p in prefixes
+        )
+        return rows if ok else None
+
+    return wait_for(f"Asterisk's RTP counts on {prefixes}", check, 10)
 
 
 def settle(seconds: float = 0.3) -> None:
