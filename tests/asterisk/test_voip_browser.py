@@ -308,3 +308,73 @@ def exchange(pbx: Any, core: Any, text: str) -> list[str]:
             elif out.startswith("SIP/2.0 ") and int(out.split()[1]) >= 200:
                 finals.append(out.split("\r\n", 1)[0])
     return finals
+
+
+def test_voip_callback_rings_the_widget_and_the_softphone_answers(
+    call_centre: CallCentre, pages: Any, redis_url: str, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    """The agent's "VoIP call" rings the online widget; the customer accepts; the call
+    comes back to the same agent's softphone (known agent) - browser to browser through
+    Asterisk, RTP both ways in both browsers."""
+    shots = artifacts_dir / "voip"
+    shots.mkdir(exist_ok=True)
+    c = voip_centre(call_centre, [LabAgent("dave", "3001", 0, {"booking": 3}, phone="webrtc")])
+    chat = start_chat(redis_url, c.lab.config_path, tmp_path)
+    try:
+        desk = pages()
+        open_desktop(desk, chat.url, "dave", agent_login(redis_url, "dave"))
+        desk.wait_for_selector(".softphone[data-state='ready']", timeout=15000)
+        c.wait_phone("dave", "available")
+        customer = pages()
+        customer_chat(customer, chat.url, "u78")
+        desk.click(".offer[data-channel='chat'] button.accept")
+        desk.wait_for_selector(".timeline .entry:has-text('my booking')")
+        session = c.client.open_session("u78", "booking")
+        assert session is not None
+
+        desk.click(".session button.voip-call")
+        customer.wait_for_selector(".voip-ring:visible")
+        assert "is calling you" in customer.locator(".voip-ring").inner_text()
+        desk.wait_for_selector(".voip-call-result:has-text('Ringing in the customer')")
+        customer.screenshot(path=str(shots / "2-customer-incoming.png"))
+        customer.click("button.voip-accept")
+        desk.wait_for_selector(".softphone[data-state='ringing']", timeout=15000)
+        desk.click("button.softphone-answer")
+        customer.wait_for_selector(".voip[data-state='connected']", timeout=15000)
+        desk.wait_for_selector(".softphone[data-state='connected']")
+        wait_media(customer, ".voip")
+        wait_media(desk, ".softphone")
+        both_ways(c.box, "implus-webrtc-cust", "3001-")
+        desk.screenshot(path=str(shots / "2-agent-in-callback.png"))
+        voip = [r for r in c.client.session_requests(session.id) if r.channel.value == "voip"]
+        assert len(voip) == 1 and voip[0].agent == "dave", voip
+        states = [
+            e.get("state") for e in c.client.transcript(session.id) if e["type"] == "voip.ring"
+        ]
+        assert states == ["ringing", "accepted"], states
+        desk.click("button.softphone-hangup")
+        customer.wait_for_selector(".voip[data-state='ended']")
+        customer.wait_for_selector(".entry:has-text('VoIP call accepted')")
+    finally:
+        keep_logs(tmp_path, shots / "callback", c.box)
+        chat.stop()
+
+
+def test_voip_callback_to_a_closed_widget_offers_the_phone(
+    call_centre: CallCentre, pages: Any, redis_url: str, tmp_path: Path
+) -> None:
+    c = voip_centre(call_centre, [LabAgent("alice", "1001", 5091, {"booking": 3})])
+    chat = start_chat(redis_url, c.lab.config_path, tmp_path)
+    try:
+        desk = pages()
+        open_desktop(desk, chat.url, "alice", agent_login(redis_url, "alice"))
+        customer = pages()
+        customer_chat(customer, chat.url, "u79")
+        desk.click(".offer[data-channel='chat'] button.accept")
+        desk.wait_for_selector(".timeline .entry:has-text('my booking')")
+        customer.context.close()  # the customer left
+        desk.click(".session button.voip-call")
+        desk.wait_for_selector(".voip-call-result:has-text('not open')", timeout=10000)
+        desk.wait_for_selector(".timeline .entry:has-text('chat window is not open')")
+    finally:
+        chat.stop()
