@@ -88,6 +88,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     with box.session_lock(report=say):
         box.up(say)
         box.hangup_all()
+        box.reset_includes()  # what an earlier run (or test) left
         try:
             port = _free_port()
             spawn("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
@@ -147,6 +148,8 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                     p.wait(10)
             sipp.stop_all()
             box.hangup_all()
+            box.reset_includes()
+            box.reload()
 
 
 def free(client: Any) -> bool:
@@ -181,13 +184,15 @@ def calls(
                 context = browser.new_context()
                 page = context.new_page()
                 page.goto(f"{url}/chat?service=booking#token={token}")
-                page.wait_for_selector("button.voip-call-us:visible")
+                # the widget has loaded SIP.js (it does so as soon as the page shows)
+                page.wait_for_selector("button.voip-call-us[data-ready='1']:visible")
                 page.click("button.voip-call-us")
                 page.wait_for_selector(".voip[data-state='connected']", timeout=20000)
                 panel = page.locator(".voip")
                 first = wait("first RTP", lambda p=panel: p.get_attribute("data-first-rtp-ms"), 10)
                 pressed[user] = int(panel.get_attribute("data-pressed-at") or 0) / 1000
                 media_ms.append(float(first))
+                say(f"call {i}: {panel.get_attribute('data-marks')} first RTP {first} ms")
                 page.click("button.voip-hangup")
                 page.wait_for_selector(".voip[data-state='ended']")
                 context.close()
@@ -196,7 +201,7 @@ def calls(
                 say(f"WebRTC call {i} failed: {e}")
             wait("alice free", lambda: free(client), 30)
             caller = f"555{i:04d}"
-            ref = sipp.customer_call(ENTRY, caller=caller, hold=0.5, rtp_echo=6031)
+            ref = sipp.customer_call(ENTRY, caller=caller, hold=3.0, rtp_echo=6031)
             result = ref.wait(30)
             if not result.ok:
                 failed += 1

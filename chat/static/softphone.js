@@ -43,8 +43,8 @@ async function start() {
   } catch (e) { return; }
   if (!line.enabled) return; // a SIP phone: nothing to show
   side.append(panel);
-  const mic = await checkMicrophone();
-  if (mic) { show("off", mic); return; }
+  const mic = await checkMicrophone(false);
+  if (mic.error) { show("off", mic.error); return; }
   show("connecting", "Registering…");
   try {
     SIP = await loadSip(origin);

@@ -23,32 +23,43 @@ export function el(tag, attrs, text) {
 }
 
 // Ask for the microphone before any SIP: a refusal is a clear message, not a failed call.
-export async function checkMicrophone() {
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return NO_MIC;
+// Returns {error} or {stream}; the stream is handed to SIP.js for the call (one prompt,
+// no second getUserMedia while the call is set up).
+export async function checkMicrophone(keep) {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return { error: NO_MIC };
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
-    stream.getTracks().forEach((t) => t.stop());
-    return "";
+    if (!keep) stream.getTracks().forEach((t) => t.stop());
+    return { error: "", stream: keep ? stream : null };
   } catch (e) {
-    if (e && (e.name === "NotAllowedError" || e.name === "SecurityError")) return MIC_DENIED;
-    return NO_MIC;
+    if (e && (e.name === "NotAllowedError" || e.name === "SecurityError")) return { error: MIC_DENIED };
+    return { error: NO_MIC };
   }
 }
 
-export async function makeAgent(SIP, origin, line, delegate) {
+// `stream`: a microphone stream to use for calls (else SIP.js asks for one per call).
+export async function makeAgent(SIP, origin, line, delegate, stream) {
   const wsBase = origin.replace(/^http/, "ws");
-  const ua = new SIP.UserAgent({
+  const ice = line.ice_servers || [];
+  const options = {
     uri: SIP.UserAgent.makeURI(line.uri),
     transportOptions: { server: wsBase + line.ws, traceSip: false },
     sessionDescriptionHandlerFactoryOptions: {
-      peerConnectionConfiguration: { iceServers: line.ice_servers || [] },
-      iceGatheringTimeout: 2000,
+      peerConnectionConfiguration: { iceServers: ice },
+      // Without STUN/TURN only host candidates exist and come at once; with them, wait
+      // for server-reflexive / relay candidates (Asterisk takes no trickle ICE).
+      iceGatheringTimeout: ice.length ? 1500 : 150,
     },
     logBuiltinEnabled: false,
     logLevel: "error",
     userAgentString: "implus-browser",
     delegate: delegate || {},
-  });
+  };
+  if (stream) {
+    const reuse = () => Promise.resolve(stream.clone());
+    options.sessionDescriptionHandlerFactory = SIP.Web.defaultSessionDescriptionHandlerFactory(reuse);
+  }
+  const ua = new SIP.UserAgent(options);
   await ua.start();
   return ua;
 }

@@ -23,7 +23,7 @@ export function attach(w) {
   callBtn.hidden = true;
   w.container.appendChild(panel);
 
-  let session = null, stopMedia = () => {}, tick = null, muted = false, ua = null;
+  let session = null, stopMedia = () => {}, tick = null, muted = false, ua = null, micStream = null;
   const tone = ringTone();
   let pendingRing = null;
 
@@ -47,31 +47,44 @@ export function attach(w) {
   let line = null;
   // Is there a VoIP line for this service? (The ticket inside is not used: one per call.)
   api(`/widget/voip?service=${encodeURIComponent(w.service)}`).then((res) => {
-    if (res.ok) { line = res.body; setState("idle"); }
+    if (!res.ok) return;
+    line = res.body;
+    setState("idle");
+    // Load SIP.js now, not when the customer presses the button.
+    loadSip(w.origin).then(() => { callBtn.dataset.ready = "1"; }).catch(() => {});
   }).catch(() => {});
 
   async function call() {
-    const mic = await checkMicrophone();
-    if (mic) { setState("idle", mic); w.showError(mic); return; }
     const startedAt = performance.now();
+    const marks = {};
+    const mark = (name) => { marks[name] = Math.round(performance.now() - startedAt); panel.dataset.marks = JSON.stringify(marks); };
     panel.dataset.pressedAt = String(Date.now());
     delete panel.dataset.firstRtpMs;
     setState("calling", "Calling…");
-    let res;
-    try {
-      res = await api(`/widget/voip?service=${encodeURIComponent(w.service)}`);
-    } catch (e) { setState("idle", "Cannot reach the service: check your connection."); return; }
+    // The microphone, the ticket and the library in parallel: each is a round trip.
+    const [mic, res, SIP] = await Promise.all([
+      checkMicrophone(true).then((m) => { mark("microphone"); return m; }),
+      api(`/widget/voip?service=${encodeURIComponent(w.service)}`)
+        .then((r) => { mark("ticket"); return r; }).catch(() => null),
+      loadSip(w.origin).then((m) => { mark("library"); return m; }).catch(() => null),
+    ]);
+    if (mic.error) { setState("idle", mic.error); w.showError(mic.error); return; }
+    if (!res) { setState("idle", "Cannot reach the service: check your connection."); return; }
     if (!res.ok) { setState("idle", res.body.message || "VoIP calls are not available."); return; }
+    if (!SIP) { setState("idle", "VoIP could not be loaded: reload the page."); return; }
+    micStream = mic.stream;
+    mark("ready");
     try {
-      const SIP = await loadSip(w.origin);
       if (ua) { ua.stop().catch(() => {}); }
-      ua = await makeAgent(SIP, w.origin, res.body, {});
+      ua = await makeAgent(SIP, w.origin, res.body, {}, micStream);
+      mark("connected");
       const target = SIP.UserAgent.makeURI(`sip:${w.number || res.body.numbers[0]}@implus.invalid`);
       session = new SIP.Inviter(ua, target, {
         sessionDescriptionHandlerOptions: { constraints: { audio: true, video: false } },
       });
       session.stateChange.addListener((state) => {
         if (state === SIP.SessionState.Established) {
+          mark("established");
           stopMedia = attachMedia(session, panel, audio, startedAt);
           const since = performance.now();
           setState("connected", "Connected");
@@ -83,7 +96,8 @@ export function attach(w) {
       await session.invite({
         requestDelegate: {
           onReject: (response) => { ended(refusalText(response)); },
-          onProgress: () => { if (panel.dataset.state === "calling") setState("calling", "Ringing…"); },
+          onTrying: () => mark("trying"),
+          onProgress: () => { mark("progress"); if (panel.dataset.state === "calling") setState("calling", "Ringing…"); },
         },
       });
     } catch (e) {
@@ -96,6 +110,7 @@ export function attach(w) {
     stopMedia(); stopMedia = () => {};
     clearInterval(tick); tick = null;
     session = null; muted = false; muteBtn.textContent = "Mute";
+    if (micStream) { micStream.getTracks().forEach((t) => t.stop()); micStream = null; }
     setState("ended", text || "Call ended");
     if (ua) { const old = ua; ua = null; setTimeout(() => old.stop().catch(() => {}), 500); }
   }
