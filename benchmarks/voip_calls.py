@@ -169,8 +169,8 @@ def calls(
     ref_runs = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
-        for i in range(args.calls):
-            user = f"w{i:03d}x{int(time.time()) % 100000}"
+        for i in range(-args.warmup, args.calls):
+            user = f"w{i + args.warmup:03d}x{int(time.time()) % 100000}"
             try:
                 token = json.loads(
                     urllib.request.urlopen(
@@ -190,8 +190,9 @@ def calls(
                 page.wait_for_selector(".voip[data-state='connected']", timeout=20000)
                 panel = page.locator(".voip")
                 first = wait("first RTP", lambda p=panel: p.get_attribute("data-first-rtp-ms"), 10)
-                pressed[user] = int(panel.get_attribute("data-pressed-at") or 0) / 1000
-                media_ms.append(float(first))
+                if i >= 0:  # warm-up calls (first DTLS handshakes, caches) are not counted
+                    pressed[user] = int(panel.get_attribute("data-pressed-at") or 0) / 1000
+                    media_ms.append(float(first))
                 say(f"call {i}: {panel.get_attribute('data-marks')} first RTP {first} ms")
                 page.click("button.voip-hangup")
                 page.wait_for_selector(".voip[data-state='ended']")
@@ -200,14 +201,15 @@ def calls(
                 failed += 1
                 say(f"WebRTC call {i} failed: {e}")
             wait("alice free", lambda: free(client), 30)
-            caller = f"555{i:04d}"
+            caller = f"555{i + args.warmup:04d}"
             ref = sipp.customer_call(ENTRY, caller=caller, hold=3.0, rtp_echo=6031)
             result = ref.wait(30)
             if not result.ok:
                 failed += 1
             ref_runs.append(ref)
-            with contextlib.suppress(Exception):
-                sent_at.update(invites(_msg_log(ref.workdir), "sent"))
+            if i >= 0:
+                with contextlib.suppress(Exception):
+                    sent_at.update(invites(_msg_log(ref.workdir), "sent"))
             wait("alice free", lambda: free(client), 30)
         browser.close()
     rung = invites(_msg_log(uas.workdir), "received")
@@ -238,6 +240,7 @@ def _msg_log(workdir: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=2, help="calls of each kind not counted")
     parser.add_argument("--json", action="store_true", help="only the JSON line on stdout")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="voip-bench-") as tmp:

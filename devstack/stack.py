@@ -307,9 +307,7 @@ class Stack:
         self.phones.append(sipp.customer_phone("answer", ring=1.0, calls=0, max_seconds=86400))
         self.say(
             "phones: "
-            + ", ".join(
-                f"{a.id} on {a.endpoint} (127.0.0.1:{a.port})" for a in AGENTS if a.port
-            )
+            + ", ".join(f"{a.id} on {a.endpoint} (127.0.0.1:{a.port})" for a in AGENTS if a.port)
             + " answer after 2 s; the customers' phone (callbacks) on 127.0.0.2:5070"
         )
 
