@@ -158,9 +158,11 @@ def _register(app: Flask) -> None:
         vendor,
         web_api,
         web_pages,
+        web_voip,
         web_widget,
         web_workspace,
         ws_routes,
+        ws_sip,
     )
 
     app.before_request(_strip_ws_extensions)
@@ -175,8 +177,11 @@ def _register(app: Flask) -> None:
     app.register_blueprint(metrics.bp)
     app.register_blueprint(vendor.bp)
     reports_api.init_app(app, ctx(app).settings.reports_database_url)
+    app.register_blueprint(web_voip.bp)
+    web_voip.setup(app)
     sock = Sock(app)
     ws_routes.register(app, sock)
+    ws_sip.register(app, sock)
 
 
 def _strip_ws_extensions() -> None:
