@@ -276,9 +276,13 @@ def test_agents_on_both_pbxs_take_calls_from_both_pbxs(two_pbx: TwoPbx) -> None:
         # real phone.
         fs.calls.add_phone(ALICE.endpoint, Answer(after=1.0), register=False)  # behind the trunk
         caller = fs.calls.dial(FS_ENTRIES[0]["extension"], "+4930000204")
-        gateway_leg = fs.wait(
-            lambda: world.leg_on(trunk_name(TRUNK)), "FreeSWITCH ringing alice over the trunk"
-        )
+        try:
+            gateway_leg = fs.wait(
+                lambda: world.leg_on(trunk_name(TRUNK)), "FreeSWITCH ringing alice over the trunk"
+            )
+        except AssertionError as e:
+            alice = cc.client.agent("alice")
+            raise AssertionError(f"{e}\nalice in the router: {alice}\n{world.explain()}") from None
         assert gateway_leg.number == ALICE.endpoint
         over_trunk = cc.sipp.customer_call(
             ALICE.endpoint, caller="+4930000204", hold=2.0, source=(FS_SIP_HOST, FS_SIP_PORT)

@@ -127,7 +127,7 @@ def test_call_us_joins_the_chat_session_and_rings_the_sip_phone(
         )
         assert float(hangups[0].get("duration_s", 0)) > 0, hangups
         desk.wait_for_selector(".timeline .entry:has-text('hung up')")
-        customer.wait_for_selector(".entry:has-text('Call ended')")
+        customer.wait_for_selector(".entry.call-card:has-text('ended')")  # one call card
         assert sent >= 25 and received >= 25
     finally:
         keep_logs(tmp_path, shots / "call-us-sip", c.box)
