@@ -18,7 +18,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
@@ -27,24 +26,22 @@ from pydantic import (
 
 from admin_config import names, patterns
 from admin_config.errors import ConfigInvalid
+from admin_config.fields import (
+    ContextName,
+    Digits,
+    EndpointName,
+    EnvName,
+    Extension,
+    FreeText,
+    Host,
+    Language,
+    LiteralExtension,
+    Name,
+    Port,
+    Slug,
+    _Model,
+)
 from admin_config.webrtc import Phone, WebrtcSettings
-
-Name = Annotated[str, StringConstraints(pattern=names.NAME)]
-Slug = Annotated[str, StringConstraints(pattern=names.SLUG)]
-EndpointName = Annotated[str, StringConstraints(pattern=names.ENDPOINT)]
-EnvName = Annotated[str, StringConstraints(pattern=names.ENV)]
-ContextName = Annotated[str, StringConstraints(pattern=names.CONTEXT)]
-Host = Annotated[str, StringConstraints(pattern=names.HOST)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Extension = Annotated[
-    str,
-    StringConstraints(pattern=f"({names.LITERAL_EXTENSION})|({names.PATTERN_EXTENSION})"),
-]
-LiteralExtension = Annotated[str, StringConstraints(pattern=names.LITERAL_EXTENSION)]
-Digits = Annotated[str, StringConstraints(pattern=names.DIGITS)]
-Language = Annotated[str, StringConstraints(pattern=names.LANGUAGE)]
-FreeText = Annotated[str, StringConstraints(max_length=200)]
-"""Labels and display names: any text; renderers neutralise it where they write it."""
 
 PbxKind = Literal["asterisk", "freeswitch"]
 PBX_KINDS: tuple[str, ...] = ("asterisk", "freeswitch")
@@ -52,10 +49,6 @@ CHANNELS = ("voice", "chat", "voip")
 
 DEFAULT_AMI_PORT = 5038
 DEFAULT_ESL_PORT = 8021
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
 # --- PBX connections -------------------------------------------------------------------
