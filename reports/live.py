@@ -156,12 +156,15 @@ def _queue(
         level.append(
             _ratio(sum(left["answered_in_sl"][j] for j in window), sum(decided[j] for j in window))
         )
-    windows = {}
+    windows: dict[str, dict[str, int | float | None]] = {}
     for name, minutes in WINDOWS.items():
         ended_range = range(POINTS + SL_WINDOW - minutes, POINTS + SL_WINDOW)
-        sums = {n: sum(left[n][j] for j in ended_range) for n in ENDED_SUMS}
+        sums: dict[str, int | float | None] = {
+            n: sum(left[n][j] for j in ended_range) for n in ENDED_SUMS
+        }
         sums["offered"] = sum(came[POINTS - minutes :])
-        sums["service_level"] = _ratio(sums["answered_in_sl"], sum(decided[j] for j in ended_range))
+        in_sl = sum(left["answered_in_sl"][j] for j in ended_range)
+        sums["service_level"] = _ratio(in_sl, sum(decided[j] for j in ended_range))
         windows[name] = sums
     if not at_start and not any(came) and not any(decided[SL_WINDOW:]):
         return None
