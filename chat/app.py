@@ -150,6 +150,7 @@ def _register(app: Flask) -> None:
         api_docs,
         metrics,
         reports_api,
+        supervisor_api,
         vendor,
         web_api,
         web_pages,
@@ -169,6 +170,7 @@ def _register(app: Flask) -> None:
     app.register_blueprint(api_docs.bp)
     app.register_blueprint(vendor.bp)
     reports_api.init_app(app, ctx(app).settings.reports_database_url)
+    supervisor_api.init_app(app)
     sock = Sock(app)
     ws_routes.register(app, sock)
 

@@ -17,13 +17,13 @@ COLUMNS = (
     "by",
     "action",
     "agent",
-    "request",
-    "session",
-    "channel",
+    "queue",
     "status",
     "reason",
-    "queue",
     "previous",
+    "channel",
+    "request",
+    "session",
 )
 LIMIT = 10_000
 """Most actions one answer lists (newest first)."""
