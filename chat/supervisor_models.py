@@ -60,6 +60,10 @@ class BoardAgent(Body):
     load: dict[str, int]
     capacity: dict[str, int]
     skills: dict[str, int]
+    desktop: bool
+    """The desktop's presence lease is alive."""
+    phone: str
+    """The phone's state (available, busy, offline) while the bridge reports it, else ''."""
 
 
 class BoardOut(Body):

@@ -45,9 +45,10 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def agent_row(a: AgentActivity) -> dict[str, Any]:
+def agent_row(a: AgentActivity, now: int) -> dict[str, Any]:
     """An agent as the board shows it."""
     s, p = a.agent, a.agent.profile
+    phone_up = s.leases.get("sip", 0) > now
     return {
         "id": p.id,
         "name": p.name,
@@ -61,6 +62,8 @@ def agent_row(a: AgentActivity) -> dict[str, Any]:
         "load": dict(s.load),
         "capacity": dict(p.capacity),
         "skills": dict(p.skills),
+        "desktop": s.leases.get("desktop", 0) > now,
+        "phone": s.devices.get("sip", "") if phone_up else "",
     }
 
 
@@ -102,11 +105,12 @@ class Wallboard:
         """The ``board`` frame: queues, agents by activity, connections, ``now``."""
         with converted():
             agents = self.supervision.agent_activities()
+        now = now_ms()
         return {
             "type": "board",
-            "now": now_ms(),
+            "now": now,
             "queues": [q.model_dump() for q in self.c.admin.queue_stats()],
-            "agents": [agent_row(a) for a in agents],
+            "agents": [agent_row(a, now) for a in agents],
             "connections": self.c.hub.count(),
         }
 
@@ -134,13 +138,14 @@ class Wallboard:
             contacts = self.supervision.waiting_contacts(
                 queue, channel, agents=[a.agent.id for a in agents]
             )
+        now = now_ms()
         return {
             "queue": queue,
             "channel": channel,
             "skills": dict(skills),
-            "now": now_ms(),
+            "now": now,
             "contacts": [contact_row(w) for w in contacts],
-            "agents": [agent_row(a) for a in agents],
+            "agents": [agent_row(a, now) for a in agents],
         }
 
     def history(self, max_age: float | None = None) -> dict[str, Any]:
