@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := redis-server sip-tester debootstrap chromium postgresql
+APT_PACKAGES := redis-server sip-tester debootstrap chromium fonts-noto-color-emoji postgresql
 
 .PHONY: deps system-deps venv node-deps sandbox lint test demo clean
 
@@ -23,8 +23,9 @@ $(PY):
 venv: $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 
-# Browser libraries (package.json, pinned by package-lock.json), served by the chat service
-# from node_modules; npm comes with Node.js (Debian's `npm` package where it is missing).
+# Browser libraries from the npm registry (package.json, pinned by package-lock.json): the
+# chart library the chat service serves, axe-core for the accessibility checks in the tests.
+# node_modules/ is never committed; npm comes with Node.js (Debian's `npm` where missing).
 node_modules/.package-lock.json: package.json package-lock.json
 	@command -v npm >/dev/null || { \
 	  if [ "$$(id -u)" != 0 ]; then echo "need npm: run 'sudo make $(MAKECMDGOALS)'"; exit 1; fi; \

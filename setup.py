@@ -25,7 +25,13 @@ setup(
     ],
     package_data={
         "router": ["lua/*.lua"],
-        "chat": ["static/*", "templates/*"],
+        "chat": [
+            "static/*",
+            "static/desktop/*",
+            "static/shared/*",
+            "static/widget/*",
+            "templates/*",
+        ],
         "dialplan": ["templates/*"],
         "devstack": ["scenarios/*.xml"],
         "reports": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"],

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio
@@ -31,13 +32,14 @@ from admin_config.model import AdminConfig
 from callflow import commands as cmd
 from callflow import facts as f
 from callflow.context import FlowContext
-from callflow.drive import run_async
+from callflow.drive import Deferred, run_async
 from callflow.flow import CallFlow
 from callflow.intents import PbxUnavailable
 from callflow.reconcile import Repairs
 from callflow.records import CallBook
 from callflow.steps import Flow
 from router.client import AsyncRouterClient, now_ms
+from router.errors import RouterError
 
 from . import events as ev
 from .actors import Serial
@@ -94,17 +96,20 @@ class AmiBridge:
         )
         self.flow = CallFlow(self.ctx)
         self.intents = AmiIntents(self.pbx)
+        self.deferred = Deferred()
+        self._deferred_wake = asyncio.Event()
+        self.deferred.on_add = self._deferred_wake.set
         self.serial = Serial(limit=settings.concurrency)
         self.translator = Translator()
-        self.presence = Presence(self.router, self.pbx, settings.sip_ttl_s)
+        self.presence = Presence(
+            self.router, self.pbx, settings.sip_ttl_s, lambda agent: bool(self.book.of_agent(agent))
+        )
         self.reconciler = Reconciler(
             self.flow, self.pbx, self.intents, self.serial, self.presence, self.run_flow
         )
         self.commands = cmd.CommandStream(
             self.router.keys.pbx_commands(pbx_id), settings.consumer_name
         )
-        self._acks: list[str] = []
-        self._acks_wake = asyncio.Event()
         self.last_repairs = Repairs()
         self.reconciled = asyncio.Event()
         """Set after each reconciliation that followed a LinkUp (tests wait on it)."""
@@ -134,7 +139,7 @@ class AmiBridge:
             loop.create_task(self._command_loop(), name="pbx-commands"),
             loop.create_task(self._presence_loop(), name="sip-presence"),
             loop.create_task(self._reconcile_loop(), name="reconcile"),
-            loop.create_task(self._ack_loop(), name="command-acks"),
+            loop.create_task(self._deferred_loop(), name="deferred-writes"),
         ]
         while True:
             try:
@@ -151,6 +156,9 @@ class AmiBridge:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.serial.close()
+        with contextlib.suppress(Exception):
+            for key in self.deferred.pending_keys():
+                await asyncio.wait_for(self._write_deferred(key), 5)
         await self.conn.close()
         with contextlib.suppress(Exception):
             await self.router.close()
@@ -222,11 +230,12 @@ class AmiBridge:
                 self.flow.key_of_fact(fact), lambda: self.presence.device_changed(fact)
             )
             return
-        self.serial.submit(self.flow.key_of_fact(fact), lambda: self.run_flow(self.flow.fact(fact)))
+        key = self.flow.key_of_fact(fact)
+        self.serial.submit(key, lambda: self.run_flow(self.flow.fact(fact), key))
 
-    async def run_flow(self, flow: Flow) -> None:
+    async def run_flow(self, flow: Flow, key: str) -> None:
         """Run a call-flow generator: router ops over Redis, intents over AMI."""
-        await run_async(flow, self.ctx, self.router.run, self.intents)
+        await run_async(flow, self.ctx, self.router.run, self.intents, self.deferred, key)
 
     # --- router commands -----------------------------------------------------------------
 
@@ -249,14 +258,15 @@ class AmiBridge:
             command = cmd.parse_command(delivery.fields)
         except cmd.BadCommand as e:
             log.error("PBX command %s dropped: %s", delivery.id, e)
-            self._ack_soon(delivery.id)
+            self.deferred.add("commands", [self.commands.ack_step(delivery.id)], [])
             return
         log.debug("command %s %s", delivery.id, command)
+        key = self.flow.key_of_command(command)
         self._inflight.add(delivery.id)
 
         async def job() -> None:
             try:
-                await self.run_flow(self.flow.command(command))
+                await self.run_flow(self.flow.command(command), key)
             except PbxUnavailable as e:
                 # Not acknowledged: read again after the next LinkUp, once reconciled.
                 log.warning("command %s waits for the AMI link: %s", delivery.id, e)
@@ -267,27 +277,29 @@ class AmiBridge:
                 )
             finally:
                 self._inflight.discard(delivery.id)
-            self._ack_soon(delivery.id)
+            # acknowledged after the flow's own writes, in the same round trip
+            self.deferred.add(key, [self.commands.ack_step(delivery.id)], [])
 
-        self.serial.submit(self.flow.key_of_command(command), job)
+        self.serial.submit(key, job)
 
-    def _ack_soon(self, entry_id: str) -> None:
-        """Acknowledge in the background, many ids per XACK."""
-        self._acks.append(entry_id)
-        self._acks_wake.set()
-
-    async def _ack_loop(self) -> None:
+    async def _deferred_loop(self) -> None:
+        """Write what ended flows left (records, transcript entries) when no router
+        operation carried it within a couple of milliseconds."""
         while True:
-            await self._acks_wake.wait()
-            self._acks_wake.clear()
-            ids, self._acks = self._acks, []
-            try:
-                await self.router.run(self.commands.ack(ids))
-            except redis.exceptions.RedisError as e:
-                log.error("acknowledging %d commands failed (%s); retrying", len(ids), e)
-                self._acks[:0] = ids
-                await asyncio.sleep(1)
-                self._acks_wake.set()
+            await self._deferred_wake.wait()
+            self._deferred_wake.clear()
+            await asyncio.sleep(0.002)
+            for key in self.deferred.pending_keys():  # in each call's own queue
+                self.serial.submit(key, self._deferred_job(key))
+
+    def _deferred_job(self, key: str) -> Callable[[], Awaitable[None]]:
+        return lambda: self._write_deferred(key)
+
+    async def _write_deferred(self, key: str) -> None:
+        try:
+            await self.router.run(self.deferred.op(self.ctx, key))
+        except (RouterError, redis.exceptions.RedisError) as e:
+            log.error("writing call records / transcript entries failed: %s", e)
 
     # --- periodic duties -------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import redis.exceptions
@@ -29,9 +30,19 @@ log = logging.getLogger("implus.ami_bridge")
 
 
 class Presence:
-    def __init__(self, router: AsyncRouterClient, pbx: Asterisk, ttl_s: float = 90.0) -> None:
+    def __init__(
+        self,
+        router: AsyncRouterClient,
+        pbx: Asterisk,
+        ttl_s: float = 90.0,
+        engaged: Callable[[str], bool] = lambda agent: False,
+    ) -> None:
         self.router = router
         self.pbx = pbx
+        self.engaged = engaged
+        """Is the agent being rung for / on a call this bridge handles? Then the router
+        holds the agent's voice slot already: the phone turning busy and free again is
+        not news to it (two heartbeats per call saved)."""
         self.ttl_s = ttl_s
         self.agent_of: dict[str, str] = {}
         """endpoint -> agent id, for agents whose phone is on this PBX."""
@@ -48,6 +59,8 @@ class Presence:
             return
         if self.state.get(agent) == fact.presence:
             return
+        if fact.presence == "busy" and self.engaged(agent):
+            return  # one of our calls: the router knows (its state stays as last told)
         self.state[agent] = fact.presence
         await self._report(agent, fact.presence)
 

@@ -59,7 +59,7 @@ class Reconciler:
         intents: AmiIntents,
         serial: Serial,
         presence: Presence,
-        run: Callable[[Flow], Awaitable[None]],
+        run: Callable[[Flow, str], Awaitable[None]],
     ) -> None:
         self.flow = flow
         self.pbx = pbx
@@ -83,7 +83,9 @@ class Reconciler:
             async def job(call_id: str = call.id) -> None:
                 call = book.get(call_id)
                 if call is not None:  # (ended while queued)
-                    await self.run_flow(r.call(call, live, repairs, 0 if full else taken_ms))
+                    await self.run_flow(
+                        r.call(call, live, repairs, 0 if full else taken_ms), call_id
+                    )
 
             jobs.append(self.serial.submit(call.id, job))
         await asyncio.gather(*jobs, return_exceptions=True)
@@ -92,13 +94,13 @@ class Reconciler:
             if book.find(ch.id) is None:
 
                 async def stranger(one: LiveChannel = ch) -> None:
-                    await self.run_flow(r.strangers({one.id: one}, repairs))
+                    await self.run_flow(r.strangers({one.id: one}, repairs), one.id)
 
                 jobs.append(self.serial.submit(ch.id, stranger))
         await asyncio.gather(*jobs, return_exceptions=True)
         if full:
             agents = list(self.presence.agent_of.values())
-            await self.run_flow(r.router_side(live, agents, repairs))
+            await self.run_flow(r.router_side(live, agents, repairs), "reconcile")
             await self.presence.rebuild()
         self.intents.listed_variables = {}
         if repairs:

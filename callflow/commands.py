@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar
 
+from router import ops
 from router.keys import BRIDGE_GROUP
 from router.ops import Op, cmd
 
@@ -214,6 +215,11 @@ class CommandStream:
     def ack(self, entry_ids: list[str]) -> Op[None]:
         if entry_ids:
             yield cmd("XACK", self.key, BRIDGE_GROUP, *entry_ids)
+
+    def ack_step(self, entry_id: str) -> ops.Command:
+        """Acknowledging one entry as a step (sent after the writes of the flow it
+        started, in the same round trip: a crash in between re-reads the command)."""
+        return cmd("XACK", self.key, BRIDGE_GROUP, entry_id)
 
 
 def _field(row: Any, name: str) -> Any:

@@ -37,12 +37,63 @@ class Need:
     intent: Intent | None = None
 
 
+class Deferred:
+    """What flows of a call left to write when they ended (record writes, transcript
+    entries, command acknowledgements), per call: it goes in front of the next router
+    operation of the next flow of the same call, or - if none comes soon - out on its own,
+    in that call's queue too (the bridge's flusher queues `op(key)` there). So every entry
+    is written before any router change asked for after it, and a call's next step often
+    carries the previous step's leftovers for free."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[list[Step], list[Note]]] = {}
+        self.on_add: Callable[[], None] = lambda: None
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def pending_keys(self) -> list[str]:
+        return list(self._items)
+
+    def add(self, key: str, writes: list[Step], notes: list[Note]) -> None:
+        if not writes and not notes:
+            return
+        queued = self._items.setdefault(key, ([], []))
+        queued[0].extend(writes)
+        queued[1].extend(notes)
+        self.on_add()
+
+    def take(self, key: str) -> tuple[list[Step], list[Note]]:
+        return self._items.pop(key, ([], []))
+
+    def op(self, ctx: FlowContext, key: str) -> Op[Any]:
+        """Everything deferred for `key`, as one op (run in that call's queue)."""
+        writes, notes = self.take(key)
+        return pending_op(ctx, writes, notes, None)
+
+
+def pending_op(
+    ctx: FlowContext, writes: list[Step], notes: list[Note], op: Op[Any] | None
+) -> Op[Any]:
+    """`writes`, then `notes` appended, then `op`, in one round trip; `op`'s result (an
+    entry that cannot be written is logged)."""
+    appends = [captured(ctx.ops.append(n.session, n.entry, cmid=n.cmid)) for n in notes]
+    ops = [*(step(w) for w in writes), *appends, *([op] if op is not None else [])]
+    if len(ops) == 1 and op is not None:
+        return op
+    return _reporting(together(*ops), notes, len(writes), op is not None)
+
+
 class Stepper:
     """One running flow, between the flow and a driver loop."""
 
-    def __init__(self, flow: Flow, ctx: FlowContext) -> None:
+    def __init__(
+        self, flow: Flow, ctx: FlowContext, deferred: Deferred | None = None, key: str = ""
+    ) -> None:
         self.flow = flow
         self.ctx = ctx
+        self.deferred = deferred
+        self.key = key
         self._writes: list[Step] = []
         self._notes: list[Note] = []
         self._intent: Intent | None = None
@@ -75,6 +126,10 @@ class Stepper:
             try:
                 s = self.flow.throw(error) if error is not None else self.flow.send(reply)
             except StopIteration:
+                if self.deferred is not None:
+                    self.deferred.add(self.key, self._writes, self._notes)
+                    self._writes, self._notes = [], []
+                    return None
                 return self._flush(None)
             reply, error = None, None
             if isinstance(s, Save):
@@ -101,15 +156,13 @@ class Stepper:
         return Need(op=self._with_pending(None))
 
     def _with_pending(self, op: Op[Any] | None) -> Op[Any]:
-        """The pending writes, then the pending transcript entries, then `op`, in one
-        round trip; `op`'s result (an entry that cannot be written is logged)."""
-        writes, self._writes = self._writes, []
-        notes, self._notes = self._notes, []
-        appends = [captured(self.ctx.ops.append(n.session, n.entry, cmid=n.cmid)) for n in notes]
-        ops = [*(step(w) for w in writes), *appends, *([op] if op is not None else [])]
-        if len(ops) == 1 and op is not None:
-            return op
-        return _reporting(together(*ops), notes, len(writes), op is not None)
+        """What earlier flows of this call deferred, then this flow's pending writes and
+        transcript entries, then `op`, in one round trip; `op`'s result."""
+        writes, notes = self.deferred.take(self.key) if self.deferred is not None else ([], [])
+        writes += self._writes
+        notes += self._notes
+        self._writes, self._notes = [], []
+        return pending_op(self.ctx, writes, notes, op)
 
 
 def _reporting(combined: Op[list[Any]], notes: list[Note], first: int, has_op: bool) -> Op[Any]:
@@ -127,10 +180,12 @@ def run_sync(
     ctx: FlowContext,
     run_op: Callable[[Op[Any]], Any],
     execute: Callable[[Intent], Any],
+    deferred: Deferred | None = None,
+    key: str = "",
 ) -> None:
-    """Run `flow` to its end in this thread/greenlet. A PBX that cannot be reached
-    (`PbxUnavailable`) stops it and propagates."""
-    stepper = Stepper(flow, ctx)
+    """Run `flow` (of the call queued under `key`) to its end in this thread/greenlet. A
+    PBX that cannot be reached (`PbxUnavailable`) stops it and propagates."""
+    stepper = Stepper(flow, ctx, deferred, key)
     need = stepper.start()
     while need is not None:
         if need.op is not None:
@@ -150,9 +205,11 @@ async def run_async(
     ctx: FlowContext,
     run_op: Callable[[Op[Any]], Awaitable[Any]],
     execute: Callable[[Intent], Awaitable[Any]],
+    deferred: Deferred | None = None,
+    key: str = "",
 ) -> None:
     """`run_sync` for asyncio."""
-    stepper = Stepper(flow, ctx)
+    stepper = Stepper(flow, ctx, deferred, key)
     need = stepper.start()
     while need is not None:
         if need.op is not None:

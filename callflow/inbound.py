@@ -124,7 +124,15 @@ class InboundFlow:
         if call.state is CallState.NEW:
             call.state = CallState.WAITING
         yield Touch(call)  # saved with the next change; a restart files it again (same id)
-        yield from c.note(
+        yield from self.note_answered(call)
+        if adopted:
+            yield from self._cancel_older_requests(call)
+        return True
+
+    def note_answered(self, call: Call) -> Flow:
+        """The entry point answered the caller: its `call.answered` entry (written with the
+        flow's next router operation, or at its end; writing it again writes nothing)."""
+        yield from self.ctx.note(
             call,
             "call.answered",
             leg=call.id,
@@ -132,9 +140,6 @@ class InboundFlow:
             entry=call.entry,
             number=call.number,
         )
-        if adopted:
-            yield from self._cancel_older_requests(call)
-        return True
 
     def _cancel_older_requests(self, call: Call) -> Flow:
         """Requests of this call filed before the current one (by a bridge that lost its

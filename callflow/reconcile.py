@@ -107,6 +107,8 @@ class Reconciler:
         caller = live.get(call.id)
         if caller is None:
             repairs.ended.append(call.id)
+            if call.state is CallState.NEW:
+                yield from self._filed(call)
             yield from i.gone(call, f.ChannelGone(call.id, "UNKNOWN", GONE))
             return
         if call.state is CallState.NEW:
@@ -137,6 +139,18 @@ class Reconciler:
                     yield Do(do.HangUp(call.id))
             else:  # (again: a bridge that crashed may not have written it)
                 yield from i.bridged(call, f.Bridged(call.id, call.leg), seen_late=True)
+
+    def _filed(self, call: Call) -> Flow:
+        """A record still saying NEW may belong to a caller that waited: the flow writes
+        WAITING with the call's next change only (`InboundFlow.file`). The router knows
+        whether its request was filed, so the hang-up says what the caller was doing. The
+        caller's `call.answered` goes out at the end of its arrival (after FreeSWITCH's hold
+        music command): a bridge that died before then never wrote it - it is written now."""
+        request = yield from self.ctx.ask("request", self.ctx.ops.request(call.request))
+        if request is not None:
+            call.state = CallState.WAITING
+            call.session = call.session or request.session_id
+            yield from self.inbound.note_answered(call)
 
     def _check_request(self, call: Call, repairs: Repairs) -> Flow:
         """A waiting caller's request must still be waiting in the router; else route again."""

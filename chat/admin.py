@@ -16,11 +16,42 @@ from chat.service import converted, refused_unless
 from router.client import QueueStats, RouterClient
 from router.model import AgentProfile, AgentState
 
+PHONE_CHECK_S = 30.0
+
 
 class AdminService:
     def __init__(self, client: RouterClient, accounts: AccountStore) -> None:
         self.client = client
         self.accounts = accounts
+        self._phone: tuple[float, bool] = (0.0, False)
+
+    def phone_channel(self) -> bool:
+        """Whether customers can be called back: some agent has a phone on a PBX and takes
+        voice contacts (callbacks are placed through the agent's PBX). Cached 30 s; an
+        agent changed through this instance's API takes effect at once."""
+        until, known = self._phone
+        if until > time.monotonic():
+            return known
+        with converted():
+            agents = self.client.agents()
+        known = any(a.profile.pbx and a.profile.capacity.get("voice", 0) > 0 for a in agents)
+        self._phone = (time.monotonic() + PHONE_CHECK_S, known)
+        return known
+
+    def transfer_targets(self, agent_id: str) -> m.TransferTargetsOut:
+        """Queues of the live strategy and the agents available for a chat right now."""
+        with converted():
+            queues = list(self.client.strategy().queue_names)
+        agents = []
+        for a in self.agent_summaries():
+            free = int(a["capacity"].get("chat", 0)) - int(a["load"].get("chat", 0))
+            if a["id"] != agent_id and a["status"] == "available" and a["desktop"] and free > 0:
+                agents.append(
+                    m.TransferAgentOut(
+                        id=a["id"], name=a["name"], status=a["status"], free_chats=free
+                    )
+                )
+        return m.TransferTargetsOut(queues=queues, agents=agents)
 
     def list_agents(self) -> list[m.AgentOut]:
         with converted():
@@ -48,6 +79,7 @@ class AdminService:
         )
         with converted():
             created = self.client.upsert_agent(profile)
+        self._phone = (0.0, False)  # a phone may have come or gone: ask again
         if body.password is not None:
             self.accounts.set_password(Role.AGENT, agent_id, body.password, body.name)
         out = self.get_agent(agent_id)

@@ -45,10 +45,67 @@ class Me(Body):
     role: str
 
 
+class CustomerProfile(Body):
+    """Who the customer is, as your site knows it: shown to agents beside the chat and
+    handed to the routing strategy as customer facts (``customer.vip``...)."""
+
+    name: Annotated[str, Field(max_length=200)] = ""
+    language: Annotated[str, Field(pattern=r"^([A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*)?$")] = ""
+    tags: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=20
+    )
+    vip: Annotated[int, Field(ge=0, le=10)] = 0
+
+
 class CustomerTokenBody(Body):
     user_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$")]
     services: list[Name] = Field(default_factory=list, max_length=50)
     ttl: Annotated[int, Field(ge=60)] | None = None
+    profile: CustomerProfile | None = None
+    """Replaces the user's stored profile when given."""
+
+
+class CannedReplyBody(Body):
+    """A canned reply agents insert by typing ``/`` and its shortcut in the composer.
+    ``{customer}`` and ``{agent}`` in the text become the customer's and the agent's name."""
+
+    shortcut: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+    title: Annotated[str, Field(min_length=1, max_length=80)]
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class CannedReplyOut(Body):
+    id: str
+    shortcut: str
+    title: str
+    text: str
+
+
+class TransferAgentOut(Body):
+    id: str
+    name: str
+    status: str
+    free_chats: int
+
+
+class TransferTargetsOut(Body):
+    """Where a conversation may be handed on: the strategy's queues and the agents who
+    are available for chat now (the caller left out)."""
+
+    queues: list[str]
+    agents: list[TransferAgentOut]
+
+
+class HistoryHitOut(Body):
+    session_id: str
+    service: str
+    session_created: int
+    disposition: str
+    id: str
+    type: str
+    at: int
+    from_: Annotated[str, Field(alias="from")] = ""
+    snippet: str
 
 
 def _default_capacity() -> dict[Literal["voice", "chat"], int]:

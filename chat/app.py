@@ -16,7 +16,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from chat import client_errors
 from chat.accounts import AccountStore
 from chat.auth import check_csrf
+from chat.canned import CannedReplies
 from chat.context import EXTENSION, Context, ctx
+from chat.customers import CustomerStore
 from chat.errors import (
     AuthError,
     BadInput,
@@ -31,11 +33,12 @@ from chat.hub import Hub
 from chat.keys import ChatKeys
 from chat.login_guard import LoginGuard, LoginLimits
 from chat.metrics import Metrics
+from chat.names import AgentNames
 from chat.safe_json import SafeJSONProvider
 from chat.settings import Settings, load_settings
 from chat.staff_sessions import StaffSessions
 from chat.tokens import TokenSigner
-from chat.uploads import FileStore
+from chat.uploads import FileStore, too_large
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,7 @@ def create_app(
     router = RouterClient(
         redis.Redis(connection_pool=redis_pool(settings, decode=True)), domain=settings.domain
     )
+    customers = CustomerStore(rds, keys)
     app.extensions[EXTENSION] = Context(
         settings=settings,
         redis=rds,
@@ -97,11 +101,13 @@ def create_app(
         files=files,
         hub=Hub(),
         router=router,
-        service=ChatService(router, files, settings),
+        service=ChatService(router, files, settings, customers, AgentNames(router)),
         admin=AdminService(router, accounts),
         metrics=Metrics(),
         login_guard=LoginGuard(rds, keys, login_limits(settings)),
         staff_sessions=StaffSessions(rds, keys, settings.staff_token_ttl),
+        customers=customers,
+        canned=CannedReplies(rds, keys),
     )
     _register(app)
     if start_background:
@@ -147,7 +153,6 @@ def _settings(config: Settings | Mapping[str, Any] | None) -> Settings:
 
 def _register(app: Flask) -> None:
     from chat import (
-        api_docs,
         metrics,
         reports_api,
         supervisor_api,
@@ -155,6 +160,7 @@ def _register(app: Flask) -> None:
         web_api,
         web_pages,
         web_widget,
+        web_workspace,
         ws_routes,
     )
 
@@ -166,8 +172,8 @@ def _register(app: Flask) -> None:
     app.register_blueprint(web_pages.bp)
     app.register_blueprint(web_api.bp)
     app.register_blueprint(web_widget.bp)
+    app.register_blueprint(web_workspace.bp)
     app.register_blueprint(metrics.bp)
-    app.register_blueprint(api_docs.bp)
     app.register_blueprint(vendor.bp)
     reports_api.init_app(app, ctx(app).settings.reports_database_url)
     supervisor_api.init_app(app)
@@ -184,6 +190,9 @@ def _strip_ws_extensions() -> None:
 
 def _security_headers(resp: Response) -> Response:
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path.startswith("/static/"):
+        # public files; the widget's modules are imported (CORS mode) by other sites
+        resp.headers.setdefault("Access-Control-Allow-Origin", "*")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
     if resp.mimetype == "text/html":
         resp.headers.setdefault(
@@ -233,6 +242,8 @@ def _snake(name: str) -> str:
 
 
 def _http_error(e: HTTPException) -> Any:
+    if e.code == 413:  # the body is over MAX_CONTENT_LENGTH: say what the limit is
+        return _chat_error(too_large(ctx().settings.upload_max_bytes)), 413
     if not _wants_json():
         return e
     resp = jsonify({"error": e.name.lower().replace(" ", "_"), "message": e.description})

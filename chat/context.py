@@ -9,6 +9,8 @@ import redis
 from flask import Flask, current_app
 
 from chat.accounts import AccountStore
+from chat.canned import CannedReplies
+from chat.customers import CustomerStore
 from chat.hub import Hub
 from chat.keys import ChatKeys
 from chat.login_guard import LoginGuard
@@ -42,6 +44,8 @@ class Context:
     metrics: Metrics
     login_guard: LoginGuard
     staff_sessions: StaffSessions
+    customers: CustomerStore
+    canned: CannedReplies
     background: list[Any] = field(default_factory=list)
     wallboard: Wallboard | None = None
     """The supervisor's wall board (chat.supervisor_api.init_app makes it)."""

@@ -22,6 +22,7 @@ from flask import Flask
 from chat import safe_json
 from chat.connection import KeepAlive
 from chat.context import Context, ctx
+from chat.customers import PREVIEW_CHARS
 from chat.errors import ChatError
 from chat.wallboard import BOARD_EVENTS
 from router.client import transcript_entry
@@ -37,6 +38,10 @@ class Dispatcher:
 
     def __init__(self, c: Context) -> None:
         self.c = c
+        self.unpreviewed: dict[str, tuple[str, str]] = {}
+        """session -> (offer, agent) of chat offers pushed before the customer's first
+        message was stored (the router may offer a chat before its message is appended):
+        the message is sent after them as an ``offer_preview``."""
         self.handlers: dict[str, Callable[[dict[str, str]], None]] = {
             "session.event": self.session_event,
             "session.opened": self.session_opened,
@@ -69,6 +74,8 @@ class Dispatcher:
 
     def session_event(self, f: dict[str, str]) -> None:
         session_id = f.get("session", "")
+        if session_id in self.unpreviewed and f.get("etype") == "message":
+            self.late_preview(session_id, f)
         if not self.c.hub.has_session(session_id):
             return
         # The event carries the whole entry: delivering it costs no Redis round trip.
@@ -76,7 +83,7 @@ class Dispatcher:
             f.get("entry", ""),
             {"type": f.get("etype", ""), "at": f.get("at", "0"), "data": f.get("data", "{}")},
         )
-        self.c.hub.deliver_entry(session_id, entry)
+        self.c.hub.deliver_entry(session_id, self.c.service.names.named(entry))
 
     def session_opened(self, f: dict[str, str]) -> None:
         self.c.hub.subscribe_customer(f.get("user", ""), f.get("service", ""), f.get("session", ""))
@@ -94,10 +101,27 @@ class Dispatcher:
     def offer_created(self, f: dict[str, str]) -> None:
         agent = f.get("agent", "")
         if self.c.hub.agent_connections(agent):
-            self.c.hub.to_agent(agent, offer_frame(f))
+            frame = with_preview(self.c, offer_frame(f))
+            if not frame.get("preview") and frame["channel"] == "chat":
+                if len(self.unpreviewed) > 10_000:
+                    self.unpreviewed.clear()
+                self.unpreviewed[frame["session_id"]] = (frame["offer_id"], agent)
+            self.c.hub.to_agent(agent, frame)
+
+    def late_preview(self, session_id: str, f: dict[str, str]) -> None:
+        entry = safe_json.loads(f.get("data") or "{}")
+        if not isinstance(entry, dict) or entry.get("from") != "customer":
+            return
+        offer_id, agent = self.unpreviewed.pop(session_id)
+        text = str(entry.get("text") or "") or "sent a file"
+        self.c.hub.to_agent(
+            agent,
+            {"type": "offer_preview", "offer_id": offer_id, "preview": text[:PREVIEW_CHARS]},
+        )
 
     def offer_accepted(self, f: dict[str, str]) -> None:
         agent, session_id = f.get("agent", ""), f.get("session", "")
+        self.unpreviewed.pop(session_id, None)
         self.c.hub.to_agent(
             agent, {"type": "offer_gone", "offer_id": f.get("offer", ""), "reason": "accepted"}
         )
@@ -109,6 +133,7 @@ class Dispatcher:
         )
 
     def offer_gone(self, f: dict[str, str]) -> None:
+        self.unpreviewed.pop(f.get("session", ""), None)
         self.c.hub.to_agent(
             f.get("agent", ""),
             {
@@ -182,6 +207,18 @@ def offer_frame(f: dict[str, str]) -> dict[str, Any]:
         "deadline": int(f.get("deadline") or 0),
         "now": int(time.time() * 1000),
     }
+
+
+def with_preview(c: Context, frame: dict[str, Any]) -> dict[str, Any]:
+    """The offer frame with the customer's name and first message (``customer_name``,
+    ``vip``, ``preview``), so the agent knows what is offered before accepting. An offer
+    goes out without them rather than not at all."""
+    try:
+        preview = c.service.offer_preview(frame["session_id"], frame["user_id"], frame["channel"])
+    except ChatError as e:
+        log.warning("offer %s goes without a preview: %s", frame.get("offer_id"), e)
+        return frame
+    return frame | preview
 
 
 class EventTailer(threading.Thread):
@@ -273,4 +310,10 @@ def stop_background_threads(app: Flask) -> None:
     c.background.clear()
 
 
-__all__ = ["Dispatcher", "start_background_threads", "stop_background_threads"]
+__all__ = [
+    "Dispatcher",
+    "offer_frame",
+    "start_background_threads",
+    "stop_background_threads",
+    "with_preview",
+]

@@ -13,6 +13,12 @@ chat:files:<session>             hash    sha256 -> JSON metadata of files shared
                                          session; kept as long as the session history
 chat:receipts:<session>          hash    party -> last transcript entry id it has seen;
                                          same lifetime
+chat:customer:<user>             string  JSON profile of a customer (name, language, tags,
+                                         vip) from the site's backend; until replaced
+chat:visit:<session>             string  JSON of where the session's chat started (page,
+                                         browser); expires after 30 days
+chat:canned                      hash    canned reply id -> JSON (shortcut, title, text);
+                                         until an admin removes it
 chat:signals                     pubsub  ephemeral signals between instances (typing,
                                          receipts); nothing stored
 chat:staff-session:<sid>         string  "<kind>:<id>" of a live agent/admin login session;
@@ -76,3 +82,12 @@ class ChatKeys:
 
     def login_account(self, kind: str, account_id: str) -> str:
         return f"{self.prefix}login:account:{kind}:{account_id}"
+
+    def customer(self, user_id: str) -> str:
+        return f"{self.prefix}customer:{user_id}"
+
+    def visit(self, session_id: str) -> str:
+        return f"{self.prefix}visit:{session_id}"
+
+    def canned(self) -> str:
+        return self.prefix + "canned"

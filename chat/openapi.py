@@ -55,6 +55,20 @@ REVOKE_DOC = (
 )
 
 AGENT_ID = [{"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+REPLY_ID = [{"name": "reply_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+USER_ID = [{"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+QUERY = {
+    "name": "q",
+    "in": "query",
+    "required": True,
+    "description": "2-200 characters, matched case-insensitively in texts and file names",
+    "schema": {"type": "string", "minLength": 2, "maxLength": 200},
+}
+CANNED_DOC = (
+    "Agents type `/` and the shortcut in the composer to insert the text; `{customer}` and "
+    "`{agent}` become the customer's and the agent's name. A shortcut names one reply "
+    "(400 `shortcut_taken` otherwise); at most 500 replies."
+)
 
 
 def _query(name: str, description: str, schema: dict[str, Any], required: bool = False) -> dict:
@@ -103,6 +117,11 @@ def spec() -> dict[str, Any]:
         m.AgentOut,
         m.StrategyOut,
         m.QueueStatsOut,
+        m.CustomerProfile,
+        m.CannedReplyBody,
+        m.CannedReplyOut,
+        m.TransferTargetsOut,
+        m.HistoryHitOut,
         m.ErrorOut,
         ContactReportRow,
         AgentReportRow,
@@ -119,9 +138,10 @@ def spec() -> dict[str, Any]:
         "info": {
             "title": "implus chat admin API",
             "version": "1",
-            "description": "Manage agents, load routing strategies, read queue statistics "
-            "and issue customer tokens. Authenticate with a bearer token from "
-            "POST /api/auth/token (or the desktop's session cookie plus X-CSRF-Token).",
+            "description": "Manage agents, load routing strategies, read queue statistics, "
+            "issue customer tokens (with the customer's profile) and manage canned replies. "
+            "Authenticate with a bearer token from POST /api/auth/token (or the desktop's "
+            "session cookie plus X-CSRF-Token).",
         },
         "components": {
             "schemas": schemas,
@@ -193,15 +213,47 @@ def spec() -> dict[str, Any]:
                     {"type": "array", "items": _ref(m.QueueStatsOut)},
                 )
             },
+            "/api/canned-replies": {
+                "get": _op(
+                    "Every canned reply (agents insert them with /shortcut)",
+                    {"type": "array", "items": _ref(m.CannedReplyOut)},
+                    admin=False,
+                )
+            },
+            "/api/canned-replies/{reply_id}": {
+                "put": {
+                    **_op(
+                        "Create (201) or replace (200) a canned reply",
+                        _ref(m.CannedReplyOut),
+                        m.CannedReplyBody,
+                        params=REPLY_ID,
+                    ),
+                    "description": CANNED_DOC,
+                },
+                "delete": _op("Remove a canned reply", None, status="204", params=REPLY_ID),
+            },
+            "/api/transfer-targets": {
+                "get": _op(
+                    "Queues and the agents available for a chat now (the transfer picker)",
+                    _ref(m.TransferTargetsOut),
+                    admin=False,
+                )
+            },
+            "/api/customers/{user_id}/history": {
+                "get": _op(
+                    "Search a customer's sessions (agents: customers they serve now)",
+                    {"type": "array", "items": _ref(m.HistoryHitOut)},
+                    admin=False,
+                    params=[*USER_ID, QUERY],
+                )
+            },
             "/api/reports/{kind}": {"get": _report_op()},
             **openapi_paths(_op, _ref, _query),
             "/api/openapi.json": {"get": _op("This document", {"type": "object"}, auth=False)},
             "/api/docs": {
                 "get": {
-                    "summary": "This document as a page to read",
-                    "responses": {
-                        "200": {"description": "OK", "content": {"text/html": {"schema": {}}}}
-                    },
+                    "summary": "This document as a page",
+                    "responses": {"200": {"description": "HTML"}},
                 }
             },
         },

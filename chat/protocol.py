@@ -41,6 +41,22 @@ class Hello(Frame):
     after: ENTRY_ID | None = None
 
 
+class Visit(Frame):
+    """Where the customer is chatting from, as the widget sees it (shown to agents)."""
+
+    page: Annotated[str, Field(max_length=2000)] = ""
+    title: Annotated[str, Field(max_length=300)] = ""
+    referrer: Annotated[str, Field(max_length=2000)] = ""
+    browser: Annotated[str, Field(max_length=500)] = ""
+    language: Annotated[str, Field(max_length=35)] = ""
+
+
+class CustomerHello(Hello):
+    """A customer's hello may say where the chat is opened from (``visit``)."""
+
+    visit: Visit | None = None
+
+
 class Ping(Frame):
     type: Literal["ping"]
 
@@ -77,7 +93,7 @@ class CallMe(Frame):
 
 
 CustomerFrame = Annotated[
-    Hello | Ping | CustomerMessage | CustomerTyping | CustomerSeen | CallMe,
+    CustomerHello | Ping | CustomerMessage | CustomerTyping | CustomerSeen | CallMe,
     Field(discriminator="type"),
 ]
 

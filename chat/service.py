@@ -18,7 +18,9 @@ from typing import Any
 
 import redis
 
+from chat.customers import CustomerStore, customer_context, offer_preview, search_history
 from chat.errors import BadInput, ChatError, Forbidden, NotFoundError, Refused, Unavailable
+from chat.names import AgentNames
 from chat.settings import Settings
 from chat.tokens import StaffPrincipal
 from chat.uploads import FileStore
@@ -35,10 +37,19 @@ LOCK_STRIPES = 64
 class ChatService:
     """Chat actions on the router. Safe to share between threads and greenlets."""
 
-    def __init__(self, client: RouterClient, files: FileStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: RouterClient,
+        files: FileStore,
+        settings: Settings,
+        customers: CustomerStore,
+        names: AgentNames,
+    ) -> None:
         self.client = client
         self.files = files
         self.settings = settings
+        self.customers = customers
+        self.names = names
         # Two connections of one customer must not file two chat requests at once; a lock
         # per (user, service) stripe serialises that without serialising everyone.
         self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
@@ -57,7 +68,10 @@ class ChatService:
             session = self.client.open_session(user_id, service)
             if session is not None and self._has_live_chat(session.id):
                 return session.id
-            return self.client.submit(channel="chat", service=service, user_id=user_id).session_id
+            facts = self.customers.facts(user_id)
+            return self.client.submit(
+                channel="chat", service=service, user_id=user_id, customer=facts
+            ).session_id
 
     def _has_live_chat(self, session_id: str) -> bool:
         return any(
@@ -106,6 +120,7 @@ class ChatService:
                 user_id=user_id,
                 callback_number=digits,
                 request_id=request_id,
+                customer=self.customers.facts(user_id),
             )
         entry = {
             "type": "callback",
@@ -265,6 +280,24 @@ class ChatService:
                 )
         return out
 
+    def offer_preview(self, session_id: str, user_id: str, channel: str) -> dict[str, Any]:
+        """The customer's name and first message for an offer (see chat.customers)."""
+        with converted():
+            return offer_preview(self.customers, self.client, session_id, user_id, channel)
+
+    def customer_context(self, session_id: str, user_id: str) -> dict[str, Any]:
+        with converted():
+            return customer_context(self.customers, self.client, session_id, user_id)
+
+    def search_history(self, who: StaffPrincipal, user_id: str, query: str) -> list[dict]:
+        """Search the customer's sessions; agents only for customers they serve now."""
+        if not who.is_admin and not any(
+            s.user_id == user_id for s in self.agent_sessions(who.account_id)
+        ):
+            raise Forbidden("you can search the history of customers you are serving only")
+        with converted():
+            return search_history(self.client, user_id, query)
+
     def _contact(self, agent_id: str, session_id: str, channel: str) -> str:
         with converted():
             for req in self.client.agent_contacts(agent_id):
@@ -298,7 +331,8 @@ class ChatService:
             while True:
                 page = self.client.transcript(session_id, after=after, count=REPLAY_PAGE)
                 for entry in page:
-                    shown = for_customer(entry) if for_customer_view else entry
+                    named = self.names.named(entry)
+                    shown = for_customer(named) if for_customer_view else named
                     if shown is not None:
                         out.append(shown)
                 if len(page) < REPLAY_PAGE:
@@ -319,6 +353,7 @@ class ChatService:
             "created": session.created,
             "disposition": session.disposition,
             "entries": self.replay(session_id, "0-0", for_customer_view=False),
+            "customer": self.customer_context(session.id, session.user_id),
             "history": [
                 {
                     "session_id": s.id,

@@ -96,6 +96,9 @@ class Settings(BaseModel):
     demo_mode: bool = False
     """Lets the demo page mint a customer token for any typed user id. Never in production."""
 
+    widget_greeting: str = Field(default="Hi! How can we help you today?", max_length=300)
+    """The first line the widget shows, before anyone wrote (not stored in transcripts)."""
+
     heartbeat_ttl: int = Field(default=30, ge=5)
     """Seconds a desktop heartbeat keeps the agent's ``desktop`` presence lease alive."""
     ping_interval: int = Field(default=25, ge=0)

@@ -47,6 +47,27 @@ class StoredFile:
         return asdict(self)
 
 
+def human_size(n: int) -> str:
+    """``5 MB``, ``200 KB``, ``512 bytes`` (binary units, as file managers show them)."""
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
+        if n >= size:
+            value = n / size
+            return (
+                f"{value:.0f} {unit}"
+                if value >= 10 or value == int(value)
+                else f"{value:.1f} {unit}"
+            )
+    return f"{n} bytes"
+
+
+def too_large(limit: int) -> UploadRefused:
+    """The refusal of a file over the size limit, naming the limit."""
+    return UploadRefused(
+        f"the file is larger than the {human_size(limit)} limit: send a smaller one",
+        code="file_too_large",
+    )
+
+
 def sniff(head: bytes) -> str | None:
     """The MIME type the leading bytes prove, or None when we cannot tell (refused)."""
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -130,10 +151,7 @@ class FileStore:
                         break
                     size += len(chunk)
                     if size > self.max_bytes:
-                        raise UploadRefused(
-                            f"file is larger than {self.max_bytes} bytes: send a smaller one",
-                            code="file_too_large",
-                        )
+                        raise too_large(self.max_bytes)
                     if len(head) < 2048:
                         head += chunk[: 2048 - len(head)]
                     digest.update(chunk)

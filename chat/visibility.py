@@ -11,6 +11,7 @@ typing, receipts, the close): agent logins, routing request ids and wrap-up code
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 CUSTOMER_TYPES = frozenset(
@@ -23,10 +24,15 @@ CUSTOMER_TYPES = frozenset(
         "call.requested",  # the agent is calling the customer (click-to-call)
         "call.ringing",
         "call.answered",
+        "call.bridged",  # connected with an agent
+        "call.transferred",  # the caller was moved (back on hold, to the overflow)
         "call.hangup",
     }
 )
-"""Entry types a customer may see; everything else (notes first of all) is staff only."""
+"""Entry types a customer may see; everything else (notes first of all) is staff only.
+Call entries about an agent's own phone leg (``party: agent``: ringing an agent, an agent
+who did not answer) are staff only too: the customer's call card needs its own leg and
+the moment both sides were connected."""
 
 CUSTOMER_FIELDS = (
     "id",
@@ -38,7 +44,12 @@ CUSTOMER_FIELDS = (
     "cid",
     "number",
     "duration_s",
+    "talk_s",
     "channel",
+    "party",
+    "direction",
+    "to",
+    "agent_name",  # the agent's display name, added when delivered (never the login)
 )
 """Fields a customer-visible entry keeps (agent ids, request ids, causes and the
 disposition - an internal wrap-up code - are dropped)."""
@@ -56,9 +67,30 @@ CUSTOMER_FRAME_FIELDS: dict[str, tuple[str, ...]] = {
 
 def for_customer(entry: dict[str, Any]) -> dict[str, Any] | None:
     """The customer's view of a transcript entry, or None when it is staff only."""
-    if entry.get("type") not in CUSTOMER_TYPES or entry.get("internal") in (True, "1", "true"):
+    etype = entry.get("type")
+    if etype not in CUSTOMER_TYPES or entry.get("internal") in (True, "1", "true"):
         return None
-    return {k: entry[k] for k in CUSTOMER_FIELDS if k in entry}
+    if str(etype).startswith("call.") and entry.get("party") == "agent":
+        return None
+    shown = {k: entry[k] for k in CUSTOMER_FIELDS if k in entry}
+    key = call_key(entry)
+    if key:
+        shown["call_ref"] = call_ref(key)
+    return shown
+
+
+def call_key(entry: dict[str, Any]) -> str:
+    """The call a ``call.*`` entry belongs to: the router's call id for calls it asked
+    for (click-to-call: ``call``), else the PBX's ``call_id``. Empty for other entries."""
+    if not str(entry.get("type", "")).startswith("call."):
+        return ""
+    return str(entry.get("call") or entry.get("call_id") or "")
+
+
+def call_ref(key: str) -> str:
+    """An opaque name of a call for customers: entries of one call share it, and it does
+    not show the PBX's channel ids."""
+    return hashlib.sha256(f"implus-call:{key}".encode()).hexdigest()[:16]
 
 
 def frame_for_customer(frame: dict[str, Any]) -> dict[str, Any] | None:

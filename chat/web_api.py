@@ -97,6 +97,8 @@ def customer_token() -> Any:
     c = ctx()
     ttl = min(b.ttl or c.settings.customer_token_ttl, c.settings.customer_token_ttl)
     token = c.tokens.customer_token(b.user_id, tuple(b.services), ttl)
+    if b.profile is not None:
+        c.customers.save_profile(b.user_id, b.profile.model_dump())
     return out(m.TokenOut(token=token, expires_in=ttl, role="customer"), 201)
 
 

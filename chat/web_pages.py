@@ -6,9 +6,17 @@ import logging
 from typing import Any
 
 import redis
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 
-from chat.accounts import Role
+from chat.accounts import ACCOUNT_ID, Role
 from chat.auth import authenticate, csrf_token, login, logout, staff_from_request
 from chat.context import ctx
 from chat.errors import AuthError, Forbidden, Throttled, Unavailable
@@ -37,7 +45,7 @@ def login_submit() -> Any:
     username = request.form.get("username", "")
     password = request.form.get("password", "")
     role_name = request.form.get("role", "agent")
-    role = Role.ADMIN if role_name == "admin" else Role.AGENT
+    role = _login_role(Role.ADMIN if role_name == "admin" else Role.AGENT, username)
     try:
         account = authenticate(role, username, password)
     except Throttled as e:
@@ -107,6 +115,15 @@ def demo_page() -> Any:
     )
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Any:
+    """Browsers ask for /favicon.ico on every page; the icon is an SVG."""
+    return send_from_directory(
+        current_app.static_folder or "static", "favicon.svg", mimetype="image/svg+xml",
+        max_age=86400,
+    )  # fmt: skip
+
+
 @bp.get("/healthz")
 def healthz() -> Any:
     try:
@@ -116,6 +133,16 @@ def healthz() -> Any:
         log.warning("healthz: Redis does not answer: %s", e)
         raise Unavailable("Redis does not answer (details in the server log)") from e
     return {"ok": True}
+
+
+def _login_role(chosen: Role, username: str) -> Role:
+    """The role to check the password against: the one chosen, unless only the other role
+    has an account of that name (an admin who left "Agent" ticked logs in as admin).
+    Checking one role only keeps one password check and one throttle count per try."""
+    if not ACCOUNT_ID.match(username) or ctx().accounts.get(chosen, username) is not None:
+        return chosen
+    other = Role.AGENT if chosen is Role.ADMIN else Role.ADMIN
+    return other if ctx().accounts.get(other, username) is not None else chosen
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -13,12 +13,14 @@ from flask import Blueprint, jsonify, request, send_file
 
 from chat.auth import bearer, customer_from_request, origin_allowed, staff_from_request
 from chat.context import ctx
-from chat.errors import AuthError, BadInput, Forbidden, UploadRefused
+from chat.errors import AuthError, BadInput, Forbidden
 from chat.safe_json import request_json
 from chat.tokens import check_service, check_user_id
+from chat.uploads import human_size, too_large
 
 bp = Blueprint("widget", __name__)
 CORS_PREFIXES = ("/widget/", "/files/")
+EXPIRED_LINK = "This chat link has expired or is not valid: reload the page to start again."
 
 
 @bp.after_app_request
@@ -44,9 +46,46 @@ def demo_token() -> Any:
         )
     data = request_json()
     user_id = check_user_id(data.get("user_id") if isinstance(data, dict) else None)
+    name = data.get("name") if isinstance(data, dict) else None
+    if isinstance(name, str) and name.strip():
+        c.customers.save_profile(user_id, {"name": name.strip()[:200]})
     return jsonify(
         {"token": c.tokens.customer_token(user_id), "expires_in": c.settings.customer_token_ttl}
     )
+
+
+@bp.get("/widget/config")
+def widget_config() -> Any:
+    """What the widget needs before connecting, readable from any site (nothing private):
+    whether this site may embed the chat (and if not, why), the greeting, whether "Call
+    me" can work, the upload limit."""
+    c = ctx()
+    origin = request.headers.get("Origin")
+    allowed = origin is None or origin_allowed(request, c.settings.allowed_origins)
+    body: dict[str, Any] = {"origin_allowed": allowed}
+    if not allowed:
+        body["message"] = (
+            f"This site ({origin}) is not allowed to use this chat: the chat service's "
+            "administrator must add it to allowed_origins."
+        )
+    else:
+        if bearer(request) is not None:  # the widget asks why its websocket keeps failing
+            try:
+                c.tokens.read_customer(bearer(request))
+                body["token_ok"] = True
+            except AuthError:
+                body["token_ok"] = False
+                body["token_message"] = EXPIRED_LINK
+        body |= {
+            "greeting": c.settings.widget_greeting,
+            "call_me": c.admin.phone_channel(),
+            "upload_max_bytes": c.settings.upload_max_bytes,
+            "upload_limit": human_size(c.settings.upload_max_bytes),
+        }
+    resp = jsonify(body)
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.post("/widget/files")
@@ -116,9 +155,7 @@ def _upload_stream() -> Any:
     f = request.files.get("file")
     if f is None:
         if request.content_length and request.content_length > ctx().settings.upload_max_bytes:
-            raise UploadRefused(
-                f"file is larger than {ctx().settings.upload_max_bytes} bytes", "file_too_large"
-            )
+            raise too_large(ctx().settings.upload_max_bytes)
         raise BadInput("send the file as multipart/form-data field `file`", code="no_file")
     return f.stream
 

@@ -17,7 +17,7 @@ from chat import protocol, signals
 from chat.connection import Connection
 from chat.context import Context
 from chat.errors import Unavailable
-from chat.fanout import offer_frame
+from chat.fanout import offer_frame, with_preview
 from chat.protocol import (
     AgentSeen,
     AgentTyping,
@@ -101,6 +101,15 @@ class AgentLink:
             svc.end_chat(self.agent_id, frame.session_id)
         elif isinstance(frame, CloseSession):
             svc.close(self.agent_id, frame.session_id, frame.disposition)
+            # told here too: the fan-out's copy may come after this desktop was
+            # unsubscribed from the session (its contact ended first)
+            self.conn.push(
+                {
+                    "type": "session_closed",
+                    "session_id": frame.session_id,
+                    "disposition": frame.disposition,
+                }
+            )
         elif isinstance(frame, ClickToCall):
             command_id = svc.click_to_call(self.agent_id, frame.session_id, frame.number)
             self.conn.push(
@@ -128,7 +137,7 @@ class AgentLink:
         svc.heartbeat(self.agent_id)
         agent = self.c.admin.agent_summary(self.agent_id)
         self._display_name = str(agent["name"])
-        offers = [offer_frame(o) for o in svc.pending_offers(self.agent_id)]
+        offers = [with_preview(self.c, offer_frame(o)) for o in svc.pending_offers(self.agent_id)]
         sessions = svc.agent_sessions(self.agent_id)
         self.conn.push(
             {

@@ -19,7 +19,15 @@ from chat import protocol, signals
 from chat.connection import Connection
 from chat.context import Context
 from chat.errors import BadInput, Unavailable
-from chat.protocol import CallMe, CustomerMessage, CustomerSeen, CustomerTyping, Hello, Ping
+from chat.protocol import (
+    CallMe,
+    CustomerHello,
+    CustomerMessage,
+    CustomerSeen,
+    CustomerTyping,
+    Hello,
+    Ping,
+)
 from chat.tokens import CustomerPrincipal
 from chat.ws_common import serve
 
@@ -36,6 +44,8 @@ class CustomerLink:
         self.greeted = False
         self.live_session: tuple[str, int] | None = None
         """(session id, chat epoch) seen with a live chat request (see Hub.chat_epoch)."""
+        self.visit: dict[str, str] | None = None
+        self._visit_kept: set[str] = set()
 
     def run(self) -> None:
         serve(self.c, self.conn, protocol.CUSTOMER_FRAMES, self.handle)
@@ -45,6 +55,8 @@ class CustomerLink:
             self.conn.push({"type": "pong"})
             return
         if isinstance(frame, Hello):
+            if isinstance(frame, CustomerHello) and frame.visit is not None:
+                self.visit = frame.visit.model_dump()
             self.hello(frame.after)
             return
         if not self.greeted:
@@ -112,6 +124,7 @@ class CustomerLink:
             self.live_session = (session_id, epoch)
         self.c.metrics.stored("message").inc()
         self.conn.push(protocol.ack(frame.cid, done.entry_id, session_id, done.duplicate))
+        self._keep_visit(session_id)
 
     def call_me(self, frame: CallMe) -> None:
         self.conn.expect_echo(frame.cid)
@@ -121,6 +134,17 @@ class CustomerLink:
         self._attach(session_id)
         self.c.metrics.stored("callback").inc()
         self.conn.push(protocol.ack(frame.cid, done.entry_id, session_id, done.duplicate))
+        self._keep_visit(session_id)
+
+    def _keep_visit(self, session_id: str) -> None:
+        """The first visit the customer wrote from is where the session's chat started."""
+        if self.visit is None or session_id in self._visit_kept:
+            return
+        self._visit_kept.add(session_id)
+        try:
+            self.c.customers.save_visit(session_id, self.visit)
+        except Unavailable as e:  # the message is stored; the visit is a nice-to-have
+            log.warning("visit of session %s not kept: %s", session_id, e)
 
     def seen(self, entry_id: str) -> None:
         if not self.session_id:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dialplan.rendering import GENERATED_MARK, is_generated
+
 from . import build, configs
 from .errors import SandboxError
 
@@ -261,8 +263,21 @@ class AsteriskSandbox:
                 f"{', '.join(configs.INCLUDE_FILES)}"
             )
         path = self.etc / name
-        path.write_text(text, encoding="utf-8")
+        path.write_text(_with_header(text), encoding="utf-8")
         return path
+
+    def adopt_includes(self) -> list[str]:
+        """Give the generated-file header to include files written without it (by an
+        older implus), so `implus dialplan apply` may rewrite them: every file in the
+        sandbox's /etc/asterisk is the sandbox's own. Returns the names it changed."""
+        changed = []
+        for name in configs.INCLUDE_FILES:
+            path = self.etc / name
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            if _with_header(text) != text:
+                path.write_text(_with_header(text), encoding="utf-8")
+                changed.append(name)
+        return changed
 
     def reset_includes(self) -> None:
         """Empty every include file (a test session starts from the base configs)."""
@@ -490,3 +505,18 @@ def ami_fully_booted(
             return True
     except OSError:
         return False
+
+
+INCLUDE_HEADER = (
+    f"; {GENERATED_MARK} - written by the implus Asterisk sandbox (devstack); "
+    "`implus dialplan apply` and `implus up` rewrite it\n"
+)
+
+
+def _with_header(text: str) -> str:
+    """Include text as the sandbox writes it: with the generated-file header, so a later
+    `implus dialplan apply` (as `implus up` runs every time) may overwrite it. An empty
+    file stays empty (it holds nothing and counts as generated already)."""
+    if not text.strip() or is_generated(text):
+        return text
+    return INCLUDE_HEADER + text

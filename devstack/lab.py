@@ -180,6 +180,7 @@ class Lab:
         if env is not None:
             env[AMI_SECRET_ENV] = AMI_SECRET
         config = self.write()
+        self.box.adopt_includes()  # files an older implus wrote without the header
         pbx = select_pbx(config, PBX_ID)
         apply(config, pbx, None, secrets=Secrets({AMI_SECRET_ENV: AMI_SECRET}))
         self.box.write_include("pjsip_implus.conf", self.pjsip())

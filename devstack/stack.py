@@ -125,9 +125,12 @@ class Child:
     log: Path
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    offset: int = 0
+    """Where this run's output starts in `log` (logs are kept across runs: appended)."""
 
     def start(self) -> Child:
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -149,10 +152,18 @@ class Child:
                 f"the end of its log ({self.log}):\n{self.tail()}"
             )
 
-    def tail(self, lines: int = 25) -> str:
+    def output(self) -> str:
+        """What this run of the process wrote to its log (not an earlier run's lines)."""
         try:
-            text = self.log.read_text(encoding="utf-8", errors="replace")
+            with open(self.log, "rb") as f:
+                f.seek(self.offset)
+                return f.read().decode("utf-8", errors="replace")
         except OSError:
+            return ""
+
+    def tail(self, lines: int = 25) -> str:
+        text = self.output()
+        if not text:
             return "(no log)"
         return "\n".join("    " + line for line in text.splitlines()[-lines:])
 
@@ -240,7 +251,7 @@ class Stack:
         )
         _wait(
             "the AMI bridge to log `ready`",
-            lambda: " ready: " in bridge.log.read_text(errors="replace"),
+            lambda: " ready: " in bridge.output(),  # this run's, not the last demo's
             30,
             bridge,
         )
@@ -387,7 +398,7 @@ class Stack:
                 rows.append(f"      {account:<6} {password}")
         rows += [
             f"  supervisor                 {self.url}/supervisor   admin {self.logins['admin']}",
-            f"  admin API (OpenAPI)        {self.url}/api/openapi.json",
+            f"  admin API (OpenAPI)        {self.url}/api/docs",
             "",
             "  Log in as alice, go available, then:",
             "    implus sandbox asterisk call 800 --caller 5551234   # a customer calls booking",
@@ -395,8 +406,10 @@ class Stack:
             "  alice's and bob's phones (sipp) answer by themselves after 2 s; the call shows",
             "  in the desktop's timeline, and a chat from user 5551234 joins the same session.",
             "",
-            f"  implus router status  --redis-url {self._url}",
-            f"  implus router explain REQUEST_ID --redis-url {self._url}",
+            f"  implus router status --redis-url {self._url}"
+            "             # queues, agents, recent request ids",
+            f"  implus router explain REQUEST_ID --redis-url {self._url}"
+            "   # why that agent (the id shows in the desktop too)",
             "",
             f"  logs in {self.logs}; logins in {self.state / 'logins.txt'}",
             "  Ctrl-C stops the demo (the Asterisk sandbox keeps running:"

@@ -23,12 +23,13 @@ from typing import Any
 
 import gevent
 import gevent.event
+import gevent.lock
 import redis
 
 from admin_config.model import AdminConfig
 from callflow import commands as cmd
 from callflow.context import FlowContext
-from callflow.drive import run_sync
+from callflow.drive import Deferred, run_sync
 from callflow.flow import CallFlow
 from callflow.intents import PbxUnavailable
 from callflow.reconcile import Repairs
@@ -90,6 +91,9 @@ class EslBridge:
         self.flow = CallFlow(self.ctx)
         self.fs = FreeSwitch(self.esl, settings.api_timeout)
         self.intents = EslIntents(self.fs, config)
+        self.deferred = Deferred()
+        self._deferred_wake = gevent.event.Event()
+        self.deferred.on_add = self._deferred_wake.set
         self.commands = cmd.CommandStream(
             keys.pbx_commands(self.pbx_id), f"esl-bridge-{self.pbx_id}"
         )
@@ -97,6 +101,7 @@ class EslBridge:
         """Read our own unacknowledged commands (after a start or a reconnect) first."""
         self._inflight: set[str] = set()
         self._calls: PerKey[Callable[[], None]] = PerKey(lambda job: job())
+        self._slots = gevent.lock.BoundedSemaphore(settings.concurrency)
         self.reconciliations = 0
         self.last_repairs = Repairs()
         self._loaded = False
@@ -113,6 +118,7 @@ class EslBridge:
         self.esl.start()
         for loop in (
             self._command_loop,
+            self._deferred_loop,
             self._presence_loop,
             self._sweep_loop,
             self._status_loop,
@@ -136,6 +142,8 @@ class EslBridge:
 
     def _shutdown(self) -> None:
         gevent.killall(self._greenlets, timeout=5)
+        for key in self.deferred.pending_keys():
+            self._write_deferred(key)
         self.esl.stop()
         try:
             self.router.redis.delete(self.status_key)
@@ -154,9 +162,12 @@ class EslBridge:
                 log.exception("%s failed; restarting it in 1 s", loop.__name__)
                 self._stop.wait(1)
 
-    def run_flow(self, flow: Flow) -> None:
-        """Run a call-flow generator: router ops over Redis, intents over ESL."""
-        run_sync(flow, self.ctx, self.router.run, self.intents)
+    def run_flow(self, flow: Flow, key: str) -> None:
+        """Run a call-flow generator: router ops over Redis, intents over ESL. At most
+        `concurrency` run at once; the others wait here (overload slows calls down, it
+        does not drop them)."""
+        with self._slots:
+            run_sync(flow, self.ctx, self.router.run, self.intents, self.deferred, key)
 
     # -- FreeSWITCH --------------------------------------------------------------------------
 
@@ -188,11 +199,14 @@ class EslBridge:
             return
         if isinstance(event, ChannelEvent):
             uid = event.unique_id
-            if event.name == "CHANNEL_CREATE":
+            # A leg the bridge placed rings an agent the router has reserved already: its
+            # phone turning busy and free again is not news (two heartbeats per call saved).
+            if event.name == "CHANNEL_CREATE" and not event.variable("implus_agent"):
                 self._calls.submit("phones", lambda: presence.channel_up(uid, event.channel_name))
             elif event.name == "CHANNEL_HANGUP_COMPLETE":
                 self._calls.submit("phones", lambda: presence.channel_down(uid))
-        self._calls.submit(self._event_key(event), lambda: self._handle_event(event))
+        key = self._event_key(event)
+        self._calls.submit(key, lambda: self._handle_event(event, key))
 
     def _event_key(self, event: EslEvent) -> str:
         """The call an event belongs to (all its legs share one key), else its own key."""
@@ -215,13 +229,32 @@ class EslBridge:
             return call.id if call is not None else (leg or "jobs")
         return "events"
 
-    def _handle_event(self, event: EslEvent) -> None:
+    def _handle_event(self, event: EslEvent, key: str) -> None:
         for fact in facts_of(event, lambda uid: self.book.find(uid) is not None):
             log.debug("fact %s", fact)
             try:
-                self.run_flow(self.flow.fact(fact))
+                self.run_flow(self.flow.fact(fact), key)
             except PbxUnavailable as e:
                 log.warning("handling %s stopped: FreeSWITCH is not connected (%s)", fact, e)
+
+    def _deferred_loop(self) -> None:
+        """Write what ended flows left (records, transcript entries) when no router
+        operation carried it within a couple of milliseconds."""
+        while not self._stop.is_set():
+            self._deferred_wake.wait()
+            self._deferred_wake.clear()
+            gevent.sleep(0.002)
+            for key in self.deferred.pending_keys():  # in each call's own queue
+                self._calls.submit(key, self._deferred_job(key))
+
+    def _deferred_job(self, key: str) -> Callable[[], None]:
+        return lambda: self._write_deferred(key)
+
+    def _write_deferred(self, key: str) -> None:
+        try:
+            self.router.run(self.deferred.op(self.ctx, key))
+        except (RouterError, redis.RedisError) as e:
+            log.error("writing call records / transcript entries failed: %s", e)
 
     # -- router commands -------------------------------------------------------------------
 
@@ -247,14 +280,15 @@ class EslBridge:
             command = cmd.parse_command(delivery.fields)
         except cmd.BadCommand as e:
             log.error("ignoring router command %s: %s", delivery.id, e)
-            self._ack(delivery.id)
+            self.deferred.add("commands", [self.commands.ack_step(delivery.id)], [])
             return
         log.debug("router command %s", command)
+        key = self.flow.key_of_command(command)
         self._inflight.add(delivery.id)
 
         def job() -> None:
             try:
-                self.run_flow(self.flow.command(command))
+                self.run_flow(self.flow.command(command), key)
             except PbxUnavailable as e:
                 # Not acknowledged: read again after the reconnection, once reconciled.
                 log.warning("command %s waits for FreeSWITCH: %s", delivery.id, e)
@@ -265,15 +299,10 @@ class EslBridge:
                 )
             finally:
                 self._inflight.discard(delivery.id)
-            self._ack(delivery.id)
+            # acknowledged after the flow's own writes, in the same round trip
+            self.deferred.add(key, [self.commands.ack_step(delivery.id)], [])
 
-        self._calls.submit(self.flow.key_of_command(command), job)
-
-    def _ack(self, entry_id: str) -> None:
-        try:
-            self.router.run(self.commands.ack([entry_id]))
-        except (RouterError, redis.RedisError) as e:
-            log.error("acknowledging command %s failed: %s (it is read again)", entry_id, e)
+        self._calls.submit(key, job)
 
     # -- reconciliation ------------------------------------------------------------------------
 
@@ -304,7 +333,7 @@ class EslBridge:
                 try:
                     call = self.book.get(call_id)
                     if call is not None:
-                        self.run_flow(r.call(call, live, repairs, 0 if full else taken_ms))
+                        self.run_flow(r.call(call, live, repairs, 0 if full else taken_ms), call_id)
                 except PbxUnavailable as e:
                     log.warning("reconciling call %s stopped: %s", call_id, e)
                 finally:
@@ -317,13 +346,14 @@ class EslBridge:
         for ch in strangers.values():
 
             def stranger(one: Any = ch) -> None:
-                self.run_flow(r.strangers({one.id: one}, repairs))
+                self.run_flow(r.strangers({one.id: one}, repairs), one.id)
 
             self._calls.submit(ch.id, stranger)
         if full:
             agents = list(self._phones.values())
             self._calls.submit(
-                "reconcile", lambda: self.run_flow(r.router_side(live, agents, repairs))
+                "reconcile",
+                lambda: self.run_flow(r.router_side(live, agents, repairs), "reconcile"),
             )
         if repairs:
             log.warning("reconciled with FreeSWITCH: %s", repairs)

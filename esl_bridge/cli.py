@@ -117,6 +117,7 @@ def run_bridge(
 ) -> None:
     """Build the bridge from the config and run it until SIGTERM/SIGINT (gevent patched)."""
     import gevent
+    import redis
 
     from esl_bridge.bridge import EslBridge
     from esl_bridge.errors import BridgeConfigError
@@ -135,7 +136,16 @@ def run_bridge(
         )
     except BridgeConfigError as e:
         raise click.ClickException(str(e)) from None
-    router = RouterClient.from_url(settings.redis_url, settings.domain)
+    # A pool that WAITS for a free connection: redis-py's default pool (100 connections)
+    # raised "Too many connections" under a burst of calls and the flow was dropped.
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        health_check_interval=30,
+        max_connections=settings.concurrency + 8,  # + command reader, presence, sweep
+        timeout=120,
+    )
+    router = RouterClient(redis.Redis(connection_pool=pool), settings.domain)
     try:
         router.redis.ping()
     except Exception as e:

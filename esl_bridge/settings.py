@@ -45,6 +45,8 @@ class BridgeSettings:
     also runs after every reconnection)."""
     api_timeout: float = 5.0
     """Seconds to wait for a short API command (uuid_bridge, uuid_kill...)."""
+    concurrency: int = 64
+    """Calls handled at once (each may wait on Redis or FreeSWITCH); more wait their turn."""
     status_interval: float = 5.0
     """Seconds between refreshes of the bridge's status key in Redis."""
 

@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import unquote
 
 from esl_bridge.errors import EslError, EslProtocolError
@@ -155,9 +156,18 @@ class RawEvent:
     headers: tuple[tuple[str, str], ...]
     body: str | None = None
 
+    @cached_property
+    def _index(self) -> dict[str, str]:
+        # A channel event has ~150 headers and the bridge reads ~20 of them: one pass to
+        # index them beats 20 case-insensitive scans (it was ~120 us per event).
+        index: dict[str, str] = {}
+        for name, value in self.headers:
+            index.setdefault(name.lower(), value)
+        return index
+
     def get(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), or None."""
-        return _first(self.headers, name)
+        return self._index.get(name.lower())
 
 
 def _url_decode(value: bytes) -> str:

@@ -45,7 +45,13 @@ def _client(redis_url: str, domain: str) -> Any:
     from router.client import RouterClient
     from router.errors import RouterUnavailable
 
-    client = RouterClient.from_url(redis_url, domain)
+    try:
+        client = RouterClient.from_url(redis_url, domain)
+    except ValueError as e:
+        raise click.ClickException(
+            f"--redis-url {redis_url!r} is not a Redis URL ({e}); "
+            "write it like redis://127.0.0.1:6379/0"
+        ) from None
     try:
         client.redis.ping()
     except Exception as e:
@@ -76,6 +82,22 @@ def _run_worker(redis_url: str, domain: str, index: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     signal.signal(signal.SIGINT, lambda *_: worker.stop())
     worker.run()
+
+
+def _also_after(command: Any) -> Any:
+    """Accept `--redis-url` and `--domain` after the subcommand too (`implus router status
+    --redis-url URL`), where users put them, not only before it."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None and param.name is not None:
+            ctx.ensure_object(dict)[param.name] = value
+
+    for name, text in (("--domain", "Routing domain"), ("--redis-url", "Redis URL")):
+        command = click.option(
+            name, default=None, expose_value=False, callback=keep,
+            help=f"{text}; the same as giving it before the subcommand.",
+        )(command)  # fmt: skip
+    return command
 
 
 @main.group(name="router", invoke_without_command=True)
@@ -121,6 +143,7 @@ def router_group(ctx: click.Context, redis_url: str, domain: str, workers: int) 
 
 
 @router_group.command()
+@_also_after
 @click.argument("request_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw traces as JSON.")
 @click.pass_obj
@@ -164,6 +187,7 @@ def explain(obj: dict[str, str], request_id: str, as_json: bool) -> None:
 
 
 @router_group.command("load-strategy")
+@_also_after
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.pass_obj
 def load_strategy(obj: dict[str, str], path: str) -> None:
@@ -199,6 +223,7 @@ def check_strategy(path: str) -> None:
 
 
 @router_group.command("dry-run")
+@_also_after
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--last", default=10_000, show_default=True, help="How many recent requests to replay."
@@ -234,6 +259,7 @@ def dry_run_command(obj: dict[str, str], path: str, last: int) -> None:
 
 
 @router_group.command()
+@_also_after
 @click.pass_obj
 def audit(obj: dict[str, str]) -> None:
     """Replay the event log and check the routing invariants (no double assignment...)."""
@@ -254,6 +280,7 @@ def audit(obj: dict[str, str]) -> None:
 
 
 @router_group.command()
+@_also_after
 @click.pass_obj
 def status(obj: dict[str, str]) -> None:
     """Queues (waiting, longest wait, estimated wait, service level) and agents."""
@@ -274,6 +301,25 @@ def status(obj: dict[str, str]) -> None:
             f"{k} {v}/{a.profile.capacity.get(k, 0)}" for k, v in sorted(a.load.items())
         )
         click.echo(f"  {a.id:<16} {a.effective_status(now):<10} {a.reason:<14} {load}")
+    _recent_requests(client)
+
+
+def _recent_requests(client: Any, count: int = 10) -> None:
+    """The newest routing requests with their ids (what `implus router explain` takes)."""
+    rows = client.redis.xrevrange(client.keys.events(), count=2000)
+    ids = [f["request"] for _i, f in rows if f.get("type") == "request.created"][:count]
+    if not ids:
+        return
+    click.echo("\nrecent requests (implus router explain REQUEST_ID tells why)")
+    for request in (client.request(i) for i in ids):
+        if request is None:
+            continue
+        at = time.strftime("%H:%M:%S", time.localtime(request.created / 1000))
+        who = f" {request.agent}" if request.agent else ""
+        click.echo(
+            f"  {request.id}  {at}  {request.channel.value:<5} {request.service:<12} "
+            f"user {request.user_id:<14} {request.state.value}{who}"
+        )
 
 
 def _attach_plugins() -> None:

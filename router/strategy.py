@@ -204,11 +204,11 @@ class Strategy:
                 if r.expression.matches(thing):
                     return r.name, tuple(notes)
             except rule_engine.EngineError as e:
-                notes.append(f"rule {r.name!r} skipped: {e.message}")
+                notes.append(_not_applicable(r.name, e.message))
             except (TypeError, ValueError, AttributeError) as e:
                 # rule-engine 4.x/5.x raises plain TypeErrors for some missing (None)
                 # operands, e.g. `"de" in customer.tags` without tags: treat as no match.
-                notes.append(f"rule {r.name!r} skipped: {e}")
+                notes.append(_not_applicable(r.name, str(e)))
         return None, tuple(notes)
 
     def plan(self, rule: Rule, waited: float) -> Plan:
@@ -477,3 +477,13 @@ def load_strategy_file(path: str | Path) -> Strategy:
         return parse_strategy(text)
     except StrategyError as e:
         raise StrategyError([f"{p}: {problem}" for problem in e.problems]) from None
+
+
+def _not_applicable(rule: str, why: str) -> str:
+    """A note for a rule whose condition cannot be evaluated on a request's facts: a normal
+    outcome (a fact the rule compares is missing, e.g. no `customer.vip`), not an error."""
+    return (
+        f"rule {rule!r} does not apply: its condition cannot be evaluated on this "
+        f"request's facts ({why}; usually a fact it compares is missing) - the next rule "
+        "was tried"
+    )

@@ -1,7 +1,16 @@
-"""Shared fixtures: a real redis-server on a free loopback port, one per test session.
+"""Shared fixtures: a real redis-server on a free loopback port, one per test session, and
+the Asterisk sandbox (tests/asterisk, tests/callflow).
 
 Tests never mock Redis. The server runs with an append-only file in a temp folder so
 durability tests can restart it over the same data.
+
+`asterisk_sandbox` brings the sandbox up through the same API as `implus sandbox
+asterisk up` (building the chroot on first use), holding an fcntl lock for the whole
+session: several test sessions on this machine (other worktrees, CI) share 5038/5060 and
+queue up here. If the sandbox cannot start, every test that needs it FAILS with the
+reason; nothing is skipped. Include files are emptied at the start and at the end. It
+lives here, once, because two fixtures of the same name in two folders would take the
+lock twice in one process.
 """
 
 from __future__ import annotations
@@ -17,6 +26,8 @@ from pathlib import Path
 
 import pytest
 import redis
+
+from devstack import AsteriskSandbox, SandboxError
 
 
 def free_port() -> int:
@@ -119,3 +130,35 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("IMPLUS_TEST_ARTIFACTS", "test-artifacts")).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def asterisk_sandbox(request: pytest.FixtureRequest) -> Iterator[AsteriskSandbox]:
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+    def say(message: str) -> None:
+        with capture.global_and_fixture_disabled():
+            print(f"\n[asterisk sandbox] {message}", flush=True)
+
+    box = AsteriskSandbox()
+    with box.session_lock(report=say):
+        was_running = box.is_running()
+        try:
+            box.up(report=say)
+            box.hangup_all()
+            box.reset_includes()
+            box.reload()
+        except SandboxError as e:
+            pytest.fail(
+                f"the Asterisk sandbox cannot start: {e}\n(`make sandbox` builds and starts "
+                "it; `implus sandbox asterisk status` tells what is missing)",
+                pytrace=False,
+            )
+        yield box
+        if not box.is_running():  # a test stopped or killed it: leave it as we found it
+            box.up(report=say)
+        box.reset_includes()
+        if was_running:
+            box.reload()
+        else:
+            box.down(report=say)

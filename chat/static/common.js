@@ -42,8 +42,10 @@ export async function fetchFileInto(url, file, into, headers) {
       const img = el("img", { alt: file.name, class: "image" });
       img.src = blobUrl;
       into.append(img);
+      await img.decode().catch(() => {}); // resolve once it has its height (scrolling)
     } else {
       const a = el("a", { download: file.name, class: "attachment" }, `📎 ${file.name}`);
+      a.setAttribute("aria-label", `Download ${file.name}`);
       a.href = blobUrl;
       into.append(a);
     }

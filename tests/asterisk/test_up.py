@@ -51,6 +51,25 @@ def test_up_starts_the_stack_and_routes_a_real_call(
     assert not any(line for line in _ps() if str(state) in line)
 
 
+def test_up_runs_twice_in_a_row_like_make_demo(sandbox: AsteriskSandbox, tmp_path: Path) -> None:
+    """`make demo` twice: the second `implus up` must not refuse the include files the first
+    one wrote (nor those an older implus wrote without the generated-file header)."""
+    state = tmp_path / "demo"
+    # what an older `implus up` left in the sandbox: its own file, without the header
+    (sandbox.etc / "pjsip_implus.conf").write_text("[1001]\ntype = aor\n", encoding="utf-8")
+    for attempt in (1, 2):
+        run = _implus(
+            "up", "--self-test", "--state", str(state),
+            "--redis-port", str(_free_port()), "--chat-port", str(_free_port()),
+        )  # fmt: skip
+        out = run.stdout + run.stderr
+        assert run.returncode == 0, f"run {attempt}:\n{out}"
+        assert "UnsafeOverwrite" not in out and "refusing to overwrite" not in out
+        assert "passed" in out, out
+        first_line = (sandbox.etc / "pjsip_implus.conf").read_text().splitlines()[0]
+        assert "implus generated file" in first_line, first_line
+
+
 def _ps() -> list[str]:
     return subprocess.run(
         ["ps", "-eo", "args"], capture_output=True, text=True, check=True

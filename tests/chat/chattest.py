@@ -18,6 +18,13 @@ from typing import Any
 from flask.testing import FlaskClient
 
 SECRET = "test-secret-" + "x" * 40
+STACK_ENV = {
+    "IMPLUS_CHAT_HEARTBEAT_TTL": "6",  # presence renewed every 2 s, lapses 6 s after a close
+    "IMPLUS_CHAT_RATE_PER_SECOND": "50",
+    "IMPLUS_CHAT_RATE_BURST": "100",
+    "IMPLUS_CHAT_STATS_INTERVAL": "0.5",
+}
+"""The environment of the router-backed chat processes (`stack`)."""
 
 
 def fast_accounts(redis_url: str) -> Any:

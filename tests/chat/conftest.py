@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from chattest import (
     SECRET,
+    STACK_ENV,
     ChatProcess,
     Stack,
     chat_env,
@@ -122,14 +123,6 @@ def new_page(browser: Any) -> Iterator[Any]:
     yield make
     for context in contexts:
         context.close()
-
-
-STACK_ENV = {
-    "IMPLUS_CHAT_HEARTBEAT_TTL": "6",  # presence renewed every 2 s, lapses 6 s after a close
-    "IMPLUS_CHAT_RATE_PER_SECOND": "50",
-    "IMPLUS_CHAT_RATE_BURST": "100",
-    "IMPLUS_CHAT_STATS_INTERVAL": "0.5",
-}
 
 
 def stack_process(redis_url: str, folder: Path, name: str) -> ChatProcess:

@@ -53,7 +53,8 @@ def test_agent_and_customer_chat_in_the_browser(
 ) -> None:
     shots = artifacts_dir / "chat-browser"
     shots.mkdir(exist_ok=True)
-    stack.agent("alice")  # login alice / alice-password
+    # login alice / alice-password; her phone on a PBX makes "Call me" possible
+    stack.agent("alice", pbx="ast1", endpoint="1001")
     token = stack.token("u-browser", ["booking"])
     url = stack.chat.url
     dialogs: list[str] = []
@@ -112,6 +113,7 @@ def test_agent_and_customer_chat_in_the_browser(
     customer.screenshot(path=str(shots / "5-customer-after-reload.png"))
 
     # "Call me": a phone callback in the same session, visible on the agent's timeline.
+    customer.click("button.callme-toggle")
     customer.fill("input.call-number", "+49 30 1234567")
     customer.click("button.call-btn")
     customer.wait_for_selector(".entry.me:has-text('call me at') .meta:has-text('✓')")

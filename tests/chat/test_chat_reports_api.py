@@ -226,7 +226,7 @@ def test_the_reports_endpoint_is_in_the_openapi_document_and_the_docs_page(
     page = web.get("/api/docs")
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
-    assert "GET /api/reports/{kind}" in html
+    assert "<code>/api/reports/{kind}</code>" in html
     assert "service_level" in html and "ContactReportRow" in html
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
 

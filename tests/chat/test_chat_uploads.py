@@ -66,7 +66,7 @@ def test_store_is_content_addressed_and_scoped_to_sessions(store: FileStore) -> 
 
 
 def test_limits_and_types_refused_with_clear_messages(store: FileStore) -> None:
-    with pytest.raises(UploadRefused, match="larger than 1000 bytes") as e:
+    with pytest.raises(UploadRefused, match="larger than the 1000 bytes limit") as e:
         store.store(io.BytesIO(PNG + b"0" * 2000), "big.png")
     assert e.value.code == "file_too_large"
     with pytest.raises(UploadRefused, match="not accepted; allowed: ") as e:

@@ -17,7 +17,7 @@ def test_connects_subscribes_and_runs_api(start_client, fake_fs: FakeFreeSwitch)
     listener = fake_fs.wait_for_clients(1)[0]
     assert listener.commands[0] == "auth ClueCon"
     assert listener.commands[1] == (
-        "event plain CHANNEL_CREATE CHANNEL_PROGRESS CHANNEL_ANSWER CHANNEL_PARK CHANNEL_BRIDGE "
+        "event json CHANNEL_CREATE CHANNEL_PROGRESS CHANNEL_ANSWER CHANNEL_PARK CHANNEL_BRIDGE "
         "CHANNEL_UNBRIDGE CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY PRESENCE_IN "
         "BACKGROUND_JOB CUSTOM sofia::register sofia::unregister sofia::expire"
     )

@@ -129,8 +129,9 @@ def test_stock_reader_dies_on_a_json_event(fake_fs: FakeFreeSwitch) -> None:
         assert esl.connected  # ... and nobody is told
 
 
-def test_ours_subscribes_plain_and_reads_json(start_client, fake_fs: FakeFreeSwitch) -> None:
-    assert EslSettings().subscription().startswith("event plain ")
+def test_ours_subscribes_json_and_reads_json(start_client, fake_fs: FakeFreeSwitch) -> None:
+    assert EslSettings().subscription().startswith("event json ")
+    assert EslSettings(event_format="plain").subscription().startswith("event plain ")
     client, recorder = start_client()
     fake_fs.inject(recorded_json_park())
     recorder.wait_for(lambda: recorder.events, what="the json park event")

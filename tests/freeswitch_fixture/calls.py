@@ -208,6 +208,12 @@ class CallModel:
         """(uuid, application, data) of every dialplan action run by the fake switch."""
         self.custom_events: list[FsEvent] = []
         """Every CUSTOM event fired by the `event` application (implus::overflow, ...)."""
+        self.rung: list[tuple[str, str]] = []
+        """(profile, user) of every phone an outbound leg rang, in order: `internal` for an
+        agent's phone, the gateway's name for a number dialled through a trunk."""
+        self.trunk_phone: Behaviour | None = None
+        """How numbers dialled through a gateway answer when no phone was added for them
+        (None: nothing answers there, NORMAL_TEMPORARY_FAILURE)."""
         server.api_handlers.update(
             {
                 "originate": self._originate,
@@ -441,6 +447,7 @@ class CallModel:
         answered (True, state "answering") or fails (False, hung up with its cause)."""
         with self.lock:
             leg.mark("created")
+            self.rung.append((leg.profile, leg.number))
             ring = not isinstance(behaviour, Unreachable)
             for ref in ORIGINATE_RING if ring else ORIGINATE_RING[:5]:
                 if ref == ("04", 23):
@@ -496,7 +503,9 @@ class CallModel:
             profile, _, target = rest.partition("/")
             if profile == "gateway":
                 gateway, _, number = target.partition("/")
-                phone = self.phones.get(number) or Phone(number, Unreachable(), False, "", "")
+                phone = self.phones.get(number) or Phone(
+                    number, self.trunk_phone or Unreachable(), False, "", ""
+                )
                 return phone, None, gateway, f"{gateway}.gateway", number
             user, _, host = target.partition("@")
             phone = self.phones.get(user)

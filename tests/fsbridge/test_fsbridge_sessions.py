@@ -1,5 +1,6 @@
-"""Outbound VoIP (click-to-call, callback), one session across chat and phone, and the router
-taking a connected caller back on hold - through the ESL bridge process."""
+"""Outbound VoIP (click-to-call) on FreeSWITCH's side, and the router taking a connected caller
+back on hold - through the ESL bridge process. (Callback, click-to-call and chat then call on
+both PBXs: tests/callflow/test_scenarios.py.)"""
 
 from __future__ import annotations
 
@@ -74,61 +75,6 @@ def test_click_to_call_agent_not_answering_is_recorded(stack: Stack) -> None:
     )
     assert entries[-1]["cause"] == "NO_ANSWER"
     assert entries[-1]["answered"] is False
-
-
-def test_callback_request_rings_the_agent_accepts_then_dials_the_customer(stack: Stack) -> None:
-    stack.agent_ready("bert")
-    stack.calls.add_phone("0301234567", Answer(after=0.05))
-    sub = stack.router.submit(
-        channel="voip", service="booking", user_id="u-callback", callback_number="301234567"
-    )
-    request = stack.wait(
-        lambda: (r := stack.router.request(sub.request_id)).state.value == "accepted" and r,
-        "the callback to be accepted",
-    )
-    assert request.agent == "bert"
-    customer = stack.wait(
-        lambda: next(
-            (u for u, leg in stack.calls.legs.items() if leg.number == "0301234567" and leg.peer),
-            None,
-        ),
-        "the customer to be called back and bridged",
-    )
-    stack.calls.hangup(customer)
-    stack.wait(
-        lambda: stack.router.request(sub.request_id).state.value == "closed",
-        "the callback request to be completed",
-    )
-    assert stack.router.agent("bert").load.get("voice", 0) == 0
-
-
-def test_chat_then_call_share_one_session_and_agent(stack: Stack) -> None:
-    stack.agent_ready("anna")
-    stack.agent_ready("bert")
-    # The customer chats first (as the chat service would file it); bert takes the chat.
-    chat = stack.router.submit(channel="chat", service="booking", user_id="+4930777777")
-    offer = stack.wait(
-        lambda: (r := stack.router.request(chat.request_id)).state.value == "offered" and r.offer,
-        "the chat to be offered",
-    )
-    chat_agent = stack.router.offer(offer).agent_id
-    assert stack.router.accept(offer, chat_agent)
-
-    # Then they call: same user (their number), same service -> the same session, same agent.
-    caller = stack.calls.dial("800", "+4930777777")
-    request = stack.wait_request(caller, "accepted")
-    assert request.session_id == chat.session_id
-    assert request.agent == chat_agent
-    types = stack.wait(
-        lambda: "call.bridged" in (t := stack.transcript_types(chat.session_id)) and t,
-        "the call to be bridged",
-    )
-    assert types.index("assigned") < types.index("call.bridged")
-    stack.calls.hangup(caller)
-    stack.wait_request(caller, "closed")
-    session = stack.router.session(chat.session_id)
-    assert session.owner == chat_agent
-    assert session.is_open  # the chat goes on
 
 
 def test_hold_puts_the_caller_back_in_the_queue_for_another_agent(stack: Stack) -> None:

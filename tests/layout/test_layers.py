@@ -30,7 +30,6 @@ ALLOWED: dict[str, set[str]] = {
 PACKAGES = set(ALLOWED)
 MAX_LINES = 450
 TO_SPLIT = {
-    "ami_bridge/connection.py",
     "devstack/asterisk.py",
     "devstack/stack.py",
     "router/client.py",
