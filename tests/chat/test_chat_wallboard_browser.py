@@ -9,13 +9,13 @@ install it. Screenshots go to test-artifacts/wallboard-browser/."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from browsertest import assert_accessible, log_in, wait_until
 from chattest import ChatProcess, chat_env, fast_accounts, free_port, staff_login
 
 from reports.db import make_engine, migrate
@@ -83,16 +83,6 @@ def sink(redis_url: str, reports_url: str) -> Iterator[Sink]:
     engine.dispose()
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def cells(page: Any, selector: str) -> list[str]:
     return [c.strip() for c in page.locator(selector).locator("td").all_inner_texts()]
 
@@ -100,13 +90,14 @@ def cells(page: Any, selector: str) -> list[str]:
 def wait_rows(page: Any, selector: str, want: Callable[[list[str]], bool]) -> None:
     """Until a row's cell texts satisfy ``want`` (polled from here: the page's CSP forbids
     the eval that page-side waiting needs)."""
-    wait_for(
-        lambda: any(
-            want(cells(page, f"{selector} >> nth={i}"))
-            for i in range(page.locator(selector).count())
-        ),
-        f"a row of {selector} as wanted; rows: {page.locator(selector).all_inner_texts()}",
-    )
+    rows = page.locator(selector)
+    try:
+        wait_until(
+            lambda: any(want(cells(page, f"{selector} >> nth={i}")) for i in range(rows.count())),
+            what=f"a row of {selector} as wanted",
+        )
+    except AssertionError as e:
+        raise AssertionError(f"{e}; the rows: {rows.all_inner_texts()}") from None
 
 
 def console_error(problems: list[str], message: Any) -> None:
@@ -125,6 +116,9 @@ def test_wallboard_live_drill_down_and_actions(
     shots = artifacts_dir / "wallboard-browser"
     shots.mkdir(exist_ok=True)
     router = RouterClient.from_url(redis_url)
+    # the worker installs the built-in strategy when it starts and none is loaded: load
+    # ours after that, or the built-in one could land on top of it
+    wait_until(lambda: router.redis.hget(router.keys.strategy(), "version"), what="a strategy")
     router.load_strategy(STRATEGY)
     for agent, skill in (("alice", "booking"), ("bob", "billing")):
         router.upsert_agent(
@@ -149,11 +143,7 @@ def test_wallboard_live_drill_down_and_actions(
             "response",
             lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
         )
-        page.goto(board_chat.url + "/login")
-        page.fill("#username", "boss")
-        page.fill("#password", "boss-password")
-        page.check("input[name=role][value=admin]")
-        page.click("#login-submit")
+        log_in(page, board_chat.url, "boss", role="admin")
         page.wait_for_url("**/supervisor")
         page.wait_for_selector("#link-state:has-text('live')")
 
@@ -171,7 +161,7 @@ def test_wallboard_live_drill_down_and_actions(
         # A chat comes in and rings alice; she answers; a second one has to wait.
         first = router.submit("chat", "booking", "cust-1")
         page.wait_for_selector("#agents tr[data-agent='alice'] .wb-activity:has-text('Ringing')")
-        offer = wait_for(lambda: router.agent_offers("alice"), "alice's offer")[0]
+        offer = wait_until(lambda: router.agent_offers("alice"), what="alice's offer")[0]
         assert router.accept(offer.id, "alice")
         page.wait_for_selector("#agents tr[data-agent='alice'] .wb-activity:has-text('Busy')")
         second = router.submit("chat", "booking", "cust-2")
@@ -199,12 +189,14 @@ def test_wallboard_live_drill_down_and_actions(
         page.wait_for_selector("#wb-queue-agents tr[data-agent='alice']:has-text('Busy')")
         assert page.locator("#wb-queue-agents tr[data-agent='bob']").count() == 0
         page.locator("#wb-detail").screenshot(path=str(shots / "3-drill-down.png"))
+        assert_accessible(page, "the wall board with a queue drilled down")
 
         # Move cust-2 to billing; bob comes back from training and takes it.
         page.click(f"#wb-contacts tr[data-request='{second.request_id}'] button.wb-move")
         page.wait_for_selector("#wb-dialog[open]")
         page.select_option("#wb-move-target", "queue:billing")
         page.locator("#wb-dialog").screenshot(path=str(shots / "4-move-dialog.png"))
+        assert_accessible(page, "the move dialog")
         page.click("#wb-dialog-ok")
         page.wait_for_selector("#wb-dialog", state="hidden")
         page.wait_for_selector("#wb-detail-status:has-text('moved to billing')")
