@@ -24,7 +24,8 @@ venv: $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 
 # Browser libraries from the npm registry (package.json, pinned by package-lock.json): the
-# chart library the chat service serves, axe-core for the accessibility checks in the tests.
+# chart library and SIP.js (browser VoIP) the chat service serves, axe-core for the
+# accessibility checks in the tests.
 # node_modules/ is never committed; npm comes with Node.js (Debian's `npm` where missing).
 node_modules/.package-lock.json: package.json package-lock.json
 	@command -v npm >/dev/null || { \

@@ -198,7 +198,7 @@ def _agent(draft: Draft, i: int, a: Agent) -> list[Problem]:
         )
     if (a.endpoint or a.takes_calls) and not a.pbx:
         out.append(error((*loc, "pbx"), f"agent {a.id!r} has a phone but no home PBX: set pbx:"))
-    if a.endpoint and not a.password_env and not a.contact:
+    if a.endpoint and not a.password_env and not a.contact and a.phone != "webrtc":
         out.append(
             error(
                 (*loc, "password_env"),
@@ -333,6 +333,11 @@ def secrets_set(draft: Draft) -> list[Problem]:
     refs += [(("pbxs", i, "secret_env"), p.secret_env) for i, p in draft.each("pbxs")]
     refs += [(("agents", i, "password_env"), a.password_env) for i, a in draft.each("agents")]
     refs += [
+        (("pbxs", i, "webrtc", "relay_secret_env"), p.webrtc.relay_secret_env)
+        for i, p in draft.each("pbxs")
+        if p.webrtc is not None
+    ]
+    refs += [
         (("trunks", i, "secret_env"), t.secret_env)
         for i, t in draft.each("trunks")
         if isinstance(t, OutboundTrunk)
@@ -395,8 +400,16 @@ def strategy_file(draft: Draft) -> list[Problem]:
     return []
 
 
+def webrtc(draft: Draft) -> list[Problem]:
+    """VoIP entry points and softphones need a PBX with a webrtc: block (admin_config.webrtc)."""
+    from admin_config import webrtc as w
+
+    return w.problems(draft.by_id("pbxs"), draft.each("entry_points"), draft.each("agents"))
+
+
 CHECKS: tuple[Check, ...] = (
     duplicate_ids,
+    webrtc,
     entry_points,
     agents,
     trunks,

@@ -27,6 +27,7 @@ from pydantic import (
 
 from admin_config import names, patterns
 from admin_config.errors import ConfigInvalid
+from admin_config.webrtc import Phone, WebrtcSettings
 
 Name = Annotated[str, StringConstraints(pattern=names.NAME)]
 Slug = Annotated[str, StringConstraints(pattern=names.SLUG)]
@@ -74,6 +75,8 @@ class _PbxBase(_Model):
     """Where `implus dialplan apply` installs the generated include files."""
     phone_context: ContextName = "default"
     """Dialplan context for calls the agents' own phones place."""
+    webrtc: WebrtcSettings | None = None
+    """Browser VoIP through the chat service's relay (docs/voip.md); None = off."""
 
     @property
     def management_port(self) -> int:
@@ -216,6 +219,8 @@ class EntryPoint(_Model):
     max_wait: Annotated[int, Field(ge=1, le=86400)] = 300
     """Seconds the router may keep the caller waiting before the overflow."""
     overflow: Overflow = Field(default_factory=Overflow)
+    media: Literal["voice", "voip"] = "voice"
+    """``voip``: the customers' "Call us" line from the browser (needs the PBX's webrtc)."""
 
     @field_validator("extension")
     @classmethod
@@ -253,6 +258,8 @@ class Agent(_Model):
     """Environment variable holding the phone's SIP password."""
     contact: Annotated[str, StringConstraints(pattern=names.SIP_URI)] | None = None
     """Static SIP contact for a phone that does not register."""
+    phone: Phone = "sip"
+    """``webrtc``: the agent desktop's softphone registers as `endpoint` (docs/voip.md)."""
     skills: dict[Name, Annotated[int, Field(ge=0, le=1000)]] = Field(default_factory=dict)
     capacity: Capacity = Field(default_factory=Capacity)
 

@@ -105,7 +105,13 @@ def freeswitch(draft: Draft, kinds: dict[str, str]) -> list[Problem]:
                 )
             )
     for i, a in draft.each("agents"):
-        if kinds.get(a.pbx or "") == "freeswitch" and a.endpoint and not a.password_env:
+        softphone = a.phone == "webrtc"  # its password is derived from the relay secret
+        if (
+            kinds.get(a.pbx or "") == "freeswitch"
+            and a.endpoint
+            and not a.password_env
+            and not softphone
+        ):
             # A FreeSWITCH directory user without a password accepts any registration.
             out.append(
                 error(

@@ -159,9 +159,11 @@ def _register(app: Flask) -> None:
         vendor,
         web_api,
         web_pages,
+        web_voip,
         web_widget,
         web_workspace,
         ws_routes,
+        ws_sip,
     )
 
     app.before_request(_strip_ws_extensions)
@@ -177,8 +179,11 @@ def _register(app: Flask) -> None:
     app.register_blueprint(vendor.bp)
     reports_api.init_app(app, ctx(app).settings.reports_database_url)
     supervisor_api.init_app(app)
+    app.register_blueprint(web_voip.bp)
+    web_voip.setup(app)
     sock = Sock(app)
     ws_routes.register(app, sock)
+    ws_sip.register(app, sock)
 
 
 def _strip_ws_extensions() -> None:

@@ -57,6 +57,8 @@ CUSTOMER_SAFE_CODES = frozenset(
         "file_empty",
         "file_too_large",
         "file_type",
+        "voip_unavailable",  # chat.voip_directory: no VoIP line / user id unfit for VoIP
+        "bad_state",
     }
 )
 """Error codes whose messages speak only of what the customer sent (their input, token)."""

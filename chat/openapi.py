@@ -250,6 +250,31 @@ def spec() -> dict[str, Any]:
             "/api/reports/{kind}": {"get": _report_op()},
             **openapi_paths(_op, _ref, _query),
             "/api/openapi.json": {"get": _op("This document", {"type": "object"}, auth=False)},
+            # Browser VoIP (docs/voip.md): the agent desktop's calls.
+            "/api/voip/softphone": {
+                "get": _op(
+                    "The agent's softphone line (SIP URI, relay path, ICE servers; never a "
+                    "secret), or enabled: false and why",
+                    {"type": "object"},
+                    admin=False,
+                )
+            },
+            "/api/sessions/{session_id}/voip-call": {
+                "post": _op(
+                    "Ring the session's customer in their chat widget (VoIP callback); "
+                    "online: false when no widget saw the ring within 2.5 s",
+                    {"type": "object"},
+                    admin=False,
+                    params=[
+                        {
+                            "name": "session_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                )
+            },
             "/api/docs": {
                 "get": {
                     "summary": "This document as a page",

@@ -119,6 +119,10 @@ class Settings(BaseModel):
     ``var/reports.sqlite3`` (``IMPLUS_DATA_DIR``)."""
     node_modules: Path = Field(default_factory=lambda: NODE_MODULES)
     """Where `make deps` (npm ci) installed the browser libraries the pages load."""
+    voip_config: Path | None = None
+    """The admin YAML (docs/admin-config.md): enables browser VoIP (docs/voip.md) - the
+    customers' "Call us", VoIP callbacks and agents' softphones through the SIP relay.
+    The relay secret comes from the variable its PBX's ``webrtc.relay_secret_env`` names."""
     metrics_enabled: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

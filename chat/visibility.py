@@ -27,6 +27,7 @@ CUSTOMER_TYPES = frozenset(
         "call.bridged",  # connected with an agent
         "call.transferred",  # the caller was moved (back on hold, to the overflow)
         "call.hangup",
+        "voip.ring",  # the agent rings the customer's widget (VoIP callback), its outcome
     }
 )
 """Entry types a customer may see; everything else (notes first of all) is staff only.
@@ -61,6 +62,7 @@ CUSTOMER_FRAME_FIELDS: dict[str, tuple[str, ...]] = {
     "session_closed": ("type", "session_id"),
     "typing": ("type", "session_id", "from", "on", "name"),  # name: the agent's display name
     "receipt": ("type", "session_id", "party", "id"),
+    "voip_ring": ("type", "session_id", "ring", "state", "name"),  # a VoIP callback rings
 }
 """Live session frames a customer may get, with the fields each keeps; others are not sent."""
 

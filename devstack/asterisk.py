@@ -296,6 +296,7 @@ class AsteriskSandbox:
             "manager reload",
             "moh reload",
             "module reload app_queue.so",
+            "module reload http",
         ):
             self.cli(command)
 

@@ -32,6 +32,9 @@ INCLUDE_FILES = (
     "manager_implus.conf",
     "musiconhold_implus.conf",
     "queues_implus.conf",
+    "http_implus.conf",
+    "pjsip_webrtc_implus.conf",
+    "extensions_webrtc_implus.conf",
 )
 
 #: Where the generated hold tone lives inside the chroot.
@@ -182,6 +185,7 @@ endpoint = customers
 match = {CUSTOMER_HOST}
 
 #tryinclude pjsip_implus.conf
+#tryinclude pjsip_webrtc_implus.conf
 """
 
 EXTENSIONS_CONF = """\
@@ -211,6 +215,7 @@ exten => 9991,1,Answer()
  same => n,Hangup()
 
 #tryinclude extensions_implus.conf
+#tryinclude extensions_webrtc_implus.conf
 """
 
 MUSICONHOLD_CONF = f"""\
@@ -233,6 +238,12 @@ persistentmembers = no
 #tryinclude queues_implus.conf
 """
 
+HTTP_CONF = """\
+; implus sandbox: the HTTP server is off unless the generated include (browser VoIP,
+; docs/voip.md) turns it on - on loopback, for the chat service's SIP relay only.
+#tryinclude http_implus.conf
+"""
+
 BASE_CONFIGS = {
     "asterisk.conf": ASTERISK_CONF,
     "modules.conf": MODULES_CONF,
@@ -242,6 +253,7 @@ BASE_CONFIGS = {
     "extensions.conf": EXTENSIONS_CONF,
     "musiconhold.conf": MUSICONHOLD_CONF,
     "queues.conf": QUEUES_CONF,
+    "http.conf": HTTP_CONF,
 }
 
 #: Stock files whose demo content would load beside ours (AEL/Lua dialplan, users.conf).

@@ -39,6 +39,9 @@ AMI_USER = "implus_bridge"
 AMI_SECRET_ENV = "IMPLUS_SANDBOX_BRIDGE_SECRET"  # noqa: S105 - a variable name
 AMI_SECRET = "bridge-sandbox"  # noqa: S105 - a loopback-only test PBX
 TRUNK_ID = "carrier"
+RELAY_SECRET_ENV = "IMPLUS_SANDBOX_RELAY_SECRET"  # noqa: S105 - a variable name
+RELAY_SECRET = "relay-sandbox-secret-0123456789"  # noqa: S105 - a loopback-only test PBX
+WS_PORT = 8088
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class LabAgent:
     skills: dict[str, int] = field(default_factory=dict)
     voice: int = 1
     chat: int = 3
+    phone: str = "sip"
+    """``webrtc``: a browser softphone (registers through the chat relay; `port` unused)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class LabEntry:
     max_wait: int = 120
     overflow: dict[str, Any] | str = "hangup"
     language: str = "en"
+    media: str = "voice"
+    """``voip``: the customers' "Call us" line from the browser (docs/voip.md)."""
 
 
 @dataclass
@@ -96,7 +103,25 @@ class Lab:
             self.admin_hook(data)
         return data
 
+    @property
+    def webrtc(self) -> bool:
+        """Browser VoIP is on when an entry point is VoIP or an agent has a softphone."""
+        return any(e.media == "voip" for e in self.entries) or any(
+            a.phone == "webrtc" for a in self.agents
+        )
+
     def _sandbox_admin_dict(self) -> dict[str, Any]:
+        data = self._base_admin_dict()
+        if self.webrtc:
+            data["pbxs"][0]["webrtc"] = {
+                "ws_host": configs.SIP_HOST,
+                "ws_port": WS_PORT,
+                "relay_secret_env": RELAY_SECRET_ENV,
+                "media_address": configs.SIP_HOST,
+            }
+        return data
+
+    def _base_admin_dict(self) -> dict[str, Any]:
         return {
             "strategy": "strategy.yaml",
             "hold_margin": self.hold_margin,
@@ -123,6 +148,7 @@ class Lab:
                     "language": e.language,
                     "max_wait": e.max_wait,
                     "overflow": e.overflow,
+                    **({"media": e.media} if e.media != "voice" else {}),
                 }
                 for e in self.entries
             ],
@@ -132,7 +158,11 @@ class Lab:
                     "name": a.id.title(),
                     "pbx": PBX_ID,
                     "endpoint": a.endpoint,
-                    "contact": f"sip:{a.endpoint}@{configs.SIP_HOST}:{a.port}",
+                    **(
+                        {"phone": "webrtc"}
+                        if a.phone == "webrtc"
+                        else {"contact": f"sip:{a.endpoint}@{configs.SIP_HOST}:{a.port}"}
+                    ),
                     "skills": a.skills,
                     "capacity": {"voice": a.voice, "chat": a.chat, "voip": a.voice},
                 }
@@ -160,6 +190,7 @@ class Lab:
         out = "".join(
             agent_endpoint_config(a.endpoint, contact_port=a.port, qualify=self.qualify)
             for a in self.agents
+            if a.phone != "webrtc"  # softphones: the renderer's pjsip_webrtc_implus.conf
         )
         trunk = trunk_name(TRUNK_ID)
         out += (
@@ -179,10 +210,16 @@ class Lab:
         """
         if env is not None:
             env[AMI_SECRET_ENV] = AMI_SECRET
+            env[RELAY_SECRET_ENV] = RELAY_SECRET
         config = self.write()
         self.box.adopt_includes()  # files an older implus wrote without the header
+        if self.webrtc:
+            # Asterisk may have been started by an older checkout whose base configs lack
+            # the WebRTC includes (http.conf, the tryinclude lines): bring them up to date.
+            self.box.write_base_configs()
         pbx = select_pbx(config, PBX_ID)
-        apply(config, pbx, None, secrets=Secrets({AMI_SECRET_ENV: AMI_SECRET}))
+        secrets = Secrets({AMI_SECRET_ENV: AMI_SECRET, RELAY_SECRET_ENV: RELAY_SECRET})
+        apply(config, pbx, None, secrets=secrets)
         self.box.write_include("pjsip_implus.conf", self.pjsip())
         if self.extra_extensions:
             generated = (self.box.etc / "extensions_implus.conf").read_text(encoding="utf-8")

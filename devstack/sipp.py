@@ -176,6 +176,7 @@ class Sipp:
         max_seconds: float = 60,
         limit: int | None = None,
         source: tuple[str, int] | None = None,
+        rtp_echo: int | None = None,
     ) -> SippRun:
         """A customer calls `exten` (context `sandbox-inbound`) from 127.0.0.2.
 
@@ -185,6 +186,8 @@ class Sipp:
         the calls open at once (sipp -l; its default is low for load tests).
         `source`: call from this (host, port) instead, e.g. another PBX's address that a
         pjsip `identify` maps to an inter-PBX trunk.
+        `rtp_echo`: a free UDP port; the customer's SDP offers it and sipp echoes every RTP
+        packet it gets there back to the sender (the far end then receives audio).
         """
         callers = [caller] if isinstance(caller, str) else caller
         host, port = source or (
@@ -213,6 +216,7 @@ class Sipp:
                 "-recv_timeout",
                 f"{int(max_seconds * 1000)}",
                 *(["-l", str(limit)] if limit else []),
+                *_echo_args(rtp_echo),
             ],
             csv_rows=[[c] for c in callers],
             max_seconds=max_seconds,
@@ -227,6 +231,7 @@ class Sipp:
         calls: int = 1,
         host: str = configs.SIP_HOST,
         max_seconds: float = 120,
+        rtp_echo: int | None = None,
     ) -> SippRun:
         """A phone listening on host:port (UAS) for `calls` calls (0: until stopped).
 
@@ -234,6 +239,8 @@ class Sipp:
         caller cancels; "busy" answers 486 Busy Here. `talk`: seconds after the answer
         before the phone hangs up itself; None waits for the far end to hang up.
         Answers OPTIONS (qualify) automatically. Returns once the port is listening.
+        `rtp_echo`: a free UDP port where sipp echoes the RTP it receives (see
+        `customer_call`).
         """
         args = [
             "-i",
@@ -249,6 +256,7 @@ class Sipp:
         if behaviour == "answer":
             args += ["-set", "ring_ms", str(int(ring * 1000))]
             args += ["-set", "talk_ms", str(0 if talk is None else max(1, int(talk * 1000)))]
+        args += _echo_args(rtp_echo)
         run = self._start(
             _SCENARIOS[behaviour],
             name=f"phone-{behaviour}-{port}",
@@ -433,3 +441,8 @@ def _wait_udp_bound(host: str, port: int, run: SippRun, timeout: float = 10) -> 
         time.sleep(0.02)
     run.stop()
     raise SandboxError(f"sipp {run.name} did not listen on {host}:{port} within {timeout} s")
+
+
+def _echo_args(port: int | None) -> list[str]:
+    """sipp's RTP echo on `port` (the scenarios' SDP announce [media_port])."""
+    return ["-rtp_echo", "-mp", str(port)] if port else []

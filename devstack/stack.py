@@ -43,7 +43,16 @@ import click
 
 from .asterisk import AsteriskSandbox
 from .errors import SandboxError
-from .lab import AMI_SECRET, AMI_SECRET_ENV, PBX_ID, Lab, LabAgent, LabEntry
+from .lab import (
+    AMI_SECRET,
+    AMI_SECRET_ENV,
+    PBX_ID,
+    RELAY_SECRET,
+    RELAY_SECRET_ENV,
+    Lab,
+    LabAgent,
+    LabEntry,
+)
 from .sipp import Sipp, SippRun
 
 DEFAULT_STATE = Path("~/.cache/implus/demo")
@@ -83,11 +92,15 @@ rules:
 AGENTS = (
     LabAgent("alice", "1001", 5091, {"booking": 3, "billing": 1}, voice=1, chat=3),
     LabAgent("bob", "1002", 5092, {"billing": 4, "booking": 1}, voice=1, chat=2),
+    # dave answers in the desktop: a WebRTC softphone (docs/voip.md), no sipp phone
+    LabAgent("dave", "3001", 0, {"booking": 2, "billing": 2}, voice=1, chat=3, phone="webrtc"),
 )
 CHAT_ONLY = {"carol": {"booking": 2, "billing": 2}}
 ENTRIES = (
     LabEntry("booking_line", "800", "booking", max_wait=300),
     LabEntry("billing_line", "801", "billing", max_wait=300),
+    # the demo page's "Call us" (browser VoIP into the booking queue)
+    LabEntry("booking_voip", "810", "booking", max_wait=300, media="voip"),
 )
 
 Say = Callable[[str], None]
@@ -235,7 +248,8 @@ class Stack:
         }
         self._spawn("router", ["router", "--redis-url", self._url, "--workers", "1"], env)
         self._spawn("reports-sink", ["reports", "sink", "--redis-url", self._url], env)
-        self._spawn_chat(env)
+        voip = {"IMPLUS_CHAT_VOIP_CONFIG": str(lab.config_path), RELAY_SECRET_ENV: RELAY_SECRET}
+        self._spawn_chat({**env, **voip})
         bridge = self._spawn(
             "ami-bridge",
             [
@@ -303,13 +317,15 @@ class Stack:
     def _phones(self) -> None:
         sipp = Sipp(self.box)
         for agent in AGENTS:
+            if agent.phone == "webrtc":
+                continue
             self.phones.append(
                 sipp.phone(agent.port, "answer", ring=2.0, calls=0, max_seconds=86400)
             )
         self.phones.append(sipp.customer_phone("answer", ring=1.0, calls=0, max_seconds=86400))
         self.say(
             "phones: "
-            + ", ".join(f"{a.id} on {a.endpoint} (127.0.0.1:{a.port})" for a in AGENTS)
+            + ", ".join(f"{a.id} on {a.endpoint} (127.0.0.1:{a.port})" for a in AGENTS if a.port)
             + " answer after 2 s; the customers' phone (callbacks) on 127.0.0.2:5070"
         )
 
@@ -405,6 +421,8 @@ class Stack:
             "    implus sandbox asterisk call 801                    # ... or billing (bob)",
             "  alice's and bob's phones (sipp) answer by themselves after 2 s; the call shows",
             "  in the desktop's timeline, and a chat from user 5551234 joins the same session.",
+            "  Browser VoIP (docs/voip.md): on the demo page press 'Call us' (line 810, the",
+            "  booking queue); log in as dave for the desktop's softphone (it rings there).",
             "",
             f"  implus router status --redis-url {self._url}"
             "             # queues, agents, recent request ids",

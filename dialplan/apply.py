@@ -27,7 +27,12 @@ from dialplan.install import (
 )
 from dialplan.rendering import render
 
-_ASTERISK_MODULES = {"dialplan": "pbx_config", "pjsip": "res_pjsip.so", "manager": "manager"}
+_ASTERISK_MODULES = {
+    "dialplan": "pbx_config",
+    "pjsip": "res_pjsip.so",
+    "manager": "manager",
+    "http": "http",
+}
 
 
 def reload_plan(pbx: Pbx, changes: Sequence[FileChange], everything: bool = False) -> ReloadPlan:
@@ -46,12 +51,12 @@ def reload_plan(pbx: Pbx, changes: Sequence[FileChange], everything: bool = Fals
             gateways_to_kill=tuple(sorted(kill)),
         )
     kinds = {c.file.reload if c.file else _kind_of(c.path) for c in changed}
-    order = ("dialplan", "pjsip", "manager")
+    order = ("http", "dialplan", "pjsip", "manager")
     return ReloadPlan(asterisk_modules=tuple(_ASTERISK_MODULES[k] for k in order if k in kinds))
 
 
 def _kind_of(path: str) -> str:
-    for kind in ("pjsip", "manager"):
+    for kind in ("pjsip", "manager", "http"):
         if path.startswith(kind):
             return kind
     return "dialplan"

@@ -49,10 +49,13 @@ DIAL_CHARS = "0-9*#+"
 
 
 def render(config: AdminConfig, pbx: AsteriskPbx, secrets: Secrets) -> list[RenderedFile]:
+    from dialplan import render_webrtc_asterisk  # browser VoIP: its own files (docs/voip.md)
+
     return [
         RenderedFile(EXTENSIONS, extensions(config, pbx), "dialplan"),
         RenderedFile(PJSIP, pjsip(config, pbx, secrets), "pjsip", secret=True),
         RenderedFile(MANAGER, manager(config, pbx, secrets), "manager", secret=True),
+        *render_webrtc_asterisk.render(config, pbx, secrets),
     ]
 
 
@@ -144,6 +147,8 @@ def _entry(config: AdminConfig, e: EntryPoint) -> _Extension:
     ext.step(f"Set(IMPLUS_LANGUAGE={lang})")
     ext.step(f"Set(CHANNEL(language)={lang})")
     ext.step(f"Set(IMPLUS_MAXWAIT={wait})")
+    if e.media == "voip":  # a browser call (docs/voip.md): the router gets a `voip` request
+        ext.step("Set(IMPLUS_MEDIA=voip)")
     # What the caller dialled (a pattern's match): the way back to this hold step.
     ext.step("Set(IMPLUS_EXTEN=${EXTEN})")
     # Dial(...,m) in implus-connect plays this class while an agent's phone rings.
@@ -157,7 +162,8 @@ def _entry(config: AdminConfig, e: EntryPoint) -> _Extension:
     ext.step("Answer()")
     ext.step(
         f"UserEvent(ImplusEntry,Service: {service},Entry: {entry},"
-        f"User: ${{IMPLUS_USER}},Language: {lang},MaxWait: {wait})"
+        f"User: ${{IMPLUS_USER}},Language: {lang},MaxWait: {wait}"
+        + (",Media: voip)" if e.media == "voip" else ")")
     )
     # `hold` is where a bridge Redirects a caller back to (transfer, failed connect).
     ext.step(f"MusicOnHold({music},{e.max_wait + config.hold_margin})", label=HOLD_LABEL)
@@ -272,7 +278,8 @@ def _section(name: str, comment: str | None, **values: str | int | None) -> str:
 def pjsip(config: AdminConfig, pbx: AsteriskPbx, secrets: Secrets) -> str:
     parts = [_header(config, pbx, PJSIP, "pjsip.conf")]
     for agent in config.agents_on(pbx.id):
-        parts.append(_agent_sections(pbx, agent, secrets))
+        if agent.phone != "webrtc":  # softphones: pjsip_webrtc_implus.conf
+            parts.append(_agent_sections(pbx, agent, secrets))
     for trunk in config.outbound_trunks_on(pbx.id):
         parts.append(_trunk_sections(pbx, trunk, secrets))
     for link in config.inter_pbx_trunks_of(pbx.id):

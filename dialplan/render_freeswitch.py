@@ -70,7 +70,9 @@ def render(config: AdminConfig, pbx: FreeswitchPbx, secrets: Secrets) -> list[Re
     files.append(RenderedFile(_directory_path(pbx), users, "xml", True))
     gateways = _document(config, _gateways(config, pbx, secrets))
     files.append(RenderedFile(_gateways_path(pbx), gateways, "gateways", True))
-    return files
+    from dialplan import render_webrtc_freeswitch  # browser VoIP: its own files (docs/voip.md)
+
+    return files + render_webrtc_freeswitch.render(config, pbx, secrets)
 
 
 def gateway_name(trunk: OutboundTrunk) -> str:
@@ -269,7 +271,8 @@ def _fs_secret(secrets: Secrets, name: str, purpose: str) -> str:
 def _users(config: AdminConfig, pbx: FreeswitchPbx, secrets: Secrets) -> ET.Element:
     root = ET.Element("include")
     for a in config.agents_on(pbx.id):
-        _user(root, pbx, a, secrets)
+        if a.phone != "webrtc":  # softphones: directory/<dir>/implus_webrtc.xml
+            _user(root, pbx, a, secrets)
     return root
 
 

@@ -22,7 +22,7 @@ HEADER_TEXT = (
 )
 
 #: What a change to a file requires on the PBX.
-Reload = Literal["dialplan", "pjsip", "manager", "xml", "gateways"]
+Reload = Literal["dialplan", "pjsip", "manager", "http", "xml", "gateways"]
 
 
 @dataclass(frozen=True)

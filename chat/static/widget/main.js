@@ -121,6 +121,7 @@ export function start(opts, origin) {
   }
 
   function onFrame(f) {
+    if (f.type === "voip_ring") { if (voip) voip.ring(f); return; }
     switch (f.type) {
       case "welcome":
         user = f.user_id;
@@ -224,9 +225,14 @@ export function start(opts, origin) {
     ui.callToggle.setAttribute("aria-expanded", "false");
   });
 
+  let voip = null; // VoIP: "Call us" and callbacks (voip-widget.js, docs/voip.md)
   function begin() {
     ui.body.append(ui.form, ui.callBox);
     connect();
+    import(`${origin}/static/voip-widget.js`).then((m) => {
+      voip = m.attach({ origin, token: opts.token, service: opts.service,
+        container: ui.body, root: ui.root, showError });
+    }).catch(() => { /* no VoIP: the chat works as before */ });
   }
 
   loadConfig(false).then((c) => {
