@@ -29,6 +29,7 @@ setup(
             "static/*",
             "static/desktop/*",
             "static/shared/*",
+            "static/wallboard/*",
             "static/widget/*",
             "templates/*",
         ],

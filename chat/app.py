@@ -155,6 +155,7 @@ def _register(app: Flask) -> None:
     from chat import (
         metrics,
         reports_api,
+        supervisor_api,
         vendor,
         web_api,
         web_pages,
@@ -177,6 +178,7 @@ def _register(app: Flask) -> None:
     app.register_blueprint(metrics.bp)
     app.register_blueprint(vendor.bp)
     reports_api.init_app(app, ctx(app).settings.reports_database_url)
+    supervisor_api.init_app(app)
     app.register_blueprint(web_voip.bp)
     web_voip.setup(app)
     sock = Sock(app)

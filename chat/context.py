@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chat.admin import AdminService
     from chat.metrics import Metrics
     from chat.service import ChatService
+    from chat.wallboard import Wallboard
     from router.client import RouterClient
 
 EXTENSION = "implus_chat"
@@ -46,6 +47,8 @@ class Context:
     customers: CustomerStore
     canned: CannedReplies
     background: list[Any] = field(default_factory=list)
+    wallboard: Wallboard | None = None
+    """The supervisor's wall board (chat.supervisor_api.init_app makes it)."""
 
 
 def ctx(app: Flask | None = None) -> Context:

@@ -24,6 +24,7 @@ from chat.connection import KeepAlive
 from chat.context import Context, ctx
 from chat.customers import PREVIEW_CHARS
 from chat.errors import ChatError
+from chat.wallboard import BOARD_EVENTS
 from router.client import transcript_entry
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class Dispatcher:
         }
 
     def dispatch(self, event_type: str, fields: dict[str, str]) -> None:
+        if self.c.wallboard is not None and event_type.startswith(BOARD_EVENTS):
+            self.c.wallboard.changed.set()
         handler = self.handlers.get(event_type)
         if handler is None:
             return
@@ -277,35 +280,17 @@ class SignalListener(threading.Thread):
             log.warning("dropping a malformed signal")
 
 
-class BoardPusher(threading.Thread):
-    """Pushes queue statistics to supervisor pages every ``stats_interval`` seconds."""
-
-    def __init__(self, c: Context) -> None:
-        super().__init__(name="chat-board", daemon=True)
-        self.c = c
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        from chat.ws_supervisor import snapshot
-
-        while not self.stopping.wait(self.c.settings.stats_interval):
-            if not self.c.hub.count().get("supervisor"):
-                continue
-            try:
-                self.c.hub.to_supervisors(snapshot(self.c))
-            except Exception:
-                log.exception("supervisor board update failed")
-
-
 def start_background_threads(app: Flask) -> None:
     from chat.presence import PresenceKeeper
     from chat.session_watch import SessionWatch
+    from chat.wallboard_push import BoardPusher, HistoryPusher
 
     c = ctx(app)
     threads: list[Any] = [
         EventTailer(c),
         SignalListener(c),
         BoardPusher(c),
+        HistoryPusher(c),
         PresenceKeeper(c),
         SessionWatch(c),
     ]

@@ -7,6 +7,7 @@ from typing import Any
 
 from chat import api_models as m
 from chat.reports_api import AgentReportRow, ContactReportRow, ReportOut
+from chat.supervisor_api import OPENAPI_MODELS, openapi_paths
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
 
@@ -125,6 +126,7 @@ def spec() -> dict[str, Any]:
         ContactReportRow,
         AgentReportRow,
         ReportOut,
+        *OPENAPI_MODELS,
     ]
     schemas: dict[str, Any] = {}
     for model in models:
@@ -246,6 +248,7 @@ def spec() -> dict[str, Any]:
                 )
             },
             "/api/reports/{kind}": {"get": _report_op()},
+            **openapi_paths(_op, _ref, _query),
             "/api/openapi.json": {"get": _op("This document", {"type": "object"}, auth=False)},
             # Browser VoIP (docs/voip.md): the agent desktop's calls.
             "/api/voip/softphone": {

@@ -108,7 +108,11 @@ class Settings(BaseModel):
     """Seconds between checks of the login sessions of open agent and supervisor
     websockets; one whose session was revoked is closed (code 4401) within this time."""
     stats_interval: float = Field(default=2.0, gt=0)
-    """Seconds between queue-statistics pushes to supervisor pages."""
+    """Longest time (s) between two pushes of the live wall board to supervisor pages; a
+    change in the router pushes it sooner (at most every 0.25 s)."""
+    wallboard_history_interval: float = Field(default=5.0, gt=0)
+    """Seconds between pushes of the wall board's last hour (read from the reports
+    database; one query per chat process however many supervisors are connected)."""
     reports_database_url: str = ""
     """The reports database `implus reports sink` fills (docs/reports.md). Empty: the
     IMPLUS_REPORTS_DATABASE_URL the sink uses, else its default SQLite file

@@ -1,4 +1,4 @@
-"""The supervisor page's websocket: agents and queue statistics, pushed live."""
+"""The supervisor page's websocket: the wall board, pushed live (chat.wallboard_push)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from chat import protocol
 from chat.connection import Connection
 from chat.context import Context
 from chat.protocol import Hello, Ping
+from chat.wallboard import wallboard
 from chat.ws_common import serve
 
 
@@ -24,13 +25,9 @@ class SupervisorLink:
             self.conn.push({"type": "pong"})
         elif isinstance(frame, Hello):
             self.conn.push(snapshot(self.c))
+            self.conn.push(wallboard(self.c).history())
 
 
 def snapshot(c: Context) -> dict[str, Any]:
-    """Everything the supervisor page shows, as one frame."""
-    return {
-        "type": "board",
-        "agents": c.admin.agent_summaries(),
-        "queues": [q.model_dump() for q in c.admin.queue_stats()],
-        "connections": c.hub.count(),
-    }
+    """Everything the supervisor page shows live, as one ``board`` frame."""
+    return wallboard(c).live()

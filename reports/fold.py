@@ -282,6 +282,13 @@ def request_transferred(rows: Rows, e: SinkEvent, _k: Context) -> None:
     )
 
 
+def request_moved(rows: Rows, e: SinkEvent, _k: Context) -> None:
+    """A supervisor moved the waiting contact: to a queue, it counts there from now on."""
+    row = _contact(rows, e)
+    if e.get("queue") and row["outcome"] == "waiting":
+        row["queue"] = e.get("queue")[:128]
+
+
 def _session(rows: Rows, e: SinkEvent) -> Row:
     sid = e.get("session")
     row = rows.sessions.get(sid)
@@ -354,6 +361,7 @@ HANDLERS: dict[str, Callable[[Rows, SinkEvent, Context], None]] = {
     "request.cancelled": request_cancelled,
     "request.overflowed": request_overflowed,
     "request.transferred": request_transferred,
+    "request.moved": request_moved,
     "session.opened": session_opened,
     "session.closed": session_closed,
     "agent.status": agent_status,

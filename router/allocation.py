@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from router.candidates import AgentView
@@ -72,7 +72,20 @@ class Decision:
 def plan_for(
     request: RoutingRequest, strategy: Strategy, now_ms: int
 ) -> tuple[Plan | None, list[str]]:
-    """The plan for ``request`` at ``now``, or None when no rule (and no default) applies."""
+    """The plan for ``request`` at ``now``, or None when no rule (and no default) applies.
+
+    A request a supervisor moved to a named agent waits for that agent at least the
+    strategy's default ``known_agent_wait`` (a rule, or the default queue, may have none)."""
+    plan, notes = _plan_for(request, strategy, now_ms)
+    if plan is not None and request.force_agent and request.forced_at:
+        wait = max(plan.known_agent_wait, strategy.defaults.known_agent_wait)
+        plan = replace(plan, known_agent_wait=wait)
+    return plan, notes
+
+
+def _plan_for(
+    request: RoutingRequest, strategy: Strategy, now_ms: int
+) -> tuple[Plan | None, list[str]]:
     waited = max(0.0, (now_ms - request.created) / 1000)
     notes: list[str] = []
     if request.force_queue:
@@ -126,7 +139,8 @@ def decide(
 
     known = request.force_agent or request.owner
     known_wait = plan.known_agent_wait
-    if known and waited < known_wait:
+    since = known_since(request)
+    if known and (now_ms - since) / 1000 < known_wait:
         agent = view.get(known)
         present = agent is not None and _logged_in(agent, now_ms)
         if present:
@@ -140,7 +154,7 @@ def decide(
                     why=f"known agent {known} owns the session and can take {channel}",
                 )
                 return Decision(request, "offer", plan, [known], next_check=next_check, trace=trace)
-            until = int(request.created + known_wait * 1000)
+            until = int(since + known_wait * 1000)
             trace.update(
                 outcome="wait",
                 known_agent=known,
@@ -240,6 +254,12 @@ def _rejected(request: RoutingRequest, agent_id: str, now_ms: int) -> str | None
         if until > now_ms
         else None
     )
+
+
+def known_since(request: RoutingRequest) -> int:
+    """Since when (ms) the request waits for its known agent: since it was filed, or since a
+    supervisor moved it to a named agent (``forced_at``)."""
+    return request.forced_at if request.force_agent and request.forced_at else request.created
 
 
 def _logged_in(agent: AgentState, now_ms: int) -> bool:
@@ -360,7 +380,8 @@ def choose_request(
 
 def _may_take(agent: AgentState, w: Waiting, view: AgentView, now_ms: int) -> bool:
     request, plan, known = w.request, w.plan, w.known
-    if known and known != agent.id and (now_ms - request.created) / 1000 < plan.known_agent_wait:
+    waited = (now_ms - known_since(request)) / 1000
+    if known and known != agent.id and waited < plan.known_agent_wait:
         other = view.get(known)
         if other is not None and _logged_in(other, now_ms):
             return False  # still reserved for its known agent

@@ -246,6 +246,9 @@ class RoutingRequest:
     """The session's owning agent when the request was filed (known-agent routing)."""
     force_queue: str = ""
     force_agent: str = ""
+    forced_at: int = 0
+    """When (ms) a supervisor moved the waiting request to ``force_agent`` / ``force_queue``:
+    the wait for a forced agent counts from then, not from ``created``."""
     returning: bool = False
     """The user had a session before this one (rules may treat returning customers apart)."""
     queues: tuple[str, ...] = ()
@@ -275,6 +278,7 @@ class RoutingRequest:
             owner=h.get("owner", ""),
             force_queue=h.get("force_queue", ""),
             force_agent=h.get("force_agent", ""),
+            forced_at=as_int(h.get("forced_at")),
             returning=h.get("returning") == "1",
             queues=tuple(json.loads(h.get("queues") or "[]")),
             rule=h.get("rule", ""),

@@ -20,6 +20,9 @@ const LABELS = {
   asa_s: "ASA", aht_s: "AHT", avg_wrapup_s: "Avg wrap-up", transfers: "Transfers",
   no_answers: "No answers", offers: "Offers", rejected: "Rejected", available_s: "Available",
   away_s: "Away", offline_s: "Offline", occupancy: "Occupancy",
+  // supervisor actions (GET /api/reports/supervisor-actions)
+  time: "Time", by: "By", action: "Action", agent: "Agent", request: "Request",
+  session: "Session", channel: "Channel", status: "Status", reason: "Reason", queue: "Queue", previous: "Before",
 };
 const KEY_LABEL = { queues: "Queue", agents: "Agent", channels: "Channel", services: "Service" };
 const SERIES = {
@@ -81,7 +84,7 @@ function draw(report) {
   if (!uPlot) return; // the note saying why stays in its place
   if (chart) { chart.destroy(); chart = null; }
   chartBox.replaceChildren();
-  if (!report.rows.length) return;
+  if (!report.rows.length || report.kind === "supervisor-actions") return; // a list, no chart
   const series = SERIES[report.kind === "agents" ? "agents" : "contacts"];
   const sums = new Map();
   for (const r of report.rows) {

@@ -205,10 +205,12 @@ local function end_offer(oid, outcome, reason, delay_ms, requeue)
   return o
 end
 
-local function set_status(aid, st, reason)
+-- `by` ('' or nil: the agent or the router) is who forced the status (a supervisor).
+local function set_status(aid, st, reason, by)
   local ak = key('agent', aid)
   local prev = redis.call('HGET', ak, 'status')
   redis.call('HSET', ak, 'status', st, 'reason', reason)
+  if prev ~= st then redis.call('HSET', ak, 'status_at', NOW) end
   redis.call('HINCRBY', ak, 'v', 1)
   if st == 'available' then
     redis.call('HSET', ak, 'no_answer', 0)
@@ -220,7 +222,13 @@ local function set_status(aid, st, reason)
       end_offer(oid, 'rescinded', 'agent went offline', 0, true)
     end
   end
-  emit('type', 'agent.status', 'agent', aid, 'status', st, 'reason', reason, 'previous', prev or '')
+  if by and by ~= '' then
+    emit('type', 'agent.status', 'agent', aid, 'status', st, 'reason', reason,
+      'previous', prev or '', 'by', by)
+  else
+    emit('type', 'agent.status', 'agent', aid, 'status', st, 'reason', reason,
+      'previous', prev or '')
+  end
   emit_agent(aid)
   if st == 'available' then work('agent', aid) end
 end

@@ -118,3 +118,16 @@ def test_status_periods_continue_across_batches() -> None:
     rows = fold(later.entries, carried)
     assert rows.agent_periods[alice]["end_at"] == ms(30, hour=11)
     assert rows.dirty["agent_periods"] == {alice, later.entries[0][0]}
+
+
+def test_a_contact_moved_to_another_queue_counts_there() -> None:
+    f = Feed()
+    f.add(ms(0), "request.created", request="r1", session="s1", channel="chat", service="b")
+    f.add(ms(0), "request.queued", request="r1", session="s1", channel="chat",
+          queues='["booking"]')  # fmt: skip
+    f.add(ms(1), "request.moved", request="r1", session="s1", channel="chat",
+          queues='["booking"]', queue="billing", agent="", by="boss", previous="queued")  # fmt: skip
+    assert fold(f.entries).contacts["r1"]["queue"] == "billing"
+    f.add(ms(2), "request.moved", request="r1", session="s1", channel="chat",
+          queues='["billing"]', queue="", agent="bob", by="boss", previous="queued")  # fmt: skip
+    assert fold(f.entries).contacts["r1"]["queue"] == "billing"  # moved to an agent: stays

@@ -20,6 +20,8 @@ function describe(e) {
       return `${who(e)} took the ${e.channel}${e.wait_ms ? ` after ${fmtDuration(e.wait_ms / 1000)} waiting` : ""}`;
     case "transferred":
       return `Transferred to ${e.queue ? `queue ${e.queue}` : `agent ${e.agent}`}${e.by ? ` by ${e.by}` : ""}`;
+    case "moved": // a supervisor moved the waiting contact (router/lua/move_request.lua)
+      return `Moved to ${e.queue ? `queue ${e.queue}` : `agent ${e.agent}`} by supervisor ${e.by}`;
     case "closed": return `Session closed: ${e.disposition || "-"}${e.by ? ` by ${e.by}` : ""}`;
     case "abandoned": return `${e.channel || ""} request ended (${e.reason || "abandoned"})`;
     case "overflowed": return `${e.channel || ""} request overflowed to ${e.destination || "?"}`;
