@@ -31,6 +31,8 @@ NAMES = (
     "close_session",
     "append",
     "load_strategy",
+    "call_control",
+    "handover",
 )
 
 
