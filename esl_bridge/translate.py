@@ -77,9 +77,11 @@ def _channel(event: ChannelEvent, known: Callable[[str], bool]) -> list[f.Fact]:
                     media=v("implus_media") or "voice",
                 )
             ]
-        if event.variable("implus_agent"):  # a leg the bridge placed answered
-            return [f.LegAnswered(uid)]
+        if event.variable("implus_agent") or event.variable("implus_consult"):
+            return [f.LegAnswered(uid)]  # a leg the bridge placed answered (and parked)
         return []
+    if name == "CHANNEL_ANSWER" and event.variable("implus_spy"):
+        return [f.LegAnswered(uid)]  # a supervisor's phone: it eavesdrops, it never parks
     if name == "CHANNEL_BRIDGE":
         a, b = event.bridge_a_unique_id or uid, event.bridge_b_unique_id or ""
         return [f.Bridged(a, b), f.Bridged(b, a)] if b else [f.Bridged(a)]
