@@ -250,6 +250,7 @@ class ControlFlow:
         yield from self._outcome(
             call, command, True, target_kind=command.target_kind, target=command.target
         )
+        yield from self._consult_note(call, "dialing")
 
     def _complete(self, call: Call, command: cmd.CallControl) -> Flow:
         if call.consult_state != "talking" or not call.consult_leg:
@@ -297,8 +298,7 @@ class ControlFlow:
             return
         if call.consult_leg:
             yield Do(do.DropConsult(call.id, call.leg, call.consult_leg))
-        call.clear_consult()
-        yield Save(call)
+        yield from self._consult_over(call, "cancelled", "ORIGINATOR_CANCEL", "")
         if (yield Do(do.ResumeCustomer(call.id, call.leg, call.apart))):
             call.held = call.apart = False
             yield Save(call)
@@ -319,7 +319,6 @@ class ControlFlow:
             if not call.consult_leg and fact.leg:
                 call.consult_leg = fact.leg  # Asterisk: the agent's Dial names it
                 yield Save(call)
-            yield from self._consult_note(call, "ringing")
         elif isinstance(fact, f.LegAnswered):
             if call.consult_state != "dialing" or (fact.leg and fact.leg != call.consult_leg):
                 return
@@ -359,7 +358,7 @@ class ControlFlow:
         yield from self.ctx.note(
             call,
             "call.consult",
-            f"{state}:{call.consult_leg or call.consult_target}",
+            f"{state}:{call.consult_target}:{self.ctx.now()}",
             state=state,
             target_kind=call.consult_kind,
             target=call.consult_target,
