@@ -82,12 +82,15 @@ def create_app(
         settings.upload_dir, rds, keys, settings.upload_max_bytes, settings.upload_types
     )
     from chat.admin import AdminService
+    from chat.calls import CallService
+    from chat.recordings import RecordingStore
     from chat.service import ChatService
     from router.client import RouterClient
 
     router = RouterClient(
         redis.Redis(connection_pool=redis_pool(settings, decode=True)), domain=settings.domain
     )
+    service = ChatService(router, files, settings)
     app.extensions[EXTENSION] = Context(
         settings=settings,
         redis=rds,
@@ -97,11 +100,12 @@ def create_app(
         files=files,
         hub=Hub(),
         router=router,
-        service=ChatService(router, files, settings),
+        service=service,
         admin=AdminService(router, accounts),
         metrics=Metrics(),
         login_guard=LoginGuard(rds, keys, login_limits(settings)),
         staff_sessions=StaffSessions(rds, keys, settings.staff_token_ttl),
+        calls=CallService(router, service, RecordingStore.from_settings(settings)),
     )
     _register(app)
     if start_background:
@@ -152,6 +156,7 @@ def _register(app: Flask) -> None:
         reports_api,
         vendor,
         web_api,
+        web_calls,
         web_pages,
         web_widget,
         ws_routes,
@@ -164,6 +169,7 @@ def _register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_blueprint(web_pages.bp)
     app.register_blueprint(web_api.bp)
+    app.register_blueprint(web_calls.bp)
     app.register_blueprint(web_widget.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(api_docs.bp)

@@ -19,6 +19,7 @@ from chat.uploads import FileStore
 
 if TYPE_CHECKING:
     from chat.admin import AdminService
+    from chat.calls import CallService
     from chat.metrics import Metrics
     from chat.service import ChatService
     from router.client import RouterClient
@@ -41,6 +42,7 @@ class Context:
     metrics: Metrics
     login_guard: LoginGuard
     staff_sessions: StaffSessions
+    calls: CallService
     background: list[Any] = field(default_factory=list)
 
 

@@ -51,6 +51,7 @@ class Dispatcher:
             "request.overflowed": self.request_update,
             "request.transferred": self.request_update,
             "contact.ended": self.contact_ended,
+            "contact.handed_over": self.handed_over,
             "agent.status": self.agent_status,
         }
 
@@ -152,6 +153,12 @@ class Dispatcher:
         # unless the agent still has another contact (say a call) in the session.
         if not any(s.id == session_id for s in self.c.service.agent_sessions(agent)):
             self.c.hub.unsubscribe_agent(agent, session_id)
+
+    def handed_over(self, f: dict[str, str]) -> None:
+        """An attended transfer gave the agent a call: their desktop opens its session."""
+        agent, session_id = f.get("agent", ""), f.get("session", "")
+        self.c.hub.subscribe_agent(agent, session_id)
+        self.c.hub.to_agent(agent, {"type": "handed_over", "session_id": session_id})
 
     def agent_status(self, f: dict[str, str]) -> None:
         frame = {
@@ -262,6 +269,7 @@ class BoardPusher(threading.Thread):
 
 def start_background_threads(app: Flask) -> None:
     from chat.presence import PresenceKeeper
+    from chat.recordings import RecordingPruner
     from chat.session_watch import SessionWatch
 
     c = ctx(app)
@@ -274,6 +282,8 @@ def start_background_threads(app: Flask) -> None:
     ]
     if c.settings.ping_interval:
         threads.append(KeepAlive(c.hub.all, c.settings.ping_interval))
+    if c.settings.prune_interval_s:
+        threads.append(RecordingPruner(c.calls.store, c.settings.prune_interval_s))
     for thread in threads:
         thread.start()
         c.background.append(thread)
