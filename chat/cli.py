@@ -111,4 +111,3 @@ def prune_recordings(ctx: click.Context, dry_run: bool) -> None:
         click.echo(str(path))
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{verb} {len(gone)} recording(s) past their retention", err=True)
-

@@ -2,6 +2,7 @@
 // User data only ever reaches the page through textContent (see el()).
 import { el, fmtDuration, csrf, connect, newCid, fetchFileInto, idAfter, placeById } from "./common.js";
 import { Outbox } from "./outbox.js";
+import { attachCallControls, decorateEntry, describeCall, onCallEntry } from "./callcontrol.js";
 
 const desktop = document.getElementById("desktop");
 const agentId = desktop.dataset.agent;
@@ -80,6 +81,8 @@ const CALL_WORDS = {
 };
 
 function describe(e) {
+  const call = describeCall(e);
+  if (call) return call;
   switch (e.type) {
     case "request": return `new ${e.channel || ""} request${e.callback ? ` (call back ${e.callback})` : ""}`;
     case "assigned": return `${e.agent} took the ${e.channel}${e.wait_ms ? ` after ${fmtDuration(e.wait_ms / 1000)}` : ""}`;
@@ -115,6 +118,7 @@ function entryItem(sessionId, e) {
     li.append(el("span", { class: "text" }, describe(e)));
   }
   li.append(el("span", { class: "meta" }, e.at ? new Date(Number(e.at)).toLocaleTimeString() : "sending…"));
+  decorateEntry(sessionId, e, li);
   return li;
 }
 
@@ -130,6 +134,7 @@ function renderEntry(sessionId, e) {
     }
   }
   placeById(s.timeline, entryItem(sessionId, e), e.id);
+  onCallEntry(sessionId, e);
   s.timeline.scrollTop = s.timeline.scrollHeight;
   if (e.from === "customer") send({ type: "seen", session_id: sessionId, id: e.id });
 }
@@ -148,6 +153,7 @@ function openPanel(view) {
     };
     sessions.set(view.session_id, s);
     wirePanel(view.session_id, s);
+    attachCallControls(panel, view.session_id);
     sessionsEl.append(panel);
     const tab = el("button", { type: "button", role: "tab", "data-session": view.session_id },
       `${view.user_id} · ${view.service}`);
@@ -292,6 +298,7 @@ function onFrame(f) {
     case "offer": addOffer(f); break;
     case "offer_gone": removeOffer(f.offer_id); break;
     case "session": openPanel(f); break;
+    case "handed_over": send({ type: "open", session_id: f.session_id }); break; // a transfer to me
     case "entry": renderEntry(f.session_id, f.entry); break;
     case "ack": {
       outbox.done(f.cid);

@@ -125,7 +125,9 @@ def test_the_agent_on_the_call_controls_it(app: Flask, call: dict[str, str], red
     assert r.status_code == 202, r.get_json()
     assert r.get_json()["request_id"] == call["request"] and r.get_json()["command_id"]
     r = client.post(
-        url, json={"action": "consult", "target_kind": "number", "target": "+4930123"}, headers=alice
+        url,
+        json={"action": "consult", "target_kind": "number", "target": "+4930123"},
+        headers=alice,
     )
     assert r.status_code == 202, r.get_json()
     sent = commands(redis_url)
