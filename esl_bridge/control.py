@@ -14,6 +14,7 @@ the supervisor's leg with `uuid_recv_dtmf`. Recording is `uuid_record <caller> s
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -21,6 +22,8 @@ from callflow import intents as do
 from callflow.policy import SPY_RING_S, whole_ring_seconds
 
 from .pbx import FreeSwitch, UnsafeValue, originate, safe
+
+log = logging.getLogger("esl_bridge")
 
 PATH = re.compile(r"^/[A-Za-z0-9_./-]{1,250}$")
 """A recording's path: absolute, nothing FreeSWITCH or a shell could read as syntax."""
@@ -39,6 +42,13 @@ class EslControl:
         self.fs = fs
 
     def __call__(self, intent: do.Intent) -> Any:
+        try:
+            return self._do(intent)
+        except UnsafeValue as e:  # nothing was sent: the call goes on as it was
+            log.error("not sent to FreeSWITCH: %s", e)
+            return "failed" if isinstance(intent, do.HoldCustomer) else False
+
+    def _do(self, intent: do.Intent) -> Any:
         fs = self.fs
         if isinstance(intent, do.HoldCustomer):
             agent = safe(intent.leg, "channel uuid")
