@@ -259,14 +259,15 @@ class ControlFlow:
         yield from self._hand_over(call, command, call.leg)
 
     def _hand_over(self, call: Call, command: cmd.CallControl, old_leg: str) -> Flow:
-        """Customer and consult target talk from now on; the first agent is off the call."""
+        """Customer and consult target talk from now on; the first agent is off the call.
+        Returns whether the PBX connected them."""
         c = self.ctx
         if not (yield Do(do.CompleteConsult(call.id, old_leg, call.consult_leg))):
             yield from self._outcome(call, command, False, "the PBX could not connect them")
-            return
+            return False
         if call.consult_kind == "number":
             yield from self._handed_to_number(call, command, call.consult_target, old_leg)
-            return
+            return True
         target, old_agent = call.consult_target, call.agent
         # The PBX connected them already: a router that refuses (or is down) is logged.
         op = router_control.handover(c.ops, call.request, target, command.by)
@@ -291,6 +292,7 @@ class ControlFlow:
             by=command.by,
             request=call.request,
         )
+        return True
 
     def _cancel(self, call: Call, command: cmd.CallControl) -> Flow:
         if not call.consult_kind:
@@ -373,8 +375,9 @@ class ControlFlow:
             command = cmd.CallControl(
                 call.id, call.request, "complete", call.agent, by=call.agent, at=self.ctx.now()
             )
-            yield from self._hand_over(call, command, call.leg)
-            return
+            if (yield from self._hand_over(call, command, call.leg)):
+                return
+            # Asterisk: the consulted leg belonged to the agent's Dial and ended with it
         if call.consult_leg:
             yield Do(do.DropConsult(call.id, call.leg, call.consult_leg))
         call.agent_gone, call.ended_by = True, "agent"

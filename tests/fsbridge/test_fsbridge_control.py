@@ -177,3 +177,20 @@ def test_refused_and_impossible_actions_say_why(stack: Stack) -> None:
     assert "no phone" in no_phone["reason"]
     stack.calls.hangup(caller)
     stack.wait(lambda: stack.records() == 0, "the bridge to drop the call's record")
+
+
+def test_the_agent_hanging_up_during_a_consult_completes_the_transfer(stack: Stack) -> None:
+    """As on an office phone: the consulted colleague keeps the customer."""
+    stack.agent_ready("anna")
+    stack.calls.add_phone("2002", Answer(after=0.05))
+    caller, anna, session = _connected(stack, "+4930444")
+    _act(stack, session, "consult", target_kind="agent", target="bert")
+    bert = _entry(stack, session, "call.consult", state="answered")["leg"]
+    stack.wait(lambda: _peer(stack, anna) == bert, "anna talking with bert")
+    stack.calls.hangup(anna)
+    _entry(stack, session, "call.transferred", to="agent", agent="bert")
+    stack.wait(lambda: _peer(stack, caller) == bert, "the customer talking with bert")
+    stack.wait(lambda: stack.router.session(session).owner == "bert", "bert owning the session")
+    stack.calls.hangup(caller)
+    stack.wait(lambda: stack.records() == 0, "the bridge to drop the call's record")
+    stack.wait(lambda: stack.router.agent("bert").load.get("voice", 0) == 0, "bert free")
