@@ -21,11 +21,13 @@ main.append(section);
 
 async function supervise(sessionId, mode) {
   note.textContent = "";
+  note.className = "error";
   const r = await fetch(`/api/sessions/${encodeURIComponent(sessionId)}/supervise`, {
     method: "POST",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
     body: JSON.stringify({ mode }),
   });
+  note.className = r.ok ? "muted" : "error";
   if (!r.ok) note.textContent = (await r.json()).message || `refused (${r.status})`;
   else if (mode !== "stop") note.textContent = `${mode}: your phone rings (answer it to ${mode})`;
 }
