@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from admin_config import names, patterns, skills
+from admin_config import control_checks, names, patterns, skills
 from admin_config.model import (
     Agent,
     EntryPoint,
@@ -42,7 +42,7 @@ def run(draft: Draft) -> list[Problem]:
 
 def duplicate_ids(draft: Draft) -> list[Problem]:
     out = []
-    for section in ("pbxs", "services", "entry_points", "agents", "trunks"):
+    for section in ("pbxs", "services", "entry_points", "agents", "trunks", "supervisors"):
         first: dict[str, int] = {}
         for i, item in draft.each(section):
             if item.id in first:
@@ -418,4 +418,6 @@ CHECKS: tuple[Check, ...] = (
     secrets_set,
     strategy_file,
     skills.skill_usage,
+    control_checks.supervisors,
+    control_checks.recordings_dirs,
 )

@@ -21,7 +21,12 @@ from admin_config.problems import Loc, Problem, error
 DIRECTIVE = re.compile(r"x-pre-process", re.IGNORECASE)
 
 #: Free-text keys, rendered inert wherever they are written: section -> keys.
-FREE_TEXT = {"services": {"label"}, "entry_points": {"label"}, "agents": {"name"}}
+FREE_TEXT = {
+    "services": {"label"},
+    "entry_points": {"label"},
+    "agents": {"name"},
+    "supervisors": {"name"},
+}
 
 
 def _strings(node: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:

@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
     Field,
     StringConstraints,
     field_validator,
-    model_validator,
 )
 
 from admin_config import names, patterns
@@ -41,6 +40,9 @@ from admin_config.fields import (
     Slug,
     _Model,
 )
+from admin_config.overflow import Overflow
+from admin_config.recording import RECORDINGS_DIR, Recording
+from admin_config.supervisors import Supervisor
 from admin_config.webrtc import Phone, WebrtcSettings
 
 PbxKind = Literal["asterisk", "freeswitch"]
@@ -70,16 +72,26 @@ class _PbxBase(_Model):
     """Dialplan context for calls the agents' own phones place."""
     webrtc: WebrtcSettings | None = None
     """Browser VoIP through the chat service's relay (docs/voip.md); None = off."""
+    recordings_dir: Annotated[str, StringConstraints(pattern=RECORDINGS_DIR)] | None = None
+    """Where the PBX writes call recordings (as the PBX sees it; `recordings_root`)."""
 
     @property
     def management_port(self) -> int:
         raise NotImplementedError
+
+    @property
+    def recordings_root(self) -> str:
+        """Where this PBX writes recordings (its own view of the file system)."""
+        return self.recordings_dir or self._default_recordings
+
+    _default_recordings: ClassVar[str] = ""
 
 
 class AsteriskPbx(_PbxBase):
     """An Asterisk server: AMI for the bridge and for reloads; PJSIP for phones and trunks."""
 
     kind: Literal["asterisk"] = "asterisk"
+    _default_recordings: ClassVar[str] = "/var/spool/asterisk/monitor/implus"
     username: Annotated[str, StringConstraints(pattern=names.CONTEXT)] = "implus"
     """The AMI user the bridge logs in as; rendered into manager_implus.conf."""
     ami_permit: tuple[Annotated[str, StringConstraints(pattern=names.NETWORK)], ...] = (
@@ -113,6 +125,7 @@ class FreeswitchPbx(_PbxBase):
     """A FreeSWITCH server: ESL for the bridge and for `reloadxml`; XML includes."""
 
     kind: Literal["freeswitch"] = "freeswitch"
+    _default_recordings: ClassVar[str] = "/var/lib/freeswitch/recordings/implus"
     domain: Annotated[str, StringConstraints(pattern=names.FS_DOMAIN)] = "$${domain}"
     """Directory domain of the agents' users (FreeSWITCH's global `domain` by default)."""
     directory: ContextName = "default"
@@ -150,52 +163,8 @@ class Service(_Model):
     label: FreeText = ""
     outbound_trunk: Slug | None = None
     """Trunk for this service's outbound calls (else the PBX's default trunk)."""
-
-
-class Overflow(_Model):
-    """Where a caller goes when nobody answered within the entry point's max wait."""
-
-    type: Literal["hangup", "voicemail", "extension", "entry_point"] = "hangup"
-    mailbox: Annotated[str, StringConstraints(pattern=names.MAILBOX)] | None = None
-    extension: LiteralExtension | None = None
-    context: ContextName | None = None
-    entry_point: Slug | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        # `overflow: hangup` is the same as `overflow: {type: hangup}`.
-        if isinstance(data, str):
-            return {"type": data}
-        return data
-
-    @model_validator(mode="after")
-    def _fields_match_type(self) -> Overflow:
-        needs = {
-            "hangup": set(),
-            "voicemail": {"mailbox"},
-            "extension": {"extension"},
-            "entry_point": {"entry_point"},
-        }[self.type]
-        allowed = needs | ({"context"} if self.type in ("voicemail", "extension") else set())
-        given = {f for f in ("mailbox", "extension", "context", "entry_point") if getattr(self, f)}
-        missing = sorted(needs - given)
-        extra = sorted(given - allowed)
-        if missing:
-            raise ValueError(f"overflow type {self.type!r} needs {', '.join(missing)}")
-        if extra:
-            raise ValueError(f"overflow type {self.type!r} does not use {', '.join(extra)}")
-        return self
-
-    def describe(self) -> str:
-        """Short human form: ``voicemail 1000@default``, ``entry point billing_main``."""
-        if self.type == "voicemail":
-            return f"voicemail {self.mailbox}" + (f"@{self.context}" if self.context else "")
-        if self.type == "extension":
-            return f"extension {self.extension}" + (f"@{self.context}" if self.context else "")
-        if self.type == "entry_point":
-            return f"entry point {self.entry_point}"
-        return "hangup"
+    recording: Recording | None = None
+    """Call recording of this service (off without it; docs/admin-config.md)."""
 
 
 class EntryPoint(_Model):
@@ -338,6 +307,7 @@ class AdminConfig(_Model):
     entry_points: tuple[EntryPoint, ...] = ()
     agents: tuple[Agent, ...] = ()
     trunks: tuple[Annotated[Trunk, Field(discriminator="kind")], ...] = ()
+    supervisors: tuple[Supervisor, ...] = ()
     source: Path | None = Field(default=None, exclude=True)
     """The file this was loaded from (strategy paths are relative to it)."""
 
@@ -354,6 +324,7 @@ class AdminConfig(_Model):
             "entry_points": {e.id: e for e in self.entry_points},
             "agents": {a.id: a for a in self.agents},
             "trunks": {t.id: t for t in self.trunks},
+            "supervisors": {s.id: s for s in self.supervisors},
         }
 
     def pbx(self, pbx_id: str) -> Pbx:
@@ -371,12 +342,23 @@ class AdminConfig(_Model):
     def trunk(self, trunk_id: str) -> Trunk:
         return self._by_id["trunks"][trunk_id]
 
+    def supervisor(self, supervisor_id: str) -> Supervisor:
+        return self._by_id["supervisors"][supervisor_id]
+
     def entry_points_on(self, pbx_id: str) -> Iterator[EntryPoint]:
         return (e for e in self.entry_points if e.pbx == pbx_id)
 
     def agents_on(self, pbx_id: str) -> Iterator[Agent]:
         """Agents whose phone is on `pbx_id` (chat-only agents have none)."""
         return (a for a in self.agents if a.pbx == pbx_id and a.endpoint)
+
+    def phones_on(self, pbx_id: str) -> Iterator[Agent]:
+        """Every phone the PBX serves: agents', and supervisors' (as agents taking no
+        contacts), for the generated endpoints / directory users."""
+        yield from self.agents_on(pbx_id)
+        for s in self.supervisors:
+            if s.pbx == pbx_id:
+                yield Agent(**s.phone_fields(), capacity=Capacity(voice=0, chat=0, voip=0))
 
     def outbound_trunks_on(self, pbx_id: str) -> Iterator[OutboundTrunk]:
         return (t for t in self.trunks if isinstance(t, OutboundTrunk) and t.pbx == pbx_id)
@@ -437,9 +419,10 @@ def _model_for(section: str, raw: Any) -> type[BaseModel] | None:
         "services": Service,
         "entry_points": EntryPoint,
         "agents": Agent,
+        "supervisors": Supervisor,
     }
     return models[section]
 
 
-SECTIONS = ("pbxs", "services", "entry_points", "agents", "trunks")
+SECTIONS = ("pbxs", "services", "entry_points", "agents", "trunks", "supervisors")
 KIND_CHOICES = {"pbxs": PBX_KINDS, "trunks": ("outbound", "inter_pbx")}

@@ -40,6 +40,22 @@ AGENT_DIAL_VAR = "IMPLUS_AGENT_DIAL"
 RING_VAR = "IMPLUS_RING"
 """Asterisk: seconds Dial() rings the agent (decimals allowed)."""
 
+# Call control (docs/call-flow.md, "Call control"): Asterisk contexts the bridge moves
+# channels to; FreeSWITCH needs none (uuid_hold, uuid_bridge, eavesdrop do it).
+HELD_CONTEXT = "implus-held"
+"""Asterisk: a customer on hold (music) while the agent waits or consults."""
+AGENT_HELD_CONTEXT = "implus-agent-held"
+"""Asterisk: the agent waits (silence) while the customer is on hold."""
+CONSULT_CONTEXT = "implus-consult"
+"""Asterisk: the agent's own Dial of a consult target (CONSULT_DIAL_VAR, RING_VAR)."""
+SPY_CONTEXT = "implus-spy"
+"""Asterisk: a supervisor's phone, answered, runs ChanSpy on SPY_VAR with SPY_MODE_VAR."""
+CONSULT_DIAL_VAR = "IMPLUS_CONSULT_DIAL"
+SPY_VAR = "IMPLUS_SPY"
+"""The Uniqueid of the agent leg to listen to."""
+SPY_MODE_VAR = "IMPLUS_SPY_MODE"
+"""ChanSpy's mode option: empty (listen), `w` (whisper to the agent) or `B` (barge)."""
+
 
 def trunk_name(trunk_id: str) -> str:
     """pjsip endpoint/aor name (Asterisk) or gateway name (FreeSWITCH) of a trunk."""
@@ -66,7 +82,24 @@ def agent_dial_string(config: AdminConfig, pbx_id: str, agent_id: str) -> str:
     The agent's phone may be on another PBX: then the call goes over the inter-PBX
     trunk, and the other PBX's `implus-inter-pbx` context rings the phone.
     """
-    agent = config.agent(agent_id)
+    return phone_dial_string(config, pbx_id, config.agent(agent_id))
+
+
+def supervisor_dial_string(config: AdminConfig, pbx_id: str, supervisor_id: str) -> str:
+    """What the bridge of `pbx_id` dials to ring a supervisor's phone (`supervisors:`)."""
+    try:
+        supervisor = config.supervisor(supervisor_id)
+    except KeyError:
+        raise NoRoute(
+            f"supervisor {supervisor_id!r} has no phone: add them under supervisors: in the "
+            "admin YAML"
+        ) from None
+    return phone_dial_string(config, pbx_id, Agent(**supervisor.phone_fields()))
+
+
+def phone_dial_string(config: AdminConfig, pbx_id: str, agent: Agent) -> str:
+    """How `pbx_id` dials the phone of `agent` (an agent or a supervisor's phone)."""
+    agent_id = agent.id
     pbx = config.pbx(pbx_id)
     if not agent.endpoint or not agent.pbx:
         raise NoRoute(f"agent {agent_id!r} has no phone (chat only)")
@@ -108,6 +141,26 @@ def dial_agent(
     return agent_dial_string(config, pbx_id, agent_id)
 
 
+def gateway_name(trunk: OutboundTrunk) -> str:
+    """FreeSWITCH: the gateway a trunk dials through: an existing one, or the rendered
+    implus-trunk-<id>."""
+    return trunk.gateway or trunk_name(trunk.id)
+
+
+def number_dial_string(
+    config: AdminConfig, pbx_id: str, number: str, service: str | None = None
+) -> str:
+    """What `pbx_id` dials to call `number` (digits, optional +) out through the service's
+    trunk: a consult or a blind transfer to a number. The number is checked here: it goes
+    into a dial string as it is."""
+    if not number or len(number) > 32 or not number.lstrip("+").isdigit():
+        raise NoRoute(f"{number!r} is not a phone number (digits, optionally a leading +)")
+    trunk = outbound_trunk(config, pbx_id, service)
+    if isinstance(config.pbx(pbx_id), FreeswitchPbx):
+        return f"sofia/gateway/{gateway_name(trunk)}/{trunk.dial_prefix}{number}"
+    return f"PJSIP/{trunk.dial_prefix}{number}@{trunk_name(trunk.id)}"
+
+
 def overflow_label(config: AdminConfig, entry_id: str) -> str:
     """What the entry point's overflow is, for transcripts (`voicemail`, `hangup`...)."""
     try:
@@ -133,6 +186,26 @@ def connect_destination() -> Destination:
     """Asterisk: where a bridge Redirects a waiting caller to ring an agent (the caller's
     own Dial; see docs/call-flow.md)."""
     return Destination(CONNECT_CONTEXT, CONNECT_EXTEN)
+
+
+def held_destination() -> Destination:
+    """Asterisk: where the bridge Redirects a customer it puts on hold."""
+    return Destination(HELD_CONTEXT, "s")
+
+
+def agent_held_destination() -> Destination:
+    """Asterisk: where the bridge Redirects the agent while the customer is on hold."""
+    return Destination(AGENT_HELD_CONTEXT, "s")
+
+
+def consult_destination() -> Destination:
+    """Asterisk: where the bridge Redirects the agent to dial a consult target."""
+    return Destination(CONSULT_CONTEXT, "s")
+
+
+def spy_destination() -> Destination:
+    """Asterisk: where a supervisor's answered phone goes to listen in."""
+    return Destination(SPY_CONTEXT, "s")
 
 
 def outbound_trunk(config: AdminConfig, pbx_id: str, service: str | None = None) -> OutboundTrunk:

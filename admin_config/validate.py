@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 
-from admin_config import checks, inert, names, pbxchecks
+from admin_config import checks, inert, names, pbxchecks, recording
 from admin_config.model import (
     KIND_CHOICES,
     SECTIONS,
@@ -39,6 +39,8 @@ _HINTS = {
     names.NETWORK: "a network such as 127.0.0.1/255.255.255.255",
     names.FS_DOMAIN: "a domain name, or a FreeSWITCH global variable such as $${domain}",
     f"({names.LITERAL_EXTENSION})|({names.PATTERN_EXTENSION})": names.EXTENSION_HINT,
+    recording.PROMPT: recording.PROMPT_HINT,
+    recording.RECORDINGS_DIR: "an absolute folder such as /var/spool/asterisk/monitor/implus",
 }
 
 
@@ -171,6 +173,7 @@ _REFERENCES = {
     "entry_points": {"pbx": ("pbxs", "PBX"), "service": ("services", "service")},
     "agents": {"pbx": ("pbxs", "PBX")},
     "trunks": {"pbx": ("pbxs", "PBX")},
+    "supervisors": {"pbx": ("pbxs", "PBX")},
 }
 
 

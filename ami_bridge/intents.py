@@ -19,6 +19,7 @@ from admin_config.targets import (
 )
 from callflow import intents as do
 
+from .control import AmiControl
 from .errors import AmiActionFailed, AmiUnavailable
 from .pbx import Asterisk, caller_id
 from .translate import CAUSE_NAMES, originate_id
@@ -43,6 +44,7 @@ class AmiIntents:
 
     def __init__(self, pbx: Asterisk) -> None:
         self.pbx = pbx
+        self.control = AmiControl(pbx)
         self.listed_variables: dict[str, dict[str, str]] = {}
         """Channel variables CoreShowChannels listed (reconciliation), by Uniqueid: read
         from there before asking Asterisk."""
@@ -79,7 +81,7 @@ class AmiIntents:
             return (await pbx.getvar(intent.channel, "UNIQUEID")) is not None
         if isinstance(intent, do.ReadVariables):
             return await self._variables(intent)
-        raise TypeError(f"unknown intent {intent!r}")
+        return await self.control(intent)
 
     async def _place(self, intent: do.PlaceAgentFirst) -> bool:
         try:

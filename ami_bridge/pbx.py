@@ -117,6 +117,51 @@ class Asterisk:
             }
         )
 
+    async def redirect_both(
+        self, uniqueid: str, to: Destination, other: str, other_to: Destination
+    ) -> bool:
+        """Move two channels at once (one Redirect with ExtraChannel): two channels bridged
+        together both leave the bridge and go on in the dialplan (nobody is hung up)."""
+        return await self._on_channel(
+            {
+                "Action": "Redirect",
+                "Channel": uniqueid,
+                "Context": to.context,
+                "Exten": to.exten,
+                "Priority": str(to.priority),
+                "ExtraChannel": other,
+                "ExtraContext": other_to.context,
+                "ExtraExten": other_to.exten,
+                "ExtraPriority": str(other_to.priority),
+            }
+        )
+
+    async def bridge(self, one: str, other: str) -> bool:
+        """Join two live channels in a new bridge (each goes on at its next priority when
+        the bridge ends). False if either is gone."""
+        return await self._on_channel({"Action": "Bridge", "Channel1": one, "Channel2": other})
+
+    async def mute(self, uniqueid: str, on: bool) -> bool:
+        """Mute (or unmute) the audio a channel sends in (what its phone says)."""
+        return await self._on_channel(
+            {
+                "Action": "MuteAudio",
+                "Channel": uniqueid,
+                "Direction": "in",
+                "State": "on" if on else "off",
+            }
+        )
+
+    async def mixmonitor(self, uniqueid: str, path: str) -> bool:
+        """Record a channel's audio, both directions mixed, into `path` until it hangs up."""
+        return await self._on_channel({"Action": "MixMonitor", "Channel": uniqueid, "File": path})
+
+    async def receive_dtmf(self, uniqueid: str, digit: str) -> bool:
+        """A DTMF digit as if the channel's phone had sent it (PlayDTMF Receive)."""
+        return await self._on_channel(
+            {"Action": "PlayDTMF", "Channel": uniqueid, "Digit": digit, "Receive": "true"}
+        )
+
     async def getvar(self, uniqueid: str, name: str) -> str | None:
         """A channel variable (None if the channel is gone)."""
         try:

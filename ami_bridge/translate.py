@@ -9,8 +9,8 @@ busy phone with `Reason: 0` (the generic failure) and only the leg's `DialEnd BU
 (docs/asterisk-sandbox.md, "Originate").
 
 The dialplan contract (docs/call-flow.md) names the UserEvents read here: `ImplusEntry`,
-`ImplusRingEnded`, `ImplusOutbound`, `ImplusOverflow`. A caller's own Dial (implus-connect)
-is read from `DialBegin` / `DialEnd` with the caller's Uniqueid.
+`ImplusRingEnded`, `ImplusOutbound`, `ImplusOverflow`, `ImplusConsultEnded`. A caller's own
+Dial (implus-connect) is read from `DialBegin` / `DialEnd` with the caller's Uniqueid.
 """
 
 from __future__ import annotations
@@ -241,6 +241,14 @@ def _user_event(event: ev.UserEvent) -> list[f.Fact]:
         return [f.LegAnswered(event.uniqueid)]
     if name == "ImplusRingEnded":  # the caller's Dial returned; no DialEnd if no channel
         status = x.get("Status", "")
+        reason = failure_reason(0, status, 0)
+        return [
+            f.LegFailed("", reason, DIAL_STATUS_CAUSES.get(status, "UNKNOWN"), by=event.uniqueid)
+        ]
+    if name == "ImplusConsultEnded":  # the agent's consult Dial returned (call control)
+        status = x.get("Status", "")
+        if status in ("ANSWER", "CANCEL"):
+            return []  # the target hung up after talking, or the bridge ended the Dial
         reason = failure_reason(0, status, 0)
         return [
             f.LegFailed("", reason, DIAL_STATUS_CAUSES.get(status, "UNKNOWN"), by=event.uniqueid)

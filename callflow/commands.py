@@ -121,9 +121,52 @@ class Hold:
     at: int = 0
 
 
-Command = RingAgent | CancelRing | Callback | ClickToCall | Overflow | Hold
+@dataclass(frozen=True)
+class CallControl:
+    """The agent on the call (or a supervisor, `by`) acts on connected call `call_id`:
+    hold, resume, mute, unmute, transfer (to a number; to a queue or an agent the router
+    sends `hold`), consult (an agent or a number), complete, cancel (the consult), hangup
+    (`callflow.control`)."""
+
+    type: ClassVar[str] = "call_control"
+    call_id: str
+    request: str
+    action: str
+    agent: str = ""
+    """The agent on the call."""
+    by: str = ""
+    session: str = ""
+    target_kind: str = ""
+    """`agent` or `number` (transfer, consult)."""
+    target: str = ""
+    endpoint: str = ""
+    """A target agent's phone as the router knows it."""
+    target_pbx: str = ""
+    at: int = 0
+
+
+@dataclass(frozen=True)
+class Supervise:
+    """Supervisor `supervisor` listens to, whispers to the agent of, barges in on (`mode`
+    listen / whisper / barge) or leaves (`stop`) connected call `call_id`: the bridge rings
+    the supervisor's phone (`callflow.control`)."""
+
+    type: ClassVar[str] = "supervise"
+    call_id: str
+    request: str
+    supervisor: str
+    mode: str
+    agent: str = ""
+    session: str = ""
+    at: int = 0
+
+
+Command = (
+    RingAgent | CancelRing | Callback | ClickToCall | Overflow | Hold | CallControl | Supervise
+)
 COMMANDS: dict[str, type[Command]] = {
-    c.type: c for c in (RingAgent, CancelRing, Callback, ClickToCall, Overflow, Hold)
+    c.type: c
+    for c in (RingAgent, CancelRing, Callback, ClickToCall, Overflow, Hold, CallControl, Supervise)
 }
 
 

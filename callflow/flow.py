@@ -16,6 +16,7 @@ from . import facts as f
 from . import intents as do
 from . import policy
 from .context import FlowContext
+from .control import ControlFlow
 from .inbound import InboundFlow
 from .outbound import OutboundFlow
 from .reconcile import Reconciler
@@ -32,6 +33,7 @@ class CallFlow:
         self.ctx = ctx
         self.inbound = InboundFlow(ctx)
         self.outbound = OutboundFlow(ctx)
+        self.control = ControlFlow(ctx)
         self.reconciler = Reconciler(ctx, self.inbound, self.outbound)
 
     # --- whose turn --------------------------------------------------------------------
@@ -77,6 +79,9 @@ class CallFlow:
                 # an agent leg answered for an offer nobody holds any more
                 log.info("hanging up agent leg %s: no call holds it any more", fact.leg)
                 yield Do(do.HangUp(fact.leg, "ORIGINATOR_CANCEL"))
+            return
+        if self.control.claims(call, fact):
+            yield from self.control.fact(call, fact)
             return
         handler = self.inbound if call.inbound else self.outbound
         if isinstance(fact, f.LegRinging):
@@ -131,5 +136,9 @@ class CallFlow:
                 return
             if isinstance(command, cmd.Overflow):
                 yield from self.inbound.overflow(call, command)
+            elif isinstance(command, cmd.CallControl):
+                yield from self.control.command(call, command)
+            elif isinstance(command, cmd.Supervise):
+                yield from self.control.supervise(call, command)
             else:
                 yield from self.inbound.hold(call, command)

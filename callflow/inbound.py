@@ -29,6 +29,7 @@ from router.model import RequestState
 from . import commands as cmd
 from . import facts as f
 from . import intents as do
+from . import recording
 from .context import FlowContext, user_id
 from .records import WAITING_STATES, Call, CallKind, CallState
 from .ringing import Ringing
@@ -204,6 +205,7 @@ class InboundFlow:
             talk_s=c.seconds_since(call.bridged_ms or call.answered_ms) if talking else 0,
             ended_by=ended_by,
         )
+        yield from recording.ended(c, call)
         yield Drop(call)
         if call.state in WAITING_STATES:
             if call.state is CallState.RINGING and call.leg:
@@ -305,11 +307,17 @@ class InboundFlow:
             return
         old_agent, old_leg = call.agent, call.leg
         busy = call.state in (CallState.CONNECTED, CallState.RINGING)
+        # Call control's legs end with the agent's: a held agent waits apart (Asterisk), a
+        # consulted party or a listening supervisor are in no bridge with the caller.
+        ending = [x for x in (old_leg if call.apart else "", call.consult_leg, call.spy_leg) if x]
         call.request = command.request
         call.clear_agent()
+        call.clear_spy()
         yield Save(call)
         if busy:  # out of the agent's conversation (the agent's phone hangs up) onto hold
             yield Do(do.ReturnToHold(call.id, old_leg, call.exten, call.entry, call.max_wait))
+        for leg in ending:
+            yield Do(do.HangUp(leg))
         yield from c.note(
             call,
             "call.transferred",

@@ -148,6 +148,129 @@ class ReadVariables:
     names: tuple[str, ...] = field(default=())
 
 
+# --- call control (callflow.control) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldCustomer:
+    """The customer of connected call `call_id` hears hold music (`music`: the entry's
+    class/source); the agent (`leg`) no longer hears them. Answer: True, or False if the
+    PBX could not (a leg gone)."""
+
+    call_id: str
+    leg: str
+    music: str
+
+
+@dataclass(frozen=True)
+class ResumeCustomer:
+    """Customer and agent `leg` talk again. `apart`: they were separated (a consult, or
+    Asterisk's hold, which always separates them), not only held in their bridge.
+    Answer: True / False."""
+
+    call_id: str
+    leg: str
+    apart: bool
+
+
+@dataclass(frozen=True)
+class MuteAgent:
+    """The customer stops (`on`) or starts again hearing the agent leg `leg`.
+    Answer: True / False."""
+
+    leg: str
+    on: bool
+
+
+@dataclass(frozen=True)
+class DialConsult:
+    """The customer is on hold (`held_in_bridge`: FreeSWITCH's hold keeps them bridged):
+    the agent leg `leg` calls `dial` for up to `seconds`; once answered the agent talks
+    with it. `consult_leg` is the new leg's id when the bridge chooses it (FreeSWITCH),
+    else empty (Asterisk's agent Dial names it). Answer: True, or False if not placed."""
+
+    call_id: str
+    leg: str
+    consult_leg: str
+    dial: str
+    seconds: float
+    number: str = ""
+    held_in_bridge: bool = False
+
+
+@dataclass(frozen=True)
+class ConnectConsult:
+    """The consult target answered: connect it with the agent leg (FreeSWITCH bridges
+    them; Asterisk's Dial already has). Answer: True / False."""
+
+    leg: str
+    consult_leg: str
+
+
+@dataclass(frozen=True)
+class DropConsult:
+    """End the consult leg; the agent leg waits (the customer is still on hold).
+    Answer: None."""
+
+    call_id: str
+    leg: str
+    consult_leg: str
+
+
+@dataclass(frozen=True)
+class CompleteConsult:
+    """The customer talks with the consult leg from now on; the agent leg is hung up.
+    Answer: True / False."""
+
+    call_id: str
+    leg: str
+    consult_leg: str
+
+
+@dataclass(frozen=True)
+class TransferOut:
+    """Blind transfer: the customer leaves the agent (who is hung up) and calls `number`
+    through `trunk`. Answer: True / False."""
+
+    call_id: str
+    leg: str
+    trunk: Destination
+    number: str
+
+
+@dataclass(frozen=True)
+class StartRecording:
+    """Record call `call_id` (both directions, mixed) into `path` (the PBX's own file
+    system) until it ends. Answer: True / False."""
+
+    call_id: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Spy:
+    """Ring the supervisor's phone (`dial`) as `spy_leg`; once answered it listens to the
+    agent leg `target` (`mode`: listen, whisper to the agent, barge in on both).
+    Answer: True, or False if not placed."""
+
+    call_id: str
+    target: str
+    spy_leg: str
+    dial: str
+    mode: str
+    supervisor: str
+
+
+@dataclass(frozen=True)
+class SpyMode:
+    """Switch the answered spy leg `spy_leg` to `mode` (`first`: just answered, Asterisk
+    started it in that mode already). Answer: True / False."""
+
+    spy_leg: str
+    mode: str
+    first: bool = False
+
+
 Intent = (
     RingAgent
     | DropAgentLeg
@@ -160,4 +283,15 @@ Intent = (
     | DialCustomer
     | ChannelExists
     | ReadVariables
+    | HoldCustomer
+    | ResumeCustomer
+    | MuteAgent
+    | DialConsult
+    | ConnectConsult
+    | DropConsult
+    | CompleteConsult
+    | TransferOut
+    | StartRecording
+    | Spy
+    | SpyMode
 )

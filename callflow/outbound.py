@@ -26,7 +26,7 @@ from router.model import OfferState
 from . import commands as cmd
 from . import facts as f
 from . import intents as do
-from . import policy
+from . import policy, recording
 from .context import FlowContext
 from .records import Call, CallKind, CallState
 from .steps import Ask, Do, Drop, Flow, Save, Touch
@@ -231,6 +231,7 @@ class OutboundFlow:
             customer_leg=call.customer_leg,
             wait_s=round((call.bridged_ms - call.started_ms) / 1000, 1),
         )
+        yield from recording.start(c, call)
 
     def gone(self, call: Call, fact: f.ChannelGone) -> Flow:
         c = self.ctx
@@ -261,6 +262,7 @@ class OutboundFlow:
             customer_answered=reached,
             ended_by=call.ended_by or "agent",
         )
+        yield from recording.ended(c, call)
         yield Drop(call)
         if call.kind is CallKind.CALLBACK:
             why = "customer reached" if reached else "customer not reached"

@@ -27,6 +27,10 @@ MAX_COMMAND_AGE_S = 300.0
 STALE_CLICK_S = 60.0
 CLICK_RING_S = 30.0
 """How long a click-to-call rings the agent's own phone."""
+CONSULT_RING_S = 30.0
+"""How long a consult target rings (the customer is on hold meanwhile)."""
+SPY_RING_S = 30.0
+"""How long a supervisor's phone rings to listen in."""
 SETTLE_MS = 1000
 """Reconciliation leaves records saved this recently alone: their events may be on the way."""
 

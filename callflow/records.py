@@ -50,6 +50,9 @@ class CallState(StrEnum):
     """Customer and agent talk (inbound: the agent answered and the router accepted)."""
     OVERFLOWED = "overflowed"
     """Inbound: sent to the entry point's overflow; the router is done with it."""
+    TRANSFERRED = "transferred"
+    """Inbound: handed on to a number (blind or attended); the router is done with it,
+    the PBX still carries it."""
 
 
 WAITING_STATES = (CallState.NEW, CallState.WAITING, CallState.RINGING)
@@ -102,6 +105,26 @@ class Call:
     """The agent's leg ended (and is in the transcript)."""
     customer_gone: bool = False
     """Outbound: the customer's leg ended (and is in the transcript)."""
+    held: bool = False
+    """Call control: the customer is on hold."""
+    apart: bool = False
+    """Customer and agent are not in one bridge (Asterisk's hold, a consult)."""
+    muted: bool = False
+    """The customer does not hear the agent."""
+    consult_leg: str = ""
+    consult_kind: str = ""
+    """`agent` or `number`: whom the agent consults (`consult_target`)."""
+    consult_target: str = ""
+    consult_state: str = ""
+    """`dialing`, then `talking` once the target answered."""
+    spy_leg: str = ""
+    """A supervisor's phone listening in (`spy_by`, `spy_mode`)."""
+    spy_by: str = ""
+    spy_mode: str = ""
+    spy_answered: bool = False
+    recording: str = ""
+    """The recording's file, relative to the PBX's recordings folder."""
+    recording_ms: int = 0
     updated_ms: int = 0
     """When the record was last saved (reconciliation leaves very fresh ones alone)."""
 
@@ -128,15 +151,26 @@ class Call:
 
     def legs(self) -> tuple[str, ...]:
         """Ids of this call's channels besides `id` itself."""
-        return tuple(x for x in (self.leg, self.customer_leg) if x and x != self.id)
+        legs = (self.leg, self.customer_leg, self.consult_leg, self.spy_leg)
+        return tuple(x for x in legs if x and x != self.id)
 
     def clear_agent(self) -> None:
         """The agent leg is over: the caller waits again (inbound)."""
         if self.state is not CallState.OVERFLOWED:
             self.state = CallState.WAITING
         self.offer = self.agent = self.leg = self.ended_by = ""
-        self.agent_gone = False
+        self.agent_gone = self.held = self.apart = self.muted = False
         self.answered_ms = self.bridged_ms = 0
+        self.clear_consult()
+
+    def clear_spy(self) -> None:
+        """No supervisor listens in (any more)."""
+        self.spy_leg = self.spy_by = self.spy_mode = ""
+        self.spy_answered = False
+
+    def clear_consult(self) -> None:
+        """The consult is over (or never was)."""
+        self.consult_leg = self.consult_kind = self.consult_target = self.consult_state = ""
 
 
 class CallBook:

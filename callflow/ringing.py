@@ -20,7 +20,7 @@ from router.model import OfferState
 from . import commands as cmd
 from . import facts as f
 from . import intents as do
-from . import policy
+from . import policy, recording
 from .context import FlowContext
 from .records import WAITING_STATES, Call, CallState
 from .steps import Ask, Do, Flow, Save, Touch
@@ -238,6 +238,7 @@ class Ringing:
             agent_leg=call.leg,
             wait_s=round((call.bridged_ms - call.started_ms) / 1000, 1),
         )
+        yield from recording.start(c, call)
 
     def cancel_ring(self, call: Call, command: cmd.CancelRing) -> Flow:
         c = self.ctx

@@ -159,3 +159,23 @@ class ErrorOut(Body):
     message: str
     problems: list[str] | None = None
     """Every problem on its own line, when there are several (e.g. a strategy's)."""
+
+
+CALL_TARGET = r"^(\+?[0-9]{2,32}|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$"
+
+
+class CallControlBody(Body):
+    """A call-control request: `transfer` takes a target (an agent, a queue or a number),
+    `consult` an agent or a number; the other actions none."""
+
+    action: Literal[
+        "hold", "resume", "mute", "unmute", "transfer", "consult", "complete", "cancel", "hangup"
+    ]
+    target_kind: Literal["agent", "queue", "number"] | None = None
+    target: (
+        Annotated[str, Field(pattern=r"^(\+?[0-9]{2,32}|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")] | None
+    ) = None
+
+
+class SuperviseBody(Body):
+    mode: Literal["listen", "whisper", "barge", "stop"]

@@ -85,6 +85,8 @@ def create_app(
         settings.upload_dir, rds, keys, settings.upload_max_bytes, settings.upload_types
     )
     from chat.admin import AdminService
+    from chat.calls import CallService
+    from chat.recordings import RecordingStore
     from chat.service import ChatService
     from router.client import RouterClient
 
@@ -92,6 +94,7 @@ def create_app(
         redis.Redis(connection_pool=redis_pool(settings, decode=True)), domain=settings.domain
     )
     customers = CustomerStore(rds, keys)
+    service = ChatService(router, files, settings, customers, AgentNames(router))
     app.extensions[EXTENSION] = Context(
         settings=settings,
         redis=rds,
@@ -101,13 +104,14 @@ def create_app(
         files=files,
         hub=Hub(),
         router=router,
-        service=ChatService(router, files, settings, customers, AgentNames(router)),
+        service=service,
         admin=AdminService(router, accounts),
         metrics=Metrics(),
         login_guard=LoginGuard(rds, keys, login_limits(settings)),
         staff_sessions=StaffSessions(rds, keys, settings.staff_token_ttl),
         customers=customers,
         canned=CannedReplies(rds, keys),
+        calls=CallService(router, service, RecordingStore.from_settings(settings)),
     )
     _register(app)
     if start_background:
@@ -158,6 +162,7 @@ def _register(app: Flask) -> None:
         supervisor_api,
         vendor,
         web_api,
+        web_calls,
         web_pages,
         web_voip,
         web_widget,
@@ -173,6 +178,7 @@ def _register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_blueprint(web_pages.bp)
     app.register_blueprint(web_api.bp)
+    app.register_blueprint(web_calls.bp)
     app.register_blueprint(web_widget.bp)
     app.register_blueprint(web_workspace.bp)
     app.register_blueprint(metrics.bp)

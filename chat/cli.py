@@ -85,3 +85,29 @@ def add_login(ctx: click.Context, role: str, account_id: str, name: str, passwor
     except ChatError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"{role} login {account_id!r} saved")
+
+
+@chat_command.command(name="prune-recordings")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@click.pass_context
+def prune_recordings(ctx: click.Context, dry_run: bool) -> None:
+    """Delete call recordings older than their service's retention (the admin YAML's
+    `recording.retention_days`; `recording_retention_days` for the others). The chat
+    service does the same every `prune_interval_s` seconds."""
+    from chat.errors import ChatError
+    from chat.recordings import RecordingStore
+
+    settings = _settings(ctx.obj.get("config"))
+    try:
+        store = RecordingStore.from_settings(settings)
+        gone = store.prune(dry_run=dry_run)
+    except (ChatError, OSError) as e:
+        raise click.ClickException(str(e)) from None
+    if not store.dirs:
+        raise click.ClickException(
+            "no recordings folder known: set recordings_dirs (pbx=/folder) or admin_config"
+        )
+    for path in gone:
+        click.echo(str(path))
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {len(gone)} recording(s) past their retention", err=True)

@@ -21,6 +21,7 @@ from chat.uploads import FileStore
 
 if TYPE_CHECKING:
     from chat.admin import AdminService
+    from chat.calls import CallService
     from chat.metrics import Metrics
     from chat.service import ChatService
     from chat.wallboard import Wallboard
@@ -46,6 +47,7 @@ class Context:
     staff_sessions: StaffSessions
     customers: CustomerStore
     canned: CannedReplies
+    calls: CallService
     background: list[Any] = field(default_factory=list)
     wallboard: Wallboard | None = None
     """The supervisor's wall board (chat.supervisor_api.init_app makes it)."""

@@ -57,6 +57,7 @@ class Dispatcher:
             "request.overflowed": self.request_update,
             "request.transferred": self.request_update,
             "contact.ended": self.contact_ended,
+            "contact.handed_over": self.handed_over,
             "agent.status": self.agent_status,
         }
 
@@ -181,6 +182,12 @@ class Dispatcher:
         if not any(s.id == session_id for s in self.c.service.agent_sessions(agent)):
             self.c.hub.unsubscribe_agent(agent, session_id)
 
+    def handed_over(self, f: dict[str, str]) -> None:
+        """An attended transfer gave the agent a call: their desktop opens its session."""
+        agent, session_id = f.get("agent", ""), f.get("session", "")
+        self.c.hub.subscribe_agent(agent, session_id)
+        self.c.hub.to_agent(agent, {"type": "handed_over", "session_id": session_id})
+
     def agent_status(self, f: dict[str, str]) -> None:
         frame = {
             "type": "agent_status",
@@ -282,6 +289,7 @@ class SignalListener(threading.Thread):
 
 def start_background_threads(app: Flask) -> None:
     from chat.presence import PresenceKeeper
+    from chat.recordings import RecordingPruner
     from chat.session_watch import SessionWatch
     from chat.wallboard_push import BoardPusher, HistoryPusher
 
@@ -296,6 +304,8 @@ def start_background_threads(app: Flask) -> None:
     ]
     if c.settings.ping_interval:
         threads.append(KeepAlive(c.hub.all, c.settings.ping_interval))
+    if c.settings.prune_interval_s:
+        threads.append(RecordingPruner(c.calls.store, c.settings.prune_interval_s))
     for thread in threads:
         thread.start()
         c.background.append(thread)

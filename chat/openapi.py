@@ -123,6 +123,8 @@ def spec() -> dict[str, Any]:
         m.TransferTargetsOut,
         m.HistoryHitOut,
         m.ErrorOut,
+        m.CallControlBody,
+        m.SuperviseBody,
         ContactReportRow,
         AgentReportRow,
         ReportOut,
@@ -249,6 +251,7 @@ def spec() -> dict[str, Any]:
             },
             "/api/reports/{kind}": {"get": _report_op()},
             **openapi_paths(_op, _ref, _query),
+            **CALL_PATHS,
             "/api/openapi.json": {"get": _op("This document", {"type": "object"}, auth=False)},
             # Browser VoIP (docs/voip.md): the agent desktop's calls.
             "/api/voip/softphone": {
@@ -283,6 +286,44 @@ def spec() -> dict[str, Any]:
             },
         },
     }
+
+
+SESSION_ID = [{"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+ACCEPTED = {"type": "object", "description": "request_id, command_id: the PBX was asked"}
+CALL_PATHS: dict[str, Any] = {
+    "/api/sessions/{session_id}/call": {
+        "post": _op(
+            "Act on the session's live call (the agent on it, or an admin): hold, resume, "
+            "mute, unmute, transfer, consult, complete, cancel, hangup; outcomes arrive as "
+            "call.control entries of the session (docs/chat.md)",
+            ACCEPTED,
+            m.CallControlBody,
+            status="202",
+            admin=False,
+            params=SESSION_ID,
+        )
+    },
+    "/api/sessions/{session_id}/supervise": {
+        "post": _op(
+            "Listen to, whisper to the agent of, barge in on, or leave the session's live "
+            "call: the PBX rings the supervisor's phone",
+            ACCEPTED,
+            m.SuperviseBody,
+            status="202",
+            params=SESSION_ID,
+        )
+    },
+    "/api/live-calls": {
+        "get": _op("Calls connected to an agent now", {"type": "array", "items": {}})
+    },
+    "/api/transfer-targets": {
+        "get": _op(
+            "Queues and the other agents, for a transfer or a consult",
+            {"type": "object"},
+            admin=False,
+        )
+    },
+}
 
 
 def _report_op() -> dict[str, Any]:

@@ -117,6 +117,19 @@ class Settings(BaseModel):
     """The reports database `implus reports sink` fills (docs/reports.md). Empty: the
     IMPLUS_REPORTS_DATABASE_URL the sink uses, else its default SQLite file
     ``var/reports.sqlite3`` (``IMPLUS_DATA_DIR``)."""
+    admin_config: Path | None = None
+    """The admin YAML (docs/admin-config.md): each service's recording retention and the
+    supervisors' phones. Without it, recordings are kept `recording_retention_days` and a
+    supervisor without a phone learns it from the call's transcript."""
+    recordings_dirs: dict[str, Path] = Field(default_factory=dict)
+    """Where this machine finds each PBX's recordings, `pbx id: folder` (in the
+    environment `ast1=/mnt/ast1-recordings,fs1=/srv/fs1`). A PBX without an entry: its
+    `recordings_dir` in the admin YAML, read on this machine."""
+    recording_retention_days: int = Field(default=90, ge=1, le=3650)
+    """Retention of recordings whose service the admin YAML does not name."""
+    prune_interval_s: float = Field(default=3600.0, ge=0)
+    """Seconds between two deletions of recordings past their retention (0: only
+    `implus chat prune-recordings`)."""
     node_modules: Path = Field(default_factory=lambda: NODE_MODULES)
     """Where `make deps` (npm ci) installed the browser libraries the pages load."""
     voip_config: Path | None = None
@@ -144,6 +157,16 @@ class Settings(BaseModel):
         for t in v:
             if t in ("text/html", "image/svg+xml") or "xml" in str(t) or "html" in str(t):
                 raise ValueError(f"{t!r} can carry script; it is never accepted as an upload")
+        return v
+
+    @field_validator("recordings_dirs", mode="before")
+    @classmethod
+    def _recordings_dirs(cls, v: Any) -> Any:
+        if isinstance(v, str):  # pbx=/folder,pbx2=/folder
+            pairs = [item.split("=", 1) for item in v.split(",") if item.strip()]
+            if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+                raise ValueError("write pbx=/folder pairs separated by commas")
+            v = {p[0].strip(): p[1].strip() for p in pairs}
         return v
 
     @field_validator("domain")

@@ -42,6 +42,8 @@ TRUNK_ID = "carrier"
 RELAY_SECRET_ENV = "IMPLUS_SANDBOX_RELAY_SECRET"  # noqa: S105 - a variable name
 RELAY_SECRET = "relay-sandbox-secret-0123456789"  # noqa: S105 - a loopback-only test PBX
 WS_PORT = 8088
+RECORDINGS_DIR = "/var/spool/asterisk/monitor/implus"
+"""The sandbox Asterisk's recordings folder (the admin YAML's default for Asterisk)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ class Lab:
     """Appended to the generated extensions_implus.conf (e.g. `[implus-entry](+)` lines)."""
     queues: str = ""
     """app_queue queues (queues_implus.conf), e.g. for a side-by-side benchmark."""
+    record: tuple[str, ...] = ()
+    """Services whose calls the PBX records (`recording:` in the admin YAML), into the
+    sandbox's default recordings folder (`recordings_folder()` on this machine)."""
     admin_hook: Callable[[dict[str, Any]], None] | None = None
     """Edits the admin dict before it is written: more PBXs, agents homed on them, inter-PBX
     trunks (only the sandbox PBX is rendered and installed here)."""
@@ -138,7 +143,10 @@ class Lab:
                     "transport": "transport-udp",
                 }
             ],
-            "services": [{"id": s} for s in self.services],
+            "services": [
+                {"id": s, **({"recording": {"retention_days": 30}} if s in self.record else {})}
+                for s in self.services
+            ],
             "entry_points": [
                 {
                     "id": e.id,
@@ -177,6 +185,11 @@ class Lab:
                 }
             ],
         }
+
+    def recordings_folder(self) -> Path:
+        """Where this machine finds the recordings the sandbox Asterisk writes (its chroot's
+        /var/spool/asterisk/monitor/implus): the chat service's `recordings_dirs`."""
+        return self.box.chroot_path(RECORDINGS_DIR)
 
     def write(self) -> AdminConfig:
         """Write admin.yaml and strategy.yaml into `folder`; return the loaded config."""

@@ -33,11 +33,13 @@ from typing import Literal
 from . import configs
 from .asterisk import AsteriskSandbox
 from .errors import SandboxError
+from .media import TONE, ulaw_tone
 
-PhoneBehaviour = Literal["answer", "busy", "no_answer"]
+PhoneBehaviour = Literal["answer", "talk", "busy", "no_answer"]
 
 _SCENARIOS = {
     "answer": "agent_answer.xml",
+    "talk": "agent_answer_media.xml",
     "busy": "agent_busy.xml",
     "no_answer": "agent_no_answer.xml",
 }
@@ -177,6 +179,7 @@ class Sipp:
         limit: int | None = None,
         source: tuple[str, int] | None = None,
         rtp_echo: int | None = None,
+        media: bool = False,
     ) -> SippRun:
         """A customer calls `exten` (context `sandbox-inbound`) from 127.0.0.2.
 
@@ -188,6 +191,8 @@ class Sipp:
         pjsip `identify` maps to an inter-PBX trunk.
         `rtp_echo`: a free UDP port; the customer's SDP offers it and sipp echoes every RTP
         packet it gets there back to the sender (the far end then receives audio).
+        `media`: the customer sends audio (a tone) once answered, so the call's bridges
+        and recordings carry some.
         """
         callers = [caller] if isinstance(caller, str) else caller
         host, port = source or (
@@ -195,8 +200,10 @@ class Sipp:
             _free_udp_port(configs.CUSTOMER_HOST, avoid={configs.CUSTOMER_UAS_PORT}),
         )
         hold_ms = 0 if hold is None else max(1, int(hold * 1000))
+        if media:
+            self._ensure_tone()
         return self._start(
-            "customer_call.xml",
+            "customer_call_media.xml" if media else "customer_call.xml",
             name=f"customer-call-{exten}",
             args=[
                 f"{configs.SIP_HOST}:{configs.SIP_PORT}",
@@ -235,8 +242,9 @@ class Sipp:
     ) -> SippRun:
         """A phone listening on host:port (UAS) for `calls` calls (0: until stopped).
 
-        `behaviour`: "answer" after ringing `ring` s; "no_answer" rings until the
-        caller cancels; "busy" answers 486 Busy Here. `talk`: seconds after the answer
+        `behaviour`: "answer" after ringing `ring` s ("talk": and sends audio, a tone,
+        until the call ends); "no_answer" rings until the caller cancels; "busy" answers
+        486 Busy Here. `talk`: seconds after the answer
         before the phone hangs up itself; None waits for the far end to hang up.
         Answers OPTIONS (qualify) automatically. Returns once the port is listening.
         `rtp_echo`: a free UDP port where sipp echoes the RTP it receives (see
@@ -253,7 +261,9 @@ class Sipp:
         ]
         if calls:
             args += ["-m", str(calls)]
-        if behaviour == "answer":
+        if behaviour == "talk":
+            self._ensure_tone()
+        if behaviour in ("answer", "talk"):
             args += ["-set", "ring_ms", str(int(ring * 1000))]
             args += ["-set", "talk_ms", str(0 if talk is None else max(1, int(talk * 1000)))]
         args += _echo_args(rtp_echo)
@@ -274,6 +284,12 @@ class Sipp:
             host=configs.CUSTOMER_HOST,
             **kwargs,  # type: ignore[arg-type]
         )
+
+    def _ensure_tone(self) -> None:
+        path = self.sandbox.chroot_path(TONE)
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(ulaw_tone())  # where the talking scenarios read it
 
     def register(self, exten: str, contact_port: int, expires: int = 300) -> SippResult:
         """Register `exten`'s contact sip:<exten>@127.0.0.1:<contact_port> (0 s: remove)."""

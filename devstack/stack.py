@@ -235,6 +235,7 @@ class Stack:
             agents=list(AGENTS),
             entries=list(ENTRIES),
             strategy=DEMO_STRATEGY,
+            record=("booking",),  # booking calls are recorded; the desktop plays them
         )
         self.say("dialplan: rendering the demo's admin config and reloading Asterisk")
         lab.install()
@@ -245,6 +246,7 @@ class Stack:
             AMI_SECRET_ENV: AMI_SECRET,
             # the sink writes the history the supervisor page's reports read
             "IMPLUS_REPORTS_DATABASE_URL": f"sqlite:///{self.state / 'reports.sqlite3'}",
+            "IMPLUS_CHAT_RECORDINGS_DIRS": f"{PBX_ID}={lab.recordings_folder()}",
         }
         self._spawn("router", ["router", "--redis-url", self._url, "--workers", "1"], env)
         self._spawn("reports-sink", ["reports", "sink", "--redis-url", self._url], env)

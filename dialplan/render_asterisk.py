@@ -31,7 +31,7 @@ from admin_config.targets import (
     OVERFLOW_CONTEXT,
     trunk_name,
 )
-from dialplan import text
+from dialplan import render_asterisk_control, text
 from dialplan.rendering import HEADER_TEXT, RenderedFile
 
 EXTENSIONS = "extensions_implus.conf"
@@ -130,6 +130,7 @@ def extensions(config: AdminConfig, pbx: AsteriskPbx) -> str:
             (_inter_pbx_agent(a) for a in config.agents_on(pbx.id)),
             extra=[f"include => {ENTRY_CONTEXT}"],
         ),
+        render_asterisk_control.contexts(),
     ]
     return "\n".join(parts)
 
@@ -160,6 +161,10 @@ def _entry(config: AdminConfig, e: EntryPoint) -> _Extension:
     ext.step("Set(IMPLUS_USER=${CALLERID(num)})")
     ext.step(f"Set(IMPLUS_USER=${{FILTER({USER_CHARS},${{IMPLUS_USER}})}})", label="user")
     ext.step("Answer()")
+    recording = config.service(e.service).recording
+    if recording is not None and recording.enabled and recording.announcement:
+        # "This call may be recorded": before the call is filed, so no ring interrupts it.
+        ext.step(f"Playback({text.token(recording.announcement, 'announcement')})")
     ext.step(
         f"UserEvent(ImplusEntry,Service: {service},Entry: {entry},"
         f"User: ${{IMPLUS_USER}},Language: {lang},MaxWait: {wait}"
@@ -277,8 +282,8 @@ def _section(name: str, comment: str | None, **values: str | int | None) -> str:
 
 def pjsip(config: AdminConfig, pbx: AsteriskPbx, secrets: Secrets) -> str:
     parts = [_header(config, pbx, PJSIP, "pjsip.conf")]
-    for agent in config.agents_on(pbx.id):
-        if agent.phone != "webrtc":  # softphones: pjsip_webrtc_implus.conf
+    for agent in config.phones_on(pbx.id):  # agents' and supervisors' phones
+        if getattr(agent, "phone", None) != "webrtc":  # softphones: pjsip_webrtc_implus.conf
             parts.append(_agent_sections(pbx, agent, secrets))
     for trunk in config.outbound_trunks_on(pbx.id):
         parts.append(_trunk_sections(pbx, trunk, secrets))

@@ -23,7 +23,6 @@ from admin_config.model import (
     EntryPoint,
     FreeswitchPbx,
     InterPbxTrunk,
-    OutboundTrunk,
 )
 from admin_config.secrets import Secrets
 from admin_config.targets import (
@@ -32,6 +31,7 @@ from admin_config.targets import (
     INTER_PBX_CONTEXT,
     OUTBOUND_CONTEXT,
     OVERFLOW_CONTEXT,
+    gateway_name,
     trunk_name,
 )
 from dialplan import text
@@ -73,11 +73,6 @@ def render(config: AdminConfig, pbx: FreeswitchPbx, secrets: Secrets) -> list[Re
     from dialplan import render_webrtc_freeswitch  # browser VoIP: its own files (docs/voip.md)
 
     return files + render_webrtc_freeswitch.render(config, pbx, secrets)
-
-
-def gateway_name(trunk: OutboundTrunk) -> str:
-    """The gateway a trunk dials through: an existing one, or the rendered implus-trunk-<id>."""
-    return trunk.gateway or trunk_name(trunk.id)
 
 
 def _document(config: AdminConfig, root: ET.Element) -> str:
@@ -158,6 +153,10 @@ def _entry(config: AdminConfig, ctx: ET.Element, e: EntryPoint) -> None:
     _action(main, "set", f"implus_max_wait={e.max_wait}")
     _action(main, "set", f"implus_hold_music={t(music, 'hold music', names.FS_MUSIC)}")
     _action(main, "answer")
+    recording = config.service(e.service).recording
+    if recording is not None and recording.enabled and recording.announcement:
+        # "This call may be recorded": before the call is parked and filed.
+        _action(main, "playback", text.token(recording.announcement, "announcement"))
     # The safety net: if nobody takes the call, the caller overflows on their own. The
     # bridge cancels it (`sched_del <uuid>`) when it connects an agent.
     wait = e.max_wait + config.hold_margin
@@ -270,8 +269,8 @@ def _fs_secret(secrets: Secrets, name: str, purpose: str) -> str:
 
 def _users(config: AdminConfig, pbx: FreeswitchPbx, secrets: Secrets) -> ET.Element:
     root = ET.Element("include")
-    for a in config.agents_on(pbx.id):
-        if a.phone != "webrtc":  # softphones: directory/<dir>/implus_webrtc.xml
+    for a in config.phones_on(pbx.id):  # agents' and supervisors' phones
+        if getattr(a, "phone", None) != "webrtc":  # softphones: directory/<dir>/implus_webrtc.xml
             _user(root, pbx, a, secrets)
     return root
 

@@ -19,6 +19,7 @@ from admin_config.targets import overflow_destination
 from callflow import intents as do
 from callflow.policy import whole_ring_seconds
 
+from .control import EslControl
 from .pbx import SAFE_VALUE, FreeSwitch, UnsafeValue, originate, safe
 
 MUSIC = re.compile(r"^[^\s'\"]{1,256}$")
@@ -31,6 +32,7 @@ class EslIntents:
     def __init__(self, fs: FreeSwitch, config: AdminConfig) -> None:
         self.fs = fs
         self.config = config
+        self.control = EslControl(fs)
 
     def __call__(self, intent: do.Intent) -> Any:
         fs = self.fs
@@ -62,7 +64,7 @@ class EslIntents:
             return fs.exists(intent.channel)
         if isinstance(intent, do.ReadVariables):
             return self._variables(intent)
-        raise TypeError(f"unknown intent {intent!r}")
+        return self.control(intent)
 
     def _ring(self, intent: do.RingAgent) -> do.RingResult:
         variables: dict[str, str | int] = {

@@ -40,8 +40,14 @@ def facts_of(event: EslEvent, known: Callable[[str], bool]) -> list[f.Fact]:
     if isinstance(event, ChannelEvent):
         return _channel(event, known)
     if isinstance(event, BackgroundJob):
-        if event.ok or event.command != "originate":
+        if event.command != "originate":
             return []
+        if event.ok:
+            # A supervisor's phone answered (an originate replies once its leg answered); it
+            # eavesdrops and never parks, so this is the only sign of it.
+            leg = origination_uuid(event.command_arg)
+            spy = leg and "implus_spy=" in (event.command_arg or "")
+            return [f.LegAnswered(leg)] if spy and leg else []
         # An originate that failed before any channel event could say so (e.g.
         # USER_NOT_REGISTERED creates no channel).
         leg = origination_uuid(event.command_arg)
@@ -77,8 +83,8 @@ def _channel(event: ChannelEvent, known: Callable[[str], bool]) -> list[f.Fact]:
                     media=v("implus_media") or "voice",
                 )
             ]
-        if event.variable("implus_agent"):  # a leg the bridge placed answered
-            return [f.LegAnswered(uid)]
+        if event.variable("implus_agent") or event.variable("implus_consult"):
+            return [f.LegAnswered(uid)]  # a leg the bridge placed answered (and parked)
         return []
     if name == "CHANNEL_BRIDGE":
         a, b = event.bridge_a_unique_id or uid, event.bridge_b_unique_id or ""

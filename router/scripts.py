@@ -33,6 +33,8 @@ NAMES = (
     "load_strategy",
     "force_status",
     "move_request",
+    "call_control",
+    "handover",
 )
 
 

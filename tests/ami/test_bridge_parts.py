@@ -94,3 +94,24 @@ def test_serial_keeps_order_per_call_and_runs_calls_concurrently() -> None:
         return seen
 
     assert asyncio.run(body()) == ["b1", "a1", "a2"]
+
+
+def test_a_consult_dial_that_ends_unanswered_is_a_failed_leg() -> None:
+    """implus-consult's UserEvent after the agent's own Dial of a consult target: a leg
+    that failed (even when no channel was made); after an answer, or a Dial the bridge
+    ended (CANCEL), nothing (the leg's Hangup says it)."""
+    from ami_bridge import events as ev
+    from ami_bridge.translate import Translator
+    from callflow import facts as f
+
+    def consult_ended(status: str) -> list[f.Fact]:
+        event = ev.UserEvent(
+            uniqueid="17.2", user_event="ImplusConsultEnded", fields={"Status": status}
+        )
+        return Translator().feed(event)
+
+    assert consult_ended("BUSY") == [f.LegFailed("", "busy", "USER_BUSY", by="17.2")]
+    assert consult_ended("CHANUNAVAIL") == [
+        f.LegFailed("", "unavailable", "SUBSCRIBER_ABSENT", by="17.2")
+    ]
+    assert consult_ended("ANSWER") == consult_ended("CANCEL") == []

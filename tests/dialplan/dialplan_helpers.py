@@ -36,7 +36,14 @@ BASE: dict[str, Any] = {
         {"id": "ast1", "kind": "asterisk", "secret_env": "T_AMI", "sip_host": "127.0.0.1"},
         {"id": "fs1", "kind": "freeswitch", "secret_env": "T_ESL", "sip_host": "127.0.0.3"},
     ],
-    "services": [{"id": "booking", "label": "Booking"}, {"id": "billing"}],
+    "services": [
+        {
+            "id": "booking",
+            "label": "Booking",
+            "recording": {"announcement": "custom/call-recorded", "retention_days": 30},
+        },
+        {"id": "billing", "recording": {"announcement": "ivr/ivr-this_call_may_be_recorded.wav"}},
+    ],
     "entry_points": [
         {
             "id": "booking_en",
@@ -85,6 +92,16 @@ BASE: dict[str, Any] = {
         },
         {"id": "fs_out", "pbx": "fs1", "gateway": "carrier"},
         {"id": "link", "kind": "inter_pbx", "pbxs": ["ast1", "fs1"]},
+    ],
+    "supervisors": [
+        {
+            "id": "root",
+            "name": "Root",
+            "pbx": "ast1",
+            "endpoint": "1900",
+            "contact": "sip:1900@127.0.0.1:5090",
+        },
+        {"id": "boss", "pbx": "fs1", "endpoint": "2900", "contact": "sip:2900@127.0.0.1:5091"},
     ],
 }
 

@@ -17,6 +17,7 @@ ENV = {
     "IMPLUS_FS1_ESL_PASSWORD": "b",
     "IMPLUS_SIP_1001": "c",
     "IMPLUS_SIP_2001": "d",
+    "IMPLUS_SIP_1900": "e",
     "IMPLUS_CARRIER_SECRET": "e",
 }
 

@@ -121,6 +121,14 @@ FIELDS: list[tuple[Loc, str | None, dict[Loc, Any]]] = [
     (("trunks", 1, "host"), "192.0.2.20", {("trunks", 1, "gateway"): None}),
     (("trunks", 1, "username"), "acme", {("trunks", 1, "gateway"): None, GW_HOST: "h"}),
     (("trunks", 2, "id"), None, {}),
+    (("services", 0, "recording", "announcement"), "custom/call-recorded", {}),
+    (("services", 1, "recording", "announcement"), "ivr/x.wav", {}),
+    (("pbxs", 0, "recordings_dir"), "/var/spool/asterisk/monitor/implus", {}),
+    (("supervisors", 0, "id"), None, {}),
+    (("supervisors", 0, "name"), None, {}),
+    (("supervisors", 0, "endpoint"), None, {}),
+    (("supervisors", 1, "endpoint"), None, {}),
+    (("supervisors", 1, "contact"), "sip:2900@127.0.0.1:5091", {}),
 ]
 
 #: Secrets are read from the environment when rendering: bad ones are refused then.

@@ -105,8 +105,9 @@ def test_freeswitch_xml_is_well_formed(write_config: WriteConfig) -> None:
     actions = [(a.get("application"), a.get("data")) for a in entry.iter("action")]
     assert actions[0] == ("set", "implus_user=${caller_id_number}")
     assert ("set", "implus_service=billing") in actions
-    assert actions[-3:] == [
+    assert actions[-4:] == [
         ("answer", None),
+        ("playback", "ivr/ivr-this_call_may_be_recorded.wav"),  # the service records calls
         ("sched_transfer", "+315 billing_de XML implus-overflow"),  # 300 + hold_margin 15
         ("park", None),
     ]

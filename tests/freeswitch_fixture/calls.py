@@ -13,6 +13,7 @@ originate is 05; see templates.py for how recorded events become this call's eve
 from __future__ import annotations
 
 import copy
+import re
 import threading
 import time
 import uuid as uuid_module
@@ -100,6 +101,8 @@ class Leg(LegView):
     playing: str = ""
     """What `uuid_broadcast` plays on this parked leg (hold music): a real FreeSWITCH then
     lists it with `application=playback` (recording 07), not `park`."""
+    eavesdrop: str = ""
+    """The channel this leg listens to (`originate ... &eavesdrop(<uuid>)`)."""
     killed: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -214,6 +217,9 @@ class CallModel:
         self.trunk_phone: Behaviour | None = None
         """How numbers dialled through a gateway answer when no phone was added for them
         (None: nothing answers there, NORMAL_TEMPORARY_FAILURE)."""
+        self.on_gone: list[Callable[[Leg], None]] = []
+        """Called (lock held) for every channel that ends (call control: recordings,
+        eavesdroppers of the channel)."""
         server.api_handlers.update(
             {
                 "originate": self._originate,
@@ -230,6 +236,9 @@ class CallModel:
         )
         server.channel_rows = self.rows
         server.registration_rows = self.registration_rows
+        from .control import CallControlModel  # call control's commands (uuid_hold...)
+
+        self.control = CallControlModel(self)
 
     # -- phones -----------------------------------------------------------------------------------
 
@@ -352,8 +361,8 @@ class CallModel:
             return
         if leg.state == "gone":
             return
-        was_transferred = leg.state == "transferred"
-        if leg.state in ("bridging", "answering", "transferred"):
+        was_transferred = leg.state in ("transferred", "eavesdropping")
+        if leg.state in ("bridging", "answering", "transferred", "eavesdropping"):
             leg.state = "parked"
         if leg.state == "bridged" and leg.peer is not None:
             self._end_bridge(leg, cause)
@@ -382,6 +391,10 @@ class CallModel:
         peer = first.peer
         if peer is None:
             return
+        if parks_after_bridge(peer):  # the other leg survives: it parks
+            self.detach(peer)
+            self._end(first, cause)
+            return
         a, b = (first, peer) if first.bridge_side == "a" else (peer, first)
         first.cause = cause
         other = b if first is a else a
@@ -399,6 +412,8 @@ class CallModel:
         leg.state = "gone"
         leg.peer = None
         self.legs.pop(leg.uuid, None)
+        for hook in self.on_gone:
+            hook(leg)
 
     # -- API: originate ---------------------------------------------------------------------------
 
@@ -408,7 +423,8 @@ class CallModel:
             "[<cid_name>] [<cid_num>] [<timeout_sec>]\n"
         )
         words = (arg or "").split()
-        if len(words) < 2 or words[1] != "&park()":
+        eavesdrop = EAVESDROP.fullmatch(words[1]) if len(words) > 1 else None
+        if len(words) < 2 or (words[1] != "&park()" and eavesdrop is None):
             return usage
         variables, endpoint = _split_variables(words[0])
         phone, failure, profile, host, user = self._resolve(endpoint)
@@ -435,6 +451,11 @@ class CallModel:
 
         def park() -> None:
             with self.lock:
+                if eavesdrop is not None:  # the app runs; a listener never parks
+                    leg.eavesdrop, leg.state = eavesdrop.group(1), "eavesdropping"
+                    if eavesdrop.group(1) not in self.legs:
+                        self._end(leg, "NORMAL_CLEARING")  # nothing to listen to: it ends
+                    return
                 for ref in ORIGINATED_PARK:
                     self._emit(ref, leg)
                 if leg.state == "answering":
@@ -525,13 +546,20 @@ class CallModel:
             if (
                 a is None
                 or b is None
-                or a.state not in ("parked",)
-                or b.state not in ("parked", "answering")
+                or a.state not in ("parked", "bridged")
+                or b.state not in ("parked", "answering", "bridged")
             ):
                 return "-ERR Invalid uuid\n"
-            a.state = b.state = "bridging"
 
-        return f"+OK {b.uuid}\n", lambda: self._bridge(a, b)
+        def bridge() -> None:
+            with self.lock:  # a bridged leg leaves its bridge; its old peer follows its vars
+                for leg in (a, b):
+                    if leg.peer is not None and leg.peer not in (a, b):
+                        self.detach(leg.peer)
+                a.state = b.state = "bridging"
+            self._bridge(a, b)
+
+        return f"+OK {b.uuid}\n", bridge
 
     def _bridge(self, a: Leg, b: Leg) -> None:
         """Bridge `a` (the caller side, uuid_bridge's first argument) with `b` (04's events)."""
@@ -608,6 +636,9 @@ class CallModel:
                 return "-ERR No such channel!\n"
             if dest == "park" and words[2:3] == ["inline"]:
                 return "+OK\n", lambda: self._park_again(leg)
+            if leg.state == "bridged" and leg.peer is not None:
+                self.detach(leg.peer)  # its partner stays (park_after_bridge) or hangs up
+                leg.state = "parked"
             if leg.state not in ("parked", "answering"):
                 return "-ERR the fake switch transfers parked channels only\n"
             leg.state = "transferred"
@@ -626,6 +657,23 @@ class CallModel:
                 self._spawn(self._run_dialplan, leg, context, dest)
 
         return "+OK\n", leave_park
+
+    def detach(self, leg: Leg) -> None:
+        """`leg`'s partner left their bridge (transferred, bridged elsewhere, or hung up while
+        this leg has park_after_bridge): CHANNEL_UNBRIDGE (04), then the leg parks if it has
+        park_after_bridge, else it hangs up. Lock held."""
+        peer = leg.peer
+        if peer is not None:
+            self._emit(("04", 53), leg, peer)
+            leg.peer = None
+            if peer.peer is leg:
+                peer.peer = None
+        leg.state = "parked"
+        if parks_after_bridge(leg):
+            park = ("03", 16) if leg.direction == "inbound" else ("04", 30)
+            self._emit(strip_other_leg(template(*park)), leg)
+        else:
+            self._end(leg, "NORMAL_CLEARING")
 
     def _park_again(self, leg: Leg) -> None:
         with self.lock:
@@ -686,6 +734,8 @@ class CallModel:
                 schedule = data.split(" ", 1)[1] if " " in data else data
             elif action.application == "park":
                 break
+            elif action.application == "playback":
+                self.executed.append(("", "playback", data))  # the announcement, before park
             elif action.application not in ("answer",):
                 raise AssertionError(f"the fake switch cannot run {action} at an entry point")
         else:
@@ -912,6 +962,15 @@ class CallModel:
             "initial_dialplan": "XML",
             "initial_context": "default",
         }
+
+
+EAVESDROP = re.compile(r"&eavesdrop\(([^()\s]+)\)")
+
+
+def parks_after_bridge(leg: Leg) -> bool:
+    """The channel variable park_after_bridge: when its bridge ends, the leg parks instead
+    of hanging up (mod_dptools / switch_ivr_bridge)."""
+    return dict(leg.variables).get("park_after_bridge", "").lower() == "true"
 
 
 def _split_variables(dialstring: str) -> tuple[list[tuple[str, str]], str]:

@@ -28,7 +28,7 @@ def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
     worker = None
     world = None
     try:
-        config_path = write_config(tmp_path, admin_config(fs.port))
+        config_path = write_config(tmp_path, admin_config(fs.port, tmp_path / "recordings"))
         config = load_admin_config(config_path)
         fs.calls.use_dialplan(rendered_dialplan(config))
         router.load_strategy(STRATEGY)

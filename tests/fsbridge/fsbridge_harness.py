@@ -56,8 +56,10 @@ rules:
 """
 
 
-def admin_config(fs_port: int) -> dict[str, Any]:
-    """An admin config with one FreeSWITCH (the fake one), entry points, agents, a trunk."""
+def admin_config(fs_port: int, recordings: Path | None = None) -> dict[str, Any]:
+    """An admin config with one FreeSWITCH (the fake one), entry points, agents, a trunk;
+    service `support` (entry 803) records its calls into `recordings`, and supervisor
+    `root` has a phone (2009)."""
     return {
         "strategy": "strategy.yaml",
         "pbxs": [
@@ -68,9 +70,13 @@ def admin_config(fs_port: int) -> dict[str, Any]:
                 "port": fs_port,
                 "secret_env": ESL_PASSWORD_ENV,
                 "domain": "127.0.0.1",
+                **({"recordings_dir": str(recordings)} if recordings else {}),
             }
         ],
-        "services": [{"id": "booking"}, {"id": "billing"}, {"id": "claims"}],
+        "services": [{"id": "booking"}, {"id": "billing"}, {"id": "claims"},
+                     {"id": "support", "recording": {
+                         "announcement": "ivr/ivr-this_call_may_be_recorded.wav",
+                         "retention_days": 30}}],
         "entry_points": [
             {"id": "booking_fs", "pbx": PBX, "extension": "800", "service": "booking",
              "language": "en", "max_wait": 120, "music_class": "local_stream://moh"},
@@ -78,6 +84,8 @@ def admin_config(fs_port: int) -> dict[str, Any]:
              "language": "de", "max_wait": 120},
             {"id": "claims_fs", "pbx": PBX, "extension": "802", "service": "claims",
              "max_wait": 120, "overflow": "hangup"},
+            {"id": "support_fs", "pbx": PBX, "extension": "803", "service": "support",
+             "max_wait": 120, "music_class": "local_stream://moh"},
         ],
         "agents": [
             {"id": "anna", "name": "Anna", "pbx": PBX, "endpoint": "2001",
@@ -89,6 +97,9 @@ def admin_config(fs_port: int) -> dict[str, Any]:
         ],
         "trunks": [
             {"id": "carrier", "pbx": PBX, "host": "carrier.example", "dial_prefix": "0"},
+        ],
+        "supervisors": [
+            {"id": "root", "pbx": PBX, "endpoint": "2009", "password_env": "IMPLUS_TEST_SIP"},
         ],
     }  # fmt: skip
 

@@ -222,3 +222,54 @@ def test_events_run_in_order_per_call_and_side_by_side_across_calls() -> None:
         while len(work):
             gevent.sleep(0.01)
     assert done == ["b1", "b2", "a1", "a3"]
+
+
+class ControlSwitch(RecordingSwitch):
+    """RecordingSwitch for call control's commands (api, bgapi waited for)."""
+
+    def api_ok(self, command: str) -> bool:
+        self.sent.append(command)
+        return True
+
+    background_ok = api_ok
+
+    def kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
+        self.sent.append(f"uuid_kill {uuid} {cause}")
+
+
+def test_call_control_commands_and_hostile_values(config) -> None:
+    from admin_config.targets import outbound_destination
+    from esl_bridge.control import EslControl
+
+    fs = ControlSwitch()
+    control = EslControl(fs)  # type: ignore[arg-type]
+    assert control(do.HoldCustomer("c-1", "a-1", "local_stream://moh")) == "bridged"
+    assert control(do.MuteAgent("a-1", True))
+    assert control(do.SpyMode("s-1", "whisper"))
+    assert control(do.Spy("c-1", "a-1", "s-1", "user/2009@127.0.0.1", "listen", "root"))
+    assert fs.sent == [
+        "uuid_setvar a-1 hold_music local_stream://moh",
+        "uuid_hold a-1",
+        "uuid_audio a-1 start read mute 1",
+        "uuid_recv_dtmf s-1 2",
+        "originate {origination_uuid=s-1,originate_timeout=30,implus_spy=c-1,"
+        "implus_supervisor=root,eavesdrop_enable_dtmf=true}user/2009@127.0.0.1 &eavesdrop(a-1)",
+    ]
+    fs.sent.clear()
+    trunk = outbound_destination(config, "fs1")
+    hostile = [
+        do.HoldCustomer("c-1", "a-1 &bridge(x)", "moh"),
+        do.TransferOut("c-1", "a-1", trunk, "555 uuid_kill all"),
+        do.TransferOut("c-1", "a-1", trunk, "${system(id)}"),
+        do.StartRecording("c-1", "/var/rec/../../etc/cron.d/x.wav"),
+        do.StartRecording("c-1", "/var/rec/a b.wav"),
+        do.Spy("c-1", "a-1)", "s-1", "user/2009", "listen", "root"),
+        do.Spy("c-1", "a-1", "s-1", "user/2009", "listen", "root,evil=1"),
+        do.ResumeCustomer("c-1\nuuid_kill x", "a-1", True),
+    ]
+    for intent in hostile:
+        assert control(intent) in (False, "failed"), intent
+    assert fs.sent == [], fs.sent  # nothing reached FreeSWITCH
+    # hold music that is not a plain source falls back to the default
+    control(do.HoldCustomer("c-1", "a-1", "${system(id)}"))
+    assert fs.sent[0] == "uuid_setvar a-1 hold_music local_stream://moh"

@@ -107,6 +107,7 @@ function onFrame(f) {
     }
     case "offer_preview": offers.preview(f.offer_id, f.preview); break;
     case "session": offers.release(); sessions.open(f); break;
+    case "handed_over": send({ type: "open", session_id: f.session_id }); break; // a transfer to me
     case "entry": {
       if (f.entry.cid) outbox.done(f.entry.cid);
       sessions.get(f.session_id)?.timeline.add(f.entry);

@@ -2,6 +2,7 @@
 // timeline, composer, customer context and actions. The header says what is live per
 // channel ("Chat active · Call ended"), never just the last thing that happened.
 import { el } from "../common.js";
+import { attachCallControls } from "../callcontrol.js";
 import { Composer } from "./composer.js";
 import { CustomerContext } from "./context.js";
 import { Timeline } from "./timeline.js";
@@ -74,6 +75,7 @@ export class Sessions {
       showError: (m) => this.alert(id, m),
     });
     this.actions.wire(panel, id);
+    attachCallControls(panel, id); // hold, mute, transfer, consult, hang up (callcontrol.js)
     this.map.set(id, s);
     this.work.querySelector(".work-empty")?.remove();
     this.work.append(panel);

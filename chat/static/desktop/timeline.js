@@ -2,6 +2,7 @@
 // phone call as ONE card (shared/calls.js groups its entries) in transcript order.
 import { el, fmtDuration, fetchFileInto, placeById } from "../common.js";
 import { CallBook, summarize, clock } from "../shared/calls.js";
+import { describeCall, decorateEntry, onCallEntry } from "../callcontrol.js";
 
 export function timeOf(at) {
   return at ? new Date(Number(at)).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "";
@@ -30,6 +31,9 @@ function describe(e) {
   }
 }
 
+/** Call-control entries shown as lines of their call's card (callcontrol.js words them). */
+const CONTROL_TYPES = new Set(["call.control", "call.consult", "call.recording", "call.supervise"]);
+
 const STATE_WORDS = { waiting: "waiting", ringing: "ringing", connected: "connected", ended: "ended" };
 
 /** The card's lines: what happened to the call, in order, in an agent's words. */
@@ -56,6 +60,11 @@ function callLines(s) {
     }
     if (text) lines.push({ at: step.at, text });
   }
+  for (const e of s.control || []) { // call control, consults, recordings, supervisors
+    const text = describeCall(e);
+    if (text) lines.push({ at: Number(e.at) || 0, text });
+  }
+  lines.sort((a, b) => (a.at || 0) - (b.at || 0));
   if (s.state === "ended") {
     const bits = [s.outcome === "answered" ? "Call ended" : s.outcome === "overflow" ? "Call forwarded" : "Call not answered"];
     if (s.endedBy) bits.push(`by ${s.endedBy}`);
@@ -95,6 +104,7 @@ export class Timeline {
       this.pending.delete(e.cid);
     }
     const key = this.calls.add(e);
+    onCallEntry(this.sessionId, e); // the call buttons follow the call (callcontrol.js)
     if (key) {
       this.renderCall(key);
     } else {
@@ -106,7 +116,9 @@ export class Timeline {
   }
 
   renderCall(key) {
-    const s = summarize(this.calls.get(key));
+    const call = this.calls.get(key);
+    const s = summarize(call);
+    s.control = call.entries.filter((e) => CONTROL_TYPES.has(e.type) || (e.type === "call.transferred" && (e.to === "agent" || e.to === "number")));
     let li = this.cards.get(key);
     if (!li) {
       li = el("li", { class: "entry call-card", "data-id": s.firstId, "data-call": key });
@@ -133,6 +145,7 @@ export class Timeline {
     }
     li.replaceChildren(head, steps);
     if (s.requests.length) li.append(ids);
+    for (const e of s.control) decorateEntry(this.sessionId, e, li); // recordings: a player
     placeById(this.list, li, s.firstId);
     this.onCallChange(s);
   }
@@ -151,7 +164,8 @@ export class Timeline {
           .then(() => this.scroll(li));
       }
     } else {
-      li.append(el("span", { class: "text" }, describe(e)));
+      li.append(el("span", { class: "text" }, describeCall(e) || describe(e)));
+      decorateEntry(this.sessionId, e, li);
       if (kind === "request" && e.request) {
         li.append(" ", el("code", { class: "request-id", title: "implus router explain <id> tells why this agent" }, e.request));
       }
