@@ -34,7 +34,6 @@ from admin_config.fields import (
     FreeText,
     Host,
     Language,
-    LiteralExtension,
     Name,
     Port,
     Slug,
