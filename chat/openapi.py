@@ -316,9 +316,10 @@ CALL_PATHS: dict[str, Any] = {
     "/api/live-calls": {
         "get": _op("Calls connected to an agent now", {"type": "array", "items": {}})
     },
-    "/api/transfer-targets": {
+    "/api/call-transfer-targets": {
         "get": _op(
-            "Queues and the other agents, for a transfer or a consult",
+            "Queues and the other agents, for a call's transfer or consult (the chat transfer "
+            "picker uses /api/transfer-targets)",
             {"type": "object"},
             admin=False,
         )

@@ -78,7 +78,7 @@ def live_calls() -> Any:
     return jsonify(ctx().calls.live_calls())
 
 
-@bp.get("/transfer-targets")
+@bp.get("/call-transfer-targets")
 @require_staff()
 def transfer_targets() -> Any:
     """Queues and other agents, for the desktop's transfer picker."""

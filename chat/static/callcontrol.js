@@ -104,7 +104,7 @@ async function ask(sessionId, body, note) {
 
 async function loadTargets(select) {
   if (!targets) {
-    const r = await fetch("/api/transfer-targets");
+    const r = await fetch("/api/call-transfer-targets");
     targets = r.ok ? await r.json() : { queues: [], agents: [] };
   }
   select.replaceChildren(el("option", { value: "" }, "choose…"));

@@ -142,7 +142,7 @@ def test_the_agent_on_the_call_controls_it(app: Flask, call: dict[str, str], red
         ("consult", "requested"),
     ]
     # the desktop's transfer picker: queues and the other agents
-    targets = client.get("/api/transfer-targets", headers=alice).get_json()
+    targets = client.get("/api/call-transfer-targets", headers=alice).get_json()
     assert targets["queues"] == ["billing", "booking"]
     assert [a["id"] for a in targets["agents"]] == ["bob"]
     # a blind transfer to a queue is the router's own (no PBX command but `hold`)

@@ -144,8 +144,6 @@ export class Sessions {
     const channel = call.direction === "outbound" && !call.callback ? "voip" : "voice";
     s.contacts[channel] = call.state === "ended" ? "ended" : call.state;
     s.liveCall = call.state === "ended" ? null : call;
-    // The call controls' place (Hold / Transfer / Record come with call control).
-    s.panel.querySelector(".call-controls").hidden = !s.liveCall;
     this.headline(s);
   }
 
