@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dialplan.rendering import GENERATED_MARK, is_generated
-
 from . import build, configs
+from .ami_probe import ami_fully_booted
 from .errors import SandboxError
+from .sandbox_files import SandboxFiles
 
 DEFAULT_ROOT = Path("~/.cache/implus/sandbox/asterisk-sid")
 ROOT_ENV = "IMPLUS_SANDBOX_DIR"
@@ -70,7 +70,7 @@ class SandboxStatus:
         return out
 
 
-class AsteriskSandbox:
+class AsteriskSandbox(SandboxFiles):
     """Build, start, stop, configure and reload the sandbox Asterisk."""
 
     def __init__(self, root: Path | None = None) -> None:
@@ -235,54 +235,6 @@ class AsteriskSandbox:
         """Stop and start again; returns the seconds `up` took."""
         self.down(report)
         return self.up(report)
-
-    # configuration -----------------------------------------------------------------
-    def write_base_configs(self) -> None:
-        """(Re)write the sandbox's own configs, the hold tone and the chroot's /etc/hosts."""
-        self.etc.mkdir(parents=True, exist_ok=True)
-        for name, text in configs.BASE_CONFIGS.items():
-            (self.etc / name).write_text(text, encoding="utf-8")
-        for name in configs.STOCK_FILES_TO_REMOVE:
-            (self.etc / name).unlink(missing_ok=True)
-        moh = self.chroot_path(configs.MOH_DIR)
-        moh.mkdir(parents=True, exist_ok=True)
-        tone = moh / "implus-tone.sln"
-        if not tone.exists():
-            tone.write_bytes(configs.hold_tone_sln())
-        (self.root / "run/asterisk").mkdir(parents=True, exist_ok=True)
-        (self.root / "var/lib/asterisk/keys").mkdir(parents=True, exist_ok=True)
-        (self.root / "etc/hosts").write_text(
-            configs.hosts_file(socket.gethostname()), encoding="utf-8"
-        )
-
-    def write_include(self, name: str, text: str) -> Path:
-        """Write one of the `*_implus.conf` include files; call `reload()` after."""
-        if name not in configs.INCLUDE_FILES:
-            raise SandboxError(
-                f"{name!r} is not an include file of the sandbox; use one of "
-                f"{', '.join(configs.INCLUDE_FILES)}"
-            )
-        path = self.etc / name
-        path.write_text(_with_header(text), encoding="utf-8")
-        return path
-
-    def adopt_includes(self) -> list[str]:
-        """Give the generated-file header to include files written without it (by an
-        older implus), so `implus dialplan apply` may rewrite them: every file in the
-        sandbox's /etc/asterisk is the sandbox's own. Returns the names it changed."""
-        changed = []
-        for name in configs.INCLUDE_FILES:
-            path = self.etc / name
-            text = path.read_text(encoding="utf-8") if path.exists() else ""
-            if _with_header(text) != text:
-                path.write_text(_with_header(text), encoding="utf-8")
-                changed.append(name)
-        return changed
-
-    def reset_includes(self) -> None:
-        """Empty every include file (a test session starts from the base configs)."""
-        for name in configs.INCLUDE_FILES:
-            (self.etc / name).write_text("", encoding="utf-8")
 
     def hangup_all(self) -> None:
         """Hang up every live channel (a test starts with an idle PBX)."""
@@ -471,53 +423,3 @@ def _cmdline(pid: int) -> list[str]:
             return [part.decode(errors="replace") for part in f.read().split(b"\0") if part]
     except OSError:
         return []
-
-
-def ami_fully_booted(
-    host: str = configs.AMI_HOST,
-    port: int = configs.AMI_PORT,
-    timeout: float = 2.0,
-) -> bool:
-    """True when AMI accepts the sandbox login and reports FullyBooted.
-
-    A minimal blocking probe for the CLI and the fixture's readiness check (the bridge
-    itself talks AMI through `ami_bridge.connection`). Asterisk sends FullyBooted to
-    every session that logs in after the boot has finished.
-    """
-    deadline = time.monotonic() + timeout
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(
-                f"Action: Login\r\nUsername: {configs.AMI_USER}\r\n"
-                f"Secret: {configs.AMI_SECRET}\r\nEvents: system\r\n\r\n".encode()
-            )
-            data = b""
-            while b"Event: FullyBooted" not in data:
-                left = deadline - time.monotonic()
-                if left <= 0 or b"Response: Error" in data:
-                    return False
-                s.settimeout(left)
-                chunk = s.recv(65536)
-                if not chunk:
-                    return False
-                data += chunk
-            with contextlib.suppress(OSError):
-                s.sendall(b"Action: Logoff\r\n\r\n")
-            return True
-    except OSError:
-        return False
-
-
-INCLUDE_HEADER = (
-    f"; {GENERATED_MARK} - written by the implus Asterisk sandbox (devstack); "
-    "`implus dialplan apply` and `implus up` rewrite it\n"
-)
-
-
-def _with_header(text: str) -> str:
-    """Include text as the sandbox writes it: with the generated-file header, so a later
-    `implus dialplan apply` (as `implus up` runs every time) may overwrite it. An empty
-    file stays empty (it holds nothing and counts as generated already)."""
-    if not text.strip() or is_generated(text):
-        return text
-    return INCLUDE_HEADER + text

@@ -19,13 +19,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -34,6 +32,7 @@ from . import configs
 from .asterisk import AsteriskSandbox
 from .errors import SandboxError
 from .media import TONE, ulaw_tone
+from .sipp_results import SippResult, parse_message_log, sipp_stat
 
 PhoneBehaviour = Literal["answer", "talk", "busy", "no_answer"]
 
@@ -48,56 +47,6 @@ _run_ids = itertools.count(1)
 RUNS_DIR = "/var/lib/implus-sipp"
 #: Run folders older than this are pruned when a `Sipp` is created.
 KEEP_RUNS_S = 3600
-
-
-@dataclass(frozen=True)
-class SipMessage:
-    """One SIP message sipp sent or received, as its message log shows it."""
-
-    direction: Literal["sent", "received"]
-    first_line: str
-    call_id: str
-
-    @property
-    def method(self) -> str:
-        """`INVITE`, `BYE`... for a request; `200`, `486`... for a response."""
-        first = self.first_line.split()
-        return first[1] if first and first[0].startswith("SIP/") else first[0]
-
-
-@dataclass(frozen=True)
-class SippResult:
-    """How a sipp run ended: exit code, call counts and every SIP message."""
-
-    returncode: int
-    successful: int
-    failed: int
-    messages: tuple[SipMessage, ...]
-    errors: str
-    workdir: Path
-
-    @property
-    def ok(self) -> bool:
-        """sipp exits 0 only when every call followed the scenario."""
-        return self.returncode == 0
-
-    def count(self, method: str, direction: Literal["sent", "received"] | None = None) -> int:
-        """How many messages of this method/status code went in that direction."""
-        return sum(
-            1
-            for m in self.messages
-            if m.method == method and (direction is None or m.direction == direction)
-        )
-
-    def describe(self) -> str:
-        """A summary for assertion messages."""
-        flow = ", ".join(
-            f"{'>' if m.direction == 'sent' else '<'}{m.method}" for m in self.messages
-        )
-        return (
-            f"sipp exit {self.returncode}, {self.successful} ok / {self.failed} failed; "
-            f"flow: {flow}; errors: {self.errors.strip()[:800] or 'none'} (logs in {self.workdir})"
-        )
 
 
 class SippRun:
@@ -130,8 +79,8 @@ class SippRun:
         stdout = _read(self.workdir / "stdout.log")
         return SippResult(
             returncode=self.proc.returncode if self.proc.returncode is not None else -1,
-            successful=_stat(stdout, "Successful call"),
-            failed=_stat(stdout, "Failed call"),
+            successful=sipp_stat(stdout, "Successful call"),
+            failed=sipp_stat(stdout, "Failed call"),
             messages=tuple(parse_message_log(_read(self.workdir / "messages.log"))),
             errors=_read(self.workdir / "errors.log")
             + "\n".join(line for line in stdout.splitlines() if "rror" in line),
@@ -393,41 +342,11 @@ def agent_endpoint_config(
     return "\n".join([*endpoint, "", *aor]) + "\n\n"
 
 
-_MESSAGE_HEADER = re.compile(r"^\S+ message (sent|received) \[\d+\] bytes:$")
-
-
-def parse_message_log(text: str) -> list[SipMessage]:
-    """Parse sipp's `-trace_msg` log into the messages it sent and received."""
-    messages: list[SipMessage] = []
-    blocks = re.split(r"^-{20,}.*$", text, flags=re.MULTILINE)
-    for block in blocks:
-        lines = [line.strip() for line in block.strip().splitlines()]
-        if not lines:
-            continue
-        match = _MESSAGE_HEADER.match(lines[0])
-        body = [line for line in lines[1:] if line]
-        if match is None or not body:
-            continue
-        call_id = next(
-            (line.split(":", 1)[1].strip() for line in body if line.lower().startswith("call-id:")),
-            "",
-        )
-        direction: Literal["sent", "received"] = "sent" if match[1] == "sent" else "received"
-        messages.append(SipMessage(direction, body[0], call_id))
-    return messages
-
-
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-
-
-def _stat(stdout: str, label: str) -> int:
-    # the last statistics screen: "  Successful call  |  0  |  1  " (cumulative last)
-    values = re.findall(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", stdout)
-    return int(values[-1]) if values else 0
 
 
 def _free_udp_port(host: str, avoid: set[int] | None = None) -> int:

@@ -8,7 +8,8 @@ import pytest
 from ami_tap import AmiTap
 
 from devstack import AsteriskSandbox
-from devstack.sipp import Sipp, agent_endpoint_config, parse_message_log
+from devstack.sipp import Sipp, agent_endpoint_config
+from devstack.sipp_results import parse_message_log
 
 pytestmark = pytest.mark.asterisk
 

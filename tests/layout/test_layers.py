@@ -30,8 +30,6 @@ ALLOWED: dict[str, set[str]] = {
 PACKAGES = set(ALLOWED)
 MAX_LINES = 450
 TO_SPLIT = {
-    "devstack/asterisk.py",
-    "devstack/stack.py",
     "router/client.py",
     "router/strategy.py",
     "router/worker.py",
