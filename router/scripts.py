@@ -1,16 +1,33 @@
 """The atomic state transitions, as Lua scripts (``router/lua/*.lua``).
 
-Each script is the shared prelude (``prelude.lua``: key names, event emission, the agent
-availability check and the helpers several transitions share) followed by its body. Every
-script takes ``ARGV[1]`` = key prefix and ``ARGV[2]`` = now (ms); the rest is documented
-at the top of each file. A refused transition returns ``{0, reason}``: losing a race is a
-normal outcome, not an exception.
+Each script runs as: the key functions generated from :data:`router.keys.TEMPLATES`, the
+shared prelude (``prelude.lua``: event emission, PBX commands, the agent availability check
+and the helpers several transitions share), then its body. Every script takes ``ARGV[1]`` =
+key prefix and ``ARGV[2]`` = now (ms); the rest of ARGV and its KEYS are documented at the
+top of each file, and that documentation is what :func:`keys_for` builds the KEYS from::
+
+    -- KEYS: 1 request(ARGV[3]), 2 agent(ARGV[4]), 3 timers, 4 leases('desktop')
+    -- ARGV: 3 request id, 4 agent id
+
+``name(...)`` is a :class:`router.keys.Keys` template; its parts are ARGV values or quoted
+literals. Every key a script can name before it runs is declared there (so a Redis Cluster
+routes the call and a reader sees what it touches); keys that depend on what the script
+reads in Redis are built inside it with ``K.<template>(...)``. All share the ``{domain}``
+hash tag: one slot. A refused transition returns ``{0, reason}``: losing a race is a normal
+outcome, not an exception.
 """
 
 from __future__ import annotations
 
+import re
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from typing import Any
+
+from router.keys import TEMPLATES, Keys, parts_of
 
 NAMES = (
     "submit",
@@ -30,14 +47,150 @@ NAMES = (
     "transfer",
     "close_session",
     "append",
+    "click_to_call",
     "load_strategy",
 )
+
+FIRST_ARG = 3
+"""ARGV index of a script's first own argument (1 = key prefix, 2 = now)."""
+
+
+class ScriptHeaderError(ValueError):
+    """A script's KEYS documentation cannot be read: fix the header of the named file."""
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """One declared key: template ``name`` filled with ARGV values (int) or literals (str)."""
+
+    name: str
+    parts: tuple[int | str, ...]
+
+    def __str__(self) -> str:
+        if not self.parts:
+            return self.name
+        shown = (f"ARGV[{p}]" if isinstance(p, int) else f"'{p}'" for p in self.parts)
+        return f"{self.name}({', '.join(shown)})"
+
+
+_REF = re.compile(r"(\d+) ([a-z_]+)(?:\(([^)]*)\))?")
+
+
+def _part(text: str, where: str) -> int | str:
+    text = text.strip()
+    if m := re.fullmatch(r"ARGV\[(\d+)\]", text):
+        index = int(m.group(1))
+        if index < FIRST_ARG:
+            raise ScriptHeaderError(f"{where}: ARGV[{index}] is the prefix or now, not a part")
+        return index
+    if m := re.fullmatch(r"'([A-Za-z0-9_.-]+)'", text):
+        return m.group(1)
+    raise ScriptHeaderError(f"{where}: a key part is ARGV[n] or a 'literal', got {text!r}")
+
+
+def parse_keys(name: str, lua: str) -> tuple[KeyRef, ...]:
+    """The KEYS a script's header declares (its ``-- KEYS:`` lines, up to ``-- ARGV:``)."""
+    lines = lua.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("-- KEYS:")), None)
+    if start is None:
+        raise ScriptHeaderError(f"router/lua/{name}.lua: no '-- KEYS:' line in its header")
+    text = []
+    for line in lines[start:]:
+        if line.startswith("-- ARGV:") or not line.startswith("--"):
+            break
+        if line.startswith("-- ("):  # a remark on the keys
+            continue
+        text.append(line.removeprefix("-- KEYS:").removeprefix("--"))
+    refs: list[KeyRef] = []
+    rest = " ".join(text).strip()
+    while rest:
+        n = len(refs) + 1
+        where = f"router/lua/{name}.lua KEYS[{n}]"
+        m = _REF.match(rest)
+        if m is None or int(m.group(1)) != n:
+            raise ScriptHeaderError(f"{where}: expected '{n} template(parts)', got {rest!r}")
+        rest = rest[m.end() :].strip().removeprefix(",").strip()
+        template = m.group(2)
+        if template not in TEMPLATES:
+            raise ScriptHeaderError(f"{where}: no key template {template!r} in router/keys.py")
+        parts = tuple(_part(p, where) for p in m.group(3).split(",")) if m.group(3) else ()
+        if len(parts) != len(parts_of(TEMPLATES[template].pattern)):
+            raise ScriptHeaderError(
+                f"{where}: {template} takes {len(parts_of(TEMPLATES[template].pattern))} parts"
+            )
+        refs.append(KeyRef(template, parts))
+    return tuple(refs)
+
+
+def lua_key_functions() -> str:
+    """Lua ``K.<name>(parts...)`` for every key template (the Lua side of router/keys.py)."""
+    out = [
+        "-- Generated by router/scripts.py from router/keys.py TEMPLATES: the only way a",
+        "-- script names a key it did not get in KEYS. ARGV[1] = key prefix 'implus:{domain}:'.",
+        "local P = ARGV[1]",
+        "local K = {}",
+    ]
+    for name, template in TEMPLATES.items():
+        pieces = ["P"]
+        params = []
+        for literal, part, _spec, _conv in string.Formatter().parse(template.pattern):
+            if literal:
+                pieces.append(_lua_string(literal))
+            if part:
+                params.append(part)
+                pieces.append(part)
+        out.append(f"function K.{name}({', '.join(params)}) return {' .. '.join(pieces)} end")
+    return "\n".join(out) + "\n"
+
+
+def _lua_string(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9:_.-]*", text):
+        raise ValueError(f"key template piece {text!r} must be letters, digits, ':', '_', '-'")
+    return f"'{text}'"
+
+
+@cache
+def body(name: str) -> str:
+    """Script ``name`` as written in ``router/lua/<name>.lua`` (header + body)."""
+    if name not in NAMES:
+        raise KeyError(f"no script {name!r}")
+    return (files("router") / "lua" / f"{name}.lua").read_text()
 
 
 @cache
 def source(name: str) -> str:
-    """The full Lua source of script ``name`` (prelude + body)."""
-    if name not in NAMES:
-        raise KeyError(f"no script {name!r}")
-    lua = files("router") / "lua"
-    return (lua / "prelude.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+    """The full Lua source of script ``name``: key functions, prelude, body."""
+    prelude = (files("router") / "lua" / "prelude.lua").read_text()
+    return lua_key_functions() + prelude + "\n" + body(name)
+
+
+@cache
+def declared_keys(name: str) -> tuple[KeyRef, ...]:
+    """The KEYS script ``name`` declares in its header."""
+    return parse_keys(name, body(name))
+
+
+def _builder(name: str) -> Callable[[Keys, Sequence[Any]], list[str]]:
+    refs = [
+        (ref.name, tuple(p - FIRST_ARG if isinstance(p, int) else p for p in ref.parts))
+        for ref in declared_keys(name)
+    ]
+
+    def build(keys: Keys, args: Sequence[Any]) -> list[str]:
+        return [
+            keys.build(t, *(str(args[p]) if isinstance(p, int) else p for p in parts))
+            for t, parts in refs
+        ]
+
+    return build
+
+
+_BUILDERS: dict[str, Callable[[Keys, Sequence[Any]], list[str]]] = {}
+
+
+def keys_for(name: str, keys: Keys, args: Sequence[Any]) -> list[str]:
+    """The KEYS of a call of script ``name`` with its own arguments ``args`` (ARGV[3]...)."""
+    build = _BUILDERS.get(name)
+    if build is None:
+        build = _BUILDERS[name] = _builder(name)
+    return build(keys, args)
