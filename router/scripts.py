@@ -10,7 +10,8 @@ top of each file, and that documentation is what :func:`keys_for` builds the KEY
     -- ARGV: 3 request id, 4 agent id
 
 ``name(...)`` is a :class:`router.keys.Keys` template; its parts are ARGV values or quoted
-literals. Every key a script can name before it runs is declared there (so a Redis Cluster
+literals; ``ARGV[n]?`` marks an optional id: when it is '' the key is left out (optional
+keys come last, and the script does not index them). Every key a script can name before it runs is declared there (so a Redis Cluster
 routes the call and a reader sees what it touches); keys that depend on what the script
 reads in Redis are built inside it with ``K.<template>(...)``. All share the ``{domain}``
 hash tag: one slot. A refused transition returns ``{0, reason}``: losing a race is a normal
@@ -65,11 +66,14 @@ class KeyRef:
 
     name: str
     parts: tuple[int | str, ...]
+    optional: bool = False
+    """Left out of KEYS when one of its ARGV parts is '' (such keys come last)."""
 
     def __str__(self) -> str:
         if not self.parts:
             return self.name
-        shown = (f"ARGV[{p}]" if isinstance(p, int) else f"'{p}'" for p in self.parts)
+        mark = "?" if self.optional else ""
+        shown = (f"ARGV[{p}]{mark}" if isinstance(p, int) else f"'{p}'" for p in self.parts)
         return f"{self.name}({', '.join(shown)})"
 
 
@@ -77,7 +81,7 @@ _REF = re.compile(r"(\d+) ([a-z_]+)(?:\(([^)]*)\))?")
 
 
 def _part(text: str, where: str) -> int | str:
-    text = text.strip()
+    text = text.strip().removesuffix("?")
     if m := re.fullmatch(r"ARGV\[(\d+)\]", text):
         index = int(m.group(1))
         if index < FIRST_ARG:
@@ -118,7 +122,10 @@ def parse_keys(name: str, lua: str) -> tuple[KeyRef, ...]:
             raise ScriptHeaderError(
                 f"{where}: {template} takes {len(parts_of(TEMPLATES[template].pattern))} parts"
             )
-        refs.append(KeyRef(template, parts))
+        optional = "?" in (m.group(3) or "")
+        if refs and refs[-1].optional and not optional:
+            raise ScriptHeaderError(f"{where}: optional keys (ARGV[n]?) must come last")
+        refs.append(KeyRef(template, parts, optional))
     return tuple(refs)
 
 
@@ -172,15 +179,22 @@ def declared_keys(name: str) -> tuple[KeyRef, ...]:
 
 def _builder(name: str) -> Callable[[Keys, Sequence[Any]], list[str]]:
     refs = [
-        (ref.name, tuple(p - FIRST_ARG if isinstance(p, int) else p for p in ref.parts))
+        (
+            ref.name,
+            tuple(p - FIRST_ARG if isinstance(p, int) else p for p in ref.parts),
+            ref.optional,
+        )
         for ref in declared_keys(name)
     ]
 
     def build(keys: Keys, args: Sequence[Any]) -> list[str]:
-        return [
-            keys.build(t, *(str(args[p]) if isinstance(p, int) else p for p in parts))
-            for t, parts in refs
-        ]
+        out = []
+        for template, parts, optional in refs:
+            values = [str(args[p]) if isinstance(p, int) else p for p in parts]
+            if optional and "" in values:
+                continue
+            out.append(keys.build(template, *values))
+        return out
 
     return build
 

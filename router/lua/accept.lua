@@ -1,7 +1,7 @@
 -- The agent takes the offer (for calls: the agent's phone answered).
--- KEYS: 1 offer(ARGV[3]), 2 agent(ARGV[4]), 3 agent_offers(ARGV[4]), 4 agent_contacts(ARGV[4]),
--- 5 timers, 6 sessions_activity, 7 events, 8 agent_feed
--- (KEYS[2..4] are the agent's when ARGV[4] names them; the offer's agent is used either way)
+-- KEYS: 1 offer(ARGV[3]), 2 timers, 3 sessions_activity, 4 events, 5 agent_feed,
+-- 6 agent(ARGV[4]?), 7 agent_offers(ARGV[4]?), 8 agent_contacts(ARGV[4]?)
+-- (the agent's keys are built from the offer's agent, the one ARGV[4] names if given)
 -- ARGV: 3 offer id, 4 agent id ('' = whoever it was offered to), 5 stats window ms
 -- Returns {1, request id, session id} or {0, reason}.
 local oid = ARGV[3]
@@ -12,7 +12,7 @@ if ARGV[4] ~= '' and o.agent ~= ARGV[4] then return {0, 'the offer was made to a
 if o.state ~= 'pending' then return {0, 'offer ' .. o.state} end
 local aid, rid, ch, sid = o.agent, o.request, o.channel, o.session
 redis.call('HSET', ok, 'state', 'accepted', 'ended', NOW)
-redis.call('ZREM', KEYS[5], 'offer:' .. oid)
+redis.call('ZREM', KEYS[2], 'offer:' .. oid)
 redis.call('SREM', K.agent_offers(aid), oid)
 redis.call('SADD', K.agent_contacts(aid), rid)
 local ak = K.agent(aid)
@@ -22,7 +22,7 @@ local rk = K.request(rid)
 local r = redis.call('HMGET', rk, 'created', 'queues')
 redis.call('HSET', rk, 'state', 'accepted', 'accepted_at', NOW)
 redis.call('HSET', K.session(sid), 'owner', aid, 'activity', NOW)
-redis.call('ZADD', KEYS[6], NOW, sid)
+redis.call('ZADD', KEYS[3], NOW, sid)
 local waited = NOW - num(r[1])
 local queues = cjson.decode(r[2] or '[]')
 if #queues > 0 then

@@ -1,6 +1,5 @@
 -- A queued request waits: put it in its queues (and the known agent's pin list).
--- KEYS: 1 request(ARGV[3]), 2 pinned(ARGV[9]), 3 trace(ARGV[3]), 4 queues, 5 timers, 6 events
--- (KEYS[2] is unused when ARGV[9] is '')
+-- KEYS: 1 request(ARGV[3]), 2 trace(ARGV[3]), 3 queues, 4 timers, 5 events, 6 pinned(ARGV[9]?)
 -- ARGV: 3 request id, 4 queues json, 5 score, 6 rule, 7 goal step, 8 strategy version,
 -- 9 pinned agent ('' none), 10 pinned until ms, 11 next check ms (0 none), 12 trace json,
 -- 13 trace ttl s
@@ -18,18 +17,18 @@ for _, q in ipairs(old) do
 end
 for _, q in ipairs(new) do
   redis.call('ZADD', K.queue(q, r.channel), ARGV[5], rid)
-  redis.call('SADD', KEYS[4], q)
+  redis.call('SADD', KEYS[3], q)
 end
 if r.pinned and r.pinned ~= '' and r.pinned ~= ARGV[9] then
   redis.call('ZREM', K.pinned(r.pinned), rid)
 end
-if ARGV[9] ~= '' then redis.call('ZADD', KEYS[2], ARGV[5], rid) end
+if ARGV[9] ~= '' then redis.call('ZADD', K.pinned(ARGV[9]), ARGV[5], rid) end
 redis.call('HSET', rk, 'queues', ARGV[4], 'score', ARGV[5], 'rule', ARGV[6], 'step', ARGV[7],
   'version', ARGV[8], 'pinned', ARGV[9], 'pinned_until', ARGV[10])
 if tonumber(ARGV[11]) > 0 then
-  redis.call('ZADD', KEYS[5], ARGV[11], 'goal:' .. rid)
+  redis.call('ZADD', KEYS[4], ARGV[11], 'goal:' .. rid)
 else
-  redis.call('ZREM', KEYS[5], 'goal:' .. rid)
+  redis.call('ZREM', KEYS[4], 'goal:' .. rid)
 end
 trace(rid, ARGV[12], ARGV[13])
 if #old == 0 or r.rule ~= ARGV[6] or r.queues ~= ARGV[4] then

@@ -1,8 +1,8 @@
 -- An offer ends without a contact: the agent rejected it, did not answer in time, or the
 -- PBX could not ring the phone. The request waits again for the next agent.
--- KEYS: 1 offer(ARGV[3]), 2 agent(ARGV[4]), 3 agent_offers(ARGV[4]), 4 timers, 5 strategy,
--- 6 events, 7 agent_feed, 8 work
--- (KEYS[2..3] are the agent's when ARGV[4] names them; the offer's agent is used either way)
+-- KEYS: 1 offer(ARGV[3]), 2 timers, 3 strategy, 4 events, 5 agent_feed, 6 work,
+-- 7 agent(ARGV[4]?), 8 agent_offers(ARGV[4]?)
+-- (the agent's keys are built from the offer's agent, the one ARGV[4] names if given)
 -- ARGV: 3 offer id, 4 agent id ('' = any), 5 outcome (rejected|timeout|failed),
 -- 6 reason text, 7 counts as a missed offer (1/0)
 -- Returns {1, request id} or {0, reason}.

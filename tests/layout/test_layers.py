@@ -34,9 +34,6 @@ TO_SPLIT = {
     "devstack/asterisk.py",
     "devstack/stack.py",
     "esl_bridge/inbound.py",
-    "router/client.py",
-    "router/strategy.py",
-    "router/worker.py",
 }
 """Modules still over the limit, being split by idea (issue "one call flow"). A ratchet:
 entries leave as they are split; none may be added."""
