@@ -11,11 +11,11 @@ top of each file, and that documentation is what :func:`keys_for` builds the KEY
 
 ``name(...)`` is a :class:`router.keys.Keys` template; its parts are ARGV values or quoted
 literals; ``ARGV[n]?`` marks an optional id: when it is '' the key is left out (optional
-keys come last, and the script does not index them). Every key a script can name before it runs is declared there (so a Redis Cluster
-routes the call and a reader sees what it touches); keys that depend on what the script
-reads in Redis are built inside it with ``K.<template>(...)``. All share the ``{domain}``
-hash tag: one slot. A refused transition returns ``{0, reason}``: losing a race is a normal
-outcome, not an exception.
+keys come last, and the script does not index them). Every key a script can name before
+it runs is declared there (so a Redis Cluster routes the call and a reader sees what it
+touches); keys that depend on what the script reads in Redis are built inside it with
+``K.<template>(...)``. All share the ``{domain}`` hash tag: one slot. A refused transition
+returns ``{0, reason}``: losing a race is a normal outcome, not an exception.
 """
 
 from __future__ import annotations
