@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import re
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,9 @@ def test_a_keys_header_reads_across_lines_and_remarks():
         "events",
         "agent(ARGV[5]?)",
     ]
+
+
+def test_the_key_table_in_the_docs_is_the_one_in_keys_py():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "router-api.md").read_text()
+    for name, template in TEMPLATES.items():
+        assert f"| `{name}` | `{template.pattern}` | {template.type} |" in doc, name
