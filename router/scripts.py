@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -144,10 +144,18 @@ def lua_key_functions() -> str:
             if literal:
                 pieces.append(_lua_string(literal))
             if part:
+                if part in _LUA_KEYWORDS or not re.fullmatch(r"[a-z_]+", part):
+                    raise ValueError(f"key template part {part!r} cannot be a Lua parameter")
                 params.append(part)
                 pieces.append(part)
         out.append(f"function K.{name}({', '.join(params)}) return {' .. '.join(pieces)} end")
     return "\n".join(out) + "\n"
+
+
+_LUA_KEYWORDS = frozenset({
+    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
+    "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+})  # fmt: skip
 
 
 def _lua_string(text: str) -> str:
@@ -177,34 +185,42 @@ def declared_keys(name: str) -> tuple[KeyRef, ...]:
     return parse_keys(name, body(name))
 
 
-def _builder(name: str) -> Callable[[Keys, Sequence[Any]], list[str]]:
-    refs = [
-        (
-            ref.name,
-            tuple(p - FIRST_ARG if isinstance(p, int) else p for p in ref.parts),
-            ref.optional,
-        )
-        for ref in declared_keys(name)
-    ]
-
-    def build(keys: Keys, args: Sequence[Any]) -> list[str]:
-        out = []
-        for template, parts, optional in refs:
-            values = [str(args[p]) if isinstance(p, int) else p for p in parts]
-            if optional and "" in values:
-                continue
-            out.append(keys.build(template, *values))
-        return out
-
-    return build
+_Compiled = list[str | tuple[str, tuple[int, ...], bool]]
 
 
-_BUILDERS: dict[str, Callable[[Keys, Sequence[Any]], list[str]]] = {}
+def _compile(name: str, keys: Keys) -> _Compiled:
+    """Script ``name``'s KEYS for ``keys``' domain: fixed keys built once, the others as a
+    format string and the indexes of the arguments that fill it."""
+    out: _Compiled = []
+    escaped = keys.prefix.replace("{", "{{").replace("}", "}}")
+    for ref in declared_keys(name):
+        indexes = tuple(p - FIRST_ARG for p in ref.parts if isinstance(p, int))
+        if not indexes:
+            out.append(keys.build(ref.name, *(str(p) for p in ref.parts)))
+            continue
+        n = iter(range(len(indexes)))
+        slots = [p if isinstance(p, str) else "{" + str(next(n)) + "}" for p in ref.parts]
+        fmt = escaped + keys.build(ref.name, *slots).removeprefix(keys.prefix)
+        out.append((fmt, indexes, ref.optional))
+    return out
+
+
+_COMPILED: dict[tuple[str, Keys], _Compiled] = {}
 
 
 def keys_for(name: str, keys: Keys, args: Sequence[Any]) -> list[str]:
     """The KEYS of a call of script ``name`` with its own arguments ``args`` (ARGV[3]...)."""
-    build = _BUILDERS.get(name)
-    if build is None:
-        build = _BUILDERS[name] = _builder(name)
-    return build(keys, args)
+    compiled = _COMPILED.get((name, keys))
+    if compiled is None:
+        compiled = _COMPILED[name, keys] = _compile(name, keys)
+    out = []
+    for item in compiled:
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        fmt, indexes, optional = item
+        values = [args[i] for i in indexes]
+        if optional and "" in values:
+            continue
+        out.append(fmt.format(*values))
+    return out
