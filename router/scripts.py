@@ -185,42 +185,44 @@ def declared_keys(name: str) -> tuple[KeyRef, ...]:
     return parse_keys(name, body(name))
 
 
-_Compiled = list[str | tuple[str, tuple[int, ...], bool]]
+# Per script and domain: a format string per mandatory key and (format, ARGV indexes) per
+# optional one. Each format reads the script's own arguments by position ("{0}" = ARGV[3]),
+# so a key is one str.format of all of them: this runs for every script call.
+_Compiled = tuple[tuple[str, ...], tuple[tuple[str, tuple[int, ...]], ...]]
 
 
 def _compile(name: str, keys: Keys) -> _Compiled:
-    """Script ``name``'s KEYS for ``keys``' domain: fixed keys built once, the others as a
-    format string and the indexes of the arguments that fill it."""
-    out: _Compiled = []
     escaped = keys.prefix.replace("{", "{{").replace("}", "}}")
+    mandatory: list[str] = []
+    optional: list[tuple[str, tuple[int, ...]]] = []
     for ref in declared_keys(name):
-        indexes = tuple(p - FIRST_ARG for p in ref.parts if isinstance(p, int))
-        if not indexes:
-            out.append(keys.build(ref.name, *(str(p) for p in ref.parts)))
-            continue
-        n = iter(range(len(indexes)))
-        slots = [p if isinstance(p, str) else "{" + str(next(n)) + "}" for p in ref.parts]
+        slots = [
+            "{" + str(p - FIRST_ARG) + "}" if isinstance(p, int) else _escape(p) for p in ref.parts
+        ]
         fmt = escaped + keys.build(ref.name, *slots).removeprefix(keys.prefix)
-        out.append((fmt, indexes, ref.optional))
-    return out
+        if ref.optional:
+            indexes = tuple(p - FIRST_ARG for p in ref.parts if isinstance(p, int))
+            optional.append((fmt, indexes))
+        else:
+            mandatory.append(fmt)
+    return tuple(mandatory), tuple(optional)
 
 
-_COMPILED: dict[tuple[str, Keys], _Compiled] = {}
+def _escape(literal: str) -> str:
+    return literal.replace("{", "{{").replace("}", "}}")
+
+
+_COMPILED: dict[tuple[str, str], _Compiled] = {}
 
 
 def keys_for(name: str, keys: Keys, args: Sequence[Any]) -> list[str]:
     """The KEYS of a call of script ``name`` with its own arguments ``args`` (ARGV[3]...)."""
-    compiled = _COMPILED.get((name, keys))
+    compiled = _COMPILED.get((name, keys.prefix))
     if compiled is None:
-        compiled = _COMPILED[name, keys] = _compile(name, keys)
-    out = []
-    for item in compiled:
-        if isinstance(item, str):
-            out.append(item)
-            continue
-        fmt, indexes, optional = item
-        values = [args[i] for i in indexes]
-        if optional and "" in values:
-            continue
-        out.append(fmt.format(*values))
+        compiled = _COMPILED[name, keys.prefix] = _compile(name, keys)
+    mandatory, optional = compiled
+    out = [fmt.format(*args) for fmt in mandatory]
+    for fmt, indexes in optional:
+        if all(args[i] != "" for i in indexes):
+            out.append(fmt.format(*args))
     return out
