@@ -17,6 +17,7 @@ from redis.exceptions import NoScriptError
 
 from router import scripts
 from router.client.operations import RouterOps
+from router.client.packer import HiredisPacker
 from router.client.values import now_ms
 from router.errors import InvalidInput, RouterUnavailable
 from router.keys import Keys
@@ -162,7 +163,12 @@ class RouterClient(_Driver):
     @classmethod
     def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> RouterClient:
         return cls(
-            redis.Redis.from_url(url, decode_responses=True, health_check_interval=30),
+            redis.Redis.from_url(
+                url,
+                decode_responses=True,
+                health_check_interval=30,
+                **HiredisPacker.options(),
+            ),
             domain,
             **kwargs,
         )
