@@ -32,9 +32,11 @@ class HiredisPacker:
             args = (*first.split(), *args[1:])
         try:
             return [hiredis.pack_command(args)]
-        except TypeError:
-            bad = next(a for a in args if isinstance(a, bool) or not isinstance(a, _PACKABLE))
+        except TypeError as e:
+            bad = [a for a in args if isinstance(a, bool) or not isinstance(a, _PACKABLE)]
+            if not bad:
+                raise DataError(f"cannot pack the command: {e}") from e
             raise DataError(
-                f"Invalid input of type: {type(bad).__name__!r}. "
+                f"Invalid input of type: {type(bad[0]).__name__!r}. "
                 "Convert to a bytes, string, int or float first."
             ) from None
