@@ -6,9 +6,9 @@ queues and sessions together, run on one shard of a Redis Cluster.
 
 The table is the single source of the names. :class:`Keys` builds them in Python; the Lua
 scripts get the keys they can name before they run as ``KEYS`` (each script's header says
-which, ``router/scripts.py`` builds them with :meth:`Keys.build`), and build the keys that
-depend on data they read (a request's queues, an offer's agent, the PBX of a call) with the
-``K.<name>(...)`` functions that ``router/scripts.py`` generates from the same table.
+which, ``router/scripts.py`` builds them with :meth:`Keys.build`), and name the keys that
+depend on data they read (a request's queues, an offer's agent, the PBX of a call) as
+``K.<name>(...)``, which ``router/scripts.py`` expands from the same table.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
--- Shared by every implus script (router/scripts.py puts it, after the key functions K.*
--- generated from router/keys.py, in front of each body).
+-- Shared by every implus script (router/scripts.py puts it in front of each body).
 -- ARGV[1] = key prefix "implus:{domain}:" (all keys share the hash tag: one slot),
 -- ARGV[2] = now in ms (the caller's clock, so decisions and scripts agree on time).
--- Keys a script gets as KEYS are listed in its header; any other key is built with K.*.
+-- Keys a script gets as KEYS are listed in its header; any other key is named as
+-- K.<template>(parts...), which router/scripts.py expands from router/keys.py.
 local NOW = tonumber(ARGV[2])
 local EVENTS_MAXLEN = 500000
 local FEED_MAXLEN = 100000

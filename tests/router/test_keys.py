@@ -41,14 +41,43 @@ def test_every_template_has_its_method_and_nothing_else_builds_keys():
 def test_queue_lines_are_per_channel_in_python_and_lua():
     assert Keys().queue("general", "chat") == "implus:{default}:queue:general:chat"
     assert (
-        "function K.queue(queue, channel) return P .. 'queue:' .. queue .. ':' .. channel end"
-        in (scripts.lua_key_functions())
+        scripts.lua_key("queue", ["q", "r.channel"])
+        == "(P .. 'queue:' .. (q) .. ':' .. (r.channel))"
     )
 
 
-def test_lua_names_keys_only_through_keys_and_the_generated_functions():
-    """No script builds a key by hand: the prefix (P, ARGV[1]) appears only in the generated
-    K.* functions, no KEYS[n] is extended, and every K.* used exists."""
+def test_key_calls_in_lua_expand_from_the_templates_on_the_same_line():
+    code = (
+        "local a = K.agent_offers(o.agent)\n"
+        "redis.call('ZREM', K.queue(f(x, ')'), 'a,b'), K.timers())\n"
+        "local s = K.session_open(\n  s[2], s[3])\n"
+    )
+    out = scripts.expand_keys(code)
+    assert out == (
+        "local a = (P .. 'agent:' .. (o.agent) .. ':offers')\n"
+        "redis.call('ZREM', (P .. 'queue:' .. (f(x, ')')) .. ':' .. ('a,b')), (P .. 'timers'))\n"
+        "local s = (P .. 'session-open:' .. (\n  s[2]) .. ':' .. (s[3]))\n"
+    )
+    assert out.count("\n") == code.count("\n")  # Redis's error line numbers still point home
+    for bad, problem in [
+        ("K.nothing(x)", "no key template 'nothing'"),
+        ("K.queue(q)", "K.queue takes 2 parts, got 1"),
+        ("K.agent(x", "no closing parenthesis"),
+    ]:
+        with pytest.raises(ScriptHeaderError, match=re.escape(problem)):
+            scripts.expand_keys(bad)
+
+
+def test_every_script_runs_with_its_keys_expanded():
+    for name in scripts.NAMES:
+        source = scripts.source(name)
+        assert not re.search(r"\bK\.[a-z_]+\(", source), name
+        assert source.startswith("local P = ARGV[1]")
+
+
+def test_lua_names_keys_only_through_keys_and_the_templates():
+    """No script builds a key by hand: the prefix (P, ARGV[1]) appears only in what
+    scripts.py generates from K.* calls, no KEYS[n] is extended, and every K.* exists."""
     for name, text in _lua_files().items():
         code = "\n".join(line.split("--", 1)[0] for line in text.splitlines())
         assert not re.search(r"\bP\b", code), f"{name} uses the key prefix P directly"
