@@ -193,7 +193,7 @@ def offer_preview(
 
 def recent_entries(client: RouterClient, session_id: str, count: int) -> list[dict[str, Any]]:
     """The session's last ``count`` transcript entries, oldest first (one round trip)."""
-    rows: list[Any] = client.redis.xrevrange(  # type: ignore[assignment]
+    rows: list[Any] = client.redis.xrevrange(
         client.keys.transcript(session_id), "+", "-", count=count
     )
     return [transcript_entry(str(i), f) for i, f in reversed(rows)]

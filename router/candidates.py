@@ -122,9 +122,7 @@ class AgentView:
         return pool
 
     def _place(self, pool: _Pool, state: AgentState) -> None:
-        old = pool.keys.pop(state.id, None)
-        if old is not None:
-            pool.entries.remove((old, state.id))
+        old = pool.keys.get(state.id)
         if (
             state.status is AgentStatus.AVAILABLE
             and state.free_slots(pool.channel) > 0
@@ -132,5 +130,14 @@ class AgentView:
             and not any(state.load.get(b, 0) > 0 for b in state.profile.blockers(pool.channel))
         ):
             key = ORDER_KEYS[pool.order](state, pool.channel, pool.skill)
+            if key == old:
+                # Most updates (a second chat, the feed echoing our own reservation, a
+                # lease renewal) leave the agent where it is: no re-sort.
+                return
+            if old is not None:
+                pool.entries.remove((old, state.id))
             pool.keys[state.id] = key
             pool.entries.add((key, state.id))
+        elif old is not None:
+            del pool.keys[state.id]
+            pool.entries.remove((old, state.id))

@@ -17,7 +17,9 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Script:
-    """Run a Lua script from :mod:`router.scripts`; ``args`` come after prefix and now."""
+    """Run a Lua script from :mod:`router.scripts` with its own arguments ``args`` (ARGV[3]
+    on, after the key prefix and now); the driver builds its KEYS from them as the script's
+    header declares (:func:`router.scripts.keys_for`)."""
 
     name: str
     args: tuple[Any, ...]

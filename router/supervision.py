@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from router.client import Result, RouterClient, RouterOps, _channel, _check_id, _result
+from router.client import Result, RouterClient, RouterOps
+from router.client.values import channel_of, check_id, result_of
 from router.errors import InvalidInput
 from router.model import AgentState, AgentStatus, Offer, RoutingRequest, as_int
 from router.ops import Batch, Op, Script, cmd, pairs
@@ -98,9 +99,9 @@ def force_status(
         raise InvalidInput(f"the reason is limited to {MAX_REASON} characters")
     reply = yield Script(
         "force_status",
-        (_check_id("agent id", agent_id), status, reason, _check_id("supervisor", by)),
+        (check_id("agent id", agent_id), status, reason, check_id("supervisor", by)),
     )
-    return _result(reply)
+    return result_of(reply)
 
 
 def move_request(
@@ -112,7 +113,7 @@ def move_request(
     if bool(queue) == bool(agent_id):
         raise InvalidInput("move to exactly one of queue or agent_id")
     if queue:
-        _check_id("queue", queue)
+        check_id("queue", queue)
         strategy = yield from ops.strategy()
         known = set(strategy.queue_names) | set((yield cmd("SMEMBERS", ops.keys.queues())))
         if queue not in known:
@@ -120,12 +121,12 @@ def move_request(
                 f"no queue {queue!r}: the strategy has {', '.join(sorted(known)) or 'none'}"
             )
     if agent_id:
-        _check_id("agent id", agent_id)
+        check_id("agent id", agent_id)
     reply = yield Script(
         "move_request",
-        (_check_id("request id", request_id), queue, agent_id, _check_id("supervisor", by)),
+        (check_id("request id", request_id), queue, agent_id, check_id("supervisor", by)),
     )
-    return _result(reply)
+    return result_of(reply)
 
 
 def agent_activities(ops: RouterOps) -> Op[list[AgentActivity]]:
@@ -175,8 +176,8 @@ def waiting_contacts(
 ) -> Op[list[WaitingContact]]:
     """The requests waiting in ``queue`` on ``channel``, oldest first, then those of them
     ringing one of ``agents`` (offered requests leave their queues while they ring)."""
-    ch = _channel(channel)
-    qkey = f"{ops.keys.queue(_check_id('queue', queue))}:{ch.value}"
+    ch = channel_of(channel)
+    qkey = ops.keys.queue(check_id("queue", queue), ch.value)
     ids = yield cmd("ZRANGE", qkey, 0, max(0, min(limit, WAITING_LIMIT) - 1))
     waiting = yield from _requests(ops, list(ids))
     out = [WaitingContact(r) for r in waiting if r.channel is ch]

@@ -1,29 +1,32 @@
 -- The agent takes the offer (for calls: the agent's phone answered).
+-- KEYS: 1 offer(ARGV[3]), 2 timers, 3 sessions_activity, 4 events, 5 agent_feed,
+-- 6 agent(ARGV[4]?), 7 agent_offers(ARGV[4]?), 8 agent_contacts(ARGV[4]?)
+-- (the agent's keys are built from the offer's agent, the one ARGV[4] names if given)
 -- ARGV: 3 offer id, 4 agent id ('' = whoever it was offered to), 5 stats window ms
 -- Returns {1, request id, session id} or {0, reason}.
 local oid = ARGV[3]
-local ok = key('offer', oid)
+local ok = KEYS[1]
 local o = hgetall(ok)
 if not o.id then return {0, 'unknown offer'} end
 if ARGV[4] ~= '' and o.agent ~= ARGV[4] then return {0, 'the offer was made to another agent'} end
 if o.state ~= 'pending' then return {0, 'offer ' .. o.state} end
 local aid, rid, ch, sid = o.agent, o.request, o.channel, o.session
 redis.call('HSET', ok, 'state', 'accepted', 'ended', NOW)
-redis.call('ZREM', P .. 'timers', 'offer:' .. oid)
-redis.call('SREM', key('agent', aid, 'offers'), oid)
-redis.call('SADD', key('agent', aid, 'contacts'), rid)
-local ak = key('agent', aid)
+redis.call('ZREM', KEYS[2], 'offer:' .. oid)
+redis.call('SREM', K.agent_offers(aid), oid)
+redis.call('SADD', K.agent_contacts(aid), rid)
+local ak = K.agent(aid)
 redis.call('HSET', ak, 'no_answer', 0)
 redis.call('HINCRBY', ak, 'v', 1)
-local rk = key('request', rid)
+local rk = K.request(rid)
 local r = redis.call('HMGET', rk, 'created', 'queues')
 redis.call('HSET', rk, 'state', 'accepted', 'accepted_at', NOW)
-redis.call('HSET', key('session', sid), 'owner', aid, 'activity', NOW)
-redis.call('ZADD', P .. 'sessions:activity', NOW, sid)
+redis.call('HSET', K.session(sid), 'owner', aid, 'activity', NOW)
+redis.call('ZADD', KEYS[3], NOW, sid)
 local waited = NOW - num(r[1])
 local queues = cjson.decode(r[2] or '[]')
 if #queues > 0 then
-  local sk = key('stats', queues[1], ch)
+  local sk = K.stats(queues[1], ch)
   redis.call('ZADD', sk, NOW, rid .. ':' .. waited)
   redis.call('ZREMRANGEBYSCORE', sk, '-inf', NOW - tonumber(ARGV[5]))
 end

@@ -1,9 +1,9 @@
 -- The customer gave up (caller hung up, widget closed) before an agent took the request.
+-- KEYS: 1 request(ARGV[3]), 2 timers, 3 strategy, 4 events, 5 agent_feed, 6 work
 -- ARGV: 3 request id, 4 reason
 -- Returns {1, previous state} or {0, state}.
 local rid = ARGV[3]
-local rk = key('request', rid)
-local r = hgetall(rk)
+local r = hgetall(KEYS[1])
 if not r.id then return {0, 'unknown request'} end
 if r.state ~= 'queued' and r.state ~= 'offered' then return {0, r.state} end
 local prev = r.state

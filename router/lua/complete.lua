@@ -1,8 +1,9 @@
 -- A contact is over (chat finished, call hung up): free the slot and start wrap-up.
+-- KEYS: 1 request(ARGV[3]), 2 timers, 3 strategy, 4 events, 5 agent_feed, 6 work
 -- ARGV: 3 request id, 4 reason / disposition
 -- Returns {1, agent id} or {0, state}.
 local rid = ARGV[3]
-local r = hgetall(key('request', rid))
+local r = hgetall(KEYS[1])
 if not r.id then return {0, 'unknown request'} end
 if r.state ~= 'accepted' then return {0, r.state} end
 end_contact(rid, r, wrapup_for(r.channel), 'closed', ARGV[4])

@@ -1,13 +1,14 @@
 -- Reaper: leases that ran out. A lost desktop logs the agent off (pending offers go back
 -- to their queues); a lost phone lease marks the device offline (no calls offered).
+-- KEYS: 1 leases(ARGV[3]), 2 timers, 3 strategy, 4 events, 5 agent_feed, 6 work
 -- ARGV: 3 source, 4 limit
 -- Returns the number of agents changed.
 local src = ARGV[3]
-local lk = key('leases', src)
+local lk = KEYS[1]
 local due = redis.call('ZRANGEBYSCORE', lk, '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))
 local changed = 0
 for _, aid in ipairs(due) do
-  local ak = key('agent', aid)
+  local ak = K.agent(aid)
   local cur = redis.call('HMGET', ak, 'lease:' .. src, 'status', 'dev:' .. src)
   if num(cur[1]) > NOW then
     redis.call('ZADD', lk, cur[1], aid)

@@ -9,9 +9,9 @@ local aid, st = ARGV[3], ARGV[4]
 if st ~= 'away' and st ~= 'offline' then
   return {0, 'a supervisor sets an agent away or offline, not ' .. st}
 end
-local a = redis.call('HMGET', key('agent', aid), 'id', 'status')
+local a = redis.call('HMGET', KEYS[1], 'id', 'status')
 if not a[1] then return {0, 'unknown agent'} end
-for _, oid in ipairs(redis.call('SMEMBERS', key('agent', aid, 'offers'))) do
+for _, oid in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   end_offer(oid, 'rescinded', 'agent set ' .. st .. ' by a supervisor', 0, true)
 end
 set_status(aid, st, ARGV[5], ARGV[6])

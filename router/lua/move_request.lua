@@ -10,14 +10,14 @@
 -- Returns {1, previous state} or {0, reason}.
 local rid, q, aid, by = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 if (q == '') == (aid == '') then return {0, 'move to exactly one of a queue or an agent'} end
-local rk = key('request', rid)
+local rk = KEYS[1]
 local r = hgetall(rk)
 if not r.id then return {0, 'unknown request'} end
 if r.state ~= 'queued' and r.state ~= 'offered' then
   return {0, 'request ' .. r.state .. ': only a waiting contact can be moved'}
 end
 if aid ~= '' then
-  local a = redis.call('HMGET', key('agent', aid), 'id', 'status', 'lease:desktop')
+  local a = redis.call('HMGET', KEYS[8], 'id', 'status', 'lease:desktop')
   if not a[1] then return {0, 'unknown agent ' .. aid} end
   if (a[2] ~= 'available' and a[2] ~= 'away') or num(a[3]) <= NOW then
     return {0, 'agent ' .. aid .. ' is not logged in'}
@@ -32,7 +32,7 @@ end
 leave_queues(rid, r)
 if q ~= '' then
   r.queues, r.pinned = cjson.encode({q}), ''
-  redis.call('SADD', P .. 'queues', q)
+  redis.call('SADD', KEYS[7], q)
 else
   r.pinned = aid
   redis.call('HDEL', rk, 'rej:' .. aid)

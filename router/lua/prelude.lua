@@ -1,15 +1,12 @@
 -- Shared by every implus script (router/scripts.py puts it in front of each body).
--- ARGV[1] = key prefix "implus:{domain}:" (all keys share the hash tag: one shard),
+-- ARGV[1] = key prefix "implus:{domain}:" (all keys share the hash tag: one slot),
 -- ARGV[2] = now in ms (the caller's clock, so decisions and scripts agree on time).
--- Key names below must match router/keys.py.
-local P = ARGV[1]
+-- Keys a script gets as KEYS are listed in its header; any other key is named as
+-- K.<template>(parts...), which router/scripts.py expands from router/keys.py.
 local NOW = tonumber(ARGV[2])
 local EVENTS_MAXLEN = 500000
+local FEED_MAXLEN = 100000
 local COMMANDS_MAXLEN = 100000
-
-local function key(...)
-  return P .. table.concat({...}, ':')
-end
 
 local function hgetall(k)
   local flat = redis.call('HGETALL', k)
@@ -25,23 +22,67 @@ end
 -- Every event carries `at` (the caller's clock, ms): reports time events by it, not by
 -- the stream id (Redis's clock).
 local function emit(...)
-  return redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'at', NOW, ...)
+  return redis.call('XADD', K.events(), 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'at', NOW, ...)
 end
 
 -- The agent feed carries what allocation workers need for their agent view (live state,
 -- profiles, strategy loads) apart from `events`, so workers do not parse every event.
 local function feed(...)
-  return redis.call('XADD', P .. 'agent-feed', 'MAXLEN', '~', 100000, '*', ...)
+  return redis.call('XADD', K.agent_feed(), 'MAXLEN', '~', FEED_MAXLEN, '*', ...)
 end
 
 local function work(kind, id, ...)
-  redis.call('XADD', P .. 'work', '*', 'kind', kind, 'id', id, ...)
+  redis.call('XADD', K.work(), '*', 'kind', kind, 'id', id, ...)
 end
 
+-- Commands to a PBX bridge: one function per command type, the only place each command is
+-- written (docs/router-api.md lists them). No PBX ('' or nil): nothing to tell, nil.
 local function pbx_command(pbx, ctype, ...)
-  if pbx == nil or pbx == '' then return end
-  redis.call('XADD', key('pbx', pbx, 'commands'), 'MAXLEN', '~', COMMANDS_MAXLEN, '*',
+  if pbx == nil or pbx == '' then return nil end
+  return redis.call('XADD', K.pbx_commands(pbx), 'MAXLEN', '~', COMMANDS_MAXLEN, '*',
     'type', ctype, 'at', NOW, ...)
+end
+
+local function cmd_ring_agent(pbx, oid, rid, sid, aid, endpoint, agent_pbx, call_id, timeout)
+  return pbx_command(pbx, 'ring_agent', 'offer', oid, 'request', rid, 'session', sid,
+    'agent', aid, 'endpoint', endpoint, 'agent_pbx', agent_pbx, 'call_id', call_id,
+    'timeout', timeout)
+end
+
+local function cmd_cancel_ring(pbx, oid, rid, aid, call_id)
+  return pbx_command(pbx, 'cancel_ring', 'offer', oid, 'request', rid, 'agent', aid,
+    'call_id', call_id)
+end
+
+local function cmd_callback(pbx, oid, rid, sid, aid, endpoint, number, timeout)
+  return pbx_command(pbx, 'callback', 'offer', oid, 'request', rid, 'session', sid,
+    'agent', aid, 'endpoint', endpoint, 'number', number, 'timeout', timeout)
+end
+
+local function cmd_click_to_call(pbx, call, sid, aid, endpoint, number)
+  return pbx_command(pbx, 'click_to_call', 'call', call, 'session', sid, 'agent', aid,
+    'endpoint', endpoint, 'number', number)
+end
+
+local function cmd_overflow(pbx, rid, sid, call_id, destination)
+  return pbx_command(pbx, 'overflow', 'request', rid, 'session', sid, 'call_id', call_id,
+    'destination', destination)
+end
+
+local function cmd_hold(pbx, rid, call_id, aid)
+  return pbx_command(pbx, 'hold', 'request', rid, 'call_id', call_id, 'agent', aid)
+end
+
+local function cmd_call_control(pbx, call_id, rid, sid, aid, by, action, tkind, target,
+    endpoint, target_pbx)
+  return pbx_command(pbx, 'call_control', 'call_id', call_id, 'request', rid, 'session', sid,
+    'agent', aid, 'by', by, 'action', action, 'target_kind', tkind, 'target', target,
+    'endpoint', endpoint, 'target_pbx', target_pbx)
+end
+
+local function cmd_supervise(pbx, call_id, rid, sid, aid, supervisor, mode)
+  return pbx_command(pbx, 'supervise', 'call_id', call_id, 'request', rid, 'session', sid,
+    'agent', aid, 'supervisor', supervisor, 'mode', mode)
 end
 
 local function slot_of(ch)
@@ -50,7 +91,7 @@ local function slot_of(ch)
 end
 
 local function setting(field, default)
-  local v = redis.call('HGET', P .. 'strategy', field)
+  local v = redis.call('HGET', K.strategy(), field)
   if v then return tonumber(v) end
   return default
 end
@@ -93,7 +134,7 @@ local function emit_agent(aid, known)
     vals = {}
     for i, f in ipairs(DYNAMIC) do vals[i] = known[f] end
   else
-    vals = redis.call('HMGET', key('agent', aid), unpack(DYNAMIC))
+    vals = redis.call('HMGET', K.agent(aid), unpack(DYNAMIC))
   end
   local out = {'type', 'agent.state', 'agent', aid}
   for i, f in ipairs(DYNAMIC) do
@@ -106,13 +147,13 @@ local function emit_agent(aid, known)
 end
 
 local function emit_profile(aid)
-  local flat = redis.call('HGETALL', key('agent', aid))
+  local flat = redis.call('HGETALL', K.agent(aid))
   if #flat == 0 then return end
   feed('type', 'agent.profile', 'agent', aid, unpack(flat))
 end
 
 local function transcript(sid, etype, data)
-  local id = redis.call('XADD', key('session', sid, 'transcript'), '*',
+  local id = redis.call('XADD', K.transcript(sid), '*',
     'type', etype, 'at', NOW, 'data', data)
   emit('type', 'session.event', 'session', sid, 'entry', id, 'etype', etype, 'data', data)
   return id
@@ -120,7 +161,7 @@ end
 
 local function trace(rid, text, ttl)
   if text == nil or text == '' then return end
-  local tk = key('trace', rid)
+  local tk = K.trace(rid)
   redis.call('RPUSH', tk, text)
   redis.call('LTRIM', tk, -50, -1)
   redis.call('EXPIRE', tk, ttl)
@@ -128,20 +169,20 @@ end
 
 local function leave_queues(rid, r)
   for _, q in ipairs(cjson.decode(r.queues or '[]')) do
-    redis.call('ZREM', key('queue', q, r.channel), rid)
+    redis.call('ZREM', K.queue(q, r.channel), rid)
   end
   if r.pinned and r.pinned ~= '' then
-    redis.call('ZREM', key('pinned', r.pinned), rid)
+    redis.call('ZREM', K.pinned(r.pinned), rid)
   end
-  redis.call('ZREM', P .. 'timers', 'goal:' .. rid)
+  redis.call('ZREM', K.timers(), 'goal:' .. rid)
 end
 
 local function join_queues(rid, r)
   for _, q in ipairs(cjson.decode(r.queues or '[]')) do
-    redis.call('ZADD', key('queue', q, r.channel), r.score or NOW, rid)
+    redis.call('ZADD', K.queue(q, r.channel), r.score or NOW, rid)
   end
   if r.pinned and r.pinned ~= '' then
-    redis.call('ZADD', key('pinned', r.pinned), r.score or NOW, rid)
+    redis.call('ZADD', K.pinned(r.pinned), r.score or NOW, rid)
   end
 end
 
@@ -153,7 +194,7 @@ end
 
 -- Give back the capacity slot an offer or contact held.
 local function free_slot(aid, ch)
-  local ak = key('agent', aid)
+  local ak = K.agent(aid)
   local slot = slot_of(ch)
   if num(redis.call('HGET', ak, 'load:' .. slot)) > 0 then
     redis.call('HINCRBY', ak, 'load:' .. slot, -1)
@@ -174,20 +215,19 @@ end
 -- End a pending offer with `outcome`. With `requeue`, its request waits again (not offered
 -- to this agent for `delay_ms`); otherwise the caller decides the request's fate.
 local function end_offer(oid, outcome, reason, delay_ms, requeue)
-  local ok = key('offer', oid)
+  local ok = K.offer(oid)
   local o = hgetall(ok)
   if o.state ~= 'pending' then return nil end
   redis.call('HSET', ok, 'state', outcome, 'ended', NOW, 'reason', reason)
   redis.call('EXPIRE', ok, setting('history_ttl', 2592000))
-  redis.call('ZREM', P .. 'timers', 'offer:' .. oid)
-  redis.call('SREM', key('agent', o.agent, 'offers'), oid)
+  redis.call('ZREM', K.timers(), 'offer:' .. oid)
+  redis.call('SREM', K.agent_offers(o.agent), oid)
   free_slot(o.agent, o.channel)
-  local rk = key('request', o.request)
+  local rk = K.request(o.request)
   local r = hgetall(rk)
   if o.channel ~= 'chat' and outcome ~= 'failed' then
-    local a = hgetall(key('agent', o.agent))
-    pbx_command(pbx_of(r, a), 'cancel_ring', 'offer', oid, 'request', o.request, 'agent', o.agent,
-      'call_id', r.call_id or '')
+    local a = hgetall(K.agent(o.agent))
+    cmd_cancel_ring(pbx_of(r, a), oid, o.request, o.agent, r.call_id or '')
   end
   if requeue and r.state == 'offered' and r.offer == oid then
     redis.call('HSET', rk, 'state', 'queued', 'offer', '', 'agent', '')
@@ -207,7 +247,7 @@ end
 
 -- `by` ('' or nil: the agent or the router) is who forced the status (a supervisor).
 local function set_status(aid, st, reason, by)
-  local ak = key('agent', aid)
+  local ak = K.agent(aid)
   local prev = redis.call('HGET', ak, 'status')
   redis.call('HSET', ak, 'status', st, 'reason', reason)
   if prev ~= st then redis.call('HSET', ak, 'status_at', NOW) end
@@ -218,7 +258,7 @@ local function set_status(aid, st, reason, by)
       redis.call('HSET', ak, 'idle_since', NOW)
     end
   elseif st == 'offline' then
-    for _, oid in ipairs(redis.call('SMEMBERS', key('agent', aid, 'offers'))) do
+    for _, oid in ipairs(redis.call('SMEMBERS', K.agent_offers(aid))) do
       end_offer(oid, 'rescinded', 'agent went offline', 0, true)
     end
   end
@@ -236,21 +276,21 @@ end
 -- A request in progress (accepted) ends: free the agent, start wrap-up.
 local function end_contact(rid, r, wrapup_ms, state, reason)
   local aid = r.agent
-  local ak = key('agent', aid)
+  local ak = K.agent(aid)
   free_slot(aid, r.channel)
-  redis.call('SREM', key('agent', aid, 'contacts'), rid)
+  redis.call('SREM', K.agent_contacts(aid), rid)
   if wrapup_ms > 0 then
     local untl = NOW + wrapup_ms
     local cur = num(redis.call('HGET', ak, 'wrapup_until'))
     if untl > cur then
       redis.call('HSET', ak, 'wrapup_until', untl)
-      redis.call('ZADD', P .. 'timers', untl, 'wrapup:' .. aid)
+      redis.call('ZADD', K.timers(), untl, 'wrapup:' .. aid)
     end
   else
     work('agent', aid)
   end
-  finish(key('request', rid), state, reason)
-  redis.call('SREM', key('session', r.session, 'requests'), rid)
+  finish(K.request(rid), state, reason)
+  redis.call('SREM', K.session_requests(r.session), rid)
   emit('type', 'contact.ended', 'request', rid, 'session', r.session, 'agent', aid,
     'channel', r.channel, 'reason', reason, 'handle_ms', NOW - num(r.accepted_at),
     'wrapup_ms', wrapup_ms)
@@ -267,6 +307,6 @@ local function drop_request(rid, r, state, reason)
     end_offer(r.offer, 'rescinded', reason, 0, false)
   end
   leave_queues(rid, r)
-  finish(key('request', rid), state, reason)
-  redis.call('SREM', key('session', r.session, 'requests'), rid)
+  finish(K.request(rid), state, reason)
+  redis.call('SREM', K.session_requests(r.session), rid)
 end

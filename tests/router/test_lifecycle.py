@@ -153,7 +153,7 @@ def test_abandon_while_waiting_and_while_offered(router):
     router.drain()
     assert c.cancel(waiting.request_id, "caller hung up")
     assert c.request(waiting.request_id).state is RequestState.ABANDONED
-    assert c.redis.zcard(c.keys.queue("general") + ":chat") == 0
+    assert c.redis.zcard(c.keys.queue("general", "chat")) == 0
     router.agent("a", chat=1)
     offered = c.submit("chat", "general", "u2")
     router.drain()

@@ -32,7 +32,7 @@ def test_a_request_that_loses_its_agent_to_another_worker_takes_a_free_one(route
     assert c.request(first.request_id).agent == "xavier"
     # Our worker has not read the agent feed yet: its view still shows xavier free.
     second = c.submit("chat", "general", "u2")
-    router.worker._route_requests([second.request_id])
+    router.worker.allocator.route_requests([second.request_id])
     request = c.request(second.request_id)
     assert request.state is RequestState.OFFERED and request.agent == "yvonne", request
     assert router.worker.stats.lost_races == 1
@@ -54,7 +54,7 @@ def test_the_sweep_matches_a_free_agent_and_a_request_no_event_brought_together(
     router.drain()
     assert c.request(waiting.request_id).state is RequestState.QUEUED  # without the sweep
     worker.settings = dataclasses.replace(worker.settings, sweep_interval_s=0.001)
-    worker._next.pop("sweep", None)
+    worker.housekeeping.next_due.pop("sweep", None)
     router.drain()
     request = c.request(waiting.request_id)
     assert request.state is RequestState.OFFERED and request.agent == "zoe"

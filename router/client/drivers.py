@@ -1,0 +1,284 @@
+"""The two drivers of the router operations: :class:`RouterClient` (redis-py, for threads
+and gevent) and :class:`AsyncRouterClient` (redis.asyncio, for the asyncio AMI bridge).
+
+Both run the same :class:`~router.client.operations.RouterOps` generators; what differs is
+only whether a Redis round trip is awaited. The operation list, the script calls (KEYS and
+ARGV), the pipelines and the reload of scripts Redis forgot are written once here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+
+import redis
+import redis.asyncio
+from redis.exceptions import NoScriptError
+
+from router import scripts
+from router.client.operations import RouterOps
+from router.client.packer import HiredisPacker
+from router.client.values import now_ms
+from router.errors import InvalidInput, RouterUnavailable
+from router.keys import Keys
+from router.model import Event
+from router.ops import Batch, Command, Op, Script, Step, run_sync
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Operation(Generic[P, T]):
+    """A :class:`RouterOps` method as a client method: a plain call on
+    :class:`RouterClient`, a coroutine on :class:`AsyncRouterClient`."""
+
+    def __init__(self, op: Callable[Concatenate[RouterOps, P], Op[T]]) -> None:
+        self.op = op
+        self.__doc__ = op.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Operation[P, T]: ...
+
+    @overload
+    def __get__(self, obj: RouterClient, owner: type | None = None) -> Callable[P, T]: ...
+
+    @overload
+    def __get__(
+        self, obj: AsyncRouterClient, owner: type | None = None
+    ) -> Callable[P, Awaitable[T]]: ...
+
+    def __get__(self, obj: _Driver | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj._method(self.op)
+
+
+class _Driver:
+    """What both drivers share: the operation list, the domain, script calls, pipelines."""
+
+    upsert_agent = Operation(RouterOps.upsert_agent)
+    remove_agent = Operation(RouterOps.remove_agent)
+    agent = Operation(RouterOps.agent)
+    agents = Operation(RouterOps.agents)
+    heartbeat = Operation(RouterOps.heartbeat)
+    set_status = Operation(RouterOps.set_status)
+    agent_offers = Operation(RouterOps.agent_offers)
+    agent_contacts = Operation(RouterOps.agent_contacts)
+    submit = Operation(RouterOps.submit)
+    cancel = Operation(RouterOps.cancel)
+    request = Operation(RouterOps.request)
+    offer = Operation(RouterOps.offer)
+    accept = Operation(RouterOps.accept)
+    reject = Operation(RouterOps.reject)
+    offer_failed = Operation(RouterOps.offer_failed)
+    timeout_offer = Operation(RouterOps.timeout_offer)
+    complete = Operation(RouterOps.complete)
+    transfer = Operation(RouterOps.transfer)
+    session = Operation(RouterOps.session)
+    open_session = Operation(RouterOps.open_session)
+    history = Operation(RouterOps.history)
+    session_requests = Operation(RouterOps.session_requests)
+    append = Operation(RouterOps.append)
+    transcript = Operation(RouterOps.transcript)
+    close_session = Operation(RouterOps.close_session)
+    close_if_idle = Operation(RouterOps.close_if_idle)
+    click_to_call = Operation(RouterOps.click_to_call)
+    load_strategy = Operation(RouterOps.load_strategy)
+    strategy = Operation(RouterOps.strategy)
+    ensure_strategy = Operation(RouterOps.ensure_strategy)
+    explain = Operation(RouterOps.explain)
+    queue_stats = Operation(RouterOps.queue_stats)
+    read_events = Operation(RouterOps.read_events)
+
+    def __init__(self, redis_client: Any, domain: str, clock: Callable[[], int]) -> None:
+        if not redis_client.get_encoder().decode_responses:
+            raise InvalidInput("the Redis client must be created with decode_responses=True")
+        self.redis = redis_client
+        self.keys = Keys(domain)
+        self.ops = RouterOps(self.keys, clock)
+        self._scripts = {
+            name: redis_client.register_script(scripts.source(name)) for name in scripts.NAMES
+        }
+
+    def _method(self, op: Callable[..., Op[Any]]) -> Callable[..., Any]:
+        raise NotImplementedError
+
+    def _call(self, step: Script) -> tuple[Any, list[Any], list[Any]]:
+        """The registered script, KEYS and ARGV of one script step."""
+        return (
+            self._scripts[step.name],
+            scripts.keys_for(step.name, self.keys, step.args),
+            [self.keys.prefix, self.ops.clock(), *step.args],
+        )
+
+    def _fill(self, pipe: Any, batch: Batch) -> None:
+        for item in batch.items:
+            if isinstance(item, Script):
+                # EVALSHA straight into the pipeline: redis-py would otherwise ask SCRIPT
+                # EXISTS for the pipeline's scripts on every execute (one more round trip).
+                script, keys, args = self._call(item)
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            else:
+                pipe.execute_command(*item.args)
+
+    @staticmethod
+    def _forgotten(batch: Batch, replies: list[Any]) -> list[tuple[int, Script]]:
+        """The scripts of a batch Redis did not know (restarted, SCRIPT FLUSH): they are
+        run again one by one, which loads them."""
+        out = []
+        for i, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):
+                item = batch.items[i]
+                assert isinstance(item, Script)
+                out.append((i, item))
+        return out
+
+    @staticmethod
+    def _checked(replies: list[Any]) -> list[Any]:
+        """Any other error is raised, as redis-py would."""
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+
+def _unavailable(e: redis.ConnectionError) -> RouterUnavailable:
+    return RouterUnavailable(
+        f"Redis unreachable ({e}); is redis-server running at the configured URL?"
+    )
+
+
+def _one(step: Step) -> Op[Any]:
+    return (yield step)
+
+
+class RouterClient(_Driver):
+    """Synchronous router client (redis-py). Safe to share between threads."""
+
+    def __init__(
+        self, redis_client: redis.Redis, domain: str = "default", clock: Callable[[], int] = now_ms
+    ) -> None:
+        super().__init__(redis_client, domain, clock)
+
+    @classmethod
+    def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> RouterClient:
+        return cls(
+            redis.Redis.from_url(
+                url,
+                decode_responses=True,
+                health_check_interval=30,
+                **HiredisPacker.options(),
+            ),
+            domain,
+            **kwargs,
+        )
+
+    def _method(self, op: Callable[..., Op[Any]]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self.run(op(self.ops, *args, **kwargs))
+
+        call.__doc__ = op.__doc__
+        return call
+
+    def run(self, op: Op[T]) -> T:
+        """Drive an operation (a RouterOps generator, or several combined) to its result."""
+        try:
+            return run_sync(op, self._execute)
+        except redis.ConnectionError as e:
+            raise _unavailable(e) from e
+
+    def execute(self, step: Step) -> Any:
+        """Run one script/command/batch directly (the allocation workers use this)."""
+        return self.run(_one(step))
+
+    def _execute(self, step: Step) -> Any:
+        if isinstance(step, Script):
+            script, keys, args = self._call(step)
+            return script(keys=keys, args=args, client=self.redis)
+        if isinstance(step, Command):
+            return self.redis.execute_command(*step.args)
+        with self.redis.pipeline(transaction=False) as pipe:
+            self._fill(pipe, step)
+            replies = pipe.execute(raise_on_error=False)
+        for i, item in self._forgotten(step, replies):
+            script, keys, args = self._call(item)
+            replies[i] = script(keys=keys, args=args, client=self.redis)
+        return self._checked(replies)
+
+    def close(self) -> None:
+        self.redis.close()
+
+    def events(self, last_id: str = "$", block_ms: int = 1000, count: int = 500) -> Iterator[Event]:
+        """Follow the events stream forever from ``last_id``."""
+        while True:
+            for event in self.read_events(last_id, block_ms, count):
+                last_id = event.id
+                yield event
+
+
+class AsyncRouterClient(_Driver):
+    """The same API for asyncio (redis.asyncio); every operation is a coroutine."""
+
+    def __init__(
+        self,
+        redis_client: redis.asyncio.Redis,
+        domain: str = "default",
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        super().__init__(redis_client, domain, clock)
+
+    @classmethod
+    def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> AsyncRouterClient:
+        return cls(
+            redis.asyncio.Redis.from_url(url, decode_responses=True, health_check_interval=30),
+            domain,
+            **kwargs,
+        )
+
+    def _method(self, op: Callable[..., Op[Any]]) -> Callable[..., Any]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await self.run(op(self.ops, *args, **kwargs))
+
+        call.__doc__ = op.__doc__
+        return call
+
+    async def run(self, op: Op[T]) -> T:
+        """Drive an operation (a RouterOps generator, or several combined) to its result."""
+        try:
+            step = next(op)
+            while True:
+                step = op.send(await self._execute(step))
+        except StopIteration as done:
+            return done.value
+        except redis.ConnectionError as e:
+            raise _unavailable(e) from e
+
+    async def execute(self, step: Step) -> Any:
+        """Run one script/command/batch directly."""
+        return await self.run(_one(step))
+
+    async def _execute(self, step: Step) -> Any:
+        if isinstance(step, Script):
+            script, keys, args = self._call(step)
+            return await script(keys=keys, args=args)
+        if isinstance(step, Command):
+            return await self.redis.execute_command(*step.args)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self._fill(pipe, step)
+            replies = await pipe.execute(raise_on_error=False)
+        for i, item in self._forgotten(step, replies):
+            script, keys, args = self._call(item)
+            replies[i] = await script(keys=keys, args=args)
+        return self._checked(replies)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    async def events(
+        self, last_id: str = "$", block_ms: int = 1000, count: int = 500
+    ) -> AsyncIterator[Event]:
+        """Follow the events stream forever from ``last_id``."""
+        while True:
+            for event in await self.read_events(last_id, block_ms, count):
+                last_id = event.id
+                yield event

@@ -1,0 +1,303 @@
+"""Allocation: routing requests to agents and free agents to waiting requests.
+
+Decisions are pure (:mod:`router.allocation`) over the worker's view; carrying them out
+goes through the atomic scripts (``reserve``, ``enqueue``, ``overflow``), where a lost race
+is a normal outcome: the view is corrected and the next candidate is tried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from router.allocation import (
+    Decision,
+    Match,
+    Waiting,
+    choose_request,
+    decide,
+    queue_score,
+    waiting_line,
+)
+from router.client import TRACE_TTL_S, RouterClient, new_id
+from router.client.requests import timeout_step
+from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest
+from router.ops import Batch, Script, cmd, pairs
+from router.strategy import CHANNELS, Plan
+from router.worker.settings import WorkerStats
+from router.worker.view import WorkerView, batch_read
+
+log = logging.getLogger("implus.router")
+
+AGENT_SCAN = 20
+"""Waiting requests looked at per queue when an agent becomes free."""
+REDECIDE_ROUNDS = 3
+"""Fresh decisions for a request that lost every candidate to other workers."""
+REROUTE_BATCH = 500
+"""Waiting requests decided again per round when a new strategy is loaded."""
+
+
+class Allocator:
+    """Carries out routing decisions for one worker."""
+
+    def __init__(self, client: RouterClient, view: WorkerView, stats: WorkerStats) -> None:
+        self.client = client
+        self.keys = client.keys
+        self.redis: Any = client.redis
+        self.clock = client.ops.clock
+        self.view = view
+        self.stats = stats
+
+    def waiting_lines(self) -> list[tuple[str, Channel]]:
+        """Every (queue, channel) requests may wait in: the strategy's queues and any queue
+        that ever held requests (a strategy change may have dropped it)."""
+        queues = set(self.view.strategy.queue_names) | set(self.redis.smembers(self.keys.queues()))
+        return [(q, Channel(c)) for q in sorted(queues) for c in CHANNELS]
+
+    # --- requests looking for agents ---------------------------------------------------
+
+    def read_requests(self, ids: Iterable[str]) -> list[RoutingRequest]:
+        ids = list(ids)
+        if not ids:
+            return []
+        replies = self.client.execute(batch_read(self.keys.request, ids))
+        return [RoutingRequest.from_hash(pairs(h)) for h in replies if h]
+
+    def route_requests(self, ids: list[str]) -> None:
+        """Decide and carry out the queued requests among ``ids``."""
+        now = self.clock()
+        queued = [r for r in self.read_requests(ids) if r.state is RequestState.QUEUED]
+        waiting = self._carry_out(self._decide_all(queued, now), now)
+        if waiting and self.view.sync():
+            # An agent became free while we decided: the agent-side scan may have run before
+            # these requests were in their queues, so look at them once more (no lost wakeup).
+            again = self._decide_all([d.request for d in waiting], now)
+            self._carry_out([d for d in again if d.outcome == "offer"], now, enqueue=False)
+
+    def _decide_all(self, requests: list[RoutingRequest], now: int) -> list[Decision]:
+        """Decide one by one, counting each pick in the view so a batch does not overfill."""
+        decisions = []
+        for r in requests:
+            d = decide(r, self.view.strategy, self.view.agents, now)
+            if d.outcome == "offer":
+                self.view.optimistic(d.candidates[0], r.channel, now)
+            decisions.append(d)
+        return decisions
+
+    def _carry_out(
+        self, decisions: list[Decision], now: int, enqueue: bool = True
+    ) -> list[Decision]:
+        """Reserve for offers (pipelined), enqueue waits, overflow the rest. Returns waits.
+
+        A request whose every candidate was taken meanwhile (another worker won the race)
+        is decided again on the corrected view, up to REDECIDE_ROUNDS times, before it is
+        left to wait: a free agent elsewhere must not sit idle while it waits.
+        """
+        offers = [d for d in decisions if d.outcome == "offer"]
+        waits = [d for d in decisions if d.outcome == "wait"]
+        overflows = [d for d in decisions if d.outcome == "overflow"]
+        for round_ in range(REDECIDE_ROUNDS + 1):
+            lost = self._reserve_all(offers, now)
+            if not lost:
+                break
+            if round_ == REDECIDE_ROUNDS:
+                for d in lost:
+                    d.trace = {
+                        **d.trace,
+                        "outcome": "wait",
+                        "why": "every candidate was taken meanwhile",
+                    }
+                waits += lost
+                break
+            self.view.sync()  # learn what the other workers took meanwhile
+            again = self._decide_all([d.request for d in lost], now)
+            offers = [d for d in again if d.outcome == "offer"]
+            waits += [d for d in again if d.outcome == "wait"]
+            overflows += [d for d in again if d.outcome == "overflow"]
+        if not enqueue:
+            waits = []
+        post: list[Script] = [self._enqueue_step(d) for d in waits]
+        for d in overflows:
+            post.append(
+                Script("overflow", (d.request.id, d.overflow_to, json.dumps(d.trace), TRACE_TTL_S))
+            )
+        if post:
+            self.client.execute(Batch(tuple(post)))
+        self.stats.waits += len(waits)
+        self.stats.overflows += len(overflows)
+        return waits
+
+    def _reserve_all(self, offers: list[Decision], now: int) -> list[Decision]:
+        """Reserve each offer's first candidate in one pipeline, the others one by one on a
+        lost race. Returns the decisions none of whose candidates could be reserved."""
+        if not offers:
+            return []
+        steps = [
+            self._reserve_step(d.request, d.plan, d.candidates[0], d.trace, now) for d in offers
+        ]
+        replies = self.client.execute(Batch(tuple(steps)))
+        lost = []
+        for d, reply in zip(offers, replies, strict=True):
+            if int(reply[0]) == 1:
+                self.stats.offers += 1
+                continue
+            self._lost(reply)
+            if str(reply[1]).startswith("request"):
+                # the request itself moved on (cancelled, offered by another worker): the
+                # agent's slot we counted in the view was never taken
+                self.view.optimistic(d.candidates[0], d.request.channel, now, -1)
+                continue
+            if not self._try_rest(d, now):
+                lost.append(d)
+        return lost
+
+    def _try_rest(self, d: Decision, now: int) -> bool:
+        for agent_id in d.candidates[1:]:
+            reply = self.client.execute(
+                self._reserve_step(
+                    d.request,
+                    d.plan,
+                    agent_id,
+                    {
+                        **d.trace,
+                        "chosen": agent_id,
+                        "why": f"{d.trace.get('chosen')} was taken: next candidate",
+                    },
+                    now,
+                )
+            )
+            if int(reply[0]) == 1:
+                self.view.optimistic(agent_id, d.request.channel, now)
+                self.stats.offers += 1
+                return True
+            self._lost(reply)
+            if str(reply[1]).startswith("request"):
+                return True  # the request itself moved on (cancelled, offered elsewhere)
+        return False
+
+    def _lost(self, reply: list[Any]) -> None:
+        self.stats.lost_races += 1
+        self.view.correct(reply[2] if len(reply) > 2 else None)
+
+    def _reserve_step(
+        self,
+        request: RoutingRequest,
+        plan: Plan | None,
+        agent_id: str,
+        trace: dict[str, Any],
+        now: int,
+    ) -> Script:
+        assert plan is not None
+        deadline = now + int(plan.offer_timeout * 1000)
+        return Script(
+            "reserve",
+            (
+                request.id,
+                agent_id,
+                new_id(),
+                deadline,
+                json.dumps(list(plan.queues)),
+                queue_score(request.created, plan.priority + request.priority),
+                plan.rule,
+                plan.step,
+                self.view.strategy.version,
+                json.dumps(trace),
+                TRACE_TTL_S,
+            ),
+        )
+
+    def _enqueue_step(self, d: Decision) -> Script:
+        assert d.plan is not None
+        return Script(
+            "enqueue",
+            (
+                d.request.id,
+                json.dumps(list(d.plan.queues)),
+                d.score,
+                d.plan.rule,
+                d.plan.step,
+                self.view.strategy.version,
+                d.pinned,
+                d.pinned_until,
+                d.next_check,
+                json.dumps(d.trace),
+                TRACE_TTL_S,
+            ),
+        )
+
+    # --- agents looking for requests ---------------------------------------------------
+
+    def serve_agents(self, ids: list[str]) -> None:
+        """Agents who became free take the best waiting requests they can serve.
+
+        The queue heads are read once for the whole batch of agents, so a burst of agents
+        becoming free costs three round trips, not three per agent.
+        """
+        now = self.clock()
+        replies = self.client.execute(batch_read(self.keys.agent, ids))
+        agents = []
+        for h in replies:
+            if h:
+                state = AgentState.from_hash(pairs(h))
+                self.view.agents.upsert(state)
+                if state.status is AgentStatus.AVAILABLE:
+                    agents.append(state)
+        if not agents:
+            return
+        zkeys = [self.keys.pinned(a.id) for a in agents]
+        zkeys += [self.keys.queue(q, c.value) for q, c in self.waiting_lines()]
+        heads = self.client.execute(
+            Batch(tuple(cmd("ZRANGE", k, 0, AGENT_SCAN - 1) for k in zkeys))
+        )
+        ids_waiting = list(dict.fromkeys(r for head in heads for r in head))
+        if not ids_waiting:
+            return
+        line = waiting_line(self.read_requests(ids_waiting), self.view.strategy, now)
+        for agent in agents:
+            if not line:
+                return
+            self._serve_agent(agent, line, now)
+
+    def _serve_agent(self, agent: AgentState, line: list[Waiting], now: int) -> None:
+        while line:
+            match = choose_request(agent, line, self.view.agents, now, self.view.strategy.version)
+            if match is None:
+                return
+            line[:] = [w for w in line if w.request.id != match.request.id]
+            if not self._reserve_match(agent, match, now):
+                current = self.view.agents.get(agent.id)
+                if current is None or current.unavailable_reason(match.request.channel, now):
+                    return
+            agent = self.view.agents.get(agent.id) or agent
+
+    def _reserve_match(self, agent: AgentState, match: Match, now: int) -> bool:
+        reply = self.client.execute(
+            self._reserve_step(match.request, match.plan, agent.id, match.trace, now)
+        )
+        if int(reply[0]) == 1:
+            self.stats.offers += 1
+            self.view.optimistic(agent.id, match.request.channel, now)
+            return True
+        self._lost(reply)
+        return False
+
+    # --- offers that timed out, strategy changes -------------------------------------
+
+    def offer_timeouts(self, offer_ids: list[str]) -> None:
+        replies = self.client.execute(Batch(tuple(timeout_step(o) for o in offer_ids)))
+        self.stats.timeouts += sum(1 for r in replies if int(r[0]) == 1)
+
+    def reroute(self, version: int) -> None:
+        """A new strategy: every waiting request is decided again under it."""
+        if version > self.view.strategy.version:
+            self.view.load_strategy()
+        zkeys = [self.keys.queue(q, c.value) for q, c in self.waiting_lines()]
+        members = self.client.execute(Batch(tuple(cmd("ZRANGE", k, 0, -1) for k in zkeys)))
+        ids = list(dict.fromkeys(r for m in members for r in m))
+        log.info(
+            "strategy v%d: re-deciding %d waiting requests", self.view.strategy.version, len(ids)
+        )
+        for start in range(0, len(ids), REROUTE_BATCH):
+            self.route_requests(ids[start : start + REROUTE_BATCH])

@@ -1,0 +1,147 @@
+"""The allocation worker: a stateless process that carries out routing decisions.
+
+Any number of workers read the ``work`` stream through the consumer group ``routers``:
+new and returning requests, agents who became free, offer timeouts, strategy reloads.
+A worker that dies leaves its items pending; another one claims them after
+``claim_idle_ms``. Every item is handled idempotently (the scripts check states), so
+at-least-once delivery is safe.
+
+Each round: the worker's view follows the agent feed (:mod:`router.worker.view`), due
+chores run (:mod:`router.worker.housekeeping`), and a batch of work items is allocated
+(:mod:`router.worker.allocator`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+import redis
+
+from router.client import RouterClient
+from router.errors import RouterUnavailable
+from router.keys import WORK_GROUP
+from router.worker.allocator import Allocator
+from router.worker.housekeeping import Housekeeping
+from router.worker.settings import WorkerSettings, WorkerStats
+from router.worker.view import WorkerView
+
+log = logging.getLogger("implus.router")
+
+
+class Worker:
+    """One allocation worker. ``run()`` loops until ``stop()``; ``step()`` is one round."""
+
+    def __init__(
+        self, client: RouterClient, name: str | None = None, settings: WorkerSettings | None = None
+    ) -> None:
+        self.client = client
+        self.keys = client.keys
+        self.redis: Any = client.redis  # redis-py types do not know decode_responses
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.settings = settings or WorkerSettings()
+        """Read at every round: a test (or an operator's hook) may replace it."""
+        self.stats = WorkerStats()
+        self.view = WorkerView(client)
+        self.allocator = Allocator(client, self.view, self.stats)
+        self.housekeeping = Housekeeping(self)
+        self._stopping = False
+
+    def start(self) -> None:
+        """Create the consumer group if needed, load the strategy and the agent view."""
+        self._join_group()
+        self.client.ensure_strategy()
+        self.view.start()
+        log.info(
+            "worker %s ready: %d agents, strategy v%d",
+            self.name,
+            len(self.view.agents),
+            self.view.strategy.version,
+        )
+
+    def _join_group(self) -> None:
+        """Create the consumer group if needed and join it now, not at the first read: who is
+        serving must be visible (XINFO CONSUMERS) even while there is no work."""
+        try:
+            self.redis.xgroup_create(self.keys.work(), WORK_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as e:
+            if "BUSYGROUP" not in str(e):
+                raise
+        self.redis.xgroup_createconsumer(self.keys.work(), WORK_GROUP, self.name)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def run(self) -> None:
+        self.start()
+        while not self._stopping:
+            try:
+                self.step()
+            except (redis.ConnectionError, RouterUnavailable) as e:
+                log.error("Redis unreachable (%s); retrying in 1 s", e)
+                time.sleep(1)
+            except redis.ResponseError as e:
+                if "NOGROUP" not in str(e):
+                    raise
+                # Redis came back without the group (restarted from an older snapshot, or a
+                # replica promoted before the group reached it): create it and carry on.
+                log.warning("the work stream lost its consumer group (%s); creating it again", e)
+                self._join_group()
+        # One line an operator (and the throughput benchmark) can read: how much of the
+        # work was lost races or waits rather than offers.
+        log.info(
+            "worker %s stopped: %s",
+            self.name,
+            " ".join(f"{k}={v}" for k, v in dataclasses.asdict(self.stats).items()),
+        )
+
+    def step(self, block_ms: int | None = None) -> int:
+        """One round: sync the view, run due housekeeping, handle one batch of work."""
+        self.view.sync()
+        self.housekeeping.run_due()
+        reply = self.redis.xreadgroup(
+            WORK_GROUP,
+            self.name,
+            {self.keys.work(): ">"},
+            count=self.settings.batch,
+            block=self.settings.block_ms if block_ms is None else block_ms,
+        )
+        entries = reply[0][1] if reply else []
+        if entries:
+            self.view.sync()
+            self.handle(entries)
+        return len(entries)
+
+    def handle(self, entries: list[tuple[str, dict[str, str]]]) -> None:
+        """Allocate for a batch of work items, then acknowledge them."""
+        requests: list[str] = []
+        agents: list[str] = []
+        timeouts: list[str] = []
+        reroutes: list[int] = []
+        for _entry_id, fields in entries:
+            kind, item = fields.get("kind"), fields.get("id", "")
+            if kind == "request":
+                requests.append(item)
+            elif kind == "agent":
+                agents.append(item)
+            elif kind == "offer_timeout":
+                timeouts.append(item)
+            elif kind == "reroute":
+                reroutes.append(int(item or 0))
+            else:
+                log.warning("unknown work item %r ignored", fields)
+        self.stats.items += len(entries)
+        allocator = self.allocator
+        if reroutes:
+            allocator.reroute(max(reroutes))
+        if timeouts:
+            allocator.offer_timeouts(list(dict.fromkeys(timeouts)))
+        if requests:
+            allocator.route_requests(list(dict.fromkeys(requests)))
+        if agents:
+            allocator.serve_agents(list(dict.fromkeys(agents)))
+        self.redis.xack(self.keys.work(), WORK_GROUP, *[e[0] for e in entries])

@@ -1,0 +1,35 @@
+"""How an allocation worker is tuned, and what it counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    batch: int = 256
+    """Work items read per round."""
+    block_ms: int = 20
+    """How long a round waits for work; bounds how stale the agent view can get when idle."""
+    timer_interval_ms: int = 50
+    reaper_interval_ms: int = 1000
+    claim_idle_ms: int = 30_000
+    """Items pending this long with a silent worker are taken over."""
+    session_idle_s: float = 3600.0
+    """Open sessions with no activity and nothing in progress close after this long."""
+    housekeeping_interval_s: float = 10.0
+    sweep_interval_s: float = 1.0
+    """How often free agents and waiting requests that never met are matched (the safety
+    net behind the event-driven matching; 0 turns it off)."""
+
+
+@dataclass
+class WorkerStats:
+    items: int = 0
+    offers: int = 0
+    lost_races: int = 0
+    waits: int = 0
+    overflows: int = 0
+    timeouts: int = 0
+    sweeps: int = 0
+    """Sweep rounds that found requests waiting beside free agents."""

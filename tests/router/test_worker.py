@@ -1,0 +1,54 @@
+"""The allocation worker as a running thread: it survives Redis losing its consumer group."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from router.keys import WORK_GROUP
+from router.model import RequestState
+from router.worker import Worker, WorkerSettings
+
+
+def test_a_running_worker_creates_its_group_again_when_the_work_stream_is_lost(router):
+    """Redis restarted from an older snapshot (or a replica promoted before the group
+    reached it) has no work stream and no group: XREADGROUP answers NOGROUP. The worker
+    thread must create the group again and route what comes next, not die."""
+    c = router.client
+    router.agent("alice")
+    worker = Worker(c, name="threaded", settings=WorkerSettings(block_ms=5))
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        _until(lambda: any(x["name"] == "threaded" for x in _consumers(c)), "the worker joins")
+        c.redis.delete(c.keys.work())  # the stream and its group are gone
+        sub = c.submit("chat", "general", "u1")
+        _until(
+            lambda: (
+                c.request(sub.request_id).state is RequestState.OFFERED or not thread.is_alive()
+            ),
+            "the request to be routed",
+        )
+        assert thread.is_alive(), "the worker thread died on NOGROUP"
+        assert c.request(sub.request_id).agent == "alice"
+    finally:
+        worker.stop()
+        thread.join(5)
+    assert not thread.is_alive()
+    assert c.redis.xinfo_groups(c.keys.work())[0]["name"] == WORK_GROUP
+
+
+def _consumers(c):  # type: ignore[no-untyped-def]
+    try:
+        return c.redis.xinfo_consumers(c.keys.work(), WORK_GROUP)
+    except Exception:
+        return []
+
+
+def _until(check, what: str, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
