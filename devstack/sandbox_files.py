@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from dialplan.install import MANIFEST
 from dialplan.rendering import GENERATED_MARK, is_generated
 
 from . import configs
@@ -69,9 +70,11 @@ class SandboxFiles:
         return changed
 
     def reset_includes(self) -> None:
-        """Empty every include file (a test session starts from the base configs)."""
+        """Empty every include file and forget what `implus dialplan apply` installed (a
+        test session starts from the base configs, whatever an earlier session applied)."""
         for name in configs.INCLUDE_FILES:
             (self.etc / name).write_text("", encoding="utf-8")
+        (self.etc / MANIFEST).unlink(missing_ok=True)
 
 
 INCLUDE_HEADER = (

@@ -20,13 +20,15 @@ from router.strategy import CHANNELS, Strategy, parse_strategy
 
 
 class ReportOps(OpsBase):
-    def load_strategy(self, text: str) -> Op[int]:
+    def load_strategy(self, text: str, *, only_if_none: bool = False) -> Op[int]:
         """Validate and install a strategy (raises StrategyError). Returns its version; the
-        workers re-apply it to requests already waiting."""
+        workers re-apply it to requests already waiting. With `only_if_none` nothing is
+        installed when a strategy was ever loaded (its version is returned): checked and
+        installed in one script, so a worker starting up never overwrites the strategy an
+        admin loads at the same moment."""
         strategy = parse_strategy(text)
-        version = yield Script(
-            "load_strategy", (text, *strategy_settings(strategy, self.history_ttl_s))
-        )
+        settings = strategy_settings(strategy, self.history_ttl_s)
+        version = yield Script("load_strategy", ("1" if only_if_none else "0", text, *settings))
         return int(version)
 
     def strategy(self) -> Op[Strategy]:
@@ -41,7 +43,7 @@ class ReportOps(OpsBase):
         version = yield cmd("HGET", self.keys.strategy(), "version")
         if version:
             return int(version)
-        return (yield from self.load_strategy(DEFAULT_STRATEGY))
+        return (yield from self.load_strategy(DEFAULT_STRATEGY, only_if_none=True))
 
     def explain(self, request_id: str) -> Op[list[dict[str, Any]]]:
         """Every routing decision taken for the request, oldest first."""
