@@ -49,7 +49,10 @@ class RingAgent:
     not in the admin YAML)."""
     agent_pbx: str = ""
     timeout: float = 20.0
-    """Seconds the offer lasts (the router rounds down to whole seconds)."""
+    """Seconds the offer lasts (the router rounds down to whole seconds; for a router
+    that sends no `deadline`)."""
+    deadline: int = 0
+    """When the offer times out (ms, the router's clock): the agent rings until then."""
     at: int = 0
     """When the router issued it (ms)."""
 
@@ -79,6 +82,8 @@ class Callback:
     session: str = ""
     endpoint: str = ""
     timeout: float = 20.0
+    deadline: int = 0
+    """When the offer times out (ms), as `RingAgent.deadline`."""
     at: int = 0
 
 

@@ -91,6 +91,7 @@ class InboundFlow:
             hold_music=fact.hold_music,
             max_wait=fact.max_wait,
             started_ms=now,
+            waiting_since_ms=now,
         )
         yield Save(call)
         yield from self.file(call, adopted=adopted)
@@ -111,6 +112,7 @@ class InboundFlow:
                     pbx=c.pbx_id,
                     call_id=call.id,
                     request_id=call.request,
+                    max_wait=self._wait_left(call),
                 ),
                 "submit",
             )
@@ -129,6 +131,15 @@ class InboundFlow:
         if adopted:
             yield from self._cancel_older_requests(call)
         return True
+
+    def _wait_left(self, call: Call) -> int:
+        """Seconds the caller may still wait before the overflow (0: no limit known). The
+        router overflows the request then; the dialplan's own timer (max wait + hold
+        margin) stays the safety net."""
+        if call.max_wait <= 0:
+            return 0
+        waited_ms = self.ctx.now() - (call.waiting_since_ms or call.started_ms)
+        return max(1, call.max_wait - max(0, waited_ms) // 1000)
 
     def note_answered(self, call: Call) -> Flow:
         """The entry point answered the caller: its `call.answered` entry (written with the
@@ -313,6 +324,8 @@ class InboundFlow:
         call.request = command.request
         call.clear_agent()
         call.clear_spy()
+        if busy:  # back on hold: the entry's overflow timer starts again (router and PBX)
+            call.waiting_since_ms = c.now()
         yield Save(call)
         if busy:  # out of the agent's conversation (the agent's phone hangs up) onto hold
             yield Do(do.ReturnToHold(call.id, old_leg, call.exten, call.entry, call.max_wait))
@@ -337,6 +350,8 @@ class InboundFlow:
         call.clear_agent()
         call.state = CallState.NEW
         call.request = request_id_for(c.pbx_id, call.id, c.now())
+        if rehold:
+            call.waiting_since_ms = c.now()  # the entry's overflow timer starts again
         yield Save(call)
         if rehold:
             yield Do(do.ReturnToHold(call.id, old_leg, call.exten, call.entry, call.max_wait))

@@ -94,6 +94,9 @@ class Call:
     click: str = ""
     """Outbound click-to-call: the router's id of the click."""
     started_ms: int = 0
+    waiting_since_ms: int = 0
+    """Inbound: when the caller's current wait began (the entry point answered, or it went
+    back on hold after a transfer); the entry point's max wait counts from here."""
     ringing_ms: int = 0
     answered_ms: int = 0
     """When the agent answered."""

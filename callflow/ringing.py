@@ -61,7 +61,7 @@ class Ringing:
             )
             return
         now = c.now()
-        deadline = 0
+        deadline = command.deadline
         if not policy.is_fresh(command.at, now):  # read again after a restart or a retry
             offer = yield from c.ask("offer", c.ops.offer(command.offer))
             if offer is None or offer.state is not OfferState.PENDING:

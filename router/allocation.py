@@ -61,6 +61,9 @@ class Decision:
     next_check: int = 0
     """When (ms) the request must be looked at again: next goal step or end of a pin."""
     overflow_to: str = ""
+    """The strategy's overflow destination ("" for the entry point's own)."""
+    reason: str = ""
+    """Why an overflow ends the request, when not its destination (the request's end reason)."""
     trace: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -115,6 +118,11 @@ def decide(
         "strategy": strategy.version,
         "notes": notes,
     }
+    wait_end = request.created + request.max_wait * 1000 if request.max_wait else 0
+    if wait_end and now_ms >= wait_end:
+        late = f"waited the entry point's max wait ({request.max_wait}s)"
+        trace.update(outcome="overflow", why=late)
+        return Decision(request, "overflow", plan, reason=late, trace=trace)
     if plan is None:
         trace.update(
             outcome="overflow", why="no rule matched and the strategy has no default queue"
@@ -135,6 +143,7 @@ def decide(
         return Decision(request, "overflow", plan, overflow_to=plan.overflow, trace=trace)
 
     next_check = int(request.created + plan.next_step_after * 1000) if plan.next_step_after else 0
+    next_check = _earliest(next_check, wait_end)
     channel = request.channel
 
     known = request.force_agent or request.owner

@@ -251,6 +251,9 @@ class RoutingRequest:
     the wait for a forced agent counts from then, not from ``created``."""
     returning: bool = False
     """The user had a session before this one (rules may treat returning customers apart)."""
+    max_wait: int = 0
+    """Seconds the request may wait before it overflows (0: as long as the strategy lets it;
+    a phone entry point's ``max_wait``)."""
     queues: tuple[str, ...] = ()
     rule: str = ""
     agent: str = ""
@@ -280,6 +283,7 @@ class RoutingRequest:
             force_agent=h.get("force_agent", ""),
             forced_at=as_int(h.get("forced_at")),
             returning=h.get("returning") == "1",
+            max_wait=as_int(h.get("max_wait")),
             queues=tuple(json.loads(h.get("queues") or "[]")),
             rule=h.get("rule", ""),
             agent=h.get("agent", ""),

@@ -36,8 +36,12 @@ class RequestOps(OpsBase):
         request_id: str = "",
         force_queue: str = "",
         force_agent: str = "",
+        max_wait: int = 0,
     ) -> Op[Submitted]:
         """File a routing request in the user's open session for ``service`` (or a new one).
+
+        ``max_wait`` (seconds, 0 none): the request overflows once it has waited that long
+        (an offer ringing then rings out first).
 
         Idempotent on ``request_id``: re-submitting an existing id returns the first result.
         """
@@ -48,6 +52,8 @@ class RequestOps(OpsBase):
             raise InvalidInput("customer attributes are limited to 8 KiB of JSON")
         if not -100 <= int(priority) <= 100:
             raise InvalidInput("priority must be within -100..100")
+        if not 0 <= int(max_wait) <= 86400:
+            raise InvalidInput("max wait must be within 0..86400 seconds")
         if ch is not Channel.CHAT and callback_number and not callback_number.lstrip("+").isdigit():
             raise InvalidInput(
                 f"callback number must be digits (optionally +), got {callback_number!r}"
@@ -67,6 +73,7 @@ class RequestOps(OpsBase):
                 callback_number,
                 force_queue,
                 force_agent,
+                int(max_wait),
             ),
         )
         if int(reply[0]) == 1:

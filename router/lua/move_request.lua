@@ -17,7 +17,7 @@ if r.state ~= 'queued' and r.state ~= 'offered' then
   return {0, 'request ' .. r.state .. ': only a waiting contact can be moved'}
 end
 if aid ~= '' then
-  local a = redis.call('HMGET', KEYS[8], 'id', 'status', 'lease:desktop')
+  local a = redis.call('HMGET', K.agent(aid), 'id', 'status', 'lease:desktop')
   if not a[1] then return {0, 'unknown agent ' .. aid} end
   if (a[2] ~= 'available' and a[2] ~= 'away') or num(a[3]) <= NOW then
     return {0, 'agent ' .. aid .. ' is not logged in'}

@@ -43,10 +43,11 @@ local function pbx_command(pbx, ctype, ...)
     'type', ctype, 'at', NOW, ...)
 end
 
-local function cmd_ring_agent(pbx, oid, rid, sid, aid, endpoint, agent_pbx, call_id, timeout)
+local function cmd_ring_agent(pbx, oid, rid, sid, aid, endpoint, agent_pbx, call_id, timeout,
+    deadline)
   return pbx_command(pbx, 'ring_agent', 'offer', oid, 'request', rid, 'session', sid,
     'agent', aid, 'endpoint', endpoint, 'agent_pbx', agent_pbx, 'call_id', call_id,
-    'timeout', timeout)
+    'timeout', timeout, 'deadline', deadline)
 end
 
 local function cmd_cancel_ring(pbx, oid, rid, aid, call_id)
@@ -54,9 +55,10 @@ local function cmd_cancel_ring(pbx, oid, rid, aid, call_id)
     'call_id', call_id)
 end
 
-local function cmd_callback(pbx, oid, rid, sid, aid, endpoint, number, timeout)
+local function cmd_callback(pbx, oid, rid, sid, aid, endpoint, number, timeout, deadline)
   return pbx_command(pbx, 'callback', 'offer', oid, 'request', rid, 'session', sid,
-    'agent', aid, 'endpoint', endpoint, 'number', number, 'timeout', timeout)
+    'agent', aid, 'endpoint', endpoint, 'number', number, 'timeout', timeout,
+    'deadline', deadline)
 end
 
 local function cmd_click_to_call(pbx, call, sid, aid, endpoint, number)

@@ -48,10 +48,11 @@ emit_agent(aid, a)
 if r.channel ~= 'chat' then
   local timeout = math.max(1, math.floor((tonumber(ARGV[6]) - NOW) / 1000))
   if r.callback and r.callback ~= '' then
-    cmd_callback(a.pbx, oid, rid, r.session, aid, a.endpoint or '', r.callback, timeout)
+    cmd_callback(a.pbx, oid, rid, r.session, aid, a.endpoint or '', r.callback, timeout,
+      ARGV[6])
   else
     cmd_ring_agent(r.pbx, oid, rid, r.session, aid, a.endpoint or '', a.pbx or '',
-      r.call_id or '', timeout)
+      r.call_id or '', timeout, ARGV[6])
   end
 end
 return {1, oid}

@@ -5,7 +5,7 @@
 -- (KEYS[4..6] are the new session's: used only when the user has none open for the service)
 -- ARGV: 3 request id, 4 new session id (used only if none is open), 5 channel, 6 service,
 -- 7 user id, 8 customer json, 9 priority, 10 pbx, 11 call id, 12 callback number,
--- 13 force queue, 14 force agent
+-- 13 force queue, 14 force agent, 15 max wait s (0 none)
 -- Returns {1, session id, joined(0/1)} or {0, 'exists', session id, state}.
 local rid, ch, service, user = ARGV[3], ARGV[5], ARGV[6], ARGV[7]
 local rk, open_key, user_sessions = KEYS[1], KEYS[2], KEYS[3]
@@ -31,7 +31,8 @@ local owner = redis.call('HGET', sk, 'owner') or ''
 redis.call('HSET', rk, 'id', rid, 'channel', ch, 'service', service, 'user', user,
   'session', sid, 'created', NOW, 'state', 'queued', 'priority', ARGV[9], 'customer', ARGV[8],
   'pbx', ARGV[10], 'call_id', ARGV[11], 'callback', ARGV[12], 'owner', owner,
-  'force_queue', ARGV[13], 'force_agent', ARGV[14], 'returning', returning,
+  'force_queue', ARGV[13], 'force_agent', ARGV[14], 'max_wait', ARGV[15] or 0,
+  'returning', returning,
   'queues', '[]', 'score', NOW, 'attempts', 0)
 redis.call('SADD', K.session_requests(sid), rid)
 redis.call('HSET', sk, 'activity', NOW)

@@ -24,7 +24,7 @@ redis.call('HSET', KEYS[2], 'id', nid, 'channel', r.channel, 'service', r.servic
   'priority', r.priority or 0, 'customer', r.customer or '{}', 'pbx', r.pbx or '',
   'call_id', r.call_id or '', 'callback', '', 'owner', '', 'force_queue', ARGV[5],
   'force_agent', ARGV[6], 'returning', 1, 'queues', '[]', 'score', NOW, 'attempts', 0,
-  'transferred_from', rid)
+  'transferred_from', rid, 'max_wait', r.max_wait or 0)
 redis.call('SADD', K.session_requests(r.session), nid)
 if r.channel ~= 'chat' then
   cmd_hold(r.pbx, nid, r.call_id or '', r.agent)

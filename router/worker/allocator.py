@@ -121,7 +121,16 @@ class Allocator:
         post: list[Script] = [self._enqueue_step(d) for d in waits]
         for d in overflows:
             post.append(
-                Script("overflow", (d.request.id, d.overflow_to, json.dumps(d.trace), TRACE_TTL_S))
+                Script(
+                    "overflow",
+                    (
+                        d.request.id,
+                        d.overflow_to,
+                        json.dumps(d.trace),
+                        TRACE_TTL_S,
+                        d.reason[:200],
+                    ),
+                )
             )
         if post:
             self.client.execute(Batch(tuple(post)))

@@ -46,7 +46,7 @@ class AsteriskLab:
                     for i, a in enumerate(world.agents)
                 ],
                 entries=[
-                    LabEntry(e.id, e.extension, e.service, overflow=e.overflow)
+                    LabEntry(e.id, e.extension, e.service, overflow=e.overflow, max_wait=e.max_wait)
                     for e in world.entries
                 ],
                 services=world.services,

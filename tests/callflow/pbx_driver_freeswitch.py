@@ -56,7 +56,7 @@ def admin_dict(world: World, fs_port: int) -> dict[str, Any]:
         "services": [{"id": s} for s in world.services],
         "entry_points": [
             {"id": e.id, "pbx": PBX, "extension": e.extension, "service": e.service,
-             "language": "en", "max_wait": 120, "overflow": e.overflow}
+             "language": "en", "max_wait": e.max_wait, "overflow": e.overflow}
             for e in world.entries
         ],
         "agents": [

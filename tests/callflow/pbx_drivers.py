@@ -53,12 +53,14 @@ class AgentSpec:
 
 @dataclass(frozen=True)
 class EntrySpec:
-    """An entry point: customers dial `extension`; `overflow` is its configured overflow."""
+    """An entry point: customers dial `extension`; `overflow` is its configured overflow,
+    where a caller goes after `max_wait` seconds."""
 
     id: str
     extension: str
     service: str
     overflow: str = "hangup"
+    max_wait: int = 120
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ def test_ring_agent_command_from_the_router_fields() -> None:
             "agent_pbx": "ast1",
             "call_id": "1700000000.12",
             "timeout": "19",
+            "deadline": "1700000019623",
         }
     )
     assert command == cmd.RingAgent(
@@ -32,6 +33,7 @@ def test_ring_agent_command_from_the_router_fields() -> None:
         agent_pbx="ast1",
         call_id="1700000000.12",
         timeout=19.0,
+        deadline=1700000019623,
         at=1700000000123,
     )
 

@@ -21,6 +21,10 @@ pytestmark = pytest.mark.parametrize(
     "pbx", [pytest.param("asterisk", marks=pytest.mark.asterisk), "freeswitch"], indirect=True
 )
 
+MAX_WAIT = 4
+"""Seconds a caller at `quick_in` waits before its overflow (the dialplan's own safety net
+fires 15 s later: the hold margin)."""
+
 WORLD = World(
     agents=(
         AgentSpec("alice", {"booking": 5}),  # the highest skill: offered booking calls first
@@ -31,6 +35,7 @@ WORLD = World(
         EntrySpec("booking_in", "800", "booking"),
         EntrySpec("billing_in", "801", "billing"),
         EntrySpec("claims_in", "802", "claims"),  # the strategy overflows it after 1 s
+        EntrySpec("quick_in", "803", "booking", max_wait=MAX_WAIT),
     ),
 )
 
@@ -288,6 +293,30 @@ def test_router_overflow_sends_the_caller_to_the_entry_overflow(pbx: PbxDriver) 
         "voicemail",  # the strategy's destination names it
     )
     assert entries[-1]["state"] == "overflowed"
+
+
+def test_max_wait_sends_the_caller_to_the_overflow_on_time(pbx: PbxDriver) -> None:
+    """The entry point's max wait is the router's to keep (to the second), not the
+    dialplan's safety net's (max wait + hold margin)."""
+    start(pbx)  # nobody is ready: the caller waits
+    customer = pbx.call("803", "5550116", hold=None)  # the overflow (hangup) ends it
+    request = pbx.request_for("5550116")
+    assert request.max_wait == MAX_WAIT
+    over = pbx.wait_request(request, RequestState.OVERFLOWED, timeout=MAX_WAIT + 10)
+    waited = (over.ended_at - over.created) / 1000
+    assert MAX_WAIT <= waited <= MAX_WAIT + 1, f"overflowed after {waited:.2f} s"
+    entries = pbx.wait_entries(
+        request.session_id, lambda e: e[-1]["type"] == "call.hangup", "the overflow's hang-up"
+    )
+    wait_until(customer.over, "the customer's call to end")
+    customer.check()
+    transferred = entries[1]
+    assert (transferred["type"], transferred["to"], transferred["by"]) == (
+        "call.transferred",
+        "overflow",
+        "router",
+    ), pbx.explain()
+    assert transferred["destination"] == "hangup"  # the entry point's own overflow
 
 
 # --- 7. the known agent -------------------------------------------------------------------

@@ -236,6 +236,17 @@ def test_goal_overflow():
     assert d.outcome == "overflow" and d.overflow_to == "voicemail"
 
 
+def test_max_wait_overflows_to_the_entry_points_own_destination():
+    fresh = request(customer={"order": "skill"}, max_wait=10, created=NOW - 4000)
+    d = decide(fresh, STRATEGY, view_of(TEAM[0]), NOW)
+    assert d.outcome == "wait"
+    assert d.next_check == fresh.created + 10_000  # before the goal step at 30 s
+    late = dataclasses.replace(fresh, created=NOW - 10_000)
+    d = decide(late, STRATEGY, view_of(*TEAM), NOW)  # even with agents free: it is time
+    assert d.outcome == "overflow" and d.overflow_to == ""
+    assert d.reason == "waited the entry point's max wait (10s)"
+
+
 def test_no_rule_uses_default_queue_and_without_one_overflows():
     d = decide(request(customer={}), STRATEGY, view_of(*TEAM), NOW)
     assert d.trace["rule"] == "transfer:general" or "default queue" in " ".join(d.trace["notes"])

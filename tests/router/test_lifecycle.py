@@ -102,6 +102,37 @@ def test_goal_overflow_of_a_call(router):
     assert next(f for _, f in cmds if f["type"] == "overflow")["call_id"] == "1700.1"
 
 
+def test_max_wait_overflow_of_a_call_and_of_its_transfer(router):
+    c = router.client
+    c.load_strategy(BOOKING)
+    router.agent("a", skills={"booking": 3})
+    sub = c.submit("voice", "booking", "u1", pbx="ast1", call_id="1700.1", max_wait=20)
+    router.drain()
+    c.accept(c.request(sub.request_id).offer)
+    moved = c.transfer(sub.request_id, queue="billing")  # back on hold, nobody can take it
+    router.drain()
+    assert c.request(moved.request_id).max_wait == 20  # counted again from the transfer
+    router.clock.advance(19.9)
+    router.drain()
+    assert c.request(moved.request_id).state is RequestState.QUEUED
+    router.clock.advance(0.2)
+    router.drain()
+    over = c.request(moved.request_id)
+    assert over.state is RequestState.OVERFLOWED
+    reason = c.redis.hget(c.keys.request(moved.request_id), "end_reason")
+    assert reason == "waited the entry point's max wait (20s)"
+    [ev] = router.events("request.overflowed")
+    assert ev.get("destination") == ""  # the bridge sends it to the entry point's overflow
+    cmds = c.redis.xrange(c.keys.pbx_commands("ast1"))
+    assert next(f for _, f in cmds if f["type"] == "overflow")["call_id"] == "1700.1"
+
+
+@pytest.mark.parametrize("bad", [-1, 86401])
+def test_max_wait_out_of_range_is_refused(router, bad):
+    with pytest.raises(InvalidInput, match="max wait"):
+        router.client.submit("voice", "booking", "u1", pbx="ast1", call_id="1.1", max_wait=bad)
+
+
 def test_offer_timeout_goes_to_next_agent_and_missed_offers_set_away(router):
     c = router.client
     c.load_strategy(BOOKING)  # max_no_answer: 2
@@ -297,6 +328,8 @@ def test_voice_offer_becomes_a_pbx_command(router):
     [(_, cmd)] = c.redis.xrange(c.keys.pbx_commands("ast1"))
     assert cmd["type"] == "ring_agent" and cmd["call_id"] == "1700.7" and cmd["endpoint"] == "1001"
     assert cmd["request"] == call.request_id and int(cmd["timeout"]) == 20
+    # the exact deadline too: the bridge rings until then, not for whole seconds
+    assert int(cmd["deadline"]) == c.offer(cmd["offer"]).deadline
     assert c.offer_failed(cmd["offer"], "busy")
     cmds = [f["type"] for _, f in c.redis.xrange(c.keys.pbx_commands("ast1"))]
     assert cmds == ["ring_agent"]  # a failure reported by the PBX needs no cancel_ring

@@ -84,8 +84,8 @@ def test_move_a_queued_request_to_another_queue(router, sup):
     assert sup.move_request(sub.request_id, queue="billing", by="boss").request_id == "queued"
     r = c.request(sub.request_id)
     assert r.queues == ("billing",) and r.force_queue == "billing" and r.forced_at
-    assert c.redis.zrange(c.keys.queue("booking") + ":chat", 0, -1) == []
-    assert c.redis.zrange(c.keys.queue("billing") + ":chat", 0, -1) == [sub.request_id]
+    assert c.redis.zrange(c.keys.queue("booking", "chat"), 0, -1) == []
+    assert c.redis.zrange(c.keys.queue("billing", "chat"), 0, -1) == [sub.request_id]
     moved = router.events("request.moved")[-1].fields
     assert moved["queue"] == "billing" and moved["by"] == "boss"
     assert json.loads(moved["queues"]) == ["booking"] and moved["previous"] == "queued"
