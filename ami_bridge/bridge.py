@@ -39,6 +39,12 @@ from callflow.reconcile import Repairs
 from callflow.records import CallBook
 from callflow.steps import Flow
 from router.client import AsyncRouterClient, now_ms
+from router.connect import (
+    MasterWatch,
+    durability_from_url,
+    master_identity_async,
+    redis_from_url,
+)
 from router.errors import RouterError
 
 from . import events as ev
@@ -54,18 +60,22 @@ from .translate import Translator
 
 log = logging.getLogger("implus.ami_bridge")
 
+REDIS_WATCH_S = 1.0
+"""How often the bridge checks that the same Redis still answers (failover, restart)."""
+
 
 def _router_client(settings: BridgeSettings) -> AsyncRouterClient:
     """A router client whose pool WAITS for a free connection (redis-py's default pool
     raises "Too many connections" when a burst of calls needs more than it has)."""
-    pool = redis.asyncio.BlockingConnectionPool.from_url(
+    rds = redis_from_url(
         settings.redis_url,
-        decode_responses=True,
-        health_check_interval=30,
-        max_connections=settings.concurrency + 8,  # + command reader, presence, reconcile
-        timeout=30,
+        asyncio=True,
+        blocking_pool=settings.concurrency + 8,  # + command reader, presence, reconcile
+        pool_timeout=30,
     )
-    return AsyncRouterClient(redis.asyncio.Redis(connection_pool=pool), settings.domain)
+    return AsyncRouterClient(
+        rds, settings.domain, durability=durability_from_url(settings.redis_url)
+    )
 
 
 class AmiBridge:
@@ -117,6 +127,7 @@ class AmiBridge:
         self._link_ready = asyncio.Event()
         self._inflight: set[str] = set()
         self._tasks: list[asyncio.Task[Any]] = []
+        self.redis_watch = MasterWatch()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -140,6 +151,7 @@ class AmiBridge:
             loop.create_task(self._presence_loop(), name="sip-presence"),
             loop.create_task(self._reconcile_loop(), name="reconcile"),
             loop.create_task(self._deferred_loop(), name="deferred-writes"),
+            loop.create_task(self._redis_loop(), name="redis-watch"),
         ]
         while True:
             try:
@@ -246,7 +258,11 @@ class AmiBridge:
                 deliveries = await self.router.run(
                     self.commands.read(False, self.settings.command_block_ms)
                 )
-            except redis.exceptions.RedisError as e:
+            except (RouterError, redis.exceptions.RedisError) as e:
+                if "NOGROUP" in str(e):  # Redis lost the group (failover, restart): make it
+                    log.warning("the command stream lost its consumer group; creating it")
+                    await self._ensure_group()
+                    continue
                 log.error("reading PBX commands failed (%s); retrying in 1 s", e)
                 await asyncio.sleep(1)
                 continue
@@ -300,6 +316,35 @@ class AmiBridge:
             await self.router.run(self.deferred.op(self.ctx, key))
         except (RouterError, redis.exceptions.RedisError) as e:
             log.error("writing call records / transcript entries failed: %s", e)
+
+    # --- Redis failover --------------------------------------------------------------------
+
+    async def _redis_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REDIS_WATCH_S)
+            try:
+                identity = await master_identity_async(self.router.redis)
+            except redis.exceptions.RedisError:
+                self.redis_watch.unreachable()
+                continue
+            if self.redis_watch.answered(identity):
+                await self._after_redis_change()
+
+    async def _after_redis_change(self) -> None:
+        """Redis was unavailable, or another server (a promoted replica) answers now: it may
+        lack the last changes. As after a restart of the bridge: the consumer group again,
+        then (AMI link up) the calls reconciled with Asterisk's channels and unacknowledged
+        commands read again. Calls in progress went on in Asterisk meanwhile."""
+        log.warning("Redis answers again (or another server does): reconciling the calls")
+        await self._ensure_group()
+        if self._link_ready.is_set():
+            await self._after_link_up()
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.router.run(self.commands.ensure_group())
+        except (RouterError, redis.exceptions.RedisError) as e:
+            log.error("cannot create the command stream's group (%s); retrying later", e)
 
     # --- periodic duties -------------------------------------------------------------------
 

@@ -38,7 +38,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     redis_url: str = "redis://127.0.0.1:6379/0"
-    """Where the router's Redis lives (all instances of the service share it)."""
+    """Where the router's Redis lives (all instances of the service share it): redis://,
+    rediss://, unix:// or redis+sentinel://host:port,host:port/master_name (docs/scaling.md)."""
     domain: str = "default"
     """Routing domain (the router's key hash tag)."""
     redis_pool_size: int = Field(default=64, ge=2, le=10_000)
@@ -144,6 +145,18 @@ class Settings(BaseModel):
         for t in v:
             if t in ("text/html", "image/svg+xml") or "xml" in str(t) or "html" in str(t):
                 raise ValueError(f"{t!r} can carry script; it is never accepted as an upload")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str) -> str:
+        from router.connect import parse
+        from router.errors import InvalidInput
+
+        try:
+            parse(v)
+        except InvalidInput as e:
+            raise ValueError(str(e)) from None
         return v
 
     @field_validator("domain")

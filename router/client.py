@@ -19,7 +19,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 import redis
 import redis.asyncio
 
-from router import ops, scripts
+from router import connect, durable, ops, scripts
 from router.errors import InvalidInput, NotFound, RouterUnavailable
 from router.ewt import estimate_wait, service_level
 from router.keys import Keys
@@ -650,6 +650,18 @@ def _bind(
     return keys, RouterOps(keys, clock), registered
 
 
+def _confirmer(durability: durable.Durability | None, keys: Keys) -> durable.Confirmer | None:
+    return durable.Confirmer(durability, keys.acks()) if durability is not None else None
+
+
+def _unavailable(e: redis.RedisError) -> RouterUnavailable:
+    """An unreachable Redis or a failover under way, as the router says it."""
+    return RouterUnavailable(
+        f"Redis unavailable ({e}); is redis-server running at the configured URL, or is a "
+        "failover under way? Retry in a moment"
+    )
+
+
 def _step_args(keys: Keys, clock: Callable[[], int], step: Script) -> list[Any]:
     return [keys.prefix, clock(), *step.args]
 
@@ -694,32 +706,37 @@ class RouterClient:
     """Synchronous router client (redis-py). Safe to share between threads."""
 
     def __init__(
-        self, redis_client: redis.Redis, domain: str = "default", clock: Callable[[], int] = now_ms
+        self,
+        redis_client: redis.Redis,
+        domain: str = "default",
+        clock: Callable[[], int] = now_ms,
+        durability: durable.Durability | None = None,
     ) -> None:
         self.redis = redis_client
         self.keys, self.ops, self._scripts = _bind(redis_client, domain, clock)
+        self.confirmer = _confirmer(durability, self.keys)
 
     @classmethod
     def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> RouterClient:
-        return cls(
-            redis.Redis.from_url(url, decode_responses=True, health_check_interval=30),
-            domain,
-            **kwargs,
-        )
+        """``url``: see :mod:`router.connect` (one Redis or a Sentinel set)."""
+        kwargs.setdefault("durability", connect.durability_from_url(url))
+        return cls(connect.redis_from_url(url), domain, **kwargs)
 
     def run(self, op: Op[T]) -> T:
         try:
             return ops.run_sync(op, self._execute)
-        except redis.ConnectionError as e:
-            raise RouterUnavailable(
-                f"Redis unreachable ({e}); is redis-server running at the configured URL?"
-            ) from e
+        except redis.RedisError as e:
+            if not connect.is_failover_error(e):
+                raise
+            raise _unavailable(e) from e
 
     def execute(self, step: Step) -> Any:
         """Run one script/command/batch directly (the allocation workers use this)."""
         return self.run(_one(step))
 
     def _execute(self, step: Step, pipe: Any = None) -> Any:
+        if self.confirmer is not None and pipe is None and self.confirmer.wants(step):
+            return durable.execute_sync(self, self.confirmer, step)
         target = pipe if pipe is not None else self.redis
         if isinstance(step, Script):
             return self._scripts[step.name](
@@ -809,17 +826,17 @@ class AsyncRouterClient:
         redis_client: redis.asyncio.Redis,
         domain: str = "default",
         clock: Callable[[], int] = now_ms,
+        durability: durable.Durability | None = None,
     ) -> None:
         self.redis = redis_client
         self.keys, self.ops, self._scripts = _bind(redis_client, domain, clock)
+        self.confirmer = _confirmer(durability, self.keys)
 
     @classmethod
     def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> AsyncRouterClient:
-        return cls(
-            redis.asyncio.Redis.from_url(url, decode_responses=True, health_check_interval=30),
-            domain,
-            **kwargs,
-        )
+        """``url``: see :mod:`router.connect` (one Redis or a Sentinel set)."""
+        kwargs.setdefault("durability", connect.durability_from_url(url))
+        return cls(connect.redis_from_url(url, asyncio=True), domain, **kwargs)
 
     async def run(self, op: Op[T]) -> T:
         try:
@@ -828,12 +845,14 @@ class AsyncRouterClient:
                 step = op.send(await self._execute(step))
         except StopIteration as done:
             return done.value
-        except redis.ConnectionError as e:
-            raise RouterUnavailable(
-                f"Redis unreachable ({e}); is redis-server running at the configured URL?"
-            ) from e
+        except redis.RedisError as e:
+            if not connect.is_failover_error(e):
+                raise
+            raise _unavailable(e) from e
 
     async def _execute(self, step: Step) -> Any:
+        if self.confirmer is not None and self.confirmer.wants(step):
+            return await durable.execute_async(self, self.confirmer, step)
         if isinstance(step, Script):
             return await self._scripts[step.name](
                 keys=[], args=_step_args(self.keys, self.ops.clock, step)

@@ -36,6 +36,7 @@ trace:<request>                list         JSON decision traces; expires with t
 stats:<queue>:<channel>        zset         "<request>:<wait ms>" by answer time (EWT window)
 strategy                       hash         current strategy: version, yaml, loaded_at
 strategy:versions              hash         version -> yaml of every strategy ever loaded
+acks                           channel      published to (empty) right before WAIT (router.durable)
 =============================  ===========  ==============================================
 """
 
@@ -148,3 +149,10 @@ class Keys:
 
     def strategy_versions(self) -> str:
         return self.prefix + "strategy:versions"
+
+    def acks(self) -> str:
+        """A pub/sub channel nobody needs to listen to: publishing to it before ``WAIT``
+        moves the connection's replication offset to "now", so the WAIT covers every write
+        made before the acknowledgement, even when the acknowledged script wrote nothing
+        itself (a duplicate message, an accept retried)."""
+        return self.prefix + "acks"
