@@ -7,7 +7,9 @@ Schemes: ``redis://``, ``rediss://`` and ``unix://`` (redis-py's own forms) and
 ``redis+sentinel://[[user]:password@]host:port[,host:port...]/master_name[/db][?...]``
 (``rediss+sentinel://`` with TLS), served by redis-py's Sentinel support. Query settings of
 a Sentinel URL: ``sentinel_password`` / ``sentinel_username`` (the sentinels' own login),
-``socket_timeout`` (s, default 5), ``socket_connect_timeout`` (s, default 1),
+``socket_timeout`` (s, default 3: a master that stopped answering is given up after that
+long; it must exceed the longest blocking read, 1 s), ``socket_connect_timeout`` (s,
+default 1),
 ``min_other_sentinels`` (trust a sentinel only if it sees that many others, default 0).
 Passwords may stay out of the URL (and out of process lists): ``IMPLUS_REDIS_PASSWORD``
 and ``IMPLUS_REDIS_SENTINEL_PASSWORD`` are used when the URL names none.
@@ -61,8 +63,9 @@ DEFAULT_WAIT_TIMEOUT_MS = 500
 class RedisTarget:
     """Where Redis is, as one URL says it (see the module docstring)."""
 
-    url: str
-    """The URL without the settings only implus reads (what redis-py gets, for plain URLs)."""
+    url: str = field(repr=False)
+    """The URL without the settings only implus reads (what redis-py gets, for plain URLs);
+    it may hold a password, so it is not in the repr."""
     sentinels: tuple[tuple[str, int], ...] = ()
     master_name: str = ""
     db: int = 0
@@ -71,7 +74,7 @@ class RedisTarget:
     sentinel_username: str | None = None
     sentinel_password: str | None = field(default=None, repr=False)
     ssl: bool = False
-    socket_timeout: float = 5.0
+    socket_timeout: float = 3.0
     socket_connect_timeout: float = 1.0
     min_other_sentinels: int = 0
     durability: Durability | None = None
@@ -126,7 +129,7 @@ def parse(url: str) -> RedisTarget:
         or os.environ.get("IMPLUS_REDIS_SENTINEL_PASSWORD")
         or None,
         ssl=scheme == "rediss+sentinel",
-        socket_timeout=_seconds(query, "socket_timeout", 5.0, url),
+        socket_timeout=_seconds(query, "socket_timeout", 3.0, url),
         socket_connect_timeout=_seconds(query, "socket_connect_timeout", 1.0, url),
         min_other_sentinels=int(_number(query.get("min_other_sentinels", "0"), "n", url)),
         durability=_durability(query, default_replicas=1),

@@ -13,7 +13,6 @@ node cut off from everyone, which comes back later still believing it is the mas
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -21,6 +20,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -66,7 +66,8 @@ class Node:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                redis.Redis(port=self.port, socket_timeout=1).ping()
+                with redis.Redis(port=self.port, socket_timeout=1) as r:
+                    r.ping()
                 return
             except redis.ConnectionError:
                 if self.proc.poll() is not None:
@@ -113,8 +114,10 @@ class Node:
         path = self.folder / "log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def client(self, **kw: object) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2, decode_responses=True, **kw)  # type: ignore[arg-type]
+    def ask(self, *command: object) -> Any:
+        """One command to this process on a connection of its own (closed after)."""
+        with redis.Redis(port=self.port, socket_timeout=2, decode_responses=True) as r:
+            return r.execute_command(*command)
 
 
 @dataclass
@@ -184,7 +187,7 @@ class RedisHA:
             if not w.alive() or w.paused:
                 continue
             try:
-                addr = w.client().sentinel_get_master_addr_by_name(MASTER_NAME)
+                addr = w.ask("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME)
             except redis.RedisError:
                 continue
             if addr:
@@ -206,10 +209,15 @@ class RedisHA:
             ok = True
             for w in self.watchers:
                 try:
-                    m = w.client().sentinel_master(MASTER_NAME)
+                    flat = w.ask("SENTINEL", "MASTER", MASTER_NAME)
                 except redis.RedisError:
                     ok = False
                     break
+                m = (
+                    flat
+                    if isinstance(flat, dict)
+                    else dict(zip(flat[::2], flat[1::2], strict=True))
+                )
                 if (
                     int(m.get("num-other-sentinels", 0)) < self.sentinels - 1
                     or int(m.get("num-slaves", 0)) < self.replicas
@@ -228,7 +236,7 @@ class RedisHA:
             if port is not None and port != old_port:
                 node = self.master()
                 try:
-                    if node.client().execute_command("ROLE")[0] == "master":
+                    if node.ask("ROLE")[0] == "master":
                         return node
                 except redis.RedisError:
                     pass
@@ -244,7 +252,7 @@ class RedisHA:
                 if not n.alive() or n.paused:
                     continue
                 try:
-                    info = n.client().info("replication")
+                    info = n.ask("INFO", "replication")
                 except redis.RedisError:
                     continue
                 if info.get("role") == "master":
@@ -266,7 +274,7 @@ class RedisHA:
             role = "down" if not n.alive() else "paused" if n.paused else "?"
             if n.alive() and not n.paused:
                 try:
-                    role = str(n.client().execute_command("ROLE")[0])
+                    role = str(n.ask("ROLE")[0])
                 except redis.RedisError as e:
                     role = f"error {e}"
             out.append(f"{n.name}:{n.port}={role}")
@@ -279,6 +287,12 @@ class RedisHA:
         node.kill()
         return node
 
-    def environment(self) -> dict[str, str]:
-        """Nothing secret here: the test deployment has no passwords."""
-        return dict(os.environ)
+
+def whole_transcript(router: Any, session_id: str) -> list[dict[str, Any]]:
+    """Every entry of a session's transcript (the client reads 1,000 at a time)."""
+    out: list[dict[str, Any]] = []
+    while True:
+        page = router.transcript(session_id, after=out[-1]["id"] if out else "0-0")
+        out += page
+        if len(page) < 1000:
+            return out

@@ -1,0 +1,67 @@
+"""The master killed (SIGKILL) under routing, chat and call load, with real processes.
+
+Every process - the allocation worker, the chat service, the ESL bridge - knows only the
+`redis+sentinel://` URL and follows the failover by itself. What must hold afterwards
+(docs/scaling.md): every acknowledged message is in its transcript once, every accept a
+desktop was told about is in force with that agent, no contact is held by two agents, no
+agent is left busy, and new chats and calls route again within 10 s of the kill.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from ha_stack import CHAT_AGENTS, HaStack
+from load import Agent, Caller, Customer, Prober, Record
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+
+def test_master_killed_under_load(ha_stack: HaStack) -> None:
+    stack = ha_stack
+    assert stack.chat is not None and stack.router is not None
+    ws = stack.chat.ws_url
+    record, stop = Record(), threading.Event()
+    agents = [Agent(ws, stack.tokens[a], a, record, stop) for a in CHAT_AGENTS]
+    customers = [
+        Customer(ws, stack.customer_token(f"u{i}"), f"u{i}", record, stop) for i in range(4)
+    ]
+    probes = [(f"p{i}", stack.customer_token(f"p{i}")) for i in range(40)]
+    caller = Caller(stack.fs.calls, record, stop, every=1.0)
+    for t in agents:
+        t.start()
+        assert t.welcomed.wait(15)
+    for t in [*customers, caller]:
+        t.start()
+    time.sleep(4)
+    with record.lock:
+        before = len(record.acked)
+    assert before > 20, "the load did not get going"
+    old = stack.ha.master()
+    killed_at = time.monotonic()
+    stack.ha.kill_master()
+    prober = Prober(ws, probes, record, stop, every=0.5)
+    prober.start()
+    stack.ha.wait_failover(old.port)
+    time.sleep(10)
+    stop.set()
+    for t in [*agents, *customers, caller, prober, *prober.started]:
+        t.join(10)
+    caller.hang_up_all()
+
+    chat_s = record.first_offer_after(killed_at)
+    call_s = record.first_bridge_after(killed_at)
+    assert chat_s is not None and chat_s <= 10, f"new chats routed {chat_s} s after the kill"
+    assert call_s is not None and call_s <= 10, f"new calls connected {call_s} s after the kill"
+    with record.lock:
+        assert len(record.acked) > before + 20, "chat did not go on after the failover"
+    verdict = stack.verdict(record)
+    print(
+        f"chat {chat_s:.2f} s, calls {call_s:.2f} s, acked {len(record.acked)}, errors {record.errors}, accepted {len(record.accepted)}, calls {len(record.calls)}",
+        verdict,
+    )
+    assert (verdict.acked_lost, verdict.acked_duplicated) == (0, 0), verdict.details
+    assert verdict.double_assigned == 0, verdict.details
+    assert verdict.agents_stuck == 0, verdict.details
