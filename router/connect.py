@@ -287,6 +287,12 @@ class _Following:
 
 
 class _Pool(_Following, redis.sentinel.SentinelConnectionPool):
+    def disconnect(self, inuse_connections: bool = True) -> None:
+        super().disconnect(inuse_connections)
+        if inuse_connections:  # closing the client: the links to the sentinels too
+            for sentinel in self.sentinel_manager.sentinels:
+                sentinel.close()
+
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         if self._due():
             # no master found: the connection attempt says so, with the sentinels' answers
@@ -300,6 +306,12 @@ class _BlockingPool(_Pool, redis.BlockingConnectionPool):
 
 
 class _AsyncPool(_Following, redis.asyncio.sentinel.SentinelConnectionPool):
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        await super().disconnect(inuse_connections)
+        if inuse_connections:
+            for sentinel in self.sentinel_manager.sentinels:
+                await sentinel.aclose()
+
     async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         if self._due():
             with contextlib.suppress(redis.asyncio.sentinel.MasterNotFoundError):

@@ -50,13 +50,18 @@ HEARTBEAT_TTL = "15"
 """Desktop leases longer than a failover takes (docs/scaling.md)."""
 
 
-class WorkerProcess:
-    """`implus router` (one allocation worker) in its own process."""
+def implus() -> str:
+    exe = shutil.which("implus", path=str(Path(sys.executable).parent))
+    assert exe, "implus is not installed in this venv: pip install -e '.[test]'"
+    return exe
 
-    def __init__(self, url: str, log: Path) -> None:
-        exe = shutil.which("implus", path=str(Path(sys.executable).parent))
-        assert exe, "implus is not installed in this venv: pip install -e '.[test]'"
-        self.args = [exe, "router", "--redis-url", url]
+
+class WorkerProcess:
+    """An `implus` command in its own process: `implus router` (one allocation worker) by
+    default, `implus reports ... sink` for the reports sink."""
+
+    def __init__(self, url: str, log: Path, args: list[str] | None = None) -> None:
+        self.args = [implus(), *(args or ["router"]), "--redis-url", url]
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -101,6 +106,7 @@ class HaStack:
         self.workers: list[WorkerProcess] = []
         self.chat: ChatProcess | None = None
         self.bridge: BridgeProcess | None = None
+        self.sink: WorkerProcess | None = None
         self.router: RouterClient | None = None
         self.tokens: dict[str, str] = {}
         self.accounts: AccountStore | None = None
@@ -127,6 +133,12 @@ class HaStack:
         self.chat = ChatProcess(port=free_port(), env=env, log=self.folder / "chat.log")
         self.chat.start()
         self.bridge = BridgeProcess(config_path, url, self.folder / "bridge.log").start()
+        self.reports_db = self.folder / "reports.sqlite3"
+        self.sink = WorkerProcess(
+            url,
+            self.folder / "sink.log",
+            ["reports", "--database-url", f"sqlite:///{self.reports_db}", "sink"],
+        ).start()
         hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
         self.accounts = AccountStore(
             redis_from_url(url, decode_responses=False), ChatKeys("default"), hasher
@@ -172,6 +184,7 @@ class HaStack:
     def stop(self) -> None:
         for stop in (
             *(w.stop for w in self.workers),
+            self.sink.stop if self.sink else None,
             self.chat.stop if self.chat else None,
             self.bridge.stop if self.bridge else None,
             self.fs.stop,
@@ -195,6 +208,15 @@ class HaStack:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout} s waiting for {what}")
             time.sleep(0.1)
+
+    def stored_events_since(self, at_ms: int) -> int:
+        """Router events the reports sink has written to SQL that happened after `at_ms`."""
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(self.reports_db)) as db:
+            return int(
+                db.execute("SELECT count(*) FROM events WHERE at > ?", (at_ms,)).fetchone()[0]
+            )
 
     # --- after a fault: what the router says ----------------------------------------------
 
