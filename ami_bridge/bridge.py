@@ -128,6 +128,8 @@ class AmiBridge:
         self._inflight: set[str] = set()
         self._tasks: list[asyncio.Task[Any]] = []
         self.redis_watch = MasterWatch()
+        self._link_up = False
+        """The AMI link is up (ready or not: a reconciliation may have failed on Redis)."""
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -200,10 +202,12 @@ class AmiBridge:
     async def _event_loop(self) -> None:
         async for item in self._stream:
             if isinstance(item, ev.LinkDown):
+                self._link_up = False
                 self._link_ready.clear()
                 self.translator.reset()
                 continue
             if isinstance(item, ev.LinkUp):
+                self._link_up = True
                 self.translator.reset()
                 await self._after_link_up()
                 continue
@@ -214,7 +218,7 @@ class AmiBridge:
         try:
             self.presence.learn_agents(await self._agent_phones())
             self.last_repairs = await self.reconciler.run(full=True)
-        except (AmiError, redis.exceptions.RedisError) as e:
+        except (AmiError, RouterError, redis.exceptions.RedisError) as e:
             log.error("reconciliation after reconnect failed (%s); the next one repairs", e)
             return
         self._link_ready.set()
@@ -231,7 +235,7 @@ class AmiBridge:
             for delivery in await self.router.run(self.commands.read(True, None)):
                 if delivery.id not in self._inflight:
                     self._command(delivery)
-        except redis.exceptions.RedisError as e:
+        except (RouterError, redis.exceptions.RedisError) as e:
             log.error("reading unacknowledged commands failed: %s", e)
 
     def dispatch(self, fact: f.Fact) -> None:
@@ -337,7 +341,7 @@ class AmiBridge:
         commands read again. Calls in progress went on in Asterisk meanwhile."""
         log.warning("Redis answers again (or another server does): reconciling the calls")
         await self._ensure_group()
-        if self._link_ready.is_set():
+        if self._link_up:  # also when the last LinkUp's reconciliation failed on Redis
             await self._after_link_up()
 
     async def _ensure_group(self) -> None:
@@ -361,5 +365,5 @@ class AmiBridge:
                 continue
             try:
                 await self.reconciler.run(full=False)
-            except (AmiError, redis.exceptions.RedisError) as e:
+            except (AmiError, RouterError, redis.exceptions.RedisError) as e:
                 log.error("periodic reconciliation failed: %s", e)

@@ -252,7 +252,8 @@ class Caller(_Loop):
         next_call = time.monotonic()
         while not self.stop.is_set():
             now = time.monotonic()
-            if now >= next_call:
+            switch_down = getattr(self.calls.server, "_server", True) is None
+            if now >= next_call and not switch_down:  # a stopped switch takes no calls
                 next_call = now + self.every
                 self.n += 1
                 try:
