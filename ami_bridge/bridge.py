@@ -60,9 +60,6 @@ from .translate import Translator
 
 log = logging.getLogger("implus.ami_bridge")
 
-REDIS_WATCH_S = 1.0
-"""How often the bridge checks that the same Redis still answers (failover, restart)."""
-
 
 def _router_client(settings: BridgeSettings) -> AsyncRouterClient:
     """A router client whose pool WAITS for a free connection (redis-py's default pool
@@ -325,7 +322,7 @@ class AmiBridge:
 
     async def _redis_loop(self) -> None:
         while True:
-            await asyncio.sleep(REDIS_WATCH_S)
+            await asyncio.sleep(MasterWatch.INTERVAL_S)
             try:
                 identity = await master_identity_async(self.router.redis)
             except redis.exceptions.RedisError:

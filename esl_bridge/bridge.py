@@ -52,9 +52,6 @@ from router.errors import RouterError
 
 log = logging.getLogger("esl_bridge")
 
-REDIS_WATCH_S = 1.0
-"""How often the bridge checks that the same Redis still answers (failover, restart)."""
-
 LEG_NAMESPACE = uuid.UUID("5f3b1c2e-7d4a-4e8b-9c61-2a0f8e9d7b13")
 
 
@@ -373,7 +370,7 @@ class EslBridge:
     # -- Redis failover ----------------------------------------------------------------------
 
     def _redis_loop(self) -> None:
-        while not self._stop.wait(REDIS_WATCH_S):
+        while not self._stop.wait(MasterWatch.INTERVAL_S):
             try:
                 identity = master_identity(self.router.redis)
             except redis.RedisError:
@@ -383,17 +380,15 @@ class EslBridge:
                 self._after_redis_change()
 
     def _after_redis_change(self) -> None:
-        """Redis was unavailable, or another server (a promoted replica) answers now: it may
-        lack the last changes. As after a restart of the bridge: the consumer group again,
-        the calls and phones reconciled with what FreeSWITCH lists, unacknowledged commands
-        read again. Calls in progress went on in FreeSWITCH meanwhile."""
+        """Redis was away, or another server (a promoted replica) answers: as after a restart
+        (the group again, calls and phones reconciled, unacknowledged commands re-read)."""
         log.warning("Redis answers again (or another server does): reconciling the calls")
         self._ensure_group()
         if self.esl.connected:
             try:
                 self.reconcile(full=True)
                 self.reconciliations += 1
-            except EslError as e:
+            except (EslError, RouterError) as e:
                 log.warning("reconciliation after the Redis change skipped: %s", e)
         self._backlog = True
 

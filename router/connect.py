@@ -375,6 +375,9 @@ class MasterWatch:
     replica, a restart). Processes that keep state next to Redis's (the PBX bridges' call
     books) reconcile then. Pure: the caller asks Redis (:func:`master_identity`)."""
 
+    INTERVAL_S = 1.0
+    """How often a process should look (a failover takes seconds)."""
+
     def __init__(self) -> None:
         self.known: str | None = None
         self.lost = False
