@@ -39,6 +39,12 @@ from callflow.reconcile import Repairs
 from callflow.records import CallBook
 from callflow.steps import Flow
 from router.client import AsyncRouterClient, now_ms
+from router.connect import (
+    MasterWatch,
+    durability_from_url,
+    master_identity_async,
+    redis_from_url,
+)
 from router.errors import RouterError
 
 from . import events as ev
@@ -58,14 +64,15 @@ log = logging.getLogger("implus.ami_bridge")
 def _router_client(settings: BridgeSettings) -> AsyncRouterClient:
     """A router client whose pool WAITS for a free connection (redis-py's default pool
     raises "Too many connections" when a burst of calls needs more than it has)."""
-    pool = redis.asyncio.BlockingConnectionPool.from_url(
+    rds = redis_from_url(
         settings.redis_url,
-        decode_responses=True,
-        health_check_interval=30,
-        max_connections=settings.concurrency + 8,  # + command reader, presence, reconcile
-        timeout=30,
+        asyncio=True,
+        blocking_pool=settings.concurrency + 8,  # + command reader, presence, reconcile
+        pool_timeout=30,
     )
-    return AsyncRouterClient(redis.asyncio.Redis(connection_pool=pool), settings.domain)
+    return AsyncRouterClient(
+        rds, settings.domain, durability=durability_from_url(settings.redis_url)
+    )
 
 
 class AmiBridge:
@@ -117,6 +124,9 @@ class AmiBridge:
         self._link_ready = asyncio.Event()
         self._inflight: set[str] = set()
         self._tasks: list[asyncio.Task[Any]] = []
+        self.redis_watch = MasterWatch()
+        self._link_up = False
+        """The AMI link is up (ready or not: a reconciliation may have failed on Redis)."""
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -140,6 +150,7 @@ class AmiBridge:
             loop.create_task(self._presence_loop(), name="sip-presence"),
             loop.create_task(self._reconcile_loop(), name="reconcile"),
             loop.create_task(self._deferred_loop(), name="deferred-writes"),
+            loop.create_task(self._redis_loop(), name="redis-watch"),
         ]
         while True:
             try:
@@ -188,10 +199,12 @@ class AmiBridge:
     async def _event_loop(self) -> None:
         async for item in self._stream:
             if isinstance(item, ev.LinkDown):
+                self._link_up = False
                 self._link_ready.clear()
                 self.translator.reset()
                 continue
             if isinstance(item, ev.LinkUp):
+                self._link_up = True
                 self.translator.reset()
                 await self._after_link_up()
                 continue
@@ -202,7 +215,7 @@ class AmiBridge:
         try:
             self.presence.learn_agents(await self._agent_phones())
             self.last_repairs = await self.reconciler.run(full=True)
-        except (AmiError, redis.exceptions.RedisError) as e:
+        except (AmiError, RouterError, redis.exceptions.RedisError) as e:
             log.error("reconciliation after reconnect failed (%s); the next one repairs", e)
             return
         self._link_ready.set()
@@ -219,7 +232,7 @@ class AmiBridge:
             for delivery in await self.router.run(self.commands.read(True, None)):
                 if delivery.id not in self._inflight:
                     self._command(delivery)
-        except redis.exceptions.RedisError as e:
+        except (RouterError, redis.exceptions.RedisError) as e:
             log.error("reading unacknowledged commands failed: %s", e)
 
     def dispatch(self, fact: f.Fact) -> None:
@@ -246,7 +259,11 @@ class AmiBridge:
                 deliveries = await self.router.run(
                     self.commands.read(False, self.settings.command_block_ms)
                 )
-            except redis.exceptions.RedisError as e:
+            except (RouterError, redis.exceptions.RedisError) as e:
+                if "NOGROUP" in str(e):  # Redis lost the group (failover, restart): make it
+                    log.warning("the command stream lost its consumer group; creating it")
+                    await self._ensure_group()
+                    continue
                 log.error("reading PBX commands failed (%s); retrying in 1 s", e)
                 await asyncio.sleep(1)
                 continue
@@ -301,6 +318,35 @@ class AmiBridge:
         except (RouterError, redis.exceptions.RedisError) as e:
             log.error("writing call records / transcript entries failed: %s", e)
 
+    # --- Redis failover --------------------------------------------------------------------
+
+    async def _redis_loop(self) -> None:
+        while True:
+            await asyncio.sleep(MasterWatch.INTERVAL_S)
+            try:
+                identity = await master_identity_async(self.router.redis)
+            except redis.exceptions.RedisError:
+                self.redis_watch.unreachable()
+                continue
+            if self.redis_watch.answered(identity):
+                await self._after_redis_change()
+
+    async def _after_redis_change(self) -> None:
+        """Redis was unavailable, or another server (a promoted replica) answers now: it may
+        lack the last changes. As after a restart of the bridge: the consumer group again,
+        then (AMI link up) the calls reconciled with Asterisk's channels and unacknowledged
+        commands read again. Calls in progress went on in Asterisk meanwhile."""
+        log.warning("Redis answers again (or another server does): reconciling the calls")
+        await self._ensure_group()
+        if self._link_up:  # also when the last LinkUp's reconciliation failed on Redis
+            await self._after_link_up()
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.router.run(self.commands.ensure_group())
+        except (RouterError, redis.exceptions.RedisError) as e:
+            log.error("cannot create the command stream's group (%s); retrying later", e)
+
     # --- periodic duties -------------------------------------------------------------------
 
     async def _presence_loop(self) -> None:
@@ -316,5 +362,5 @@ class AmiBridge:
                 continue
             try:
                 await self.reconciler.run(full=False)
-            except (AmiError, redis.exceptions.RedisError) as e:
+            except (AmiError, RouterError, redis.exceptions.RedisError) as e:
                 log.error("periodic reconciliation failed: %s", e)

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from admin_config.model import AdminConfig, AsteriskPbx
+from router.connect import parse as parse_redis_url
+from router.errors import InvalidInput
 
 from .connection import AmiSettings
 from .errors import BridgeConfigError
@@ -70,6 +72,10 @@ def settings_from_config(
             "`implus dialplan apply` wrote into manager_implus.conf)"
         )
     url = redis_url or env.get(config.redis_url_env) or DEFAULT_REDIS_URL
+    try:
+        parse_redis_url(url)
+    except InvalidInput as e:
+        raise BridgeConfigError(f"the Redis URL: {e}") from None
     ami = AmiSettings(
         host=pbx.host,
         port=pbx.management_port,

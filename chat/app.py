@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import redis
 from flask import Flask, Response, g, jsonify, redirect, request, url_for
@@ -39,6 +39,7 @@ from chat.settings import Settings, load_settings
 from chat.staff_sessions import StaffSessions
 from chat.tokens import TokenSigner
 from chat.uploads import FileStore, too_large
+from router.connect import durability_from_url, redis_from_url
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def create_app(
             "ping_interval": None,  # chat.connection.KeepAlive pings instead
         },
     )
-    rds = redis.Redis(connection_pool=redis_pool(settings, decode=False))
+    rds = redis_client(settings, decode=False)
     keys = ChatKeys(settings.domain)
     accounts = AccountStore(rds, keys)
     files = FileStore(
@@ -91,7 +92,9 @@ def create_app(
     from router.client import RouterClient
 
     router = RouterClient(
-        redis.Redis(connection_pool=redis_pool(settings, decode=True)), domain=settings.domain
+        redis_client(settings, decode=True),
+        domain=settings.domain,
+        durability=durability_from_url(settings.redis_url),
     )
     customers = CustomerStore(rds, keys)
     service = ChatService(router, files, settings, customers, AgentNames(router))
@@ -130,17 +133,19 @@ def login_limits(settings: Settings) -> LoginLimits:
     )
 
 
-def redis_pool(settings: Settings, decode: bool) -> redis.BlockingConnectionPool:
-    """A bounded pool: thousands of websocket greenlets share ``redis_pool_size``
-    connections and wait their turn (redis-py's default pool raises "Too many
-    connections" past 100 instead)."""
-    return redis.BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=settings.redis_pool_size,
-        timeout=20,
-        decode_responses=decode,
-        socket_connect_timeout=5,
-        health_check_interval=30,
+def redis_client(settings: Settings, decode: bool) -> redis.Redis:
+    """A client on a bounded pool: thousands of websocket greenlets share
+    ``redis_pool_size`` connections and wait their turn (redis-py's default pool raises
+    "Too many connections" past 100 instead). One Redis or a Sentinel set (router.connect)."""
+    return cast(
+        redis.Redis,
+        redis_from_url(
+            settings.redis_url,
+            decode_responses=decode,
+            blocking_pool=settings.redis_pool_size,
+            pool_timeout=20,
+            socket_connect_timeout=5,
+        ),
     )
 
 

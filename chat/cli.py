@@ -72,14 +72,14 @@ def chat_command(ctx: click.Context, config: Path | None, **options: Any) -> Non
 @click.pass_context
 def add_login(ctx: click.Context, role: str, account_id: str, name: str, password: str) -> None:
     """Create a login (or change its password, which logs it out everywhere)."""
-    import redis
-
     from chat.accounts import AccountStore, Role
     from chat.errors import ChatError
     from chat.keys import ChatKeys
+    from router.connect import redis_from_url
 
     settings = _settings(ctx.obj.get("config"))
-    store = AccountStore(redis.Redis.from_url(settings.redis_url), ChatKeys(settings.domain))
+    rds = redis_from_url(settings.redis_url, decode_responses=False)
+    store = AccountStore(rds, ChatKeys(settings.domain))
     try:
         store.set_password(Role(role), account_id, password, name)
     except ChatError as e:

@@ -26,6 +26,7 @@ from chat.customers import PREVIEW_CHARS
 from chat.errors import ChatError
 from chat.wallboard import BOARD_EVENTS
 from router.client import transcript_entry
+from router.errors import RouterUnavailable
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
@@ -246,7 +247,10 @@ class EventTailer(threading.Thread):
                     self.last_id = event.id
                     self._observe_lag(event.id)
                     self.dispatcher.dispatch(event.type, dict(event.fields))
-            except Exception:  # redis down, a bug in one handler: keep tailing after a pause
+            except (RouterUnavailable, redis.RedisError) as e:  # down, or a failover
+                log.warning("events tail: %s; retrying from %s", e, self.last_id)
+                self.stopping.wait(RETRY_SECONDS)
+            except Exception:  # a bug in one handler: keep tailing after a pause
                 log.exception("events tail failed; retrying from %s", self.last_id)
                 self.stopping.wait(RETRY_SECONDS)
 

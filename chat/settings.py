@@ -38,7 +38,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     redis_url: str = "redis://127.0.0.1:6379/0"
-    """Where the router's Redis lives (all instances of the service share it)."""
+    """Where the router's Redis lives (all instances of the service share it): redis://,
+    rediss://, unix:// or redis+sentinel://host:port,host:port/master_name (docs/scaling.md)."""
     domain: str = "default"
     """Routing domain (the router's key hash tag)."""
     redis_pool_size: int = Field(default=64, ge=2, le=10_000)
@@ -167,6 +168,18 @@ class Settings(BaseModel):
             if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
                 raise ValueError("write pbx=/folder pairs separated by commas")
             v = {p[0].strip(): p[1].strip() for p in pairs}
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str) -> str:
+        from router.connect import parse
+        from router.errors import InvalidInput
+
+        try:
+            parse(v)
+        except InvalidInput as e:
+            raise ValueError(str(e)) from None
         return v
 
     @field_validator("domain")

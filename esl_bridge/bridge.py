@@ -47,6 +47,7 @@ from esl_bridge.reconcile import live_channel, rebuild_presence
 from esl_bridge.settings import BridgeSettings
 from esl_bridge.translate import facts_of, origination_uuid
 from router.client import now_ms
+from router.connect import MasterWatch, master_identity
 from router.errors import RouterError
 
 log = logging.getLogger("esl_bridge")
@@ -105,6 +106,7 @@ class EslBridge:
         self.reconciliations = 0
         self.last_repairs = Repairs()
         self._loaded = False
+        self.redis_watch = MasterWatch()
         self._stop = gevent.event.Event()
         self._greenlets: list[gevent.Greenlet] = []
 
@@ -122,6 +124,7 @@ class EslBridge:
             self._presence_loop,
             self._sweep_loop,
             self._status_loop,
+            self._redis_loop,
         ):
             self._greenlets.append(gevent.spawn(self._forever, loop))
         log.info(
@@ -266,6 +269,10 @@ class EslBridge:
             try:
                 deliveries = self.router.run(self.commands.read(backlog, None if backlog else 1000))
             except (RouterError, redis.RedisError) as e:
+                if "NOGROUP" in str(e):  # Redis lost the group (failover, restart): make it
+                    log.warning("the command stream lost its consumer group; creating it")
+                    self._ensure_group()
+                    continue
                 log.error("reading PBX commands failed (%s); retrying in 1 s", e)
                 self._stop.wait(1)
                 continue
@@ -359,6 +366,37 @@ class EslBridge:
             log.warning("reconciled with FreeSWITCH: %s", repairs)
         self.last_repairs = repairs
         return repairs
+
+    # -- Redis failover ----------------------------------------------------------------------
+
+    def _redis_loop(self) -> None:
+        while not self._stop.wait(MasterWatch.INTERVAL_S):
+            try:
+                identity = master_identity(self.router.redis)
+            except redis.RedisError:
+                self.redis_watch.unreachable()
+                continue
+            if self.redis_watch.answered(identity):
+                self._after_redis_change()
+
+    def _after_redis_change(self) -> None:
+        """Redis was away, or another server (a promoted replica) answers: as after a restart
+        (the group again, calls and phones reconciled, unacknowledged commands re-read)."""
+        log.warning("Redis answers again (or another server does): reconciling the calls")
+        self._ensure_group()
+        if self.esl.connected:
+            try:
+                self.reconcile(full=True)
+                self.reconciliations += 1
+            except (EslError, RouterError) as e:
+                log.warning("reconciliation after the Redis change skipped: %s", e)
+        self._backlog = True
+
+    def _ensure_group(self) -> None:
+        try:
+            self.router.run(self.commands.ensure_group())
+        except (RouterError, redis.RedisError) as e:
+            log.error("cannot create the command stream's group (%s); retrying later", e)
 
     # -- periodic work ---------------------------------------------------------------------
 

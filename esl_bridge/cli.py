@@ -117,12 +117,12 @@ def run_bridge(
 ) -> None:
     """Build the bridge from the config and run it until SIGTERM/SIGINT (gevent patched)."""
     import gevent
-    import redis
 
     from esl_bridge.bridge import EslBridge
     from esl_bridge.errors import BridgeConfigError
     from esl_bridge.settings import build_settings, read_config
     from router.client import RouterClient
+    from router.connect import durability_from_url, redis_from_url
     from router.errors import RouterError
 
     logging.basicConfig(
@@ -138,14 +138,12 @@ def run_bridge(
         raise click.ClickException(str(e)) from None
     # A pool that WAITS for a free connection: redis-py's default pool (100 connections)
     # raised "Too many connections" under a burst of calls and the flow was dropped.
-    pool = redis.BlockingConnectionPool.from_url(
+    rds = redis_from_url(
         settings.redis_url,
-        decode_responses=True,
-        health_check_interval=30,
-        max_connections=settings.concurrency + 8,  # + command reader, presence, sweep
-        timeout=120,
+        blocking_pool=settings.concurrency + 8,  # + command reader, presence, sweep
+        pool_timeout=120,
     )
-    router = RouterClient(redis.Redis(connection_pool=pool), settings.domain)
+    router = RouterClient(rds, settings.domain, durability=durability_from_url(settings.redis_url))
     try:
         router.redis.ping()
     except Exception as e:

@@ -12,6 +12,8 @@ from admin_config.errors import ConfigInvalid
 from admin_config.model import AdminConfig, FreeswitchPbx, load_admin_config
 from esl_bridge.client import DEFAULT_SUBCLASSES, EslSettings
 from esl_bridge.errors import BridgeConfigError
+from router.connect import parse as parse_redis_url
+from router.errors import InvalidInput
 
 DIALPLAN_SUBCLASSES = ("implus::overflow", "implus::outbound")
 """CUSTOM events the generated dialplan raises (docs/call-flow.md)."""
@@ -104,6 +106,10 @@ def build_settings(
             f"no Redis URL: pass --redis-url or set {config.redis_url_env} "
             "(e.g. redis://127.0.0.1:6379/0)"
         )
+    try:
+        parse_redis_url(url)
+    except InvalidInput as e:
+        raise BridgeConfigError(f"the Redis URL: {e}") from None
     esl = EslSettings(
         host=pbx.host,
         port=pbx.management_port,

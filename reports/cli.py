@@ -106,11 +106,16 @@ def sink(
     from reports.errors import ReportsError
     from reports.sink import Sink, SinkSettings
     from reports.store import Store, user_key_secret
+    from router.connect import redis_from_url
+    from router.errors import InvalidInput
     from router.keys import Keys
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s reports %(levelname)s %(message)s")
     engine = _engine(obj["url"], migrate=True)
-    rds = redis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=30)
+    try:
+        rds = redis_from_url(redis_url)
+    except InvalidInput as e:
+        raise click.ClickException(f"--redis-url: {e}") from None
     try:
         rds.ping()
     except redis.RedisError as e:

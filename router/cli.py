@@ -24,7 +24,8 @@ REDIS_URL = click.option(
     envvar="IMPLUS_REDIS_URL",
     default="redis://127.0.0.1:6379/0",
     show_default=True,
-    help="Redis holding the routing state (env IMPLUS_REDIS_URL).",
+    help="Redis holding the routing state (env IMPLUS_REDIS_URL): redis://, rediss://, "
+    "unix:// or redis+sentinel://host:port,host:port/master_name (docs/scaling.md).",
 )
 DOMAIN = click.option(
     "--domain",
@@ -43,14 +44,14 @@ def main() -> None:
 
 def _client(redis_url: str, domain: str) -> Any:
     from router.client import RouterClient
-    from router.errors import RouterUnavailable
+    from router.errors import InvalidInput, RouterUnavailable
 
     try:
         client = RouterClient.from_url(redis_url, domain)
-    except ValueError as e:
+    except (ValueError, InvalidInput) as e:
         raise click.ClickException(
-            f"--redis-url {redis_url!r} is not a Redis URL ({e}); "
-            "write it like redis://127.0.0.1:6379/0"
+            f"--redis-url {_safe_url(redis_url)!r} is not a Redis URL ({e}); write it like "
+            "redis://127.0.0.1:6379/0 or redis+sentinel://host:26379,host:26379/master_name"
         ) from None
     try:
         client.redis.ping()

@@ -101,6 +101,9 @@ TEMPLATES: dict[str, KeyTemplate] = {
     "strategy_versions": KeyTemplate(
         "strategy:versions", "hash", "version -> yaml of every strategy ever loaded"
     ),
+    "acks": KeyTemplate(
+        "acks", "channel", "published to (empty) right before WAIT (router.durable)"
+    ),
 }
 
 
@@ -222,3 +225,10 @@ class Keys:
 
     def strategy_versions(self) -> str:
         return self.build("strategy_versions")
+
+    def acks(self) -> str:
+        """A pub/sub channel nobody needs to listen to: publishing to it before ``WAIT``
+        moves the connection's replication offset to "now", so the WAIT covers every write
+        made before the acknowledgement, even when the acknowledged script wrote nothing
+        itself (a duplicate message, an accept retried)."""
+        return self.build("acks")

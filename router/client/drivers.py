@@ -15,7 +15,7 @@ import redis
 import redis.asyncio
 from redis.exceptions import NoScriptError
 
-from router import scripts
+from router import connect, durable, scripts
 from router.client.operations import RouterOps
 from router.client.packer import HiredisPacker
 from router.client.values import now_ms
@@ -142,10 +142,16 @@ class _Driver:
         return replies
 
 
-def _unavailable(e: redis.ConnectionError) -> RouterUnavailable:
+def _unavailable(e: redis.RedisError) -> RouterUnavailable:
+    """An unreachable Redis or a failover under way, as the router says it."""
     return RouterUnavailable(
-        f"Redis unreachable ({e}); is redis-server running at the configured URL?"
+        f"Redis unavailable ({e}); is redis-server running at the configured URL, or is a "
+        "failover under way? Retry in a moment"
     )
+
+
+def _confirmer(durability: durable.Durability | None, keys: Keys) -> durable.Confirmer | None:
+    return durable.Confirmer(durability, keys.acks()) if durability is not None else None
 
 
 def _one(step: Step) -> Op[Any]:
@@ -156,22 +162,20 @@ class RouterClient(_Driver):
     """Synchronous router client (redis-py). Safe to share between threads."""
 
     def __init__(
-        self, redis_client: redis.Redis, domain: str = "default", clock: Callable[[], int] = now_ms
+        self,
+        redis_client: redis.Redis,
+        domain: str = "default",
+        clock: Callable[[], int] = now_ms,
+        durability: durable.Durability | None = None,
     ) -> None:
         super().__init__(redis_client, domain, clock)
+        self.confirmer = _confirmer(durability, self.keys)
 
     @classmethod
     def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> RouterClient:
-        return cls(
-            redis.Redis.from_url(
-                url,
-                decode_responses=True,
-                health_check_interval=30,
-                **HiredisPacker.options(),
-            ),
-            domain,
-            **kwargs,
-        )
+        """``url``: see :mod:`router.connect` (one Redis or a Sentinel set)."""
+        kwargs.setdefault("durability", connect.durability_from_url(url))
+        return cls(connect.redis_from_url(url, **HiredisPacker.options()), domain, **kwargs)
 
     def _method(self, op: Callable[..., Op[Any]]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -184,7 +188,9 @@ class RouterClient(_Driver):
         """Drive an operation (a RouterOps generator, or several combined) to its result."""
         try:
             return run_sync(op, self._execute)
-        except redis.ConnectionError as e:
+        except redis.RedisError as e:
+            if not connect.is_failover_error(e):
+                raise
             raise _unavailable(e) from e
 
     def execute(self, step: Step) -> Any:
@@ -192,6 +198,8 @@ class RouterClient(_Driver):
         return self.run(_one(step))
 
     def _execute(self, step: Step) -> Any:
+        if self.confirmer is not None and self.confirmer.wants(step):
+            return durable.execute_sync(self, self.confirmer, step)
         if isinstance(step, Script):
             script, keys, args = self._call(step)
             return script(keys=keys, args=args, client=self.redis)
@@ -224,16 +232,16 @@ class AsyncRouterClient(_Driver):
         redis_client: redis.asyncio.Redis,
         domain: str = "default",
         clock: Callable[[], int] = now_ms,
+        durability: durable.Durability | None = None,
     ) -> None:
         super().__init__(redis_client, domain, clock)
+        self.confirmer = _confirmer(durability, self.keys)
 
     @classmethod
     def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> AsyncRouterClient:
-        return cls(
-            redis.asyncio.Redis.from_url(url, decode_responses=True, health_check_interval=30),
-            domain,
-            **kwargs,
-        )
+        """``url``: see :mod:`router.connect` (one Redis or a Sentinel set)."""
+        kwargs.setdefault("durability", connect.durability_from_url(url))
+        return cls(connect.redis_from_url(url, asyncio=True), domain, **kwargs)
 
     def _method(self, op: Callable[..., Op[Any]]) -> Callable[..., Any]:
         async def call(*args: Any, **kwargs: Any) -> Any:
@@ -250,7 +258,9 @@ class AsyncRouterClient(_Driver):
                 step = op.send(await self._execute(step))
         except StopIteration as done:
             return done.value
-        except redis.ConnectionError as e:
+        except redis.RedisError as e:
+            if not connect.is_failover_error(e):
+                raise
             raise _unavailable(e) from e
 
     async def execute(self, step: Step) -> Any:
@@ -258,6 +268,8 @@ class AsyncRouterClient(_Driver):
         return await self.run(_one(step))
 
     async def _execute(self, step: Step) -> Any:
+        if self.confirmer is not None and self.confirmer.wants(step):
+            return await durable.execute_async(self, self.confirmer, step)
         if isinstance(step, Script):
             script, keys, args = self._call(step)
             return await script(keys=keys, args=args)

@@ -3,12 +3,17 @@
 -- 6 agent(ARGV[4]?), 7 agent_offers(ARGV[4]?), 8 agent_contacts(ARGV[4]?)
 -- (the agent's keys are built from the offer's agent, the one ARGV[4] names if given)
 -- ARGV: 3 offer id, 4 agent id ('' = whoever it was offered to), 5 stats window ms
--- Returns {1, request id, session id} or {0, reason}.
+-- Returns {1, request id, session id} or {0, reason}. Accepting an offer already accepted
+-- (its contact still going on) returns {1, ...} again: a retry after a lost reply.
 local oid = ARGV[3]
 local ok = KEYS[1]
 local o = hgetall(ok)
 if not o.id then return {0, 'unknown offer'} end
 if ARGV[4] ~= '' and o.agent ~= ARGV[4] then return {0, 'the offer was made to another agent'} end
+if o.state == 'accepted' and redis.call('HGET', K.request(o.request), 'state') == 'accepted'
+then
+  return {1, o.request, o.session} -- the same accept again (a retry after a lost reply)
+end
 if o.state ~= 'pending' then return {0, 'offer ' .. o.state} end
 local aid, rid, ch, sid = o.agent, o.request, o.channel, o.session
 redis.call('HSET', ok, 'state', 'accepted', 'ended', NOW)

@@ -23,6 +23,7 @@ from typing import Any
 import redis
 
 from router.client import RouterClient
+from router.connect import is_failover_error
 from router.errors import RouterUnavailable
 from router.keys import WORK_GROUP
 from router.worker.allocator import Allocator
@@ -78,19 +79,25 @@ class Worker:
 
     def run(self) -> None:
         self.start()
+        outage = False
         while not self._stopping:
             try:
+                if outage:
+                    self.resync()
+                    outage = False
                 self.step()
-            except (redis.ConnectionError, RouterUnavailable) as e:
-                log.error("Redis unreachable (%s); retrying in 1 s", e)
-                time.sleep(1)
             except redis.ResponseError as e:
-                if "NOGROUP" not in str(e):
+                if "NOGROUP" in str(e):
+                    # Redis came back without the group (restarted from an older snapshot,
+                    # or a replica promoted before the group reached it): make it again.
+                    log.warning("the work stream lost its consumer group (%s); creating it", e)
+                    self._join_group()
+                    continue
+                if not is_failover_error(e):
                     raise
-                # Redis came back without the group (restarted from an older snapshot, or a
-                # replica promoted before the group reached it): create it and carry on.
-                log.warning("the work stream lost its consumer group (%s); creating it again", e)
-                self._join_group()
+                outage = self._pause(e)
+            except (redis.RedisError, RouterUnavailable) as e:
+                outage = self._pause(e)
         # One line an operator (and the throughput benchmark) can read: how much of the
         # work was lost races or waits rather than offers.
         log.info(
@@ -98,6 +105,19 @@ class Worker:
             self.name,
             " ".join(f"{k}={v}" for k, v in dataclasses.asdict(self.stats).items()),
         )
+
+    def _pause(self, e: Exception) -> bool:
+        log.error("Redis unavailable (%s); retrying in 1 s", e)
+        time.sleep(1)
+        return True
+
+    def resync(self) -> None:
+        """After Redis was unavailable: what answers now may be a promoted replica or a
+        restarted server, without the last changes the view saw; rebuild the view, the
+        strategy and the group membership from it."""
+        self.view = WorkerView(self.client)
+        self.allocator = Allocator(self.client, self.view, self.stats)
+        self.start()
 
     def step(self, block_ms: int | None = None) -> int:
         """One round: sync the view, run due housekeeping, handle one batch of work."""

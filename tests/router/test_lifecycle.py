@@ -68,9 +68,14 @@ def test_accept_is_checked(router):
     assert router.client.accept(offer, "bob").reason == "the offer was made to another agent"
     assert router.client.accept("nope").reason == "unknown offer"
     assert router.client.accept(offer)
-    again = router.client.accept(offer)
-    assert not again and again.reason == "offer accepted"
+    # the same accept again (a retry after a lost reply, say after a failover) is a success
+    again = router.client.accept(offer, "alice")
+    assert again and again.request_id == sub.request_id
     assert router.client.request(sub.request_id).state is RequestState.ACCEPTED
+    assert router.client.agent("alice").busy == 1  # counted once
+    router.client.complete(sub.request_id)
+    late = router.client.accept(offer)
+    assert not late and late.reason == "offer accepted"
 
 
 def test_skills_decide_and_goals_widen(router):
