@@ -13,7 +13,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import redis
 import redis.asyncio
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisClusterException
 
 from router import connect, durable, scripts
 from router.client.operations import RouterOps
@@ -142,7 +142,7 @@ class _Driver:
         return replies
 
 
-def _unavailable(e: redis.RedisError) -> RouterUnavailable:
+def _unavailable(e: Exception) -> RouterUnavailable:
     """An unreachable Redis or a failover under way, as the router says it."""
     return RouterUnavailable(
         f"Redis unavailable ({e}); is redis-server running at the configured URL, or is a "
@@ -188,7 +188,7 @@ class RouterClient(_Driver):
         """Drive an operation (a RouterOps generator, or several combined) to its result."""
         try:
             return run_sync(op, self._execute)
-        except redis.RedisError as e:
+        except (redis.RedisError, RedisClusterException) as e:
             if not connect.is_failover_error(e):
                 raise
             raise _unavailable(e) from e
@@ -258,7 +258,7 @@ class AsyncRouterClient(_Driver):
                 step = op.send(await self._execute(step))
         except StopIteration as done:
             return done.value
-        except redis.RedisError as e:
+        except (redis.RedisError, RedisClusterException) as e:
             if not connect.is_failover_error(e):
                 raise
             raise _unavailable(e) from e
