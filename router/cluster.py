@@ -25,6 +25,7 @@ Two things need more than the cluster client:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
 from collections.abc import Callable, Iterator
@@ -139,17 +140,13 @@ def pause(attempt: int) -> float:
 
 def refresh(rds: Any) -> None:
     """Ask the cluster again who serves which slot (sync client)."""
-    try:
+    with contextlib.suppress(redis.exceptions.RedisError):  # the next command asks again
         rds.nodes_manager.initialize()
-    except redis.exceptions.RedisError:
-        pass  # the next command asks again
 
 
 async def refresh_async(rds: Any) -> None:
-    try:
+    with contextlib.suppress(redis.exceptions.RedisError):
         await rds.nodes_manager.initialize()
-    except redis.exceptions.RedisError:
-        pass
 
 
 def run_pinned(rds: Any, key: str, step: Callable[[str, Any], Any]) -> Any:
@@ -242,12 +239,10 @@ def move_slot(rds: Any, slot: int, target: str, migrate_timeout_ms: int = 60_000
     dst_client.execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
     for node in rds.get_primaries():
         if node.name not in (source.name, dst.name):
-            try:
+            with contextlib.suppress(redis.exceptions.RedisError):  # it learns from the bus
                 rds.get_redis_connection(node).execute_command(
                     "CLUSTER SETSLOT", slot, "NODE", dst_id
                 )
-            except redis.exceptions.RedisError:
-                pass  # it learns from the cluster bus
     refresh(rds)
     return int(moved)
 

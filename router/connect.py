@@ -273,7 +273,8 @@ def is_failover_error(error: BaseException) -> bool:
     a node that is no longer the master, NOREPLICAS (a master cut off from its replicas),
     a blocking read unblocked by a role change (redis-py raises these as ConnectionError
     on Sentinel connections); on a Redis Cluster also a slot that is moving or not served
-    while a replica takes over (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, no node for the slot). The caller should retry after a short pause."""
+    while a replica takes over (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, no node for the slot).
+    The caller should retry after a short pause."""
     if isinstance(
         error,
         redis.exceptions.ConnectionError

@@ -26,7 +26,7 @@ import redis
 from redis.cluster import key_slot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ha"))
-from redis_ha import Node, _exe  # noqa: E402
+from redis_ha import Node, _exe
 
 NODE_TIMEOUT_MS = 1500
 MAX_LAG_S = 3
