@@ -245,6 +245,13 @@ class RedisCluster:
         )
 
 
+def read_on_replica(node: Node, *command: object) -> Any:
+    """A read command on a replica itself (READONLY first, on the same connection)."""
+    with redis.Redis(port=node.port, socket_timeout=2, decode_responses=True) as r:
+        r.execute_command("READONLY")
+        return r.execute_command(*command)
+
+
 def _text(reply: Any) -> str:
     return reply.decode() if isinstance(reply, bytes) else str(reply)
 
