@@ -274,6 +274,30 @@ def dry_run_command(obj: dict[str, str], path: str, last: int) -> None:
         click.echo(f"  note ({n}x): {note}")
 
 
+@router_group.command("move-domain")
+@_also_after
+@click.option("--to", "target", required=True, help="The master to move to, as host:port.")
+@click.pass_obj
+def move_domain(obj: dict[str, str], target: str) -> None:
+    """Move the domain (its hash slot and every key in it) to another master of a Redis
+    Cluster, atomically on the source master (docs/scaling.md)."""
+    from router import cluster
+
+    client = _client(obj["redis_url"], obj["domain"])
+    if not cluster.is_cluster(client.redis):
+        raise click.ClickException("move-domain needs a redis+cluster:// URL")
+    slot = cluster.domain_slot(obj["domain"])
+    started = time.monotonic()
+    try:
+        moved = cluster.move_slot(client.redis, slot, target)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(
+        f"domain {obj['domain']!r} (slot {slot}) is on {target}: {moved} keys moved in "
+        f"{time.monotonic() - started:.2f} s"
+    )
+
+
 @router_group.command()
 @_also_after
 @click.pass_obj

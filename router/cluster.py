@@ -27,15 +27,19 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
 import redis.exceptions
+
+from router.errors import InvalidInput
 
 REDIRECTS = (
     redis.exceptions.AskError,  # MovedError is one
@@ -73,7 +77,7 @@ def cluster_client(
 
     It does not require every slot to be served: a process keeps serving its domains while
     another master fails over."""
-    kwargs.pop("command_packer", None)  # the cluster client packs commands itself
+    packer = kwargs.pop("command_packer", None)
     timeout = kwargs.pop("timeout", None)
     if asyncio:
         lib: Any = redis.asyncio.cluster
@@ -82,6 +86,8 @@ def cluster_client(
             kwargs["max_connections"] = blocking_pool
     else:
         lib = redis.cluster
+        if packer is not None:  # the cluster client does not pass command_packer on
+            kwargs["connection_class"] = _packing_connection(packer)
         if blocking_pool:
             kwargs.update(connection_pool_class=redis.BlockingConnectionPool, timeout=timeout)
     return lib.RedisCluster(
@@ -89,6 +95,50 @@ def cluster_client(
         require_full_coverage=False,
         **kwargs,
     )
+
+
+def parse_url(url: str, scheme: str, parts: Any, query: dict[str, str]) -> dict[str, Any]:
+    """The settings of a ``redis+cluster://`` URL (:func:`router.connect.parse` builds
+    its ``RedisTarget`` from them)."""
+    from router.connect import OUR_PARAMS, _durability, _host_port, _redacted, _seconds
+
+    known = ("socket_timeout", "socket_connect_timeout", *OUR_PARAMS)
+    unknown = set(query) - set(known)
+    if unknown:
+        raise InvalidInput(
+            f"unknown setting(s) {', '.join(sorted(unknown))} in the cluster URL; known: "
+            f"{', '.join(known)}"
+        )
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    nodes = tuple(_host_port(h, url, 6379) for h in hostlist.split(",") if h)
+    if not nodes:
+        raise InvalidInput(f"no node address in {_redacted(url)}: name host:port[,host:port]")
+    if parts.path.strip("/") not in ("", "0"):
+        raise InvalidInput(
+            f"a Redis Cluster has only database 0: write redis+cluster://host:port,host:port/, "
+            f"got {_redacted(url)}"
+        )
+    username, _, password = userinfo.partition(":") if userinfo else ("", "", "")
+    return {
+        "cluster_nodes": nodes,
+        "username": unquote(username) or None,
+        "password": unquote(password) or os.environ.get("IMPLUS_REDIS_PASSWORD") or None,
+        "ssl": scheme == "rediss+cluster",
+        "socket_timeout": _seconds(query, "socket_timeout", 3.0, url),
+        "socket_connect_timeout": _seconds(query, "socket_connect_timeout", 1.0, url),
+        "durability": _durability(query, default_replicas=1),
+    }
+
+
+def _packing_connection(packer: Any) -> type:
+    """A connection class that packs with ``packer`` (router.client.packer.HiredisPacker)."""
+
+    class PackingConnection(redis.Connection):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("command_packer", packer)
+            super().__init__(**kwargs)
+
+    return PackingConnection
 
 
 # --- the master of a domain's slot ----------------------------------------------------

@@ -109,7 +109,7 @@ def parse(url: str) -> RedisTarget:
         plain = url.split("?", 1)[0] + (f"?{rest}" if rest else "")
         return RedisTarget(url=plain, durability=_durability(query, default_replicas=0))
     if scheme in CLUSTER_SCHEMES:
-        return _cluster(url, scheme, parts, query)
+        return RedisTarget(url=url, **cluster.parse_url(url, scheme, parts, query))
     if scheme not in SENTINEL_SCHEMES:
         raise InvalidInput(
             f"unknown Redis URL scheme {scheme!r}: use redis://, rediss://, unix://, "
@@ -148,36 +148,6 @@ def parse(url: str) -> RedisTarget:
         socket_timeout=_seconds(query, "socket_timeout", 3.0, url),
         socket_connect_timeout=_seconds(query, "socket_connect_timeout", 1.0, url),
         min_other_sentinels=int(_number(query.get("min_other_sentinels", "0"), "n", url)),
-        durability=_durability(query, default_replicas=1),
-    )
-
-
-def _cluster(url: str, scheme: str, parts: Any, query: dict[str, str]) -> RedisTarget:
-    known = ("socket_timeout", "socket_connect_timeout", *OUR_PARAMS)
-    unknown = set(query) - set(known)
-    if unknown:
-        raise InvalidInput(
-            f"unknown setting(s) {', '.join(sorted(unknown))} in the cluster URL; known: "
-            f"{', '.join(known)}"
-        )
-    userinfo, _, hostlist = parts.netloc.rpartition("@")
-    nodes = tuple(_host_port(h, url, 6379) for h in hostlist.split(",") if h)
-    if not nodes:
-        raise InvalidInput(f"no node address in {_redacted(url)}: name host:port[,host:port]")
-    if parts.path.strip("/") not in ("", "0"):
-        raise InvalidInput(
-            f"a Redis Cluster has only database 0: write redis+cluster://host:port,host:port/, "
-            f"got {_redacted(url)}"
-        )
-    username, _, password = userinfo.partition(":") if userinfo else ("", "", "")
-    return RedisTarget(
-        url=url,
-        cluster_nodes=nodes,
-        username=unquote(username) or None,
-        password=unquote(password) or os.environ.get("IMPLUS_REDIS_PASSWORD") or None,
-        ssl=scheme == "rediss+cluster",
-        socket_timeout=_seconds(query, "socket_timeout", 3.0, url),
-        socket_connect_timeout=_seconds(query, "socket_connect_timeout", 1.0, url),
         durability=_durability(query, default_replicas=1),
     )
 

@@ -5,15 +5,18 @@ acknowledged may be lost (docs/scaling.md, "Redis Cluster")."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import IMPLUS
 from domain_load import DomainLoad
 from redis_cluster import RedisCluster, domain_slot, read_on_replica
 
 from router.client import RouterClient
+from router.cluster import move_slot
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -76,18 +79,22 @@ def test_a_busy_domains_slot_moves_to_another_master(
     time.sleep(4)
     source = cluster.slot_owner(slot)
     target = next(p for p in cluster.primaries() if p is not source)
-    admin = RouterClient.from_url(cluster.url, domain)
-    from router.cluster import move_slot
-
     before = len(load.seen.acked)
-    moved = move_slot(admin.redis, slot, f"127.0.0.1:{target.port}")
-    assert moved > 50
+    # what an operator runs: `implus router move-domain`
+    out = subprocess.run(
+        [IMPLUS, "router", "--redis-url", cluster.url, "--domain", domain, "move-domain",
+         "--to", f"127.0.0.1:{target.port}"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    moved = int(out.split(": ", 1)[1].split()[0])
+    assert moved > 50, out
     assert cluster.slot_owner(slot) is target
     assert keys_on(source, domain) == 0
     time.sleep(4)
     assert len(load.seen.acked) > before + 20, "the load stopped after the move"
     # and back again, while busy
-    move_slot(admin.redis, slot, f"127.0.0.1:{source.port}")
+    admin = RouterClient.from_url(cluster.url, domain)
+    assert move_slot(admin.redis, slot, f"127.0.0.1:{source.port}") > moved
     assert cluster.slot_owner(slot) is source
     time.sleep(3)
     load.finish()
