@@ -169,6 +169,12 @@ def slot_master_async(rds: Any, key: str) -> tuple[str, Any]:
     return str(node.name), client
 
 
+async def close_async(rds: Any) -> None:
+    """Close the plain clients :func:`slot_master_async` kept on ``rds`` (if any)."""
+    for client in rds.__dict__.pop("_implus_masters", {}).values():
+        await client.aclose()
+
+
 def retrying() -> Iterator[int]:
     """Attempts of a pinned step: the caller breaks out on success and calls
     :func:`pause` after a redirect; past :data:`REDIRECT_PATIENCE_S` the last redirect

@@ -320,6 +320,7 @@ class AsyncRouterClient(_Driver):
         return self._checked(replies)
 
     async def close(self) -> None:
+        await cluster.close_async(self.redis)
         await self.redis.aclose()
 
     async def events(
