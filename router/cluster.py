@@ -76,7 +76,9 @@ def cluster_client(
     """A redis-py cluster client that knows the cluster from ``nodes`` (any of them).
 
     It does not require every slot to be served: a process keeps serving its domains while
-    another master fails over."""
+    another master fails over. ``blocking_pool=N``: at most N connections per node; the
+    sync client waits for a free one, the asyncio client raises MaxConnectionsError (read
+    as "unavailable, retry") - the AMI bridge bounds its own concurrency below N."""
     packer = kwargs.pop("command_packer", None)
     timeout = kwargs.pop("timeout", None)
     if asyncio:
