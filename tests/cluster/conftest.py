@@ -16,9 +16,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from redis_cluster import RedisCluster  # noqa: E402
-
-IMPLUS = str(Path(sys.executable).with_name("implus"))
+from redis_cluster import IMPLUS, RedisCluster  # noqa: E402
 
 
 @pytest.fixture

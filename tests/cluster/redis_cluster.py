@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ha"))
 from redis_ha import Node, _exe
 
 NODE_TIMEOUT_MS = 1500
+IMPLUS = str(Path(sys.executable).with_name("implus"))
+"""The `implus` command of this virtualenv."""
 MAX_LAG_S = 3
 
 

@@ -11,9 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import IMPLUS
 from domain_load import DomainLoad
-from redis_cluster import RedisCluster, domain_slot, read_on_replica
+from redis_cluster import IMPLUS, RedisCluster, domain_slot, read_on_replica
 
 from router.client import RouterClient
 from router.cluster import move_slot
