@@ -66,9 +66,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, kernel_only: bool = False) -> float:
+    """User + system CPU seconds of process `pid` (system only with `kernel_only`)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[12]) if kernel_only else int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -180,6 +182,7 @@ def main() -> None:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
         cpu0 = cpu_seconds(bridge.pid)
+        sys0 = cpu_seconds(bridge.pid, kernel_only=True)
         worker0 = cpu_seconds(worker.pid)
         redis0 = cpu_seconds(redis_proc.pid)
         own0 = cpu_seconds(os.getpid())
@@ -202,6 +205,7 @@ def main() -> None:
             time.sleep(0.05)
         time.sleep(0.5)
         cpu = cpu_seconds(bridge.pid) - cpu0
+        kernel = cpu_seconds(bridge.pid, kernel_only=True) - sys0
         worker_cpu = cpu_seconds(worker.pid) - worker0
         redis_cpu = cpu_seconds(redis_proc.pid) - redis0
         own = cpu_seconds(os.getpid()) - own0
@@ -221,6 +225,7 @@ def main() -> None:
             "elapsed_s": round(elapsed, 1),
             "bridge_cpu_s": round(cpu, 2),
             "bridge_cpu_ms_per_call": round(cpu * 1000 / args.calls, 2),
+            "bridge_kernel_cpu_ms_per_call": round(kernel * 1000 / args.calls, 2),
             "router_cpu_ms_per_call": round(worker_cpu * 1000 / args.calls, 2),
             "redis_cpu_ms_per_call": round(redis_cpu * 1000 / args.calls, 2),
             "fake_switch_cpu_s": round(own, 2),
