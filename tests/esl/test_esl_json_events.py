@@ -42,7 +42,7 @@ def test_recorded_hangup_complete_repeats_hangup_cause_with_one_value() -> None:
     assert len(hangup) == 1
     assert isinstance(hangup[0], ChannelEvent)
     assert hangup[0].hangup_cause == "NORMAL_CLEARING"
-    frame = [f for f in whole("06-inbound-call-json") if b"HANGUP_COMPLETE" in f.body][0]
+    frame = next(f for f in whole("06-inbound-call-json") if b"HANGUP_COMPLETE" in f.body)
     assert frame.body.count(b'"Hangup-Cause":"') == 2
     assert not _names_repeat(frame.body, len(json.loads(frame.body)))
 
