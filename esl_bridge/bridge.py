@@ -197,20 +197,17 @@ class EslBridge:
         self._write_status()
 
     def _on_event(self, event: EslEvent) -> None:
-        """From the ESL dispatcher: queue the event behind the earlier ones of its call."""
+        """From the ESL reader (`inline_events`: it must not block): queue the event behind
+        the earlier ones of its call."""
         presence = self.presence
         if isinstance(event, Registration):
             user = event.username or event.user
             self._calls.submit("phones", lambda: presence.registration(user, event.registered))
             return
         if isinstance(event, ChannelEvent):
-            uid = event.unique_id
-            # A leg the bridge placed rings an agent the router has reserved already: its
-            # phone turning busy and free again is not news (two heartbeats per call saved).
-            if event.name == "CHANNEL_CREATE" and not event.variable("implus_agent"):
-                self._calls.submit("phones", lambda: presence.channel_up(uid, event.channel_name))
-            elif event.name == "CHANNEL_HANGUP_COMPLETE":
-                self._calls.submit("phones", lambda: presence.channel_down(uid))
+            work = presence.work_for(event, pending=self._calls.busy("phones"))
+            if work is not None:
+                self._calls.submit("phones", work)
         if not may_tell(event):
             return
         key = self._event_key(event)
