@@ -40,6 +40,7 @@ setup(
     install_requires=[
         "redis>=5.0",
         "hiredis>=2.0",  # C reply parser: redis-py's pure-Python one dominates routing time
+        "orjson>=3.9",  # the ESL bridge decodes ~70 KB of JSON events per call
         "rule-engine>=4.5",
         "PyYAML>=6.0",
         "click>=8.1",

@@ -9,7 +9,9 @@ costs nothing), a real redis-server, one allocation worker (`implus router`) and
 each agent phone answers after --answer seconds, every call talks --talk seconds and the
 customer hangs up. Measured per call: park -> bridged (the caller hears the agent), which
 includes filing the request, the router's decision, ringing the agent, answer, accept and
-uuid_bridge. Also: calls that never connected, the bridge's CPU seconds.
+uuid_bridge. Also: calls that never connected, and the CPU per routed call of each process,
+separately: the bridge, the allocation worker (`implus router`), redis-server and this
+process (the fake switch and the load generator; a real switch costs its own CPU elsewhere).
 
 The last line printed is one JSON object.
 """
@@ -64,9 +66,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, kernel_only: bool = False) -> float:
+    """User + system CPU seconds of process `pid` (system only with `kernel_only`)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[12]) if kernel_only else int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -77,6 +81,11 @@ def main() -> None:
     ap.add_argument("--answer", type=float, default=0.05, help="agent phones answer after")
     ap.add_argument("--talk", type=float, default=2.0, help="seconds each call talks")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="sample the bridge with py-spy while the calls run (raw folded stacks to PATH)",
+    )
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="implus-eslbench-"))
@@ -117,14 +126,13 @@ def main() -> None:
         client.load_strategy(STRATEGY)
         env = {**os.environ, "BENCH_ESL": "ClueCon", "IMPLUS_REDIS_URL": url}
         implus = Path(sys.executable).with_name("implus")
-        procs.append(
-            subprocess.Popen(
-                [str(implus), "router", "--redis-url", url],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+        worker = subprocess.Popen(
+            [str(implus), "router", "--redis-url", url],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
+        procs.append(worker)
         bridge = subprocess.Popen(
             [sys.executable, "-m", "esl_bridge", "--config", str(work / "admin.yaml"),
              "--pbx", "fs1", "--log-level", "warning"],
@@ -166,7 +174,17 @@ def main() -> None:
         stop = threading.Event()
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
+        spy = None
+        if args.profile:
+            spy = subprocess.Popen(
+                [str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
+                 str(bridge.pid), "--format", "raw", "--gil", "--rate", "250", "-o", args.profile],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
         cpu0 = cpu_seconds(bridge.pid)
+        sys0 = cpu_seconds(bridge.pid, kernel_only=True)
+        worker0 = cpu_seconds(worker.pid)
+        redis0 = cpu_seconds(redis_proc.pid)
         own0 = cpu_seconds(os.getpid())
         start = time.monotonic()
         for n in range(args.calls):
@@ -180,8 +198,20 @@ def main() -> None:
             time.sleep(0.05)
         elapsed = time.monotonic() - start
         stop.set()
+        # The CPU of a call includes its end (hangup, records, the agent freed): measure once
+        # every leg is gone and the processes had half a second to finish with them.
+        gone_by = time.monotonic() + args.talk + 30
+        while fs.calls.legs and time.monotonic() < gone_by:
+            time.sleep(0.05)
+        time.sleep(0.5)
         cpu = cpu_seconds(bridge.pid) - cpu0
+        kernel = cpu_seconds(bridge.pid, kernel_only=True) - sys0
+        worker_cpu = cpu_seconds(worker.pid) - worker0
+        redis_cpu = cpu_seconds(redis_proc.pid) - redis0
         own = cpu_seconds(os.getpid()) - own0
+        if spy is not None:
+            spy.send_signal(2)  # py-spy writes its file on SIGINT
+            spy.wait(30)
         waits = sorted((bridged[u] - parked[u]) * 1000 for u in bridged)
         result = {
             "calls": args.calls,
@@ -195,7 +225,11 @@ def main() -> None:
             "elapsed_s": round(elapsed, 1),
             "bridge_cpu_s": round(cpu, 2),
             "bridge_cpu_ms_per_call": round(cpu * 1000 / args.calls, 2),
+            "bridge_kernel_cpu_ms_per_call": round(kernel * 1000 / args.calls, 2),
+            "router_cpu_ms_per_call": round(worker_cpu * 1000 / args.calls, 2),
+            "redis_cpu_ms_per_call": round(redis_cpu * 1000 / args.calls, 2),
             "fake_switch_cpu_s": round(own, 2),
+            "fake_switch_cpu_ms_per_call": round(own * 1000 / args.calls, 2),
         }
         log(json.dumps(result, indent=2))
         print(json.dumps(result))

@@ -36,6 +36,7 @@ from callflow.reconcile import Repairs
 from callflow.records import CallBook
 from callflow.steps import Flow
 from esl_bridge.agents import phones_on, push_agents
+from esl_bridge.batching import TickBatcher
 from esl_bridge.client import EslClient
 from esl_bridge.errors import EslError
 from esl_bridge.events import BackgroundJob, ChannelEvent, DialplanEvent, EslEvent, Registration
@@ -45,7 +46,7 @@ from esl_bridge.pbx import FreeSwitch
 from esl_bridge.presence import Presence
 from esl_bridge.reconcile import live_channel, rebuild_presence
 from esl_bridge.settings import BridgeSettings
-from esl_bridge.translate import facts_of, origination_uuid
+from esl_bridge.translate import facts_of, may_tell, origination_uuid
 from router.client import now_ms
 from router.connect import MasterWatch, master_identity
 from router.errors import RouterError
@@ -90,6 +91,8 @@ class EslBridge:
             clock=now_ms,
         )
         self.flow = CallFlow(self.ctx)
+        self.batcher = TickBatcher(router)
+        """Flows' and deferred writes' router steps, batched per loop iteration."""
         self.fs = FreeSwitch(self.esl, settings.api_timeout)
         self.intents = EslIntents(self.fs, config)
         self.deferred = Deferred()
@@ -170,7 +173,7 @@ class EslBridge:
         `concurrency` run at once; the others wait here (overload slows calls down, it
         does not drop them)."""
         with self._slots:
-            run_sync(flow, self.ctx, self.router.run, self.intents, self.deferred, key)
+            run_sync(flow, self.ctx, self.batcher.run, self.intents, self.deferred, key)
 
     # -- FreeSWITCH --------------------------------------------------------------------------
 
@@ -194,20 +197,19 @@ class EslBridge:
         self._write_status()
 
     def _on_event(self, event: EslEvent) -> None:
-        """From the ESL dispatcher: queue the event behind the earlier ones of its call."""
+        """From the ESL reader (`inline_events`: it must not block): queue the event behind
+        the earlier ones of its call."""
         presence = self.presence
         if isinstance(event, Registration):
             user = event.username or event.user
             self._calls.submit("phones", lambda: presence.registration(user, event.registered))
             return
         if isinstance(event, ChannelEvent):
-            uid = event.unique_id
-            # A leg the bridge placed rings an agent the router has reserved already: its
-            # phone turning busy and free again is not news (two heartbeats per call saved).
-            if event.name == "CHANNEL_CREATE" and not event.variable("implus_agent"):
-                self._calls.submit("phones", lambda: presence.channel_up(uid, event.channel_name))
-            elif event.name == "CHANNEL_HANGUP_COMPLETE":
-                self._calls.submit("phones", lambda: presence.channel_down(uid))
+            work = presence.work_for(event, pending=self._calls.busy("phones"))
+            if work is not None:
+                self._calls.submit("phones", work)
+        if not may_tell(event):
+            return
         key = self._event_key(event)
         self._calls.submit(key, lambda: self._handle_event(event, key))
 
@@ -255,7 +257,7 @@ class EslBridge:
 
     def _write_deferred(self, key: str) -> None:
         try:
-            self.router.run(self.deferred.op(self.ctx, key))
+            self.batcher.run(self.deferred.op(self.ctx, key))
         except (RouterError, redis.RedisError) as e:
             log.error("writing call records / transcript entries failed: %s", e)
 

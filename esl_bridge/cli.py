@@ -118,10 +118,12 @@ def run_bridge(
     """Build the bridge from the config and run it until SIGTERM/SIGINT (gevent patched)."""
     import gevent
 
+    from esl_bridge import redis_gevent
     from esl_bridge.bridge import EslBridge
     from esl_bridge.errors import BridgeConfigError
     from esl_bridge.settings import build_settings, read_config
     from router.client import RouterClient
+    from router.client.packer import HiredisPacker
     from router.connect import durability_from_url, redis_from_url
     from router.errors import RouterError
 
@@ -136,12 +138,14 @@ def run_bridge(
         )
     except BridgeConfigError as e:
         raise click.ClickException(str(e)) from None
+    redis_gevent.install()  # the pool's readiness check without gevent's poll (~10% CPU)
     # A pool that WAITS for a free connection: redis-py's default pool (100 connections)
     # raised "Too many connections" under a burst of calls and the flow was dropped.
     rds = redis_from_url(
         settings.redis_url,
         blocking_pool=settings.concurrency + 8,  # + command reader, presence, sweep
         pool_timeout=120,
+        **HiredisPacker.options(),  # arguments straight to hiredis: ~12 us less per script call
     )
     router = RouterClient(rds, settings.domain, durability=durability_from_url(settings.redis_url))
     try:

@@ -70,6 +70,12 @@ class EslSettings:
     connect_timeout: float = 5.0
     command_timeout: float = 5.0
     event_format: Literal["json", "plain"] = "json"
+    inline_events: bool = False
+    """Hand each event to `on_event` in the reader greenlet, without greenswitch's queue and
+    dispatcher greenlet (one queue put, one wake-up and two switches less per event). Only
+    for an `on_event` that never blocks - the ESL bridge's only queues the event: a
+    blocking one would stop the reading, and an `api` call from it would wait forever for
+    its own reply."""
     backoff_initial: float = 0.25
     backoff_max: float = 1.5
     """A restarted FreeSWITCH refuses connections for 7-10 s: a delay that has grown longer
@@ -212,6 +218,7 @@ class EslClient:
                 self.settings.password,
                 connect_timeout=self.settings.connect_timeout,
                 command_timeout=self.settings.command_timeout,
+                inline_events=self.settings.inline_events,
             )
             try:
                 self._open(conn)

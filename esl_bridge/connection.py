@@ -79,9 +79,13 @@ class EslConnection(InboundESL):
         *,
         connect_timeout: float = 5.0,
         command_timeout: float = 5.0,
+        inline_events: bool = False,
     ) -> None:
         super().__init__(host, port, password, timeout=connect_timeout)
         self.command_timeout = command_timeout
+        self.inline_events = inline_events
+        """Hand events to the subscriber in the reader greenlet (see `EslSettings`)."""
+        self._inline: tuple[frozenset[str], EventCallback] | None = None
         self.closed = gevent.event.Event()
         self.close_reason: EslError | None = None
         self.disconnect_notice: str | None = None
@@ -134,9 +138,11 @@ class EslConnection(InboundESL):
             if item.event is not None:
                 callback(item.event)
 
-        for name in (*names, *subclasses):
-            if name != "CUSTOM":
-                self.register_handle(name, deliver)
+        wanted = frozenset(name for name in (*names, *subclasses) if name != "CUSTOM")
+        for name in wanted:
+            self.register_handle(name, deliver)
+        if self.inline_events:
+            self._inline = (wanted, callback)
 
     # -- reading (replaces greenswitch's receive_events / handle_event) ---------------------
 
@@ -191,6 +197,15 @@ class EslConnection(InboundESL):
             log.error("%s: dropping a malformed event (%s): %r", self.where, e, frame.body[:300])
             return
         subclass = subclass_of(event)
+        inline = self._inline
+        if inline is not None:
+            wanted, callback = inline
+            if (subclass if event.name == "CUSTOM" else event.name) in wanted:
+                try:
+                    callback(event)
+                except Exception:  # as greenswitch's dispatcher: the reading goes on
+                    log.exception("%s: handling %s failed", self.where, event.name)
+            return
         headers = {"Event-Name": event.name, "Content-Type": frame.content_type}
         if subclass:
             headers["Event-Subclass"] = subclass

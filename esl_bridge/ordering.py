@@ -44,5 +44,9 @@ class PerKey(Generic[T]):
             if self._queues.get(key) is queue:
                 del self._queues[key]
 
+    def busy(self, key: str) -> bool:
+        """True while an item of `key` is queued or being handled."""
+        return key in self._queues
+
     def __len__(self) -> int:
         return len(self._queues)

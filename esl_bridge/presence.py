@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from esl_bridge.events import ChannelEvent
 from router.errors import NotFound, RouterError
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,25 @@ class Presence:
             return
         self.channels[uuid] = endpoint
         self.publish(endpoint)
+
+    def work_for(self, event: ChannelEvent, *, pending: bool) -> Callable[[], None] | None:
+        """What a channel event asks of presence (run it in the phones' queue), or None when
+        it cannot change anything (`pending`: phone work is queued or running):
+        - a leg the bridge placed (`implus_agent`) rings an agent the router has reserved
+          already: its phone turning busy and free again is not news (two heartbeats saved);
+        - a channel of no agent's phone (a caller's) is none of presence's business;
+        - the end of a channel presence does not hold, with no phone work pending, either."""
+        uid = event.unique_id
+        if event.name == "CHANNEL_CREATE":
+            if event.variable("implus_agent"):
+                return None
+            if channel_user(event.channel_name) not in self.agents():
+                return None
+            name = event.channel_name
+            return lambda: self.channel_up(uid, name)
+        if event.name == "CHANNEL_HANGUP_COMPLETE" and (pending or uid in self.channels):
+            return lambda: self.channel_down(uid)
+        return None
 
     def channel_down(self, uuid: str) -> None:
         endpoint = self.channels.pop(uuid, None)

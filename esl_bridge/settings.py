@@ -116,6 +116,7 @@ def build_settings(
         password=password,
         events=BRIDGE_EVENTS,
         custom_subclasses=(*DEFAULT_SUBCLASSES, *DIALPLAN_SUBCLASSES),
+        inline_events=True,  # EslBridge._on_event only queues: it never blocks
     )
     return BridgeSettings(
         pbx_id=pbx_id, esl=esl, redis_url=url, domain=domain, push_agents=push_agents, **tuning

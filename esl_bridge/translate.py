@@ -34,6 +34,22 @@ def _int(value: str | None) -> int:
     return int(value) if value and value.isdigit() else 0
 
 
+FACT_CHANNEL_EVENTS = frozenset(
+    {"CHANNEL_PARK", "CHANNEL_BRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"}
+)
+"""The channel events that can tell a fact (the others feed presence only)."""
+
+
+def may_tell(event: EslEvent) -> bool:
+    """False when `event` tells no fact whatever calls the bridge holds: it need not wait
+    for its call's turn at all (a CHANNEL_CREATE, the result of a uuid_bridge...)."""
+    if isinstance(event, ChannelEvent):
+        return event.name in FACT_CHANNEL_EVENTS
+    if isinstance(event, BackgroundJob):  # its facts do not depend on the calls held
+        return bool(facts_of(event, lambda _uid: False))
+    return isinstance(event, DialplanEvent)
+
+
 def facts_of(event: EslEvent, known: Callable[[str], bool]) -> list[f.Fact]:
     """The facts `event` tells; `known(uuid) -> bool` says whether the bridge holds a call
     with that channel."""

@@ -8,7 +8,7 @@ ARGV), the pipelines and the reload of scripts Redis forgot are written once her
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import redis
@@ -196,14 +196,64 @@ class RouterClient(_Driver):
         call.__doc__ = op.__doc__
         return call
 
-    def run(self, op: Op[T]) -> T:
-        """Drive an operation (a RouterOps generator, or several combined) to its result."""
+    def run(self, op: Op[T], execute: Callable[[Step], Any] | None = None) -> T:
+        """Drive an operation (a RouterOps generator, or several combined) to its result;
+        `execute` runs its steps instead of this client's own round trips (a batching
+        caller, e.g. the ESL bridge's `esl_bridge.batching.TickBatcher`)."""
         try:
-            return run_sync(op, self._execute)
+            return run_sync(op, execute or self._execute)
         except (redis.RedisError, RedisClusterException) as e:
             if not connect.is_failover_error(e):
                 raise
             raise _unavailable(e) from e
+
+    def wants_confirmation(self, step: Step) -> bool:
+        """True if `step` must wait for the replicas' acknowledgement (run it on its own)."""
+        return self.confirmer is not None and self.confirmer.wants(step)
+
+    def execute_many(self, steps: Sequence[Step]) -> list[Any]:
+        """Several steps (scripts, commands, batches; none needing confirmation) in ONE
+        pipeline. Per step: its reply (a batch's: the list of its replies), or the exception
+        it ended with - the caller raises it, as `execute` would have.
+
+        On a Redis Cluster each step goes on its own (to its slot's master, following a
+        moved slot as :meth:`execute` does): one pipeline is only sure to reach one node."""
+        if self.pinned:
+            return [self._attempt(step) for step in steps]
+        items: list[Script | Command] = []
+        spans: list[tuple[int, int]] = []
+        for step in steps:
+            part = step.items if isinstance(step, Batch) else (step,)
+            spans.append((len(items), len(part)))
+            items.extend(part)
+        whole = Batch(tuple(items))
+        try:
+            with self.redis.pipeline(transaction=False) as pipe:
+                self._fill(pipe, whole)
+                replies = pipe.execute(raise_on_error=False)
+        except redis.RedisError as e:
+            return [e] * len(steps)
+        for i, item in self._forgotten(whole, replies):
+            script, keys, args = self._call(item)
+            try:
+                replies[i] = script(keys=keys, args=args, client=self.redis)
+            except redis.RedisError as e:
+                replies[i] = e
+        out: list[Any] = []
+        for step, (start, n) in zip(steps, spans, strict=True):
+            part = replies[start : start + n]
+            if isinstance(step, Batch):
+                bad = next((r for r in part if isinstance(r, Exception)), None)
+                out.append(bad if bad is not None else part)
+            else:
+                out.append(part[0])
+        return out
+
+    def _attempt(self, step: Step) -> Any:
+        try:
+            return self._execute(step)
+        except (redis.RedisError, RedisClusterException) as e:
+            return e
 
     def execute(self, step: Step) -> Any:
         """Run one script/command/batch directly (the allocation workers use this)."""

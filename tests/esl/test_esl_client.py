@@ -187,3 +187,35 @@ def test_backoff_never_waits_longer_than_its_cap() -> None:
     )
     assert max(delays) <= settings.backoff_max <= 1.5
     assert min(delays[10:]) >= settings.backoff_max / 2  # not hammering a dead host either
+
+
+def test_inline_events_reach_the_handler_in_order_from_the_reader(
+    make_client, fake_fs: FakeFreeSwitch
+) -> None:
+    """`inline_events`: no dispatcher greenlet in between; the same events, in order, and a
+    handler that fails does not stop the reading (nor do unsubscribed events arrive)."""
+    client, recorder = make_client(inline_events=True)
+    delivered_by: set[object] = set()
+    seen = recorder.events.append
+
+    def handler(event) -> None:
+        delivered_by.add(gevent.getcurrent())
+        if isinstance(event, PresenceIn) and event.status == "Registered":
+            raise RuntimeError("a handler bug")
+        seen(event)
+
+    client.on_event = handler
+    client.start()
+    assert client.wait_connected(5)
+    fake_fs.wait_for_clients(1)
+    fake_fs.register("1001", "pbx.example", "127.0.0.1:5094")
+    fake_fs.unregister("1001", "pbx.example", "127.0.0.1:5094")
+    job = client.bgapi("status")
+    assert job.wait(5).body.startswith("UP ")
+    recorder.wait_for(lambda: len(recorder.events) >= 4, what="4 events")
+    kinds = [type(e).__name__ for e in recorder.events]
+    assert kinds == ["Registration", "PresenceIn", "Registration", "BackgroundJob"]
+    assert recorder.events[2].subclass == "sofia::unregister"
+    conn = client._conn
+    assert conn is not None and delivered_by == {conn._receive_events_greenlet}
+    assert conn._esl_event_queue.qsize() == 0

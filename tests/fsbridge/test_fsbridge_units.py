@@ -124,6 +124,35 @@ def test_channel_names_give_the_phone_user() -> None:
 # -- what the router and FreeSWITCH send -------------------------------------------------------
 
 
+def test_presence_queues_work_only_for_events_that_can_change_a_phone() -> None:
+    from esl_bridge.events import ChannelEvent
+    from esl_bridge.presence import Presence
+    from esl_bridge.wire import RawEvent
+
+    presence = Presence(router=None, agents=lambda: {"1001": "anna"}, ttl=90)
+
+    def event(name: str, uid: str, channel: str, **variables: str) -> ChannelEvent:
+        headers = [("Event-Name", name), ("Unique-ID", uid), ("Channel-Name", channel)]
+        headers += [(f"variable_{k}", v) for k, v in variables.items()]
+        made = event_from_raw(RawEvent(headers))
+        assert isinstance(made, ChannelEvent)
+        return made
+
+    phone = "sofia/internal/1001@10.0.0.5:5060"
+    caller = "sofia/external/+4930123@10.0.0.9"
+    assert presence.work_for(event("CHANNEL_CREATE", "c1", caller), pending=False) is None
+    placed = event("CHANNEL_CREATE", "a1", phone, implus_agent="anna")
+    assert presence.work_for(placed, pending=False) is None
+    private = presence.work_for(event("CHANNEL_CREATE", "p1", phone), pending=False)
+    assert private is not None
+    end = event("CHANNEL_HANGUP_COMPLETE", "p1", phone)
+    assert presence.work_for(end, pending=True) is not None  # its CREATE may still be queued
+    assert presence.work_for(end, pending=False) is None  # presence does not hold p1 (yet)
+    presence.channels["p1"] = "1001"
+    assert presence.work_for(end, pending=False) is not None
+    assert presence.work_for(event("CHANNEL_PARK", "p1", phone), pending=True) is None
+
+
 def test_dialplan_custom_events_name_their_channel() -> None:
     raw = parse_plain_event(
         b"Event-Subclass: implus%3A%3Aoverflow\nEvent-Name: CUSTOM\nImplus-Service: billing\n"

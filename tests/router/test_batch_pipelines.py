@@ -57,3 +57,30 @@ def test_async_batch_sends_no_script_exists_and_survives_a_flush(redis_url: str)
 
 def _one(step):  # type: ignore[no-untyped-def]
     return (yield step)
+
+
+def test_execute_many_sends_several_steps_in_one_pipeline(redis_url: str) -> None:
+    """RouterClient.execute_many (the ESL bridge's batcher): per step its reply or its own
+    error, a batch's replies as a list (its first error instead), scripts Redis forgot
+    loaded again."""
+    client = RouterClient.from_url(redis_url)
+    plain = redis.Redis.from_url(redis_url, decode_responses=True)
+    plain.set("text", "abc")
+    plain.script_flush()
+    replies = client.execute_many(
+        [
+            cmd("INCR", "n"),
+            _batch(),
+            cmd("INCR", "text"),
+            Batch((cmd("INCR", "n"), cmd("GET", "n"))),
+        ]
+    )
+    assert replies[0] == 1
+    assert [r[0] for r in (replies[1][0], replies[1][2])] == [0, 0]
+    assert isinstance(replies[2], redis.ResponseError)
+    assert replies[3] == [2, "2"]
+    assert isinstance(
+        client.execute_many([Batch((cmd("INCR", "text"), cmd("PING")))])[0], redis.ResponseError
+    )
+    client.close()
+    plain.close()
