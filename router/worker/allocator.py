@@ -37,6 +37,19 @@ REDECIDE_ROUNDS = 3
 """Fresh decisions for a request that lost every candidate to other workers."""
 REROUTE_BATCH = 500
 """Waiting requests decided again per round when a new strategy is loaded."""
+RESERVE_CHUNK = 64
+"""Decisions per ``reserve_batch`` script call: one call's Redis time stays a few ms, so
+other clients are not kept waiting behind a long batch."""
+
+Pick = tuple[RoutingRequest, "Plan | None", str, dict[str, Any]]
+"""A decision to reserve: the request, its plan, the agent, the trace."""
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""Traces in compact JSON (read back by ``explain``; smaller to send and to store)."""
+
+
+def _queues_json(plan: Plan) -> str:
+    return _dumps(list(plan.queues))
 
 
 class Allocator:
@@ -143,10 +156,9 @@ class Allocator:
         lost race. Returns the decisions none of whose candidates could be reserved."""
         if not offers:
             return []
-        steps = [
-            self._reserve_step(d.request, d.plan, d.candidates[0], d.trace, now) for d in offers
-        ]
-        replies = self.client.execute(Batch(tuple(steps)))
+        replies = self._reserve_batch(
+            [(d.request, d.plan, d.candidates[0], d.trace) for d in offers], now
+        )
         lost = []
         for d, reply in zip(offers, replies, strict=True):
             if int(reply[0]) == 1:
@@ -190,6 +202,19 @@ class Allocator:
         self.stats.lost_races += 1
         self.view.correct(reply[2] if len(reply) > 2 else None)
 
+    def _reserve_batch(self, picks: list[Pick], now: int) -> list[list[Any]]:
+        """Reserve every (request, plan, agent, trace) pick: one ``reserve_batch`` script
+        call per RESERVE_CHUNK picks, all in one pipeline; one reply per pick, in order."""
+        version = self.view.strategy.version
+        steps = []
+        for start in range(0, len(picks), RESERVE_CHUNK):
+            args: list[Any] = [version, TRACE_TTL_S]
+            for request, plan, agent_id, trace in picks[start : start + RESERVE_CHUNK]:
+                args += self._decision_args(request, plan, agent_id, trace, now)
+            steps.append(Script("reserve_batch", tuple(args)))
+        replies = self.client.execute(Batch(tuple(steps)))
+        return [reply for chunk in replies for reply in chunk]
+
     def _reserve_step(
         self,
         request: RoutingRequest,
@@ -198,23 +223,36 @@ class Allocator:
         trace: dict[str, Any],
         now: int,
     ) -> Script:
-        assert plan is not None
-        deadline = now + int(plan.offer_timeout * 1000)
+        """One ``reserve`` call (a single decision: a retry, an agent-side match)."""
+        rid, aid, oid, deadline, queues, score, rule, step, text = self._decision_args(
+            request, plan, agent_id, trace, now
+        )
+        version = self.view.strategy.version
         return Script(
             "reserve",
-            (
-                request.id,
-                agent_id,
-                new_id(),
-                deadline,
-                json.dumps(list(plan.queues)),
-                queue_score(request.created, plan.priority + request.priority),
-                plan.rule,
-                plan.step,
-                self.view.strategy.version,
-                json.dumps(trace),
-                TRACE_TTL_S,
-            ),
+            (rid, aid, oid, deadline, queues, score, rule, step, version, text, TRACE_TTL_S),
+        )
+
+    @staticmethod
+    def _decision_args(
+        request: RoutingRequest,
+        plan: Plan | None,
+        agent_id: str,
+        trace: dict[str, Any],
+        now: int,
+    ) -> tuple[Any, ...]:
+        """One decision as ``reserve_batch`` takes it (9 values)."""
+        assert plan is not None
+        return (
+            request.id,
+            agent_id,
+            new_id(),
+            now + int(plan.offer_timeout * 1000),
+            _queues_json(plan),
+            queue_score(request.created, plan.priority + request.priority),
+            plan.rule,
+            plan.step,
+            _dumps(trace),
         )
 
     def _enqueue_step(self, d: Decision) -> Script:
