@@ -8,6 +8,7 @@ atomic scripts, where a lost race is a normal outcome and the next candidate is 
 from __future__ import annotations
 
 import heapq
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -26,7 +27,19 @@ TRACE_CONSIDERED = 8
 PRIORITY_WEIGHT = 10**13
 """Queue score = created ms - priority * this: higher priority first, then older first."""
 
+SHARE_WINDOW = 4
+"""With a worker share (k of n), the eligible agents per worker looked at for one of its
+own share before the best agent is taken whoever's share it is."""
+
 Outcome = Literal["offer", "wait", "overflow"]
+Share = tuple[int, int]
+"""(k, n): this worker is the k-th of n; it prefers the agents of its share (agent id's
+CRC32 mod n == k), so workers deciding at once do not all pick the same best agent."""
+
+
+def in_share(agent_id: str, share: Share) -> bool:
+    """Whether ``agent_id`` belongs to worker share ``share`` (the same in every process)."""
+    return zlib.crc32(agent_id.encode()) % share[1] == share[0]
 
 
 def queue_score(created_ms: int, priority: int) -> int:
@@ -108,8 +121,13 @@ def decide(
     strategy: Strategy,
     view: AgentView,
     now_ms: int,
+    share: Share | None = None,
 ) -> Decision:
-    """Choose agents for a queued request, or say it waits or overflows, with a trace."""
+    """Choose agents for a queued request, or say it waits or overflows, with a trace.
+
+    With ``share`` (k, n), of the SHARE_WINDOW * n best eligible agents of a target the
+    first in this worker's share is chosen (the best overall when none is): n workers
+    deciding at once spread over the best agents instead of racing for the same one."""
     waited = max(0.0, (now_ms - request.created) / 1000)
     plan, notes = plan_for(request, strategy, now_ms)
     trace: dict[str, Any] = {
@@ -182,7 +200,7 @@ def decide(
         notes.append(f"known agent {known} is offline: routing by the strategy")
 
     considered: list[dict[str, Any]] = []
-    picks = _candidates(request, plan, view, now_ms, considered)
+    picks = _candidates(request, plan, view, now_ms, considered, share=share)
     trace["considered"] = considered
     if not picks:
         trace.update(
@@ -190,6 +208,8 @@ def decide(
         )
         return Decision(request, "wait", plan, next_check=next_check, trace=trace)
     trace.update(outcome="offer", chosen=picks[0], why=_why(plan, view.get(picks[0])))
+    if share is not None and share[1] > 1 and picks[0] not in plan.preferred_agents:
+        trace["share"] = f"worker {share[0] + 1} of {share[1]}"
     return Decision(request, "offer", plan, picks, next_check=next_check, trace=trace)
 
 
@@ -207,9 +227,12 @@ def _candidates(
     now_ms: int,
     considered: list[dict[str, Any]],
     limit: int = 0,
+    share: Share | None = None,
 ) -> list[str]:
     channel = request.channel
     limit = limit or (WEIGHTED_POOL if plan.order == "weighted_random" else 1)
+    if limit != 1 or share is None or share[1] <= 1:
+        share = None  # a weighted draw or a ranking spreads (or lists) on its own
     chosen: list[str] = []
     for agent_id in plan.preferred_agents:
         agent = view.get(agent_id)
@@ -220,6 +243,7 @@ def _candidates(
         if why is None:
             chosen.append(agent_id)
     per_target: list[list[tuple[Any, str]]] = []
+    window = SHARE_WINDOW * share[1] if share else limit
     for target in plan.targets:
         found: list[tuple[Any, str]] = []
         ready = view.ready(target.queue, channel, plan.order, plan.order_skill)
@@ -233,11 +257,14 @@ def _candidates(
                     (view.order_key(agent, channel, plan.order, plan.order_skill), agent.id)
                 )
                 _note(considered, agent.id, target.queue, None)
-                if len(found) >= limit:
+                if share is not None and in_share(agent.id, share):
+                    found = [found[-1]]
+                    break
+                if len(found) >= window:
                     break
             elif why is not None:
                 _note(considered, agent.id, target.queue, why)
-        per_target.append(found)
+        per_target.append(found[:limit])
     merged = [agent_id for _key, agent_id in heapq.merge(*per_target)]
     for agent_id in merged:
         if agent_id not in chosen:

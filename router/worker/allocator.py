@@ -55,7 +55,15 @@ def _queues_json(plan: Plan) -> str:
 class Allocator:
     """Carries out routing decisions for one worker."""
 
-    def __init__(self, client: RouterClient, view: WorkerView, stats: WorkerStats) -> None:
+    def __init__(
+        self,
+        client: RouterClient,
+        view: WorkerView,
+        stats: WorkerStats,
+        share: tuple[int, int] | None = None,
+    ) -> None:
+        self.share = share
+        """This worker's share of the agents (WorkerSettings.share)."""
         self.client = client
         self.keys = client.keys
         self.redis: Any = client.redis
@@ -93,7 +101,7 @@ class Allocator:
         """Decide one by one, counting each pick in the view so a batch does not overfill."""
         decisions = []
         for r in requests:
-            d = decide(r, self.view.strategy, self.view.agents, now)
+            d = decide(r, self.view.strategy, self.view.agents, now, self.share)
             if d.outcome == "offer":
                 self.view.optimistic(d.candidates[0], r.channel, now)
             decisions.append(d)

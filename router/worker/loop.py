@@ -48,7 +48,7 @@ class Worker:
         """Read at every round: a test (or an operator's hook) may replace it."""
         self.stats = WorkerStats()
         self.view = WorkerView(client)
-        self.allocator = Allocator(client, self.view, self.stats)
+        self.allocator = Allocator(client, self.view, self.stats, self.settings.share)
         self.housekeeping = Housekeeping(self)
         self._stopping = False
 
@@ -116,7 +116,7 @@ class Worker:
         restarted server, without the last changes the view saw; rebuild the view, the
         strategy and the group membership from it."""
         self.view = WorkerView(self.client)
-        self.allocator = Allocator(self.client, self.view, self.stats)
+        self.allocator = Allocator(self.client, self.view, self.stats, self.settings.share)
         self.start()
 
     def step(self, block_ms: int | None = None) -> int:

@@ -165,7 +165,6 @@ def test_a_keys_header_reads_across_lines_and_remarks():
     ]
 
 
-
 def test_per_item_keys_follow_the_fixed_ones_for_every_item_of_the_call():
     keys = Keys()
     item = ["r1", "a1", "o1", 5, "[]", 0, "rule", 0, ""]
@@ -199,6 +198,7 @@ def test_per_item_keys_follow_the_fixed_ones_for_every_item_of_the_call():
 def test_a_bad_per_item_keys_header_is_refused(line, problem):
     with pytest.raises(ScriptHeaderError, match=re.escape(problem)):
         scripts.parse_repeated("demo", f"-- KEYS: 1 timers\n{line}\n-- ARGV: 3 n\nreturn 1\n")
+
 
 def test_the_key_table_in_the_docs_is_the_one_in_keys_py():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "router-api.md").read_text()
