@@ -41,7 +41,6 @@ from router.keys import TEMPLATES, Keys, parts_of
 NAMES = (
     "submit",
     "enqueue",
-    "reserve",
     "reserve_batch",
     "accept",
     "release",

@@ -1,7 +1,7 @@
 """Allocation: routing requests to agents and free agents to waiting requests.
 
 Decisions are pure (:mod:`router.allocation`) over the worker's view; carrying them out
-goes through the atomic scripts (``reserve``, ``enqueue``, ``overflow``), where a lost race
+goes through the atomic scripts (``reserve_batch``, ``enqueue``, ``overflow``), where a lost race
 is a normal outcome: the view is corrected and the next candidate is tried.
 """
 
@@ -184,19 +184,12 @@ class Allocator:
 
     def _try_rest(self, d: Decision, now: int) -> bool:
         for agent_id in d.candidates[1:]:
-            reply = self.client.execute(
-                self._reserve_step(
-                    d.request,
-                    d.plan,
-                    agent_id,
-                    {
-                        **d.trace,
-                        "chosen": agent_id,
-                        "why": f"{d.trace.get('chosen')} was taken: next candidate",
-                    },
-                    now,
-                )
-            )
+            trace = {
+                **d.trace,
+                "chosen": agent_id,
+                "why": f"{d.trace.get('chosen')} was taken: next candidate",
+            }
+            (reply,) = self._reserve_batch([(d.request, d.plan, agent_id, trace)], now)
             if int(reply[0]) == 1:
                 self.view.optimistic(agent_id, d.request.channel, now)
                 self.stats.offers += 1
@@ -223,24 +216,6 @@ class Allocator:
         replies = self.client.execute(Batch(tuple(steps)))
         return [reply for chunk in replies for reply in chunk]
 
-    def _reserve_step(
-        self,
-        request: RoutingRequest,
-        plan: Plan | None,
-        agent_id: str,
-        trace: dict[str, Any],
-        now: int,
-    ) -> Script:
-        """One ``reserve`` call (a single decision: a retry, an agent-side match)."""
-        rid, aid, oid, deadline, queues, score, rule, step, text = self._decision_args(
-            request, plan, agent_id, trace, now
-        )
-        version = self.view.strategy.version
-        return Script(
-            "reserve",
-            (rid, aid, oid, deadline, queues, score, rule, step, version, text, TRACE_TTL_S),
-        )
-
     @staticmethod
     def _decision_args(
         request: RoutingRequest,
@@ -249,7 +224,8 @@ class Allocator:
         trace: dict[str, Any],
         now: int,
     ) -> tuple[Any, ...]:
-        """One decision as ``reserve_batch`` takes it (9 values)."""
+        """One decision as ``reserve_batch`` takes it (9 values: request, agent, offer,
+        deadline, queues, score, rule, goal step, trace)."""
         assert plan is not None
         return (
             request.id,
@@ -284,11 +260,13 @@ class Allocator:
 
     # --- agents looking for requests ---------------------------------------------------
 
-    def serve_agents(self, ids: list[str]) -> None:
+    def serve_agents(self, ids: list[str], again: bool = True) -> None:
         """Agents who became free take the best waiting requests they can serve.
 
-        The queue heads are read once for the whole batch of agents, so a burst of agents
-        becoming free costs three round trips, not three per agent.
+        The queue heads are read once for the whole batch of agents and every match is
+        reserved in one batch, so a burst of agents becoming free costs four round trips,
+        not three per agent and one per match. Agents that lost a request to another
+        worker look once more at the fresh queue heads (``again``).
         """
         now = self.clock()
         replies = self.client.execute(batch_read(self.keys.agent, ids))
@@ -310,33 +288,41 @@ class Allocator:
         if not ids_waiting:
             return
         line = waiting_line(self.read_requests(ids_waiting), self.view.strategy, now)
+        picks: list[tuple[str, Match]] = []
         for agent in agents:
             if not line:
-                return
-            self._serve_agent(agent, line, now)
+                break
+            picks += self._matches(agent, line, now)
+        if not picks:
+            return
+        replies = self._reserve_batch([(m.request, m.plan, a, m.trace) for a, m in picks], now)
+        retry = []
+        for (agent_id, match), reply in zip(picks, replies, strict=True):
+            if int(reply[0]) == 1:
+                self.stats.offers += 1
+                continue
+            self._lost(reply)
+            if str(reply[1]).startswith("request"):
+                # another worker took the request: the slot we counted was never taken
+                self.view.optimistic(agent_id, match.request.channel, now, -1)
+                retry.append(agent_id)
+        if retry and again:
+            self.serve_agents(list(dict.fromkeys(retry)), again=False)
 
-    def _serve_agent(self, agent: AgentState, line: list[Waiting], now: int) -> None:
+    def _matches(self, agent: AgentState, line: list[Waiting], now: int) -> list[tuple[str, Match]]:
+        """The requests of ``line`` the agent takes, best first, while it has room (each
+        counted in the view at once); they leave ``line``."""
+        out = []
+        version = self.view.strategy.version
         while line:
-            match = choose_request(agent, line, self.view.agents, now, self.view.strategy.version)
+            match = choose_request(agent, line, self.view.agents, now, version)
             if match is None:
-                return
+                break
             line[:] = [w for w in line if w.request.id != match.request.id]
-            if not self._reserve_match(agent, match, now):
-                current = self.view.agents.get(agent.id)
-                if current is None or current.unavailable_reason(match.request.channel, now):
-                    return
-            agent = self.view.agents.get(agent.id) or agent
-
-    def _reserve_match(self, agent: AgentState, match: Match, now: int) -> bool:
-        reply = self.client.execute(
-            self._reserve_step(match.request, match.plan, agent.id, match.trace, now)
-        )
-        if int(reply[0]) == 1:
-            self.stats.offers += 1
+            out.append((agent.id, match))
             self.view.optimistic(agent.id, match.request.channel, now)
-            return True
-        self._lost(reply)
-        return False
+            agent = self.view.agents.get(agent.id) or agent
+        return out
 
     # --- offers that timed out, strategy changes -------------------------------------
 

@@ -181,7 +181,7 @@ def test_per_item_keys_follow_the_fixed_ones_for_every_item_of_the_call():
     ]
     assert got[9] == keys.request("r2") and len(got) == 15
     assert scripts.keys_for("reserve_batch", keys, [7, 60]) == got[:3]
-    assert scripts.repeated_keys("reserve") is None
+    assert scripts.repeated_keys("accept") is None
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """``reserve_batch``: several decisions reserved in one script call, each checked on its
-own exactly as ``reserve`` checks one, in order; one refusal does not undo the others.
-Real redis-server; the worker carries its first-choice reservations out this way."""
+own (test_scripts.py checks one decision's refusals against the Python view), in order;
+one refusal does not undo the others. Real redis-server; every reservation a worker makes
+goes through it."""
 
 from __future__ import annotations
 
