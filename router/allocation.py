@@ -278,9 +278,16 @@ def _candidates(
 def _refusal(
     request: RoutingRequest, targets: Sequence[Target], agent: AgentState, now_ms: int
 ) -> str | None:
-    if not any(t.admits(agent.profile.skills) for t in targets):
+    skills = agent.profile.skills
+    for t in targets:
+        if t.admits(skills):
+            break
+    else:
         return "skills below the minimum"
-    return agent.unavailable_reason(request.channel, now_ms) or _rejected(request, agent.id, now_ms)
+    why = agent.unavailable_reason(request.channel, now_ms)
+    if why is None and request.rejected_until:
+        return _rejected(request, agent.id, now_ms)
+    return why
 
 
 def _rejected(request: RoutingRequest, agent_id: str, now_ms: int) -> str | None:
