@@ -14,6 +14,7 @@ chores run (:mod:`router.worker.housekeeping`), and a batch of work items is all
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
 import socket
@@ -79,6 +80,7 @@ class Worker:
 
     def run(self) -> None:
         self.start()
+        _freeze_heap()
         outage = False
         while not self._stopping:
             try:
@@ -118,6 +120,7 @@ class Worker:
         self.view = WorkerView(self.client)
         self.allocator = Allocator(self.client, self.view, self.stats, self.settings.share)
         self.start()
+        _freeze_heap()
 
     def step(self, block_ms: int | None = None) -> int:
         """One round: sync the view, run due housekeeping, handle one batch of work."""
@@ -165,3 +168,10 @@ class Worker:
         if agents:
             allocator.serve_agents(list(dict.fromkeys(agents)))
         self.redis.xack(self.keys.work(), WORK_GROUP, *[e[0] for e in entries])
+
+
+def _freeze_heap() -> None:
+    """Keep what start-up loaded (the agent view: ~60,000 objects for 10,000 agents) out of
+    the garbage collector's full passes, each of which paused the worker ~10-25 ms."""
+    gc.collect()
+    gc.freeze()
