@@ -52,6 +52,7 @@ class Worker:
         self.allocator = Allocator(client, self.view, self.stats, self.settings.share)
         self.housekeeping = Housekeeping(self)
         self._stopping = False
+        self._just_synced = False
 
     def start(self) -> None:
         """Create the consumer group if needed, load the strategy and the agent view."""
@@ -124,7 +125,9 @@ class Worker:
 
     def step(self, block_ms: int | None = None) -> int:
         """One round: sync the view, run due housekeeping, handle one batch of work."""
-        self.view.sync()
+        if not self._just_synced:
+            self.view.sync()
+        self._just_synced = False
         self.housekeeping.run_due()
         reply = self.redis.xreadgroup(
             WORK_GROUP,
@@ -137,6 +140,10 @@ class Worker:
         if entries:
             self.view.sync()
             self.handle(entries)
+            # The view was synced right before this batch, and the next round syncs again
+            # once it has work: a sync at its start would be one more round trip per batch
+            # (the feed then holds little but the echo of our own reservations).
+            self._just_synced = True
         return len(entries)
 
     def handle(self, entries: list[tuple[str, dict[str, str]]]) -> None:
