@@ -338,13 +338,14 @@ def test_workers_with_shares_spread_over_the_best_agents_instead_of_racing():
 def test_a_share_without_an_eligible_agent_near_the_top_takes_the_best_one():
     from router.allocation import SHARE_WINDOW, in_share
 
-    team = [agent(f"h{i}", skills={"booking": 1}, idle=i) for i in range(40)]
+    team = [agent(f"h{i:03}", skills={"booking": 1}, idle=i) for i in range(300)]
     theirs = [a for a in team if not in_share(a.id, (0, 2))]
     d = decide(request(customer={"order": "idle"}), STRATEGY, view_of(*theirs), NOW, (0, 2))
     assert d.candidates == [theirs[0].id]  # nobody of its own: the best of the others
     # only agents of its share far down the order: the best overall still wins
     ours = [a for a in team if in_share(a.id, (0, 2))]
     late = dataclasses.replace(ours[0], idle_since=10_000)
+    assert len(theirs) > SHARE_WINDOW * 2
     view = view_of(*theirs[: SHARE_WINDOW * 2], late)
     d = decide(request(customer={"order": "idle"}), STRATEGY, view, NOW, (0, 2))
     assert d.candidates == [theirs[0].id]
