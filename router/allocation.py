@@ -11,6 +11,7 @@ import heapq
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Literal
 
 from router.candidates import AgentView
@@ -28,12 +29,13 @@ PRIORITY_WEIGHT = 10**13
 """Queue score = created ms - priority * this: higher priority first, then older first."""
 
 SHARE_WINDOW = 32
-"""With a worker share (k of n), the eligible agents per worker looked at for one of its
-own share before the best agent is taken whoever's share it is. Workers fill their own
-agents, so the best eligible agents soon are mostly the other workers' (not yet filled
-in this worker's view): with 4 per worker, 2 workers still lost a race for 1 assignment in
-3 (50,000 requests, longest_idle); with 32, 1 in 28. It also bounds how far down the order
-a worker goes while another worker's agents wait (one that stopped, say)."""
+"""With a worker share (k of n), the other workers' agents per worker a decision passes
+over, at most, looking for one of its own share before it takes the best eligible agent
+whoever's it is. Workers fill their own agents, so the best agents soon are mostly the
+other workers' (not yet filled in this worker's view): with 4 per worker, 2 workers still
+lost a race for 1 assignment in 3 (50,000 requests, longest_idle); with 32, 1 in 28. It
+also bounds how far down the order a worker goes while another worker's agents wait (one
+that stopped, say)."""
 
 Outcome = Literal["offer", "wait", "overflow"]
 Share = tuple[int, int]
@@ -41,6 +43,7 @@ Share = tuple[int, int]
 CRC32 mod n == k), so workers deciding at once do not all pick the same best agent."""
 
 
+@lru_cache(maxsize=1 << 16)
 def in_share(agent_id: str, share: Share) -> bool:
     """Whether ``agent_id`` belongs to worker share ``share`` (the same in every process)."""
     return zlib.crc32(agent_id.encode()) % share[1] == share[0]
@@ -129,9 +132,10 @@ def decide(
 ) -> Decision:
     """Choose agents for a queued request, or say it waits or overflows, with a trace.
 
-    With ``share`` (k, n), of the SHARE_WINDOW * n best eligible agents of a target the
-    first in this worker's share is chosen (the best overall when none is): n workers
-    deciding at once spread over the best agents instead of racing for the same one."""
+    With ``share`` (k, n), the best eligible agent of this worker's share is chosen if
+    fewer than SHARE_WINDOW * n agents of other shares come before it (else the best one
+    whoever's it is): n workers deciding at once spread over the best agents instead of
+    racing for the same one."""
     waited = max(0.0, (now_ms - request.created) / 1000)
     plan, notes = plan_for(request, strategy, now_ms)
     trace: dict[str, Any] = {
@@ -247,28 +251,43 @@ def _candidates(
         if why is None:
             chosen.append(agent_id)
     per_target: list[list[tuple[Any, str]]] = []
-    window = SHARE_WINDOW * share[1] if share else limit
     for target in plan.targets:
         found: list[tuple[Any, str]] = []
+        others = 0  # agents of other workers' shares passed over
+        fallback: AgentState | None = None
         ready = view.ready(target.queue, channel, plan.order, plan.order_skill)
         for scanned, agent in enumerate(ready, 1):
             if scanned > SCAN_LIMIT:
                 _note(considered, "*", target.queue, f"scan limit {SCAN_LIMIT} reached")
                 break
+            if share is not None and not in_share(agent.id, share):
+                # another worker's: only the first eligible one is kept, in case none of
+                # ours is near the top (checking the others would cost per decision)
+                if (
+                    fallback is None
+                    and agent.id not in chosen
+                    and _refusal(request, (target,), agent, now_ms) is None
+                ):
+                    fallback = agent
+                others += 1
+                if others >= SHARE_WINDOW * share[1]:
+                    break
+                continue
             why = _refusal(request, (target,), agent, now_ms)
             if why is None and agent.id not in chosen:
                 found.append(
                     (view.order_key(agent, channel, plan.order, plan.order_skill), agent.id)
                 )
                 _note(considered, agent.id, target.queue, None)
-                if share is not None and in_share(agent.id, share):
-                    found = [found[-1]]
-                    break
-                if len(found) >= window:
+                if len(found) >= limit:
                     break
             elif why is not None:
                 _note(considered, agent.id, target.queue, why)
-        per_target.append(found[:limit])
+        if not found and fallback is not None:
+            key = view.order_key(fallback, channel, plan.order, plan.order_skill)
+            found.append((key, fallback.id))
+            _note(considered, fallback.id, target.queue, None)
+        per_target.append(found)
     merged = [agent_id for _key, agent_id in heapq.merge(*per_target)]
     for agent_id in merged:
         if agent_id not in chosen:
