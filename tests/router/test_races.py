@@ -67,8 +67,9 @@ def test_a_free_agent_that_loses_a_request_mid_batch_takes_the_next_one(router):
     alone, the agent's other match holds, and the agent looks once more at fresh heads."""
     c = router.client
     c.load_strategy(STRATEGY)
-    subs = [c.submit("chat", "general", f"u{i}") for i in range(3)]
-    for _ in range(3):
+    subs = []
+    for i in range(3):  # filed one after the other: the line's order is theirs
+        subs.append(c.submit("chat", "general", f"u{i}"))
         router.clock.advance(1)
     router.drain()  # nobody is free: all three wait
     router.agent("zoe", chat=2)
