@@ -263,27 +263,44 @@ class Allocator:
     def serve_agents(self, ids: list[str], again: bool = True) -> None:
         """Agents who became free take the best waiting requests they can serve.
 
-        The queue heads are read once for the whole batch of agents and every match is
-        reserved in one batch, so a burst of agents becoming free costs four round trips,
-        not three per agent and one per match. Agents that lost a request to another
-        worker look once more at the fresh queue heads (``again``).
+        The agents, the heads of their pinned lists and of the strategy's queues are read
+        in one round trip for the whole batch of agents, and every match is reserved in
+        one batch: a burst of agents becoming free costs three round trips (four when a
+        queue the strategy dropped still holds requests), not three per agent and one per
+        match. Agents that lost a request to another worker look once more at the fresh
+        queue heads (``again``).
         """
         now = self.clock()
-        replies = self.client.execute(batch_read(self.keys.agent, ids))
+        n = len(ids)
+        lines = [(q, c) for q in sorted(self.view.strategy.queue_names) for c in CHANNELS]
+        steps = [cmd("HGETALL", self.keys.agent(i)) for i in ids]
+        steps += [cmd("ZRANGE", self.keys.pinned(i), 0, AGENT_SCAN - 1) for i in ids]
+        steps += [cmd("ZRANGE", self.keys.queue(q, c), 0, AGENT_SCAN - 1) for q, c in lines]
+        steps.append(cmd("SMEMBERS", self.keys.queues()))
+        replies = self.client.execute(Batch(tuple(steps)))
+        heads = []
         agents = []
-        for h in replies:
+        for h, pinned in zip(replies[:n], replies[n : 2 * n], strict=True):
             if h:
                 state = AgentState.from_hash(pairs(h))
                 self.view.agents.upsert(state)
                 if state.status is AgentStatus.AVAILABLE:
                     agents.append(state)
+                    heads.append(pinned)
         if not agents:
             return
-        zkeys = [self.keys.pinned(a.id) for a in agents]
-        zkeys += [self.keys.queue(q, c.value) for q, c in self.waiting_lines()]
-        heads = self.client.execute(
-            Batch(tuple(cmd("ZRANGE", k, 0, AGENT_SCAN - 1) for k in zkeys))
-        )
+        heads += replies[2 * n : -1]
+        dropped = sorted(set(replies[-1]) - set(self.view.strategy.queue_names))
+        if dropped:  # queues that once held requests and the strategy no longer names
+            heads += self.client.execute(
+                Batch(
+                    tuple(
+                        cmd("ZRANGE", self.keys.queue(q, c), 0, AGENT_SCAN - 1)
+                        for q in dropped
+                        for c in CHANNELS
+                    )
+                )
+            )
         ids_waiting = list(dict.fromkeys(r for head in heads for r in head))
         if not ids_waiting:
             return

@@ -91,3 +91,21 @@ def test_a_free_agent_that_loses_a_request_mid_batch_takes_the_next_one(router):
     assert [(r.state, r.agent) for r in states[1:]] == [(RequestState.OFFERED, "zoe")] * 2
     assert router.worker.stats.lost_races == 1
     assert c.agent("zoe").load == {"chat": 2}
+
+
+def test_a_free_agent_finds_a_request_left_in_a_queue_the_strategy_dropped(router):
+    """The agent side reads the strategy's queues with the agents in one round trip, and
+    the queues that still hold requests but the strategy no longer names in a second."""
+    c = router.client
+    c.load_strategy(STRATEGY.replace("general", "old"))
+    waiting = c.submit("chat", "general", "u1")
+    router.drain()
+    assert c.request(waiting.request_id).queues == ("old",)
+    c.load_strategy(STRATEGY)
+    c.redis.xgroup_setid(c.keys.work(), WORK_GROUP, "$")  # the reroute is not run
+    router.worker.view.sync()
+    assert "old" not in router.worker.view.strategy.queue_names
+    router.agent("zoe", chat=1)
+    router.worker.allocator.serve_agents(["zoe"])
+    request = c.request(waiting.request_id)
+    assert request.state is RequestState.OFFERED and request.agent == "zoe"
