@@ -8,15 +8,13 @@ atomic scripts, where a lost race is a normal outcome and the next candidate is 
 from __future__ import annotations
 
 import heapq
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any, Literal
 
 from router.candidates import AgentView
 from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest
-from router.ordering import pick_weighted
+from router.ordering import SHARE_WINDOW, Share, in_share, pick_weighted
 from router.strategy import Plan, Strategy, Target
 
 WEIGHTED_POOL = 8
@@ -28,25 +26,7 @@ TRACE_CONSIDERED = 8
 PRIORITY_WEIGHT = 10**13
 """Queue score = created ms - priority * this: higher priority first, then older first."""
 
-SHARE_WINDOW = 32
-"""With a worker share (k of n), the other workers' agents per worker a decision passes
-over, at most, looking for one of its own share before it takes the best eligible agent
-whoever's it is. Workers fill their own agents, so the best agents soon are mostly the
-other workers' (not yet filled in this worker's view): with 4 per worker, 2 workers still
-lost a race for 1 assignment in 3 (50,000 requests, longest_idle); with 32, 1 in 28. It
-also bounds how far down the order a worker goes while another worker's agents wait (one
-that stopped, say)."""
-
 Outcome = Literal["offer", "wait", "overflow"]
-Share = tuple[int, int]
-"""(k, n): this worker is the k-th of n; it prefers the agents of its share (agent id's
-CRC32 mod n == k), so workers deciding at once do not all pick the same best agent."""
-
-
-@lru_cache(maxsize=1 << 16)
-def in_share(agent_id: str, share: Share) -> bool:
-    """Whether ``agent_id`` belongs to worker share ``share`` (the same in every process)."""
-    return zlib.crc32(agent_id.encode()) % share[1] == share[0]
 
 
 def queue_score(created_ms: int, priority: int) -> int:

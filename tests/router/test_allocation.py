@@ -319,7 +319,7 @@ def test_known_agent_takes_its_own_customer_before_older_requests():
 def test_workers_with_shares_spread_over_the_best_agents_instead_of_racing():
     """Two workers deciding at once on the same view: each takes the longest idle agent of
     its own share among the best few, so they do not both pick the same one."""
-    from router.allocation import in_share
+    from router.ordering import in_share
 
     team = [agent(f"g{i}", skills={"booking": 1}, idle=i) for i in range(12)]
     r = request(customer={"order": "idle"})
@@ -336,7 +336,7 @@ def test_workers_with_shares_spread_over_the_best_agents_instead_of_racing():
 
 
 def test_a_share_without_an_eligible_agent_near_the_top_takes_the_best_one():
-    from router.allocation import SHARE_WINDOW, in_share
+    from router.ordering import SHARE_WINDOW, in_share
 
     team = [agent(f"h{i:03}", skills={"booking": 1}, idle=i) for i in range(300)]
     theirs = [a for a in team if not in_share(a.id, (0, 2))]
