@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from router.candidates import AgentView
 from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest
-from router.ordering import pick_weighted
+from router.ordering import SHARE_WINDOW, Share, in_share, pick_weighted
 from router.strategy import Plan, Strategy, Target
 
 WEIGHTED_POOL = 8
@@ -108,8 +108,14 @@ def decide(
     strategy: Strategy,
     view: AgentView,
     now_ms: int,
+    share: Share | None = None,
 ) -> Decision:
-    """Choose agents for a queued request, or say it waits or overflows, with a trace."""
+    """Choose agents for a queued request, or say it waits or overflows, with a trace.
+
+    With ``share`` (k, n), the best eligible agent of this worker's share is chosen if
+    fewer than SHARE_WINDOW * n agents of other shares come before it (else the best one
+    whoever's it is): n workers deciding at once spread over the best agents instead of
+    racing for the same one."""
     waited = max(0.0, (now_ms - request.created) / 1000)
     plan, notes = plan_for(request, strategy, now_ms)
     trace: dict[str, Any] = {
@@ -182,7 +188,7 @@ def decide(
         notes.append(f"known agent {known} is offline: routing by the strategy")
 
     considered: list[dict[str, Any]] = []
-    picks = _candidates(request, plan, view, now_ms, considered)
+    picks = _candidates(request, plan, view, now_ms, considered, share=share)
     trace["considered"] = considered
     if not picks:
         trace.update(
@@ -190,6 +196,8 @@ def decide(
         )
         return Decision(request, "wait", plan, next_check=next_check, trace=trace)
     trace.update(outcome="offer", chosen=picks[0], why=_why(plan, view.get(picks[0])))
+    if share is not None and share[1] > 1 and picks[0] not in plan.preferred_agents:
+        trace["share"] = f"worker {share[0] + 1} of {share[1]}"
     return Decision(request, "offer", plan, picks, next_check=next_check, trace=trace)
 
 
@@ -207,9 +215,12 @@ def _candidates(
     now_ms: int,
     considered: list[dict[str, Any]],
     limit: int = 0,
+    share: Share | None = None,
 ) -> list[str]:
     channel = request.channel
     limit = limit or (WEIGHTED_POOL if plan.order == "weighted_random" else 1)
+    if limit != 1 or share is None or share[1] <= 1:
+        share = None  # a weighted draw or a ranking spreads (or lists) on its own
     chosen: list[str] = []
     for agent_id in plan.preferred_agents:
         agent = view.get(agent_id)
@@ -222,11 +233,26 @@ def _candidates(
     per_target: list[list[tuple[Any, str]]] = []
     for target in plan.targets:
         found: list[tuple[Any, str]] = []
+        others = 0  # agents of other workers' shares passed over
+        fallback: AgentState | None = None
         ready = view.ready(target.queue, channel, plan.order, plan.order_skill)
         for scanned, agent in enumerate(ready, 1):
             if scanned > SCAN_LIMIT:
                 _note(considered, "*", target.queue, f"scan limit {SCAN_LIMIT} reached")
                 break
+            if share is not None and not in_share(agent.id, share):
+                # another worker's: only the first eligible one is kept, in case none of
+                # ours is near the top (checking the others would cost per decision)
+                if (
+                    fallback is None
+                    and agent.id not in chosen
+                    and _refusal(request, (target,), agent, now_ms) is None
+                ):
+                    fallback = agent
+                others += 1
+                if others >= SHARE_WINDOW * share[1]:
+                    break
+                continue
             why = _refusal(request, (target,), agent, now_ms)
             if why is None and agent.id not in chosen:
                 found.append(
@@ -237,6 +263,10 @@ def _candidates(
                     break
             elif why is not None:
                 _note(considered, agent.id, target.queue, why)
+        if not found and fallback is not None:
+            key = view.order_key(fallback, channel, plan.order, plan.order_skill)
+            found.append((key, fallback.id))
+            _note(considered, fallback.id, target.queue, None)
         per_target.append(found)
     merged = [agent_id for _key, agent_id in heapq.merge(*per_target)]
     for agent_id in merged:
@@ -251,9 +281,16 @@ def _candidates(
 def _refusal(
     request: RoutingRequest, targets: Sequence[Target], agent: AgentState, now_ms: int
 ) -> str | None:
-    if not any(t.admits(agent.profile.skills) for t in targets):
+    skills = agent.profile.skills
+    for t in targets:
+        if t.admits(skills):
+            break
+    else:
         return "skills below the minimum"
-    return agent.unavailable_reason(request.channel, now_ms) or _rejected(request, agent.id, now_ms)
+    why = agent.unavailable_reason(request.channel, now_ms)
+    if why is None and request.rejected_until:
+        return _rejected(request, agent.id, now_ms)
+    return why
 
 
 def _rejected(request: RoutingRequest, agent_id: str, now_ms: int) -> str | None:

@@ -67,14 +67,17 @@ def _safe_url(url: str) -> str:
     return url
 
 
-def _run_worker(redis_url: str, domain: str, index: int | str) -> None:
+def _run_worker(redis_url: str, domain: str, index: int, workers: int = 1) -> None:
     from router.client import RouterClient
-    from router.worker import Worker
+    from router.worker import Worker, WorkerSettings
 
     logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s router[{index}] %(levelname)s %(message)s"
+        level=logging.INFO,
+        format=f"%(asctime)s router[{domain}/{index}] %(levelname)s %(message)s",
     )
-    worker = Worker(RouterClient.from_url(redis_url, domain))
+    # Workers started together each prefer their share of the agents: fewer lost races.
+    settings = WorkerSettings(share=(index, workers) if workers > 1 else None)
+    worker = Worker(RouterClient.from_url(redis_url, domain), settings=settings)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     signal.signal(signal.SIGINT, lambda *_: worker.stop())
     worker.run()
@@ -139,7 +142,7 @@ def router_group(
         return
     procs = [
         multiprocessing.Process(
-            target=_run_worker, args=(redis_url, domain, f"{domain}/{i}"), daemon=False
+            target=_run_worker, args=(redis_url, domain, i, workers), daemon=False
         )
         for domain in domains
         for i in range(workers)

@@ -71,6 +71,8 @@ DEFAULT_BLOCKS: dict[str, tuple[str, ...]] = {"voice": ("chat",)}
 
 
 def as_int(value: Any, default: int = 0) -> int:
+    if value is None or value == "":
+        return default  # most absent hash fields: no exception raised and caught twice
     try:
         return int(value)
     except (TypeError, ValueError):

@@ -1,4 +1,5 @@
-"""Agent orders: the sort key each strategy ORDER gives an agent. Pure functions.
+"""Agent orders: the sort key each strategy ORDER gives an agent, and the worker shares
+that spread several workers' first choices over the best agents. Pure functions.
 
 Smaller keys come first. Every key ends with the agent id so ties break the same way in
 every worker (deterministic, explainable).
@@ -7,7 +8,9 @@ every worker (deterministic, explainable).
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from router.model import AgentState, Channel
 
@@ -67,3 +70,23 @@ def pick_weighted(candidates: Sequence[AgentState], seed: str) -> list[AgentStat
         i = rng.choices(range(len(pool)), weights=weights)[0]
         out.append(pool.pop(i))
     return out
+
+
+SHARE_WINDOW = 32
+"""With a worker share (k of n), the other workers' agents per worker a decision passes
+over, at most, looking for one of its own share before it takes the best eligible agent
+whoever's it is. Workers fill their own agents, so the best agents soon are mostly the
+other workers' (not yet filled in this worker's view): with 4 per worker, 2 workers still
+lost a race for 1 assignment in 3 (50,000 requests, longest_idle); with 32, 1 in 28. It
+also bounds how far down the order a worker goes while another worker's agents wait (one
+that stopped, say)."""
+
+Share = tuple[int, int]
+"""(k, n): this worker is the k-th of n; it prefers the agents of its share (agent id's
+CRC32 mod n == k), so workers deciding at once do not all pick the same best agent."""
+
+
+@lru_cache(maxsize=1 << 16)
+def in_share(agent_id: str, share: Share) -> bool:
+    """Whether ``agent_id`` belongs to worker share ``share`` (the same in every process)."""
+    return zlib.crc32(agent_id.encode()) % share[1] == share[0]

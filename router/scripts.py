@@ -12,11 +12,18 @@ documentation is what :func:`keys_for` builds the KEYS from::
 
 ``name(...)`` is a :class:`router.keys.Keys` template; its parts are ARGV values or quoted
 literals; ``ARGV[n]?`` marks an optional id: when it is '' the key is left out (optional
-keys come last, and the script does not index them). Every key a script can name before
-it runs is declared there (so a Redis Cluster routes the call and a reader sees what it
-touches); keys that depend on what the script reads in Redis are built inside it with
-``K.<template>(...)``. All share the ``{domain}`` hash tag: one slot. A refused transition
-returns ``{0, reason}``: losing a race is a normal outcome, not an exception.
+keys come last, and the script does not index them). A script taking a variable number
+of items (``reserve_batch``) declares the keys of each item after its fixed ones::
+
+    -- KEYS: 1 timers, 2 events
+    -- KEYS per decision, 9 ARGV each from ARGV[5]: request(+0), agent(+1)
+
+``+k`` is the item's k-th value: the call's KEYS end with those keys for every item.
+Every key a script can name before it runs is declared there (so a Redis Cluster routes
+the call and a reader sees what it touches); keys that depend on what the script reads
+in Redis are built inside it with ``K.<template>(...)``. All share the ``{domain}`` hash
+tag: one slot. A refused transition returns ``{0, reason}``: losing a race is a normal
+outcome, not an exception.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from router.keys import TEMPLATES, Keys, parts_of
 NAMES = (
     "submit",
     "enqueue",
-    "reserve",
+    "reserve_batch",
     "accept",
     "release",
     "cancel",
@@ -97,21 +104,42 @@ def _part(text: str, where: str) -> int | str:
     raise ScriptHeaderError(f"{where}: a key part is ARGV[n] or a 'literal', got {text!r}")
 
 
+@dataclass(frozen=True)
+class RepeatedKeys:
+    """The keys of each item of a script taking a variable number of items: the items are
+    ``width`` ARGV values each from ARGV[``start``]; a ref's int parts are offsets in one."""
+
+    start: int
+    width: int
+    refs: tuple[KeyRef, ...]
+
+
+_REPEATED = re.compile(r"-- KEYS per [a-z ]+, (\d+) ARGV each from ARGV\[(\d+)\]:")
+_ITEM_REF = re.compile(r"([a-z_]+)(?:\(([^)]*)\))?")
+
+
+def _header(lua: str, first: str) -> list[str]:
+    """The text of the header lines from the one starting with ``first`` up to the next
+    ``-- KEYS per``/``-- ARGV:`` line or the end of the header, remarks left out."""
+    lines = lua.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(first)), None)
+    if start is None:
+        return []
+    text = [lines[start].removeprefix(first)]
+    for line in lines[start + 1 :]:
+        if line.startswith(("-- ARGV:", "-- KEYS per ")) or not line.startswith("--"):
+            break
+        if not line.startswith("-- ("):  # a remark on the keys
+            text.append(line.removeprefix("--"))
+    return text
+
+
 def parse_keys(name: str, lua: str) -> tuple[KeyRef, ...]:
     """The KEYS a script's header declares (its ``-- KEYS:`` lines, up to ``-- ARGV:``)."""
-    lines = lua.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith("-- KEYS:")), None)
-    if start is None:
+    if not any(line.startswith("-- KEYS:") for line in lua.splitlines()):
         raise ScriptHeaderError(f"router/lua/{name}.lua: no '-- KEYS:' line in its header")
-    text = []
-    for line in lines[start:]:
-        if line.startswith("-- ARGV:") or not line.startswith("--"):
-            break
-        if line.startswith("-- ("):  # a remark on the keys
-            continue
-        text.append(line.removeprefix("-- KEYS:").removeprefix("--"))
     refs: list[KeyRef] = []
-    rest = " ".join(text).strip()
+    rest = " ".join(_header(lua, "-- KEYS:")).strip()
     while rest:
         n = len(refs) + 1
         where = f"router/lua/{name}.lua KEYS[{n}]"
@@ -120,18 +148,64 @@ def parse_keys(name: str, lua: str) -> tuple[KeyRef, ...]:
             raise ScriptHeaderError(f"{where}: expected '{n} template(parts)', got {rest!r}")
         rest = rest[m.end() :].strip().removeprefix(",").strip()
         template = m.group(2)
-        if template not in TEMPLATES:
-            raise ScriptHeaderError(f"{where}: no key template {template!r} in router/keys.py")
         parts = tuple(_part(p, where) for p in m.group(3).split(",")) if m.group(3) else ()
-        if len(parts) != len(parts_of(TEMPLATES[template].pattern)):
-            raise ScriptHeaderError(
-                f"{where}: {template} takes {len(parts_of(TEMPLATES[template].pattern))} parts"
-            )
+        _check_template(template, parts, where)
         optional = "?" in (m.group(3) or "")
         if refs and refs[-1].optional and not optional:
             raise ScriptHeaderError(f"{where}: optional keys (ARGV[n]?) must come last")
         refs.append(KeyRef(template, parts, optional))
     return tuple(refs)
+
+
+def parse_repeated(name: str, lua: str) -> RepeatedKeys | None:
+    """The per-item keys a script's header declares (``-- KEYS per ...``), if any."""
+    line = next((li for li in lua.splitlines() if li.startswith("-- KEYS per ")), None)
+    if line is None:
+        return None
+    where = f"router/lua/{name}.lua KEYS per item"
+    m = _REPEATED.match(line)
+    if m is None:
+        raise ScriptHeaderError(
+            f"{where}: expected '-- KEYS per <item>, N ARGV each from ARGV[n]:'"
+        )
+    width, start = int(m.group(1)), int(m.group(2))
+    if start < FIRST_ARG or width < 1:
+        raise ScriptHeaderError(f"{where}: items start at ARGV[{FIRST_ARG}] or later")
+    rest = " ".join(_header(lua, m.group(0))).strip()
+    refs: list[KeyRef] = []
+    while rest:
+        r = _ITEM_REF.match(rest)
+        if r is None:
+            raise ScriptHeaderError(f"{where}: expected 'template(+k, ...)', got {rest!r}")
+        rest = rest[r.end() :].strip().removeprefix(",").strip()
+        parts = (
+            tuple(_item_part(p, width, where) for p in r.group(2).split(",")) if r.group(2) else ()
+        )
+        _check_template(r.group(1), parts, where)
+        refs.append(KeyRef(r.group(1), parts))
+    if not refs:
+        raise ScriptHeaderError(f"{where}: no keys")
+    return RepeatedKeys(start, width, tuple(refs))
+
+
+def _item_part(text: str, width: int, where: str) -> int | str:
+    text = text.strip()
+    if m := re.fullmatch(r"\+(\d+)", text):
+        if int(m.group(1)) >= width:
+            raise ScriptHeaderError(f"{where}: +{m.group(1)} is beyond an item's {width} values")
+        return int(m.group(1))
+    if m := re.fullmatch(r"'([A-Za-z0-9_.-]+)'", text):
+        return m.group(1)
+    raise ScriptHeaderError(f"{where}: a key part is +k or a 'literal', got {text!r}")
+
+
+def _check_template(template: str, parts: tuple[int | str, ...], where: str) -> None:
+    if template not in TEMPLATES:
+        raise ScriptHeaderError(f"{where}: no key template {template!r} in router/keys.py")
+    if len(parts) != len(parts_of(TEMPLATES[template].pattern)):
+        raise ScriptHeaderError(
+            f"{where}: {template} takes {len(parts_of(TEMPLATES[template].pattern))} parts"
+        )
 
 
 def lua_key(name: str, args: Sequence[str]) -> str:
@@ -230,27 +304,45 @@ def declared_keys(name: str) -> tuple[KeyRef, ...]:
     return parse_keys(name, body(name))
 
 
-# Per script and domain: a format string per mandatory key and (format, ARGV indexes) per
-# optional one. Each format reads the script's own arguments by position ("{0}" = ARGV[3]),
-# so a key is one str.format of all of them: this runs for every script call.
-_Compiled = tuple[tuple[str, ...], tuple[tuple[str, tuple[int, ...]], ...]]
+@cache
+def repeated_keys(name: str) -> RepeatedKeys | None:
+    """The per-item KEYS script ``name`` declares in its header, if it takes items."""
+    return parse_repeated(name, body(name))
+
+
+# Per script and domain: a format string per mandatory key, (format, ARGV indexes) per
+# optional one, and per-item formats (with where items start and their width). Each
+# format reads the script's own arguments by position ("{0}" = ARGV[3]; for an item,
+# "{0}" = its first value), so a key is one str.format: this runs for every script call.
+_Compiled = tuple[
+    tuple[str, ...],
+    tuple[tuple[str, tuple[int, ...]], ...],
+    tuple[int, int, tuple[str, ...]] | None,
+]
 
 
 def _compile(name: str, keys: Keys) -> _Compiled:
-    escaped = keys.prefix.replace("{", "{{").replace("}", "}}")
     mandatory: list[str] = []
     optional: list[tuple[str, tuple[int, ...]]] = []
     for ref in declared_keys(name):
-        slots = [
-            "{" + str(p - FIRST_ARG) + "}" if isinstance(p, int) else _escape(p) for p in ref.parts
-        ]
-        fmt = escaped + keys.build(ref.name, *slots).removeprefix(keys.prefix)
+        fmt = _format(keys, ref, FIRST_ARG)
         if ref.optional:
             indexes = tuple(p - FIRST_ARG for p in ref.parts if isinstance(p, int))
             optional.append((fmt, indexes))
         else:
             mandatory.append(fmt)
-    return tuple(mandatory), tuple(optional)
+    items = repeated_keys(name)
+    per_item = None
+    if items is not None:
+        formats = tuple(_format(keys, ref, 0) for ref in items.refs)
+        per_item = (items.start - FIRST_ARG, items.width, formats)
+    return tuple(mandatory), tuple(optional), per_item
+
+
+def _format(keys: Keys, ref: KeyRef, first: int) -> str:
+    escaped = keys.prefix.replace("{", "{{").replace("}", "}}")
+    slots = ["{" + str(p - first) + "}" if isinstance(p, int) else _escape(p) for p in ref.parts]
+    return escaped + keys.build(ref.name, *slots).removeprefix(keys.prefix)
 
 
 def _escape(literal: str) -> str:
@@ -265,9 +357,14 @@ def keys_for(name: str, keys: Keys, args: Sequence[Any]) -> list[str]:
     compiled = _COMPILED.get((name, keys.prefix))
     if compiled is None:
         compiled = _COMPILED[name, keys.prefix] = _compile(name, keys)
-    mandatory, optional = compiled
+    mandatory, optional, per_item = compiled
     out = [fmt.format(*args) for fmt in mandatory]
     for fmt, indexes in optional:
         if all(args[i] != "" for i in indexes):
             out.append(fmt.format(*args))
+    if per_item is not None:
+        start, width, formats = per_item
+        for i in range(start, len(args), width):
+            item = args[i : i + width]
+            out += [fmt.format(*item) for fmt in formats]
     return out

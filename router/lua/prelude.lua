@@ -164,8 +164,8 @@ end
 local function trace(rid, text, ttl)
   if text == nil or text == '' then return end
   local tk = K.trace(rid)
-  redis.call('RPUSH', tk, text)
-  redis.call('LTRIM', tk, -50, -1)
+  -- LTRIM only when the list outgrew its 50 entries: most requests have one or two
+  if redis.call('RPUSH', tk, text) > 50 then redis.call('LTRIM', tk, -50, -1) end
   redis.call('EXPIRE', tk, ttl)
 end
 

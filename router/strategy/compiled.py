@@ -23,7 +23,10 @@ class Target:
     skills: tuple[tuple[str, int], ...]
 
     def admits(self, agent_skills: Mapping[str, int]) -> bool:
-        return all(agent_skills.get(s, -1) >= lvl for s, lvl in self.skills)
+        for s, lvl in self.skills:  # noqa: SIM110 - a loop, not all(genexpr): per candidate
+            if agent_skills.get(s, -1) < lvl:
+                return False
+        return True
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Allocation: routing requests to agents and free agents to waiting requests.
 
 Decisions are pure (:mod:`router.allocation`) over the worker's view; carrying them out
-goes through the atomic scripts (``reserve``, ``enqueue``, ``overflow``), where a lost race
+goes through the atomic scripts (``reserve_batch``, ``enqueue``, ``overflow``), where a lost race
 is a normal outcome: the view is corrected and the next candidate is tried.
 """
 
@@ -37,12 +37,33 @@ REDECIDE_ROUNDS = 3
 """Fresh decisions for a request that lost every candidate to other workers."""
 REROUTE_BATCH = 500
 """Waiting requests decided again per round when a new strategy is loaded."""
+RESERVE_CHUNK = 64
+"""Decisions per ``reserve_batch`` script call: one call's Redis time stays a few ms, so
+other clients are not kept waiting behind a long batch."""
+
+Pick = tuple[RoutingRequest, "Plan | None", str, dict[str, Any]]
+"""A decision to reserve: the request, its plan, the agent, the trace."""
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""Traces in compact JSON (read back by ``explain``; smaller to send and to store)."""
+
+
+def _queues_json(plan: Plan) -> str:
+    return _dumps(list(plan.queues))
 
 
 class Allocator:
     """Carries out routing decisions for one worker."""
 
-    def __init__(self, client: RouterClient, view: WorkerView, stats: WorkerStats) -> None:
+    def __init__(
+        self,
+        client: RouterClient,
+        view: WorkerView,
+        stats: WorkerStats,
+        share: tuple[int, int] | None = None,
+    ) -> None:
+        self.share = share
+        """This worker's share of the agents (WorkerSettings.share)."""
         self.client = client
         self.keys = client.keys
         self.redis: Any = client.redis
@@ -80,7 +101,7 @@ class Allocator:
         """Decide one by one, counting each pick in the view so a batch does not overfill."""
         decisions = []
         for r in requests:
-            d = decide(r, self.view.strategy, self.view.agents, now)
+            d = decide(r, self.view.strategy, self.view.agents, now, self.share)
             if d.outcome == "offer":
                 self.view.optimistic(d.candidates[0], r.channel, now)
             decisions.append(d)
@@ -143,10 +164,9 @@ class Allocator:
         lost race. Returns the decisions none of whose candidates could be reserved."""
         if not offers:
             return []
-        steps = [
-            self._reserve_step(d.request, d.plan, d.candidates[0], d.trace, now) for d in offers
-        ]
-        replies = self.client.execute(Batch(tuple(steps)))
+        replies = self._reserve_batch(
+            [(d.request, d.plan, d.candidates[0], d.trace) for d in offers], now
+        )
         lost = []
         for d, reply in zip(offers, replies, strict=True):
             if int(reply[0]) == 1:
@@ -164,19 +184,12 @@ class Allocator:
 
     def _try_rest(self, d: Decision, now: int) -> bool:
         for agent_id in d.candidates[1:]:
-            reply = self.client.execute(
-                self._reserve_step(
-                    d.request,
-                    d.plan,
-                    agent_id,
-                    {
-                        **d.trace,
-                        "chosen": agent_id,
-                        "why": f"{d.trace.get('chosen')} was taken: next candidate",
-                    },
-                    now,
-                )
-            )
+            trace = {
+                **d.trace,
+                "chosen": agent_id,
+                "why": f"{d.trace.get('chosen')} was taken: next candidate",
+            }
+            (reply,) = self._reserve_batch([(d.request, d.plan, agent_id, trace)], now)
             if int(reply[0]) == 1:
                 self.view.optimistic(agent_id, d.request.channel, now)
                 self.stats.offers += 1
@@ -190,31 +203,40 @@ class Allocator:
         self.stats.lost_races += 1
         self.view.correct(reply[2] if len(reply) > 2 else None)
 
-    def _reserve_step(
-        self,
+    def _reserve_batch(self, picks: list[Pick], now: int) -> list[list[Any]]:
+        """Reserve every (request, plan, agent, trace) pick: one ``reserve_batch`` script
+        call per RESERVE_CHUNK picks, all in one pipeline; one reply per pick, in order."""
+        version = self.view.strategy.version
+        steps = []
+        for start in range(0, len(picks), RESERVE_CHUNK):
+            args: list[Any] = [version, TRACE_TTL_S]
+            for request, plan, agent_id, trace in picks[start : start + RESERVE_CHUNK]:
+                args += self._decision_args(request, plan, agent_id, trace, now)
+            steps.append(Script("reserve_batch", tuple(args)))
+        replies = self.client.execute(Batch(tuple(steps)))
+        return [reply for chunk in replies for reply in chunk]
+
+    @staticmethod
+    def _decision_args(
         request: RoutingRequest,
         plan: Plan | None,
         agent_id: str,
         trace: dict[str, Any],
         now: int,
-    ) -> Script:
+    ) -> tuple[Any, ...]:
+        """One decision as ``reserve_batch`` takes it (9 values: request, agent, offer,
+        deadline, queues, score, rule, goal step, trace)."""
         assert plan is not None
-        deadline = now + int(plan.offer_timeout * 1000)
-        return Script(
-            "reserve",
-            (
-                request.id,
-                agent_id,
-                new_id(),
-                deadline,
-                json.dumps(list(plan.queues)),
-                queue_score(request.created, plan.priority + request.priority),
-                plan.rule,
-                plan.step,
-                self.view.strategy.version,
-                json.dumps(trace),
-                TRACE_TTL_S,
-            ),
+        return (
+            request.id,
+            agent_id,
+            new_id(),
+            now + int(plan.offer_timeout * 1000),
+            _queues_json(plan),
+            queue_score(request.created, plan.priority + request.priority),
+            plan.rule,
+            plan.step,
+            _dumps(trace),
         )
 
     def _enqueue_step(self, d: Decision) -> Script:
@@ -238,59 +260,86 @@ class Allocator:
 
     # --- agents looking for requests ---------------------------------------------------
 
-    def serve_agents(self, ids: list[str]) -> None:
+    def serve_agents(self, ids: list[str], again: bool = True) -> None:
         """Agents who became free take the best waiting requests they can serve.
 
-        The queue heads are read once for the whole batch of agents, so a burst of agents
-        becoming free costs three round trips, not three per agent.
+        The agents, the heads of their pinned lists and of the strategy's queues are read
+        in one round trip for the whole batch of agents, and every match is reserved in
+        one batch: a burst of agents becoming free costs three round trips (four when a
+        queue the strategy dropped still holds requests), not three per agent and one per
+        match. Agents that lost a request to another worker look once more at the fresh
+        queue heads (``again``).
         """
         now = self.clock()
-        replies = self.client.execute(batch_read(self.keys.agent, ids))
+        n = len(ids)
+        lines = [(q, c) for q in sorted(self.view.strategy.queue_names) for c in CHANNELS]
+        steps = [cmd("HGETALL", self.keys.agent(i)) for i in ids]
+        steps += [cmd("ZRANGE", self.keys.pinned(i), 0, AGENT_SCAN - 1) for i in ids]
+        steps += [cmd("ZRANGE", self.keys.queue(q, c), 0, AGENT_SCAN - 1) for q, c in lines]
+        steps.append(cmd("SMEMBERS", self.keys.queues()))
+        replies = self.client.execute(Batch(tuple(steps)))
+        heads = []
         agents = []
-        for h in replies:
+        for h, pinned in zip(replies[:n], replies[n : 2 * n], strict=True):
             if h:
                 state = AgentState.from_hash(pairs(h))
                 self.view.agents.upsert(state)
                 if state.status is AgentStatus.AVAILABLE:
                     agents.append(state)
+                    heads.append(pinned)
         if not agents:
             return
-        zkeys = [self.keys.pinned(a.id) for a in agents]
-        zkeys += [self.keys.queue(q, c.value) for q, c in self.waiting_lines()]
-        heads = self.client.execute(
-            Batch(tuple(cmd("ZRANGE", k, 0, AGENT_SCAN - 1) for k in zkeys))
-        )
+        heads += replies[2 * n : -1]
+        dropped = sorted(set(replies[-1]) - set(self.view.strategy.queue_names))
+        if dropped:  # queues that once held requests and the strategy no longer names
+            heads += self.client.execute(
+                Batch(
+                    tuple(
+                        cmd("ZRANGE", self.keys.queue(q, c), 0, AGENT_SCAN - 1)
+                        for q in dropped
+                        for c in CHANNELS
+                    )
+                )
+            )
         ids_waiting = list(dict.fromkeys(r for head in heads for r in head))
         if not ids_waiting:
             return
         line = waiting_line(self.read_requests(ids_waiting), self.view.strategy, now)
+        picks: list[tuple[str, Match]] = []
         for agent in agents:
             if not line:
-                return
-            self._serve_agent(agent, line, now)
+                break
+            picks += self._matches(agent, line, now)
+        if not picks:
+            return
+        replies = self._reserve_batch([(m.request, m.plan, a, m.trace) for a, m in picks], now)
+        retry = []
+        for (agent_id, match), reply in zip(picks, replies, strict=True):
+            if int(reply[0]) == 1:
+                self.stats.offers += 1
+                continue
+            self._lost(reply)
+            if str(reply[1]).startswith("request"):
+                # another worker took the request: the slot we counted was never taken
+                self.view.optimistic(agent_id, match.request.channel, now, -1)
+                retry.append(agent_id)
+        if retry and again:
+            self.serve_agents(list(dict.fromkeys(retry)), again=False)
 
-    def _serve_agent(self, agent: AgentState, line: list[Waiting], now: int) -> None:
+    def _matches(self, agent: AgentState, line: list[Waiting], now: int) -> list[tuple[str, Match]]:
+        """The requests of ``line`` the agent takes, best first, while it has room (each
+        counted in the view at once); they leave ``line``."""
+        out = []
+        version = self.view.strategy.version
         while line:
-            match = choose_request(agent, line, self.view.agents, now, self.view.strategy.version)
+            match = choose_request(agent, line, self.view.agents, now, version)
             if match is None:
-                return
+                break
             line[:] = [w for w in line if w.request.id != match.request.id]
-            if not self._reserve_match(agent, match, now):
-                current = self.view.agents.get(agent.id)
-                if current is None or current.unavailable_reason(match.request.channel, now):
-                    return
-            agent = self.view.agents.get(agent.id) or agent
-
-    def _reserve_match(self, agent: AgentState, match: Match, now: int) -> bool:
-        reply = self.client.execute(
-            self._reserve_step(match.request, match.plan, agent.id, match.trace, now)
-        )
-        if int(reply[0]) == 1:
-            self.stats.offers += 1
+            out.append((agent.id, match))
             self.view.optimistic(agent.id, match.request.channel, now)
-            return True
-        self._lost(reply)
-        return False
+            agent = self.view.agents.get(agent.id) or agent
+        return out
 
     # --- offers that timed out, strategy changes -------------------------------------
 

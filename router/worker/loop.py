@@ -14,6 +14,7 @@ chores run (:mod:`router.worker.housekeeping`), and a batch of work items is all
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
 import socket
@@ -48,9 +49,10 @@ class Worker:
         """Read at every round: a test (or an operator's hook) may replace it."""
         self.stats = WorkerStats()
         self.view = WorkerView(client)
-        self.allocator = Allocator(client, self.view, self.stats)
+        self.allocator = Allocator(client, self.view, self.stats, self.settings.share)
         self.housekeeping = Housekeeping(self)
         self._stopping = False
+        self._just_synced = False
 
     def start(self) -> None:
         """Create the consumer group if needed, load the strategy and the agent view."""
@@ -79,6 +81,7 @@ class Worker:
 
     def run(self) -> None:
         self.start()
+        _freeze_heap()
         outage = False
         while not self._stopping:
             try:
@@ -116,12 +119,15 @@ class Worker:
         restarted server, without the last changes the view saw; rebuild the view, the
         strategy and the group membership from it."""
         self.view = WorkerView(self.client)
-        self.allocator = Allocator(self.client, self.view, self.stats)
+        self.allocator = Allocator(self.client, self.view, self.stats, self.settings.share)
         self.start()
+        _freeze_heap()
 
     def step(self, block_ms: int | None = None) -> int:
         """One round: sync the view, run due housekeeping, handle one batch of work."""
-        self.view.sync()
+        if not self._just_synced:
+            self.view.sync()
+        self._just_synced = False
         self.housekeeping.run_due()
         reply = self.redis.xreadgroup(
             WORK_GROUP,
@@ -134,6 +140,10 @@ class Worker:
         if entries:
             self.view.sync()
             self.handle(entries)
+            # The view was synced right before this batch, and the next round syncs again
+            # once it has work: a sync at its start would be one more round trip per batch
+            # (the feed then holds little but the echo of our own reservations).
+            self._just_synced = True
         return len(entries)
 
     def handle(self, entries: list[tuple[str, dict[str, str]]]) -> None:
@@ -165,3 +175,10 @@ class Worker:
         if agents:
             allocator.serve_agents(list(dict.fromkeys(agents)))
         self.redis.xack(self.keys.work(), WORK_GROUP, *[e[0] for e in entries])
+
+
+def _freeze_heap() -> None:
+    """Keep what start-up loaded (the agent view: ~60,000 objects for 10,000 agents) out of
+    the garbage collector's full passes, each of which paused the worker ~10-25 ms."""
+    gc.collect()
+    gc.freeze()

@@ -21,6 +21,10 @@ class WorkerSettings:
     sweep_interval_s: float = 1.0
     """How often free agents and waiting requests that never met are matched (the safety
     net behind the event-driven matching; 0 turns it off)."""
+    share: tuple[int, int] | None = None
+    """(k, n): this worker is the k-th of n started together (`implus router --workers n`)
+    and prefers its share of the agents when it decides (:func:`router.allocation.decide`),
+    so the n workers do not race for the same best agent. None: every agent alike."""
 
 
 @dataclass

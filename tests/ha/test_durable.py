@@ -77,9 +77,9 @@ def test_an_accept_waits_and_the_same_accept_again_succeeds(pair: RedisHA) -> No
     client.set_status("ann", "available")
     sub = client.submit(channel="chat", service="s", user_id="u")
     offer_id = "o1"
-    reply = client.execute(
-        Script("reserve", (sub.request_id, "ann", offer_id, client.ops.clock() + 60_000, '["q"]',
-                           0, "r", 0, 1, "{}", 60))
+    (reply,) = client.execute(
+        Script("reserve_batch", (1, 60, sub.request_id, "ann", offer_id,
+                                 client.ops.clock() + 60_000, '["q"]', 0, "r", 0, "{}"))
     )  # fmt: skip
     assert int(reply[0]) == 1, reply
     pair.nodes[1].pause()

@@ -314,3 +314,47 @@ def test_known_agent_takes_its_own_customer_before_older_requests():
     assert [w.request.id for w in line] == ["older", "mine"]
     m = choose_request(c, line, view_of(*TEAM), NOW)
     assert m is not None and m.request.id == "mine" and "known agent" in m.trace["why"]
+
+
+def test_workers_with_shares_spread_over_the_best_agents_instead_of_racing():
+    """Two workers deciding at once on the same view: each takes the longest idle agent of
+    its own share among the best few, so they do not both pick the same one."""
+    from router.ordering import in_share
+
+    team = [agent(f"g{i}", skills={"booking": 1}, idle=i) for i in range(12)]
+    r = request(customer={"order": "idle"})
+    alone = decide(r, STRATEGY, view_of(*team), NOW)
+    assert alone.candidates == ["g0"]  # no share: the longest idle of all
+    picks = [decide(r, STRATEGY, view_of(*team), NOW, (k, 2)) for k in range(2)]
+    chosen = [d.candidates[0] for d in picks]
+    assert chosen[0] != chosen[1]
+    for k, d in enumerate(picks):
+        # the best agent of the worker's share
+        own = [a.id for a in team if in_share(a.id, (k, 2))]
+        assert d.candidates == [own[0]] and d.trace["share"] == f"worker {k + 1} of 2"
+    assert "g0" in chosen
+
+
+def test_a_share_without_an_eligible_agent_near_the_top_takes_the_best_one():
+    from router.ordering import SHARE_WINDOW, in_share
+
+    team = [agent(f"h{i:03}", skills={"booking": 1}, idle=i) for i in range(300)]
+    theirs = [a for a in team if not in_share(a.id, (0, 2))]
+    d = decide(request(customer={"order": "idle"}), STRATEGY, view_of(*theirs), NOW, (0, 2))
+    assert d.candidates == [theirs[0].id]  # nobody of its own: the best of the others
+    # only agents of its share far down the order: the best overall still wins
+    ours = [a for a in team if in_share(a.id, (0, 2))]
+    late = dataclasses.replace(ours[0], idle_since=10_000)
+    assert len(theirs) > SHARE_WINDOW * 2
+    view = view_of(*theirs[: SHARE_WINDOW * 2], late)
+    d = decide(request(customer={"order": "idle"}), STRATEGY, view, NOW, (0, 2))
+    assert d.candidates == [theirs[0].id]
+
+
+def test_a_share_leaves_weighted_draws_and_preferred_agents_alone():
+    team = [agent(f"w{i}", skills={"booking": 1}, idle=i) for i in range(12)]
+    for order in ("wr", "pref"):
+        r = request(customer={"order": order})
+        plain = decide(r, STRATEGY, view_of(*team, *TEAM), NOW)
+        shared = decide(r, STRATEGY, view_of(*team, *TEAM), NOW, (1, 2))
+        assert shared.candidates == plain.candidates, order

@@ -99,9 +99,10 @@ def test_every_script_file_is_a_script_with_its_keys_and_argv_documented():
         documented = {int(n) for n in re.findall(r"(?:^|,)\s+(\d+)\b", argv)}
         used = {p for ref in refs for p in ref.parts if isinstance(p, int)}
         assert used <= documented, (name, used, documented)
-        indexed = {
-            int(n) for n in re.findall(r"KEYS\[(\d+)\]", scripts.body(name).split("\nlocal ", 1)[1])
-        }
+        code = "\n".join(
+            line for line in scripts.body(name).splitlines() if not line.startswith("--")
+        )
+        indexed = {int(n) for n in re.findall(r"KEYS\[(\d+)\]", code)}
         mandatory = [r for r in refs if not r.optional]
         assert indexed <= set(range(1, len(mandatory) + 1)), f"{name} indexes an optional key"
 
@@ -162,6 +163,41 @@ def test_a_keys_header_reads_across_lines_and_remarks():
         "events",
         "agent(ARGV[5]?)",
     ]
+
+
+def test_per_item_keys_follow_the_fixed_ones_for_every_item_of_the_call():
+    keys = Keys()
+    item = ["r1", "a1", "o1", 5, "[]", 0, "rule", 0, ""]
+    other = ["r2", "a2", "o2", 5, "[]", 0, "rule", 0, ""]
+    got = scripts.keys_for("reserve_batch", keys, [7, 60, *item, *other])
+    assert got[:3] == [keys.timers(), keys.events(), keys.agent_feed()]
+    assert got[3:9] == [
+        keys.request("r1"),
+        keys.agent("a1"),
+        keys.offer("o1"),
+        keys.agent_offers("a1"),
+        keys.pinned("a1"),
+        keys.trace("r1"),
+    ]
+    assert got[9] == keys.request("r2") and len(got) == 15
+    assert scripts.keys_for("reserve_batch", keys, [7, 60]) == got[:3]
+    assert scripts.repeated_keys("accept") is None
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("-- KEYS per item: request(+0)", "expected '-- KEYS per <item>, N ARGV each"),
+        ("-- KEYS per item, 2 ARGV each from ARGV[2]: request(+0)", "start at ARGV[3]"),
+        ("-- KEYS per item, 2 ARGV each from ARGV[4]: request(+2)", "beyond an item's 2"),
+        ("-- KEYS per item, 2 ARGV each from ARGV[4]: request(ARGV[4])", "+k or a 'literal'"),
+        ("-- KEYS per item, 2 ARGV each from ARGV[4]: queue(+0)", "queue takes 2 parts"),
+        ("-- KEYS per item, 2 ARGV each from ARGV[4]:", "no keys"),
+    ],
+)
+def test_a_bad_per_item_keys_header_is_refused(line, problem):
+    with pytest.raises(ScriptHeaderError, match=re.escape(problem)):
+        scripts.parse_repeated("demo", f"-- KEYS: 1 timers\n{line}\n-- ARGV: 3 n\nreturn 1\n")
 
 
 def test_the_key_table_in_the_docs_is_the_one_in_keys_py():

@@ -59,3 +59,53 @@ def test_the_sweep_matches_a_free_agent_and_a_request_no_event_brought_together(
     request = c.request(waiting.request_id)
     assert request.state is RequestState.OFFERED and request.agent == "zoe"
     assert worker.stats.sweeps == 1
+
+
+def test_a_free_agent_that_loses_a_request_mid_batch_takes_the_next_one(router):
+    """The agent side reserves a burst of matches in one batch; a request that moved on
+    between the read of the queue heads and the batch (here: the customer hung up) fails
+    alone, the agent's other match holds, and the agent looks once more at fresh heads."""
+    c = router.client
+    c.load_strategy(STRATEGY)
+    subs = []
+    for i in range(3):  # filed one after the other: the line's order is theirs
+        subs.append(c.submit("chat", "general", f"u{i}"))
+        router.clock.advance(1)
+    router.drain()  # nobody is free: all three wait
+    router.agent("zoe", chat=2)
+    allocator = router.worker.allocator
+    read = allocator.read_requests
+    hung_up: list[str] = []
+
+    def read_then_hang_up(ids):  # type: ignore[no-untyped-def]
+        requests = read(ids)
+        if not hung_up:  # the first read only: the retry reads the queues afresh
+            hung_up.append(subs[0].request_id)
+            assert c.cancel(subs[0].request_id).ok
+        return requests
+
+    allocator.read_requests = read_then_hang_up  # type: ignore[method-assign]
+    allocator.serve_agents(["zoe"])
+    states = [c.request(s.request_id) for s in subs]
+    assert states[0].state is not RequestState.OFFERED
+    assert [(r.state, r.agent) for r in states[1:]] == [(RequestState.OFFERED, "zoe")] * 2
+    assert router.worker.stats.lost_races == 1
+    assert c.agent("zoe").load == {"chat": 2}
+
+
+def test_a_free_agent_finds_a_request_left_in_a_queue_the_strategy_dropped(router):
+    """The agent side reads the strategy's queues with the agents in one round trip, and
+    the queues that still hold requests but the strategy no longer names in a second."""
+    c = router.client
+    c.load_strategy(STRATEGY.replace("general", "old"))
+    waiting = c.submit("chat", "general", "u1")
+    router.drain()
+    assert c.request(waiting.request_id).queues == ("old",)
+    c.load_strategy(STRATEGY)
+    c.redis.xgroup_setid(c.keys.work(), WORK_GROUP, "$")  # the reroute is not run
+    router.worker.view.sync()
+    assert "old" not in router.worker.view.strategy.queue_names
+    router.agent("zoe", chat=1)
+    router.worker.allocator.serve_agents(["zoe"])
+    request = c.request(waiting.request_id)
+    assert request.state is RequestState.OFFERED and request.agent == "zoe"

@@ -71,11 +71,16 @@ def test_reservation_script_and_python_check_agree(rds, redis_url, fields, chann
         },
     )
     python = AgentState.from_hash(agent).unavailable_reason(Channel(channel), T0)
-    reply = client.execute(
-        Script("reserve", ("r", "a", new_id(), T0 + 1000, "[]", 0, "r", 0, 1, "", 60))
-    )
+    reply = reserve(client, "r", "a", T0 + 1000)
     lua = None if int(reply[0]) == 1 else reply[1]
     assert python == lua == expected
+
+
+def reserve(client: RouterClient, rid: str, aid: str, deadline: int) -> list[object]:
+    """One decision through the reservation script (reserve_batch with one item)."""
+    args = (1, 60, rid, aid, new_id(), deadline, "[]", 0, "r", 0, "")
+    (reply,) = client.execute(Script("reserve_batch", args))
+    return reply
 
 
 def test_two_reservations_for_the_last_slot(rds, redis_url):
@@ -86,19 +91,12 @@ def test_two_reservations_for_the_last_slot(rds, redis_url):
     client.heartbeat("a")
     client.set_status("a", "available")
     subs = [client.submit("chat", "general", f"u{i}") for i in range(2)]
-    replies = [
-        client.execute(
-            Script("reserve", (s.request_id, "a", new_id(), T0 + 1000, "[]", 0, "r", 0, 1, "", 60))
-        )
-        for s in subs
-    ]
+    replies = [reserve(client, s.request_id, "a", T0 + 1000) for s in subs]
     assert [int(r[0]) for r in replies] == [1, 0]
     assert replies[1][1] == "no free capacity"
     assert client.agent("a").load == {"chat": 1}
     # the winner's request cannot be reserved twice either
-    again = client.execute(
-        Script("reserve", (subs[0].request_id, "a", new_id(), T0, "[]", 0, "r", 0, 1, "", 60))
-    )
+    again = reserve(client, subs[0].request_id, "a", T0)
     assert again[:2] == [0, "request offered"]
 
 
