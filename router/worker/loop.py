@@ -24,7 +24,7 @@ from typing import Any
 import redis
 
 from router.client import RouterClient
-from router.connect import is_failover_error
+from router.connect import MasterWatch, is_failover_error, master_identity
 from router.errors import RouterUnavailable
 from router.keys import WORK_GROUP
 from router.worker.allocator import Allocator
@@ -53,6 +53,8 @@ class Worker:
         self.housekeeping = Housekeeping(self)
         self._stopping = False
         self._just_synced = False
+        self._watch = MasterWatch()
+        self._watch_at = 0.0
 
     def start(self) -> None:
         """Create the consumer group if needed, load the strategy and the agent view."""
@@ -85,7 +87,7 @@ class Worker:
         outage = False
         while not self._stopping:
             try:
-                if outage:
+                if outage or self._master_changed():
                     self.resync()
                     outage = False
                 self.step()
@@ -113,6 +115,19 @@ class Worker:
         log.error("Redis unavailable (%s); retrying in 1 s", e)
         time.sleep(1)
         return True
+
+    def _master_changed(self) -> bool:
+        """Once a second: is another Redis answering than at the last look (a promoted
+        replica, a restart)? A Redis Cluster client follows a failover inside its own
+        retries, so no error would tell the worker its view may be ahead of the data."""
+        now = time.monotonic()
+        if now < self._watch_at:
+            return False
+        self._watch_at = now + MasterWatch.INTERVAL_S
+        if self._watch.answered(master_identity(self.redis)):
+            log.warning("another Redis master answers now; rebuilding the worker's view")
+            return True
+        return False
 
     def resync(self) -> None:
         """After Redis was unavailable: what answers now may be a promoted replica or a
