@@ -16,6 +16,7 @@ import redis.asyncio
 from redis.exceptions import NoScriptError
 
 from router import connect, durable, scripts
+from router.client.batching import TickBatcher
 from router.client.operations import RouterOps
 from router.client.packer import HiredisPacker
 from router.client.values import now_ms
@@ -236,6 +237,8 @@ class AsyncRouterClient(_Driver):
     ) -> None:
         super().__init__(redis_client, domain, clock)
         self.confirmer = _confirmer(durability, self.keys)
+        self.batcher = TickBatcher(self._send_batch)
+        """Coalesces the steps of `run_batched` callers, one pipeline per loop tick."""
 
     @classmethod
     def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> AsyncRouterClient:
@@ -252,16 +255,43 @@ class AsyncRouterClient(_Driver):
 
     async def run(self, op: Op[T]) -> T:
         """Drive an operation (a RouterOps generator, or several combined) to its result."""
+        return await self._drive(op, self._execute)
+
+    async def run_batched(self, op: Op[T]) -> T:
+        """`run`, with each Redis round trip shared with the other `run_batched` calls of
+        the same event-loop tick (one pipeline: see :mod:`router.client.batching`). For
+        operations that never block in Redis."""
+        return await self._drive(op, self._execute_batched)
+
+    async def _drive(self, op: Op[T], execute: Callable[[Step], Awaitable[Any]]) -> T:
         try:
             step = next(op)
             while True:
-                step = op.send(await self._execute(step))
+                step = op.send(await execute(step))
         except StopIteration as done:
             return done.value
         except redis.RedisError as e:
             if not connect.is_failover_error(e):
                 raise
             raise _unavailable(e) from e
+
+    async def _execute_batched(self, step: Step) -> Any:
+        if self.confirmer is not None and self.confirmer.wants(step):
+            return await durable.execute_async(self, self.confirmer, step)
+        return await self.batcher.execute(step)
+
+    async def _send_batch(self, batch: Batch) -> list[Any]:
+        """One pipeline; the replies with errors as values (scripts Redis forgot rerun)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self._fill(pipe, batch)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        for i, item in self._forgotten(batch, replies):
+            script, keys, args = self._call(item)
+            try:
+                replies[i] = await script(keys=keys, args=args)
+            except redis.ResponseError as e:
+                replies[i] = e
+        return replies
 
     async def execute(self, step: Step) -> Any:
         """Run one script/command/batch directly."""
@@ -284,6 +314,7 @@ class AsyncRouterClient(_Driver):
         return self._checked(replies)
 
     async def close(self) -> None:
+        await self.batcher.close()
         await self.redis.aclose()
 
     async def events(

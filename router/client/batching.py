@@ -1,0 +1,99 @@
+"""One Redis pipeline per event-loop tick for many concurrent operations (asyncio).
+
+An asyncio process that drives many calls at once (the AMI bridge) has many router
+operations ready in the same tick of its event loop: a burst of AMI events, each
+handled in its own task, each awaiting one script or batch. Sent one by one, every one
+pays a pipeline of its own - a pooled connection taken and given back, a write, a read
+and a wake-up in this process, a read and a write in redis-server. `TickBatcher`
+collects the steps submitted during one tick and sends them as ONE pipeline at the
+start of the next, then gives each caller its own replies.
+
+What a caller sees does not change: its step's replies, or the error its step raised (a
+script Redis forgot is loaded and run again, alone); a connection error fails every step
+of that pipeline, as it would have failed each alone. Steps go out in submission order,
+so each caller's steps stay in its own order (a caller awaits one step before sending
+the next). Without MULTI nothing is atomic across steps - nor was it before. Never for
+blocking commands (XREADGROUP ... BLOCK): one would hold up the whole pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from router.ops import Batch, Command, Script, Step
+
+Sender = Callable[[Batch], Awaitable[list[Any]]]
+"""Sends one batch as a pipeline; returns its replies, errors as values, in order."""
+
+
+class TickBatcher:
+    """Coalesces the steps of one loop tick into one pipeline (see the module doc)."""
+
+    def __init__(self, send: Sender) -> None:
+        self._send = send
+        self._pending: list[tuple[Step, asyncio.Future[Any]]] = []
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.pipelines = 0
+        """Pipelines sent so far (steps / pipelines = how much was saved)."""
+        self.steps = 0
+
+    async def execute(self, step: Step) -> Any:
+        """`step`'s reply (a Batch: the list of its replies), sent with this tick's others."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((step, future))
+        if not self._scheduled:
+            self._scheduled = True
+            # Callbacks scheduled now run after every callback already ready this tick:
+            # whatever those submit goes into the same pipeline.
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        items, self._pending = self._pending, []
+        if items:
+            task = asyncio.get_running_loop().create_task(self._run(items))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, items: list[tuple[Step, asyncio.Future[Any]]]) -> None:
+        flat: list[Script | Command] = []
+        spans: list[tuple[int, int]] = []
+        for step, _ in items:
+            parts = step.items if isinstance(step, Batch) else (step,)
+            spans.append((len(flat), len(flat) + len(parts)))
+            flat.extend(parts)
+        self.pipelines += 1
+        self.steps += len(items)
+        try:
+            replies = await self._send(Batch(tuple(flat)))
+        except BaseException as e:  # the whole pipeline failed: so did each step
+            for _, future in items:
+                if not future.done():
+                    future.set_exception(e)
+            if not isinstance(e, Exception):
+                raise
+            return
+        for (step, future), (start, end) in zip(items, spans, strict=True):
+            if future.done():  # its caller was cancelled meanwhile
+                continue
+            if isinstance(step, Batch):
+                part = replies[start:end]
+                error = next((r for r in part if isinstance(r, Exception)), None)
+                if error is None:
+                    future.set_result(part)
+                else:
+                    future.set_exception(error)
+            elif isinstance(replies[start], Exception):
+                future.set_exception(replies[start])
+            else:
+                future.set_result(replies[start])
+
+    async def close(self) -> None:
+        """Wait for the pipelines under way."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
