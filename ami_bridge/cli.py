@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 
@@ -96,6 +97,10 @@ async def _serve(settings: BridgeSettings, config: AdminConfig) -> None:
     from .bridge import AmiBridge
 
     bridge = AmiBridge(settings, config)
+    # Everything loaded so far (modules, the config, parser tables) lives as long as the
+    # process: out of the garbage collector's sight, its collections stay short.
+    gc.collect()
+    gc.freeze()
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
