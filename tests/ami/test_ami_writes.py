@@ -9,6 +9,9 @@ import contextlib
 import types
 from typing import Any
 
+import pytest
+
+from ami_bridge.cli import run_loop
 from ami_bridge.panoramisk_fixes import _Protocol
 
 
@@ -41,16 +44,34 @@ class Peer:
                 writer.write(reply.encode())
 
 
-def test_one_tick_one_write_each_action_its_reply() -> None:
-    async def body() -> tuple[Peer, list[Any], list[Any]]:
+class Counted:
+    """The real transport, its writes counted (uvloop's transports cannot be patched)."""
+
+    def __init__(self, transport: Any, writes: list[bytes]) -> None:
+        self._transport = transport
+        self._writes = writes
+
+    def write(self, data: bytes) -> None:
+        self._writes.append(data)
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+@pytest.mark.parametrize("event_loop", ["asyncio", "uvloop"])
+def test_one_tick_one_write_each_action_its_reply(event_loop: str) -> None:
+    out: list[Any] = []
+
+    async def body() -> None:
         peer = Peer()
         writes: list[bytes] = []
         server = await asyncio.start_server(peer.serve, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         loop = asyncio.get_running_loop()
+        assert (type(loop).__module__.split(".")[0] == "uvloop") == (event_loop == "uvloop")
         transport, protocol = await loop.create_connection(_Protocol, "127.0.0.1", port)
-        write = transport.write  # the real transport's write, counted
-        transport.write = lambda data: (writes.append(data), write(data))  # type: ignore[method-assign]
+        protocol.transport = Counted(transport, writes)
         # what panoramisk's Manager would be: told when the link ends
         protocol.factory = types.SimpleNamespace(
             connection_lost=lambda exc: None, forgetable_actions=(), awaiting_actions=[]
@@ -67,9 +88,10 @@ def test_one_tick_one_write_each_action_its_reply() -> None:
         await asyncio.sleep(0.1)  # the peer sees the end and closes its side
         server.close()
         await server.wait_closed()
-        return peer, [chunks_after_first_tick], [replies, later]
+        out.extend([peer, chunks_after_first_tick, replies, later])
 
-    peer, (first,), (replies, later) = asyncio.run(body())
+    run_loop(body(), event_loop)  # how `implus ami-bridge` runs (uvloop by default)
+    peer, first, replies, later = out
     assert len(first) == 1  # the three actions of one tick went out in one write
     assert first[0].count(b"Action: ") == 3
     assert [r["Message"] for r in replies] == ["Setvar A", "Setvar B", "Redirect"]
