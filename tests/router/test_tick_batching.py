@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from router.client import AsyncRouterClient
+from router.client.batching import TickBatcher
 from router.errors import NotFound
 from router.model import AgentProfile
 from router.ops import Batch, cmd
@@ -104,3 +105,37 @@ def test_a_dead_redis_fails_every_step_of_the_pipeline(redis_url: str) -> None:
     results = asyncio.run(body())
     assert len(results) == 3
     assert all(isinstance(r, Exception) for r in results)
+
+
+def test_steps_that_come_while_a_pipeline_is_under_way_go_out_together_after_it(
+    redis_url: str, rds: redis.Redis
+) -> None:
+    async def body() -> tuple[list[int], list[Any]]:
+        client = AsyncRouterClient.from_url(redis_url)
+        sizes: list[int] = []
+        release = asyncio.Event()
+        send = client._send_batch
+
+        async def slow_send(batch: Batch) -> list[Any]:  # Redis answering slowly
+            sizes.append(len(batch.items))
+            if len(sizes) == 1:
+                await release.wait()
+            return await send(batch)
+
+        client.batcher = TickBatcher(slow_send)
+        first = asyncio.ensure_future(client.run_batched(_one(cmd("INCR", "n"))))
+        await asyncio.sleep(0.01)  # the first pipeline is under way
+        later = []
+        for _ in range(3):  # three later ticks
+            later.append(asyncio.ensure_future(client.run_batched(_one(cmd("INCR", "n")))))
+            await asyncio.sleep(0.01)
+        assert sizes == [1]  # they wait for the one under way
+        release.set()
+        replies = await asyncio.gather(first, *later)
+        await client.close()
+        return sizes, replies
+
+    sizes, replies = asyncio.run(body())
+    assert sizes == [1, 3]  # then go out as one pipeline
+    assert replies == [1, 2, 3, 4]  # in submission order
+    assert rds.get("n") == "4"
