@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := redis-server redis-sentinel sip-tester debootstrap chromium fonts-noto-color-emoji postgresql
+APT_PACKAGES := redis-server redis-tools redis-sentinel sip-tester debootstrap chromium fonts-noto-color-emoji postgresql
 
 .PHONY: deps system-deps venv node-deps sandbox lint test demo clean
 

@@ -12,6 +12,11 @@ time from the submit call to the `offer.created` event reaching a subscriber.
 Reference: redis-benchmark's EVAL rate for a one-HINCRBY script in the same run, the
 physical ceiling of one Redis on this machine.
 
+    python benchmarks/route_throughput.py --domains 3 --agents 3000 --requests 15000 --json
+
+``--domains N``: phase 1 over N routing domains, on one redis-server and then on a Redis
+Cluster of N masters on this machine (benchmarks/route_domains.py).
+
 The last line printed is one JSON object.
 """
 
@@ -505,10 +510,21 @@ def main() -> None:
     ap.add_argument(
         "--profile", type=Path, help="py-spy the workers in phase 1 (.svg, or .txt: collapsed)"
     )
+    ap.add_argument(
+        "--domains",
+        type=int,
+        help="N routing domains on one redis-server, then on a Redis Cluster of N masters "
+        "(phase 1 only; benchmarks/route_domains.py)",
+    )
     ap.add_argument("--json", action="store_true", help="print the JSON result line (always last)")
     args = ap.parse_args()
     if shutil.which("redis-server") is None:
         raise SystemExit("redis-server is not installed: apt-get install redis-server")
+    if args.domains is not None:
+        import route_domains
+
+        print(json.dumps(route_domains.run(sys.modules[__name__], args)))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         proc, url, port = start_redis(tmp)
         try:

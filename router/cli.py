@@ -25,14 +25,8 @@ REDIS_URL = click.option(
     default="redis://127.0.0.1:6379/0",
     show_default=True,
     help="Redis holding the routing state (env IMPLUS_REDIS_URL): redis://, rediss://, "
-    "unix:// or redis+sentinel://host:port,host:port/master_name (docs/scaling.md).",
-)
-DOMAIN = click.option(
-    "--domain",
-    envvar="IMPLUS_DOMAIN",
-    default="default",
-    show_default=True,
-    help="Routing domain: all its keys share one Redis hash tag.",
+    "unix://, redis+sentinel://host:port,host:port/master_name or "
+    "redis+cluster://host:port,host:port/ (docs/scaling.md).",
 )
 
 
@@ -51,7 +45,8 @@ def _client(redis_url: str, domain: str) -> Any:
     except (ValueError, InvalidInput) as e:
         raise click.ClickException(
             f"--redis-url {_safe_url(redis_url)!r} is not a Redis URL ({e}); write it like "
-            "redis://127.0.0.1:6379/0 or redis+sentinel://host:26379,host:26379/master_name"
+            "redis://127.0.0.1:6379/0, redis+sentinel://host:26379,host:26379/master_name or "
+            "redis+cluster://host:6379,host:6379/"
         ) from None
     try:
         client.redis.ping()
@@ -72,7 +67,7 @@ def _safe_url(url: str) -> str:
     return url
 
 
-def _run_worker(redis_url: str, domain: str, index: int) -> None:
+def _run_worker(redis_url: str, domain: str, index: int | str) -> None:
     from router.client import RouterClient
     from router.worker import Worker
 
@@ -103,30 +98,50 @@ def _also_after(command: Any) -> Any:
 
 @main.group(name="router", invoke_without_command=True)
 @REDIS_URL
-@DOMAIN
+@click.option(
+    "--domain",
+    "domains",
+    envvar="IMPLUS_DOMAIN",
+    multiple=True,
+    help="Routing domain: all its keys share one Redis hash tag. Repeat it to run workers "
+    "for several domains (`--domain a --domain b`; env IMPLUS_DOMAIN: names separated by "
+    "spaces); inspecting commands take one. [default: default]",
+)
 @click.option(
     "--workers",
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Allocation worker processes to run.",
+    help="Allocation worker processes to run per domain.",
 )
 @click.pass_context
-def router_group(ctx: click.Context, redis_url: str, domain: str, workers: int) -> None:
+def router_group(
+    ctx: click.Context, redis_url: str, domains: tuple[str, ...], workers: int
+) -> None:
     """Run allocation workers (default), or inspect and steer routing."""
-    ctx.obj = {"redis_url": redis_url, "domain": domain}
+    domains = tuple(dict.fromkeys(domains)) or ("default",)
+    ctx.obj = {"redis_url": redis_url, "domain": domains[0]}
     if ctx.invoked_subcommand is not None:
+        if len(domains) > 1:
+            raise click.UsageError(
+                f"`implus router {ctx.invoked_subcommand}` works on one domain: give one "
+                f"--domain (got {', '.join(domains)})"
+            )
         return
-    _client(redis_url, domain).close()
+    for domain in domains:
+        _client(redis_url, domain).close()
     click.echo(
-        f"implus router: {workers} worker(s) on {_safe_url(redis_url)} "
-        f"domain {domain!r}; Ctrl-C stops"
+        f"implus router: {workers} worker(s) per domain on {_safe_url(redis_url)}, "
+        f"domain(s) {', '.join(repr(d) for d in domains)}; Ctrl-C stops"
     )
-    if workers == 1:
-        _run_worker(redis_url, domain, 0)
+    if workers == 1 and len(domains) == 1:
+        _run_worker(redis_url, domains[0], 0)
         return
     procs = [
-        multiprocessing.Process(target=_run_worker, args=(redis_url, domain, i), daemon=False)
+        multiprocessing.Process(
+            target=_run_worker, args=(redis_url, domain, f"{domain}/{i}"), daemon=False
+        )
+        for domain in domains
         for i in range(workers)
     ]
     for p in procs:
@@ -257,6 +272,30 @@ def dry_run_command(obj: dict[str, str], path: str, last: int) -> None:
         click.echo(f"  {n:>6}  {before}  =>  {after}")
     for note, n in report.notes.most_common(5):
         click.echo(f"  note ({n}x): {note}")
+
+
+@router_group.command("move-domain")
+@_also_after
+@click.option("--to", "target", required=True, help="The master to move to, as host:port.")
+@click.pass_obj
+def move_domain(obj: dict[str, str], target: str) -> None:
+    """Move the domain (its hash slot and every key in it) to another master of a Redis
+    Cluster, atomically on the source master (docs/scaling.md)."""
+    from router import cluster
+
+    client = _client(obj["redis_url"], obj["domain"])
+    if not cluster.is_cluster(client.redis):
+        raise click.ClickException("move-domain needs a redis+cluster:// URL")
+    slot = cluster.domain_slot(obj["domain"])
+    started = time.monotonic()
+    try:
+        moved = cluster.move_slot(client.redis, slot, target)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(
+        f"domain {obj['domain']!r} (slot {slot}) is on {target}: {moved} keys moved in "
+        f"{time.monotonic() - started:.2f} s"
+    )
 
 
 @router_group.command()

@@ -11,11 +11,16 @@ a Sentinel URL: ``sentinel_password`` / ``sentinel_username`` (the sentinels' ow
 long; it must exceed the longest blocking read, 1 s), ``socket_connect_timeout`` (s,
 default 1),
 ``min_other_sentinels`` (trust a sentinel only if it sees that many others, default 0).
+
+``redis+cluster://[[user]:password@]host:port[,host:port...]/[?...]`` (``rediss+cluster://``
+with TLS): a Redis Cluster through redis-py's cluster client (:mod:`router.cluster`); the
+addresses are seeds (any nodes), the client learns the rest. Settings: ``socket_timeout``,
+``socket_connect_timeout``, ``wait_replicas`` / ``wait_timeout_ms``.
 Passwords may stay out of the URL (and out of process lists): ``IMPLUS_REDIS_PASSWORD``
 and ``IMPLUS_REDIS_SENTINEL_PASSWORD`` are used when the URL names none.
 
 Every URL also takes ``wait_replicas`` and ``wait_timeout_ms``: how acknowledgements wait
-for replicas (:mod:`router.durable`; on by default for Sentinel URLs).
+for replicas (:mod:`router.durable`; on by default for Sentinel and cluster URLs).
 
 How a client follows a failover by itself: each new connection asks the sentinels where
 the master is and checks that the server answering says ``ROLE`` master (a node that was
@@ -41,10 +46,12 @@ import redis.asyncio.sentinel
 import redis.exceptions
 import redis.sentinel
 
+from router import cluster
 from router.durable import Durability
 from router.errors import InvalidInput
 
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 PLAIN_SCHEMES = ("redis", "rediss", "unix")
 CHECK_INTERVAL_S = 1.0
 """How often a pool asks the sentinels again where the master is."""
@@ -78,10 +85,16 @@ class RedisTarget:
     socket_connect_timeout: float = 1.0
     min_other_sentinels: int = 0
     durability: Durability | None = None
+    cluster_nodes: tuple[tuple[str, int], ...] = ()
+    """Seed nodes of a Redis Cluster (``redis+cluster://``)."""
 
     @property
     def is_sentinel(self) -> bool:
         return bool(self.sentinels)
+
+    @property
+    def is_cluster(self) -> bool:
+        return bool(self.cluster_nodes)
 
 
 def parse(url: str) -> RedisTarget:
@@ -95,10 +108,13 @@ def parse(url: str) -> RedisTarget:
         rest = "&".join(f"{k}={v}" for k, v in query.items() if k not in OUR_PARAMS)
         plain = url.split("?", 1)[0] + (f"?{rest}" if rest else "")
         return RedisTarget(url=plain, durability=_durability(query, default_replicas=0))
+    if scheme in CLUSTER_SCHEMES:
+        return RedisTarget(url=url, **cluster.parse_url(url, scheme, parts, query))
     if scheme not in SENTINEL_SCHEMES:
         raise InvalidInput(
-            f"unknown Redis URL scheme {scheme!r}: use redis://, rediss://, unix:// or "
-            "redis+sentinel://host:port,host:port/master_name"
+            f"unknown Redis URL scheme {scheme!r}: use redis://, rediss://, unix://, "
+            "redis+sentinel://host:port,host:port/master_name or "
+            "redis+cluster://host:port,host:port/"
         )
     unknown = set(query) - set(OUR_PARAMS) - set(SENTINEL_PARAMS)
     if unknown:
@@ -161,6 +177,18 @@ def redis_from_url(
     kwargs["decode_responses"] = decode_responses
     if blocking_pool is not None:
         kwargs.update(max_connections=blocking_pool, timeout=pool_timeout)
+    if target.is_cluster:
+        kwargs.setdefault("socket_timeout", target.socket_timeout)
+        kwargs.setdefault("socket_connect_timeout", target.socket_connect_timeout)
+        return cluster.cluster_client(
+            target.cluster_nodes,
+            asyncio=asyncio,
+            blocking_pool=blocking_pool,
+            username=target.username,
+            password=target.password,
+            ssl=target.ssl,
+            **kwargs,
+        )
     if not target.is_sentinel:
         lib: Any = redis.asyncio if asyncio else redis
         pool_class = lib.BlockingConnectionPool if blocking_pool else lib.ConnectionPool
@@ -214,27 +242,40 @@ def is_failover_error(error: BaseException) -> bool:
     lost or refused, a timeout, READONLY (talking to a demoted master), "no master found",
     a node that is no longer the master, NOREPLICAS (a master cut off from its replicas),
     a blocking read unblocked by a role change (redis-py raises these as ConnectionError
-    on Sentinel connections). The caller should retry after a short pause."""
+    on Sentinel connections); on a Redis Cluster also a slot that is moving or not served
+    while a replica takes over (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, no node for the slot).
+    The caller should retry after a short pause."""
     if isinstance(
         error,
         redis.exceptions.ConnectionError
         | redis.exceptions.TimeoutError
-        | redis.exceptions.ReadOnlyError,
+        | redis.exceptions.ReadOnlyError
+        | redis.exceptions.ClusterError  # a cluster client gave up following redirections
+        | redis.exceptions.RedisClusterException  # no node serves the slot (yet)
+        | redis.exceptions.AskError  # MOVED too: the slot moved
+        | redis.exceptions.TryAgainError,
     ):
         return True
     if isinstance(error, redis.exceptions.ResponseError):
         text = str(error)
-        return text.startswith(("READONLY", "NOREPLICAS", "MASTERDOWN", "UNBLOCKED", "LOADING"))
+        return text.startswith(
+            ("READONLY", "NOREPLICAS", "MASTERDOWN", "UNBLOCKED", "LOADING", "CLUSTERDOWN")
+        )
     return isinstance(error, OSError)
 
 
 def master_identity(rds: Any) -> str:
     """``run_id`` of the server a sync client talks to: it changes when another server
-    (a promoted replica) or a restarted one answers, which tells a process to resync."""
+    (a promoted replica) or a restarted one answers, which tells a process to resync.
+    On a Redis Cluster: every master's address and ``run_id``."""
+    if cluster.is_cluster(rds):
+        return cluster.identity(rds)
     return str(rds.info("server")["run_id"])
 
 
 async def master_identity_async(rds: Any) -> str:
+    if cluster.is_cluster(rds):
+        return await cluster.identity_async(rds)
     return str((await rds.info("server"))["run_id"])
 
 
@@ -338,10 +379,10 @@ def _durability(query: dict[str, str], default_replicas: int) -> Durability | No
     return Durability(replicas=replicas, timeout_ms=timeout)
 
 
-def _host_port(text: str, url: str) -> tuple[str, int]:
+def _host_port(text: str, url: str, default: int = 26379) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host:
-        host, port = text, "26379"
+        host, port = text, str(default)
     return host.strip("[]"), int(_number(port, "port", url))
 
 

@@ -17,6 +17,11 @@ retries (``append`` is idempotent per client message id, ``accept`` per offer an
 
 Scripts Redis does not have (a promoted replica never saw ``SCRIPT LOAD``) are loaded and
 run again in a second pipeline that ends with the same confirmation.
+
+On a Redis Cluster the pipeline goes to the master serving the domain's slot (every key
+of a domain is in that slot), so the WAIT counts that master's replicas - the ones that
+can take over the slot; a pipeline refused because the slot moved runs again on the new
+master (:mod:`router.cluster`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 
 import redis.exceptions
 
+from router import cluster
 from router.errors import RouterUnavailable
 from router.ops import Batch, Command, Script, Step
 from router.scripts import source
@@ -60,6 +66,8 @@ class Confirmer:
         """Replicas the master had online at the last look; None: look first (at the
         start, and after an error: the master may have changed)."""
         self._look_at = 0.0
+        self.address = ""
+        """The master the replica count is about (cluster: the domain's slot master)."""
 
     def wants(self, step: Step) -> bool:
         if isinstance(step, Script):
@@ -79,6 +87,14 @@ class Confirmer:
 
     def forget(self) -> None:
         self.online = None
+
+    def at(self, address: str) -> Confirmer:
+        """Confirmations from the master at ``address`` (a cluster's master of the domain's
+        slot): what was learned about another master's replicas is forgotten."""
+        if address != self.address:
+            self.address = address
+            self.forget()
+        return self
 
     def tail(self) -> tuple[list[tuple[Any, ...]], int]:
         """The commands that follow the step in its pipeline, and the confirmations needed."""
@@ -149,27 +165,36 @@ def _result(step: Step, body: list[Any]) -> Any:
 
 
 def execute_sync(client: Any, confirmer: Confirmer, step: Step) -> Any:
-    """Run ``step`` and its confirmation with a sync :class:`router.client.RouterClient`."""
+    """Run ``step`` and its confirmation with a sync :class:`router.client.RouterClient`.
+
+    On a Redis Cluster all of it goes to the master serving the domain's slot, on one
+    connection (:func:`router.cluster.run_pinned`)."""
     try:
-        return _execute_sync(client, confirmer, step)
+        if not cluster.is_cluster(client.redis):
+            return _execute_sync(client, confirmer, step, client.redis)
+        return cluster.run_pinned(
+            client.redis,
+            client.keys.acks(),
+            lambda address, rds: _execute_sync(client, confirmer.at(address), step, rds),
+        )
     except redis.exceptions.RedisError:
         confirmer.forget()  # the master may be another one now
         raise
 
 
-def _execute_sync(client: Any, confirmer: Confirmer, step: Step) -> Any:
+def _execute_sync(client: Any, confirmer: Confirmer, step: Step, rds: Any) -> Any:
     if confirmer.online is None:
-        confirmer.learn(client.redis.info("replication"))
+        confirmer.learn(rds.info("replication"))
     items = _items(step)
     tail, need = confirmer.tail()
-    with client.redis.pipeline(transaction=False) as p:
+    with rds.pipeline(transaction=False) as p:
         _queue(p, client, items, tail)
         replies = p.execute(raise_on_error=False)
     body, end = replies[: len(items)], replies[len(items) :]
     missing = _missing(body)
     if missing:
         again = [items[i] for i in missing]
-        with client.redis.pipeline(transaction=False) as p:
+        with rds.pipeline(transaction=False) as p:
             loads = _queue_again(p, client, again, tail)  # type: ignore[arg-type]
             redo = p.execute(raise_on_error=False)[loads:]
         for i, reply in zip(missing, redo, strict=False):
@@ -182,25 +207,31 @@ def _execute_sync(client: Any, confirmer: Confirmer, step: Step) -> Any:
 async def execute_async(client: Any, confirmer: Confirmer, step: Step) -> Any:
     """:func:`execute_sync` for :class:`router.client.AsyncRouterClient`."""
     try:
-        return await _execute_async(client, confirmer, step)
+        if not cluster.is_cluster(client.redis):
+            return await _execute_async(client, confirmer, step, client.redis)
+        return await cluster.run_pinned_async(
+            client.redis,
+            client.keys.acks(),
+            lambda address, rds: _execute_async(client, confirmer.at(address), step, rds),
+        )
     except redis.exceptions.RedisError:
         confirmer.forget()
         raise
 
 
-async def _execute_async(client: Any, confirmer: Confirmer, step: Step) -> Any:
+async def _execute_async(client: Any, confirmer: Confirmer, step: Step, rds: Any) -> Any:
     if confirmer.online is None:
-        confirmer.learn(await client.redis.info("replication"))
+        confirmer.learn(await rds.info("replication"))
     items = _items(step)
     tail, need = confirmer.tail()
-    async with client.redis.pipeline(transaction=False) as p:
+    async with rds.pipeline(transaction=False) as p:
         _queue(p, client, items, tail)
         replies = await p.execute(raise_on_error=False)
     body, end = replies[: len(items)], replies[len(items) :]
     missing = _missing(body)
     if missing:
         again = [items[i] for i in missing]
-        async with client.redis.pipeline(transaction=False) as p:
+        async with rds.pipeline(transaction=False) as p:
             loads = _queue_again(p, client, again, tail)  # type: ignore[arg-type]
             redo = (await p.execute(raise_on_error=False))[loads:]
         for i, reply in zip(missing, redo, strict=False):

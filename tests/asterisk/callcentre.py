@@ -67,19 +67,31 @@ after the test's own qualify succeeded: the phone then reads unavailable for a s
 an offer made meanwhile skips it (seen as a flaky "rung == [alice, bob]")."""
 
 
-def wait_steady(what: str, check: Callable[[], bool], hold_s: float, timeout: float = 15) -> None:
-    """Poll `check` until it has held for `hold_s` seconds in a row."""
+def wait_steady(
+    what: str,
+    check: Callable[[], bool],
+    hold_s: float,
+    timeout: float = 15,
+    describe: Callable[[], object] | None = None,
+) -> None:
+    """Poll `check` until it has held for `hold_s` seconds in a row; on failure say how
+    often it flipped and what `describe` shows last."""
     deadline = time.monotonic() + timeout + hold_s
     since: float | None = None
+    flips = 0
     while time.monotonic() < deadline:
         if check():
             since = since if since is not None else time.monotonic()
             if time.monotonic() - since >= hold_s:
                 return
         else:
+            flips += since is not None
             since = None
         time.sleep(0.05)
-    raise AssertionError(f"{what}: not steady for {hold_s} s within {timeout} s")
+    last = f"; last: {describe()!r}" if describe is not None else ""
+    raise AssertionError(
+        f"{what}: not steady for {hold_s} s within {timeout} s (lost {flips} time(s){last})"
+    )
 
 
 class WorkerThread:

@@ -1,19 +1,25 @@
 """The Asterisk sandbox for the bridge's tests: `sandbox` (the session's sandbox, restored
 after each test; `asterisk_sandbox` itself is in tests/conftest.py, shared with
-tests/callflow) and `call_centre`.
+tests/callflow), `call_centre`, and `tap`, `sipp`, `installed` (the generated dialplan
+installed as an admin does the first time).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ami_tap import AmiTap
 from callcentre import CallCentre
+from dialplan_sandbox import AMI_SECRET_ENV, config_dict, load_config
 
 from devstack import AsteriskSandbox
 from devstack.lab import Lab
 from devstack.sipp import Sipp
+from dialplan.apply import apply
+from dialplan.rendering import select_pbx
 from router.client import RouterClient
 
 
@@ -44,3 +50,34 @@ def call_centre(sandbox: AsteriskSandbox, redis_url: str, tmp_path: Path) -> Ite
     yield centre
     centre.stop()
     client.close()
+
+
+@pytest.fixture
+def tap(sandbox: AsteriskSandbox) -> Iterator[AmiTap]:
+    """An AMI connection that records every event (tests/asterisk/ami_tap.py)."""
+    t = AmiTap()
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def sipp(sandbox: AsteriskSandbox) -> Iterator[Sipp]:
+    """sipp phones and customers on the sandbox; all stopped after the test."""
+    runner = Sipp(sandbox)
+    yield runner
+    runner.stop_all()
+
+
+@pytest.fixture
+def installed(
+    sandbox: AsteriskSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    """The generated files installed the way an admin does the first time: apply without
+    reload (the AMI user does not exist yet), then reload once on the PBX."""
+    monkeypatch.setenv(AMI_SECRET_ENV, "dialplan-test-secret")
+    data = config_dict(sandbox)
+    config = load_config(tmp_path, data)
+    result = apply(config, select_pbx(config, "sandbox"), None)
+    assert result.written
+    sandbox.reload()
+    return data

@@ -8,127 +8,22 @@ generated contexts and the contract's AMI events are checked (docs/call-flow.md)
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from ami_tap import AmiTap, Message
+from ami_tap import AmiTap
 from click.testing import CliRunner
+from dialplan_sandbox import AGENT_PORT, AMI_SECRET_ENV, config_dict, load_config, user_event
 
-from admin_config.model import AdminConfig, load_admin_config
 from ami_bridge.reload import AmiReloader
 from devstack import AsteriskSandbox
 from devstack.sipp import Sipp
 from dialplan.apply import apply
 from dialplan.rendering import select_pbx
-from dialplan.text import display_name
 from router.cli import main
 
 pytestmark = pytest.mark.asterisk
-
-AMI_SECRET_ENV = "IMPLUS_TEST_DIALPLAN_AMI"
-AGENT_PORT = 5081
-
-
-def _config_dict(sandbox: AsteriskSandbox) -> dict[str, Any]:
-    return {
-        "strategy": "strategy.yaml",
-        "hold_margin": 2,
-        "pbxs": [
-            {
-                "id": "sandbox",
-                "kind": "asterisk",
-                "username": "implus_dialplan",  # not the sandbox's own `implus` user
-                "secret_env": AMI_SECRET_ENV,
-                "config_dir": str(sandbox.etc),
-                "phone_context": "sandbox-inbound",
-                "transport": "transport-udp",
-            }
-        ],
-        "services": [{"id": "booking", "label": 'Booking, "VIP"; (x)\nexten => 6,1,Hangup'}],
-        "entry_points": [
-            {
-                "id": "booking_en",
-                "pbx": "sandbox",
-                "extension": "800",
-                "service": "booking",
-                "max_wait": 30,
-                "overflow": "hangup",
-            },
-            {
-                "id": "quick",
-                "pbx": "sandbox",
-                "extension": "801",
-                "service": "booking",
-                "max_wait": 1,
-                "overflow": {"type": "extension", "extension": "9991", "context": "sandbox-test"},
-            },
-        ],
-        "agents": [
-            {
-                "id": "alice",
-                "name": "Alice; <evil>",
-                "pbx": "sandbox",
-                "endpoint": "1001",
-                "contact": f"sip:1001@127.0.0.1:{AGENT_PORT}",
-            },
-        ],
-        "trunks": [
-            {
-                "id": "carrier",
-                "pbx": "sandbox",
-                "host": "127.0.0.2",
-                "port": 5070,
-                "dial_prefix": "9",
-            },
-        ],
-    }
-
-
-def _load(tmp_path: Path, data: dict[str, Any]) -> AdminConfig:
-    (tmp_path / "strategy.yaml").write_text("rules: []\n")
-    path = tmp_path / "admin.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return load_admin_config(path)
-
-
-@pytest.fixture
-def installed(
-    sandbox: AsteriskSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, Any]:
-    """The generated files installed the way an admin does the first time: apply without
-    reload (the AMI user does not exist yet), then reload once on the PBX."""
-    monkeypatch.setenv(AMI_SECRET_ENV, "dialplan-test-secret")
-    data = _config_dict(sandbox)
-    config = _load(tmp_path, data)
-    result = apply(config, select_pbx(config, "sandbox"), None)
-    assert result.written
-    sandbox.reload()
-    return data
-
-
-@pytest.fixture
-def tap(sandbox: AsteriskSandbox) -> Iterator[AmiTap]:
-    t = AmiTap()
-    yield t
-    t.close()
-
-
-@pytest.fixture
-def sipp(sandbox: AsteriskSandbox) -> Iterator[Sipp]:
-    runner = Sipp(sandbox)
-    yield runner
-    runner.stop_all()
-
-
-def _user_event(name: str, **headers: str) -> Any:
-    def match(m: Message) -> bool:
-        return m.get("UserEvent") == [name] and all(m.get(k) == [v] for k, v in headers.items())
-
-    return match
 
 
 def test_apply_reloads_over_ami_and_reapply_changes_nothing(
@@ -143,7 +38,7 @@ def test_apply_reloads_over_ami_and_reapply_changes_nothing(
     assert '"Alice evil" <1001>' in endpoint  # the name's ; < > were dropped
 
     installed["entry_points"][0]["max_wait"] = 45
-    config = _load(tmp_path, installed)
+    config = load_config(tmp_path, installed)
     result = apply(config, select_pbx(config, "sandbox"), AmiReloader())
     assert [c.path for c in result.plan.changed] == ["extensions_implus.conf"]
     # the fixture's apply did not reload (the admin reloaded by hand): that is still owed
@@ -151,7 +46,7 @@ def test_apply_reloads_over_ami_and_reapply_changes_nothing(
     assert "MusicOnHold(default,47)" in sandbox.cli("dialplan show 800@implus-entry")
 
     installed["entry_points"][0]["max_wait"] = 46
-    config = _load(tmp_path, installed)
+    config = load_config(tmp_path, installed)
     result = apply(config, select_pbx(config, "sandbox"), AmiReloader())
     assert result.reloaded == ["reloaded pbx_config"]  # only what changed
     assert "MusicOnHold(default,48)" in sandbox.cli("dialplan show 800@implus-entry")
@@ -189,7 +84,7 @@ def test_apply_says_what_to_do_when_extensions_are_not_included(
     sandbox: AsteriskSandbox, installed: dict[str, Any], tmp_path: Path
 ) -> None:
     installed["entry_points"][0]["max_wait"] = 50
-    config = _load(tmp_path, installed)
+    config = load_config(tmp_path, installed)
     renamed = tmp_path / "etc"  # a folder Asterisk does not read: the dialplan is not there
     (sandbox.etc / "extensions_implus.conf").write_text("")
     sandbox.cli("dialplan reload")
@@ -203,7 +98,7 @@ def test_customer_call_raises_implus_entry(
     installed: dict[str, Any], tap: AmiTap, sipp: Sipp
 ) -> None:
     call = sipp.customer_call("800", caller="5550123", hold=1.0, max_seconds=15)
-    event = tap.wait_for(_user_event("ImplusEntry", Entry="booking_en"))
+    event = tap.wait_for(user_event("ImplusEntry", Entry="booking_en"))
     assert event["Service"] == ["booking"]
     assert event["User"] == ["5550123"]
     assert event["MaxWait"] == ["30"]
@@ -219,7 +114,7 @@ def test_connect_rings_the_agent_from_the_caller_and_ends_the_call(
 ) -> None:
     with sipp.phone(AGENT_PORT, "answer", ring=0.3, talk=1.0) as agent:
         call = sipp.customer_call("800", caller="5550124", hold=None, max_seconds=20)
-        entry = tap.wait_for(_user_event("ImplusEntry", User="5550124"))
+        entry = tap.wait_for(user_event("ImplusEntry", User="5550124"))
         caller = entry["Uniqueid"][0]
         for name, value in (("IMPLUS_AGENT_DIAL", "PJSIP/1001"), ("IMPLUS_RING", "10")):
             tap.send({"Action": "Setvar", "Channel": caller, "Variable": name, "Value": value})
@@ -260,7 +155,7 @@ def test_no_answer_takes_the_caller_back_on_hold(
 ) -> None:
     with sipp.phone(AGENT_PORT, "no_answer") as agent:
         call = sipp.customer_call("800", caller="5550126", hold=3.0, max_seconds=20)
-        entry = tap.wait_for(_user_event("ImplusEntry", User="5550126"))
+        entry = tap.wait_for(user_event("ImplusEntry", User="5550126"))
         caller = entry["Uniqueid"][0]
         for name, value in (("IMPLUS_AGENT_DIAL", "PJSIP/1001"), ("IMPLUS_RING", "1.2")):
             tap.send({"Action": "Setvar", "Channel": caller, "Variable": name, "Value": value})
@@ -294,7 +189,7 @@ def test_unattended_caller_overflows_on_its_own(
     installed: dict[str, Any], tap: AmiTap, sipp: Sipp
 ) -> None:
     call = sipp.customer_call("801", caller="5550125", hold=None, max_seconds=20)
-    event = tap.wait_for(_user_event("ImplusOverflow", Entry="quick"), timeout=15)
+    event = tap.wait_for(user_event("ImplusOverflow", Entry="quick"), timeout=15)
     assert event["Destination"] == ["extension"]
     tap.wait_for(
         lambda m: (
@@ -330,7 +225,7 @@ def test_outbound_call_filters_the_number_and_uses_the_trunk(
                 "Variable": ["IMPLUS_DIAL=+49 (30) 6&PJSIP/7@customers", "IMPLUS_AGENT=alice"],
             }
         )
-        event = tap.wait_for(_user_event("ImplusOutbound", Trunk="carrier"))
+        event = tap.wait_for(user_event("ImplusOutbound", Trunk="carrier"))
         assert event["Dial"] == ["+493067"]
         result = customer.wait(20)
         agent.wait(20)
@@ -347,9 +242,9 @@ def test_first_apply_explains_the_manager_include(
     from admin_config.errors import ReloadFailed
 
     monkeypatch.setenv(AMI_SECRET_ENV, "dialplan-test-secret")
-    data = _config_dict(sandbox)
+    data = config_dict(sandbox)
     data["pbxs"][0]["username"] = "implus_not_loaded_yet"
-    config = _load(tmp_path, data)
+    config = load_config(tmp_path, data)
     with pytest.raises(ReloadFailed) as info:
         apply(config, select_pbx(config, "sandbox"), AmiReloader())
     message = str(info.value)
@@ -378,188 +273,3 @@ def test_first_apply_explains_the_manager_include(
     assert "UserEvent(ImplusEntry" in sandbox.cli("dialplan show 800@implus-entry")
     run = CliRunner().invoke(main, ["dialplan", "apply", "--config", str(path), "--pbx", "sandbox"])
     assert run.output == f"sandbox: nothing to change - 3 file(s) in {sandbox.etc} are up to date\n"
-
-
-HOSTILE_LABEL = (
-    "x\n#exec /bin/touch /tmp/implus-pwned-label\n[evil]\n"
-    "exten => 800,1,System(/bin/touch /tmp/implus-pwned-system)"
-)
-HOSTILE_ENTRY_LABEL = "${SHELL(/bin/touch /tmp/implus-pwned-shell)} ;-- #include /etc/passwd"
-HOSTILE_NAME = "Alice\n#exec /bin/touch /tmp/implus-pwned-name ${SHELL(/bin/touch /tmp/x)}; <>"
-PWNED = ("implus-pwned-label", "implus-pwned-system", "implus-pwned-shell", "implus-pwned-name")
-
-
-def _exec_includes_on(sandbox: AsteriskSandbox) -> None:
-    """`execincludes` is read at start only: restart a sandbox started before it was set."""
-    if "Executable includes:         Enabled" not in sandbox.cli("core show settings"):
-        sandbox.restart()
-    assert "Executable includes:         Enabled" in sandbox.cli("core show settings")
-
-
-def test_hostile_labels_and_names_never_run_on_asterisk(
-    sandbox: AsteriskSandbox,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    sipp: Sipp,
-) -> None:
-    """Labels and agent names carrying `#exec`, `${SHELL(...)}`, sections and priorities are
-    loaded into the real Asterisk and a call runs through them: nothing executes."""
-    _exec_includes_on(sandbox)  # may restart Asterisk: the AMI tap comes after
-    tap = AmiTap()
-    try:
-        _hostile_labels_and_names(sandbox, tmp_path, monkeypatch, tap, sipp)
-    finally:
-        tap.close()
-
-
-def _hostile_labels_and_names(
-    sandbox: AsteriskSandbox,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    tap: AmiTap,
-    sipp: Sipp,
-) -> None:
-    control = sandbox.chroot_path("/tmp/implus-exec-control")
-    control.unlink(missing_ok=True)
-    for name in PWNED:
-        sandbox.chroot_path(f"/tmp/{name}").unlink(missing_ok=True)
-    # Control: this Asterisk does run a `#exec` line of a config file, and has SHELL().
-    sandbox.write_include("queues_implus.conf", "#exec /bin/touch /tmp/implus-exec-control\n")
-    sandbox.cli("module reload app_queue.so")
-    assert control.exists()
-    assert "SHELL" in sandbox.cli("core show function SHELL")
-
-    monkeypatch.setenv(AMI_SECRET_ENV, "dialplan-test-secret")
-    data = _config_dict(sandbox)
-    data["services"][0]["label"] = HOSTILE_LABEL
-    data["entry_points"][0]["label"] = HOSTILE_ENTRY_LABEL
-    data["agents"][0]["name"] = HOSTILE_NAME
-    data["agents"][0]["contact"] = f"sip:1001@127.0.0.1:{AGENT_PORT};transport=udp"
-    config = _load(tmp_path, data)
-    apply(config, select_pbx(config, "sandbox"), None)
-    sandbox.reload()
-
-    entry = sandbox.cli("dialplan show 800@implus-entry")
-    assert "ImplusEntry" in entry
-    assert "System" not in entry and "SHELL" not in entry
-    assert "[evil]" not in sandbox.cli("dialplan show")
-    endpoint = sandbox.cli("pjsip show endpoint 1001")
-    assert f'"{display_name(HOSTILE_NAME)}" <1001>' in endpoint  # no ${, ;, <> or newline
-    assert display_name(HOSTILE_NAME).startswith("Alice exec bin touch tmp implus-pwned-name")
-    # the escaped ';' kept the contact's parameter (unescaped, it would start a comment)
-    assert f"sip:1001@127.0.0.1:{AGENT_PORT};transport=udp" in sandbox.cli("pjsip show aor 1001")
-
-    call = sipp.customer_call("800", caller="5550127", hold=1.0, max_seconds=15)
-    tap.wait_for(_user_event("ImplusEntry", User="5550127"))
-    assert call.wait(20).ok
-    for name in PWNED:
-        assert not sandbox.chroot_path(f"/tmp/{name}").exists(), name
-        assert not Path(f"/tmp/{name}").exists(), name
-
-
-def _trunk_contact_status(sandbox: AsteriskSandbox) -> str:
-    for line in sandbox.cli("pjsip show contacts").splitlines():
-        if "implus-trunk-carrier/" in line:
-            return line.split()[3]
-    raise AssertionError("no contact for implus-trunk-carrier")
-
-
-def _call_out(tap: AmiTap, action_id: str) -> None:
-    tap.send(
-        {
-            "Action": "Originate",
-            "ActionID": action_id,
-            "Channel": "PJSIP/1001",
-            "Context": "implus-outbound",
-            "Exten": "s",
-            "Priority": "1",
-            "Async": "true",
-            "Timeout": "10000",
-            "Variable": ["IMPLUS_DIAL=5550100", "IMPLUS_AGENT=alice"],
-        }
-    )
-
-
-def _install_with_qualify(
-    sandbox: AsteriskSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qualify: int
-) -> None:
-    monkeypatch.setenv(AMI_SECRET_ENV, "dialplan-test-secret")
-    data = _config_dict(sandbox)
-    data["trunks"][0]["qualify"] = qualify
-    config = _load(tmp_path, data)
-    apply(config, select_pbx(config, "sandbox"), None)
-    sandbox.reload()
-
-
-def test_never_qualified_trunk_dials_and_qualify_really_runs(
-    sandbox: AsteriskSandbox,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    tap: AmiTap,
-    sipp: Sipp,
-) -> None:
-    """Right after a reload the carrier's static contact was never qualified (Asterisk
-    pings first at a random time within the interval): the call goes out anyway. And the
-    ping is really on: `qualify_frequency` is written before `contact=` (after it, Asterisk
-    never qualifies the contact - verified: it stays NonQual)."""
-    _install_with_qualify(sandbox, tmp_path, monkeypatch, 3600)
-    assert "qualify_frequency    : 3600" in sandbox.cli("pjsip show aor implus-trunk-carrier")
-    with (
-        sipp.phone(AGENT_PORT, "answer", ring=0.2, talk=1.0) as agent,
-        sipp.customer_phone("answer", ring=0.2, talk=0.5) as carrier,
-    ):
-        _call_out(tap, "never-qualified")
-        result = carrier.wait(20)
-        agent.wait(20)
-    assert result.count("INVITE", "received") == 1, result.describe()
-    assert result.count("OPTIONS", "received") == 0  # it was never qualified
-
-    with sipp.customer_phone("answer") as carrier:  # answers OPTIONS (sipp -aa)
-        _install_with_qualify(sandbox, tmp_path, monkeypatch, 1)
-        deadline = time.monotonic() + 10
-        while _trunk_contact_status(sandbox) != "Avail" and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _trunk_contact_status(sandbox) == "Avail"  # qualified on its own
-        carrier.stop()
-
-
-# 3600: Asterisk pings first at a random time within the interval, so no scheduled ping
-# can be answered while this test runs
-@pytest.mark.parametrize(("qualify", "reaches_carrier"), [(3600, False), (0, True)])
-def test_qualify_off_keeps_calls_going_when_options_go_unanswered(
-    sandbox: AsteriskSandbox,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    tap: AmiTap,
-    sipp: Sipp,
-    qualify: int,
-    reaches_carrier: bool,
-) -> None:
-    """The carrier does not answer an OPTIONS ping (down for a moment, or it ignores them).
-    With qualify on, Asterisk marks the trunk Unavail and refuses calls at once ("Could
-    not create dialog to invalid URI") until a later ping is answered - what the trial
-    saw; `qualify: 0` never pings, so the next call goes out as soon as the carrier is up."""
-    _install_with_qualify(sandbox, tmp_path, monkeypatch, qualify)
-    sandbox.cli("pjsip qualify implus-trunk-carrier")  # nothing listens: no answer
-    expected = "Unavail" if qualify else "NonQual"
-    deadline = time.monotonic() + 10  # qualify_timeout is 3 s
-    while _trunk_contact_status(sandbox) != expected and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _trunk_contact_status(sandbox) == expected
-    with (
-        sipp.phone(AGENT_PORT, "answer", ring=0.2, talk=1.0) as agent,
-        sipp.customer_phone("answer", ring=0.2, talk=0.5) as carrier,
-    ):
-        assert _trunk_contact_status(sandbox) == expected  # no ping answered in between
-        _call_out(tap, f"unanswered-{qualify}")
-        tap.wait_for(_user_event("ImplusOutbound", Trunk="carrier"))
-        tap.wait_for(  # the agent's leg ends: after the call, or at once when refused
-            lambda m: (
-                m.get("Event") == ["Hangup"] and str(m.get("Channel")).startswith("['PJSIP/1001-")
-            ),
-            timeout=15,
-        )
-        carrier.stop()
-        agent.stop()
-        invites = carrier.result().count("INVITE", "received")
-    assert invites == (1 if reaches_carrier else 0)

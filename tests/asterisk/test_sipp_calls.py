@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from ami_tap import AmiTap
 
@@ -23,20 +21,6 @@ exten => _X.,1,Dial(PJSIP/${EXTEN},${IF($[${LEN(${RING})}>0]?${RING}:10)},g)
 exten => _70XX,1,Set(RING=2)
  same => n,Goto(implus-agent,10${EXTEN:2},1)
 """
-
-
-@pytest.fixture
-def tap(sandbox: AsteriskSandbox) -> Iterator[AmiTap]:
-    t = AmiTap()
-    yield t
-    t.close()
-
-
-@pytest.fixture
-def sipp(sandbox: AsteriskSandbox) -> Iterator[Sipp]:
-    runner = Sipp(sandbox)
-    yield runner
-    runner.stop_all()
 
 
 def _reachable(sandbox: AsteriskSandbox, tap: AmiTap, aor: str) -> None:

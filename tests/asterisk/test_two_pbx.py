@@ -150,8 +150,18 @@ class TwoPbx:
                 and a.leases.get("sip", 0) > time.time() * 1000
             )
 
+        def describe() -> object:
+            a = self.cc.client.agent(agent)
+            return a and (a.devices, a.leases, a.status)
+
+        # 40 s: this test runs two PBXs' worth of processes; on a loaded machine sipp answers
+        # some of Asterisk's 1 s OPTIONS pings late and the phone reads offline meanwhile.
         wait_steady(
-            f"{agent}'s phone available in the router", check, PHONE_SETTLE_S if settle else 0, 20
+            f"{agent}'s phone available in the router",
+            check,
+            PHONE_SETTLE_S if settle else 0,
+            40,
+            describe,
         )
 
     def fs_request(self, call_uuid: str, state: RequestState) -> RoutingRequest:

@@ -72,6 +72,48 @@ def test_a_bad_url_says_what_is_wrong(url: str, says: str) -> None:
     assert says in str(e.value)
 
 
+def test_a_cluster_url_names_seed_nodes_and_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IMPLUS_REDIS_PASSWORD", raising=False)
+    t = parse(
+        "redis+cluster://app:pw@10.0.0.1:7000,10.0.0.2,[::1]:7002/"
+        "?socket_timeout=2&wait_timeout_ms=300"
+    )
+    assert t.is_cluster and not t.is_sentinel
+    assert t.cluster_nodes == (("10.0.0.1", 7000), ("10.0.0.2", 6379), ("::1", 7002))
+    assert (t.username, t.password, t.socket_timeout) == ("app", "pw", 2.0)
+    assert t.durability == Durability(replicas=1, timeout_ms=300)  # on by default
+    assert "pw" not in repr(t)
+    assert parse("rediss+cluster://h:1").ssl
+    assert parse("redis+cluster://h:1/0?wait_replicas=0").durability is None
+    monkeypatch.setenv("IMPLUS_REDIS_PASSWORD", "from-env")
+    assert parse("redis+cluster://h:1").password == "from-env"
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("redis+cluster:///", "no node address"),
+        ("redis+cluster://h:1/2", "only database 0"),
+        ("redis+cluster://h:1/?master=x", "unknown setting(s) master"),
+        ("redis+cluster://h:x/", "port must be a number"),
+        ("redis+clusterr://h:1/", "redis+cluster://host:port"),
+    ],
+)
+def test_a_bad_cluster_url_says_what_is_wrong(url: str, says: str) -> None:
+    with pytest.raises(InvalidInput) as e:
+        parse(url)
+    assert says in str(e.value)
+
+
+def test_cluster_refusals_read_as_failovers() -> None:
+    assert is_failover_error(redis.exceptions.MovedError("12 127.0.0.1:7001"))
+    assert is_failover_error(redis.exceptions.AskError("12 127.0.0.1:7001"))
+    assert is_failover_error(redis.exceptions.TryAgainError("TRYAGAIN"))
+    assert is_failover_error(redis.exceptions.ClusterDownError("CLUSTERDOWN The cluster is down"))
+    assert is_failover_error(redis.exceptions.SlotNotCoveredError("Slot 1 is not covered"))
+    assert not is_failover_error(redis.exceptions.ResponseError("CROSSSLOT Keys..."))
+
+
 def test_an_error_never_shows_the_password() -> None:
     with pytest.raises(InvalidInput) as e:
         parse("redis+sentinel://:hunter2@h:1/implus?bogus=1")

@@ -81,3 +81,12 @@ def test_a_bad_redis_url_is_one_clear_line(url: str) -> None:
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
     assert "redis://127.0.0.1:6379/0" in lines[0], lines[0]
+
+
+def test_workers_for_several_domains_and_inspecting_one(redis_url: str) -> None:
+    code, out = run("router", "--redis-url", redis_url, "--domain", "a", "--domain", "b",
+                    "status")  # fmt: skip
+    assert code == 2 and "works on one domain" in out and "a, b" in out
+    code, out = run("router", "--redis-url", redis_url, "--domain", "a", "move-domain", "--to",
+                    "127.0.0.1:1")  # fmt: skip
+    assert code == 1 and "needs a redis+cluster:// URL" in out
