@@ -28,6 +28,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import redis.exceptions
+
 from router.ops import Batch, Command, Script, Step
 
 Sender = Callable[[Batch], Awaitable[list[Any]]]
@@ -37,9 +39,13 @@ Sender = Callable[[Batch], Awaitable[list[Any]]]
 class TickBatcher:
     """Coalesces the steps of one loop tick into one pipeline (see the module doc)."""
 
-    def __init__(self, send: Sender, max_in_flight: int = 1) -> None:
+    def __init__(self, send: Sender, max_in_flight: int = 1, timeout_s: float = 10.0) -> None:
         self._send = send
         self.max_in_flight = max_in_flight
+        self.timeout_s = timeout_s
+        """A pipeline that gets no reply this long fails (each step with a TimeoutError,
+        which the router client reports as Redis unavailable): a half-open link must not
+        hold up every later step behind it."""
         self._in_flight = 0
         self._pending: list[tuple[Step, asyncio.Future[Any]]] = []
         self._scheduled = False
@@ -91,7 +97,13 @@ class TickBatcher:
         self.pipelines += 1
         self.steps += len(items)
         try:
-            replies = await self._send(Batch(tuple(flat)))
+            try:
+                replies = await asyncio.wait_for(self._send(Batch(tuple(flat))), self.timeout_s)
+            except TimeoutError:
+                raise redis.exceptions.TimeoutError(
+                    f"Redis did not answer a pipeline of {len(flat)} commands within "
+                    f"{self.timeout_s} s"
+                ) from None
         except BaseException as e:  # the whole pipeline failed: so did each step
             for _, future in items:
                 if not future.done():

@@ -11,7 +11,7 @@ import redis
 
 from router.client import AsyncRouterClient
 from router.client.batching import TickBatcher
-from router.errors import NotFound
+from router.errors import NotFound, RouterUnavailable
 from router.model import AgentProfile
 from router.ops import Batch, cmd
 
@@ -139,3 +139,32 @@ def test_steps_that_come_while_a_pipeline_is_under_way_go_out_together_after_it(
     assert sizes == [1, 3]  # then go out as one pipeline
     assert replies == [1, 2, 3, 4]  # in submission order
     assert rds.get("n") == "4"
+
+
+def test_a_pipeline_without_reply_fails_its_steps_and_frees_the_way(
+    redis_url: str, rds: redis.Redis
+) -> None:
+    async def body() -> tuple[list[Any], Any]:
+        client = AsyncRouterClient.from_url(redis_url)
+        send = client._send_batch
+        calls = 0
+
+        async def half_open(batch: Batch) -> list[Any]:  # the first pipeline never returns
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                await asyncio.Event().wait()
+            return await send(batch)
+
+        client.batcher = TickBatcher(half_open, timeout_s=0.3)
+        stuck = asyncio.ensure_future(client.run_batched(_one(cmd("INCR", "n"))))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.ensure_future(client.run_batched(_one(cmd("INCR", "m"))))
+        results = await asyncio.gather(stuck, waiting, return_exceptions=True)
+        after = await client.run_batched(_one(cmd("INCR", "m")))
+        await client.close()
+        return results, after
+
+    (stuck, waiting), after = asyncio.run(body())
+    assert isinstance(stuck, RouterUnavailable) and "did not answer" in str(stuck)
+    assert waiting == 1 and after == 2  # the steps behind it went out once it failed
