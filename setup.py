@@ -51,6 +51,7 @@ setup(
         "gunicorn>=22",
         "gevent>=24",
         "panoramisk==1.4",
+        "uvloop>=0.19; sys_platform != 'win32'",  # the AMI bridge's event loop, in C
         "greenswitch==0.0.19",
         "argon2-cffi>=23",
         "itsdangerous>=2.1",

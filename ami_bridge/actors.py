@@ -63,6 +63,10 @@ class Serial:
         finally:
             del self._queues[key]
 
+    def queued(self, key: str) -> bool:
+        """Has `key` a job queued or running?"""
+        return key in self._queues
+
     def busy(self) -> int:
         """Keys with jobs queued or running."""
         return len(self._queues)

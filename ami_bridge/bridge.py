@@ -236,19 +236,25 @@ class AmiBridge:
             log.error("reading unacknowledged commands failed: %s", e)
 
     def dispatch(self, fact: f.Fact) -> None:
-        """Queue a fact on the serial queue of the call it is about."""
+        """Queue a fact on the serial queue of the call it is about. A fact that changes
+        nothing (no call of ours, a phone state the router has) is dropped here when
+        nothing is queued before it: most events of a busy PBX are such."""
         log.debug("fact %s", fact)
-        if isinstance(fact, f.DeviceChanged):
-            self.serial.submit(
-                self.flow.key_of_fact(fact), lambda: self.presence.device_changed(fact)
-            )
-            return
         key = self.flow.key_of_fact(fact)
+        idle = not self.serial.queued(key)
+        if isinstance(fact, f.DeviceChanged):
+            if idle and not self.presence.is_news(fact):
+                return
+            self.serial.submit(key, lambda: self.presence.device_changed(fact))
+            return
+        if idle and not self.flow.concerns(fact):
+            return
         self.serial.submit(key, lambda: self.run_flow(self.flow.fact(fact), key))
 
     async def run_flow(self, flow: Flow, key: str) -> None:
         """Run a call-flow generator: router ops over Redis, intents over AMI."""
-        await run_async(flow, self.ctx, self.router.run, self.intents, self.deferred, key)
+        # batched: the calls' router operations of one loop tick share one pipeline
+        await run_async(flow, self.ctx, self.router.run_batched, self.intents, self.deferred, key)
 
     # --- router commands -----------------------------------------------------------------
 
@@ -314,7 +320,7 @@ class AmiBridge:
 
     async def _write_deferred(self, key: str) -> None:
         try:
-            await self.router.run(self.deferred.op(self.ctx, key))
+            await self.router.run_batched(self.deferred.op(self.ctx, key))
         except (RouterError, redis.exceptions.RedisError) as e:
             log.error("writing call records / transcript entries failed: %s", e)
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from panoramisk import manager as pmanager
-from panoramisk.actions import Action
+from panoramisk.actions import Action, Command
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
@@ -36,11 +36,33 @@ class _Action(Action):
 
 
 class _Protocol(AMIProtocol):
-    """panoramisk's protocol with an incremental decoder (split UTF-8 survives)."""
+    """panoramisk's protocol with an incremental decoder (split UTF-8 survives), and the
+    actions of one event-loop tick sent in one write (a ring's Setvars and Redirect,
+    several calls' actions: one system call instead of one each)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._parser = AmiStreamParser()
+        self._outgoing: list[bytes] = []
+
+    def send(self, data: Any, as_list: bool = False) -> asyncio.Future[Any]:
+        """panoramisk's `send`, except the bytes go out at the end of this loop tick."""
+        if not isinstance(data, Action):
+            data = (Command if "Command" in data else Action)(data, as_list=as_list)
+        data.as_list = as_list
+        self.responses[data.id] = data
+        if data.action_id:
+            self.responses[data.action_id] = data
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._write_out)
+        self._outgoing.append(str(data).encode(getattr(self, "encoding", "ascii")))
+        future: asyncio.Future[Any] = data.future
+        return future
+
+    def _write_out(self) -> None:
+        out, self._outgoing = self._outgoing, []
+        if out and not self.closed:  # closed: the link's loss fails the actions
+            self.transport.write(b"".join(out))
 
     def data_received(self, data: bytes) -> None:
         for block in self._parser.blocks(data):

@@ -53,14 +53,19 @@ class Presence:
         """Set which endpoint belongs to which agent (admin config, router profiles)."""
         self.agent_of = dict(agents)
 
-    async def device_changed(self, fact: f.DeviceChanged) -> None:
+    def is_news(self, fact: f.DeviceChanged) -> bool:
+        """Would the router learn something from this change? Not if the phone is no
+        agent's, keeps its last reported state, or turns busy on a call of ours."""
         agent = self.agent_of.get(fact.endpoint)
-        if agent is None:
+        if agent is None or self.state.get(agent) == fact.presence:
+            return False
+        # one of our calls: the router knows (its state stays as last told)
+        return not (fact.presence == "busy" and self.engaged(agent))
+
+    async def device_changed(self, fact: f.DeviceChanged) -> None:
+        if not self.is_news(fact):
             return
-        if self.state.get(agent) == fact.presence:
-            return
-        if fact.presence == "busy" and self.engaged(agent):
-            return  # one of our calls: the router knows (its state stays as last told)
+        agent = self.agent_of[fact.endpoint]
         self.state[agent] = fact.presence
         await self._report(agent, fact.presence)
 
@@ -87,7 +92,10 @@ class Presence:
 
     async def _report(self, agent: str, presence: f.Presence) -> None:
         try:
-            await self.router.heartbeat(agent, source="sip", ttl=self.ttl_s, device=presence)
+            router = self.router
+            await router.run_batched(
+                router.ops.heartbeat(agent, source="sip", ttl=self.ttl_s, device=presence)
+            )
         except NotFound:
             if agent not in self._unknown_warned:
                 self._unknown_warned.add(agent)

@@ -68,6 +68,16 @@ class CallFlow:
 
     # --- handlers ----------------------------------------------------------------------
 
+    def concerns(self, fact: f.Fact) -> bool:
+        """Could `fact(fact)` do anything now? Not for a fact about no call in the book
+        (a PBX's other traffic, a leg's events after its call ended), except a caller
+        arriving and an agent leg answering for an offer nobody holds (hung up)."""
+        if isinstance(fact, f.CallerArrived):
+            return True
+        if isinstance(fact, f.LegAnswered) and fact.leg and not fact.by:
+            return True
+        return self._call_of(fact) is not None
+
     def fact(self, fact: f.Fact) -> Flow:
         """Handle a PBX fact (not `DeviceChanged`: presence is the bridge's)."""
         if isinstance(fact, f.CallerArrived):

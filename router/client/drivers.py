@@ -16,6 +16,7 @@ import redis.asyncio
 from redis.exceptions import NoScriptError, RedisClusterException
 
 from router import cluster, connect, durable, scripts
+from router.client.batching import TickBatcher
 from router.client.operations import RouterOps
 from router.client.packer import HiredisPacker
 from router.client.values import now_ms
@@ -310,6 +311,8 @@ class AsyncRouterClient(_Driver):
     ) -> None:
         super().__init__(redis_client, domain, clock)
         self.confirmer = _confirmer(durability, self.keys)
+        self.batcher = TickBatcher(self._send_batch)
+        """Coalesces the steps of `run_batched` callers, one pipeline per loop tick."""
 
     @classmethod
     def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> AsyncRouterClient:
@@ -326,16 +329,40 @@ class AsyncRouterClient(_Driver):
 
     async def run(self, op: Op[T]) -> T:
         """Drive an operation (a RouterOps generator, or several combined) to its result."""
+        return await self._drive(op, self._execute)
+
+    async def run_batched(self, op: Op[T]) -> T:
+        """`run`, with each Redis round trip shared with the other `run_batched` calls of
+        the same event-loop tick (one pipeline: see :mod:`router.client.batching`). For
+        operations that never block in Redis."""
+        return await self._drive(op, self._execute_batched)
+
+    async def _drive(self, op: Op[T], execute: Callable[[Step], Awaitable[Any]]) -> T:
         try:
             step = next(op)
             while True:
-                step = op.send(await self._execute(step))
+                step = op.send(await execute(step))
         except StopIteration as done:
             return done.value
         except (redis.RedisError, RedisClusterException) as e:
             if not connect.is_failover_error(e):
                 raise
             raise _unavailable(e) from e
+
+    async def _execute_batched(self, step: Step) -> Any:
+        if self.confirmer is not None and self.confirmer.wants(step):
+            return await durable.execute_async(self, self.confirmer, step)
+        return await self.batcher.execute(step)
+
+    async def _send_batch(self, batch: Batch) -> list[Any]:
+        """One pipeline (on a cluster, to the domain's master); the replies with errors as
+        values."""
+        if self.pinned:
+            replies: list[Any] = await cluster.run_pinned_async(
+                self.redis, self.keys.acks(), lambda _at, rds: self._replies_on(rds, batch)
+            )
+            return replies
+        return await self._replies_on(self.redis, batch)
 
     async def execute(self, step: Step) -> Any:
         """Run one script/command/batch directly."""
@@ -356,20 +383,34 @@ class AsyncRouterClient(_Driver):
             return await script(keys=keys, args=args, client=rds)
         if isinstance(step, Command):
             return await rds.execute_command(*step.args)
+        return self._checked(await self._replies_on(rds, step))
+
+    async def _replies_on(self, rds: Any, batch: Batch) -> list[Any]:
+        """A batch as one pipeline on `rds`; its replies, errors as values (scripts Redis
+        forgot run again; on a cluster, items refused by a slot's move sent again through
+        the cluster client, and a batch refused as a whole raises for `run_pinned`)."""
         async with rds.pipeline(transaction=False) as pipe:
-            self._fill(pipe, step)
-            replies = await pipe.execute(raise_on_error=False)
-        for i, item in self._forgotten(step, replies):
+            self._fill(pipe, batch)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        for i, item in self._forgotten(batch, replies):
             script, keys, args = self._call(item)
-            replies[i] = await script(keys=keys, args=args, client=rds)
+            try:
+                replies[i] = await script(keys=keys, args=args, client=rds)
+            except redis.ResponseError as e:
+                replies[i] = e
         redirected = self._redirected(replies)
         if redirected and rds is not self.redis:
-            again = await self._run_on(self.redis, Batch(tuple(step.items[i] for i in redirected)))
+            again = await self._replies_on(
+                self.redis, Batch(tuple(batch.items[i] for i in redirected))
+            )
             for i, reply in zip(redirected, again, strict=True):
                 replies[i] = reply
-        return self._checked(replies)
+        elif replies and all(isinstance(r, cluster.REDIRECTS) for r in replies):
+            raise replies[0]  # refused whole: `run_pinned` sends it again
+        return replies
 
     async def close(self) -> None:
+        await self.batcher.close()
         await cluster.close_async(self.redis)
         await self.redis.aclose()
 

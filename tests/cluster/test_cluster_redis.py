@@ -82,6 +82,12 @@ def test_the_async_client_on_a_cluster(redis_cluster: RedisCluster) -> None:
         assert read_on_replica(replica, "XRANGE", key, done.entry_id, done.entry_id)
         events = await client.read_events("0-0", None, 100)
         assert any(e.type == "message.appended" or e.get("session") == session for e in events)
+        # the AMI bridge's batched path: one pipeline to the domain's master
+        found = await asyncio.gather(
+            client.run_batched(client.ops.session(session)),
+            client.run_batched(client.ops.session("nope")),
+        )
+        assert found[0] is not None and found[0].id == session and found[1] is None
         await client.close()
 
     asyncio.run(run())

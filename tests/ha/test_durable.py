@@ -107,6 +107,19 @@ def test_the_async_client_waits_the_same_way(pair: RedisHA) -> None:
         finally:
             pair.nodes[1].resume()
         assert (await client.append(session, {"type": "message", "text": "b"}, cmid="b")).duplicate
+        # the AMI bridge's batched path waits the same way (acknowledged steps are not batched)
+        done = await client.run_batched(
+            client.ops.append(session, {"type": "message", "text": "c"}, cmid="c")
+        )
+        assert on_replica(pair, 1, session, done.entry_id)
+        pair.nodes[1].pause()
+        try:
+            with pytest.raises(NotReplicated):
+                await client.run_batched(
+                    client.ops.append(session, {"type": "message", "text": "d"}, cmid="d")
+                )
+        finally:
+            pair.nodes[1].resume()
         await client.close()
 
     asyncio.run(run())
