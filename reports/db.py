@@ -7,7 +7,7 @@ for production (``postgresql://user:password@host/dbname``, driver psycopg 3).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.schema import CreateTable
 
 from reports.errors import DatabaseUnavailable, NotMigrated
 from reports.schema import key_of, meta
@@ -153,14 +154,15 @@ def upsert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]])
     """Insert ``rows`` (whole rows) or overwrite the ones whose primary key exists."""
     if not rows:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table)
     key = key_of(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[key],
-        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != key},
-    )
-    conn.execute(stmt, list(rows))
+
+    def on_conflict(stmt: Any) -> Any:
+        return stmt.on_conflict_do_update(
+            index_elements=[key],
+            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != key},
+        )
+
+    _write(conn, table, rows, on_conflict)
 
 
 def add_counts(
@@ -173,21 +175,76 @@ def add_counts(
     key, or insert them; columns in ``maxima`` keep the larger value instead."""
     if not rows:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table)
     keys = [c.name for c in table.primary_key.columns]
-    changes: dict[str, Any] = {}
-    for c in table.columns:
-        if c.name in keys:
-            continue
-        if c.name in maxima:
-            changes[c.name] = sa.case(
-                (stmt.excluded[c.name] > table.c[c.name], stmt.excluded[c.name]),
-                else_=table.c[c.name],
-            )
-        else:
-            changes[c.name] = table.c[c.name] + stmt.excluded[c.name]
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes), list(rows))
+
+    def on_conflict(stmt: Any) -> Any:
+        changes: dict[str, Any] = {}
+        for c in table.columns:
+            if c.name in keys:
+                continue
+            if c.name in maxima:
+                changes[c.name] = sa.case(
+                    (stmt.excluded[c.name] > table.c[c.name], stmt.excluded[c.name]),
+                    else_=table.c[c.name],
+                )
+            else:
+                changes[c.name] = table.c[c.name] + stmt.excluded[c.name]
+        return stmt.on_conflict_do_update(index_elements=keys, set_=changes)
+
+    _write(conn, table, rows, on_conflict)
+
+
+STAGE_MIN = 20
+"""Rows from which PostgreSQL gets them through a staging table (below: executemany)."""
+_stages: dict[str, sa.Table] = {}
+_statements: dict[tuple[str, str], Any] = {}
+
+
+def _stage(table: sa.Table) -> sa.Table:
+    """The temporary table ``table``'s rows are copied into before one INSERT ... SELECT."""
+    if table.name not in _stages:
+        _stages[table.name] = sa.Table(
+            f"stage_{table.name}",
+            sa.MetaData(),
+            *[sa.Column(c.name, c.type) for c in table.columns],
+            prefixes=["TEMPORARY"],
+            postgresql_on_commit="DELETE ROWS",
+        )
+    return _stages[table.name]
+
+
+def _write(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    on_conflict: Callable[[Any], Any],
+) -> None:
+    """``INSERT ... ON CONFLICT`` of many rows at once. PostgreSQL: COPY into a temporary
+    table, then one ``INSERT ... SELECT`` (psycopg's executemany sends one statement per
+    row); SQLite: the DB-API executemany of one compiled statement (in-process, cheap)."""
+    dialect = conn.dialect.name
+    cache_key = (table.name, f"{dialect}:{on_conflict.__qualname__}")
+    if dialect != "postgresql":
+        if cache_key not in _statements:
+            compiled = on_conflict(sqlite.insert(table)).compile(dialect=conn.dialect)
+            _statements[cache_key] = (str(compiled), list(compiled.positiontup or ()))
+        sql, order = _statements[cache_key]
+        conn.exec_driver_sql(sql, [tuple(r[n] for n in order) for r in rows])
+        return
+    if len(rows) < STAGE_MIN:
+        conn.execute(on_conflict(postgresql.insert(table)), list(rows))
+        return
+    stage = _stage(table)
+    names = [c.name for c in table.columns]
+    if cache_key not in _statements:
+        select = sa.select(*[stage.c[n] for n in names])
+        _statements[cache_key] = on_conflict(postgresql.insert(table).from_select(names, select))
+    conn.execute(CreateTable(stage, if_not_exists=True))
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {stage.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[n] for n in names])
+    conn.execute(_statements[cache_key])
 
 
 def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
