@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from importlib.resources import files
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +230,7 @@ def _write(
             compiled = on_conflict(sqlite.insert(table)).compile(dialect=conn.dialect)
             _statements[cache_key] = (str(compiled), list(compiled.positiontup or ()))
         sql, order = _statements[cache_key]
-        conn.exec_driver_sql(sql, [tuple(r[n] for n in order) for r in rows])
+        conn.exec_driver_sql(sql, _tuples(rows, order))
         return
     if len(rows) < STAGE_MIN:
         conn.execute(on_conflict(postgresql.insert(table)), list(rows))
@@ -242,20 +243,33 @@ def _write(
     conn.execute(CreateTable(stage, if_not_exists=True))
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {stage.name} ({', '.join(names)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[n] for n in names])
+        for row in _tuples(rows, names):
+            copy.write_row(row)
     conn.execute(_statements[cache_key])
+
+
+def _tuples(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The values of ``rows`` in the order of ``names``."""
+    if len(names) == 1:
+        return [(r[names[0]],) for r in rows]
+    get = itemgetter(*names)
+    return [get(r) for r in rows]
 
 
 def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert many new rows at once: COPY on PostgreSQL (psycopg's executemany sends one
-    statement per row), executemany on SQLite."""
+    statement per row), the DB-API executemany of one compiled statement on SQLite."""
     if not rows:
         return
-    if conn.dialect.name != "postgresql":
-        conn.execute(sa.insert(table), list(rows))
-        return
     names = [c.name for c in table.columns]
+    if conn.dialect.name != "postgresql":
+        cache_key = (table.name, "sqlite:insert")
+        if cache_key not in _statements:
+            compiled = sa.insert(table).compile(dialect=conn.dialect)
+            _statements[cache_key] = (str(compiled), list(compiled.positiontup or ()))
+        sql, order = _statements[cache_key]
+        conn.exec_driver_sql(sql, [tuple(r.get(n) for n in order) for r in rows])
+        return
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:

@@ -25,7 +25,7 @@ from reports.db import add_counts, get_meta, insert_rows, set_meta, upsert
 from reports.errors import ReportsError
 from reports.events import SinkEvent, event_row, from_stream, id_key
 from reports.fold import Context, Rows, Wanted, apply, wanted
-from reports.rollup import MAXIMA, changes, contact_parts, offer_parts
+from reports.rollup import MAXIMA, changes, contact_vectors, offer_vectors
 
 SECRET_ENV = "IMPLUS_REPORTS_SECRET"  # noqa: S105 (the name of the variable)
 LAST_ID = "last_id"
@@ -132,8 +132,8 @@ class Store:
         insert_rows(conn, s.events, [event_row(e) for e in fresh])
         want = wanted(fresh)
         rows = self._load(conn, want)
-        before = {("contacts", k): contact_parts(r) for k, r in rows.contacts.items()} | {
-            ("offers", k): offer_parts(r) for k, r in rows.offers.items()
+        before = {("contacts", k): contact_vectors(r) for k, r in rows.contacts.items()} | {
+            ("offers", k): offer_vectors(r) for k, r in rows.offers.items()
         }
         version = self.ctx.version
         for e in fresh:
@@ -159,10 +159,15 @@ class Store:
 
     @staticmethod
     def _add_slots(conn: Connection, rows: Rows, before: Mapping[Any, Any]) -> None:
-        old = [p for k in rows.dirty["contacts"] for p in before.get(("contacts", k), [])]
-        old += [p for k in rows.dirty["offers"] for p in before.get(("offers", k), [])]
-        new = [p for r in rows.changed("contacts") for p in contact_parts(r)]
-        new += [p for r in rows.changed("offers") for p in offer_parts(r)]
+        old: list[Any] = []
+        new: list[Any] = []
+        for table, parts_of in (("contacts", contact_vectors), ("offers", offer_vectors)):
+            held: dict[str, Any] = getattr(rows, table)
+            for k in rows.dirty[table]:
+                was, now = before.get((table, k), []), parts_of(held[k])
+                if was != now:  # most events change no sum (an offer made, a session event)
+                    old += was
+                    new += now
         by_table: dict[str, list[dict[str, Any]]] = {t: [] for t in s.SLOT_TABLES}
         for (table, key), sums in sorted(changes(old, new).items()):
             t = s.SLOT_TABLES[table]
