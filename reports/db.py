@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.schema import CreateTable
 
 from reports.errors import DatabaseUnavailable, NotMigrated
-from reports.schema import key_of, meta
+from reports.schema import ROW_TABLES, SLOT_TABLES, key_of, meta
 
 DATA_DIR_ENV = "IMPLUS_DATA_DIR"
 URL_ENV = "IMPLUS_REPORTS_DATABASE_URL"
@@ -199,6 +199,8 @@ STAGE_MIN = 20
 """Rows from which PostgreSQL gets them through a staging table (below: executemany)."""
 _stages: dict[str, sa.Table] = {}
 _statements: dict[tuple[str, str], Any] = {}
+_STAGED = "implus_staged_in"
+"""``Connection.info`` key: the transaction the staging tables were made (sure) in."""
 
 
 def _stage(table: sa.Table) -> sa.Table:
@@ -238,14 +240,28 @@ def _write(
     stage = _stage(table)
     names = [c.name for c in table.columns]
     if cache_key not in _statements:
-        select = sa.select(*[stage.c[n] for n in names])
-        _statements[cache_key] = on_conflict(postgresql.insert(table).from_select(names, select))
-    conn.execute(CreateTable(stage, if_not_exists=True))
+        # the staged rows leave the stage as they are written: a second write of the table
+        # in the same transaction finds it empty
+        moved = sa.delete(stage).returning(*stage.c).cte(f"moved_{table.name}")
+        select = sa.select(*[moved.c[n] for n in names])
+        insert = postgresql.insert(table).from_select(names, select).add_cte(moved)
+        _statements[cache_key] = on_conflict(insert)
+    if conn.info.get(_STAGED) is not conn.get_transaction():
+        _make_stages(conn)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {stage.name} ({', '.join(names)}) FROM STDIN") as copy:
         for row in _tuples(rows, names):
             copy.write_row(row)
     conn.execute(_statements[cache_key])
+
+
+def _make_stages(conn: Connection) -> None:
+    """Every staging table, in one round trip (``IF NOT EXISTS``: they live as long as the
+    session; made again after a rollback that undid their creation)."""
+    tables = [_stage(t) for t in (*ROW_TABLES.values(), *SLOT_TABLES.values())]
+    ddl = [str(CreateTable(t, if_not_exists=True).compile(dialect=conn.dialect)) for t in tables]
+    conn.exec_driver_sql(";\n".join(s.strip() for s in ddl))
+    conn.info[_STAGED] = conn.get_transaction()
 
 
 def _tuples(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[tuple[Any, ...]]:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 
 from reports import schema as s
@@ -33,7 +34,7 @@ ROWS_CHANGED = "rows_changed"
 """A ``meta`` value that prunes and erasures change: the sink's cached rows are stale."""
 MARKS = (LAST_ID, ROWS_CHANGED)
 CHUNK = 500
-"""Keys per ``IN (...)`` list when loading rows."""
+"""Keys per ``IN (...)`` list when loading rows (SQLite)."""
 
 
 def user_key_secret(engine: Engine, env: Mapping[str, str] | None = None) -> bytes:
@@ -226,8 +227,9 @@ class Store:
                 rows.agent_periods[row["id"]] = row
                 rows.open_periods[agent] = row["id"]
         p = s.agent_periods
-        for chunk in _chunks(sorted(missing)):
-            for r in conn.execute(sa.select(p).where(p.c.agent.in_(chunk), p.c.end_at.is_(None))):
+        for chunk in _chunks(conn, sorted(missing)):
+            is_open = (_among(conn, p.c.agent, chunk), p.c.end_at.is_(None))
+            for r in conn.execute(sa.select(p).where(*is_open)):
                 row = dict(r._mapping)
                 rows.agent_periods[row["id"]] = row
                 previous = rows.open_periods.get(row["agent"])
@@ -240,14 +242,24 @@ def _by_key(
     conn: Connection, table: sa.Table, column: sa.Column[Any], keys: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(sorted(keys)):
-        for r in conn.execute(sa.select(table).where(column.in_(chunk))):
+    for chunk in _chunks(conn, sorted(keys)):
+        for r in conn.execute(sa.select(table).where(_among(conn, column, chunk))):
             row = dict(r._mapping)
             out[row[column.name]] = row
     return out
 
 
-def _chunks(items: list[str]) -> list[list[str]]:
+def _among(conn: Connection, column: sa.Column[Any], keys: list[str]) -> Any:
+    """``column IN keys``; on PostgreSQL ``= ANY`` of one array parameter (one statement
+    text whatever the count, which psycopg and the server parse once)."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam("keys", keys, type_=ARRAY(sa.String)))
+    return column.in_(keys)
+
+
+def _chunks(conn: Connection, items: list[str]) -> list[list[str]]:
+    if conn.dialect.name == "postgresql":
+        return [items] if items else []
     return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
