@@ -17,7 +17,7 @@ from typing import Any
 
 from reports.fold import Row, Rows
 
-LIMIT = 50_000
+LIMIT = 20_000
 """Rows kept per table (the least lately written go first); misses are read from the
 database."""
 
