@@ -50,7 +50,7 @@ class SinkSettings:
     batch: int = 5000
     """Most stream entries read and stored per transaction. A sink that keeps up reads
     what came since its last read; one behind reads this many at a time, paying the
-    per-transaction round trips and commit once per this many (5,000 stores ~1.4-2x
+    per-transaction round trips and commit once per this many (5,000 stores 1.4-2.4x
     what 1,000 does on a busy machine)."""
     block_ms: int = 1000
     consumer: str = "sink"
