@@ -163,7 +163,7 @@ def upsert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]])
             set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != key},
         )
 
-    _write(conn, table, rows, on_conflict)
+    _write(conn, table, rows, on_conflict, "upsert")
 
 
 def add_counts(
@@ -192,7 +192,7 @@ def add_counts(
                 changes[c.name] = table.c[c.name] + stmt.excluded[c.name]
         return stmt.on_conflict_do_update(index_elements=keys, set_=changes)
 
-    _write(conn, table, rows, on_conflict)
+    _write(conn, table, rows, on_conflict, f"add_counts:{','.join(sorted(maxima))}")
 
 
 STAGE_MIN = 20
@@ -221,12 +221,14 @@ def _write(
     table: sa.Table,
     rows: Sequence[Mapping[str, Any]],
     on_conflict: Callable[[Any], Any],
+    variant: str,
 ) -> None:
-    """``INSERT ... ON CONFLICT`` of many rows at once. PostgreSQL: COPY into a temporary
+    """``INSERT ... ON CONFLICT`` of many rows at once (``variant`` names what
+    ``on_conflict`` does, for the statement cache). PostgreSQL: COPY into a temporary
     table, then one ``INSERT ... SELECT`` (psycopg's executemany sends one statement per
     row); SQLite: the DB-API executemany of one compiled statement (in-process, cheap)."""
     dialect = conn.dialect.name
-    cache_key = (table.name, f"{dialect}:{on_conflict.__qualname__}")
+    cache_key = (table.name, f"{dialect}:{variant}")
     if dialect != "postgresql":
         if cache_key not in _statements:
             compiled = on_conflict(sqlite.insert(table)).compile(dialect=conn.dialect)
