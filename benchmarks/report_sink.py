@@ -192,7 +192,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rate", type=int, default=1000, help="arrivals per second, latency phase")
     ap.add_argument("--seconds", type=float, default=5.0)
-    ap.add_argument("--batch", type=int, default=1000, help="sink batch (entries per transaction)")
+    ap.add_argument(
+        "--batch",
+        type=int,
+        default=SinkSettings.batch,
+        help="sink batch (most entries per transaction; default: the sink's)",
+    )
     ap.add_argument("--contacts", type=int, default=1_000_000)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--json", action="store_true", help="print the JSON result line (always last)")

@@ -93,7 +93,12 @@ def migrate(obj: dict[str, str]) -> None:
 @REDIS_URL
 @DOMAIN
 @RETENTION
-@click.option("--batch", type=click.IntRange(1, 10_000), default=1000, show_default=True)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10_000),
+    default=5000,  # reports.sink.SinkSettings.batch
+    show_default=True,
+)
 @click.option("--consumer", default="sink", show_default=True, help="Consumer name in the group.")
 @click.pass_obj
 def sink(

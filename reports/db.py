@@ -7,8 +7,9 @@ for production (``postgresql://user:password@host/dbname``, driver psycopg 3).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib.resources import files
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.schema import CreateTable
 
 from reports.errors import DatabaseUnavailable, NotMigrated
-from reports.schema import key_of, meta
+from reports.schema import ROW_TABLES, SLOT_TABLES, key_of, meta
 
 DATA_DIR_ENV = "IMPLUS_DATA_DIR"
 URL_ENV = "IMPLUS_REPORTS_DATABASE_URL"
@@ -153,14 +155,15 @@ def upsert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]])
     """Insert ``rows`` (whole rows) or overwrite the ones whose primary key exists."""
     if not rows:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table)
     key = key_of(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[key],
-        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != key},
-    )
-    conn.execute(stmt, list(rows))
+
+    def on_conflict(stmt: Any) -> Any:
+        return stmt.on_conflict_do_update(
+            index_elements=[key],
+            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != key},
+        )
+
+    _write(conn, table, rows, on_conflict, "upsert")
 
 
 def add_counts(
@@ -173,32 +176,118 @@ def add_counts(
     key, or insert them; columns in ``maxima`` keep the larger value instead."""
     if not rows:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table)
     keys = [c.name for c in table.primary_key.columns]
-    changes: dict[str, Any] = {}
-    for c in table.columns:
-        if c.name in keys:
-            continue
-        if c.name in maxima:
-            changes[c.name] = sa.case(
-                (stmt.excluded[c.name] > table.c[c.name], stmt.excluded[c.name]),
-                else_=table.c[c.name],
-            )
-        else:
-            changes[c.name] = table.c[c.name] + stmt.excluded[c.name]
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes), list(rows))
+
+    def on_conflict(stmt: Any) -> Any:
+        changes: dict[str, Any] = {}
+        for c in table.columns:
+            if c.name in keys:
+                continue
+            if c.name in maxima:
+                changes[c.name] = sa.case(
+                    (stmt.excluded[c.name] > table.c[c.name], stmt.excluded[c.name]),
+                    else_=table.c[c.name],
+                )
+            else:
+                changes[c.name] = table.c[c.name] + stmt.excluded[c.name]
+        return stmt.on_conflict_do_update(index_elements=keys, set_=changes)
+
+    _write(conn, table, rows, on_conflict, f"add_counts:{','.join(sorted(maxima))}")
+
+
+STAGE_MIN = 20
+"""Rows from which PostgreSQL gets them through a staging table (below: executemany)."""
+_stages: dict[str, sa.Table] = {}
+_statements: dict[tuple[str, str], Any] = {}
+_STAGED = "implus_staged_in"
+"""``Connection.info`` key: the transaction the staging tables were made (sure) in."""
+
+
+def _stage(table: sa.Table) -> sa.Table:
+    """The temporary table ``table``'s rows are copied into before one INSERT ... SELECT."""
+    if table.name not in _stages:
+        _stages[table.name] = sa.Table(
+            f"stage_{table.name}",
+            sa.MetaData(),
+            *[sa.Column(c.name, c.type) for c in table.columns],
+            prefixes=["TEMPORARY"],
+            postgresql_on_commit="DELETE ROWS",
+        )
+    return _stages[table.name]
+
+
+def _write(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    on_conflict: Callable[[Any], Any],
+    variant: str,
+) -> None:
+    """``INSERT ... ON CONFLICT`` of many rows at once (``variant`` names what
+    ``on_conflict`` does, for the statement cache). PostgreSQL: COPY into a temporary
+    table, then one ``INSERT ... SELECT`` (psycopg's executemany sends one statement per
+    row); SQLite: the DB-API executemany of one compiled statement (in-process, cheap)."""
+    dialect = conn.dialect.name
+    cache_key = (table.name, f"{dialect}:{variant}")
+    if dialect != "postgresql":
+        if cache_key not in _statements:
+            compiled = on_conflict(sqlite.insert(table)).compile(dialect=conn.dialect)
+            _statements[cache_key] = (str(compiled), list(compiled.positiontup or ()))
+        sql, order = _statements[cache_key]
+        conn.exec_driver_sql(sql, _tuples(rows, order))
+        return
+    if len(rows) < STAGE_MIN:
+        conn.execute(on_conflict(postgresql.insert(table)), list(rows))
+        return
+    stage = _stage(table)
+    names = [c.name for c in table.columns]
+    if cache_key not in _statements:
+        # the staged rows leave the stage as they are written: a second write of the table
+        # in the same transaction finds it empty
+        moved = sa.delete(stage).returning(*stage.c).cte(f"moved_{table.name}")
+        select = sa.select(*[moved.c[n] for n in names])
+        insert = postgresql.insert(table).from_select(names, select).add_cte(moved)
+        _statements[cache_key] = on_conflict(insert)
+    if conn.info.get(_STAGED) is not conn.get_transaction():
+        _make_stages(conn)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {stage.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in _tuples(rows, names):
+            copy.write_row(row)
+    conn.execute(_statements[cache_key])
+
+
+def _make_stages(conn: Connection) -> None:
+    """Every staging table, in one round trip (``IF NOT EXISTS``: they live as long as the
+    session; made again after a rollback that undid their creation)."""
+    tables = [_stage(t) for t in (*ROW_TABLES.values(), *SLOT_TABLES.values())]
+    ddl = [str(CreateTable(t, if_not_exists=True).compile(dialect=conn.dialect)) for t in tables]
+    conn.exec_driver_sql(";\n".join(s.strip() for s in ddl))
+    conn.info[_STAGED] = conn.get_transaction()
+
+
+def _tuples(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The values of ``rows`` in the order of ``names``."""
+    if len(names) == 1:
+        return [(r[names[0]],) for r in rows]
+    get = itemgetter(*names)
+    return [get(r) for r in rows]
 
 
 def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert many new rows at once: COPY on PostgreSQL (psycopg's executemany sends one
-    statement per row), executemany on SQLite."""
+    statement per row), the DB-API executemany of one compiled statement on SQLite."""
     if not rows:
         return
-    if conn.dialect.name != "postgresql":
-        conn.execute(sa.insert(table), list(rows))
-        return
     names = [c.name for c in table.columns]
+    if conn.dialect.name != "postgresql":
+        cache_key = (table.name, "sqlite:insert")
+        if cache_key not in _statements:
+            compiled = sa.insert(table).compile(dialect=conn.dialect)
+            _statements[cache_key] = (str(compiled), list(compiled.positiontup or ()))
+        sql, order = _statements[cache_key]
+        conn.exec_driver_sql(sql, [tuple(r.get(n) for n in order) for r in rows])
+        return
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:

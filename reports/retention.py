@@ -9,13 +9,15 @@ counts (a call was answered after 12 s) stay right.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from reports import schema as s
-from reports.store import user_key
+from reports.db import set_meta
+from reports.store import ROWS_CHANGED, user_key
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -37,7 +39,14 @@ def prune(engine: Engine, retention_days: int, now_ms: int) -> dict[str, int]:
     with engine.begin() as conn:
         for name, stmt in deletes.items():
             out[name] = conn.execute(stmt).rowcount or 0
+        if any(out.values()):
+            rows_changed(conn)
     return out
+
+
+def rows_changed(conn: Connection) -> None:
+    """Tell the sink that rows it may hold in memory changed (it reads them afresh)."""
+    set_meta(conn, ROWS_CHANGED, secrets.token_hex(8))
 
 
 @dataclass(frozen=True)
@@ -60,4 +69,6 @@ def erase_user(engine: Engine, secret: bytes, user_id: str) -> Erased:
         conn.execute(
             sa.update(s.sessions).where(s.sessions.c.user_key == key).values(user_key=None)
         )
+        if ids:
+            rows_changed(conn)
     return Erased(ids)

@@ -13,23 +13,28 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 
 from reports import schema as s
+from reports.cache import RowCache
 from reports.db import add_counts, get_meta, insert_rows, set_meta, upsert
 from reports.errors import ReportsError
 from reports.events import SinkEvent, event_row, from_stream, id_key
 from reports.fold import Context, Rows, Wanted, apply, wanted
-from reports.rollup import MAXIMA, changes, contact_parts, offer_parts
+from reports.rollup import MAXIMA, changes, contact_vectors, offer_vectors
 
 SECRET_ENV = "IMPLUS_REPORTS_SECRET"  # noqa: S105 (the name of the variable)
 LAST_ID = "last_id"
+ROWS_CHANGED = "rows_changed"
+"""A ``meta`` value that prunes and erasures change: the sink's cached rows are stale."""
+MARKS = (LAST_ID, ROWS_CHANGED)
 CHUNK = 500
-"""Keys per ``IN (...)`` list when loading rows."""
+"""Keys per ``IN (...)`` list when loading rows (SQLite)."""
 
 
 def user_key_secret(engine: Engine, env: Mapping[str, str] | None = None) -> bytes:
@@ -69,6 +74,10 @@ class Store:
         self.ctx = Context(self.user_key, lookup or (lambda _v: None))
         self._initial_version = version
         self._started = False
+        self.cache = RowCache()
+        self._mark: tuple[str | None, str | None, int] | None = None
+        """``last_id``, ``rows_changed`` and the entries stored, as this store's last
+        commit left them (None: unknown, the cache is not trusted)."""
 
     def user_key(self, user_id: str) -> str:
         return user_key(self.secret, user_id)
@@ -88,30 +97,56 @@ class Store:
         events = [from_stream(i, f) for i, f in entries if f]
         if not events:
             return 0
-        with self.engine.begin() as conn:
-            self._start(conn)
-            # One writer stores entries in stream order and commits each batch whole, so
-            # everything up to the newest id stored is in; the primary key refuses the rest.
-            last = get_meta(conn, LAST_ID)
-            floor = id_key(last) if last else (-1, -1)
-            fresh = [e for e in events if id_key(e.id) > floor]
-            if not fresh:
-                return 0
-            insert_rows(conn, s.events, [event_row(e) for e in fresh])
-            rows = self._load(conn, wanted(fresh))
-            before = {("contacts", k): contact_parts(r) for k, r in rows.contacts.items()} | {
-                ("offers", k): offer_parts(r) for k, r in rows.offers.items()
-            }
-            version = self.ctx.version
-            for e in fresh:
-                apply(rows, e, self.ctx)
-            for name, table in s.ROW_TABLES.items():
-                upsert(conn, table, rows.changed(name))
-            self._add_slots(conn, rows, before)
-            set_meta(conn, LAST_ID, max(fresh, key=lambda e: id_key(e.id)).id)
-            if self.ctx.version != version and self.ctx.version is not None:
-                set_meta(conn, "strategy_version", str(self.ctx.version))
-        return len(fresh)
+        try:
+            with self.engine.begin() as conn:
+                done = self._ingest(conn, events)
+        except BaseException:
+            self.cache.clear()  # its rows may hold what the rollback undid
+            self._mark = None
+            raise
+        if done is None:
+            return 0
+        rows, agents, mark = done
+        self.cache.keep(rows, agents)
+        self._mark = mark
+        return mark[2]
+
+    def _ingest(
+        self, conn: Connection, events: list[SinkEvent]
+    ) -> tuple[Rows, frozenset[str], tuple[str | None, str | None, int]] | None:
+        self._start(conn)
+        marks = dict(
+            conn.execute(
+                sa.select(s.meta.c.key, s.meta.c.value).where(s.meta.c.key.in_(MARKS))
+            ).all()
+        )
+        last, changed = marks.get(LAST_ID), marks.get(ROWS_CHANGED)
+        if self._mark is None or self._mark[:2] != (last, changed):
+            self.cache.clear()  # another writer, a prune or an erasure: read rows afresh
+            self._mark = (last, changed, 0)
+        # One writer stores entries in stream order and commits each batch whole, so
+        # everything up to the newest id stored is in; the primary key refuses the rest.
+        floor = id_key(last) if last else (-1, -1)
+        fresh = [e for e in events if id_key(e.id) > floor]
+        if not fresh:
+            return None
+        insert_rows(conn, s.events, [event_row(e) for e in fresh])
+        want = wanted(fresh)
+        rows = self._load(conn, want)
+        before = {("contacts", k): contact_vectors(r) for k, r in rows.contacts.items()} | {
+            ("offers", k): offer_vectors(r) for k, r in rows.offers.items()
+        }
+        version = self.ctx.version
+        for e in fresh:
+            apply(rows, e, self.ctx)
+        for name, table in s.ROW_TABLES.items():
+            upsert(conn, table, rows.changed(name))
+        self._add_slots(conn, rows, before)
+        newest = max(fresh, key=lambda e: id_key(e.id)).id
+        set_meta(conn, LAST_ID, newest)
+        if self.ctx.version != version and self.ctx.version is not None:
+            set_meta(conn, "strategy_version", str(self.ctx.version))
+        return rows, want.agents, (newest, changed, len(fresh))
 
     def _start(self, conn: Connection) -> None:
         """The strategy in force: the last one folded, else the one the sink was given."""
@@ -125,10 +160,15 @@ class Store:
 
     @staticmethod
     def _add_slots(conn: Connection, rows: Rows, before: Mapping[Any, Any]) -> None:
-        old = [p for k in rows.dirty["contacts"] for p in before.get(("contacts", k), [])]
-        old += [p for k in rows.dirty["offers"] for p in before.get(("offers", k), [])]
-        new = [p for r in rows.changed("contacts") for p in contact_parts(r)]
-        new += [p for r in rows.changed("offers") for p in offer_parts(r)]
+        old: list[Any] = []
+        new: list[Any] = []
+        for table, parts_of in (("contacts", contact_vectors), ("offers", offer_vectors)):
+            held: dict[str, Any] = getattr(rows, table)
+            for k in rows.dirty[table]:
+                was, now = before.get((table, k), []), parts_of(held[k])
+                if was != now:  # most events change no sum (an offer made, a session event)
+                    old += was
+                    new += now
         by_table: dict[str, list[dict[str, Any]]] = {t: [] for t in s.SLOT_TABLES}
         for (table, key), sums in sorted(changes(old, new).items()):
             t = s.SLOT_TABLES[table]
@@ -155,6 +195,8 @@ class Store:
     def claim_domain(self, domain: str) -> None:
         """Tie the database to one routing domain's events stream (stream ids, and so the
         ``last_id`` mark, mean something in one stream only)."""
+        self.cache.clear()
+        self._mark = None
         with self.engine.begin() as conn:
             held = get_meta(conn, "domain")
             if held is None:
@@ -170,15 +212,24 @@ class Store:
         with self.engine.connect() as conn:
             return get_meta(conn, LAST_ID)
 
-    @staticmethod
-    def _load(conn: Connection, want: Wanted) -> Rows:
+    def _load(self, conn: Connection, want: Wanted) -> Rows:
+        """The rows the batch needs: from the cache, else from the database."""
         rows = Rows()
-        rows.contacts = _by_key(conn, s.contacts, s.contacts.c.request_id, want.requests)
-        rows.offers = _by_key(conn, s.offers, s.offers.c.offer_id, want.offers)
-        rows.sessions = _by_key(conn, s.sessions, s.sessions.c.session_id, want.sessions)
+        keys = (("contacts", want.requests), ("offers", want.offers), ("sessions", want.sessions))
+        for name, wanted_keys in keys:
+            held, missing = self.cache.split(name, wanted_keys)
+            table = s.ROW_TABLES[name]
+            held.update(_by_key(conn, table, table.c[s.key_of(table)], missing))
+            setattr(rows, name, held)
+        known, missing = self.cache.agents(want.agents)
+        for agent, row in known.items():
+            if row is not None:
+                rows.agent_periods[row["id"]] = row
+                rows.open_periods[agent] = row["id"]
         p = s.agent_periods
-        for chunk in _chunks(sorted(want.agents)):
-            for r in conn.execute(sa.select(p).where(p.c.agent.in_(chunk), p.c.end_at.is_(None))):
+        for chunk in _chunks(conn, sorted(missing)):
+            is_open = (_among(conn, p.c.agent, chunk), p.c.end_at.is_(None))
+            for r in conn.execute(sa.select(p).where(*is_open)):
                 row = dict(r._mapping)
                 rows.agent_periods[row["id"]] = row
                 previous = rows.open_periods.get(row["agent"])
@@ -188,17 +239,27 @@ class Store:
 
 
 def _by_key(
-    conn: Connection, table: sa.Table, column: sa.Column[Any], keys: frozenset[str]
+    conn: Connection, table: sa.Table, column: sa.Column[Any], keys: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(sorted(keys)):
-        for r in conn.execute(sa.select(table).where(column.in_(chunk))):
+    for chunk in _chunks(conn, sorted(keys)):
+        for r in conn.execute(sa.select(table).where(_among(conn, column, chunk))):
             row = dict(r._mapping)
             out[row[column.name]] = row
     return out
 
 
-def _chunks(items: list[str]) -> list[list[str]]:
+def _among(conn: Connection, column: sa.Column[Any], keys: list[str]) -> Any:
+    """``column IN keys``; on PostgreSQL ``= ANY`` of one array parameter (one statement
+    text whatever the count, which psycopg and the server parse once)."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam("keys", keys, type_=ARRAY(sa.String)))
+    return column.in_(keys)
+
+
+def _chunks(conn: Connection, items: list[str]) -> list[list[str]]:
+    if conn.dialect.name == "postgresql":
+        return [items] if items else []
     return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
