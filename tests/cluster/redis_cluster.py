@@ -162,13 +162,20 @@ class RedisCluster:
         raise RuntimeError(f"the cluster is not ok after {timeout} s: {self.describe()}")
 
     def wait_replicated(self, timeout: float) -> None:
-        """Until every primary has its replicas online."""
+        """Until every primary has its replicas online AND counts them good for
+        `min-replicas-to-write` (a replica acknowledged within `min-replicas-max-lag`):
+        a replica just synced is connected a moment before its first acknowledgement, and
+        a write meanwhile is refused with NOREPLICAS (seen on a fresh CI machine)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
+                infos = [p.ask("INFO", "replication") for p in self.primaries()]
                 counts = [
-                    int(p.ask("INFO", "replication").get("connected_slaves", 0))
-                    for p in self.primaries()
+                    min(
+                        int(info.get("connected_slaves", 0)),
+                        int(info.get("min_slaves_good_slaves", self.replicas)),
+                    )
+                    for info in infos
                 ]
             except redis.RedisError:
                 counts = []
