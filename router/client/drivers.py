@@ -91,7 +91,13 @@ class _Driver:
     queue_stats = Operation(RouterOps.queue_stats)
     read_events = Operation(RouterOps.read_events)
 
-    def __init__(self, redis_client: Any, domain: str, clock: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        redis_client: Any,
+        domain: str,
+        clock: Callable[[], int],
+        durability: durable.Durability | None,
+    ) -> None:
         if not redis_client.get_encoder().decode_responses:
             raise InvalidInput("the Redis client must be created with decode_responses=True")
         self.redis = redis_client
@@ -100,6 +106,8 @@ class _Driver:
         connections (a domain's keys are all in that slot): redis-py's cluster pipeline
         costs ~3x the client CPU per command (:mod:`router.cluster`)."""
         self.keys = Keys(domain)
+        self.confirmer = _confirmer(durability, self.keys)
+        """Acknowledged steps wait for the replicas (None: they do not)."""
         self.ops = RouterOps(self.keys, clock)
         self._scripts = {
             name: redis_client.register_script(scripts.source(name)) for name in scripts.NAMES
@@ -181,8 +189,7 @@ class RouterClient(_Driver):
         clock: Callable[[], int] = now_ms,
         durability: durable.Durability | None = None,
     ) -> None:
-        super().__init__(redis_client, domain, clock)
-        self.confirmer = _confirmer(durability, self.keys)
+        super().__init__(redis_client, domain, clock, durability)
 
     @classmethod
     def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> RouterClient:
@@ -309,8 +316,7 @@ class AsyncRouterClient(_Driver):
         clock: Callable[[], int] = now_ms,
         durability: durable.Durability | None = None,
     ) -> None:
-        super().__init__(redis_client, domain, clock)
-        self.confirmer = _confirmer(durability, self.keys)
+        super().__init__(redis_client, domain, clock, durability)
         self.batcher = TickBatcher(self._send_batch)
         """Coalesces the steps of `run_batched` callers, one pipeline per loop tick."""
 

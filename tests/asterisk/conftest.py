@@ -13,13 +13,11 @@ from typing import Any
 import pytest
 from ami_tap import AmiTap
 from callcentre import CallCentre
-from dialplan_sandbox import AMI_SECRET_ENV, config_dict, load_config
+from dialplan_sandbox import AMI_SECRET_ENV, config_dict, install
 
 from devstack import AsteriskSandbox
 from devstack.lab import Lab
 from devstack.sipp import Sipp
-from dialplan.apply import apply
-from dialplan.rendering import select_pbx
 from router.client import RouterClient
 
 
@@ -76,8 +74,5 @@ def installed(
     reload (the AMI user does not exist yet), then reload once on the PBX."""
     monkeypatch.setenv(AMI_SECRET_ENV, "dialplan-test-secret")
     data = config_dict(sandbox)
-    config = load_config(tmp_path, data)
-    result = apply(config, select_pbx(config, "sandbox"), None)
-    assert result.written
-    sandbox.reload()
+    assert install(sandbox, tmp_path, data).written
     return data

@@ -11,6 +11,8 @@ from ami_tap import Message
 
 from admin_config.model import AdminConfig, load_admin_config
 from devstack import AsteriskSandbox
+from dialplan.apply import ApplyResult, apply
+from dialplan.rendering import select_pbx
 
 AMI_SECRET_ENV = "IMPLUS_TEST_DIALPLAN_AMI"
 AGENT_PORT = 5081
@@ -83,3 +85,12 @@ def user_event(name: str, **headers: str) -> Any:
         return m.get("UserEvent") == [name] and all(m.get(k) == [v] for k, v in headers.items())
 
     return match
+
+
+def install(sandbox: AsteriskSandbox, tmp_path: Path, data: dict[str, Any]) -> ApplyResult:
+    """Apply `data` as an admin does (no reload over AMI: the user may not exist yet),
+    then reload the sandbox once."""
+    config = load_config(tmp_path, data)
+    result = apply(config, select_pbx(config, "sandbox"), None)
+    sandbox.reload()
+    return result

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 from ami_tap import AmiTap
-from dialplan_sandbox import AGENT_PORT, AMI_SECRET_ENV, config_dict, load_config, user_event
+from dialplan_sandbox import AGENT_PORT, AMI_SECRET_ENV, config_dict, install, user_event
 
 from devstack import AsteriskSandbox
 from devstack.sipp import Sipp
-from dialplan.apply import apply
-from dialplan.rendering import select_pbx
 from dialplan.text import display_name
 
 pytestmark = pytest.mark.asterisk
@@ -73,9 +71,7 @@ def _hostile_labels_and_names(
     data["entry_points"][0]["label"] = HOSTILE_ENTRY_LABEL
     data["agents"][0]["name"] = HOSTILE_NAME
     data["agents"][0]["contact"] = f"sip:1001@127.0.0.1:{AGENT_PORT};transport=udp"
-    config = load_config(tmp_path, data)
-    apply(config, select_pbx(config, "sandbox"), None)
-    sandbox.reload()
+    install(sandbox, tmp_path, data)
 
     entry = sandbox.cli("dialplan show 800@implus-entry")
     assert "ImplusEntry" in entry

@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 from ami_tap import AmiTap
-from dialplan_sandbox import AGENT_PORT, AMI_SECRET_ENV, config_dict, load_config, user_event
+from dialplan_sandbox import AGENT_PORT, AMI_SECRET_ENV, config_dict, install, user_event
 
 from devstack import AsteriskSandbox
 from devstack.sipp import Sipp
-from dialplan.apply import apply
-from dialplan.rendering import select_pbx
 
 pytestmark = pytest.mark.asterisk
 
@@ -47,9 +45,7 @@ def _install_with_qualify(
     monkeypatch.setenv(AMI_SECRET_ENV, "dialplan-test-secret")
     data = config_dict(sandbox)
     data["trunks"][0]["qualify"] = qualify
-    config = load_config(tmp_path, data)
-    apply(config, select_pbx(config, "sandbox"), None)
-    sandbox.reload()
+    install(sandbox, tmp_path, data)
 
 
 def test_never_qualified_trunk_dials_and_qualify_really_runs(
