@@ -26,7 +26,7 @@ import redis
 from redis.cluster import key_slot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ha"))
-from redis_ha import Node, _exe
+from redis_ha import Node, _exe, describe_nodes
 
 NODE_TIMEOUT_MS = 1500
 IMPLUS = str(Path(sys.executable).with_name("implus"))
@@ -199,16 +199,7 @@ class RedisCluster:
         raise RuntimeError(f"no failover of slot {slot} within {timeout} s: {self.describe()}")
 
     def describe(self) -> str:
-        out = []
-        for n in self.nodes:
-            role = "down" if not n.alive() else "paused" if n.paused else "?"
-            if n.alive() and not n.paused:
-                try:
-                    role = str(n.ask("ROLE")[0])
-                except redis.RedisError as e:
-                    role = f"error {e}"
-            out.append(f"{n.name}:{n.port}={role}")
-        return ", ".join(out)
+        return describe_nodes(self.nodes)
 
     # --- changes --------------------------------------------------------------------
 

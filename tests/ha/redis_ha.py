@@ -269,16 +269,7 @@ class RedisHA:
         raise RuntimeError(f"the replicas did not catch up in time: {self.describe()}")
 
     def describe(self) -> str:
-        out = []
-        for n in self.nodes:
-            role = "down" if not n.alive() else "paused" if n.paused else "?"
-            if n.alive() and not n.paused:
-                try:
-                    role = str(n.ask("ROLE")[0])
-                except redis.RedisError as e:
-                    role = f"error {e}"
-            out.append(f"{n.name}:{n.port}={role}")
-        return ", ".join(out) + f"; sentinels name {self.master_port()}"
+        return describe_nodes(self.nodes) + f"; sentinels name {self.master_port()}"
 
     # --- faults -------------------------------------------------------------------
 
@@ -296,3 +287,17 @@ def whole_transcript(router: Any, session_id: str) -> list[dict[str, Any]]:
         out += page
         if len(page) < 1000:
             return out
+
+
+def describe_nodes(nodes: list[Node]) -> str:
+    """Each node's name, port and role as it answers (down, paused, master, slave...)."""
+    out = []
+    for n in nodes:
+        role = "down" if not n.alive() else "paused" if n.paused else "?"
+        if n.alive() and not n.paused:
+            try:
+                role = str(n.ask("ROLE")[0])
+            except redis.RedisError as e:
+                role = f"error {e}"
+        out.append(f"{n.name}:{n.port}={role}")
+    return ", ".join(out)
