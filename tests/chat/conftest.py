@@ -111,14 +111,34 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+PAGE_LOG = pytest.StashKey[list[str]]()
+"""What the test's pages said (console, page errors, failed requests, websockets closing),
+shown with a failed test's report."""
+
+
 @pytest.fixture
-def new_page(browser: Any) -> Iterator[Any]:
+def new_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """Pages in their own browser contexts (own cookies), closed after the test."""
     contexts: list[Any] = []
+    said = request.node.stash.setdefault(PAGE_LOG, [])
 
     def make() -> Any:
         contexts.append(browser.new_context())
-        return contexts[-1].new_page()
+        page = contexts[-1].new_page()
+        n = len(contexts)
+        page.on("console", lambda m: said.append(f"page {n} console {m.type}: {m.text}"))
+        page.on("pageerror", lambda e: said.append(f"page {n} error: {e}"))
+        page.on(
+            "requestfailed",
+            lambda r: said.append(f"page {n} request failed: {r.url} {r.failure}"),
+        )
+        page.on(
+            "websocket",
+            lambda ws: ws.on(
+                "close", lambda _: said.append(f"page {n} websocket closed: {ws.url}")
+            ),
+        )
+        return page
 
     yield make
     for context in contexts:
@@ -186,3 +206,29 @@ def stack(
     s = Stack(chat_a, router_client, accounts, staff_login(accounts, "admin", "root"))
     yield s
     s.close_all()
+
+
+def _chat_processes(item: pytest.Item) -> list[ChatProcess]:
+    found: list[ChatProcess] = []
+    for value in getattr(item, "funcargs", {}).values():
+        for candidate in (value, getattr(value, "chat", None)):
+            if isinstance(candidate, ChatProcess) and candidate not in found:
+                found.append(candidate)
+    return found
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed browser or stack test shows the chat service's last log lines and what its
+    pages said: a failure seen once in CI must be explainable from its report alone."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for process in _chat_processes(item):
+        if process.log is not None and process.log.exists():
+            tail = process.log.read_text(errors="replace").splitlines()[-80:]
+            report.sections.append((f"implus chat log ({process.log.name})", "\n".join(tail)))
+    said = item.stash.get(PAGE_LOG, [])
+    if said:
+        report.sections.append(("what the pages said", "\n".join(said[-120:])))
