@@ -249,25 +249,12 @@ class AmiBridge:
             return
         if idle and not self.flow.concerns(fact):
             return
-        self.serial.submit(key, lambda: self._flow_job(self.flow.fact(fact), key))
+        self.serial.submit(key, lambda: self.run_flow(self.flow.fact(fact), key))
 
     async def run_flow(self, flow: Flow, key: str) -> None:
         """Run a call-flow generator: router ops over Redis, intents over AMI."""
         # batched: the calls' router operations of one loop tick share one pipeline
         await run_async(flow, self.ctx, self.router.run_batched, self.intents, self.deferred, key)
-
-    async def _flow_job(self, flow: Flow, key: str) -> None:
-        """A fact's flow, then what it left to write (the call's record, transcript
-        entries) at once, in the same job: still before anything later of the call, and
-        in the loop tick's pipeline with the other calls' operations - without a job of
-        its own (a task, a slot, the flusher's timer) for each of the ~4 flows a call
-        ends with writes only."""
-        await self.run_flow(flow, key)
-        await self._flush_deferred(key)
-
-    async def _flush_deferred(self, key: str) -> None:
-        if self.deferred.pending(key):
-            await self._write_deferred(key)
 
     # --- router commands -----------------------------------------------------------------
 
@@ -315,13 +302,11 @@ class AmiBridge:
                 self._inflight.discard(delivery.id)
             # acknowledged after the flow's own writes, in the same round trip
             self.deferred.add(key, [self.commands.ack_step(delivery.id)], [])
-            await self._flush_deferred(key)
 
         self.serial.submit(key, job)
 
     async def _deferred_loop(self) -> None:
-        """Write what ended flows left (records, transcript entries) that their own job
-        did not write (a reconciliation's flows, a flow that failed) when no router
+        """Write what ended flows left (records, transcript entries) when no router
         operation carried it within a couple of milliseconds."""
         while True:
             await self._deferred_wake.wait()

@@ -55,10 +55,6 @@ class Deferred:
     def pending_keys(self) -> list[str]:
         return list(self._items)
 
-    def pending(self, key: str) -> bool:
-        """Has `key` anything left to write?"""
-        return key in self._items
-
     def add(self, key: str, writes: list[Step], notes: list[Note]) -> None:
         if not writes and not notes:
             return

@@ -106,35 +106,3 @@ def test_dispatch_drops_what_changes_nothing_and_queues_the_rest(redis_url: str)
         await bridge.router.close()
 
     asyncio.run(body())
-
-
-def test_a_flow_that_ends_with_writes_only_writes_them_in_its_own_job(redis_url: str) -> None:
-    """The agent's leg hanging up ends its flow with a transcript entry and no router
-    operation: the fact's job writes it before it ends (not a second job of the flusher,
-    which is not even running here), so nothing is left pending for the call."""
-    config = load_admin_config(EXAMPLE)
-    settings = settings_from_config(config, "ast1", env={"IMPLUS_AST1_AMI_SECRET": "x"})
-
-    async def body() -> None:
-        router = AsyncRouterClient.from_url(redis_url)
-        bridge = AmiBridge(settings, config, router=router)
-        written: list[str] = []
-        write = bridge._write_deferred
-
-        async def spy(key: str) -> None:
-            written.append(key)
-            await write(key)  # the real write, to the real Redis
-
-        bridge._write_deferred = spy  # type: ignore[method-assign]
-        call = _call("c1", agent="alice", leg="L1")
-        call.state, call.session, call.answered_ms = CallState.CONNECTED, "s1", 1
-        bridge.book.save_step(call, 0)
-        bridge.dispatch(f.ChannelGone("L1", "NORMAL_CLEARING"))
-        await bridge.serial.idle()
-        assert written == ["c1"]
-        assert not bridge.deferred.pending("c1")
-        kept = bridge.book.get("c1")
-        assert kept is not None and kept.agent_gone
-        await bridge.router.close()
-
-    asyncio.run(body())
