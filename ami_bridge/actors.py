@@ -18,6 +18,44 @@ log = logging.getLogger("implus.ami_bridge")
 Job = Callable[[], Awaitable[None]]
 
 
+class Slots:
+    """At most `limit` holders at once, the others wait in FIFO order.
+
+    asyncio.Semaphore does the same, but Python 3.11's scans every waiter on each
+    `acquire` while a released slot is on its way to the next waiter (`locked()`): with
+    hundreds of calls waiting - an overload, a burst - each new job then costs time in
+    proportion to the queue, just when the bridge has least to spare. Here a released
+    slot goes straight to the first waiter, and nothing is ever scanned."""
+
+    def __init__(self, limit: int) -> None:
+        self.free = limit
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        if self.free > 0 and not self._waiters:
+            self.free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot as it was cancelled: pass it on
+            raise  # a cancelled waiter left in the deque is skipped by release()
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes to it (`free` unchanged)
+                return
+        self.free += 1
+
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+
 class Serial:
     """Per-key FIFO job runner on the running loop; at most `limit` jobs run at once (a
     burst of calls must not open more Redis connections than the pool has)."""
@@ -25,7 +63,7 @@ class Serial:
     def __init__(self, limit: int = 64) -> None:
         self._queues: dict[str, deque[tuple[Job, asyncio.Future[None]]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(limit)
+        self._slots = Slots(limit)
 
     def submit(self, key: str, job: Job) -> asyncio.Future[None]:
         """Queue `job` after the other jobs of `key`; the future resolves when it ran
@@ -47,8 +85,11 @@ class Serial:
             while queue:
                 job, done = queue[0]
                 try:
-                    async with self._slots:
+                    await self._slots.acquire()
+                    try:
                         await job()
+                    finally:
+                        self._slots.release()
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:

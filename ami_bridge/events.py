@@ -364,12 +364,14 @@ def from_message(headers: Mapping[str, Any]) -> AmiEvent:
             action_id=_first(headers.get("ActionID", "")),
             headers=types.MappingProxyType(raw),
         )
-    plan = _plan(cls)
+    plan = _header_plan(cls)
     kwargs: dict[str, Any] = {}
     for key, value in headers.items():
-        field_name = snake_case(key)
-        convert = plan.get(field_name)
-        if convert is not None:
+        step = plan.get(key, _UNSEEN)
+        if step is _UNSEEN:
+            step = _learn_header(cls, plan, key)
+        if step is not None:
+            field_name, convert = step
             kwargs[field_name] = convert(value)
     if cls is UserEvent:
         kwargs["fields"] = types.MappingProxyType(
@@ -383,6 +385,31 @@ def from_message(headers: Mapping[str, Any]) -> AmiEvent:
 
 
 _plans: dict[type, dict[str, Callable[[Any], Any]]] = {}
+
+_Step = tuple[str, Callable[[Any], Any]] | None
+_UNSEEN: Any = object()
+#: Raw header names remembered per class (Asterisk's set is small; a bound all the same).
+_MAX_HEADERS = 1024
+_header_plans: dict[type, dict[str, _Step]] = {}
+
+
+def _header_plan(cls: type) -> dict[str, _Step]:
+    """raw header name (`CallerIDNum`) -> (field, converter), or None for a header the
+    class does not declare: one dict look-up per header instead of a snake_case and a
+    field look-up (every event of a busy PBX passes here)."""
+    plan = _header_plans.get(cls)
+    if plan is None:
+        plan = _header_plans[cls] = {}
+    return plan
+
+
+def _learn_header(cls: type, plan: dict[str, _Step], key: str) -> _Step:
+    field_name = snake_case(key)
+    convert = _plan(cls).get(field_name)
+    step = None if convert is None else (field_name, convert)
+    if len(plan) < _MAX_HEADERS:
+        plan[key] = step
+    return step
 
 
 def _plan(cls: type) -> dict[str, Callable[[Any], Any]]:
@@ -416,6 +443,8 @@ def _to_tuple(value: Any) -> tuple[str, ...]:
 
 
 def _first(value: Any) -> str:
+    if type(value) is str:  # the common case, first
+        return value
     if isinstance(value, list | tuple):
         return str(value[0]) if value else ""
     return str(value)

@@ -494,6 +494,12 @@ def main() -> None:
         type=lambda s: [float(x) for x in s.split(",")],
         default=[5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 80.0],
     )
+    parser.add_argument(
+        "--systems",
+        type=lambda s: s.split(","),
+        default=["implus", "app_queue"],
+        help="which systems to run (implus,app_queue); one alone for CPU-per-call runs",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the bridge")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the run folder (logs)")
@@ -511,13 +517,13 @@ def main() -> None:
             failed: set[str] = set()
             for rate in args.rates:
                 for system in ("implus", "app_queue"):
-                    if system in failed:
+                    if system in failed or system not in args.systems:
                         continue
                     step = bench.step(system, rate)
                     steps.append(step)
                     if step.failed:
                         failed.add(system)
-                if len(failed) == 2:
+                if failed >= set(args.systems):
                     break
         finally:
             bench.stop()

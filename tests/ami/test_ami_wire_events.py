@@ -235,3 +235,21 @@ def test_events_are_frozen_and_drop_unknown_headers() -> None:
     assert event == ev.DeviceStateChange(event="DeviceStateChange", device="PJSIP/1", state="INUSE")
     with pytest.raises(AttributeError):
         event.state = "BUSY"  # type: ignore[misc]
+
+
+def test_header_plans_are_per_class_and_survive_repeats() -> None:
+    """`from_message` remembers, per class, what each raw header name becomes: the same
+    header is a field of one class and dropped by another, every time."""
+    hangup = {"Event": "Hangup", "Uniqueid": "u1", "Cause": "17", "Exten": "800", "Foo": "x"}
+    device = {"Event": "DeviceStateChange", "Device": "PJSIP/3001", "State": "INUSE"}
+    for _ in range(3):
+        a = ev.from_message(hangup)
+        assert isinstance(a, ev.Hangup)
+        assert (a.uniqueid, a.cause, a.exten) == ("u1", 17, "800")
+        b = ev.from_message({**device, "Uniqueid": "u2", "Cause": "bad"})
+        assert isinstance(b, ev.DeviceStateChange)
+        assert (b.device, b.state) == ("PJSIP/3001", "INUSE")
+        assert not hasattr(b, "uniqueid")
+        c = ev.from_message({**hangup, "Cause": ["bad", "16"], "ChanVariable": "A=1"})
+        assert isinstance(c, ev.Hangup)
+        assert (c.cause, c.chan_variable) == (0, ("A=1",))

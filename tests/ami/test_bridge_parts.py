@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from admin_config.model import load_admin_config
-from ami_bridge.actors import Serial
+from ami_bridge.actors import Serial, Slots
+from ami_bridge.connection import filter_action
 from ami_bridge.errors import BridgeConfigError
 from ami_bridge.pbx import caller_id
 from ami_bridge.reconcile import leg_id
 from ami_bridge.settings import settings_from_config
-from ami_bridge.translate import EVENT_FILTERS
+from ami_bridge.translate import EVENT_FILTERS, EVENT_NAMES
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "admin.yaml"
 
@@ -28,18 +29,83 @@ def test_caller_id_cannot_break_the_header() -> None:
 
 
 def test_event_filters_let_through_what_the_translator_reads() -> None:
-    (expression,) = EVENT_FILTERS
-    for name in (
-        "UserEvent",
-        "Hangup",
-        "BridgeEnter",
-        "DialBegin",
-        "DialEnd",
-        "OriginateResponse",
-        "DeviceStateChange",
-    ):
-        assert f"|{name}|" in expression.replace("(", "|").replace(")", "|")
-    assert expression.endswith("[[:space:]]")  # `Hangup` must not match `HangupRequest`
+    """Name filters (a hash look-up in Asterisk, no regex over every event): every event
+    the translator reads, our own UserEvents, PJSIP devices' states."""
+    actions = [filter_action(f) for f in EVENT_FILTERS]
+    names = {a["MatchCriteria"] for a in actions if "," not in a["MatchCriteria"]}
+    assert names == {f"name({n})" for n in EVENT_NAMES}
+    for name in ("Hangup", "HangupRequest", "BridgeEnter", "DialBegin", "DialEnd"):
+        assert name in EVENT_NAMES
+    assert "OriginateResponse" in EVENT_NAMES and "Shutdown" in EVENT_NAMES
+    assert {
+        "Action": "Filter",
+        "Operation": "Add",
+        "MatchCriteria": "name(UserEvent),header(UserEvent),method(starts_with)",
+        "Filter": "Implus",
+    } in actions
+    assert {
+        "Action": "Filter",
+        "Operation": "Add",
+        "MatchCriteria": "name(DeviceStateChange),header(Device),method(starts_with)",
+        "Filter": "PJSIP/",
+    } in actions
+    # a plain regex filter (tests, other tools) still goes out as before
+    assert filter_action("!Event: VarSet") == {
+        "Action": "Filter",
+        "Operation": "Add",
+        "Filter": "!Event: VarSet",
+    }
+
+
+def test_slots_hand_a_released_slot_to_the_first_waiter() -> None:
+    async def body() -> None:
+        slots = Slots(2)
+        order: list[str] = []
+
+        async def holder(name: str, gate: asyncio.Event) -> None:
+            await slots.acquire()
+            order.append(name)
+            await gate.wait()
+            slots.release()
+
+        gates = {n: asyncio.Event() for n in "abcde"}
+        tasks = {n: asyncio.ensure_future(holder(n, g)) for n, g in gates.items()}
+        await asyncio.sleep(0)
+        assert order == ["a", "b"] and slots.waiting() == 3
+        tasks["c"].cancel()  # a waiter that gives up is skipped, its turn is not lost
+        await asyncio.sleep(0)
+        gates["a"].set()
+        await asyncio.sleep(0.01)
+        assert order == ["a", "b", "d"]  # FIFO, never more than 2 at once
+        gates["b"].set()
+        gates["d"].set()
+        await asyncio.sleep(0.01)
+        assert order == ["a", "b", "d", "e"]
+        gates["e"].set()
+        await asyncio.gather(*(t for n, t in tasks.items() if n != "c"))
+        assert slots.free == 2 and slots.waiting() == 0
+        await slots.acquire()  # the fast path again
+        assert slots.free == 1
+
+    asyncio.run(body())
+
+
+def test_slots_pass_on_a_slot_handed_to_a_waiter_cancelled_meanwhile() -> None:
+    async def body() -> None:
+        slots = Slots(1)
+        await slots.acquire()
+        first = asyncio.ensure_future(slots.acquire())
+        second = asyncio.ensure_future(slots.acquire())
+        await asyncio.sleep(0)
+        slots.release()  # handed to `first`...
+        first.cancel()  # ...which is cancelled before it runs: `second` gets the slot
+        await asyncio.sleep(0)
+        await asyncio.wait_for(second, 1)
+        assert first.cancelled() and slots.free == 0
+        slots.release()
+        assert slots.free == 1
+
+    asyncio.run(body())
 
 
 def test_settings_from_the_admin_config() -> None:

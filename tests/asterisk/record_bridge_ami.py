@@ -25,6 +25,7 @@ sys.path.insert(0, str(HERE))
 from ami_tap import AmiTap  # noqa: E402
 from callcentre import CallCentre, wait_for  # noqa: E402
 
+from ami_bridge.connection import filter_action  # noqa: E402
 from ami_bridge.translate import EVENT_FILTERS  # noqa: E402
 from devstack import AsteriskSandbox  # noqa: E402
 from devstack.lab import Lab, LabAgent, LabEntry  # noqa: E402
@@ -40,9 +41,7 @@ BOB = LabAgent("bob", "1002", 5082, {"booking": 1})
 def record(name: str, cc: CallCentre, scene: Callable[[CallCentre], None]) -> None:
     tap = AmiTap()
     for i, expression in enumerate(EVENT_FILTERS):
-        tap.send(
-            {"Action": "Filter", "Operation": "Add", "Filter": expression, "ActionID": f"f{i}"}
-        )
+        tap.send({**filter_action(expression), "ActionID": f"f{i}"})
     time.sleep(0.2)
     scene(cc)
     time.sleep(1.0)

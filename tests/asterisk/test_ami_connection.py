@@ -372,3 +372,32 @@ def test_list_actions_with_a_live_call(sandbox: AsteriskSandbox) -> None:
 
     run(body)
     sipp.stop_all()
+
+
+def test_the_bridge_filters_pass_only_what_the_translator_reads(sandbox: AsteriskSandbox) -> None:
+    """`translate.EVENT_FILTERS` (name filters, Asterisk 22's MatchCriteria): our own
+    UserEvents and the named events come through; another UserEvent, HangupRequest's
+    look-alikes and the events the bridge never reads (Newchannel, Newstate...) do not."""
+    from ami_bridge.translate import EVENT_CLASSES, EVENT_FILTERS, EVENT_NAMES
+
+    async def body() -> None:
+        conn = AmiConnection(settings(filters=EVENT_FILTERS, event_mask=EVENT_CLASSES))
+        stream = conn.events()
+        await conn.start()
+        await next_of(stream, ev.LinkUp)
+        for name in ("OtherTest", "ImplusTest"):
+            await conn.send_action({"Action": "UserEvent", "UserEvent": name, "Tag": "x"})
+        user = await next_of(stream, ev.UserEvent)
+        assert user.user_event == "ImplusTest"  # OtherTest, sent first, was filtered out
+        await conn.originate("Local/9991@sandbox-test", application="Wait", data="0.2")
+        _, seen = await collect_until(stream, ev.OriginateResponse)
+        await asyncio.sleep(1.5)  # 9991 answers, waits 1 s and hangs up: its Hangup events
+        while stream.pending():
+            seen.append(await stream.get(1))
+        names = {e.event for e in seen if isinstance(e, ev.AmiEvent)}
+        assert "Hangup" in names
+        assert names <= {*EVENT_NAMES, "UserEvent", "DeviceStateChange"}, names
+        assert not [e for e in seen if isinstance(e, ev.UserEvent)]
+        await conn.close()
+
+    run(body)
