@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from router.allocation import (
@@ -86,10 +86,19 @@ class Allocator:
         replies = self.client.execute(batch_read(self.keys.request, ids))
         return [RoutingRequest.from_hash(pairs(h)) for h in replies if h]
 
-    def route_requests(self, ids: list[str]) -> None:
-        """Decide and carry out the queued requests among ``ids``."""
+    def route_requests(
+        self, ids: list[str], carried: Mapping[str, RoutingRequest] | None = None
+    ) -> None:
+        """Decide and carry out the queued requests among ``ids``; those in ``carried`` (by
+        id, from their work items) are not read. The reservation checks the request's
+        state, so a request cancelled meanwhile costs a refused reservation, not an offer."""
         now = self.clock()
-        queued = [r for r in self.read_requests(ids) if r.state is RequestState.QUEUED]
+        if carried:
+            read = {r.id: r for r in self.read_requests(i for i in ids if i not in carried)}
+            requests = [r for r in (carried.get(i) or read.get(i) for i in ids) if r is not None]
+        else:
+            requests = self.read_requests(ids)
+        queued = [r for r in requests if r.state is RequestState.QUEUED]
         waiting = self._carry_out(self._decide_all(queued, now), now)
         if waiting and self.view.sync():
             # An agent became free while we decided: the agent-side scan may have run before

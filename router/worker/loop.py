@@ -27,6 +27,7 @@ from router.client import RouterClient
 from router.connect import MasterWatch, is_failover_error, master_identity
 from router.errors import RouterUnavailable
 from router.keys import WORK_GROUP
+from router.model import RoutingRequest
 from router.worker.allocator import Allocator
 from router.worker.housekeeping import Housekeeping
 from router.worker.settings import WorkerSettings, WorkerStats
@@ -161,16 +162,23 @@ class Worker:
             self._just_synced = True
         return len(entries)
 
-    def handle(self, entries: list[tuple[str, dict[str, str]]]) -> None:
-        """Allocate for a batch of work items, then acknowledge them."""
-        requests: list[str] = []
+    def handle(self, entries: list[tuple[str, dict[str, str]]], fresh: bool = True) -> None:
+        """Allocate for a batch of work items, then acknowledge them.
+
+        A request's item filed by ``submit`` carries the request's fields: it is decided
+        from them without reading the request (``fresh`` items only: one taken over from a
+        silent worker may be older than what that worker did, so its request is read). An
+        item without them (a goal step, a move, an item of an older version) is read."""
+        requests: dict[str, RoutingRequest | None] = {}
         agents: list[str] = []
         timeouts: list[str] = []
         reroutes: list[int] = []
         for _entry_id, fields in entries:
             kind, item = fields.get("kind"), fields.get("id", "")
             if kind == "request":
-                requests.append(item)
+                carried = carried_request(fields) if fresh else None
+                if item not in requests or carried is None:
+                    requests[item] = carried  # any item without the fields: read it
             elif kind == "agent":
                 agents.append(item)
             elif kind == "offer_timeout":
@@ -186,10 +194,24 @@ class Worker:
         if timeouts:
             allocator.offer_timeouts(list(dict.fromkeys(timeouts)))
         if requests:
-            allocator.route_requests(list(dict.fromkeys(requests)))
+            allocator.route_requests(
+                list(requests), {i: r for i, r in requests.items() if r is not None}
+            )
         if agents:
             allocator.serve_agents(list(dict.fromkeys(agents)))
         self.redis.xack(self.keys.work(), WORK_GROUP, *[e[0] for e in entries])
+
+
+def carried_request(fields: dict[str, str]) -> RoutingRequest | None:
+    """The request a work item carries (``submit`` files its fields with it), or None when
+    the item has none (or they do not parse: then the request is read from its hash)."""
+    if "channel" not in fields:
+        return None
+    try:
+        return RoutingRequest.from_hash(fields)
+    except (KeyError, ValueError) as e:
+        log.warning("work item %r: request fields unreadable (%s); reading the request", fields, e)
+        return None
 
 
 def _freeze_heap() -> None:
