@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from router.allocation import (
@@ -52,6 +52,8 @@ class Routing:
     now: int
     replies: Future[list[list[Any]]] | None = None
     """The replies of the first-choice reservations, when ``Allocator.send`` sent them."""
+    counted: dict[str, AgentState | None] = field(default_factory=dict)
+    """Each picked agent's state in the view once the picks were counted in it."""
 
 
 Pick = tuple[RoutingRequest, "Plan | None", str, dict[str, Any]]
@@ -120,7 +122,25 @@ class Allocator:
         else:
             requests = self.read_requests(ids)
         queued = [r for r in requests if r.state is RequestState.QUEUED]
-        return Routing(self._decide_all(queued, now), now)
+        routing = Routing(self._decide_all(queued, now), now)
+        agents = self.view.agents
+        routing.counted = {
+            d.candidates[0]: agents.get(d.candidates[0])
+            for d in routing.decisions
+            if d.outcome == "offer"
+        }
+        return routing
+
+    def recount(self, routing: Routing) -> None:
+        """Count ``routing``'s picks in the view again where the feed (or a correction)
+        replaced an agent's state since they were decided: what replaced it cannot know
+        reservations not sent yet."""
+        agents = self.view.agents
+        stale = {a for a, state in routing.counted.items() if agents.get(a) is not state}
+        if stale:
+            for d in routing.decisions:
+                if d.outcome == "offer" and d.candidates[0] in stale:
+                    self.view.optimistic(d.candidates[0], d.request.channel, routing.now)
 
     def send(self, routing: Routing) -> None:
         """Send the first-choice reservations of ``routing`` now, without waiting for their

@@ -170,7 +170,10 @@ class Worker:
         )
         entries = reply[0][1] if reply else []
         if entries:
-            self.view.sync()
+            if self._inflight is None:
+                # (while reservations are under way, the feed would replace the states they
+                # were counted in with states that do not have them yet: synced after them)
+                self.view.sync()
             self.handle(entries)
             # The view was synced right before this batch, and the next round syncs again
             # once it has work: a sync at its start would be one more round trip per batch
@@ -180,15 +183,18 @@ class Worker:
             self.flush()
         return len(entries)
 
-    def flush(self) -> None:
+    def flush(self) -> bool:
         """Carry out the batch under way (its reservations' replies: lost races decided
-        again, waits enqueued) and acknowledge its work items."""
+        again, waits enqueued), acknowledge its work items and sync the view. False if no
+        batch was under way."""
         if self._inflight is None:
-            return
+            return False
         routing, entry_ids = self._inflight
         self._inflight = None
         self.allocator.finish(routing)
         self.redis.xack(self.keys.work(), WORK_GROUP, *entry_ids)
+        self.view.sync()
+        return True
 
     def handle(self, entries: list[tuple[str, dict[str, str]]], fresh: bool = True) -> None:
         """Allocate for a batch of work items, then acknowledge them.
@@ -244,7 +250,8 @@ class Worker:
         routing = allocator.decide_requests(
             list(requests), {i: r for i, r in requests.items() if r is not None}
         )
-        self.flush()
+        if self.flush():
+            allocator.recount(routing)
         entry_ids = [e[0] for e in entries]
         offers = sum(1 for d in routing.decisions if d.outcome == "offer")
         if offers >= self.settings.pipeline_min and not self._stopping:
