@@ -268,7 +268,10 @@ def _candidates(
             found.append((key, fallback.id))
             _note(considered, fallback.id, target.queue, None)
         per_target.append(found)
-    merged = [agent_id for _key, agent_id in heapq.merge(*per_target)]
+    if len(per_target) == 1:  # one target (most rules): already in order
+        merged = [agent_id for _key, agent_id in per_target[0]]
+    else:
+        merged = [agent_id for _key, agent_id in heapq.merge(*per_target)]
     for agent_id in merged:
         if agent_id not in chosen:
             chosen.append(agent_id)

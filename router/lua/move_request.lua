@@ -30,6 +30,7 @@ if r.state == 'offered' then
   if r.state ~= 'queued' then return {0, 'request ' .. r.state} end
 end
 leave_queues(rid, r)
+forget_work_item(r)
 if q ~= '' then
   r.queues, r.pinned = cjson.encode({q}), ''
   redis.call('SADD', KEYS[7], q)

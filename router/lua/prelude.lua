@@ -32,7 +32,16 @@ local function feed(...)
 end
 
 local function work(kind, id, ...)
-  redis.call('XADD', K.work(), '*', 'kind', kind, 'id', id, ...)
+  return redis.call('XADD', K.work(), '*', 'kind', kind, 'id', id, ...)
+end
+
+-- A request's routing fields change (a move, a transfer): the work item `submit` filed
+-- carries the old ones, so it is deleted if no worker took it yet; the caller files a new
+-- one. A worker holding it already decides within its round, as it read the hash before.
+local function forget_work_item(r)
+  if r.work_id and r.work_id ~= '' then
+    redis.call('XDEL', K.work(), r.work_id)
+  end
 end
 
 -- Commands to a PBX bridge: one function per command type, the only place each command is

@@ -28,12 +28,15 @@ if not sid then
 end
 local sk = K.session(sid)
 local owner = redis.call('HGET', sk, 'owner') or ''
-redis.call('HSET', rk, 'id', rid, 'channel', ch, 'service', service, 'user', user,
-  'session', sid, 'created', NOW, 'state', 'queued', 'priority', ARGV[9], 'customer', ARGV[8],
-  'pbx', ARGV[10], 'call_id', ARGV[11], 'callback', ARGV[12], 'owner', owner,
-  'force_queue', ARGV[13], 'force_agent', ARGV[14], 'max_wait', ARGV[15] or 0,
-  'returning', returning,
-  'queues', '[]', 'score', NOW, 'attempts', 0)
+-- The work item carries what a decision reads of the request (the worker needs no read);
+-- a move or transfer before a worker took it deletes it (work_id) and files its own.
+local fields = {'channel', ch, 'service', service, 'user', user, 'session', sid,
+  'created', NOW, 'priority', ARGV[9], 'customer', ARGV[8], 'pbx', ARGV[10],
+  'call_id', ARGV[11], 'callback', ARGV[12], 'owner', owner, 'force_queue', ARGV[13],
+  'force_agent', ARGV[14], 'max_wait', ARGV[15] or 0, 'returning', returning}
+local wid = work('request', rid, unpack(fields))
+redis.call('HSET', rk, 'id', rid, 'state', 'queued', 'queues', '[]', 'score', NOW,
+  'attempts', 0, 'work_id', wid, unpack(fields))
 redis.call('SADD', K.session_requests(sid), rid)
 redis.call('HSET', sk, 'activity', NOW)
 redis.call('ZADD', KEYS[7], NOW, sid)
@@ -41,5 +44,4 @@ emit('type', 'request.created', 'request', rid, 'session', sid, 'channel', ch,
   'service', service, 'user', user, 'pbx', ARGV[10], 'call_id', ARGV[11])
 transcript(sid, 'request', cjson.encode({request = rid, channel = ch, call_id = ARGV[11],
   callback = ARGV[12], pbx = ARGV[10]}))
-work('request', rid)
 return {1, sid, joined}

@@ -12,6 +12,7 @@ if not r.id then return {0, 'unknown request'} end
 if r.state == 'queued' or r.state == 'offered' then
   if r.state == 'offered' then end_offer(r.offer, 'rescinded', 'transferred', 0, true) end
   redis.call('HSET', rk, 'force_queue', ARGV[5], 'force_agent', ARGV[6], 'owner', '')
+  forget_work_item(r)
   work('request', rid)
   transcript(r.session, 'transferred', cjson.encode({request = rid, queue = ARGV[5],
     agent = ARGV[6], by = ARGV[7]}))

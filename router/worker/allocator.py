@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from router.allocation import (
@@ -41,6 +43,19 @@ RESERVE_CHUNK = 64
 """Decisions per ``reserve_batch`` script call: one call's Redis time stays a few ms, so
 other clients are not kept waiting behind a long batch."""
 
+
+@dataclass
+class Routing:
+    """A batch of requests decided (each pick counted in the view), to be carried out."""
+
+    decisions: list[Decision]
+    now: int
+    replies: Future[list[list[Any]]] | None = None
+    """The replies of the first-choice reservations, when ``Allocator.send`` sent them."""
+    counted: dict[str, AgentState | None] = field(default_factory=dict)
+    """Each picked agent's state in the view once the picks were counted in it."""
+
+
 Pick = tuple[RoutingRequest, "Plan | None", str, dict[str, Any]]
 """A decision to reserve: the request, its plan, the agent, the trace."""
 
@@ -70,6 +85,8 @@ class Allocator:
         self.clock = client.ops.clock
         self.view = view
         self.stats = stats
+        self._executor: ThreadPoolExecutor | None = None
+        """The one thread that waits for reservations ``send`` sent (created on first use)."""
 
     def waiting_lines(self) -> list[tuple[str, Channel]]:
         """Every (queue, channel) requests may wait in: the strategy's queues and any queue
@@ -86,16 +103,75 @@ class Allocator:
         replies = self.client.execute(batch_read(self.keys.request, ids))
         return [RoutingRequest.from_hash(pairs(h)) for h in replies if h]
 
-    def route_requests(self, ids: list[str]) -> None:
-        """Decide and carry out the queued requests among ``ids``."""
+    def route_requests(
+        self, ids: list[str], carried: Mapping[str, RoutingRequest] | None = None
+    ) -> None:
+        """Decide and carry out the queued requests among ``ids``; those in ``carried`` (by
+        id, from their work items) are not read. The reservation checks the request's
+        state, so a request cancelled meanwhile costs a refused reservation, not an offer."""
+        self.finish(self.decide_requests(ids, carried))
+
+    def decide_requests(
+        self, ids: list[str], carried: Mapping[str, RoutingRequest] | None = None
+    ) -> Routing:
+        """The decisions for the queued requests among ``ids``, each counted in the view."""
         now = self.clock()
-        queued = [r for r in self.read_requests(ids) if r.state is RequestState.QUEUED]
-        waiting = self._carry_out(self._decide_all(queued, now), now)
+        if carried:
+            read = {r.id: r for r in self.read_requests(i for i in ids if i not in carried)}
+            requests = [r for r in (carried.get(i) or read.get(i) for i in ids) if r is not None]
+        else:
+            requests = self.read_requests(ids)
+        queued = [r for r in requests if r.state is RequestState.QUEUED]
+        routing = Routing(self._decide_all(queued, now), now)
+        agents = self.view.agents
+        routing.counted = {
+            d.candidates[0]: agents.get(d.candidates[0])
+            for d in routing.decisions
+            if d.outcome == "offer"
+        }
+        return routing
+
+    def recount(self, routing: Routing) -> None:
+        """Count ``routing``'s picks in the view again where the feed (or a correction)
+        replaced an agent's state since they were decided: what replaced it cannot know
+        reservations not sent yet."""
+        agents = self.view.agents
+        stale = {a for a, state in routing.counted.items() if agents.get(a) is not state}
+        if stale:
+            for d in routing.decisions:
+                if d.outcome == "offer" and d.candidates[0] in stale:
+                    self.view.optimistic(d.candidates[0], d.request.channel, routing.now)
+
+    def send(self, routing: Routing) -> None:
+        """Send the first-choice reservations of ``routing`` now, without waiting for their
+        replies: Redis runs them while this worker decides its next batch. At most one
+        batch is under way (the caller finishes it before sending the next)."""
+        offers = [d for d in routing.decisions if d.outcome == "offer"]
+        if not offers:
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="implus-reserve")
+        batch = self._reserve_steps(
+            [(d.request, d.plan, d.candidates[0], d.trace) for d in offers], routing.now
+        )
+        routing.replies = self._executor.submit(self.client.execute, batch)
+
+    def finish(self, routing: Routing) -> None:
+        """Carry out ``routing``'s decisions (with the replies of the reservations ``send``
+        sent, if it did): lost races decided again, waits enqueued, overflows done."""
+        now = routing.now
+        waiting = self._carry_out(routing.decisions, now, routing.replies)
         if waiting and self.view.sync():
             # An agent became free while we decided: the agent-side scan may have run before
             # these requests were in their queues, so look at them once more (no lost wakeup).
             again = self._decide_all([d.request for d in waiting], now)
             self._carry_out([d for d in again if d.outcome == "offer"], now, enqueue=False)
+
+    def close(self) -> None:
+        """Stop the thread that waits for sent reservations (after the last ``finish``)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
     def _decide_all(self, requests: list[RoutingRequest], now: int) -> list[Decision]:
         """Decide one by one, counting each pick in the view so a batch does not overfill."""
@@ -108,7 +184,11 @@ class Allocator:
         return decisions
 
     def _carry_out(
-        self, decisions: list[Decision], now: int, enqueue: bool = True
+        self,
+        decisions: list[Decision],
+        now: int,
+        sent: Future[list[list[Any]]] | None = None,
+        enqueue: bool = True,
     ) -> list[Decision]:
         """Reserve for offers (pipelined), enqueue waits, overflow the rest. Returns waits.
 
@@ -120,7 +200,8 @@ class Allocator:
         waits = [d for d in decisions if d.outcome == "wait"]
         overflows = [d for d in decisions if d.outcome == "overflow"]
         for round_ in range(REDECIDE_ROUNDS + 1):
-            lost = self._reserve_all(offers, now)
+            lost = self._reserve_all(offers, now, sent)
+            sent = None
             if not lost:
                 break
             if round_ == REDECIDE_ROUNDS:
@@ -159,14 +240,20 @@ class Allocator:
         self.stats.overflows += len(overflows)
         return waits
 
-    def _reserve_all(self, offers: list[Decision], now: int) -> list[Decision]:
-        """Reserve each offer's first candidate in one pipeline, the others one by one on a
-        lost race. Returns the decisions none of whose candidates could be reserved."""
+    def _reserve_all(
+        self, offers: list[Decision], now: int, sent: Future[list[list[Any]]] | None = None
+    ) -> list[Decision]:
+        """Reserve each offer's first candidate in one pipeline (``sent``: already sent, its
+        replies to come), the others one by one on a lost race. Returns the decisions none
+        of whose candidates could be reserved."""
         if not offers:
             return []
-        replies = self._reserve_batch(
-            [(d.request, d.plan, d.candidates[0], d.trace) for d in offers], now
-        )
+        if sent is not None:
+            replies = [reply for chunk in sent.result() for reply in chunk]
+        else:
+            replies = self._reserve_batch(
+                [(d.request, d.plan, d.candidates[0], d.trace) for d in offers], now
+            )
         lost = []
         for d, reply in zip(offers, replies, strict=True):
             if int(reply[0]) == 1:
@@ -206,6 +293,10 @@ class Allocator:
     def _reserve_batch(self, picks: list[Pick], now: int) -> list[list[Any]]:
         """Reserve every (request, plan, agent, trace) pick: one ``reserve_batch`` script
         call per RESERVE_CHUNK picks, all in one pipeline; one reply per pick, in order."""
+        replies = self.client.execute(self._reserve_steps(picks, now))
+        return [reply for chunk in replies for reply in chunk]
+
+    def _reserve_steps(self, picks: list[Pick], now: int) -> Batch:
         version = self.view.strategy.version
         steps = []
         for start in range(0, len(picks), RESERVE_CHUNK):
@@ -213,8 +304,7 @@ class Allocator:
             for request, plan, agent_id, trace in picks[start : start + RESERVE_CHUNK]:
                 args += self._decision_args(request, plan, agent_id, trace, now)
             steps.append(Script("reserve_batch", tuple(args)))
-        replies = self.client.execute(Batch(tuple(steps)))
-        return [reply for chunk in replies for reply in chunk]
+        return Batch(tuple(steps))
 
     @staticmethod
     def _decision_args(

@@ -106,7 +106,7 @@ class Housekeeping:
         entries = [e for e in reply[1] if e and e[1]]
         if entries:
             log.warning("took over %d work items from a silent worker", len(entries))
-            self.worker.handle(entries)
+            self.worker.handle(entries, fresh=False)
 
     def close_idle_sessions(self) -> None:
         cutoff = self.client.ops.clock() - int(self.worker.settings.session_idle_s * 1000)

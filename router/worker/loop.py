@@ -27,7 +27,8 @@ from router.client import RouterClient
 from router.connect import MasterWatch, is_failover_error, master_identity
 from router.errors import RouterUnavailable
 from router.keys import WORK_GROUP
-from router.worker.allocator import Allocator
+from router.model import RoutingRequest
+from router.worker.allocator import Allocator, Routing
 from router.worker.housekeeping import Housekeeping
 from router.worker.settings import WorkerSettings, WorkerStats
 from router.worker.view import WorkerView
@@ -55,6 +56,9 @@ class Worker:
         self._just_synced = False
         self._watch = MasterWatch()
         self._watch_at = 0.0
+        self._inflight: tuple[Routing, list[str]] | None = None
+        """A batch of requests whose reservations Redis runs while the next batch is
+        decided, and its work items (acknowledged once it is carried out)."""
 
     def start(self) -> None:
         """Create the consumer group if needed, load the strategy and the agent view."""
@@ -103,6 +107,11 @@ class Worker:
                 outage = self._pause(e)
             except (redis.RedisError, RouterUnavailable) as e:
                 outage = self._pause(e)
+        try:
+            self.flush()
+        except (redis.RedisError, RouterUnavailable) as e:
+            log.error("the last batch was not carried out (%s): another worker takes it", e)
+        self.allocator.close()
         # One line an operator (and the throughput benchmark) can read: how much of the
         # work was lost races or waits rather than offers.
         log.info(
@@ -133,6 +142,9 @@ class Worker:
         """After Redis was unavailable: what answers now may be a promoted replica or a
         restarted server, without the last changes the view saw; rebuild the view, the
         strategy and the group membership from it."""
+        # a batch under way is dropped: its items stay pending and are taken over
+        self._inflight = None
+        self.allocator.close()
         self.view = WorkerView(self.client)
         self.allocator = Allocator(self.client, self.view, self.stats, self.settings.share)
         self.start()
@@ -149,28 +161,58 @@ class Worker:
             self.name,
             {self.keys.work(): ">"},
             count=self.settings.batch,
-            block=self.settings.block_ms if block_ms is None else block_ms,
+            # with reservations under way, no wait: their replies come first
+            block=None
+            if self._inflight is not None
+            else self.settings.block_ms
+            if block_ms is None
+            else block_ms,
         )
         entries = reply[0][1] if reply else []
         if entries:
-            self.view.sync()
+            if self._inflight is None:
+                # (while reservations are under way, the feed would replace the states they
+                # were counted in with states that do not have them yet: synced after them)
+                self.view.sync()
             self.handle(entries)
             # The view was synced right before this batch, and the next round syncs again
             # once it has work: a sync at its start would be one more round trip per batch
             # (the feed then holds little but the echo of our own reservations).
             self._just_synced = True
+        else:
+            self.flush()
         return len(entries)
 
-    def handle(self, entries: list[tuple[str, dict[str, str]]]) -> None:
-        """Allocate for a batch of work items, then acknowledge them."""
-        requests: list[str] = []
+    def flush(self) -> bool:
+        """Carry out the batch under way (its reservations' replies: lost races decided
+        again, waits enqueued), acknowledge its work items and sync the view. False if no
+        batch was under way."""
+        if self._inflight is None:
+            return False
+        routing, entry_ids = self._inflight
+        self._inflight = None
+        self.allocator.finish(routing)
+        self.redis.xack(self.keys.work(), WORK_GROUP, *entry_ids)
+        self.view.sync()
+        return True
+
+    def handle(self, entries: list[tuple[str, dict[str, str]]], fresh: bool = True) -> None:
+        """Allocate for a batch of work items, then acknowledge them.
+
+        A request's item filed by ``submit`` carries the request's fields: it is decided
+        from them without reading the request (``fresh`` items only: one taken over from a
+        silent worker may be older than what that worker did, so its request is read). An
+        item without them (a goal step, a move, an item of an older version) is read."""
+        requests: dict[str, RoutingRequest | None] = {}
         agents: list[str] = []
         timeouts: list[str] = []
         reroutes: list[int] = []
         for _entry_id, fields in entries:
             kind, item = fields.get("kind"), fields.get("id", "")
             if kind == "request":
-                requests.append(item)
+                carried = carried_request(fields) if fresh else None
+                if item not in requests or carried is None:
+                    requests[item] = carried  # any item without the fields: read it
             elif kind == "agent":
                 agents.append(item)
             elif kind == "offer_timeout":
@@ -181,15 +223,55 @@ class Worker:
                 log.warning("unknown work item %r ignored", fields)
         self.stats.items += len(entries)
         allocator = self.allocator
+        if requests and fresh and not (agents or timeouts or reroutes):
+            self._route(entries, requests)
+            return
+        self.flush()
         if reroutes:
             allocator.reroute(max(reroutes))
         if timeouts:
             allocator.offer_timeouts(list(dict.fromkeys(timeouts)))
         if requests:
-            allocator.route_requests(list(dict.fromkeys(requests)))
+            allocator.route_requests(
+                list(requests), {i: r for i, r in requests.items() if r is not None}
+            )
         if agents:
             allocator.serve_agents(list(dict.fromkeys(agents)))
         self.redis.xack(self.keys.work(), WORK_GROUP, *[e[0] for e in entries])
+
+    def _route(
+        self, entries: list[tuple[str, dict[str, str]]], requests: dict[str, RoutingRequest | None]
+    ) -> None:
+        """A batch of requests only: decided now, on the view that already counts the batch
+        under way; that batch is then carried out, and this one's reservations are sent
+        without waiting when there are enough of them to keep Redis busy while the worker
+        decides the next batch (``pipeline_min``); a smaller batch is carried out at once."""
+        allocator = self.allocator
+        routing = allocator.decide_requests(
+            list(requests), {i: r for i, r in requests.items() if r is not None}
+        )
+        if self.flush():
+            allocator.recount(routing)
+        entry_ids = [e[0] for e in entries]
+        offers = sum(1 for d in routing.decisions if d.outcome == "offer")
+        if offers >= self.settings.pipeline_min and not self._stopping:
+            allocator.send(routing)
+            self._inflight = (routing, entry_ids)
+            return
+        allocator.finish(routing)
+        self.redis.xack(self.keys.work(), WORK_GROUP, *entry_ids)
+
+
+def carried_request(fields: dict[str, str]) -> RoutingRequest | None:
+    """The request a work item carries (``submit`` files its fields with it), or None when
+    the item has none (or they do not parse: then the request is read from its hash)."""
+    if "channel" not in fields:
+        return None
+    try:
+        return RoutingRequest.from_hash(fields)
+    except (KeyError, ValueError) as e:
+        log.warning("work item %r: request fields unreadable (%s); reading the request", fields, e)
+        return None
 
 
 def _freeze_heap() -> None:

@@ -21,6 +21,10 @@ class WorkerSettings:
     sweep_interval_s: float = 1.0
     """How often free agents and waiting requests that never met are matched (the safety
     net behind the event-driven matching; 0 turns it off)."""
+    pipeline_min: int = 32
+    """Offers in a batch from which its reservations are sent without waiting for them:
+    Redis runs them while the worker decides the next batch. A smaller batch (low load)
+    waits for its replies: there is little to overlap, and its offers go out sooner."""
     share: tuple[int, int] | None = None
     """(k, n): this worker is the k-th of n started together (`implus router --workers n`)
     and prefers its share of the agents when it decides (:func:`router.allocation.decide`),

@@ -3,7 +3,6 @@ current from the ``agent-feed`` stream (and corrected by its own reservations)."
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -101,17 +100,7 @@ class WorkerView:
         agent = self.agents.get(agent_id)
         if agent is None:
             return
-        slot = channel.capacity_channel.value
-        load = dict(agent.load)
-        load[slot] = max(0, load.get(slot, 0) + count)
-        self.agents.upsert(
-            dataclasses.replace(
-                agent,
-                load=load,
-                busy=max(0, agent.busy + count),
-                last_offer=now if count > 0 else agent.last_offer,
-            )
-        )
+        self.agents.upsert(agent.counted(channel.capacity_channel.value, count, now))
 
     def correct(self, agent_hash: list[str] | dict[str, str] | None) -> None:
         """A reservation refused with the agent's current hash: the view learns it."""

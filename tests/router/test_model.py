@@ -1,0 +1,74 @@
+"""The domain values the workers build per request and per agent change without the
+dataclasses' ``__init__`` (router.model._instance): equal, field for field, to the ones
+``__init__`` builds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from router.model import (
+    AgentProfile,
+    AgentState,
+    AgentStatus,
+    Channel,
+    RequestState,
+    RoutingRequest,
+)
+
+REQUEST = {
+    "id": "r1", "channel": "voice", "service": "sales", "user": "u1", "session": "s1",
+    "created": "1000", "state": "offered", "priority": "3", "customer": '{"vip": 2}',
+    "pbx": "pbx1", "call_id": "c1", "callback": "", "owner": "alice", "force_queue": "q",
+    "force_agent": "bob", "forced_at": "900", "returning": "1", "max_wait": "40",
+    "queues": '["sales", "general"]', "rule": "vip", "agent": "carol", "offer": "o1",
+    "attempts": "2", "rej:dave": "5000", "rej:erin": "6000", "accepted_at": "0",
+    "ended_at": "",
+}  # fmt: skip
+
+
+def test_a_request_from_its_hash_equals_the_constructed_one() -> None:
+    built = RoutingRequest.from_hash(REQUEST)
+    expected = RoutingRequest(
+        id="r1", channel=Channel.VOICE, service="sales", user_id="u1", session_id="s1",
+        created=1000, state=RequestState.OFFERED, priority=3, customer={"vip": 2}, pbx="pbx1",
+        call_id="c1", callback="", owner="alice", force_queue="q", force_agent="bob",
+        forced_at=900, returning=True, max_wait=40, queues=("sales", "general"), rule="vip",
+        agent="carol", offer="o1", attempts=2, rejected_until={"dave": 5000, "erin": 6000},
+        accepted_at=0, ended_at=0,
+    )  # fmt: skip
+    assert built == expected
+    assert set(vars(built)) == {f.name for f in dataclasses.fields(RoutingRequest)}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.state = RequestState.QUEUED  # type: ignore[misc]
+
+
+def test_a_minimal_request_gets_the_defaults() -> None:
+    built = RoutingRequest.from_hash({"id": "r2", "channel": "chat"})
+    assert built == RoutingRequest("r2", Channel.CHAT, "", "", "", 0)
+
+
+@pytest.mark.parametrize("bad", [{"channel": "fax"}, {"state": "lost"}])
+def test_an_unknown_channel_or_state_is_refused(bad: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="is not a valid"):
+        RoutingRequest.from_hash({"id": "r3", "channel": "chat", **bad})
+
+
+def test_agent_states_built_for_the_view_equal_the_constructed_ones() -> None:
+    profile = AgentProfile(id="alice", capacity={"voice": 1, "chat": 3})
+    live = {
+        "status": "available", "load:chat": "2", "busy": "2", "idle_since": "10",
+        "lease:desktop": "99", "dev:sip": "busy", "v": "7", "last_offer": "50",
+    }  # fmt: skip
+    state = AgentState(profile).with_live(live)
+    expected = AgentState(
+        profile, AgentStatus.AVAILABLE, "", {"chat": 2}, 2, 10, 0, {"desktop": 99},
+        {"sip": "busy"}, 0, 50, 7,
+    )  # fmt: skip
+    assert state == expected and state.id == "alice"
+    more = state.counted("chat", 1, 70)
+    assert more == dataclasses.replace(expected, load={"chat": 3}, busy=3, last_offer=70)
+    assert state.load == {"chat": 2}  # the original is unchanged
+    back = more.counted("chat", -1, 80)
+    assert back == dataclasses.replace(expected, load={"chat": 2}, busy=2, last_offer=70)

@@ -1,0 +1,117 @@
+"""The pipelined worker loop: a batch's reservations are sent without waiting, the next
+batch is decided meanwhile, and nothing is acknowledged before it is carried out."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+from router_harness import QUIET, Router
+
+from router.keys import WORK_GROUP
+from router.model import RequestState
+from router.worker import Worker
+
+PIPELINED = dataclasses.replace(QUIET, pipeline_min=1, batch=2)
+
+
+def _pending(r: Router) -> int:
+    return int(r.client.redis.xpending(r.client.keys.work(), WORK_GROUP)["pending"])
+
+
+def _offered_to(r: Router, ids: list[str]) -> list[str]:
+    out = []
+    for rid in ids:
+        req = r.client.request(rid)
+        assert req is not None
+        out.append(req.agent if req.state is RequestState.OFFERED else "")
+    return out
+
+
+def test_a_batch_under_way_is_acknowledged_only_once_carried_out(router: Router) -> None:
+    c = router.client
+    router.agent("alice")
+    router.agent("bob")
+    router.drain()
+    router.worker.settings = PIPELINED
+    ids = [c.submit("chat", "general", f"u{i}").request_id for i in range(2)]
+    assert router.worker.step(block_ms=1) == 2
+    assert router.worker._inflight is not None  # sent, not waited for
+    assert _pending(router) == 2  # a worker dying now leaves them to another
+    assert router.worker.step(block_ms=1) == 0  # nothing new: the batch is carried out
+    assert router.worker._inflight is None
+    assert _pending(router) == 0
+    assert sorted(_offered_to(router, ids)) == ["alice", "bob"]
+
+
+def test_the_next_batch_counts_the_reservations_under_way(router: Router) -> None:
+    """Batch 2 is decided while batch 1's reservations run, and after them the feed brings
+    states that do not have batch 2's picks: no agent is picked over its capacity and no
+    race is lost (one worker)."""
+    c = router.client
+    router.agent("alice", chat=2)
+    router.agent("bob", chat=2)
+    router.drain()
+    router.worker.settings = PIPELINED
+    ids = [c.submit("chat", "general", f"u{i}").request_id for i in range(6)]
+    router.drain()
+    offered = _offered_to(router, ids)
+    assert sorted(offered) == ["", "", "alice", "alice", "bob", "bob"]
+    assert router.worker.stats.lost_races == 0
+    for aid in ("alice", "bob"):
+        agent = c.agent(aid)
+        assert agent is not None and agent.load.get("chat") == 2
+    assert _pending(router) == 0
+    # the two left over wait in their queue and go to the first agent freed
+    waiting = [rid for rid, a in zip(ids, offered, strict=True) if not a]
+    assert all(c.request(rid).state is RequestState.QUEUED for rid in waiting)  # type: ignore[union-attr]
+    first = c.request(ids[0])
+    assert first is not None and c.accept(first.offer, first.agent).ok
+    assert c.complete(ids[0]).ok
+    router.drain()
+    assert _offered_to(router, waiting).count(first.agent) == 1
+
+
+def test_a_lost_race_under_way_is_corrected(router: Router) -> None:
+    """The agent picked in the batch under way went away meanwhile: its reply is a
+    refusal, the view learns it, and the request goes to the next agent."""
+    c = router.client
+    router.agent("alice")
+    router.agent("bob")
+    router.drain()
+    router.worker.settings = PIPELINED
+    rid = c.submit("chat", "general", "u1").request_id
+    worker = router.worker
+    entries = c.redis.xreadgroup(WORK_GROUP, worker.name, {c.keys.work(): ">"}, count=2)[0][1]
+    routing = worker.allocator.decide_requests([rid], {})
+    chosen = routing.decisions[0].candidates[0]
+    assert c.set_status(chosen, "away")  # before the reservation runs
+    worker.allocator.send(routing)
+    worker._inflight = (routing, [e[0] for e in entries])
+    worker.flush()
+    assert worker.stats.lost_races == 1
+    req = c.request(rid)
+    assert req is not None and req.state is RequestState.OFFERED and req.agent != chosen
+
+
+def test_stopping_carries_out_the_batch_under_way(router: Router) -> None:
+    c = router.client
+    for aid in ("alice", "bob", "carol"):
+        router.agent(aid)
+    router.drain()
+    worker = Worker(c, name="piped", settings=dataclasses.replace(PIPELINED, block_ms=5))
+    worker.start()
+    ids = [c.submit("chat", "general", f"u{i}").request_id for i in range(3)]
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if all(_offered_to(router, ids)):
+                break
+            threading.Event().wait(0.01)
+    finally:
+        worker.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert sorted(_offered_to(router, ids)) == ["alice", "bob", "carol"]
+    assert _pending(router) == 0
