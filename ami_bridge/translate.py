@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from callflow import facts as f
 
 from . import events as ev
-from .connection import EventFilter
+from .filters import EventFilter
 
 #: The event classes of everything in EVENT_FILTERS (the `dialplan` class - Newexten,
 #: VarSet - is the chattiest and not needed).

@@ -20,14 +20,14 @@ from router.allocation import (
     Waiting,
     choose_request,
     decide,
-    queue_score,
     waiting_line,
 )
-from router.client import TRACE_TTL_S, RouterClient, new_id
+from router.client import TRACE_TTL_S, RouterClient
 from router.client.requests import timeout_step
 from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest
 from router.ops import Batch, Script, cmd, pairs
-from router.strategy import CHANNELS, Plan
+from router.strategy import CHANNELS
+from router.worker.reservations import Pick, enqueue_step, reserve_steps
 from router.worker.settings import WorkerStats
 from router.worker.view import WorkerView, batch_read
 
@@ -39,9 +39,6 @@ REDECIDE_ROUNDS = 3
 """Fresh decisions for a request that lost every candidate to other workers."""
 REROUTE_BATCH = 500
 """Waiting requests decided again per round when a new strategy is loaded."""
-RESERVE_CHUNK = 64
-"""Decisions per ``reserve_batch`` script call: one call's Redis time stays a few ms, so
-other clients are not kept waiting behind a long batch."""
 
 
 @dataclass
@@ -54,17 +51,6 @@ class Routing:
     """The replies of the first-choice reservations, when ``Allocator.send`` sent them."""
     counted: dict[str, AgentState | None] = field(default_factory=dict)
     """Each picked agent's state in the view once the picks were counted in it."""
-
-
-Pick = tuple[RoutingRequest, "Plan | None", str, dict[str, Any]]
-"""A decision to reserve: the request, its plan, the agent, the trace."""
-
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-"""Traces in compact JSON (read back by ``explain``; smaller to send and to store)."""
-
-
-def _queues_json(plan: Plan) -> str:
-    return _dumps(list(plan.queues))
 
 
 class Allocator:
@@ -151,8 +137,10 @@ class Allocator:
             return
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="implus-reserve")
-        batch = self._reserve_steps(
-            [(d.request, d.plan, d.candidates[0], d.trace) for d in offers], routing.now
+        batch = reserve_steps(
+            [(d.request, d.plan, d.candidates[0], d.trace) for d in offers],
+            self.view.strategy.version,
+            routing.now,
         )
         routing.replies = self._executor.submit(self.client.execute, batch)
 
@@ -220,7 +208,7 @@ class Allocator:
             overflows += [d for d in again if d.outcome == "overflow"]
         if not enqueue:
             waits = []
-        post: list[Script] = [self._enqueue_step(d) for d in waits]
+        post: list[Script] = [enqueue_step(d, self.view.strategy.version) for d in waits]
         for d in overflows:
             post.append(
                 Script(
@@ -293,60 +281,8 @@ class Allocator:
     def _reserve_batch(self, picks: list[Pick], now: int) -> list[list[Any]]:
         """Reserve every (request, plan, agent, trace) pick: one ``reserve_batch`` script
         call per RESERVE_CHUNK picks, all in one pipeline; one reply per pick, in order."""
-        replies = self.client.execute(self._reserve_steps(picks, now))
+        replies = self.client.execute(reserve_steps(picks, self.view.strategy.version, now))
         return [reply for chunk in replies for reply in chunk]
-
-    def _reserve_steps(self, picks: list[Pick], now: int) -> Batch:
-        version = self.view.strategy.version
-        steps = []
-        for start in range(0, len(picks), RESERVE_CHUNK):
-            args: list[Any] = [version, TRACE_TTL_S]
-            for request, plan, agent_id, trace in picks[start : start + RESERVE_CHUNK]:
-                args += self._decision_args(request, plan, agent_id, trace, now)
-            steps.append(Script("reserve_batch", tuple(args)))
-        return Batch(tuple(steps))
-
-    @staticmethod
-    def _decision_args(
-        request: RoutingRequest,
-        plan: Plan | None,
-        agent_id: str,
-        trace: dict[str, Any],
-        now: int,
-    ) -> tuple[Any, ...]:
-        """One decision as ``reserve_batch`` takes it (9 values: request, agent, offer,
-        deadline, queues, score, rule, goal step, trace)."""
-        assert plan is not None
-        return (
-            request.id,
-            agent_id,
-            new_id(),
-            now + int(plan.offer_timeout * 1000),
-            _queues_json(plan),
-            queue_score(request.created, plan.priority + request.priority),
-            plan.rule,
-            plan.step,
-            _dumps(trace),
-        )
-
-    def _enqueue_step(self, d: Decision) -> Script:
-        assert d.plan is not None
-        return Script(
-            "enqueue",
-            (
-                d.request.id,
-                json.dumps(list(d.plan.queues)),
-                d.score,
-                d.plan.rule,
-                d.plan.step,
-                self.view.strategy.version,
-                d.pinned,
-                d.pinned_until,
-                d.next_check,
-                json.dumps(d.trace),
-                TRACE_TTL_S,
-            ),
-        )
 
     # --- agents looking for requests ---------------------------------------------------
 

@@ -10,8 +10,8 @@ import pytest
 
 from admin_config.model import load_admin_config
 from ami_bridge.actors import Serial, Slots
-from ami_bridge.connection import filter_action
 from ami_bridge.errors import BridgeConfigError
+from ami_bridge.filters import filter_action
 from ami_bridge.pbx import caller_id
 from ami_bridge.reconcile import leg_id
 from ami_bridge.settings import settings_from_config

@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 from ami_tap import AmiTap  # noqa: E402
 from callcentre import CallCentre, wait_for  # noqa: E402
 
-from ami_bridge.connection import filter_action  # noqa: E402
+from ami_bridge.filters import filter_action  # noqa: E402
 from ami_bridge.translate import EVENT_FILTERS  # noqa: E402
 from devstack import AsteriskSandbox  # noqa: E402
 from devstack.lab import Lab, LabAgent, LabEntry  # noqa: E402

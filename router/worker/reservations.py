@@ -1,0 +1,78 @@
+"""The script calls a worker's decisions become: ``reserve_batch`` for offers, ``enqueue``
+for requests that wait. Pure functions of the decisions, the strategy version and ``now``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from router.allocation import Decision, queue_score
+from router.client import TRACE_TTL_S, new_id
+from router.model import RoutingRequest
+from router.ops import Batch, Script
+from router.strategy import Plan
+
+RESERVE_CHUNK = 64
+"""Decisions per ``reserve_batch`` script call: one call's Redis time stays a few ms, so
+other clients are not kept waiting behind a long batch."""
+
+Pick = tuple[RoutingRequest, "Plan | None", str, dict[str, Any]]
+"""A decision to reserve: the request, its plan, the agent, the trace."""
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""Traces in compact JSON (read back by ``explain``; smaller to send and to store)."""
+
+
+def reserve_steps(picks: list[Pick], version: int, now: int) -> Batch:
+    """One ``reserve_batch`` script call per RESERVE_CHUNK picks, in one batch."""
+    steps = []
+    for start in range(0, len(picks), RESERVE_CHUNK):
+        args: list[Any] = [version, TRACE_TTL_S]
+        for request, plan, agent_id, trace in picks[start : start + RESERVE_CHUNK]:
+            args += decision_args(request, plan, agent_id, trace, now)
+        steps.append(Script("reserve_batch", tuple(args)))
+    return Batch(tuple(steps))
+
+
+def decision_args(
+    request: RoutingRequest,
+    plan: Plan | None,
+    agent_id: str,
+    trace: dict[str, Any],
+    now: int,
+) -> tuple[Any, ...]:
+    """One decision as ``reserve_batch`` takes it (9 values: request, agent, offer,
+    deadline, queues, score, rule, goal step, trace)."""
+    assert plan is not None
+    return (
+        request.id,
+        agent_id,
+        new_id(),
+        now + int(plan.offer_timeout * 1000),
+        _dumps(list(plan.queues)),
+        queue_score(request.created, plan.priority + request.priority),
+        plan.rule,
+        plan.step,
+        _dumps(trace),
+    )
+
+
+def enqueue_step(d: Decision, version: int) -> Script:
+    """The ``enqueue`` call that files a request deciding "wait" in its queues."""
+    assert d.plan is not None
+    return Script(
+        "enqueue",
+        (
+            d.request.id,
+            json.dumps(list(d.plan.queues)),
+            d.score,
+            d.plan.rule,
+            d.plan.step,
+            version,
+            d.pinned,
+            d.pinned_until,
+            d.next_check,
+            json.dumps(d.trace),
+            TRACE_TTL_S,
+        ),
+    )
