@@ -46,6 +46,41 @@ class TickBatcher:
         """Drive `op` to its result; RouterUnavailable if Redis cannot be reached."""
         return self.client.run(op, self.execute)
 
+    def run_all(self, ops: list[Op[Any]]) -> list[Any]:
+        """Drive several independent `ops` from this greenlet, their steps side by side:
+        each round, the next step of every unfinished op goes out in ONE pipeline (those
+        waiting for the replicas' acknowledgement alone). Per op: its result, or the
+        exception it ended with - one op's failure does not hide the others'."""
+        results: list[Any] = [None] * len(ops)
+        pending: dict[int, Step] = {}
+        for i, op in enumerate(ops):
+            _advance(op, i, None, None, pending, results, start=True)
+        client = self.client
+        while pending:
+            order = list(pending)
+            alone = [i for i in order if client.wants_confirmation(pending[i])]
+            shared = [i for i in order if i not in alone]
+            replies: dict[int, Any] = {}
+            for i in alone:
+                try:
+                    replies[i] = client.execute(pending[i])
+                except Exception as e:
+                    replies[i] = e
+            if shared:
+                self.round_trips += 1
+                self.steps += len(shared)
+                for i, reply in zip(
+                    shared, client.execute_many([pending[i] for i in shared]), strict=True
+                ):
+                    replies[i] = reply
+            for i in order:
+                reply = replies[i]
+                if isinstance(reply, BaseException):
+                    _advance(ops[i], i, None, reply, pending, results)
+                else:
+                    _advance(ops[i], i, reply, None, pending, results)
+        return results
+
     def execute(self, step: Step) -> Any:
         """One step's reply, sent with every step asked for in this loop iteration."""
         client = self.client
@@ -87,3 +122,30 @@ def _fail(batch: list[tuple[Step, gevent.event.AsyncResult]], error: BaseExcepti
     for _, result in batch:
         if not result.ready():
             result.set_exception(error)
+
+
+def _advance(
+    op: Op[Any],
+    i: int,
+    reply: Any,
+    error: BaseException | None,
+    pending: dict[int, Step],
+    results: list[Any],
+    *,
+    start: bool = False,
+) -> None:
+    """Start op `i` (`start`), or give it its reply or error: its next step goes to
+    `pending`, its result (or the exception it ended with) to `results`."""
+    try:
+        if start:
+            pending[i] = next(op)
+        elif error is not None:
+            pending[i] = op.throw(error)
+        else:
+            pending[i] = op.send(reply)
+    except StopIteration as done:
+        pending.pop(i, None)
+        results[i] = done.value
+    except Exception as e:
+        pending.pop(i, None)
+        results[i] = e

@@ -253,6 +253,35 @@ def test_events_run_in_order_per_call_and_side_by_side_across_calls() -> None:
     assert done == ["b1", "b2", "a1", "a3"]
 
 
+def test_work_on_idle_keys_runs_as_their_turn() -> None:
+    import gevent
+
+    from esl_bridge.ordering import PerKey
+
+    done: list[str] = []
+
+    def handle(item: str) -> None:
+        if item == "b1":
+            gevent.sleep(0.05)
+        done.append(item)
+
+    work: PerKey[str] = PerKey(handle)
+    work.submit("b", "b1")  # busy: its own greenlet runs it
+
+    def flush(idle: list[str]) -> None:
+        work.submit("a", "a-after")  # arrives while the flush holds call a: waits for it
+        gevent.sleep(0.01)
+        done.append("flush " + ",".join(idle))
+
+    with gevent.Timeout(2):
+        assert work.run_idle(["a", "b", "c"], flush) == ["b"]
+        assert done == ["flush a,c"]
+        assert not work.busy("c")  # nothing queued behind it: released
+        while len(work):
+            gevent.sleep(0.01)
+    assert done == ["flush a,c", "a-after", "b1"]
+
+
 class ControlSwitch(RecordingSwitch):
     """RecordingSwitch for call control's commands (api, bgapi waited for)."""
 
