@@ -348,6 +348,32 @@ class EslClient:
             raise EslCommandFailed(command, text)
         return BackgroundJobHandle(job_uuid, command, result)
 
+    def api_then_bgapi(
+        self, api_command: str, bg_command: str, *, timeout: float | None = None
+    ) -> tuple[str, BackgroundJobHandle]:
+        """`api <api_command>` then `bgapi <bg_command>` in ONE write (one wake-up for
+        both replies; FreeSWITCH runs them in this order): the api's output, unchecked,
+        and the background job. Raises as `api` and `bgapi` do."""
+        conn = self._require()
+        job_uuid = str(uuid.uuid4())
+        result = gevent.event.AsyncResult()
+        self._jobs[job_uuid] = result
+        try:
+            reply, accepted = conn.send_many(
+                [(f"api {api_command}", None), (f"bgapi {bg_command}", {"Job-UUID": job_uuid})],
+                timeout,
+            )
+        except EslError:
+            self._jobs.pop(job_uuid, None)
+            raise
+        text = accepted.get("Reply-Text") or ""
+        if not text.startswith("+OK"):
+            self._jobs.pop(job_uuid, None)
+            raise EslCommandFailed(bg_command, text)
+        if reply.content_type != "api/response":
+            raise EslCommandFailed(api_command, reply.get("Reply-Text") or reply.content_type)
+        return reply.text(), BackgroundJobHandle(job_uuid, bg_command, result)
+
     def command(self, line: str, *, timeout: float | None = None) -> str:
         """Send a plain command (`filter ...`, `event ...`); its Reply-Text, or EslCommandFailed."""
         reply = self._require().send(line, timeout=timeout)
