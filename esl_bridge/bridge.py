@@ -43,6 +43,7 @@ from esl_bridge.events import BackgroundJob, ChannelEvent, DialplanEvent, EslEve
 from esl_bridge.intents import EslIntents
 from esl_bridge.ordering import PerKey
 from esl_bridge.pbx import FreeSwitch
+from esl_bridge.pipeline import DirectPipeline
 from esl_bridge.presence import Presence
 from esl_bridge.reconcile import live_channel, rebuild_presence
 from esl_bridge.settings import BridgeSettings
@@ -91,7 +92,8 @@ class EslBridge:
             clock=now_ms,
         )
         self.flow = CallFlow(self.ctx)
-        self.batcher = TickBatcher(router)
+        self.direct = DirectPipeline(router)
+        self.batcher = TickBatcher(router, self.direct)
         """Flows' and deferred writes' router steps, batched per loop iteration."""
         self.fs = FreeSwitch(self.esl, settings.api_timeout)
         self.intents = EslIntents(self.fs, config)
@@ -403,6 +405,7 @@ class EslBridge:
         """Redis was away, or another server (a promoted replica) answers: as after a restart
         (the group again, calls and phones reconciled, unacknowledged commands re-read)."""
         log.warning("Redis answers again (or another server does): reconciling the calls")
+        self.direct.reset()
         self._ensure_group()
         if self.esl.connected:
             try:
