@@ -353,7 +353,8 @@ class EslClient:
     ) -> tuple[str, BackgroundJobHandle]:
         """`api <api_command>` then `bgapi <bg_command>` in ONE write (one wake-up for
         both replies; FreeSWITCH runs them in this order): the api's output, unchecked,
-        and the background job. Raises as `api` and `bgapi` do."""
+        and the background job (an api refused otherwise than by its output reads as
+        `-ERR <reason>`: the job was started all the same). Raises as `bgapi` does."""
         conn = self._require()
         job_uuid = str(uuid.uuid4())
         result = gevent.event.AsyncResult()
@@ -370,9 +371,11 @@ class EslClient:
         if not text.startswith("+OK"):
             self._jobs.pop(job_uuid, None)
             raise EslCommandFailed(bg_command, text)
-        if reply.content_type != "api/response":
-            raise EslCommandFailed(api_command, reply.get("Reply-Text") or reply.content_type)
-        return reply.text(), BackgroundJobHandle(job_uuid, bg_command, result)
+        if reply.content_type != "api/response":  # not raised: the job runs all the same
+            output = f"-ERR {reply.get('Reply-Text') or reply.content_type}"
+        else:
+            output = reply.text()
+        return output, BackgroundJobHandle(job_uuid, bg_command, result)
 
     def command(self, line: str, *, timeout: float | None = None) -> str:
         """Send a plain command (`filter ...`, `event ...`); its Reply-Text, or EslCommandFailed."""
