@@ -4,11 +4,12 @@ redis-py's per-call machinery.
 redis-py 8's `Pipeline.execute` checks a connection out of the pool and back for every round
 trip (process checks, a readiness poll, metrics, a new Pipeline object): ~48 us of CPU for a
 three-command pipeline against ~20 us for packing, sending and parsing the same replies on a
-connection held already (tests/fsbridge/test_fsbridge_pipeline.py; BENCHMARKS.md). The ESL
-bridge makes ~5 round trips per routed call, all through `TickBatcher`, so it keeps up to
-`size` connections of the client's pool and writes on them directly, with the same reply
-parsing (redis-py's response callbacks), the same check of an idle connection before use, the
-same retry policy and the same reload of scripts Redis forgot as `RouterClient.execute_many`.
+connection held already (a loop of 3,000 on a quiet core; BENCHMARKS.md). Of the ESL
+bridge's ~5 round trips per routed call, all but the command read go through `TickBatcher`,
+so it keeps up to `size` connections of the client's pool and writes on them directly, with
+the same reply parsing (redis-py's response callbacks), the same check of an idle
+connection before use, the same retry policy and the same reload of scripts Redis forgot
+as `RouterClient.execute_many`.
 
     direct = DirectPipeline(router_client)
     replies = direct.execute_many(steps)   # None: not possible now, use the client's own
