@@ -78,6 +78,7 @@ class EslBridge:
             self._on_event,
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
+            ignore_raw=lambda body: self.presence.ignores_raw(body),
         )
         self._phones: dict[str, str] = {}
         self.presence = Presence(router, lambda: self._phones, settings.presence_ttl)

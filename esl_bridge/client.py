@@ -165,9 +165,13 @@ class EslClient:
         on_connected: Callable[[], None] | None = None,
         on_disconnected: Callable[[EslError], None] | None = None,
         rng: random.Random | None = None,
+        ignore_raw: Callable[[bytes], bool] | None = None,
     ) -> None:
+        """`ignore_raw(json_text) -> bool`: True for an event `on_event` has no use for
+        (it is then not decoded; JSON events only)."""
         self.settings = settings
         self.on_event = on_event
+        self.ignore_raw = ignore_raw
         self.on_connected = on_connected
         self.on_disconnected = on_disconnected
         self.connections = 0
@@ -219,6 +223,7 @@ class EslClient:
                 connect_timeout=self.settings.connect_timeout,
                 command_timeout=self.settings.command_timeout,
                 inline_events=self.settings.inline_events,
+                ignore_raw=self.ignore_raw,
             )
             try:
                 self._open(conn)

@@ -80,8 +80,11 @@ class EslConnection(InboundESL):
         connect_timeout: float = 5.0,
         command_timeout: float = 5.0,
         inline_events: bool = False,
+        ignore_raw: Callable[[bytes], bool] | None = None,
     ) -> None:
         super().__init__(host, port, password, timeout=connect_timeout)
+        self.ignore_raw = ignore_raw
+        """Says from its raw JSON text that an event is of no use: it is not decoded."""
         self.command_timeout = command_timeout
         self.inline_events = inline_events
         """Hand events to the subscriber in the reader greenlet (see `EslSettings`)."""
@@ -190,6 +193,9 @@ class EslConnection(InboundESL):
             log.warning("%s: ignoring an ESL message of type %r", self.where, kind)
 
     def _queue_event(self, frame: Frame, parse: Callable[[bytes], RawEvent]) -> None:
+        ignore = self.ignore_raw
+        if ignore is not None and parse is parse_json_event and ignore(frame.body):
+            return
         try:
             event = event_from_raw(parse(frame.body))
         except EslProtocolError as e:
