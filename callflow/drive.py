@@ -48,6 +48,8 @@ class Deferred:
     def __init__(self) -> None:
         self._items: dict[str, tuple[list[Step], list[Note]]] = {}
         self.on_add: Callable[[], None] = lambda: None
+        self.on_take: Callable[[str], None] = lambda _key: None
+        """Called with a key whose items were just taken (to be sent now)."""
 
     def __bool__(self) -> bool:
         return bool(self._items)
@@ -64,7 +66,11 @@ class Deferred:
         self.on_add()
 
     def take(self, key: str) -> tuple[list[Step], list[Note]]:
-        return self._items.pop(key, ([], []))
+        items = self._items.pop(key, None)
+        if items is None:
+            return [], []
+        self.on_take(key)
+        return items
 
     def op(self, ctx: FlowContext, key: str) -> Op[Any]:
         """Everything deferred for `key`, as one op (run in that call's queue)."""

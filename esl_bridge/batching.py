@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import gevent
 import gevent.event
 
+from esl_bridge.pipeline import DirectPipeline
 from router.client import RouterClient
 from router.ops import Op, Step
 
@@ -34,8 +35,10 @@ class TickBatcher:
     and a step with nobody to share with costs one yield more than going alone.
     """
 
-    def __init__(self, client: RouterClient) -> None:
+    def __init__(self, client: RouterClient, direct: DirectPipeline | None = None) -> None:
         self.client = client
+        self.direct = direct
+        """Connections held for these pipelines (None: the client's pool each time)."""
         self._open: list[tuple[Step, gevent.event.AsyncResult]] | None = None
         self.round_trips = 0
         """Round trips made (for tests and the benchmark's curiosity)."""
@@ -45,6 +48,46 @@ class TickBatcher:
     def run(self, op: Op[T]) -> T:
         """Drive `op` to its result; RouterUnavailable if Redis cannot be reached."""
         return self.client.run(op, self.execute)
+
+    def run_all(self, ops: list[Op[Any]]) -> list[Any]:
+        """Drive several independent `ops` from this greenlet, their steps side by side:
+        each round, the next step of every unfinished op goes out in ONE pipeline (those
+        waiting for the replicas' acknowledgement alone). Per op: its result, or the
+        exception it ended with - one op's failure does not hide the others'."""
+        results: list[Any] = [None] * len(ops)
+        pending: dict[int, Step] = {}
+        for i, op in enumerate(ops):
+            _advance(op, i, None, None, pending, results, start=True)
+        client = self.client
+        while pending:
+            order = list(pending)
+            alone = [i for i in order if client.wants_confirmation(pending[i])]
+            shared = [i for i in order if i not in alone]
+            replies: dict[int, Any] = {}
+            for i in alone:
+                try:
+                    replies[i] = client.execute(pending[i])
+                except Exception as e:
+                    replies[i] = e
+            if shared:
+                self.round_trips += 1
+                self.steps += len(shared)
+                for i, reply in zip(
+                    shared, self._execute_many([pending[i] for i in shared]), strict=True
+                ):
+                    replies[i] = reply
+            for i in order:
+                reply = replies[i]
+                if isinstance(reply, BaseException):
+                    _advance(ops[i], i, None, reply, pending, results)
+                else:
+                    _advance(ops[i], i, reply, None, pending, results)
+        return results
+
+    def _execute_many(self, steps: list[Step]) -> list[Any]:
+        direct = self.direct
+        replies = direct.execute_many(steps) if direct is not None else None
+        return self.client.execute_many(steps) if replies is None else replies
 
     def execute(self, step: Step) -> Any:
         """One step's reply, sent with every step asked for in this loop iteration."""
@@ -67,9 +110,14 @@ class TickBatcher:
         self.round_trips += 1
         self.steps += 1 + len(batch)
         if not batch:
-            return client.execute(step)
+            if self.direct is None:
+                return client.execute(step)
+            reply = self._execute_many([step])[0]
+            if isinstance(reply, BaseException):
+                raise reply
+            return reply
         try:
-            replies = client.execute_many([step, *(s for s, _ in batch)])
+            replies = self._execute_many([step, *(s for s, _ in batch)])
         except BaseException as e:
             _fail(batch, e)
             raise
@@ -87,3 +135,30 @@ def _fail(batch: list[tuple[Step, gevent.event.AsyncResult]], error: BaseExcepti
     for _, result in batch:
         if not result.ready():
             result.set_exception(error)
+
+
+def _advance(
+    op: Op[Any],
+    i: int,
+    reply: Any,
+    error: BaseException | None,
+    pending: dict[int, Step],
+    results: list[Any],
+    *,
+    start: bool = False,
+) -> None:
+    """Start op `i` (`start`), or give it its reply or error: its next step goes to
+    `pending`, its result (or the exception it ended with) to `results`."""
+    try:
+        if start:
+            pending[i] = next(op)
+        elif error is not None:
+            pending[i] = op.throw(error)
+        else:
+            pending[i] = op.send(reply)
+    except StopIteration as done:
+        pending.pop(i, None)
+        results[i] = done.value
+    except Exception as e:
+        pending.pop(i, None)
+        results[i] = e

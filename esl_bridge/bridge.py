@@ -43,6 +43,7 @@ from esl_bridge.events import BackgroundJob, ChannelEvent, DialplanEvent, EslEve
 from esl_bridge.intents import EslIntents
 from esl_bridge.ordering import PerKey
 from esl_bridge.pbx import FreeSwitch
+from esl_bridge.pipeline import DirectPipeline
 from esl_bridge.presence import Presence
 from esl_bridge.reconcile import live_channel, rebuild_presence
 from esl_bridge.settings import BridgeSettings
@@ -77,6 +78,7 @@ class EslBridge:
             self._on_event,
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
+            ignore_raw=lambda body: self.presence.ignores_raw(body),
         )
         self._phones: dict[str, str] = {}
         self.presence = Presence(router, lambda: self._phones, settings.presence_ttl)
@@ -91,13 +93,18 @@ class EslBridge:
             clock=now_ms,
         )
         self.flow = CallFlow(self.ctx)
-        self.batcher = TickBatcher(router)
+        self.direct = DirectPipeline(router)
+        self.batcher = TickBatcher(router, self.direct)
         """Flows' and deferred writes' router steps, batched per loop iteration."""
         self.fs = FreeSwitch(self.esl, settings.api_timeout)
         self.intents = EslIntents(self.fs, config)
         self.deferred = Deferred()
         self._deferred_wake = gevent.event.Event()
         self.deferred.on_add = self._deferred_wake.set
+        self.deferred.on_take = self._acks_taken
+        self._acks: dict[str, list[str]] = {}
+        """Per call: commands whose acknowledgement waits in `deferred` (still in-flight:
+        a re-read of the backlog meanwhile must not run them again)."""
         self.commands = cmd.CommandStream(
             keys.pbx_commands(self.pbx_id), f"esl-bridge-{self.pbx_id}"
         )
@@ -243,23 +250,36 @@ class EslBridge:
                 log.warning("handling %s stopped: FreeSWITCH is not connected (%s)", fact, e)
 
     def _deferred_loop(self) -> None:
-        """Write what ended flows left (records, transcript entries) when no router
-        operation carried it within a couple of milliseconds."""
+        """Write what ended flows left (records, transcript entries, acknowledgements)
+        that no router step of their call carried within `deferred_window`: every idle
+        call's leftovers in ONE round trip, as that call's turn. A busy call's go with its
+        running flow's next router step, or in the next round."""
         while not self._stop.is_set():
             self._deferred_wake.wait()
             self._deferred_wake.clear()
-            gevent.sleep(0.002)
-            for key in self.deferred.pending_keys():  # in each call's own queue
-                self._calls.submit(key, self._deferred_job(key))
+            if self._stop.wait(self.settings.deferred_window):
+                return
+            busy = self._calls.run_idle(self.deferred.pending_keys(), self._write_deferred_many)
+            if busy:
+                self._deferred_wake.set()
 
-    def _deferred_job(self, key: str) -> Callable[[], None]:
-        return lambda: self._write_deferred(key)
+    def _write_deferred_many(self, keys: list[str]) -> None:
+        results = self.batcher.run_all([self.deferred.op(self.ctx, key) for key in keys])
+        for key, result in zip(keys, results, strict=True):
+            if isinstance(result, (RouterError, redis.RedisError)):
+                log.error("writing call records / transcript entries of %s failed: %s", key, result)
+            elif isinstance(result, Exception):
+                log.error("writing the leftovers of %s failed: %r", key, result)
 
     def _write_deferred(self, key: str) -> None:
         try:
             self.batcher.run(self.deferred.op(self.ctx, key))
         except (RouterError, redis.RedisError) as e:
             log.error("writing call records / transcript entries failed: %s", e)
+
+    def _acks_taken(self, key: str) -> None:
+        for delivery_id in self._acks.pop(key, ()):
+            self._inflight.discard(delivery_id)
 
     # -- router commands -------------------------------------------------------------------
 
@@ -301,14 +321,15 @@ class EslBridge:
             except PbxUnavailable as e:
                 # Not acknowledged: read again after the reconnection, once reconciled.
                 log.warning("command %s waits for FreeSWITCH: %s", delivery.id, e)
+                self._inflight.discard(delivery.id)
                 return
             except Exception:
                 log.exception(
                     "command %s failed; acknowledged so it is not retried forever", delivery.id
                 )
-            finally:
-                self._inflight.discard(delivery.id)
-            # acknowledged after the flow's own writes, in the same round trip
+            # acknowledged after the flow's own writes, with the call's next router step
+            # (or the leftovers' round trip); in flight until then
+            self._acks.setdefault(key, []).append(delivery.id)
             self.deferred.add(key, [self.commands.ack_step(delivery.id)], [])
 
         self._calls.submit(key, job)
@@ -385,6 +406,7 @@ class EslBridge:
         """Redis was away, or another server (a promoted replica) answers: as after a restart
         (the group again, calls and phones reconciled, unacknowledged commands re-read)."""
         log.warning("Redis answers again (or another server does): reconciling the calls")
+        self.direct.reset()
         self._ensure_group()
         if self.esl.connected:
             try:

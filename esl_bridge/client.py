@@ -165,9 +165,13 @@ class EslClient:
         on_connected: Callable[[], None] | None = None,
         on_disconnected: Callable[[EslError], None] | None = None,
         rng: random.Random | None = None,
+        ignore_raw: Callable[[bytes], bool] | None = None,
     ) -> None:
+        """`ignore_raw(json_text) -> bool`: True for an event `on_event` has no use for
+        (it is then not decoded; JSON events only)."""
         self.settings = settings
         self.on_event = on_event
+        self.ignore_raw = ignore_raw
         self.on_connected = on_connected
         self.on_disconnected = on_disconnected
         self.connections = 0
@@ -219,6 +223,7 @@ class EslClient:
                 connect_timeout=self.settings.connect_timeout,
                 command_timeout=self.settings.command_timeout,
                 inline_events=self.settings.inline_events,
+                ignore_raw=self.ignore_raw,
             )
             try:
                 self._open(conn)
@@ -347,6 +352,35 @@ class EslClient:
             self._jobs.pop(job_uuid, None)
             raise EslCommandFailed(command, text)
         return BackgroundJobHandle(job_uuid, command, result)
+
+    def api_then_bgapi(
+        self, api_command: str, bg_command: str, *, timeout: float | None = None
+    ) -> tuple[str, BackgroundJobHandle]:
+        """`api <api_command>` then `bgapi <bg_command>` in ONE write (one wake-up for
+        both replies; FreeSWITCH runs them in this order): the api's output, unchecked,
+        and the background job (an api refused otherwise than by its output reads as
+        `-ERR <reason>`: the job was started all the same). Raises as `bgapi` does."""
+        conn = self._require()
+        job_uuid = str(uuid.uuid4())
+        result = gevent.event.AsyncResult()
+        self._jobs[job_uuid] = result
+        try:
+            reply, accepted = conn.send_many(
+                [(f"api {api_command}", None), (f"bgapi {bg_command}", {"Job-UUID": job_uuid})],
+                timeout,
+            )
+        except EslError:
+            self._jobs.pop(job_uuid, None)
+            raise
+        text = accepted.get("Reply-Text") or ""
+        if not text.startswith("+OK"):
+            self._jobs.pop(job_uuid, None)
+            raise EslCommandFailed(bg_command, text)
+        if reply.content_type != "api/response":  # not raised: the job runs all the same
+            output = f"-ERR {reply.get('Reply-Text') or reply.content_type}"
+        else:
+            output = reply.text()
+        return output, BackgroundJobHandle(job_uuid, bg_command, result)
 
     def command(self, line: str, *, timeout: float | None = None) -> str:
         """Send a plain command (`filter ...`, `event ...`); its Reply-Text, or EslCommandFailed."""

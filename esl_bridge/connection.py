@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import gevent
@@ -80,8 +80,11 @@ class EslConnection(InboundESL):
         connect_timeout: float = 5.0,
         command_timeout: float = 5.0,
         inline_events: bool = False,
+        ignore_raw: Callable[[bytes], bool] | None = None,
     ) -> None:
         super().__init__(host, port, password, timeout=connect_timeout)
+        self.ignore_raw = ignore_raw
+        """Says from its raw JSON text that an event is of no use: it is not decoded."""
         self.command_timeout = command_timeout
         self.inline_events = inline_events
         """Hand events to the subscriber in the reader greenlet (see `EslSettings`)."""
@@ -190,6 +193,9 @@ class EslConnection(InboundESL):
             log.warning("%s: ignoring an ESL message of type %r", self.where, kind)
 
     def _queue_event(self, frame: Frame, parse: Callable[[bytes], RawEvent]) -> None:
+        ignore = self.ignore_raw
+        if ignore is not None and parse is parse_json_event and ignore(frame.body):
+            return
         try:
             event = event_from_raw(parse(frame.body))
         except EslProtocolError as e:
@@ -270,18 +276,28 @@ class EslConnection(InboundESL):
         A command that gets no reply within `timeout` raises EslTimeout and resets the
         connection: the reply, if it ever comes, would otherwise be taken for the next one's.
         """
+        return self.send_many([(data, headers)], timeout)[0]
+
+    def send_many(
+        self,
+        commands: Sequence[tuple[str, dict[str, str] | None]],
+        timeout: float | None = None,
+    ) -> list[Frame]:
+        """Send (command, headers) pairs in ONE write and return their replies in order
+        (FreeSWITCH reads a connection's commands one after the other and answers each in
+        turn). `timeout` bounds the whole exchange; a timeout resets the connection as in
+        `send`."""
         if not self.connected:
             raise EslUnavailable(f"not connected to {self.where}")
-        raw = encode_command(data, headers)
-        verb = data.split(" ", 2)[:2]
+        raw = b"".join(encode_command(data, headers) for data, headers in commands)
+        verb = commands[0][0].split(" ", 2)[:2]
         limit = timeout if timeout is not None else self.command_timeout
-        result = gevent.event.AsyncResult()
-        self._commands_sent.append(result)
+        results = [gevent.event.AsyncResult() for _ in commands]
+        self._commands_sent.extend(results)
         timer = gevent.Timeout.start_new(limit)
         try:
             self.sock.sendall(raw)
-            reply: Frame = result.get()
-            return reply
+            return [result.get() for result in results]
         except gevent.Timeout as e:
             if e is not timer:
                 raise

@@ -86,8 +86,8 @@ class EslIntents:
     def _connect(self, intent: do.Connect) -> do.ConnectResult:
         fs = self.fs
         caller, leg = safe(intent.call_id, "channel uuid"), safe(intent.leg, "channel uuid")
-        fs.api_ok(f"sched_del {caller}")  # the safety net: a connected caller stays
-        if fs.background_ok(f"uuid_bridge {caller} {leg}"):
+        # the safety net goes (a connected caller stays), then the bridge: one write
+        if fs.api_then_background_ok(f"sched_del {caller}", f"uuid_bridge {caller} {leg}"):
             return "bridged"
         return "caller_gone" if fs.exists(caller) is False else "agent_gone"
 

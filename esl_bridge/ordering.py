@@ -44,6 +44,24 @@ class PerKey(Generic[T]):
             if self._queues.get(key) is queue:
                 del self._queues[key]
 
+    def run_idle(self, keys: list[str], work: Callable[[list[str]], None]) -> list[str]:
+        """Run `work(idle)` in this greenlet for those of `keys` with nothing queued or
+        running, as their turn: what is submitted for them meanwhile waits behind it. The
+        busy keys are returned (their own greenlet is running)."""
+        idle = [k for k in keys if k not in self._queues]
+        held: dict[str, deque[T]] = {k: deque() for k in idle}
+        self._queues.update(held)
+        try:
+            if idle:
+                work(idle)
+        finally:
+            for key, queue in held.items():
+                if queue:
+                    gevent.spawn(self._drain, key, queue)
+                elif self._queues.get(key) is queue:
+                    del self._queues[key]
+        return [k for k in keys if k not in held]
+
     def busy(self, key: str) -> bool:
         """True while an item of `key` is queued or being handled."""
         return key in self._queues

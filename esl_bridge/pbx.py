@@ -94,6 +94,27 @@ class FreeSwitch:
             log.info("%s: %s", command, result.body.strip())
         return result.ok
 
+    def api_then_background_ok(self, api_command: str, bg_command: str) -> bool:
+        """`api_ok(api_command)` then `background_ok(bg_command)`, both sent in one write;
+        the background command's outcome (the api's failure is logged, as `api_ok` does)."""
+        try:
+            reply, job = self.esl.api_then_bgapi(api_command, bg_command, timeout=self.timeout)
+        except EslError as e:
+            self._unavailable(e)
+            log.warning("FreeSWITCH did not run %r: %s", bg_command.split(" ", 1)[0], e)
+            return False
+        if reply.startswith("-"):
+            log.info("%s: %s", api_command, reply.strip())
+        try:
+            result = job.wait(self.timeout)
+        except EslError as e:
+            self._unavailable(e)
+            log.warning("FreeSWITCH did not run %r: %s", bg_command.split(" ", 1)[0], e)
+            return False
+        if not result.ok:
+            log.info("%s: %s", bg_command, result.body.strip())
+        return result.ok
+
     def kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
         """Hang channel `uuid` up (nothing happens if it is gone already)."""
         if uuid:

@@ -51,6 +51,10 @@ class BridgeSettings:
     """Calls handled at once (each may wait on Redis or FreeSWITCH); more wait their turn."""
     status_interval: float = 5.0
     """Seconds between refreshes of the bridge's status key in Redis."""
+    deferred_window: float = 0.5
+    """Seconds what an ended flow left to write (call records, transcript entries, a
+    command's acknowledgement) may wait for its call's next router step to carry it; then
+    it goes out with every other call's leftovers due, in one round trip."""
 
 
 def read_config(path: str | Path) -> AdminConfig:

@@ -49,6 +49,19 @@ def test_bgapi_result_arrives_as_background_job(start_client, fake_fs: FakeFreeS
     recorder.wait_for(lambda: any(isinstance(e, BackgroundJob) for e in recorder.events))
 
 
+def test_an_api_and_a_bgapi_go_in_one_write_and_get_their_own_replies(
+    start_client, fake_fs: FakeFreeSwitch
+) -> None:
+    fake_fs.api_handlers["echo"] = lambda arg: f"+OK {arg}\n"
+    client, _ = start_client()
+    listener = fake_fs.wait_for_clients(1)[0]
+    output, job = client.api_then_bgapi("nosuch x", "echo bridged")
+    assert output == "-ERR nosuch Command not found!\n"  # unchecked, as api(check=False)
+    assert job.wait(5).body == "+OK bridged\n"
+    assert listener.commands[-2:] == ["api nosuch x", "bgapi echo bridged"]
+    assert client.api("status").startswith("UP ")  # the replies stayed paired
+
+
 def test_failed_background_job_with_check(start_client, fake_fs: FakeFreeSwitch) -> None:
     fake_fs.api_handlers["originate"] = lambda arg: "-ERR USER_BUSY\n"
     client, _ = start_client()

@@ -81,3 +81,44 @@ def test_redis_gone_is_router_unavailable_for_everyone(client: RouterClient) -> 
     lone = gevent.spawn(batcher.run, _op(cmd("PING")))
     lone.join()
     assert isinstance(lone.exception, RouterUnavailable)
+
+
+def test_ops_of_one_greenlet_go_side_by_side_each_with_its_own_result(
+    client: RouterClient,
+) -> None:
+    """run_all: the leftovers of several calls, written together from one greenlet."""
+    client.redis.set("text", "abc")
+    batcher = TickBatcher(client)
+    results = batcher.run_all(
+        [
+            _op(cmd("INCR", "a"), cmd("INCR", "a")),
+            _op(cmd("INCR", "text")),
+            _op(Batch((cmd("INCR", "b"), cmd("INCR", "b")))),
+            _op(),
+        ]
+    )
+    assert results[0] == [1, 2]
+    assert isinstance(results[1], redis.ResponseError)
+    assert results[2] == [[1, 2]]
+    assert results[3] == []
+    # round 1: the first step of the three ops with steps; round 2: op 0's second step
+    assert batcher.round_trips == 2 and batcher.steps == 4
+
+
+def test_an_op_may_catch_the_error_of_its_step(client: RouterClient) -> None:
+    client.redis.set("text", "abc")
+
+    def careful() -> Op[str]:
+        try:
+            yield cmd("INCR", "text")
+        except redis.ResponseError:
+            return "caught"
+        return "no error"
+
+    assert TickBatcher(client).run_all([careful()]) == ["caught"]
+
+
+def test_run_all_with_redis_gone_gives_each_op_the_error() -> None:
+    batcher = TickBatcher(RouterClient.from_url("redis://127.0.0.1:1/0"))
+    results = batcher.run_all([_op(cmd("PING")), _op(cmd("PING"))])
+    assert all(isinstance(r, redis.ConnectionError) for r in results)

@@ -15,6 +15,8 @@ import pytest
 from freeswitch_fixture.calls import Answer
 from fsbridge_harness import Stack
 
+from callflow.commands import BRIDGE_GROUP
+
 pytestmark = pytest.mark.slow
 
 CALLERS = 60
@@ -62,5 +64,10 @@ def test_a_burst_of_callers_is_filed_served_and_leaves_every_agent_free(stack: S
         assert state.load.get("voice", 0) == 0, f"{agent} is stuck busy: {state}"
         assert not stack.router.agent_offers(agent)
     stack.wait(lambda: stack.records() == 0, "the bridge to drop every call record")
+    commands = stack.router.keys.pbx_commands("fs1")
+    stack.wait(
+        lambda: stack.router.redis.xpending(commands, BRIDGE_GROUP)["pending"] == 0,
+        "every router command to be acknowledged (the leftovers' round trips)",
+    )
     log = stack.bridge.log.read_text(errors="replace")
     assert " ERROR " not in log, log[-4000:]

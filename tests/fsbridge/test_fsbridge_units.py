@@ -153,6 +153,54 @@ def test_presence_queues_work_only_for_events_that_can_change_a_phone() -> None:
     assert presence.work_for(event("CHANNEL_PARK", "p1", phone), pending=True) is None
 
 
+def test_create_events_presence_ignores_are_told_from_their_raw_json() -> None:
+    """`Presence.ignores_raw` (the event is then not decoded) agrees with `work_for` on the
+    decoded event, for recorded and generated CHANNEL_CREATEs."""
+    import json
+
+    from esl_bridge.events import ChannelEvent
+    from esl_bridge.presence import Presence
+    from esl_bridge.translate import may_tell
+    from esl_bridge.wire import parse_json_event
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "esl"))
+    from test_esl_wire import whole
+
+    # The recorded JSON call (06) has the caller's CHANNEL_PARK: as its CHANNEL_CREATE
+    # (the same headers, fewer variables) it is the caller's leg.
+    park = next(
+        f.body
+        for f in whole("06-inbound-call-json")
+        if f.content_type == "text/event-json" and b'"CHANNEL_PARK"' in f.body
+    )
+    caller = json.loads(park)
+    caller["Event-Name"] = "CHANNEL_CREATE"
+
+    def create(**changes: str) -> bytes:
+        return json.dumps({**caller, **changes}, separators=(",", ":")).encode()
+
+    phone = "sofia/internal/1001@10.0.0.5:5060"
+    cases = [
+        create(),  # the recorded caller's leg
+        create(**{"Channel-Name": phone}),  # an agent's own call: presence's business
+        create(**{"Channel-Name": phone, "variable_implus_agent": "anna"}),  # placed by us
+        create(**{"Channel-Name": phone, "variable_implus_agent": ""}),
+        create(**{"Channel-Name": 'sofia/internal/1001@x"y'}),  # escaped: decoded instead
+        create(**{"Event-Name": "CHANNEL_PARK"}),
+        create(**{"Caller-Caller-ID-Name": '"Channel-Name":"sofia/a/b@c"'}),  # in a value
+    ]
+    presence = Presence(router=None, agents=lambda: {"1001": "anna"}, ttl=90)
+    told = []
+    for body in cases:
+        event = event_from_raw(parse_json_event(body))
+        assert isinstance(event, ChannelEvent)
+        if presence.ignores_raw(body):
+            assert presence.work_for(event, pending=False) is None, body[:80]
+            assert not may_tell(event)
+        told.append(presence.ignores_raw(body))
+    assert told == [True, False, True, False, False, False, True]
+
+
 def test_dialplan_custom_events_name_their_channel() -> None:
     raw = parse_plain_event(
         b"Event-Subclass: implus%3A%3Aoverflow\nEvent-Name: CUSTOM\nImplus-Service: billing\n"
@@ -251,6 +299,35 @@ def test_events_run_in_order_per_call_and_side_by_side_across_calls() -> None:
         while len(work):
             gevent.sleep(0.01)
     assert done == ["b1", "b2", "a1", "a3"]
+
+
+def test_work_on_idle_keys_runs_as_their_turn() -> None:
+    import gevent
+
+    from esl_bridge.ordering import PerKey
+
+    done: list[str] = []
+
+    def handle(item: str) -> None:
+        if item == "b1":
+            gevent.sleep(0.05)
+        done.append(item)
+
+    work: PerKey[str] = PerKey(handle)
+    work.submit("b", "b1")  # busy: its own greenlet runs it
+
+    def flush(idle: list[str]) -> None:
+        work.submit("a", "a-after")  # arrives while the flush holds call a: waits for it
+        gevent.sleep(0.01)
+        done.append("flush " + ",".join(idle))
+
+    with gevent.Timeout(2):
+        assert work.run_idle(["a", "b", "c"], flush) == ["b"]
+        assert done == ["flush a,c"]
+        assert not work.busy("c")  # nothing queued behind it: released
+        while len(work):
+            gevent.sleep(0.01)
+    assert done == ["flush a,c", "a-after", "b1"]
 
 
 class ControlSwitch(RecordingSwitch):

@@ -1,0 +1,81 @@
+"""What ended flows leave (call records, transcript entries, command acknowledgements): it
+waits `deferred_window` for its call's next router step, then every idle call's leftovers go
+in ONE round trip, as that call's turn; a command whose acknowledgement waits stays in
+flight (a re-read of the backlog meanwhile must not run it twice)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gevent
+import pytest
+from fsbridge_harness import ESL_PASSWORD, ESL_PASSWORD_ENV, admin_config, write_config
+
+from admin_config.model import load_admin_config
+from esl_bridge.bridge import EslBridge
+from esl_bridge.settings import build_settings
+from router.client import RouterClient
+from router.ops import cmd
+
+
+@pytest.fixture
+def bridge(redis_url: str, tmp_path: Path) -> Any:
+    config = load_admin_config(write_config(tmp_path, admin_config(1)))
+    settings = build_settings(
+        config,
+        "fs1",
+        redis_url=redis_url,
+        env={ESL_PASSWORD_ENV: ESL_PASSWORD},
+        deferred_window=0.05,
+    )
+    router = RouterClient.from_url(redis_url)
+    b = EslBridge(settings, config, router)
+    loop = gevent.spawn(b._deferred_loop)
+    yield b
+    b.stop()
+    loop.kill()
+    router.close()
+
+
+def test_leftovers_of_idle_calls_go_in_one_round_trip(bridge: EslBridge) -> None:
+    for call in ("c1", "c2", "c3"):
+        bridge.deferred.add(call, [cmd("RPUSH", f"left:{call}", "x")], [])
+    gevent.sleep(0.02)
+    assert bridge.batcher.round_trips == 0  # within the window: waiting for a next step
+    with gevent.Timeout(2):
+        while bridge.deferred:
+            gevent.sleep(0.01)
+    assert bridge.batcher.round_trips == 1 and bridge.batcher.steps == 3
+    assert [bridge.router.redis.llen(f"left:{c}") for c in ("c1", "c2", "c3")] == [1, 1, 1]
+
+
+def test_a_busy_call_keeps_its_leftovers_for_its_own_turn(bridge: EslBridge) -> None:
+    order: list[str] = []
+
+    def busy_flow() -> None:
+        gevent.sleep(0.15)  # longer than the window: the flush must not overtake it
+        order.append("flow")
+
+    bridge._calls.submit("c1", busy_flow)
+    bridge.deferred.add("c1", [cmd("RPUSH", "left:c1", "x")], [])
+    with gevent.Timeout(2):
+        while bridge.deferred:
+            if bridge.router.redis.llen("left:c1"):
+                order.append("written")
+            gevent.sleep(0.01)
+    assert order[0] == "flow"
+    assert bridge.router.redis.llen("left:c1") == 1
+
+
+def test_a_command_stays_in_flight_until_its_acknowledgement_is_sent(
+    bridge: EslBridge,
+) -> None:
+    bridge._inflight.add("1-0")
+    bridge._acks.setdefault("c1", []).append("1-0")
+    bridge.deferred.add("c1", [bridge.commands.ack_step("1-0")], [])
+    assert "1-0" in bridge._inflight
+    with gevent.Timeout(2):
+        while bridge.deferred:
+            gevent.sleep(0.01)
+    assert "1-0" not in bridge._inflight and not bridge._acks
