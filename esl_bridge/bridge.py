@@ -14,6 +14,7 @@ by side.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -29,7 +30,7 @@ import redis
 from admin_config.model import AdminConfig
 from callflow import commands as cmd
 from callflow.context import FlowContext
-from callflow.drive import Deferred, run_sync
+from callflow.drive import run_sync
 from callflow.flow import CallFlow
 from callflow.intents import PbxUnavailable
 from callflow.reconcile import Repairs
@@ -41,7 +42,8 @@ from esl_bridge.client import EslClient
 from esl_bridge.errors import EslError
 from esl_bridge.events import BackgroundJob, ChannelEvent, DialplanEvent, EslEvent, Registration
 from esl_bridge.intents import EslIntents
-from esl_bridge.ordering import PerKey
+from esl_bridge.leftovers import Leftovers
+from esl_bridge.ordering import PerKey, run_and_wait
 from esl_bridge.pbx import FreeSwitch
 from esl_bridge.pipeline import DirectPipeline
 from esl_bridge.presence import Presence
@@ -98,20 +100,13 @@ class EslBridge:
         """Flows' and deferred writes' router steps, batched per loop iteration."""
         self.fs = FreeSwitch(self.esl, settings.api_timeout)
         self.intents = EslIntents(self.fs, config)
-        self.deferred = Deferred()
-        self._deferred_wake = gevent.event.Event()
-        self.deferred.on_add = self._deferred_wake.set
-        self.deferred.on_take = self._acks_taken
-        self._acks: dict[str, list[str]] = {}
-        """Per call: commands whose acknowledgement waits in `deferred` (still in-flight:
-        a re-read of the backlog meanwhile must not run them again)."""
         self.commands = cmd.CommandStream(
             keys.pbx_commands(self.pbx_id), f"esl-bridge-{self.pbx_id}"
         )
         self._backlog = True
         """Read our own unacknowledged commands (after a start or a reconnect) first."""
-        self._inflight: set[str] = set()
         self._calls: PerKey[Callable[[], None]] = PerKey(lambda job: job())
+        self.leftovers = Leftovers(self.ctx, self.batcher, self._calls, settings.deferred_window)
         self._slots = gevent.lock.BoundedSemaphore(settings.concurrency)
         self.reconciliations = 0
         self.last_repairs = Repairs()
@@ -130,7 +125,7 @@ class EslBridge:
         self.esl.start()
         for loop in (
             self._command_loop,
-            self._deferred_loop,
+            lambda: self.leftovers.loop(self._stop),
             self._presence_loop,
             self._sweep_loop,
             self._status_loop,
@@ -155,8 +150,7 @@ class EslBridge:
 
     def _shutdown(self) -> None:
         gevent.killall(self._greenlets, timeout=5)
-        for key in self.deferred.pending_keys():
-            self._write_deferred(key)
+        self.leftovers.write_all()
         self.esl.stop()
         try:
             self.router.redis.delete(self.status_key)
@@ -180,7 +174,7 @@ class EslBridge:
         `concurrency` run at once; the others wait here (overload slows calls down, it
         does not drop them)."""
         with self._slots:
-            run_sync(flow, self.ctx, self.batcher.run, self.intents, self.deferred, key)
+            run_sync(flow, self.ctx, self.batcher.run, self.intents, self.leftovers.deferred, key)
 
     # -- FreeSWITCH --------------------------------------------------------------------------
 
@@ -249,38 +243,6 @@ class EslBridge:
             except PbxUnavailable as e:
                 log.warning("handling %s stopped: FreeSWITCH is not connected (%s)", fact, e)
 
-    def _deferred_loop(self) -> None:
-        """Write what ended flows left (records, transcript entries, acknowledgements)
-        that no router step of their call carried within `deferred_window`: every idle
-        call's leftovers in ONE round trip, as that call's turn. A busy call's go with its
-        running flow's next router step, or in the next round."""
-        while not self._stop.is_set():
-            self._deferred_wake.wait()
-            self._deferred_wake.clear()
-            if self._stop.wait(self.settings.deferred_window):
-                return
-            busy = self._calls.run_idle(self.deferred.pending_keys(), self._write_deferred_many)
-            if busy:
-                self._deferred_wake.set()
-
-    def _write_deferred_many(self, keys: list[str]) -> None:
-        results = self.batcher.run_all([self.deferred.op(self.ctx, key) for key in keys])
-        for key, result in zip(keys, results, strict=True):
-            if isinstance(result, (RouterError, redis.RedisError)):
-                log.error("writing call records / transcript entries of %s failed: %s", key, result)
-            elif isinstance(result, Exception):
-                log.error("writing the leftovers of %s failed: %r", key, result)
-
-    def _write_deferred(self, key: str) -> None:
-        try:
-            self.batcher.run(self.deferred.op(self.ctx, key))
-        except (RouterError, redis.RedisError) as e:
-            log.error("writing call records / transcript entries failed: %s", e)
-
-    def _acks_taken(self, key: str) -> None:
-        for delivery_id in self._acks.pop(key, ()):
-            self._inflight.discard(delivery_id)
-
     # -- router commands -------------------------------------------------------------------
 
     def _command_loop(self) -> None:
@@ -301,7 +263,7 @@ class EslBridge:
             if backlog and not deliveries:
                 self._backlog = False
             for delivery in deliveries:
-                if delivery.id not in self._inflight:
+                if delivery.id not in self.leftovers.inflight:
                     self._command(delivery)
 
     def _command(self, delivery: cmd.Delivery) -> None:
@@ -309,11 +271,11 @@ class EslBridge:
             command = cmd.parse_command(delivery.fields)
         except cmd.BadCommand as e:
             log.error("ignoring router command %s: %s", delivery.id, e)
-            self.deferred.add("commands", [self.commands.ack_step(delivery.id)], [])
+            self.leftovers.deferred.add("commands", [self.commands.ack_step(delivery.id)], [])
             return
         log.debug("router command %s", command)
         key = self.flow.key_of_command(command)
-        self._inflight.add(delivery.id)
+        self.leftovers.inflight.add(delivery.id)
 
         def job() -> None:
             try:
@@ -321,7 +283,7 @@ class EslBridge:
             except PbxUnavailable as e:
                 # Not acknowledged: read again after the reconnection, once reconciled.
                 log.warning("command %s waits for FreeSWITCH: %s", delivery.id, e)
-                self._inflight.discard(delivery.id)
+                self.leftovers.inflight.discard(delivery.id)
                 return
             except Exception:
                 log.exception(
@@ -329,8 +291,7 @@ class EslBridge:
                 )
             # acknowledged after the flow's own writes, with the call's next router step
             # (or the leftovers' round trip); in flight until then
-            self._acks.setdefault(key, []).append(delivery.id)
-            self.deferred.add(key, [self.commands.ack_step(delivery.id)], [])
+            self.leftovers.ack_later(key, delivery.id, self.commands.ack_step(delivery.id))
 
         self._calls.submit(key, job)
 
@@ -348,30 +309,17 @@ class EslBridge:
         if full:
             rebuild_presence(self.esl, self.presence, rows, self.settings.api_timeout)
         r = self.flow.reconciler
-        done = gevent.event.AsyncResult()
-        jobs = [c.id for c in self.book.all()]
-        waiting = {"n": len(jobs) + 1}
 
-        def finished() -> None:
-            waiting["n"] -= 1
-            if waiting["n"] == 0:
-                done.set(True)
+        def job(call_id: str) -> None:
+            try:
+                call = self.book.get(call_id)
+                if call is not None:
+                    self.run_flow(r.call(call, live, repairs, 0 if full else taken_ms), call_id)
+            except PbxUnavailable as e:
+                log.warning("reconciling call %s stopped: %s", call_id, e)
 
-        for call_id in jobs:
-
-            def job(call_id: str = call_id) -> None:
-                try:
-                    call = self.book.get(call_id)
-                    if call is not None:
-                        self.run_flow(r.call(call, live, repairs, 0 if full else taken_ms), call_id)
-                except PbxUnavailable as e:
-                    log.warning("reconciling call %s stopped: %s", call_id, e)
-                finally:
-                    finished()
-
-            self._calls.submit(call_id, job)
-        finished()
-        done.wait(30)
+        calls = [c.id for c in self.book.all()]
+        run_and_wait(self._calls, {c: functools.partial(job, c) for c in calls}, 30)
         strangers = {k: ch for k, ch in live.items() if self.book.find(k) is None}
         for ch in strangers.values():
 

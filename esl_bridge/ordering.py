@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
 import gevent
+import gevent.event
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +69,30 @@ class PerKey(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._queues)
+
+
+def run_and_wait(
+    per_key: PerKey[Callable[[], None]], jobs: Mapping[str, Callable[[], None]], timeout: float
+) -> bool:
+    """Submit each job under its key (after that key's earlier work) and wait until all
+    have run, at most `timeout` seconds. True if all ran in time."""
+    done = gevent.event.Event()
+    left = len(jobs)
+    if not left:
+        return True
+
+    def counted(job: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            nonlocal left
+            try:
+                job()
+            finally:
+                left -= 1
+                if left == 0:
+                    done.set()
+
+        return run
+
+    for key, job in jobs.items():
+        per_key.submit(key, counted(job))
+    return done.wait(timeout)

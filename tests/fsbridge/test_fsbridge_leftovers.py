@@ -31,7 +31,7 @@ def bridge(redis_url: str, tmp_path: Path) -> Any:
     )
     router = RouterClient.from_url(redis_url)
     b = EslBridge(settings, config, router)
-    loop = gevent.spawn(b._deferred_loop)
+    loop = gevent.spawn(b.leftovers.loop, b._stop)
     yield b
     b.stop()
     loop.kill()
@@ -40,11 +40,11 @@ def bridge(redis_url: str, tmp_path: Path) -> Any:
 
 def test_leftovers_of_idle_calls_go_in_one_round_trip(bridge: EslBridge) -> None:
     for call in ("c1", "c2", "c3"):
-        bridge.deferred.add(call, [cmd("RPUSH", f"left:{call}", "x")], [])
+        bridge.leftovers.deferred.add(call, [cmd("RPUSH", f"left:{call}", "x")], [])
     gevent.sleep(0.02)
     assert bridge.batcher.round_trips == 0  # within the window: waiting for a next step
     with gevent.Timeout(2):
-        while bridge.deferred:
+        while bridge.leftovers.deferred:
             gevent.sleep(0.01)
     assert bridge.batcher.round_trips == 1 and bridge.batcher.steps == 3
     assert [bridge.router.redis.llen(f"left:{c}") for c in ("c1", "c2", "c3")] == [1, 1, 1]
@@ -58,9 +58,9 @@ def test_a_busy_call_keeps_its_leftovers_for_its_own_turn(bridge: EslBridge) -> 
         order.append("flow")
 
     bridge._calls.submit("c1", busy_flow)
-    bridge.deferred.add("c1", [cmd("RPUSH", "left:c1", "x")], [])
+    bridge.leftovers.deferred.add("c1", [cmd("RPUSH", "left:c1", "x")], [])
     with gevent.Timeout(2):
-        while bridge.deferred:
+        while bridge.leftovers.deferred:
             if bridge.router.redis.llen("left:c1"):
                 order.append("written")
             gevent.sleep(0.01)
@@ -71,11 +71,10 @@ def test_a_busy_call_keeps_its_leftovers_for_its_own_turn(bridge: EslBridge) -> 
 def test_a_command_stays_in_flight_until_its_acknowledgement_is_sent(
     bridge: EslBridge,
 ) -> None:
-    bridge._inflight.add("1-0")
-    bridge._acks.setdefault("c1", []).append("1-0")
-    bridge.deferred.add("c1", [bridge.commands.ack_step("1-0")], [])
-    assert "1-0" in bridge._inflight
+    bridge.leftovers.inflight.add("1-0")
+    bridge.leftovers.ack_later("c1", "1-0", bridge.commands.ack_step("1-0"))
+    assert "1-0" in bridge.leftovers.inflight
     with gevent.Timeout(2):
-        while bridge.deferred:
+        while bridge.leftovers.deferred:
             gevent.sleep(0.01)
-    assert "1-0" not in bridge._inflight and not bridge._acks
+    assert "1-0" not in bridge.leftovers.inflight and not bridge.leftovers._acks
