@@ -27,7 +27,8 @@ if not sid then
   emit('type', 'session.opened', 'session', sid, 'user', user, 'service', service)
 end
 local sk = K.session(sid)
-local owner = redis.call('HGET', sk, 'owner') or ''
+local owner = ''  -- a session opened just now has no owner yet
+if joined == 1 then owner = redis.call('HGET', sk, 'owner') or '' end
 redis.call('HSET', rk, 'id', rid, 'channel', ch, 'service', service, 'user', user,
   'session', sid, 'created', NOW, 'state', 'queued', 'priority', ARGV[9], 'customer', ARGV[8],
   'pbx', ARGV[10], 'call_id', ARGV[11], 'callback', ARGV[12], 'owner', owner,
