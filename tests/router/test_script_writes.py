@@ -130,7 +130,7 @@ def test_an_accept_leaves_the_agent_alone_unless_it_ends_missed_offers(router):
 
     # a missed offer (timeout) is counted; the next accept resets it, bumps the version and
     # tells the workers
-    second = c.submit("chat", "general", "u2")
+    c.submit("chat", "general", "u2")  # offered to alice, who misses it
     router.drain()
     router.clock.advance(21)
     router.drain()
