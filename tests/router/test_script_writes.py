@@ -206,3 +206,35 @@ def test_the_work_group_sees_no_item_for_a_contact_with_nothing_waiting(router):
     assert work_items(router, mark) == [("request", sub.request_id)]
     group = next(g for g in c.redis.xinfo_groups(c.keys.work()) if g["name"] == WORK_GROUP)
     assert group["pending"] == 0
+
+
+def test_each_script_carries_only_the_prelude_it_uses(rds):
+    from importlib.resources import files
+
+    from router import scripts
+
+    prelude = (files("router") / "lua" / "prelude.lua").read_text()
+    accept = scripts.source("accept")
+    assert "local function emit_agent(" in accept and "local function transcript(" in accept
+    assert "local function feed(" in accept  # used through emit_agent
+    assert (
+        "local function cmd_supervise(" not in accept and "local function end_offer(" not in accept
+    )
+    for name in scripts.NAMES:
+        source = scripts.source(name)
+        # blank lines stand in for what is left out: error line numbers stay the file's
+        assert source.count("\n") == 1 + scripts.expand_keys(
+            prelude + "\n" + scripts.body(name)
+        ).count("\n")
+        rds.script_load(source)  # compiles
+    # release runs end_offer, which needs free_slot, live_fields, cmd_cancel_ring, ...
+    release = scripts.source("release")
+    for local in (
+        "end_offer",
+        "free_slot",
+        "live_fields",
+        "cmd_cancel_ring",
+        "pbx_command",
+        "set_status",
+    ):
+        assert f"local function {local}(" in release, local
