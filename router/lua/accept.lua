@@ -20,9 +20,15 @@ redis.call('HSET', ok, 'state', 'accepted', 'ended', NOW)
 redis.call('ZREM', KEYS[2], 'offer:' .. oid)
 redis.call('SREM', K.agent_offers(aid), oid)
 redis.call('SADD', K.agent_contacts(aid), rid)
+-- An answered offer ends a run of missed ones. Nothing else of the agent's live state
+-- changes (the offer's slot now holds the contact): with no missed offers counted, the
+-- agent hash and the workers' views stay as they are (no version, no agent.state).
 local ak = K.agent(aid)
-redis.call('HSET', ak, 'no_answer', 0)
-redis.call('HINCRBY', ak, 'v', 1)
+local reset = num(redis.call('HGET', ak, 'no_answer')) ~= 0
+if reset then
+  redis.call('HSET', ak, 'no_answer', 0)
+  redis.call('HINCRBY', ak, 'v', 1)
+end
 local rk = K.request(rid)
 local r = redis.call('HMGET', rk, 'created', 'queues')
 redis.call('HSET', rk, 'state', 'accepted', 'accepted_at', NOW)
@@ -39,5 +45,5 @@ emit('type', 'offer.accepted', 'offer', oid, 'request', rid, 'session', sid, 'ag
   'channel', ch, 'wait_ms', waited)
 transcript(sid, 'assigned', cjson.encode({agent = aid, channel = ch, request = rid,
   wait_ms = waited}))
-emit_agent(aid)
+if reset then emit_agent(aid) end
 return {1, rid, sid}

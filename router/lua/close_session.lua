@@ -1,7 +1,7 @@
 -- Close a session: contacts in progress end (with wrap-up), waiting requests are dropped,
 -- the session leaves the user's open slot and stays in their history.
 -- KEYS: 1 session(ARGV[3]), 2 session_requests(ARGV[3]), 3 transcript(ARGV[3]),
--- 4 sessions_activity, 5 timers, 6 strategy, 7 events, 8 agent_feed, 9 work
+-- 4 sessions_activity, 5 timers, 6 strategy, 7 events, 8 agent_feed, 9 work, 10 queues
 -- ARGV: 3 session id, 4 disposition, 5 by, 6 only if idle since (ms, 0 = always)
 -- Returns {1} or {0, reason}.
 local sid = ARGV[3]

@@ -1,9 +1,12 @@
 -- A contact is over (chat finished, call hung up): free the slot and start wrap-up.
--- KEYS: 1 request(ARGV[3]), 2 timers, 3 strategy, 4 events, 5 agent_feed, 6 work
+-- KEYS: 1 request(ARGV[3]), 2 timers, 3 strategy, 4 events, 5 agent_feed, 6 work, 7 queues
 -- ARGV: 3 request id, 4 reason / disposition
 -- Returns {1, agent id} or {0, state}.
 local rid = ARGV[3]
-local r = hgetall(KEYS[1])
+local f = redis.call('HMGET', KEYS[1], 'id', 'state', 'agent', 'channel', 'session',
+  'accepted_at')
+local r = {id = f[1] or nil, state = f[2] or nil, agent = f[3] or nil, channel = f[4] or nil,
+  session = f[5] or nil, accepted_at = f[6] or nil}
 if not r.id then return {0, 'unknown request'} end
 if r.state ~= 'accepted' then return {0, r.state} end
 end_contact(rid, r, wrapup_for(r.channel), 'closed', ARGV[4])

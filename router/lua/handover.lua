@@ -2,7 +2,7 @@
 -- ARGV[5] (the consult target, who answered and now talks to the customer) as the new
 -- accepted request ARGV[4]. The first agent's contact ends (no wrap-up: they handed it on).
 -- KEYS: 1 request(ARGV[3]), 2 request(ARGV[4]), 3 agent(ARGV[5]), 4 agent_contacts(ARGV[5]),
--- 5 timers, 6 strategy, 7 events, 8 agent_feed, 9 work, 10 sessions_activity
+-- 5 timers, 6 strategy, 7 events, 8 agent_feed, 9 work, 10 sessions_activity, 11 queues
 -- ARGV: 3 request id, 4 new request id, 5 agent id, 6 by
 -- Returns {1, new request id} or {0, reason}.
 local rid, nid, aid = ARGV[3], ARGV[4], ARGV[5]

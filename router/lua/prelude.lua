@@ -203,19 +203,65 @@ local function pbx_of(r, a)
   return r.pbx or ''
 end
 
--- Give back the capacity slot an offer or contact held.
-local function free_slot(aid, ch)
+-- The agent's live fields (DYNAMIC) as a table, false where absent: one HMGET gives what
+-- a slot release changes and what its agent.state event carries (emit_agent(aid, a)).
+local function live_fields(ak)
+  local vals = redis.call('HMGET', ak, unpack(DYNAMIC))
+  local a = {}
+  for i, f in ipairs(DYNAMIC) do a[f] = vals[i] end
+  return a
+end
+
+-- Give back the capacity slot an offer or contact held and, with `wrapup_until` (ms), start
+-- the agent's wrap-up unless a later one runs. One read and one write of the agent hash;
+-- returns its live fields after the change, for emit_agent(aid, a) (nothing else may
+-- change the agent in between).
+local function free_slot(aid, ch, wrapup_until)
   local ak = K.agent(aid)
-  local slot = slot_of(ch)
-  if num(redis.call('HGET', ak, 'load:' .. slot)) > 0 then
-    redis.call('HINCRBY', ak, 'load:' .. slot, -1)
+  local a = live_fields(ak)
+  local slot = 'load:' .. slot_of(ch)
+  local out = {}
+  if num(a[slot]) > 0 then
+    a[slot] = num(a[slot]) - 1
+    out[#out + 1] = slot
+    out[#out + 1] = a[slot]
   end
-  if num(redis.call('HGET', ak, 'busy')) > 0 then
-    if redis.call('HINCRBY', ak, 'busy', -1) == 0 then
-      redis.call('HSET', ak, 'idle_since', NOW)
+  if num(a.busy) > 0 then
+    a.busy = num(a.busy) - 1
+    out[#out + 1] = 'busy'
+    out[#out + 1] = a.busy
+    if a.busy == 0 then
+      a.idle_since = NOW
+      out[#out + 1] = 'idle_since'
+      out[#out + 1] = NOW
     end
   end
-  redis.call('HINCRBY', ak, 'v', 1)
+  if wrapup_until and wrapup_until > num(a.wrapup_until) then
+    a.wrapup_until = wrapup_until
+    out[#out + 1] = 'wrapup_until'
+    out[#out + 1] = wrapup_until
+    redis.call('ZADD', K.timers(), wrapup_until, 'wrapup:' .. aid)
+  end
+  a.v = num(a.v) + 1
+  out[#out + 1] = 'v'
+  out[#out + 1] = a.v
+  redis.call('HSET', ak, unpack(out))
+  return a
+end
+
+-- Whether a request waits that agent `aid` may take: in its pinned list or in any queue
+-- that ever held requests (K.queues(), every channel). The worker's agent round
+-- (Allocator.serve_agents) reads exactly these; with none waiting, a freed agent needs no
+-- work item: a request decided meanwhile is checked again once it is queued, when its
+-- worker's view sync sees this agent's agent.state (Allocator.route_requests).
+local CHANNEL_NAMES = {'voice', 'chat', 'voip'}  -- router/strategy/schema.py CHANNELS
+local function anything_waiting(aid)
+  if redis.call('EXISTS', K.pinned(aid)) == 1 then return true end
+  local lines = {}
+  for _, q in ipairs(redis.call('SMEMBERS', K.queues())) do
+    for _, c in ipairs(CHANNEL_NAMES) do lines[#lines + 1] = K.queue(q, c) end
+  end
+  return #lines > 0 and redis.call('EXISTS', unpack(lines)) > 0
 end
 
 local function finish(rk, state, reason)
@@ -233,7 +279,7 @@ local function end_offer(oid, outcome, reason, delay_ms, requeue)
   redis.call('EXPIRE', ok, setting('history_ttl', 2592000))
   redis.call('ZREM', K.timers(), 'offer:' .. oid)
   redis.call('SREM', K.agent_offers(o.agent), oid)
-  free_slot(o.agent, o.channel)
+  local live = free_slot(o.agent, o.channel)
   local rk = K.request(o.request)
   local r = hgetall(rk)
   if o.channel ~= 'chat' and outcome ~= 'failed' then
@@ -251,7 +297,7 @@ local function end_offer(oid, outcome, reason, delay_ms, requeue)
   end
   emit('type', 'offer.' .. outcome, 'offer', oid, 'request', o.request, 'session', o.session or '',
     'agent', o.agent, 'channel', o.channel, 'reason', reason)
-  emit_agent(o.agent)
+  emit_agent(o.agent, live)
   work('agent', o.agent)
   return o
 end
@@ -284,20 +330,13 @@ local function set_status(aid, st, reason, by)
   if st == 'available' then work('agent', aid) end
 end
 
--- A request in progress (accepted) ends: free the agent, start wrap-up.
+-- A request in progress (accepted) ends: free the agent, start wrap-up. Without wrap-up
+-- the agent may take a waiting request at once: a work item when one waits.
 local function end_contact(rid, r, wrapup_ms, state, reason)
   local aid = r.agent
-  local ak = K.agent(aid)
-  free_slot(aid, r.channel)
+  local live = free_slot(aid, r.channel, wrapup_ms > 0 and NOW + wrapup_ms or nil)
   redis.call('SREM', K.agent_contacts(aid), rid)
-  if wrapup_ms > 0 then
-    local untl = NOW + wrapup_ms
-    local cur = num(redis.call('HGET', ak, 'wrapup_until'))
-    if untl > cur then
-      redis.call('HSET', ak, 'wrapup_until', untl)
-      redis.call('ZADD', K.timers(), untl, 'wrapup:' .. aid)
-    end
-  else
+  if wrapup_ms <= 0 and anything_waiting(aid) then
     work('agent', aid)
   end
   finish(K.request(rid), state, reason)
@@ -305,7 +344,7 @@ local function end_contact(rid, r, wrapup_ms, state, reason)
   emit('type', 'contact.ended', 'request', rid, 'session', r.session, 'agent', aid,
     'channel', r.channel, 'reason', reason, 'handle_ms', NOW - num(r.accepted_at),
     'wrapup_ms', wrapup_ms)
-  emit_agent(aid)
+  emit_agent(aid, live)
 end
 
 local function wrapup_for(ch)

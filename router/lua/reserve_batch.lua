@@ -15,7 +15,7 @@
 -- One decision: reserve one capacity slot of agent `aid` for queued request `rid` and
 -- record offer `oid`. Returns {1, oid} or {0, reason[, agent hash (flat, for the view)]}.
 local RESERVE_FIELDS = {'state', 'channel', 'session', 'user', 'service', 'pbx', 'call_id',
-  'callback', 'queues', 'pinned'}
+  'callback', 'queues', 'pinned', 'attempts'}
 local function reserve_offer(rid, aid, oid, deadline, queues, score, rule, step, version,
     trace_text, trace_ttl)
   local rk, ak = K.request(rid), K.agent(aid)
@@ -45,8 +45,7 @@ local function reserve_offer(rid, aid, oid, deadline, queues, score, rule, step,
   leave_queues(rid, r)
   redis.call('HSET', rk, 'state', 'offered', 'offer', oid, 'agent', aid, 'queues', queues,
     'score', score, 'rule', rule, 'step', step, 'version', version, 'pinned', '',
-    'offered_at', NOW)
-  redis.call('HINCRBY', rk, 'attempts', 1)
+    'offered_at', NOW, 'attempts', num(r.attempts) + 1)
   redis.call('ZADD', K.timers(), deadline, 'offer:' .. oid)
   trace(rid, trace_text, trace_ttl)
   emit('type', 'offer.created', 'offer', oid, 'request', rid, 'session', r.session,

@@ -27,7 +27,8 @@ if not sid then
   emit('type', 'session.opened', 'session', sid, 'user', user, 'service', service)
 end
 local sk = K.session(sid)
-local owner = redis.call('HGET', sk, 'owner') or ''
+local owner = ''  -- a session opened just now has no owner yet
+if joined == 1 then owner = redis.call('HGET', sk, 'owner') or '' end
 -- The work item carries what a decision reads of the request (the worker needs no read);
 -- a move or transfer before a worker took it deletes it (work_id) and files its own.
 local fields = {'channel', ch, 'service', service, 'user', user, 'session', sid,

@@ -2,7 +2,7 @@
 -- session. An accepted contact ends for its agent (no wrap-up) and a new request carries
 -- the conversation on; for a call the PBX puts the caller back on hold.
 -- KEYS: 1 request(ARGV[3]), 2 request(ARGV[4]), 3 timers, 4 strategy, 5 events, 6 agent_feed,
--- 7 work
+-- 7 work, 8 queues
 -- ARGV: 3 request id, 4 new request id, 5 queue ('' none), 6 agent ('' none), 7 by
 -- Returns {1, request id now routing} or {0, reason}.
 local rid, nid = ARGV[3], ARGV[4]
