@@ -101,13 +101,13 @@ def test_an_agent_freed_while_a_request_is_decided_is_not_missed(router):
     carry_out = allocator._carry_out
     marks = []
 
-    def freed_in_between(decisions, now, enqueue=True):
+    def freed_in_between(decisions, now, *args, **kwargs):
         if not marks:
             assert [d.outcome for d in decisions] == ["wait"]
             marks.append(last_work_id(router))
             assert c.complete(first.request_id, "done")
             assert work_items(router, marks[0]) == []
-        return carry_out(decisions, now, enqueue)
+        return carry_out(decisions, now, *args, **kwargs)
 
     allocator._carry_out = freed_in_between
     waiting = c.submit("chat", "general", "u2")
