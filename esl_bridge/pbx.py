@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from callflow.intents import PbxUnavailable
 
-from .client import EslClient
+from .client import BackgroundJobHandle, EslClient
 from .errors import EslError, EslUnavailable
 
 log = logging.getLogger("esl_bridge")
@@ -85,14 +85,9 @@ class FreeSwitch:
         """Run a command with `bgapi` and wait (this greenlet only) for its result."""
         try:
             job = self.esl.bgapi(command, timeout=self.timeout)
-            result = job.wait(self.timeout)
         except EslError as e:
-            self._unavailable(e)
-            log.warning("FreeSWITCH did not run %r: %s", command.split(" ", 1)[0], e)
-            return False
-        if not result.ok:
-            log.info("%s: %s", command, result.body.strip())
-        return result.ok
+            return self._did_not_run(command, e)
+        return self._job_ok(job, command)
 
     def api_then_background_ok(self, api_command: str, bg_command: str) -> bool:
         """`api_ok(api_command)` then `background_ok(bg_command)`, both sent in one write;
@@ -100,20 +95,25 @@ class FreeSwitch:
         try:
             reply, job = self.esl.api_then_bgapi(api_command, bg_command, timeout=self.timeout)
         except EslError as e:
-            self._unavailable(e)
-            log.warning("FreeSWITCH did not run %r: %s", bg_command.split(" ", 1)[0], e)
-            return False
+            return self._did_not_run(bg_command, e)
         if reply.startswith("-"):
             log.info("%s: %s", api_command, reply.strip())
+        return self._job_ok(job, bg_command)
+
+    def _job_ok(self, job: BackgroundJobHandle, command: str) -> bool:
+        """Wait (this greenlet only) for background `command`'s result: did it succeed?"""
         try:
             result = job.wait(self.timeout)
         except EslError as e:
-            self._unavailable(e)
-            log.warning("FreeSWITCH did not run %r: %s", bg_command.split(" ", 1)[0], e)
-            return False
+            return self._did_not_run(command, e)
         if not result.ok:
-            log.info("%s: %s", bg_command, result.body.strip())
-        return result.ok
+            log.info("%s: %s", command, result.body.strip())
+        return bool(result.ok)
+
+    def _did_not_run(self, command: str, e: EslError) -> bool:
+        self._unavailable(e)
+        log.warning("FreeSWITCH did not run %r: %s", command.split(" ", 1)[0], e)
+        return False
 
     def kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
         """Hang channel `uuid` up (nothing happens if it is gone already)."""

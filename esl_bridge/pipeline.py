@@ -24,7 +24,7 @@ import redis
 from redis.exceptions import NoScriptError, ReadOnlyError
 
 from router.client import RouterClient
-from router.ops import Batch, Command, Script, Step
+from router.ops import Command, Script, Step, flatten, regroup
 
 
 class DirectPipeline:
@@ -49,12 +49,7 @@ class DirectPipeline:
             return [e] * len(steps)
         if conn is None:
             return None
-        items: list[Script | Command] = []
-        spans: list[tuple[int, int]] = []
-        for step in steps:
-            part = step.items if isinstance(step, Batch) else (step,)
-            spans.append((len(items), len(part)))
-            items.extend(part)
+        items, spans = flatten(steps)
         try:
             calls = [self._args(item) for item in items]
             replies = conn.retry.call_with_retry(
@@ -79,15 +74,7 @@ class DirectPipeline:
                     replies[i] = script(keys=keys, args=args, client=client.redis)
                 except redis.RedisError as e:
                     replies[i] = e
-        out: list[Any] = []
-        for step, (start, n) in zip(steps, spans, strict=True):
-            part = replies[start : start + n]
-            if isinstance(step, Batch):
-                bad = next((r for r in part if isinstance(r, Exception)), None)
-                out.append(bad if bad is not None else part)
-            else:
-                out.append(part[0])
-        return out
+        return regroup(steps, spans, replies)
 
     def reset(self) -> None:
         """Close the held connections (after a failover: the next use reconnects)."""

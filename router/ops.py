@@ -8,7 +8,7 @@ with redis-py (sync) or redis.asyncio (async), so the two clients cannot drift a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -62,3 +62,29 @@ def pairs(flat: list[str] | dict[str, str] | None) -> dict[str, str]:
     if isinstance(flat, dict):
         return flat
     return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def flatten(steps: Sequence[Step]) -> tuple[list[Script | Command], list[tuple[int, int]]]:
+    """The steps' scripts and commands in one list (for one pipeline), and each step's
+    (start, length) span in it, for :func:`regroup`."""
+    items: list[Script | Command] = []
+    spans: list[tuple[int, int]] = []
+    for step in steps:
+        part = step.items if isinstance(step, Batch) else (step,)
+        spans.append((len(items), len(part)))
+        items.extend(part)
+    return items, spans
+
+
+def regroup(steps: Sequence[Step], spans: list[tuple[int, int]], replies: list[Any]) -> list[Any]:
+    """Per step, from a pipeline's replies to :func:`flatten`'s items: its reply, a batch's
+    list of replies, or the first exception among them."""
+    out: list[Any] = []
+    for step, (start, n) in zip(steps, spans, strict=True):
+        part = replies[start : start + n]
+        if isinstance(step, Batch):
+            bad = next((r for r in part if isinstance(r, Exception)), None)
+            out.append(bad if bad is not None else part)
+        else:
+            out.append(part[0])
+    return out

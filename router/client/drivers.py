@@ -23,7 +23,7 @@ from router.client.values import now_ms
 from router.errors import InvalidInput, RouterUnavailable
 from router.keys import Keys
 from router.model import Event
-from router.ops import Batch, Command, Op, Script, Step, run_sync
+from router.ops import Batch, Command, Op, Script, Step, flatten, regroup, run_sync
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -228,12 +228,7 @@ class RouterClient(_Driver):
         moved slot as :meth:`execute` does): one pipeline is only sure to reach one node."""
         if self.pinned:
             return [self._attempt(step) for step in steps]
-        items: list[Script | Command] = []
-        spans: list[tuple[int, int]] = []
-        for step in steps:
-            part = step.items if isinstance(step, Batch) else (step,)
-            spans.append((len(items), len(part)))
-            items.extend(part)
+        items, spans = flatten(steps)
         whole = Batch(tuple(items))
         try:
             with self.redis.pipeline(transaction=False) as pipe:
@@ -247,15 +242,7 @@ class RouterClient(_Driver):
                 replies[i] = script(keys=keys, args=args, client=self.redis)
             except redis.RedisError as e:
                 replies[i] = e
-        out: list[Any] = []
-        for step, (start, n) in zip(steps, spans, strict=True):
-            part = replies[start : start + n]
-            if isinstance(step, Batch):
-                bad = next((r for r in part if isinstance(r, Exception)), None)
-                out.append(bad if bad is not None else part)
-            else:
-                out.append(part[0])
-        return out
+        return regroup(steps, spans, replies)
 
     def _attempt(self, step: Step) -> Any:
         try:
