@@ -139,16 +139,28 @@ class Translator:
 
     def __init__(self) -> None:
         self._legs: OrderedDict[str, _Leg] = OrderedDict()
+        self._dial_ended: OrderedDict[str, None] = OrderedDict()
+        """Channels whose Dial told its end by DialEnd: the dialplan's UserEvent after that
+        Dial (ImplusRingEnded / ImplusConsultEnded) repeats it and is dropped."""
 
     def reset(self) -> None:
         """Forget leg state (after a link drop: those responses will never come)."""
         self._legs.clear()
+        self._dial_ended.clear()
 
     def feed(self, event: ev.AmiEvent) -> list[f.Fact]:
         """The facts this event tells (often none)."""
         if isinstance(event, ev.UserEvent):
+            if event.user_event in _DIAL_RETURNED and event.uniqueid in self._dial_ended:
+                # Told already by the Dial's DialEnd (which comes first: same channel). By
+                # now the caller may be ringing the next agent, and this leg-less failure
+                # would end that ring instead (seen when the router offered the next agent
+                # before this event arrived).
+                del self._dial_ended[event.uniqueid]
+                return []
             return _user_event(event)
         if isinstance(event, ev.Hangup):
+            self._dial_ended.pop(event.uniqueid, None)
             leg = self._legs.get(event.uniqueid)
             if leg is not None:
                 leg.cause = event.cause
@@ -166,6 +178,9 @@ class Translator:
             if not event.uniqueid:
                 self._remember(event.dest_uniqueid).dial_status = event.dial_status
                 return []
+            self._dial_ended[event.uniqueid] = None
+            while len(self._dial_ended) > MAX_PENDING_LEGS:
+                self._dial_ended.popitem(last=False)
             return _dial_end(event)
         if isinstance(event, ev.OriginateResponse):
             return [self._originate_response(event)]
@@ -200,6 +215,9 @@ class Translator:
 
 
 ORIGINATE_PREFIX = "originate:"
+
+_DIAL_RETURNED = frozenset({"ImplusRingEnded", "ImplusConsultEnded"})
+"""The dialplan's word that a Dial returned: needed when no channel was made (no DialEnd)."""
 
 
 def originate_id(leg: str) -> str:

@@ -40,6 +40,23 @@ def facts_of(name: str) -> list[f.Fact]:
     return translate([(DATA / name).read_bytes()])
 
 
+def messages_of(name: str) -> list[dict[str, str]]:
+    return [dict(m) for m in AmiStreamParser().feed((DATA / name).read_bytes()) if "Event" in m]
+
+
+def user_event(uniqueid: str, name: str, **fields: str) -> ev.AmiEvent:
+    return ev.from_message(
+        {"Event": "UserEvent", "UserEvent": name, "Uniqueid": uniqueid, "Channel": "PJSIP/x"}
+        | fields
+    )
+
+
+def dial_end(caller: str, leg: str, status: str) -> ev.AmiEvent:
+    return ev.from_message(
+        {"Event": "DialEnd", "Uniqueid": caller, "DestUniqueid": leg, "DialStatus": status}
+    )
+
+
 def calls(facts: list[f.Fact]) -> list[f.Fact]:
     """Everything but the device states."""
     return [x for x in facts if not isinstance(x, f.DeviceChanged)]
@@ -109,12 +126,12 @@ def test_busy_agent_then_the_next_answers() -> None:
     assert [s.by for s in started] == [caller, caller]
     busy_leg, answered_leg = started[0].leg, started[1].leg
     failed = [x for x in facts if isinstance(x, f.LegFailed)]
-    # the Dial's end, then the dialplan's own word (it comes even when no agent channel
-    # was made); the flow acts on the first and the call has moved on by the second
-    assert failed == [
-        f.LegFailed(busy_leg, "busy", "USER_BUSY", by=caller),
-        f.LegFailed("", "busy", "USER_BUSY", by=caller),
-    ]
+    # the Dial's end only: the dialplan's own word after it (ImplusRingEnded, needed when
+    # no agent channel was made) repeats it and is dropped - by the time it arrives the
+    # caller may be ringing the next agent, whose ring a leg-less failure would end
+    assert failed == [f.LegFailed(busy_leg, "busy", "USER_BUSY", by=caller)]
+    users = [m for m in messages_of("bridge_busy.raw") if m.get("UserEvent") == "ImplusRingEnded"]
+    assert users, "the recording holds the dialplan's ImplusRingEnded"
     gone = [x for x in facts if isinstance(x, f.ChannelGone) and x.channel == busy_leg]
     assert [(g.cause, g.cause_txt) for g in gone] == [("USER_BUSY", "User busy")]
     assert one(facts, f.LegAnswered) == f.LegAnswered(answered_leg, by=caller)
@@ -125,10 +142,8 @@ def test_no_answer_then_the_caller_gives_up() -> None:
     arrived = one(facts, f.CallerArrived)
     caller = arrived.call_id  # type: ignore[attr-defined]
     failed = [x for x in facts if isinstance(x, f.LegFailed)]
-    assert [(x.reason, x.cause, x.by) for x in failed] == [
-        ("no_answer", "NO_ANSWER", caller),
-        ("no_answer", "NO_ANSWER", caller),
-    ]
+    assert [(x.reason, x.cause, x.by) for x in failed] == [("no_answer", "NO_ANSWER", caller)]
+    assert failed[0].leg  # from the Dial's DialEnd; the ImplusRingEnded after it is dropped
     gone = {x.channel: x.cause for x in facts if isinstance(x, f.ChannelGone)}
     # the caller's BYE carries no Reason header (cause 0), after it went back on hold
     assert gone[caller] == "UNKNOWN"
@@ -240,3 +255,29 @@ def test_fast_event_path_equals_panoramisk_messages(name: str) -> None:
             continue
         assert fast == slow, block
         assert header(block, "Event") == fast.event
+
+
+def test_a_dial_that_made_no_channel_is_told_by_the_dialplan_alone() -> None:
+    """No agent channel (an unreachable endpoint): no DialEnd, so the dialplan's
+    ImplusRingEnded is the only word that the ring ended, and it is a fact."""
+    t = Translator()
+    assert t.feed(user_event("c1", "ImplusRingEnded", Status="CHANUNAVAIL")) == [
+        f.LegFailed("", "unavailable", "SUBSCRIBER_ABSENT", by="c1")
+    ]
+
+
+def test_the_dialplans_word_after_a_dialend_is_not_taken_for_the_next_ring() -> None:
+    """Alice busy (DialEnd), the router offers bob, and the caller's next ring (no channel
+    yet) begins before the dialplan's ImplusRingEnded of alice's Dial arrives: that event
+    must not end bob's ring. A later ring that makes no channel is still told."""
+    t = Translator()
+    assert t.feed(dial_end("c1", "leg-a", "BUSY")) == [
+        f.LegFailed("leg-a", "busy", "USER_BUSY", by="c1")
+    ]
+    assert t.feed(user_event("c1", "ImplusRingEnded", Status="BUSY")) == []
+    assert t.feed(user_event("c1", "ImplusRingEnded", Status="CHANUNAVAIL")) == [
+        f.LegFailed("", "unavailable", "SUBSCRIBER_ABSENT", by="c1")
+    ]
+    # the consult Dial of an agent's channel: the same pairing
+    assert t.feed(dial_end("agent-1", "leg-t", "NOANSWER"))
+    assert t.feed(user_event("agent-1", "ImplusConsultEnded", Status="NOANSWER")) == []
