@@ -364,9 +364,8 @@ def _unique_as_dumped(payload: bytes, data: dict[str, object]) -> bool:
         # Every later copy follows a comma; its closing quote is unescaped, so the pattern
         # is a whole pair. The dict keeps the name where it first appeared.
         copy = b"," + marker + value + b'"'
-        if payload.count(copy, end) and dumped == payload[: end + 1] + payload[
-            end + 1 :
-        ].replace(copy, b""):
+        stripped = payload[: end + 1] + payload[end + 1 :].replace(copy, b"")
+        if len(stripped) < len(payload) and dumped == stripped:
             return True
     return False
 
