@@ -349,7 +349,10 @@ def _unique_as_dumped(payload: bytes, data: dict[str, object]) -> bool:
     so a payload equal to its output has none twice. cJSON's unformatted JSON (FreeSWITCH's
     `text/event-json`) escapes as orjson does (`"`, `\\`, control characters; UTF-8 and
     `/` as they are), so real events take this path; any other spelling only costs time."""
-    dumped = orjson.dumps(data)
+    try:
+        dumped = orjson.dumps(data)
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (254): not FreeSWITCH's
+        return False
     if dumped == payload:
         return True
     for marker in _REPEATED_AS_A_RULE:

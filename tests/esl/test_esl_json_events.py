@@ -153,6 +153,12 @@ def test_json_spelled_otherwise_than_orjson_writes_it_falls_back_to_counting() -
     assert parse_json_event(repeated).get("Unique-ID") == "a/b"
 
 
+def test_json_nested_deeper_than_orjson_writes_is_still_decoded() -> None:
+    payload = b'{"Event-Name":"X","a":' + b"[" * 300 + b"]" * 300 + b',"a":"2"}'
+    assert not _unique_as_dumped(payload, orjson.loads(payload))
+    assert parse_json_event(payload).get("Event-Name") == "X"
+
+
 @pytest.mark.parametrize("payload", [b"[1, 2]", b'"text"', b"{", b'{"a": }', b"\xff{}"])
 def test_what_is_not_a_json_object_is_a_protocol_error(payload: bytes) -> None:
     with pytest.raises(EslProtocolError):
