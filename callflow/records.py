@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from router.ops import Command, Op, cmd, pairs
 
 log = logging.getLogger("implus.callflow")
@@ -140,8 +142,10 @@ class Call:
         return self.kind is CallKind.INBOUND
 
     def to_json(self) -> str:
-        # vars(), not dataclasses.asdict(): no deep copy (the enums are str)
-        return json.dumps(vars(self), separators=(",", ":"))
+        # vars(), not dataclasses.asdict(): no deep copy (the enums are str). orjson: ~1.5
+        # instead of ~13 us per save (a few per call); UTF-8 as is instead of \\u escapes,
+        # the same JSON to any reader.
+        return orjson.dumps(vars(self)).decode()
 
     @classmethod
     def from_json(cls, text: str) -> Call:

@@ -329,7 +329,7 @@ def parse_json_event(payload: bytes) -> RawEvent:
         raise EslProtocolError(f"text/event-json body is not JSON: {e}") from None
     if not isinstance(data, dict):
         raise EslProtocolError("text/event-json body is not a JSON object")
-    if _names_repeat(payload, len(data)):
+    if not _unique_as_dumped(payload, data) and _names_repeat(payload, len(data)):
         pairs = json.loads(payload, object_pairs_hook=list)
         return RawEvent(pairs, body_key="_body")
     return RawEvent.of_unique(data, payload, "_body")
@@ -337,6 +337,40 @@ def parse_json_event(payload: bytes) -> RawEvent:
 
 _REPEATED_AS_A_RULE = (b'"Hangup-Cause":"',)
 """Names FreeSWITCH's cJSON repeats in every event of a kind (CHANNEL_HANGUP_COMPLETE)."""
+
+
+def _unique_as_dumped(payload: bytes, data: dict[str, object]) -> bool:
+    """True if `payload` certainly names no header twice (but for copies, same value, of a
+    name FreeSWITCH repeats as a rule): orjson writes `data` back byte for byte as
+    `payload` (without those copies). False means "not known": `_names_repeat` decides.
+
+    Exact, and ~3x cheaper than counting the names (orjson writes 5-9 KB in ~4 us where
+    `bytes.count` of a 3-byte pattern reads ~0.7 GB/s): orjson never writes a name twice,
+    so a payload equal to its output has none twice. cJSON's unformatted JSON (FreeSWITCH's
+    `text/event-json`) escapes as orjson does (`"`, `\\`, control characters; UTF-8 and
+    `/` as they are), so real events take this path; any other spelling only costs time."""
+    try:
+        dumped = orjson.dumps(data)
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (254): not FreeSWITCH's
+        return False
+    if dumped == payload:
+        return True
+    for marker in _REPEATED_AS_A_RULE:
+        first = payload.find(marker)
+        if first < 0:
+            continue
+        start = first + len(marker)
+        end = payload.find(b'"', start)
+        value = payload[start:end]
+        if end < 0 or b"\\" in value:
+            continue
+        # Every later copy follows a comma; its closing quote is unescaped, so the pattern
+        # is a whole pair. The dict keeps the name where it first appeared.
+        copy = b"," + marker + value + b'"'
+        stripped = payload[: end + 1] + payload[end + 1 :].replace(copy, b"")
+        if len(stripped) < len(payload) and dumped == stripped:
+            return True
+    return False
 
 
 def _names_repeat(payload: bytes, names: int) -> bool:

@@ -58,3 +58,17 @@ def test_book_indexes_agents_and_forgets_replaced_ones() -> None:
     assert book.by_offer("o1") is None
     book.drop_step(call)
     assert (book.find("l1"), book.find("l2"), book.of_agent("bob")) == (None, None, [])
+
+
+def test_a_record_round_trips_its_json_with_any_text() -> None:
+    """Written by orjson, read by the json module: every field, enums and non-ASCII
+    names (a caller's display name) included."""
+    import json
+
+    call = Call(
+        id="1.6", kind=CallKind.CALLBACK, state=CallState.RINGING, caller_name='Zoë "Z" \\ 李',
+        recording_ms=1_700_000_000_000, spy_answered=True,
+    )  # fmt: skip
+    text = call.to_json()
+    assert Call.from_json(text) == call
+    assert json.loads(text)["kind"] == "callback" and json.loads(text)["state"] == "ringing"

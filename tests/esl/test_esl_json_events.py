@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 
+import orjson
 import pytest
 from test_esl_wire import events, whole
 
 from esl_bridge.errors import EslProtocolError
 from esl_bridge.events import ChannelEvent, event_from_raw
-from esl_bridge.wire import RawEvent, _names_repeat, parse_json_event
+from esl_bridge.wire import RawEvent, _names_repeat, _unique_as_dumped, parse_json_event
 
 
 def _slow(payload: bytes) -> RawEvent:
@@ -106,6 +107,56 @@ def test_variables_are_read_lazily_but_all_there() -> None:
     assert event.variable("nothing") is None
     assert dict(event.variables) == {"implus_agent": "a1", "sip_from_user": "1001"}
     assert len(event.variables) == 2 and "implus_agent" in event.variables
+
+
+def test_recorded_json_events_are_known_unique_from_orjson_writing_them_back() -> None:
+    """cJSON's unformatted JSON is what orjson writes: the cheap check decides every
+    recorded event, the HANGUP_COMPLETE with its repeated Hangup-Cause included."""
+    frames = [f for f in whole("06-inbound-call-json") if f.content_type == "text/event-json"]
+    assert any(b"HANGUP_COMPLETE" in f.body for f in frames)
+    for frame in frames:
+        assert _unique_as_dumped(frame.body, orjson.loads(frame.body))
+
+
+H, V = "Hangup-Cause", "NORMAL_CLEARING"
+REPEATS = [
+    # (pairs, unique by the cheap check)
+    ([("Event-Name", "X"), (H, V), ("a", "1"), (H, V)], True),
+    ([(H, V), ("a", "1"), (H, V), (H, V)], True),  # first pair, no comma before it
+    ([("Event-Name", "X"), (H, V), ("a", "1"), (H, "USER_BUSY")], False),
+    ([("Event-Name", "X"), (H, V), (H, V + "_2")], False),
+    ([("Event-Name", "X"), (H, V), ("a", "1"), (H, V), ("a", "2")], False),
+    ([("Event-Name", "X"), ("v", f',"{H}":"{V}"'), (H, V)], True),  # a pair's text in a value
+    ([("Event-Name", "X"), (H, 'A"B'), ("a", "1"), (H, 'A"B')], False),  # escapes: counted
+    ([("Event-Name", "X"), ("a", ["1", "2"]), ("a", "3")], False),
+]
+
+
+@pytest.mark.parametrize(("pairs", "cheap"), REPEATS)
+def test_the_cheap_unique_check_never_hides_a_repeat(
+    pairs: list[tuple[str, object]], cheap: bool
+) -> None:
+    payload = _event(pairs)
+    assert _unique_as_dumped(payload, orjson.loads(payload)) is cheap
+    fast, slow = parse_json_event(payload), _slow(payload)
+    assert fast.headers == slow.headers
+    for name, _ in pairs:
+        assert fast.get(name) == slow.get(name), name
+
+
+def test_json_spelled_otherwise_than_orjson_writes_it_falls_back_to_counting() -> None:
+    """Escapes cJSON does not write (`\\/`, `\\u00e9`) only cost the slower check."""
+    payload = b'{"Event-Name":"X","Unique-ID":"a\\/b","n":"\\u00e9"}'
+    assert not _unique_as_dumped(payload, orjson.loads(payload))
+    assert parse_json_event(payload).get("Unique-ID") == "a/b"
+    repeated = b'{"Event-Name":"X","Unique-ID":"a\\/b","Unique-ID":"c"}'
+    assert parse_json_event(repeated).get("Unique-ID") == "a/b"
+
+
+def test_json_nested_deeper_than_orjson_writes_is_still_decoded() -> None:
+    payload = b'{"Event-Name":"X","a":' + b"[" * 300 + b"]" * 300 + b',"a":"2"}'
+    assert not _unique_as_dumped(payload, orjson.loads(payload))
+    assert parse_json_event(payload).get("Event-Name") == "X"
 
 
 @pytest.mark.parametrize("payload", [b"[1, 2]", b'"text"', b"{", b'{"a": }', b"\xff{}"])

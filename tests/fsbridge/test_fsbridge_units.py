@@ -379,3 +379,58 @@ def test_call_control_commands_and_hostile_values(config) -> None:
     # hold music that is not a plain source falls back to the default
     control(do.HoldCustomer("c-1", "a-1", "${system(id)}"))
     assert fs.sent[0] == "uuid_setvar a-1 hold_music local_stream://moh"
+
+
+@pytest.mark.parametrize(("spare", "spawned"), [(3, 3), (2, 3 + 29)])
+def test_idle_keys_reuse_waiting_workers_and_keep_their_order(spare: int, spawned: int) -> None:
+    """Three keys at a time, 30 rounds: with 3 kept, 3 workers do all 90 items; with 2
+    kept, the third ends after each round and the next round makes one more."""
+    import gevent
+
+    from esl_bridge.ordering import PerKey
+
+    done: list[tuple[str, int]] = []
+    workers: set[object] = set()
+
+    def handle(item: tuple[str, int]) -> None:
+        workers.add(gevent.getcurrent())
+        if item[1] % 3 == 0:
+            gevent.sleep(0.001)  # blocks: other keys go on meanwhile
+        done.append(item)
+
+    work: PerKey[tuple[str, int]] = PerKey(handle, spare=spare)
+    with gevent.Timeout(5):
+        for n in range(30):  # one event at a time, each finding its key idle
+            for key in ("a", "b", "c"):
+                work.submit(key, (key, n))
+            while len(work):
+                gevent.sleep(0.001)
+    for key in ("a", "b", "c"):
+        assert [n for k, n in done if k == key] == list(range(30))
+    assert work.spawned == spawned and len(workers) == spawned
+    assert len(work._waiting) == spare
+
+
+def test_a_worker_killed_while_waiting_is_not_given_work() -> None:
+    import gevent
+
+    from esl_bridge.ordering import PerKey
+
+    done: list[str] = []
+    seen: list[gevent.Greenlet] = []
+
+    def handle(item: str) -> None:
+        seen.append(gevent.getcurrent())
+        done.append(item)
+
+    work: PerKey[str] = PerKey(handle)
+    with gevent.Timeout(2):
+        work.submit("a", "first")
+        while len(work):
+            gevent.sleep(0.001)
+        seen[0].kill()
+        assert not work._waiting
+        work.submit("a", "second")
+        while len(work):
+            gevent.sleep(0.001)
+    assert done == ["first", "second"] and work.spawned == 2
