@@ -7,7 +7,7 @@ from __future__ import annotations
 from router_harness import Router
 
 from router.keys import WORK_GROUP
-from router.model import RequestState
+from router.model import RequestState, RoutingRequest
 from router.supervision import Supervision
 from router.worker.loop import carried_request
 
@@ -59,31 +59,29 @@ def test_the_worker_routes_from_the_item_without_reading_the_request(router: Rou
     assert req.agent == "alice" and req.rule == "sales"
 
 
-def test_an_item_without_the_fields_is_read_as_before(router: Router) -> None:
-    """An item filed by an older version (still in the stream after an upgrade) names only
-    the request: the worker reads it."""
+def _routed_from_item(router: Router, fields: dict[str, str]) -> RoutingRequest | None:
+    """Submit a request for alice, replace its work item by one naming only the request
+    plus `fields`, let the worker run: the request as it ends up."""
     c = router.client
     router.agent("alice")
     router.drain()
     sub = c.submit("chat", "general", "u1")
     entry_id, _ = _items(router)[-1]
     c.redis.xdel(c.keys.work(), entry_id)
-    c.redis.xadd(c.keys.work(), {"kind": "request", "id": sub.request_id})
+    c.redis.xadd(c.keys.work(), {"kind": "request", "id": sub.request_id, **fields})
     router.drain()
-    req = c.request(sub.request_id)
+    return c.request(sub.request_id)
+
+
+def test_an_item_without_the_fields_is_read_as_before(router: Router) -> None:
+    """An item filed by an older version (still in the stream after an upgrade) names only
+    the request: the worker reads it."""
+    req = _routed_from_item(router, {})
     assert req is not None and req.state is RequestState.OFFERED and req.agent == "alice"
 
 
 def test_unreadable_fields_fall_back_to_reading_the_request(router: Router) -> None:
-    c = router.client
-    router.agent("alice")
-    router.drain()
-    sub = c.submit("chat", "general", "u1")
-    entry_id, _ = _items(router)[-1]
-    c.redis.xdel(c.keys.work(), entry_id)
-    c.redis.xadd(c.keys.work(), {"kind": "request", "id": sub.request_id, "channel": "fax"})
-    router.drain()
-    req = c.request(sub.request_id)
+    req = _routed_from_item(router, {"channel": "fax"})
     assert req is not None and req.state is RequestState.OFFERED
 
 
