@@ -24,6 +24,7 @@ from router.allocation import (
 )
 from router.client import TRACE_TTL_S, RouterClient
 from router.client.requests import timeout_step
+from router.direct import DirectPipeline
 from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest
 from router.ops import Batch, Script, cmd, pairs
 from router.strategy import CHANNELS
@@ -62,6 +63,7 @@ class Allocator:
         view: WorkerView,
         stats: WorkerStats,
         share: tuple[int, int] | None = None,
+        direct: DirectPipeline | None = None,
     ) -> None:
         self.share = share
         """This worker's share of the agents (WorkerSettings.share)."""
@@ -71,6 +73,9 @@ class Allocator:
         self.clock = client.ops.clock
         self.view = view
         self.stats = stats
+        self._execute = direct.execute if direct is not None else client.execute
+        """How this (the worker's) thread runs its reservations: on the worker's held
+        connection when it has one (:mod:`router.direct`)."""
         self._executor: ThreadPoolExecutor | None = None
         """The one thread that waits for reservations ``send`` sent (created on first use)."""
 
@@ -281,7 +286,7 @@ class Allocator:
     def _reserve_batch(self, picks: list[Pick], now: int) -> list[list[Any]]:
         """Reserve every (request, plan, agent, trace) pick: one ``reserve_batch`` script
         call per RESERVE_CHUNK picks, all in one pipeline; one reply per pick, in order."""
-        replies = self.client.execute(reserve_steps(picks, self.view.strategy.version, now))
+        replies = self._execute(reserve_steps(picks, self.view.strategy.version, now))
         return [reply for chunk in replies for reply in chunk]
 
     # --- agents looking for requests ---------------------------------------------------

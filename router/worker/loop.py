@@ -26,6 +26,7 @@ import redis
 
 from router.client import RouterClient
 from router.connect import MasterWatch, is_failover_error, master_identity
+from router.direct import DirectPipeline
 from router.errors import RouterUnavailable
 from router.keys import WORK_GROUP
 from router.model import RoutingRequest
@@ -52,7 +53,10 @@ class Worker:
         """Read at every round: a test (or an operator's hook) may replace it."""
         self.stats = WorkerStats()
         self.view = WorkerView(client)
-        self.allocator = Allocator(client, self.view, self.stats, self.settings.share)
+        self.direct = DirectPipeline(client, size=1)
+        """The connection this thread sends its reads and reservations on (~28 us less
+        client CPU per round trip than redis-py's pipeline; :mod:`router.direct`)."""
+        self.allocator = Allocator(client, self.view, self.stats, self.settings.share, self.direct)
         self.housekeeping = Housekeeping(self)
         self._stopping = False
         self._watch = MasterWatch()
@@ -150,8 +154,11 @@ class Worker:
         # a batch under way is dropped: its items stay pending and are taken over
         self._inflight = None
         self.allocator.close()
+        self.direct.reset()  # what answers now may be another server
         self.view = WorkerView(self.client)
-        self.allocator = Allocator(self.client, self.view, self.stats, self.settings.share)
+        self.allocator = Allocator(
+            self.client, self.view, self.stats, self.settings.share, self.direct
+        )
         self.start()
         _freeze_heap()
 
@@ -198,7 +205,7 @@ class Worker:
         steps.append(Command(tuple(args)))
         if feed:
             steps.append(self.view.feed_step())
-        replies: list[Any] = self.client.execute(Batch(tuple(steps)))
+        replies: list[Any] = self.direct.execute(Batch(tuple(steps)))
         del self._unacked[: len(unacked)]
         return replies
 
