@@ -1,0 +1,149 @@
+"""Router steps sent on a connection held for good: one pipeline without redis-py's
+per-call machinery.
+
+redis-py 8's `Pipeline.execute` checks a connection out of the pool and back for every round
+trip (process checks, a readiness poll, metrics, a new Pipeline object): ~48 us of CPU for a
+three-command pipeline against ~20 us for packing, sending and parsing the same replies on a
+connection held already (a loop of 3,000 on a quiet core; BENCHMARKS.md). The allocation
+worker sends its read and its reservations this way (two round trips per round with one
+request); the ESL bridge has its own copy (``esl_bridge/pipeline.py``), which may move to
+this one. It keeps up to `size` connections of the client's pool and writes on them
+directly, with the same reply parsing (redis-py's response callbacks), the same check of an
+idle connection before use, the same retry policy and the same reload of scripts Redis
+forgot as `RouterClient.execute_many`.
+
+    direct = DirectPipeline(router_client)
+    replies = direct.execute_many(steps)   # None: not possible now, use the client's own
+    reply = direct.execute(step)           # or the client's own; errors raised
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from redis.exceptions import NoScriptError, ReadOnlyError
+
+from router.client import RouterClient
+from router.ops import Batch, Command, Script, Step
+
+
+class DirectPipeline:
+    """Pipelines on up to `size` connections held for good (see the module docstring)."""
+
+    def __init__(self, client: RouterClient, size: int = 4) -> None:
+        self.client = client
+        self.size = size
+        self._idle: list[Any] = []
+        self._held = 0
+
+    def execute_many(self, steps: Sequence[Step]) -> list[Any] | None:
+        """As `RouterClient.execute_many` (per step: its reply, a batch's list of replies, or
+        the exception it ended with); None when it cannot be done here (a Redis Cluster, or
+        every held connection busy): the caller then uses the client's own."""
+        client = self.client
+        if client.pinned:
+            return None
+        try:
+            conn = self._take()
+        except redis.RedisError as e:  # cannot connect
+            return [e] * len(steps)
+        if conn is None:
+            return None
+        items: list[Script | Command] = []
+        spans: list[tuple[int, int]] = []
+        for step in steps:
+            part = step.items if isinstance(step, Batch) else (step,)
+            spans.append((len(items), len(part)))
+            items.extend(part)
+        try:
+            calls = [self._args(item) for item in items]
+            replies = conn.retry.call_with_retry(
+                lambda: self._round_trip(conn, calls), lambda _error: conn.disconnect()
+            )
+        except redis.RedisError as e:
+            conn.disconnect()
+            return [e] * len(steps)
+        except BaseException:  # killed mid-way: replies may be left unread on it
+            conn.disconnect()
+            raise
+        else:
+            if any(isinstance(r, ReadOnlyError) for r in replies):
+                conn.disconnect()  # a master became a replica: reconnect to the new one
+        finally:
+            self._idle.append(conn)
+        for i, reply in enumerate(replies):
+            item = items[i]
+            if isinstance(reply, NoScriptError) and isinstance(item, Script):
+                script, keys, args = client._call(item)
+                try:
+                    replies[i] = script(keys=keys, args=args, client=client.redis)
+                except redis.RedisError as e:
+                    replies[i] = e
+        out: list[Any] = []
+        for step, (start, n) in zip(steps, spans, strict=True):
+            part = replies[start : start + n]
+            if isinstance(step, Batch):
+                bad = next((r for r in part if isinstance(r, Exception)), None)
+                out.append(bad if bad is not None else part)
+            else:
+                out.append(part[0])
+        return out
+
+    def execute(self, step: Step) -> Any:
+        """One step's reply as `RouterClient.execute` gives it (errors raised), on a held
+        connection when possible: the client's own way for a step that waits for the
+        replicas (durability), on a Redis Cluster, or with every held connection busy."""
+        client = self.client
+        if client.wants_confirmation(step):
+            return client.execute(step)
+        replies = self.execute_many([step])
+        if replies is None:
+            return client.execute(step)
+        (reply,) = replies
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def reset(self) -> None:
+        """Close the held connections (after a failover: the next use reconnects)."""
+        for conn in self._idle:
+            conn.disconnect()
+
+    def _take(self) -> Any:
+        if self._idle:
+            return self._idle.pop()
+        if self._held >= self.size:
+            return None
+        self._held += 1
+        try:
+            return self.client.redis.connection_pool.get_connection()
+        except BaseException:
+            self._held -= 1
+            raise
+
+    def _args(self, item: Script | Command) -> tuple[Any, ...]:
+        if isinstance(item, Script):
+            script, keys, args = self.client._call(item)
+            return ("EVALSHA", script.sha, len(keys), *keys, *args)
+        return tuple(item.args)
+
+    def _round_trip(self, conn: Any, calls: list[tuple[Any, ...]]) -> list[Any]:
+        # As the pool's checkout does: an idle connection with something to read was closed
+        # by Redis (a restart, its idle timeout) - start on a fresh one, nothing was sent.
+        try:
+            stale = conn.can_read()
+        except (redis.ConnectionError, OSError):
+            stale = True
+        if stale:
+            conn.disconnect()
+        conn.send_packed_command(conn.pack_commands(calls))
+        parse = self.client.redis.parse_response
+        replies: list[Any] = []
+        for args in calls:
+            try:
+                replies.append(parse(conn, args[0]))
+            except redis.ResponseError as e:
+                replies.append(e)
+        return replies
