@@ -74,8 +74,8 @@ class Allocator:
         self.view = view
         self.stats = stats
         self._execute = direct.execute if direct is not None else client.execute
-        """How this (the worker's) thread runs its reservations: on the worker's held
-        connection when it has one (:mod:`router.direct`)."""
+        """How the worker's own thread runs its steps: on the worker's held connection
+        when it has one (:mod:`router.direct`); ``send``'s thread uses the client's pool."""
         self._executor: ThreadPoolExecutor | None = None
         """The one thread that waits for reservations ``send`` sent (created on first use)."""
 
@@ -91,7 +91,7 @@ class Allocator:
         ids = list(ids)
         if not ids:
             return []
-        replies = self.client.execute(batch_read(self.keys.request, ids))
+        replies = self._execute(batch_read(self.keys.request, ids))
         return [RoutingRequest.from_hash(pairs(h)) for h in replies if h]
 
     def route_requests(
@@ -228,7 +228,7 @@ class Allocator:
                 )
             )
         if post:
-            self.client.execute(Batch(tuple(post)))
+            self._execute(Batch(tuple(post)))
         self.stats.waits += len(waits)
         self.stats.overflows += len(overflows)
         return waits
@@ -308,7 +308,7 @@ class Allocator:
         steps += [cmd("ZRANGE", self.keys.pinned(i), 0, AGENT_SCAN - 1) for i in ids]
         steps += [cmd("ZRANGE", self.keys.queue(q, c), 0, AGENT_SCAN - 1) for q, c in lines]
         steps.append(cmd("SMEMBERS", self.keys.queues()))
-        replies = self.client.execute(Batch(tuple(steps)))
+        replies = self._execute(Batch(tuple(steps)))
         heads = []
         agents = []
         for h, pinned in zip(replies[:n], replies[n : 2 * n], strict=True):
@@ -323,7 +323,7 @@ class Allocator:
         heads += replies[2 * n : -1]
         dropped = sorted(set(replies[-1]) - set(self.view.strategy.queue_names))
         if dropped:  # queues that once held requests and the strategy no longer names
-            heads += self.client.execute(
+            heads += self._execute(
                 Batch(
                     tuple(
                         cmd("ZRANGE", self.keys.queue(q, c), 0, AGENT_SCAN - 1)
@@ -375,7 +375,7 @@ class Allocator:
     # --- offers that timed out, strategy changes -------------------------------------
 
     def offer_timeouts(self, offer_ids: list[str]) -> None:
-        replies = self.client.execute(Batch(tuple(timeout_step(o) for o in offer_ids)))
+        replies = self._execute(Batch(tuple(timeout_step(o) for o in offer_ids)))
         self.stats.timeouts += sum(1 for r in replies if int(r[0]) == 1)
 
     def reroute(self, version: int) -> None:
@@ -383,7 +383,7 @@ class Allocator:
         if version > self.view.strategy.version:
             self.view.load_strategy()
         zkeys = [self.keys.queue(q, c.value) for q, c in self.waiting_lines()]
-        members = self.client.execute(Batch(tuple(cmd("ZRANGE", k, 0, -1) for k in zkeys)))
+        members = self._execute(Batch(tuple(cmd("ZRANGE", k, 0, -1) for k in zkeys)))
         ids = list(dict.fromkeys(r for m in members for r in m))
         log.info(
             "strategy v%d: re-deciding %d waiting requests", self.view.strategy.version, len(ids)
