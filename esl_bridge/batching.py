@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 import gevent
 import gevent.event
 
-from esl_bridge.pipeline import DirectPipeline
 from router.client import RouterClient
+from router.direct import DirectPipeline
 from router.ops import Op, Step
 
 T = TypeVar("T")

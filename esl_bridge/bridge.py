@@ -45,13 +45,13 @@ from esl_bridge.intents import EslIntents
 from esl_bridge.leftovers import Leftovers
 from esl_bridge.ordering import PerKey, run_and_wait
 from esl_bridge.pbx import FreeSwitch
-from esl_bridge.pipeline import DirectPipeline
 from esl_bridge.presence import Presence
 from esl_bridge.reconcile import live_channel, rebuild_presence
 from esl_bridge.settings import BridgeSettings
 from esl_bridge.translate import facts_of, may_tell, origination_uuid
 from router.client import now_ms
 from router.connect import MasterWatch, master_identity
+from router.direct import DirectPipeline
 from router.errors import RouterError
 
 log = logging.getLogger("esl_bridge")

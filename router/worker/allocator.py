@@ -24,6 +24,7 @@ from router.allocation import (
 )
 from router.client import TRACE_TTL_S, RouterClient
 from router.client.requests import timeout_step
+from router.direct import DirectPipeline
 from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest
 from router.ops import Batch, Script, cmd, pairs
 from router.strategy import CHANNELS
@@ -62,6 +63,7 @@ class Allocator:
         view: WorkerView,
         stats: WorkerStats,
         share: tuple[int, int] | None = None,
+        direct: DirectPipeline | None = None,
     ) -> None:
         self.share = share
         """This worker's share of the agents (WorkerSettings.share)."""
@@ -71,6 +73,9 @@ class Allocator:
         self.clock = client.ops.clock
         self.view = view
         self.stats = stats
+        self._execute = direct.execute if direct is not None else client.execute
+        """How the worker's own thread runs its steps: on the worker's held connection
+        when it has one (:mod:`router.direct`); ``send``'s thread uses the client's pool."""
         self._executor: ThreadPoolExecutor | None = None
         """The one thread that waits for reservations ``send`` sent (created on first use)."""
 
@@ -86,7 +91,7 @@ class Allocator:
         ids = list(ids)
         if not ids:
             return []
-        replies = self.client.execute(batch_read(self.keys.request, ids))
+        replies = self._execute(batch_read(self.keys.request, ids))
         return [RoutingRequest.from_hash(pairs(h)) for h in replies if h]
 
     def route_requests(
@@ -223,7 +228,7 @@ class Allocator:
                 )
             )
         if post:
-            self.client.execute(Batch(tuple(post)))
+            self._execute(Batch(tuple(post)))
         self.stats.waits += len(waits)
         self.stats.overflows += len(overflows)
         return waits
@@ -281,7 +286,7 @@ class Allocator:
     def _reserve_batch(self, picks: list[Pick], now: int) -> list[list[Any]]:
         """Reserve every (request, plan, agent, trace) pick: one ``reserve_batch`` script
         call per RESERVE_CHUNK picks, all in one pipeline; one reply per pick, in order."""
-        replies = self.client.execute(reserve_steps(picks, self.view.strategy.version, now))
+        replies = self._execute(reserve_steps(picks, self.view.strategy.version, now))
         return [reply for chunk in replies for reply in chunk]
 
     # --- agents looking for requests ---------------------------------------------------
@@ -303,7 +308,7 @@ class Allocator:
         steps += [cmd("ZRANGE", self.keys.pinned(i), 0, AGENT_SCAN - 1) for i in ids]
         steps += [cmd("ZRANGE", self.keys.queue(q, c), 0, AGENT_SCAN - 1) for q, c in lines]
         steps.append(cmd("SMEMBERS", self.keys.queues()))
-        replies = self.client.execute(Batch(tuple(steps)))
+        replies = self._execute(Batch(tuple(steps)))
         heads = []
         agents = []
         for h, pinned in zip(replies[:n], replies[n : 2 * n], strict=True):
@@ -318,7 +323,7 @@ class Allocator:
         heads += replies[2 * n : -1]
         dropped = sorted(set(replies[-1]) - set(self.view.strategy.queue_names))
         if dropped:  # queues that once held requests and the strategy no longer names
-            heads += self.client.execute(
+            heads += self._execute(
                 Batch(
                     tuple(
                         cmd("ZRANGE", self.keys.queue(q, c), 0, AGENT_SCAN - 1)
@@ -370,7 +375,7 @@ class Allocator:
     # --- offers that timed out, strategy changes -------------------------------------
 
     def offer_timeouts(self, offer_ids: list[str]) -> None:
-        replies = self.client.execute(Batch(tuple(timeout_step(o) for o in offer_ids)))
+        replies = self._execute(Batch(tuple(timeout_step(o) for o in offer_ids)))
         self.stats.timeouts += sum(1 for r in replies if int(r[0]) == 1)
 
     def reroute(self, version: int) -> None:
@@ -378,7 +383,7 @@ class Allocator:
         if version > self.view.strategy.version:
             self.view.load_strategy()
         zkeys = [self.keys.queue(q, c.value) for q, c in self.waiting_lines()]
-        members = self.client.execute(Batch(tuple(cmd("ZRANGE", k, 0, -1) for k in zkeys)))
+        members = self._execute(Batch(tuple(cmd("ZRANGE", k, 0, -1) for k in zkeys)))
         ids = list(dict.fromkeys(r for m in members for r in m))
         log.info(
             "strategy v%d: re-deciding %d waiting requests", self.view.strategy.version, len(ids)

@@ -9,8 +9,8 @@ import pytest
 import redis
 
 from esl_bridge.batching import TickBatcher
-from esl_bridge.pipeline import DirectPipeline
 from router.client import RouterClient
+from router.direct import DirectPipeline
 from router.ops import Batch, cmd
 
 

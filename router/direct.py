@@ -1,18 +1,20 @@
-"""Router steps sent on a few connections the bridge keeps for itself: one pipeline without
-redis-py's per-call machinery.
+"""Router steps sent on a connection held for good: one pipeline without redis-py's
+per-call machinery.
 
 redis-py 8's `Pipeline.execute` checks a connection out of the pool and back for every round
 trip (process checks, a readiness poll, metrics, a new Pipeline object): ~48 us of CPU for a
 three-command pipeline against ~20 us for packing, sending and parsing the same replies on a
-connection held already (a loop of 3,000 on a quiet core; BENCHMARKS.md). Of the ESL
-bridge's ~5 round trips per routed call, all but the command read go through `TickBatcher`,
-so it keeps up to `size` connections of the client's pool and writes on them directly, with
-the same reply parsing (redis-py's response callbacks), the same check of an idle
-connection before use, the same retry policy and the same reload of scripts Redis forgot
-as `RouterClient.execute_many`.
+connection held already (a loop of 3,000 on a quiet core; BENCHMARKS.md). The allocation
+worker sends its read and its reservations this way (two round trips per round with one
+request), and the ESL bridge its batched steps (`esl_bridge.batching`). It keeps up to
+`size` connections of the client's pool and writes on them directly, with the same reply
+parsing (redis-py's response callbacks), the same check of an idle connection before use,
+the same retry policy and the same reload of scripts Redis forgot as
+`RouterClient.execute_many`.
 
     direct = DirectPipeline(router_client)
     replies = direct.execute_many(steps)   # None: not possible now, use the client's own
+    reply = direct.execute(step)           # or the client's own; errors raised
 """
 
 from __future__ import annotations
@@ -75,6 +77,21 @@ class DirectPipeline:
                 except redis.RedisError as e:
                     replies[i] = e
         return regroup(steps, spans, replies)
+
+    def execute(self, step: Step) -> Any:
+        """One step's reply as `RouterClient.execute` gives it (errors raised), on a held
+        connection when possible: the client's own way for a step that waits for the
+        replicas (durability), on a Redis Cluster, or with every held connection busy."""
+        client = self.client
+        if client.wants_confirmation(step):
+            return client.execute(step)
+        replies = self.execute_many([step])
+        if replies is None:
+            return client.execute(step)
+        (reply,) = replies
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
 
     def reset(self) -> None:
         """Close the held connections (after a failover: the next use reconnects)."""
