@@ -49,6 +49,9 @@ def test_master_killed_under_load(ha_stack: HaStack) -> None:
     # a consumer group that had not reached the replica before the kill: the bridge
     # makes it again, and calls keep being connected
     commands = stack.router.keys.pbx_commands("fs1")
+    # The new master takes writes once its replica is back (min-replicas-to-write 1): on a
+    # loaded machine that took longer than the 6 s above once (NOREPLICAS here).
+    stack.ha.wait_replicated(30)
     stack.router.redis.xgroup_destroy(commands, "bridge")
     destroyed_at = time.monotonic()
     time.sleep(4)
