@@ -71,7 +71,8 @@ export function placeById(list, li, id) {
   list.insertBefore(li, before);
 }
 
-/** A websocket that reconnects with jittered backoff (see outbox.js for resending). */
+/** A staff page's websocket that reconnects with jittered backoff (see outbox.js for
+ * resending); when the page's login session is over, the page goes to the login page. */
 export function connect(path, protocols, { onOpen, onClose, onFrame }) {
   const url = `${location.origin.replace(/^http/, "ws")}${path}`;
   let ws = null;
@@ -94,16 +95,32 @@ export function connect(path, protocols, { onOpen, onClose, onFrame }) {
       onFrame(f);
     };
     ws.onclose = (ev) => {
-      if (ev.code === SESSION_ENDED) { // logged out or revoked: reconnecting cannot help
-        location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
-        return;
-      }
+      if (ev.code === SESSION_ENDED) { toLogin(); return; } // reconnecting cannot help
       onClose();
       // jitter spreads the reconnect storm after a server restart
-      setTimeout(open, backoff / 2 + Math.random() * backoff);
+      const delay = backoff / 2 + Math.random() * backoff;
       backoff = Math.min(backoff * 2, 10000);
+      // The SESSION_ENDED frame may never arrive (the link dropped first, or the login was
+      // revoked while the service was away), and a refused reconnect reads as code 1006
+      // here: ask whether the login still lives before trying again.
+      loginEnded().then((ended) => (ended ? toLogin() : setTimeout(open, delay)));
     };
   }
   open();
   return api;
+}
+
+function toLogin() {
+  location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+}
+
+/** True when the service answers that this page's login session is over (401); false
+ * while it cannot be asked (the service is away: keep reconnecting). */
+async function loginEnded() {
+  try {
+    const res = await fetch("/api/me", { credentials: "same-origin", cache: "no-store" });
+    return res.status === 401;
+  } catch {
+    return false;
+  }
 }

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from chattest import ChatProcess, Stack, api, chat_env, free_port, say
 
+from chat.accounts import Role
+
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]
 
 
@@ -204,3 +206,19 @@ def test_a_revoked_login_sends_the_open_desktop_to_the_login_page(
     )
     assert status == 200, body
     agent.wait_for_url("**/login?next=%2Fagent", timeout=10_000)
+
+
+def test_a_login_revoked_while_the_service_was_away_sends_the_desktop_to_the_login_page(
+    new_page: Callable[[], Any], stack: Stack
+) -> None:
+    """No close frame tells this desktop its login ended (the service was down when the
+    password changed), and its reconnects are refused at the upgrade, which a page sees
+    only as an abnormal close: it must ask and go to the login page, not retry forever.
+    (Seen in CI: a revocation's close frame lost, the desktop retrying with 401s.)"""
+    stack.agent("alice")
+    agent = desktop(new_page, stack, "alice")
+    stack.chat.stop()
+    agent.wait_for_selector("#link-state:has-text('reconnecting')")
+    stack.accounts.set_password(Role.AGENT, "alice", "alice-new-password-1")
+    stack.chat.start()
+    agent.wait_for_url("**/login?next=%2Fagent", timeout=20_000)
