@@ -11,6 +11,7 @@ import redis
 
 from esl_bridge.batching import TickBatcher
 from router.client import RouterClient
+from router.direct import DirectPipeline
 from router.errors import RouterUnavailable
 from router.ops import Batch, Op, cmd
 
@@ -122,3 +123,17 @@ def test_run_all_with_redis_gone_gives_each_op_the_error() -> None:
     batcher = TickBatcher(RouterClient.from_url("redis://127.0.0.1:1/0"))
     results = batcher.run_all([_op(cmd("PING")), _op(cmd("PING"))])
     assert all(isinstance(r, redis.ConnectionError) for r in results)
+
+
+def test_with_every_held_connection_busy_the_steps_go_through_the_clients_pool(
+    client: RouterClient,
+) -> None:
+    """(DirectPipeline itself: tests/router/test_direct.py.)"""
+    direct = DirectPipeline(client, size=1)
+    batcher = TickBatcher(client, direct)
+    busy = direct._take()  # the one connection, in use by another greenlet's round trip
+    assert direct.execute_many([cmd("PING")]) is None
+    assert batcher.run(_op(cmd("INCR", "k"))) == [1]  # through the client's pool instead
+    direct._idle.append(busy)
+    assert batcher.run(_op(cmd("INCR", "k"))) == [2]
+    assert direct._held == 1

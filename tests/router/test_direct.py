@@ -134,5 +134,6 @@ def test_redis_gone_gives_every_step_the_error() -> None:
     direct = DirectPipeline(RouterClient.from_url("redis://127.0.0.1:1/0"))
     replies = direct.execute_many([cmd("PING"), cmd("PING")])
     assert replies is not None and all(isinstance(r, redis.ConnectionError) for r in replies)
+    assert direct.execute_many([cmd("PING")]) is not None  # the connection was given back
     with pytest.raises(redis.ConnectionError):
         direct.execute(cmd("PING"))
