@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
-from redis.exceptions import NoScriptError, ReadOnlyError
+from redis.exceptions import ReadOnlyError
 
 from router.client import RouterClient
-from router.ops import Command, Script, Step, flatten, regroup
+from router.ops import Batch, Command, Script, Step, flatten, regroup
 
 
 class DirectPipeline:
@@ -68,14 +68,7 @@ class DirectPipeline:
                 conn.disconnect()  # a master became a replica: reconnect to the new one
         finally:
             self._idle.append(conn)
-        for i, reply in enumerate(replies):
-            item = items[i]
-            if isinstance(reply, NoScriptError) and isinstance(item, Script):
-                script, keys, args = client._call(item)
-                try:
-                    replies[i] = script(keys=keys, args=args, client=client.redis)
-                except redis.RedisError as e:
-                    replies[i] = e
+        client.rerun_forgotten(Batch(tuple(items)), replies)
         return regroup(steps, spans, replies)
 
     def execute(self, step: Step) -> Any:

@@ -236,13 +236,18 @@ class RouterClient(_Driver):
                 replies = pipe.execute(raise_on_error=False)
         except redis.RedisError as e:
             return [e] * len(steps)
-        for i, item in self._forgotten(whole, replies):
+        self.rerun_forgotten(whole, replies)
+        return regroup(steps, spans, replies)
+
+    def rerun_forgotten(self, batch: Batch, replies: list[Any]) -> None:
+        """In `replies` (a pipeline's, to `batch`): the scripts Redis did not know
+        (restarted, SCRIPT FLUSH) run again one by one, which loads them; errors as values."""
+        for i, item in self._forgotten(batch, replies):
             script, keys, args = self._call(item)
             try:
                 replies[i] = script(keys=keys, args=args, client=self.redis)
             except redis.RedisError as e:
                 replies[i] = e
-        return regroup(steps, spans, replies)
 
     def _attempt(self, step: Step) -> Any:
         try:
