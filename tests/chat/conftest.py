@@ -129,6 +129,10 @@ def new_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         page.on("console", lambda m: said.append(f"page {n} console {m.type}: {m.text}"))
         page.on("pageerror", lambda e: said.append(f"page {n} error: {e}"))
         page.on(
+            "response",
+            lambda r: r.status >= 400 and said.append(f"page {n} got {r.status}: {r.url}"),
+        )
+        page.on(
             "requestfailed",
             lambda r: said.append(f"page {n} request failed: {r.url} {r.failure}"),
         )
