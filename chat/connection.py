@@ -139,6 +139,8 @@ class Connection:
         return True
 
     def wait_closed(self, timeout: float = 5.0) -> None:
+        """Wait until the writer has sent the queued frames and the close frame (or
+        found the peer gone); at most ``timeout`` seconds."""
         self._writer.join(timeout)
 
     def expect_echo(self, cid: str) -> None:

@@ -20,6 +20,10 @@ from chat.errors import ChatError
 
 log = logging.getLogger(__name__)
 
+CLOSE_GRACE_S = 5.0
+"""How long a handler waits for its connection's writer to send what is queued and the
+close frame before returning (a client that stopped reading costs at most this)."""
+
 
 def _ref(raw: Any) -> str | None:
     # The frame failed validation: it may be anything, 5,000 nested arrays included.
@@ -54,6 +58,10 @@ def serve(
         c.hub.remove(conn)
         gauge.dec()
         conn.close()
+        # flask-sock closes the websocket with 1000 as soon as we return: let the writer
+        # send the frames still queued and our own close code (4401 revoked, 1008 too
+        # slow, 1013 try later) first, or the page reconnects instead of acting on it.
+        conn.wait_closed(CLOSE_GRACE_S)
         if on_close is not None:
             on_close()
 
