@@ -18,7 +18,6 @@ import functools
 import logging
 import os
 import socket
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -107,9 +106,6 @@ class EslBridge:
         self._backlog = True
         """Read our own unacknowledged commands (after a start or a reconnect) first."""
         self._calls: PerKey[Callable[[], None]] = PerKey(lambda job: job())
-        self._hung_up: dict[str, float] = {}
-        """Channels whose CHANNEL_HANGUP came (monotonic time): `show channels` lists them
-        until they are destroyed, and a sweep must not take such a caller over."""
         self.leftovers = Leftovers(self.ctx, self.batcher, self._calls, settings.deferred_window)
         self._slots = gevent.lock.BoundedSemaphore(settings.concurrency)
         self.reconciliations = 0
@@ -210,8 +206,6 @@ class EslBridge:
             self._calls.submit("phones", lambda: presence.registration(user, event.registered))
             return
         if isinstance(event, ChannelEvent):
-            if event.name == "CHANNEL_HANGUP":
-                self._hung_up[event.unique_id] = time.monotonic()
             work = presence.work_for(event, pending=self._calls.busy("phones"))
             if work is not None:
                 self._calls.submit("phones", work)
@@ -328,14 +322,11 @@ class EslBridge:
 
         calls = [c.id for c in self.book.all()]
         run_and_wait(self._calls, {c: functools.partial(job, c) for c in calls}, 30)
-        cutoff = time.monotonic() - 60
-        self._hung_up = {k: t for k, t in self._hung_up.items() if t > cutoff}
         strangers = {k: ch for k, ch in live.items() if self.book.find(k) is None}
         for ch in strangers.values():
 
             def stranger(one: Any = ch) -> None:
-                if one.id not in self._hung_up:  # its hang-up may have come meanwhile
-                    self.run_flow(r.strangers({one.id: one}, repairs), one.id)
+                self.run_flow(r.strangers({one.id: one}, repairs), one.id)
 
             self._calls.submit(ch.id, stranger)
         if full:
