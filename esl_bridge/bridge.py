@@ -238,6 +238,8 @@ class EslBridge:
     def _handle_event(self, event: EslEvent, key: str) -> None:
         for fact in facts_of(event, lambda uid: self.book.find(uid) is not None):
             log.debug("fact %s", fact)
+            if not self.flow.concerns(fact):  # e.g. the agent leg's end after its call's
+                continue
             try:
                 self.run_flow(self.flow.fact(fact), key)
             except PbxUnavailable as e:

@@ -96,7 +96,7 @@ class Presence:
                 return None
             name = event.channel_name
             return lambda: self.channel_up(uid, name)
-        if event.name == "CHANNEL_HANGUP_COMPLETE" and (pending or uid in self.channels):
+        if event.name == "CHANNEL_HANGUP" and (pending or uid in self.channels):
             return lambda: self.channel_down(uid)
         return None
 

@@ -34,9 +34,7 @@ def _int(value: str | None) -> int:
     return int(value) if value and value.isdigit() else 0
 
 
-FACT_CHANNEL_EVENTS = frozenset(
-    {"CHANNEL_PARK", "CHANNEL_BRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"}
-)
+FACT_CHANNEL_EVENTS = frozenset({"CHANNEL_PARK", "CHANNEL_BRIDGE", "CHANNEL_HANGUP"})
 """The channel events that can tell a fact (the others feed presence only)."""
 
 
@@ -106,9 +104,9 @@ def _channel(event: ChannelEvent, known: Callable[[str], bool]) -> list[f.Fact]:
         a, b = event.bridge_a_unique_id or uid, event.bridge_b_unique_id or ""
         return [f.Bridged(a, b), f.Bridged(b, a)] if b else [f.Bridged(a)]
     if name == "CHANNEL_HANGUP":
-        # The first leg to hang up ended the call (HANGUP_COMPLETE order says nothing:
-        # FreeSWITCH completes the B leg first whoever hung up).
-        return [f.HangupRequested(uid)]
-    if name == "CHANNEL_HANGUP_COMPLETE":
-        return [f.ChannelGone(uid, event.hangup_cause or "UNKNOWN")]
+        # The channel's end, and - the first leg to hang up - who ended the call. FreeSWITCH
+        # fires it once per channel as the channel enters CS_HANGUP, answered or not (an
+        # originated leg that never answered too), with the cause CHANNEL_HANGUP_COMPLETE
+        # repeats later; that bigger event is not subscribed (settings.BRIDGE_EVENTS).
+        return [f.HangupRequested(uid), f.ChannelGone(uid, event.hangup_cause or "UNKNOWN")]
     return []

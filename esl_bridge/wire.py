@@ -32,6 +32,12 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 """Largest body accepted; `show channels as json` on a busy switch is a few megabytes."""
 
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_EVENT_HEAD = re.compile(
+    rb"Content-Length: ([0-9]{1,7})\nContent-Type: (text/event-json|text/event-plain)\n\n"
+)
+"""The outer header block of every event FreeSWITCH sends (recordings 03-07): read in one
+match instead of line by line (~10 of a routed call's ~14 messages); anything else, or a
+body of 10 MB or more, goes the general way."""
 
 
 class EslInvalidCommand(EslError, ValueError):
@@ -41,7 +47,7 @@ class EslInvalidCommand(EslError, ValueError):
 def _first(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
     wanted = name.lower()
     for key, value in headers:
-        if key.lower() == wanted:
+        if key == name or key.lower() == wanted:
             return value
     return None
 
@@ -128,6 +134,16 @@ class FrameReader:
                 # FreeSWITCH itself skips stray line breaks between messages; so do we.
                 while self._buffer[:1] in (b"\n", b"\r"):
                     del self._buffer[:1]
+                head = _EVENT_HEAD.match(self._buffer)
+                if head is not None:
+                    length, kind = head.groups()
+                    self._headers = (
+                        ("Content-Length", length.decode()),
+                        ("Content-Type", kind.decode()),
+                    )
+                    self._body_length = int(length)
+                    del self._buffer[: head.end()]
+                    continue
                 match = _BLANK_LINE.search(self._buffer)
                 if match is None:
                     if len(self._buffer) > MAX_HEADER_BYTES:
@@ -246,6 +262,8 @@ class RawEvent:
         exact = self._exact
         assert exact is not None
         value = exact.get(name)
+        if value.__class__ is str:  # the usual case (~15 lookups per event): no call
+            return value
         if value is not None:
             return _text(value)
         # Absent as spelled: under another spelling? One search of the lower-cased text

@@ -7,6 +7,8 @@ the same messages and the same decoded events.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from freeswitch_fixture.transcripts import NAMES, load
 from hypothesis import given, settings
@@ -57,6 +59,26 @@ def test_one_byte_at_a_time_gives_the_same_messages(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_recorded_socket_reads_give_the_same_messages(name: str) -> None:
     assert feed(load(name).reads) == whole(name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_event_heads_read_in_one_match_are_what_the_general_parsing_gives(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events' outer headers are read by one regex match (`wire._EVENT_HEAD`); the frames
+    are those of the line-by-line parsing, and the fast way is taken for every event."""
+    import esl_bridge.wire as wire
+
+    fast = whole(name)
+    events = [f for f in fast if f.content_type.startswith("text/event-")]
+    assert bool(events) == (name[:2] not in ("01", "02"))  # those two have no events
+    assert all(wire._EVENT_HEAD.match(_head(f) + b"\n") for f in events)
+    monkeypatch.setattr(wire, "_EVENT_HEAD", re.compile(rb"(?!)"))  # never matches
+    assert whole(name) == fast
+
+
+def _head(frame: Frame) -> bytes:
+    return b"\n".join(f"{k}: {v}".encode() for k, v in frame.headers) + b"\n"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -145,7 +145,7 @@ def test_presence_queues_work_only_for_events_that_can_change_a_phone() -> None:
     assert presence.work_for(placed, pending=False) is None
     private = presence.work_for(event("CHANNEL_CREATE", "p1", phone), pending=False)
     assert private is not None
-    end = event("CHANNEL_HANGUP_COMPLETE", "p1", phone)
+    end = event("CHANNEL_HANGUP", "p1", phone)
     assert presence.work_for(end, pending=True) is not None  # its CREATE may still be queued
     assert presence.work_for(end, pending=False) is None  # presence does not hold p1 (yet)
     presence.channels["p1"] = "1001"
@@ -434,3 +434,42 @@ def test_a_worker_killed_while_waiting_is_not_given_work() -> None:
         while len(work):
             gevent.sleep(0.001)
     assert done == ["first", "second"] and work.spawned == 2
+
+
+def test_a_channels_end_is_its_recorded_channel_hangup() -> None:
+    """The bridge takes a channel's end from CHANNEL_HANGUP and does not subscribe the
+    bigger CHANNEL_HANGUP_COMPLETE: on a real FreeSWITCH (recordings 03 and 04) every leg's
+    CHANNEL_HANGUP comes first, in hang-up order, with the cause its HANGUP_COMPLETE repeats."""
+    from freeswitch_fixture.transcripts import load
+
+    from callflow import facts as f
+    from esl_bridge.events import ChannelEvent
+    from esl_bridge.settings import BRIDGE_EVENTS
+    from esl_bridge.translate import facts_of, may_tell
+    from esl_bridge.wire import FrameReader
+
+    assert "CHANNEL_HANGUP" in BRIDGE_EVENTS
+    assert "CHANNEL_HANGUP_COMPLETE" not in BRIDGE_EVENTS
+    for name, legs in (("03-inbound-call-park-hangup", 1), ("04-agent-first-bridge", 2)):
+        frames = FrameReader().feed(load(name).received)
+        ends = [
+            e
+            for fr in frames
+            if fr.content_type == "text/event-plain"
+            for e in [event_from_raw(parse_plain_event(fr.body))]
+            if isinstance(e, ChannelEvent) and e.name.startswith("CHANNEL_HANGUP")
+        ]
+        hangups = [e for e in ends if e.name == "CHANNEL_HANGUP"]
+        completes = [e for e in ends if e.name == "CHANNEL_HANGUP_COMPLETE"]
+        assert len(hangups) == len(completes) == legs
+        first_complete = ends.index(completes[0])
+        assert all(ends.index(h) < first_complete for h in hangups)
+        causes = {e.unique_id: e.hangup_cause for e in completes}
+        for h in hangups:
+            assert may_tell(h)
+            assert facts_of(h, lambda _uid: True) == [
+                f.HangupRequested(h.unique_id),
+                f.ChannelGone(h.unique_id, causes[h.unique_id] or "UNKNOWN"),
+            ]
+        for c in completes:  # were it ever sent: no second end
+            assert not may_tell(c) and facts_of(c, lambda _uid: True) == []
