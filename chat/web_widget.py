@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, jsonify, request, send_file
 
+from chat import web_voip
 from chat.auth import bearer, customer_from_request, origin_allowed, staff_from_request
 from chat.context import ctx
 from chat.errors import AuthError, BadInput, Forbidden, Unavailable
@@ -60,7 +61,7 @@ def demo_token() -> Any:
 def widget_config() -> Any:
     """What the widget needs before connecting, readable from any site (nothing private):
     whether this site may embed the chat (and if not, why), the greeting, whether "Call
-    me" can work, the upload limit."""
+    me" can work, whether VoIP is on, the upload limit."""
     c = ctx()
     origin = request.headers.get("Origin")
     allowed = origin is None or origin_allowed(request, c.settings.allowed_origins)
@@ -81,6 +82,7 @@ def widget_config() -> Any:
         body |= {
             "greeting": c.settings.widget_greeting,
             "call_me": _call_me(),
+            "voip": web_voip.enabled(),
             "upload_max_bytes": c.settings.upload_max_bytes,
             "upload_limit": human_size(c.settings.upload_max_bytes),
         }

@@ -234,6 +234,8 @@ def test_a_first_message_written_before_the_widget_is_connected_is_sent_once_it_
     service. The widget also starts while Redis is down (its config does not need it)."""
     token = stack.token("u-early", ["booking"])
     customer = new_page()
+    asked: list[str] = []
+    customer.on("request", lambda r: asked.append(r.url))
     text = "written before the first welcome"
     mine = f".entry.me:has-text('{text}')"
     redis_server.stop()
@@ -258,3 +260,5 @@ def test_a_first_message_written_before_the_widget_is_connected_is_sent_once_it_
     time.sleep(1)
     assert customer.locator(mine).count() == 1
     assert customer.locator(".meta:has-text('sending')").count() == 0
+    # no VoIP here: the widget does not ask for a line (that 403 was on every page)
+    assert not [url for url in asked if "/widget/voip" in url or "voip-widget" in url]

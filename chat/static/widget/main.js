@@ -256,6 +256,7 @@ export function start(opts, origin) {
   function begin() {
     ui.body.append(ui.form, ui.callBox);
     connect();
+    if (!config.voip) return; // VoIP is off here: asking /widget/voip would only get a 403
     import(`${origin}/static/voip-widget.js`).then((m) => {
       voip = m.attach({ origin, token: opts.token, service: opts.service,
         container: ui.body, root: ui.root, showError });
