@@ -48,6 +48,12 @@ RING_WORDS = {
 }
 
 
+def enabled() -> bool:
+    """Whether this service has VoIP at all (``voip_config`` set): the widget loads its
+    VoIP part only then, rather than asking /widget/voip for a 403 on every page."""
+    return current_app.extensions.get(EXTENSION) is not None
+
+
 def directory() -> VoipDirectory:
     """The VoIP lines of this service; Forbidden (shown as is) when VoIP is off."""
     found: VoipDirectory | None = current_app.extensions.get(EXTENSION)

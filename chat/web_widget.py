@@ -6,18 +6,21 @@ endpoints allow cross-origin calls from the configured origins (CORS, no cookies
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, jsonify, request, send_file
 
+from chat import web_voip
 from chat.auth import bearer, customer_from_request, origin_allowed, staff_from_request
 from chat.context import ctx
-from chat.errors import AuthError, BadInput, Forbidden
+from chat.errors import AuthError, BadInput, Forbidden, Unavailable
 from chat.safe_json import request_json
 from chat.tokens import check_service, check_user_id
 from chat.uploads import human_size, too_large
 
+log = logging.getLogger(__name__)
 bp = Blueprint("widget", __name__)
 CORS_PREFIXES = ("/widget/", "/files/")
 EXPIRED_LINK = "This chat link has expired or is not valid: reload the page to start again."
@@ -58,7 +61,7 @@ def demo_token() -> Any:
 def widget_config() -> Any:
     """What the widget needs before connecting, readable from any site (nothing private):
     whether this site may embed the chat (and if not, why), the greeting, whether "Call
-    me" can work, the upload limit."""
+    me" can work, whether VoIP is on, the upload limit."""
     c = ctx()
     origin = request.headers.get("Origin")
     allowed = origin is None or origin_allowed(request, c.settings.allowed_origins)
@@ -78,7 +81,8 @@ def widget_config() -> Any:
                 body["token_message"] = EXPIRED_LINK
         body |= {
             "greeting": c.settings.widget_greeting,
-            "call_me": c.admin.phone_channel(),
+            "call_me": _call_me(),
+            "voip": web_voip.enabled(),
             "upload_max_bytes": c.settings.upload_max_bytes,
             "upload_limit": human_size(c.settings.upload_max_bytes),
         }
@@ -86,6 +90,17 @@ def widget_config() -> Any:
     resp.headers["Access-Control-Allow-Origin"] = "*"
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _call_me() -> bool:
+    """Whether "Call me" can work. No while Redis cannot say: the widget needs its config
+    to start at all, and its websocket retries until Redis is back (a 503 here left the
+    widget "unavailable" for good)."""
+    try:
+        return ctx().admin.phone_channel()
+    except Unavailable as e:
+        log.warning("widget config without Call me: %s", e)
+        return False
 
 
 @bp.post("/widget/files")

@@ -222,3 +222,43 @@ def test_a_login_revoked_while_the_service_was_away_sends_the_desktop_to_the_log
     stack.accounts.set_password(Role.AGENT, "alice", "alice-new-password-1")
     stack.chat.start()
     agent.wait_for_url("**/login?next=%2Fagent", timeout=20_000)
+
+
+def test_a_first_message_written_before_the_widget_is_connected_is_sent_once_it_is(
+    new_page: Callable[[], Any], stack: Stack, redis_server: Any
+) -> None:
+    """The widget keeps unsent messages per user, and learns the user from its first
+    welcome. A message written before that welcome (here Redis is down, so every hello
+    fails; in CI the websocket was still opening when the customer pressed Send) must be
+    sent once the link is up - it was left "sending…" for good, never reaching the
+    service. The widget also starts while Redis is down (its config does not need it)."""
+    token = stack.token("u-early", ["booking"])
+    customer = new_page()
+    asked: list[str] = []
+    customer.on("request", lambda r: asked.append(r.url))
+    text = "written before the first welcome"
+    mine = f".entry.me:has-text('{text}')"
+    redis_server.stop()
+    try:
+        customer.goto(f"{stack.chat.url}/chat?service=booking#token={token}")
+        customer.fill("textarea.text", text)
+        customer.click("button.send")
+        customer.wait_for_selector(f"{mine} .meta:has-text('sending')")
+        time.sleep(2)  # hellos are refused meanwhile ("unavailable"); the widget retries
+        assert customer.locator(".state").inner_text() != "we usually answer within minutes"
+    finally:
+        redis_server.start()
+
+    customer.wait_for_selector(f"{mine} .meta:has-text('✓')", timeout=30_000)
+    session = stack.router.open_session("u-early", "booking")
+    assert session is not None
+    stored = [e for e in stack.router.transcript(session.id) if e.get("text") == text]
+    assert len(stored) == 1, stored
+    # nothing is left to send again: after a reload the message is there once, stored
+    customer.reload()
+    customer.wait_for_selector(f"{mine} .meta:has-text('✓')")
+    time.sleep(1)
+    assert customer.locator(mine).count() == 1
+    assert customer.locator(".meta:has-text('sending')").count() == 0
+    # no VoIP here: the widget does not ask for a line (that 403 was on every page)
+    assert not [url for url in asked if "/widget/voip" in url or "voip-widget" in url]

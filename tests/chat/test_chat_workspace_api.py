@@ -142,6 +142,7 @@ def test_widget_config_says_why_a_site_may_not_embed(chat_config) -> None:
     ok = c.get("/widget/config", headers={"Origin": "https://shop.example"}).get_json()
     assert ok["origin_allowed"] is True and ok["greeting"] and ok["upload_limit"] == "195 KB"
     assert ok["call_me"] is False  # no agent has a phone on a PBX
+    assert ok["voip"] is False  # no voip_config: the widget does not load its VoIP part
     r = c.get("/widget/config", headers={"Origin": "https://evil.example"})
     assert r.headers["Access-Control-Allow-Origin"] == "*"  # readable, so the widget can say why
     body = r.get_json()

@@ -14,6 +14,17 @@ function newCid() {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
+/** A stable 64-bit tag of a string (two FNV-1a lanes): names the token's storage without
+ * storing the token, and two tokens of one browser do not meet under one tag. */
+function tag(s) {
+  let a = 0x811c9dc5, b = 0x01000193 ^ s.length;
+  for (let i = 0; i < s.length; i++) {
+    a = Math.imul(a ^ s.charCodeAt(i), 0x01000193);
+    b = Math.imul(b ^ s.charCodeAt(i), 0x5bd1e995);
+  }
+  return (a >>> 0).toString(36) + (b >>> 0).toString(36);
+}
+
 function visit() {
   const cut = (s, n) => String(s || "").slice(0, n);
   return { page: cut(location.href.split("#")[0], 2000), title: cut(document.title, 300),
@@ -36,10 +47,26 @@ export function start(opts, origin) {
 
   const log = new Log(ui.log, (file, into) => fetchFile(file, into));
   panel.onOpen = () => { if (log.lastId) sendFrame({ type: "seen", id: log.lastId }); };
-  const storeKey = () => `implus:${origin}:${user || "?"}:${opts.service}:pending`;
-  const loadPending = () => { try { return JSON.parse(localStorage.getItem(storeKey()) || "[]"); } catch { return []; } };
+  // Pending messages are kept per user, and the user id comes with the first welcome. What
+  // is written before it (the websocket still opening, Redis restarting) is kept under the
+  // token meanwhile - a tag of it: the token is a credential - and `adopt` moves it to the
+  // user's list, so it is sent with the rest rather than left "sending…" for good.
+  const earlyKey = () => `implus:${origin}:t${tag(opts.token)}:${opts.service}:pending`;
+  const storeKey = () => (user ? `implus:${origin}:${user}:${opts.service}:pending` : earlyKey());
+  const loadPending = (key = storeKey()) => { try { return JSON.parse(localStorage.getItem(key) || "[]"); } catch { return []; } };
   const savePending = (l) => { try { localStorage.setItem(storeKey(), JSON.stringify(l)); } catch { /* full */ } };
   const dropPending = (cid) => savePending(loadPending().filter((p) => p.cid !== cid));
+
+  /** The welcome named the user: their list takes what was written before it. */
+  function adopt(userId) {
+    user = userId;
+    const early = loadPending(earlyKey());
+    if (!early.length) return;
+    const mine = loadPending();
+    const known = new Set(mine.map((p) => p.cid));
+    savePending([...mine, ...early.filter((p) => !known.has(p.cid))]);
+    try { localStorage.removeItem(earlyKey()); } catch { /* storage off */ }
+  }
 
   function showError(text, sticky = false) {
     ui.error.textContent = text || "";
@@ -124,7 +151,7 @@ export function start(opts, origin) {
     if (f.type === "voip_ring") { if (voip) voip.ring(f); return; }
     switch (f.type) {
       case "welcome":
-        user = f.user_id;
+        adopt(f.user_id);
         sessionId = f.session_id;
         showError("");
         if (f.receipts && f.receipts.agent) agentSeen = f.receipts.agent;
@@ -229,6 +256,7 @@ export function start(opts, origin) {
   function begin() {
     ui.body.append(ui.form, ui.callBox);
     connect();
+    if (!config.voip) return; // VoIP is off here: asking /widget/voip would only get a 403
     import(`${origin}/static/voip-widget.js`).then((m) => {
       voip = m.attach({ origin, token: opts.token, service: opts.service,
         container: ui.body, root: ui.root, showError });
