@@ -17,6 +17,7 @@ from redis.exceptions import NoScriptError, RedisClusterException
 
 from router import cluster, connect, durable, scripts
 from router.client.batching import TickBatcher
+from router.client.held import HeldConnection
 from router.client.operations import RouterOps
 from router.client.packer import HiredisPacker
 from router.client.values import now_ms
@@ -123,6 +124,13 @@ class _Driver:
             scripts.keys_for(step.name, self.keys, step.args),
             [self.keys.prefix, self.ops.clock(), *step.args],
         )
+
+    def call_args(self, item: Script | Command) -> tuple[Any, ...]:
+        """The command of one batch item as sent (a script: its EVALSHA)."""
+        if isinstance(item, Script):
+            script, keys, args = self._call(item)
+            return ("EVALSHA", script.sha, len(keys), *keys, *args)
+        return tuple(item.args)
 
     def _fill(self, pipe: Any, batch: Batch) -> None:
         for item in batch.items:
@@ -311,6 +319,8 @@ class AsyncRouterClient(_Driver):
         super().__init__(redis_client, domain, clock, durability)
         self.batcher = TickBatcher(self._send_batch)
         """Coalesces the steps of `run_batched` callers, one pipeline per loop tick."""
+        self.held = HeldConnection(redis_client)
+        """Where the batcher's pipelines go (`router.client.held`)."""
 
     @classmethod
     def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> AsyncRouterClient:
@@ -360,7 +370,11 @@ class AsyncRouterClient(_Driver):
                 self.redis, self.keys.acks(), lambda _at, rds: self._replies_on(rds, batch)
             )
             return replies
-        return await self._replies_on(self.redis, batch)
+        replies = await self.held.replies([self.call_args(item) for item in batch.items])
+        if replies is None:  # in use (not with one pipeline under way at a time)
+            return await self._replies_on(self.redis, batch)
+        await self._rerun_forgotten(self.redis, batch, replies)
+        return replies
 
     async def execute(self, step: Step) -> Any:
         """Run one script/command/batch directly."""
@@ -390,12 +404,7 @@ class AsyncRouterClient(_Driver):
         async with rds.pipeline(transaction=False) as pipe:
             self._fill(pipe, batch)
             replies: list[Any] = await pipe.execute(raise_on_error=False)
-        for i, item in self._forgotten(batch, replies):
-            script, keys, args = self._call(item)
-            try:
-                replies[i] = await script(keys=keys, args=args, client=rds)
-            except redis.ResponseError as e:
-                replies[i] = e
+        await self._rerun_forgotten(rds, batch, replies)
         redirected = self._redirected(replies)
         if redirected and rds is not self.redis:
             again = await self._replies_on(
@@ -407,8 +416,18 @@ class AsyncRouterClient(_Driver):
             raise replies[0]  # refused whole: `run_pinned` sends it again
         return replies
 
+    async def _rerun_forgotten(self, rds: Any, batch: Batch, replies: list[Any]) -> None:
+        """The scripts Redis did not know run again one by one (which loads them)."""
+        for i, item in self._forgotten(batch, replies):
+            script, keys, args = self._call(item)
+            try:
+                replies[i] = await script(keys=keys, args=args, client=rds)
+            except redis.ResponseError as e:
+                replies[i] = e
+
     async def close(self) -> None:
         await self.batcher.close()
+        await self.held.close()
         await cluster.close_async(self.redis)
         await self.redis.aclose()
 
