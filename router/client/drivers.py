@@ -370,11 +370,11 @@ class AsyncRouterClient(_Driver):
                 self.redis, self.keys.acks(), lambda _at, rds: self._replies_on(rds, batch)
             )
             return replies
-        replies = await self.held.replies([self.call_args(item) for item in batch.items])
-        if replies is None:  # in use (not with one pipeline under way at a time)
+        held = await self.held.replies([self.call_args(item) for item in batch.items])
+        if held is None:  # in use (not with one pipeline under way at a time)
             return await self._replies_on(self.redis, batch)
-        await self._rerun_forgotten(self.redis, batch, replies)
-        return replies
+        await self._rerun_forgotten(self.redis, batch, held)
+        return held
 
     async def execute(self, step: Step) -> Any:
         """Run one script/command/batch directly."""
