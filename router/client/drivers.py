@@ -163,7 +163,7 @@ class _Driver:
         return out if len(out) < len(replies) else []
 
     @staticmethod
-    def _checked(replies: list[Any]) -> list[Any]:
+    def checked(replies: list[Any]) -> list[Any]:
         """Any other error is raised, as redis-py would."""
         for reply in replies:
             if isinstance(reply, Exception):
@@ -293,7 +293,7 @@ class RouterClient(_Driver):
             again = self._run_on(self.redis, Batch(tuple(step.items[i] for i in redirected)))
             for i, reply in zip(redirected, again, strict=True):
                 replies[i] = reply
-        return self._checked(replies)
+        return self.checked(replies)
 
     def close(self) -> None:
         self.redis.close()
@@ -335,9 +335,12 @@ class AsyncRouterClient(_Driver):
         call.__doc__ = op.__doc__
         return call
 
-    async def run(self, op: Op[T]) -> T:
-        """Drive an operation (a RouterOps generator, or several combined) to its result."""
-        return await self._drive(op, self._execute)
+    async def run(self, op: Op[T], held: HeldConnection | None = None) -> T:
+        """Drive an operation (a RouterOps generator, or several combined) to its result;
+        with `held`, its round trips on that connection (a blocking read of its own)."""
+        if held is None:
+            return await self._drive(op, self._execute)
+        return await self._drive(op, lambda step: held.step(self, step))
 
     async def run_batched(self, op: Op[T]) -> T:
         """`run`, with each Redis round trip shared with the other `run_batched` calls of
@@ -373,7 +376,7 @@ class AsyncRouterClient(_Driver):
         held = await self.held.replies([self.call_args(item) for item in batch.items])
         if held is None:  # in use (not with one pipeline under way at a time)
             return await self._replies_on(self.redis, batch)
-        await self._rerun_forgotten(self.redis, batch, held)
+        await self.rerun_forgotten(batch, held)
         return held
 
     async def execute(self, step: Step) -> Any:
@@ -395,7 +398,7 @@ class AsyncRouterClient(_Driver):
             return await script(keys=keys, args=args, client=rds)
         if isinstance(step, Command):
             return await rds.execute_command(*step.args)
-        return self._checked(await self._replies_on(rds, step))
+        return self.checked(await self._replies_on(rds, step))
 
     async def _replies_on(self, rds: Any, batch: Batch) -> list[Any]:
         """A batch as one pipeline on `rds`; its replies, errors as values (scripts Redis
@@ -404,7 +407,7 @@ class AsyncRouterClient(_Driver):
         async with rds.pipeline(transaction=False) as pipe:
             self._fill(pipe, batch)
             replies: list[Any] = await pipe.execute(raise_on_error=False)
-        await self._rerun_forgotten(rds, batch, replies)
+        await self.rerun_forgotten(batch, replies, rds)
         redirected = self._redirected(replies)
         if redirected and rds is not self.redis:
             again = await self._replies_on(
@@ -416,8 +419,10 @@ class AsyncRouterClient(_Driver):
             raise replies[0]  # refused whole: `run_pinned` sends it again
         return replies
 
-    async def _rerun_forgotten(self, rds: Any, batch: Batch, replies: list[Any]) -> None:
-        """The scripts Redis did not know run again one by one (which loads them)."""
+    async def rerun_forgotten(self, batch: Batch, replies: list[Any], rds: Any = None) -> None:
+        """In `replies` (a pipeline's, to `batch`): the scripts Redis did not know run again
+        one by one (which loads them) on `rds` (default: the client); errors as values."""
+        rds = self.redis if rds is None else rds
         for i, item in self._forgotten(batch, replies):
             script, keys, args = self._call(item)
             try:

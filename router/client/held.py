@@ -24,6 +24,7 @@ import redis.exceptions
 from redis.exceptions import ReadOnlyError
 
 from router.client.packer import HiredisPacker
+from router.ops import Batch, Step
 
 _PACKER = HiredisPacker()
 
@@ -58,6 +59,21 @@ class HeldConnection:
             return replies
         finally:
             self._busy = False
+
+    async def step(self, client: Any, step: Step) -> Any:
+        """`step`'s reply as `client.execute` (an `AsyncRouterClient`) gives it, errors
+        raised, sent on this connection - or the client's own way for a step that waits for
+        the replicas, on a Redis Cluster, or with this connection in use. For a caller with
+        a connection of its own, e.g. a blocking read."""
+        if client.pinned or (client.confirmer is not None and client.confirmer.wants(step)):
+            return await client.execute(step)
+        items = step.items if isinstance(step, Batch) else (step,)
+        replies = await self.replies([client.call_args(item) for item in items])
+        if replies is None:
+            return await client.execute(step)
+        await client.rerun_forgotten(Batch(tuple(items)), replies)
+        checked = client.checked(replies)
+        return checked if isinstance(step, Batch) else checked[0]
 
     async def _round_trip(self, conn: Any, calls: list[tuple[Any, ...]]) -> list[Any]:
         try:

@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from router.client import AsyncRouterClient
+from router.client.held import HeldConnection
 from router.ops import Batch, cmd
 
 pytestmark = [pytest.mark.redis]
@@ -150,3 +151,34 @@ def test_redis_gone_raises_the_connection_error() -> None:
 
     with pytest.raises(redis.ConnectionError):
         _run("redis://127.0.0.1:1/0", body)
+
+
+def test_an_operation_run_on_a_held_connection_of_its_own(redis_url: str, rds: redis.Redis) -> None:
+    """`run(op, held)` (the AMI bridge's blocking command reads): each round trip on that
+    connection, replies as `run` gives them, errors raised, forgotten scripts loaded."""
+    rds.set("text", "abc")
+
+    async def body(client: AsyncRouterClient) -> tuple[Any, ...]:
+        reader = HeldConnection(client.redis)
+        try:
+            rds.xgroup_create("s", "g", id="0", mkstream=True)
+            rds.xadd("s", {"k": "v"})
+            read = await client.run(
+                _one(cmd("XREADGROUP", "GROUP", "g", "me", "BLOCK", 10, "STREAMS", "s", ">")),
+                reader,
+            )
+            batch = await client.run(_one(Batch((cmd("INCR", "n"), cmd("INCR", "n")))), reader)
+            with pytest.raises(redis.ResponseError):
+                await client.run(_one(cmd("INCR", "text")), reader)
+            step = client.ops.remove_agent("nobody").send(None)
+            rds.script_flush()
+            script = await client.run(_one(step), reader)
+            return read, batch, script, reader._conn
+        finally:
+            await reader.close()
+
+    read, batch, script, conn = _run(redis_url, body)
+    assert read[0][1][0][1] == {"k": "v"}  # XREADGROUP's reply callback applied
+    assert batch == [1, 2]
+    assert not isinstance(script, Exception)
+    assert conn is not None  # they went on the held connection
