@@ -39,6 +39,7 @@ from callflow.reconcile import Repairs
 from callflow.records import CallBook
 from callflow.steps import Flow
 from router.client import AsyncRouterClient, now_ms
+from router.client.held import HeldConnection
 from router.connect import (
     MasterWatch,
     durability_from_url,
@@ -125,6 +126,8 @@ class AmiBridge:
         self._inflight: set[str] = set()
         self._tasks: list[asyncio.Task[Any]] = []
         self.redis_watch = MasterWatch()
+        self._reader = HeldConnection(self.router.redis)
+        """The command loop's blocking reads: a connection of their own, held."""
         self._link_up = False
         """The AMI link is up (ready or not: a reconciliation may have failed on Redis)."""
 
@@ -171,6 +174,8 @@ class AmiBridge:
             for key in self.deferred.pending_keys():
                 await asyncio.wait_for(self._write_deferred(key), 5)
         await self.conn.close()
+        with contextlib.suppress(Exception):
+            await self._reader.close()
         with contextlib.suppress(Exception):
             await self.router.close()
 
@@ -263,7 +268,7 @@ class AmiBridge:
             await self._link_ready.wait()
             try:
                 deliveries = await self.router.run(
-                    self.commands.read(False, self.settings.command_block_ms)
+                    self.commands.read(False, self.settings.command_block_ms), self._reader
                 )
             except (RouterError, redis.exceptions.RedisError) as e:
                 if "NOGROUP" in str(e):  # Redis lost the group (failover, restart): make it

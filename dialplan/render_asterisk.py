@@ -9,6 +9,7 @@ from a caller (caller number) or from the bridge (number to dial) are passed thr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from admin_config import names, targets
@@ -142,24 +143,38 @@ def _entry(config: AdminConfig, e: EntryPoint) -> _Extension:
     music = t(e.music_class or "default", "music class")
     label = f" - {e.label}" if e.label else ""
     ext = _Extension(e.extension, f"entry point {e.id}: service {e.service}{label}")
-    ext.step(f"NoOp(implus entry point {entry})")
-    ext.step(f"Set(IMPLUS_SERVICE={service})")
-    ext.step(f"Set(IMPLUS_ENTRY={entry})")
-    ext.step(f"Set(IMPLUS_LANGUAGE={lang})")
-    ext.step(f"Set(CHANNEL(language)={lang})")
-    ext.step(f"Set(IMPLUS_MAXWAIT={wait})")
+    # One priority sets every constant (each priority run costs Asterisk a channel
+    # snapshot and a Newexten event per call). MSet splits its argument at ',' and strips
+    # quotes: only tokens go in (`text.token` refuses ',', '"', '\\', '$'), never a value
+    # from a caller.
+    values = [
+        f"IMPLUS_SERVICE={service}",
+        f"IMPLUS_ENTRY={entry}",
+        f"IMPLUS_LANGUAGE={lang}",
+        f"CHANNEL(language)={lang}",
+        f"IMPLUS_MAXWAIT={wait}",
+        # Dial(...,m) in implus-connect plays this class while an agent's phone rings.
+        f"CHANNEL(musicclass)={music}",
+    ]
     if e.media == "voip":  # a browser call (docs/voip.md): the router gets a `voip` request
-        ext.step("Set(IMPLUS_MEDIA=voip)")
-    # What the caller dialled (a pattern's match): the way back to this hold step.
-    ext.step("Set(IMPLUS_EXTEN=${EXTEN})")
-    # Dial(...,m) in implus-connect plays this class while an agent's phone rings.
-    ext.step(f"Set(CHANNEL(musicclass)={music})")
+        values.append("IMPLUS_MEDIA=voip")
+    # What the caller dialled: the way back to this hold step. For a plain number that is
+    # the number (what ${EXTEN} gives); a pattern's match (or a number Asterisk rewrites,
+    # e.g. drops its '-') comes from ${EXTEN} in a Set of its own: MSet would split it.
+    literal = re.fullmatch(r"[0-9*#+]+", e.extension) is not None
+    if literal:
+        values.append(f"IMPLUS_EXTEN={e.extension}")
+    ext.step(f"MSet({','.join(values)})")
+    if not literal:
+        ext.step("Set(IMPLUS_EXTEN=${EXTEN})")
     # IMPLUS_USER may be set by the admin's dialplan before the Goto (e.g. an account
     # number from an IVR); otherwise it is the caller number. Either way it is filtered:
-    # it goes into a UserEvent, where a ',' would forge a header.
-    ext.step("GotoIf($[${LEN(${IMPLUS_USER})} > 0]?user)")
-    ext.step("Set(IMPLUS_USER=${CALLERID(num)})")
-    ext.step(f"Set(IMPLUS_USER=${{FILTER({USER_CHARS},${{IMPLUS_USER}})}})", label="user")
+    # it goes into a UserEvent, where a ',' would forge a header. The IF picks the NAME
+    # of the variable to read (`${${name}}`), so the caller's text is never parsed by IF.
+    ext.step(
+        f"Set(IMPLUS_USER=${{FILTER({USER_CHARS},${{${{IF($[${{LEN(${{IMPLUS_USER}})}} > 0]"
+        "?IMPLUS_USER:CALLERID(num))}})})"
+    )
     ext.step("Answer()")
     recording = config.service(e.service).recording
     if recording is not None and recording.enabled and recording.announcement:
@@ -184,7 +199,6 @@ def _overflow(config: AdminConfig, pbx: AsteriskPbx, e: EntryPoint) -> _Extensio
     o = e.overflow
     entry = t(e.id, "entry id")
     ext = _Extension(e.id, f"overflow of {e.id}: {o.describe()}")
-    ext.step(f"NoOp(implus overflow of {entry})")
     ext.step("Set(IMPLUS_OVERFLOWED=1)")
     ext.step(
         f"UserEvent(ImplusOverflow,Service: {t(e.service, 'service')},Entry: {entry},"
@@ -212,7 +226,6 @@ def _overflow(config: AdminConfig, pbx: AsteriskPbx, e: EntryPoint) -> _Extensio
 def _connect() -> _Extension:
     dial, ring = targets.AGENT_DIAL_VAR, targets.RING_VAR
     ext = _Extension(targets.CONNECT_EXTEN)
-    ext.step(f"NoOp(implus connect: ${{{dial}}})")
     ext.step(f"GotoIf($[${{LEN(${{{dial}}})}} = 0]?back)")
     # The caller dials (no Originate, no channel yanked into a bridge): `m` keeps its hold
     # music while the phone rings; without `g` the caller is hung up with the agent.

@@ -17,6 +17,7 @@ from redis.exceptions import NoScriptError, RedisClusterException
 
 from router import cluster, connect, durable, scripts
 from router.client.batching import TickBatcher
+from router.client.held import HeldConnection
 from router.client.operations import RouterOps
 from router.client.packer import HiredisPacker
 from router.client.values import now_ms
@@ -124,6 +125,13 @@ class _Driver:
             [self.keys.prefix, self.ops.clock(), *step.args],
         )
 
+    def call_args(self, item: Script | Command) -> tuple[Any, ...]:
+        """The command of one batch item as sent (a script: its EVALSHA)."""
+        if isinstance(item, Script):
+            script, keys, args = self._call(item)
+            return ("EVALSHA", script.sha, len(keys), *keys, *args)
+        return tuple(item.args)
+
     def _fill(self, pipe: Any, batch: Batch) -> None:
         for item in batch.items:
             if isinstance(item, Script):
@@ -155,7 +163,7 @@ class _Driver:
         return out if len(out) < len(replies) else []
 
     @staticmethod
-    def _checked(replies: list[Any]) -> list[Any]:
+    def checked(replies: list[Any]) -> list[Any]:
         """Any other error is raised, as redis-py would."""
         for reply in replies:
             if isinstance(reply, Exception):
@@ -285,7 +293,7 @@ class RouterClient(_Driver):
             again = self._run_on(self.redis, Batch(tuple(step.items[i] for i in redirected)))
             for i, reply in zip(redirected, again, strict=True):
                 replies[i] = reply
-        return self._checked(replies)
+        return self.checked(replies)
 
     def close(self) -> None:
         self.redis.close()
@@ -311,6 +319,8 @@ class AsyncRouterClient(_Driver):
         super().__init__(redis_client, domain, clock, durability)
         self.batcher = TickBatcher(self._send_batch)
         """Coalesces the steps of `run_batched` callers, one pipeline per loop tick."""
+        self.held = HeldConnection(redis_client)
+        """Where the batcher's pipelines go (`router.client.held`)."""
 
     @classmethod
     def from_url(cls, url: str, domain: str = "default", **kwargs: Any) -> AsyncRouterClient:
@@ -325,9 +335,12 @@ class AsyncRouterClient(_Driver):
         call.__doc__ = op.__doc__
         return call
 
-    async def run(self, op: Op[T]) -> T:
-        """Drive an operation (a RouterOps generator, or several combined) to its result."""
-        return await self._drive(op, self._execute)
+    async def run(self, op: Op[T], held: HeldConnection | None = None) -> T:
+        """Drive an operation (a RouterOps generator, or several combined) to its result;
+        with `held`, its round trips on that connection (a blocking read of its own)."""
+        if held is None:
+            return await self._drive(op, self._execute)
+        return await self._drive(op, lambda step: held.step(self, step))
 
     async def run_batched(self, op: Op[T]) -> T:
         """`run`, with each Redis round trip shared with the other `run_batched` calls of
@@ -360,7 +373,11 @@ class AsyncRouterClient(_Driver):
                 self.redis, self.keys.acks(), lambda _at, rds: self._replies_on(rds, batch)
             )
             return replies
-        return await self._replies_on(self.redis, batch)
+        held = await self.held.replies([self.call_args(item) for item in batch.items])
+        if held is None:  # in use (not with one pipeline under way at a time)
+            return await self._replies_on(self.redis, batch)
+        await self.rerun_forgotten(batch, held)
+        return held
 
     async def execute(self, step: Step) -> Any:
         """Run one script/command/batch directly."""
@@ -381,7 +398,7 @@ class AsyncRouterClient(_Driver):
             return await script(keys=keys, args=args, client=rds)
         if isinstance(step, Command):
             return await rds.execute_command(*step.args)
-        return self._checked(await self._replies_on(rds, step))
+        return self.checked(await self._replies_on(rds, step))
 
     async def _replies_on(self, rds: Any, batch: Batch) -> list[Any]:
         """A batch as one pipeline on `rds`; its replies, errors as values (scripts Redis
@@ -390,12 +407,7 @@ class AsyncRouterClient(_Driver):
         async with rds.pipeline(transaction=False) as pipe:
             self._fill(pipe, batch)
             replies: list[Any] = await pipe.execute(raise_on_error=False)
-        for i, item in self._forgotten(batch, replies):
-            script, keys, args = self._call(item)
-            try:
-                replies[i] = await script(keys=keys, args=args, client=rds)
-            except redis.ResponseError as e:
-                replies[i] = e
+        await self.rerun_forgotten(batch, replies, rds)
         redirected = self._redirected(replies)
         if redirected and rds is not self.redis:
             again = await self._replies_on(
@@ -407,8 +419,20 @@ class AsyncRouterClient(_Driver):
             raise replies[0]  # refused whole: `run_pinned` sends it again
         return replies
 
+    async def rerun_forgotten(self, batch: Batch, replies: list[Any], rds: Any = None) -> None:
+        """In `replies` (a pipeline's, to `batch`): the scripts Redis did not know run again
+        one by one (which loads them) on `rds` (default: the client); errors as values."""
+        rds = self.redis if rds is None else rds
+        for i, item in self._forgotten(batch, replies):
+            script, keys, args = self._call(item)
+            try:
+                replies[i] = await script(keys=keys, args=args, client=rds)
+            except redis.ResponseError as e:
+                replies[i] = e
+
     async def close(self) -> None:
         await self.batcher.close()
+        await self.held.close()
         await cluster.close_async(self.redis)
         await self.redis.aclose()
 

@@ -109,6 +109,70 @@ def test_customer_call_raises_implus_entry(
     assert result.ok, result.describe()
 
 
+def test_user_set_before_the_entry_is_kept_filtered_and_entry_variables_are_set(
+    installed: dict[str, Any], tap: AmiTap
+) -> None:
+    """An IMPLUS_USER the admin's dialplan set before the Goto (here: an Originate's
+    variable, carried by the Local channel) is kept over the caller number, filtered; its
+    ':' and '?' never reach IF (which picks a variable NAME). The one MSet sets every
+    entry variable and both CHANNEL() functions."""
+    tap.send(
+        {
+            "Action": "Originate",
+            "ActionID": "dialplan-preset-user",
+            "Channel": "Local/800@implus-entry/n",
+            "Application": "Wait",
+            "Data": "3",
+            "Async": "true",
+            "CallerID": "5550199",
+            "Variable": ["IMPLUS_USER=acct:42?x ${SHELL(id)}"],
+        }
+    )
+    event = tap.wait_for(user_event("ImplusEntry", Entry="booking_en"))
+    assert event["User"] == ["acct42xSHELLid"]
+    channel = event["Channel"][0]
+    expected = {
+        "IMPLUS_SERVICE": "booking",
+        "IMPLUS_ENTRY": "booking_en",
+        "IMPLUS_LANGUAGE": "en",
+        "IMPLUS_MAXWAIT": "30",
+        "IMPLUS_EXTEN": "800",
+        "CHANNEL(language)": "en",
+        "CHANNEL(musicclass)": "default",
+    }
+    for n, name in enumerate(expected):
+        tap.send(
+            {"Action": "Getvar", "ActionID": f"getvar-{n}", "Channel": channel, "Variable": name}
+        )
+    got = {
+        name: tap.wait_for(lambda m, n=n: m.get("ActionID") == [f"getvar-{n}"]).get("Value")
+        for n, name in enumerate(expected)
+    }
+    assert got == {name: [value] for name, value in expected.items()}
+    tap.send({"Action": "Hangup", "Channel": channel})
+
+
+def test_caller_number_is_filtered_before_the_user_event(
+    installed: dict[str, Any], tap: AmiTap
+) -> None:
+    """No IMPLUS_USER set: the caller number, filtered - its ',' cannot forge a header."""
+    tap.send(
+        {
+            "Action": "Originate",
+            "ActionID": "dialplan-hostile-number",
+            "Channel": "Local/800@implus-entry/n",
+            "Application": "Wait",
+            "Data": "3",
+            "Async": "true",
+            "CallerID": '"x" <555,Service: evil?a:b>',
+        }
+    )
+    event = tap.wait_for(user_event("ImplusEntry", Entry="booking_en"))
+    assert event["User"] == ["555Serviceevilab"]
+    assert event["Service"] == ["booking"]
+    tap.send({"Action": "Hangup", "Channel": event["Channel"][0]})
+
+
 def test_connect_rings_the_agent_from_the_caller_and_ends_the_call(
     installed: dict[str, Any], tap: AmiTap, sipp: Sipp
 ) -> None:

@@ -114,7 +114,9 @@ def test_apply_reloads_only_what_changed(
     assert [c.path for c in result.plan.changed] == ["extensions_implus.conf"]
     assert reloader.plans[-1].asterisk_modules == ("pbx_config",)
     diff = "".join(result.plan.changed[0].diff)
-    assert "-exten => 800" not in diff
+    removed = [line for line in diff.splitlines() if line.startswith("-") and line[1:2] != "-"]
+    assert len(removed) == 3, removed  # the MSet, the UserEvent, the hold step: no more
+    assert "IMPLUS_MAXWAIT=90" in diff
     assert "+ same => n(hold),MusicOnHold(default,105)" in diff
 
     monkeypatch.setenv("T_PW_1001", "new-password")

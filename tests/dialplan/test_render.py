@@ -67,9 +67,9 @@ def test_asterisk_contexts_and_contract(write_config: WriteConfig) -> None:
         "Language: en,MaxWait: 60)" in ext
     )
     assert "MusicOnHold(default,75)" in ext  # max_wait 60 + hold_margin 15
-    assert "exten => booking_en,1,NoOp(implus overflow of booking_en)" in ext
+    assert "exten => booking_en,1,Set(IMPLUS_OVERFLOWED=1)" in ext
     assert "VoiceMail(1000,u)" in ext
-    assert "exten => s,1,NoOp(implus connect: ${IMPLUS_AGENT_DIAL}" in ext
+    assert "exten => s,1,GotoIf($[${LEN(${IMPLUS_AGENT_DIAL})} = 0]?back)" in ext
     assert " same => n,Dial(${IMPLUS_AGENT_DIAL},${IMPLUS_RING},m)\n" in ext
     assert " same => n,Goto(implus-entry,${IMPLUS_EXTEN},hold)\n" in ext
     assert " same => n(hold),MusicOnHold(default,75)\n" in ext

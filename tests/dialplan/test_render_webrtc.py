@@ -94,7 +94,7 @@ def test_asterisk_files(write_config: Any) -> None:
     assert "exten => 800" not in ext and "exten => 1001" not in ext  # nothing else reachable
     assert "FILTER(0-9A-Za-z+._@,${PJSIP_HEADER(read,X-Implus-User)})" in ext
     entry = files["extensions_implus.conf"].split("exten => 810,1,")[1].split("exten =>")[0]
-    assert "Set(IMPLUS_MEDIA=voip)" in entry and ",Media: voip)" in entry
+    assert ",IMPLUS_MEDIA=voip," in entry and ",Media: voip)" in entry
     # free text stays in comments, one line each, never as code
     for name, body in files.items():
         for line in body.splitlines():
