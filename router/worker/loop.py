@@ -308,8 +308,21 @@ def carried_request(fields: dict[str, str]) -> RoutingRequest | None:
         return None
 
 
+GC_YOUNG = 20_000
+"""Container objects allocated (net of those freed) before the collector's youngest pass.
+Python's default (700) is reached inside every round that decides a batch (each request's
+work item, decision and trace are alive until the batch is carried out), so the passes ran
+~30 times per 1,000 assignments and promoted the round's objects, whose older-generation
+passes then rescanned the view's replaced agent states: ~22 us of CPU per assignment, 11-13%
+of the worker's (BENCHMARKS.md, routing core, evening). The worker's garbage is freed by
+reference counting (no cycles on the hot path); the collector still runs past this."""
+
+
 def _freeze_heap() -> None:
     """Keep what start-up loaded (the agent view: ~60,000 objects for 10,000 agents) out of
-    the garbage collector's full passes, each of which paused the worker ~10-25 ms."""
+    the garbage collector's full passes, each of which paused the worker ~10-25 ms, and let
+    a round's short-lived objects die before a collection looks at them (``GC_YOUNG``)."""
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG, older, oldest)
