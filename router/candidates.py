@@ -83,6 +83,10 @@ class AgentView:
             if key is not None:
                 pool.entries.remove((key, agent_id))
 
+    def uses_order(self, order: str) -> bool:
+        """Whether a candidate pool sorts by ``order``."""
+        return any(pool.order == order for pool in self._pools.values())
+
     # --- search --------------------------------------------------------------
 
     def members(self, queue: str) -> frozenset[str]:

@@ -52,7 +52,7 @@ class Worker:
         self.settings = settings or WorkerSettings()
         """Read at every round: a test (or an operator's hook) may replace it."""
         self.stats = WorkerStats()
-        self.view = WorkerView(client)
+        self.view = WorkerView(client, self.stats)
         self.direct = DirectPipeline(client, size=1)
         """The connection this thread sends its reads and reservations on (~28 us less
         client CPU per round trip than redis-py's pipeline; :mod:`router.direct`)."""
@@ -155,7 +155,7 @@ class Worker:
         self._inflight = None
         self.allocator.close()
         self.direct.reset()  # what answers now may be another server
-        self.view = WorkerView(self.client)
+        self.view = WorkerView(self.client, self.stats)
         self.allocator = Allocator(
             self.client, self.view, self.stats, self.settings.share, self.direct
         )
