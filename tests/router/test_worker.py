@@ -70,3 +70,23 @@ def test_freezing_the_heap_lets_a_rounds_objects_die_before_a_collection():
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_a_worker_is_seen_serving_only_once_its_view_is_loaded(router):
+    """XINFO CONSUMERS names a worker once it can decide: while it loads its agent view it
+    is not there yet (a load generator waiting for the consumers starts after the load)."""
+    c = router.client
+    router.agent("alice")
+    worker = Worker(c, name="late")
+    seen_while_loading = []
+    load = worker.view.start
+
+    def start_view() -> None:
+        seen_while_loading.extend(x["name"] for x in _consumers(c))
+        load()
+
+    worker.view.start = start_view  # type: ignore[method-assign]
+    worker.start()
+    assert "late" not in seen_while_loading
+    assert "late" in [x["name"] for x in _consumers(c)]
+    assert worker.view.agents.get("alice") is not None
