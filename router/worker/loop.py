@@ -64,6 +64,9 @@ class Worker:
         self._inflight: tuple[Routing, list[str]] | None = None
         """A batch of requests whose reservations Redis runs while the next batch is
         decided, and its work items (acknowledged once it is carried out)."""
+        self._prefetched: list[tuple[str, dict[str, str]]] | None = None
+        """The next batch, read before a batch's reservations were sent (``_route``): read
+        behind them, the read would wait in Redis until they all ran."""
         self._unacked: list[str] = []
         """Work items carried out, not acknowledged yet: the XACK goes in the pipeline of
         the next round's read (or at once when a round finds no work, or at the end)."""
@@ -120,8 +123,7 @@ class Worker:
             except (redis.RedisError, RouterUnavailable) as e:
                 outage = self._pause(e)
         try:
-            self.flush()
-            self.ack()
+            self.wind_down()
         except (redis.RedisError, RouterUnavailable) as e:
             log.error("the last batch was not carried out (%s): another worker takes it", e)
         self.allocator.close()
@@ -132,6 +134,15 @@ class Worker:
             self.name,
             " ".join(f"{k}={v}" for k, v in dataclasses.asdict(self.stats).items()),
         )
+
+    def wind_down(self) -> None:
+        """After ``stop()``: carry out what was read (a batch read ahead, a batch under way)
+        and acknowledge it all."""
+        if self._prefetched:
+            entries, self._prefetched = self._prefetched, None
+            self.handle(entries)
+        self.flush()
+        self.ack()
 
     def _pause(self, e: Exception) -> bool:
         log.error("Redis unavailable (%s); retrying in 1 s", e)
@@ -155,8 +166,9 @@ class Worker:
         """After Redis was unavailable: what answers now may be a promoted replica or a
         restarted server, without the last changes the view saw; rebuild the view, the
         strategy and the group membership from it."""
-        # a batch under way is dropped: its items stay pending and are taken over
+        # a batch under way (or read ahead) is dropped: its items stay pending and are taken over
         self._inflight = None
+        self._prefetched = None
         self.allocator.close()
         self.direct.reset()  # what answers now may be another server
         self.view = WorkerView(self.client, self.stats)
@@ -176,6 +188,11 @@ class Worker:
         under way the feed is not read here: it would replace the states they were counted
         in with states that do not have them yet (``flush`` syncs after them)."""
         self.housekeeping.run_due()
+        if self._prefetched is not None:
+            entries, self._prefetched = self._prefetched, None
+            if entries:
+                self.handle(entries)
+                return len(entries)
         piped = self._inflight is None
         replies = self._read(
             # with reservations under way, no wait: their replies come first
@@ -293,6 +310,10 @@ class Worker:
         entry_ids = [e[0] for e in entries]
         offers = sum(1 for d in routing.decisions if d.outcome == "offer")
         if offers >= self.settings.pipeline_min and not self._stopping:
+            # The next batch is read first: behind the reservations, Redis would answer the
+            # read only once they all ran, and the worker would wait instead of deciding.
+            reply = self._read(None, False)[-1]
+            self._prefetched = reply[0][1] if reply else []
             allocator.send(routing)
             self._inflight = (routing, entry_ids)
             return
