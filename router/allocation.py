@@ -65,6 +65,9 @@ class Decision:
     reason: str = ""
     """Why an overflow ends the request, when not its destination (the request's end reason)."""
     trace: dict[str, Any] = field(default_factory=dict)
+    counted_run: int = 0
+    """Set by a worker that counted the offer in its view: the view's run of countings it
+    belongs to (``router.worker.view.WorkerView.optimistic``)."""
 
     @property
     def score(self) -> int:

@@ -71,8 +71,8 @@ class AgentView:
         if old is not None and state.version and old.version > state.version:
             return False
         self._agents[state.id] = state
-        for pool in self._pools.values():
-            self._place(pool, state)
+        if self._pools:
+            self._place_all(state)
         return True
 
     def remove(self, agent_id: str) -> None:
@@ -82,6 +82,10 @@ class AgentView:
             key = pool.keys.pop(agent_id, None)
             if key is not None:
                 pool.entries.remove((key, agent_id))
+
+    def uses_order(self, order: str) -> bool:
+        """Whether a candidate pool sorts by ``order``."""
+        return any(pool.order == order for pool in self._pools.values())
 
     # --- search --------------------------------------------------------------
 
@@ -121,13 +125,45 @@ class AgentView:
             self._pools[pid] = pool
         return pool
 
+    def _place_all(self, state: AgentState) -> None:
+        """:meth:`_place` in every pool, each test made once per agent change rather than
+        once per pool (the worker places an agent at each of its reservations and of their
+        feed echoes, in every pool: 4 in a two-queue strategy)."""
+        agent_id = state.id
+        ready_on: dict[Channel, bool] = {}
+        keys: dict[tuple[str, Channel, str], OrderKey] = {}
+        available = state.status is AgentStatus.AVAILABLE
+        skills = state.profile.skills.keys()
+        for pool in self._pools.values():
+            old = pool.keys.get(agent_id)
+            ready = False
+            if available:
+                channel = pool.channel
+                ready_ch = ready_on.get(channel)
+                if ready_ch is None:
+                    ready_ch = ready_on[channel] = _ready_on(state, channel)
+                ready = ready_ch and pool.queue_skills <= skills
+            if ready:
+                kid = (pool.order, pool.channel, pool.skill)
+                key = keys.get(kid)
+                if key is None:
+                    key = keys[kid] = ORDER_KEYS[pool.order](state, pool.channel, pool.skill)
+                if key == old:
+                    continue  # most updates leave the agent where it is: no re-sort
+                if old is not None:
+                    pool.entries.remove((old, agent_id))
+                pool.keys[agent_id] = key
+                pool.entries.add((key, agent_id))
+            elif old is not None:
+                del pool.keys[agent_id]
+                pool.entries.remove((old, agent_id))
+
     def _place(self, pool: _Pool, state: AgentState) -> None:
         old = pool.keys.get(state.id)
         if (
             state.status is AgentStatus.AVAILABLE
-            and state.free_slots(pool.channel) > 0
+            and _ready_on(state, pool.channel)
             and pool.queue_skills <= state.profile.skills.keys()
-            and not any(state.load.get(b, 0) > 0 for b in state.profile.blockers(pool.channel))
         ):
             key = ORDER_KEYS[pool.order](state, pool.channel, pool.skill)
             if key == old:
@@ -141,3 +177,11 @@ class AgentView:
         elif old is not None:
             del pool.keys[state.id]
             pool.entries.remove((old, state.id))
+
+
+def _ready_on(state: AgentState, slot: Channel) -> bool:
+    """A free slot on capacity channel ``slot`` and no contact blocking it."""
+    load = state.load
+    if state.profile.capacity.get(slot, 0) - load.get(slot, 0) <= 0:
+        return False
+    return not any(load.get(b, 0) > 0 for b in state.profile.blockers(slot))

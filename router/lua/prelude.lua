@@ -137,6 +137,7 @@ end
 
 -- Publish an agent's live state (agent.state) or whole hash (agent.profile): workers keep
 -- their agent view from these events. Keep DYNAMIC in step with AgentState.with_live().
+-- emit_agent returns the feed entry's id (a worker skips the echo of its own reservation).
 local DYNAMIC = {'status', 'reason', 'busy', 'idle_since', 'wrapup_until', 'no_answer',
   'last_offer', 'v', 'load:voice', 'load:chat', 'lease:desktop', 'lease:sip', 'dev:sip'}
 local function emit_agent(aid, known)
@@ -154,7 +155,7 @@ local function emit_agent(aid, known)
       out[#out + 1] = vals[i]
     end
   end
-  feed(unpack(out))
+  return feed(unpack(out))
 end
 
 local function emit_profile(aid)

@@ -10,10 +10,14 @@
 -- ARGV: 3 strategy version, 4 trace ttl s, then per decision 9 values from 5 on:
 -- request id, agent id, offer id, deadline ms, queues json, score, rule, goal step,
 -- trace json
--- Returns one reply per decision, in order: {1, offer id} or {0, reason[, agent hash]}.
+-- Returns one reply per decision, in order: {1, offer id, agent feed entry id} or
+-- {0, reason[, agent hash]}. The feed entry is the agent.state event of the reservation:
+-- the worker that reserved has counted it in its view already and skips it
+-- (router/worker/view.py, WorkerView.expect_echo).
 
 -- One decision: reserve one capacity slot of agent `aid` for queued request `rid` and
--- record offer `oid`. Returns {1, oid} or {0, reason[, agent hash (flat, for the view)]}.
+-- record offer `oid`. Returns {1, oid, feed entry id} or {0, reason[, agent hash (flat,
+-- for the view)]}.
 local RESERVE_FIELDS = {'state', 'channel', 'session', 'user', 'service', 'pbx', 'call_id',
   'callback', 'queues', 'pinned', 'attempts'}
 local function reserve_offer(rid, aid, oid, deadline, queues, score, rule, step, version,
@@ -52,7 +56,7 @@ local function reserve_offer(rid, aid, oid, deadline, queues, score, rule, step,
     'agent', aid, 'channel', r.channel, 'deadline', deadline, 'user', r.user or '',
     'service', r.service or '', 'pbx', r.pbx or '', 'call_id', r.call_id or '',
     'callback', r.callback or '', 'queues', queues)
-  emit_agent(aid, a)
+  local fid = emit_agent(aid, a)
   if r.channel ~= 'chat' then
     local timeout = math.max(1, math.floor((tonumber(deadline) - NOW) / 1000))
     if r.callback and r.callback ~= '' then
@@ -63,7 +67,7 @@ local function reserve_offer(rid, aid, oid, deadline, queues, score, rule, step,
         r.call_id or '', timeout, deadline)
     end
   end
-  return {1, oid}
+  return {1, oid, fid}
 end
 
 local version, ttl = ARGV[3], ARGV[4]

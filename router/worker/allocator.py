@@ -131,7 +131,7 @@ class Allocator:
         if stale:
             for d in routing.decisions:
                 if d.outcome == "offer" and d.candidates[0] in stale:
-                    self.view.optimistic(d.candidates[0], d.request.channel, routing.now)
+                    d.counted_run = self._count(d.request, d.candidates[0], routing.now)
 
     def send(self, routing: Routing) -> None:
         """Send the first-choice reservations of ``routing`` now, without waiting for their
@@ -172,9 +172,20 @@ class Allocator:
         for r in requests:
             d = decide(r, self.view.strategy, self.view.agents, now, self.share)
             if d.outcome == "offer":
-                self.view.optimistic(d.candidates[0], r.channel, now)
+                d.counted_run = self._count(r, d.candidates[0], now)
             decisions.append(d)
         return decisions
+
+    def _count(self, request: RoutingRequest, agent_id: str, now: int) -> int:
+        """Count a pick in the view; returns the view's run it was counted in."""
+        return self.view.optimistic(agent_id, request.channel, now)
+
+    def _won(self, agent_id: str, reply: list[Any], run: int) -> None:
+        """A reservation won, counted in the view in ``run``: its feed echo need not be
+        applied (``WorkerView.expect_echo``)."""
+        self.stats.offers += 1
+        if len(reply) > 2 and run:
+            self.view.expect_echo(reply[2], agent_id, run)
 
     def _carry_out(
         self,
@@ -250,7 +261,7 @@ class Allocator:
         lost = []
         for d, reply in zip(offers, replies, strict=True):
             if int(reply[0]) == 1:
-                self.stats.offers += 1
+                self._won(d.candidates[0], reply, d.counted_run)
                 continue
             self._lost(reply)
             if str(reply[1]).startswith("request"):
@@ -271,8 +282,7 @@ class Allocator:
             }
             (reply,) = self._reserve_batch([(d.request, d.plan, agent_id, trace)], now)
             if int(reply[0]) == 1:
-                self.view.optimistic(agent_id, d.request.channel, now)
-                self.stats.offers += 1
+                self._won(agent_id, reply, self._count(d.request, agent_id, now))
                 return True
             self._lost(reply)
             if str(reply[1]).startswith("request"):
@@ -336,18 +346,18 @@ class Allocator:
         if not ids_waiting:
             return
         line = waiting_line(self.read_requests(ids_waiting), self.view.strategy, now)
-        picks: list[tuple[str, Match]] = []
+        picks: list[tuple[str, Match, int]] = []
         for agent in agents:
             if not line:
                 break
             picks += self._matches(agent, line, now)
         if not picks:
             return
-        replies = self._reserve_batch([(m.request, m.plan, a, m.trace) for a, m in picks], now)
+        replies = self._reserve_batch([(m.request, m.plan, a, m.trace) for a, m, _ in picks], now)
         retry = []
-        for (agent_id, match), reply in zip(picks, replies, strict=True):
+        for (agent_id, match, run), reply in zip(picks, replies, strict=True):
             if int(reply[0]) == 1:
-                self.stats.offers += 1
+                self._won(agent_id, reply, run)
                 continue
             self._lost(reply)
             if str(reply[1]).startswith("request"):
@@ -357,9 +367,12 @@ class Allocator:
         if retry and again:
             self.serve_agents(list(dict.fromkeys(retry)), again=False)
 
-    def _matches(self, agent: AgentState, line: list[Waiting], now: int) -> list[tuple[str, Match]]:
+    def _matches(
+        self, agent: AgentState, line: list[Waiting], now: int
+    ) -> list[tuple[str, Match, int]]:
         """The requests of ``line`` the agent takes, best first, while it has room (each
-        counted in the view at once); they leave ``line``."""
+        counted in the view at once: with the view's run it was counted in); they leave
+        ``line``."""
         out = []
         version = self.view.strategy.version
         while line:
@@ -367,8 +380,7 @@ class Allocator:
             if match is None:
                 break
             line[:] = [w for w in line if w.request.id != match.request.id]
-            out.append((agent.id, match))
-            self.view.optimistic(agent.id, match.request.channel, now)
+            out.append((agent.id, match, self._count(match.request, agent.id, now)))
             agent = self.view.agents.get(agent.id) or agent
         return out
 

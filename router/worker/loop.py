@@ -52,7 +52,7 @@ class Worker:
         self.settings = settings or WorkerSettings()
         """Read at every round: a test (or an operator's hook) may replace it."""
         self.stats = WorkerStats()
-        self.view = WorkerView(client)
+        self.view = WorkerView(client, self.stats)
         self.direct = DirectPipeline(client, size=1)
         """The connection this thread sends its reads and reservations on (~28 us less
         client CPU per round trip than redis-py's pipeline; :mod:`router.direct`)."""
@@ -64,15 +64,22 @@ class Worker:
         self._inflight: tuple[Routing, list[str]] | None = None
         """A batch of requests whose reservations Redis runs while the next batch is
         decided, and its work items (acknowledged once it is carried out)."""
+        self._prefetched: list[tuple[str, dict[str, str]]] | None = None
+        """The next batch, read before a batch's reservations were sent (``_route``): read
+        behind them, the read would wait in Redis until they all ran."""
         self._unacked: list[str] = []
         """Work items carried out, not acknowledged yet: the XACK goes in the pipeline of
         the next round's read (or at once when a round finds no work, or at the end)."""
 
     def start(self) -> None:
-        """Create the consumer group if needed, load the strategy and the agent view."""
-        self._join_group()
+        """Load the strategy and the agent view, then create the consumer group if needed and
+        join it: a worker is seen serving (XINFO CONSUMERS) once it can decide, not while it
+        loads its view (~0.6 s with 10,000 agents; the throughput benchmark's latency phase
+        started its requests 0.5 s after the worker joined, and some runs measured the rest
+        of the loading as a ~370 ms offer latency)."""
         self.client.ensure_strategy()
         self.view.start()
+        self._join_group()
         log.info(
             "worker %s ready: %d agents, strategy v%d",
             self.name,
@@ -116,8 +123,7 @@ class Worker:
             except (redis.RedisError, RouterUnavailable) as e:
                 outage = self._pause(e)
         try:
-            self.flush()
-            self.ack()
+            self.wind_down()
         except (redis.RedisError, RouterUnavailable) as e:
             log.error("the last batch was not carried out (%s): another worker takes it", e)
         self.allocator.close()
@@ -128,6 +134,15 @@ class Worker:
             self.name,
             " ".join(f"{k}={v}" for k, v in dataclasses.asdict(self.stats).items()),
         )
+
+    def wind_down(self) -> None:
+        """After ``stop()``: carry out what was read (a batch read ahead, a batch under way)
+        and acknowledge it all."""
+        if self._prefetched:
+            entries, self._prefetched = self._prefetched, None
+            self.handle(entries)
+        self.flush()
+        self.ack()
 
     def _pause(self, e: Exception) -> bool:
         log.error("Redis unavailable (%s); retrying in 1 s", e)
@@ -151,11 +166,12 @@ class Worker:
         """After Redis was unavailable: what answers now may be a promoted replica or a
         restarted server, without the last changes the view saw; rebuild the view, the
         strategy and the group membership from it."""
-        # a batch under way is dropped: its items stay pending and are taken over
+        # a batch under way (or read ahead) is dropped: its items stay pending and are taken over
         self._inflight = None
+        self._prefetched = None
         self.allocator.close()
         self.direct.reset()  # what answers now may be another server
-        self.view = WorkerView(self.client)
+        self.view = WorkerView(self.client, self.stats)
         self.allocator = Allocator(
             self.client, self.view, self.stats, self.settings.share, self.direct
         )
@@ -172,6 +188,11 @@ class Worker:
         under way the feed is not read here: it would replace the states they were counted
         in with states that do not have them yet (``flush`` syncs after them)."""
         self.housekeeping.run_due()
+        if self._prefetched is not None:
+            entries, self._prefetched = self._prefetched, None
+            if entries:
+                self.handle(entries)
+                return len(entries)
         piped = self._inflight is None
         replies = self._read(
             # with reservations under way, no wait: their replies come first
@@ -289,6 +310,10 @@ class Worker:
         entry_ids = [e[0] for e in entries]
         offers = sum(1 for d in routing.decisions if d.outcome == "offer")
         if offers >= self.settings.pipeline_min and not self._stopping:
+            # The next batch is read first: behind the reservations, Redis would answer the
+            # read only once they all ran, and the worker would wait instead of deciding.
+            reply = self._read(None, False)[-1]
+            self._prefetched = reply[0][1] if reply else []
             allocator.send(routing)
             self._inflight = (routing, entry_ids)
             return
@@ -308,8 +333,21 @@ def carried_request(fields: dict[str, str]) -> RoutingRequest | None:
         return None
 
 
+GC_YOUNG = 20_000
+"""Container objects allocated (net of those freed) before the collector's youngest pass.
+Python's default (700) is reached inside every round that decides a batch (each request's
+work item, decision and trace are alive until the batch is carried out), so the passes ran
+~30 times per 1,000 assignments and promoted the round's objects, whose older-generation
+passes then rescanned the view's replaced agent states: ~22 us of CPU per assignment, 11-13%
+of the worker's (BENCHMARKS.md, routing core, evening). The worker's garbage is freed by
+reference counting (no cycles on the hot path); the collector still runs past this."""
+
+
 def _freeze_heap() -> None:
     """Keep what start-up loaded (the agent view: ~60,000 objects for 10,000 agents) out of
-    the garbage collector's full passes, each of which paused the worker ~10-25 ms."""
+    the garbage collector's full passes, each of which paused the worker ~10-25 ms, and let
+    a round's short-lived objects die before a collection looks at them (``GC_YOUNG``)."""
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG, older, oldest)

@@ -4,7 +4,10 @@ for requests that wait. Pure functions of the decisions, the strategy version an
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from router.allocation import Decision, queue_score
 from router.client import TRACE_TTL_S, new_id
@@ -19,8 +22,23 @@ other clients are not kept waiting behind a long batch."""
 Pick = tuple[RoutingRequest, "Plan | None", str, dict[str, Any]]
 """A decision to reserve: the request, its plan, the agent, the trace."""
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-"""Traces in compact JSON (read back by ``explain``; smaller to send and to store)."""
+_json_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _dumps(value: Any) -> bytes | str:
+    """Compact JSON (read back by ``explain``; smaller to send and to store): orjson's (the
+    same text as the json module's compact form for a trace's str keys, numbers, lists and
+    strings, ~5x less CPU: a trace per reservation), json's for what orjson refuses."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError: e.g. a key that is not a str
+        return _json_dumps(value)
+
+
+@lru_cache(maxsize=1024)
+def _queues_json(queues: tuple[str, ...]) -> bytes | str:
+    """A plan's queues as JSON (a strategy has few distinct lists: encoded once each)."""
+    return _dumps(list(queues))
 
 
 def reserve_steps(picks: list[Pick], version: int, now: int) -> Batch:
@@ -49,7 +67,7 @@ def decision_args(
         agent_id,
         new_id(),
         now + int(plan.offer_timeout * 1000),
-        _dumps(list(plan.queues)),
+        _queues_json(tuple(plan.queues)),
         queue_score(request.created, plan.priority + request.priority),
         plan.rule,
         plan.step,

@@ -41,3 +41,6 @@ class WorkerStats:
     timeouts: int = 0
     sweeps: int = 0
     """Sweep rounds that found requests waiting beside free agents."""
+    echoes_skipped: int = 0
+    """Agent feed entries of the worker's own reservations not applied (its view counted
+    them already: ``WorkerView.expect_echo``)."""

@@ -3,6 +3,7 @@ current from the ``agent-feed`` stream (and corrected by its own reservations)."
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from router.client import RouterClient
 from router.model import AgentState, AgentStatus, Channel, as_int
 from router.ops import Batch, Command, cmd, pairs
 from router.strategy import Strategy, parse_strategy
+from router.worker.settings import WorkerStats
 
 FEED_READ = 5000
 """Agent feed entries read per round trip while catching up."""
@@ -19,13 +21,22 @@ FEED_READ = 5000
 class WorkerView:
     """The agents (:class:`AgentView`, with candidate pools per queue) and the strategy."""
 
-    def __init__(self, client: RouterClient) -> None:
+    def __init__(self, client: RouterClient, stats: WorkerStats | None = None) -> None:
         self.client = client
+        self.stats = stats or WorkerStats()
         self.keys = client.keys
         self.redis: Any = client.redis  # redis-py types do not know decode_responses
         self.agents = AgentView()
         self.strategy: Strategy = parse_strategy("rules: []")
         self.feed_id = "0-0"
+        self._ours: dict[str, tuple[AgentState, int]] = {}
+        """Per agent: the state this worker's last counting (:meth:`optimistic`) put in the
+        view, and its run - countings of this worker one on top of the other, with nothing
+        else replacing the agent's state in between."""
+        self._runs = itertools.count(1)
+        self._echoes: dict[str, tuple[str, int]] = {}
+        """Feed entry id -> (agent, run): the agent.state entries this worker's own won
+        reservations wrote (:meth:`expect_echo`)."""
 
     def start(self) -> None:
         """Load the strategy and every agent; follow the feed from now on."""
@@ -73,8 +84,12 @@ class WorkerView:
             )
             sent = False
             rows = reply[0][1] if reply else []
+            echoes = self._echoes
             for entry_id, fields in rows:
                 self.feed_id = entry_id
+                if echoes and entry_id in echoes and self._counted_already(entry_id):
+                    self.stats.echoes_skipped += 1
+                    continue
                 etype = fields.get("type")
                 if etype == "agent.state":
                     old = self.agents.get(fields["agent"])
@@ -96,6 +111,9 @@ class WorkerView:
                     self.load_strategy()
             if len(rows) < FEED_READ:
                 break
+        # Caught up: every echo expected was written before this read (its reservation had
+        # replied), so it was read (or trimmed away, behind a worker far behind): forget them.
+        self._echoes.clear()
         if unknown:
             for h in self.client.execute(batch_read(self.keys.agent, sorted(unknown))):
                 if h:
@@ -106,13 +124,37 @@ class WorkerView:
         if self.agents.upsert(new) and _more_free(old, new):
             freed.add(new.id)
 
-    def optimistic(self, agent_id: str, channel: Channel, now: int, count: int = 1) -> None:
+    def optimistic(self, agent_id: str, channel: Channel, now: int, count: int = 1) -> int:
         """Count our own reservation in the view at once, before its event comes back
-        (``count=-1`` takes back one that did not happen)."""
+        (``count=-1`` takes back one that did not happen). Returns the run this counting
+        belongs to (0: the agent is not in the view), for :meth:`expect_echo`."""
         agent = self.agents.get(agent_id)
         if agent is None:
-            return
-        self.agents.upsert(agent.counted(channel.capacity_channel.value, count, now))
+            return 0
+        ours = self._ours.get(agent_id)
+        run = ours[1] if ours is not None and ours[0] is agent else next(self._runs)
+        new = agent.counted(channel.capacity_channel.value, count, now)
+        self.agents.upsert(new)
+        self._ours[agent_id] = (new, run)
+        return run
+
+    def expect_echo(self, entry_id: str, agent_id: str, run: int) -> None:
+        """The agent feed's entry ``entry_id`` is the agent.state event of a reservation this
+        worker won on ``agent_id``, counted in the view in ``run``. When the feed brings it
+        and the view's state of the agent is still the one the run's last counting made,
+        the entry is skipped: the view holds what it says already (nothing else changed the
+        agent since: any other change's entry, before it in the feed, would have replaced
+        that state). What the view keeps apart from Redis then: the agent's version (lower:
+        any later change still applies) and ``last_offer`` (the decision's time, not the
+        script's), which no decision reads unless an order sorts by it - with a round_robin
+        pool the echo is applied as any entry."""
+        if run and not self.agents.uses_order("round_robin"):
+            self._echoes[entry_id] = (agent_id, run)
+
+    def _counted_already(self, entry_id: str) -> bool:
+        agent_id, run = self._echoes.pop(entry_id)
+        ours = self._ours.get(agent_id)
+        return ours is not None and ours[1] == run and self.agents.get(agent_id) is ours[0]
 
     def correct(self, agent_hash: list[str] | dict[str, str] | None) -> None:
         """A reservation refused with the agent's current hash: the view learns it."""

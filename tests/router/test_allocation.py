@@ -358,3 +358,35 @@ def test_a_share_leaves_weighted_draws_and_preferred_agents_alone():
         plain = decide(r, STRATEGY, view_of(*team, *TEAM), NOW)
         shared = decide(r, STRATEGY, view_of(*team, *TEAM), NOW, (1, 2))
         assert shared.candidates == plain.candidates, order
+
+
+def test_view_pools_kept_by_upserts_equal_pools_built_afresh():
+    """``AgentView.upsert`` places an agent in every pool at once (each test made once per
+    change): after a series of changes, every pool holds what a pool built from the final
+    states holds, in the same order."""
+    pools = [
+        ("general", Channel.CHAT, "longest_idle", ""),
+        ("booking", Channel.CHAT, "least_load", ""),
+        ("booking", Channel.VOICE, "round_robin", ""),
+        ("booking", Channel.CHAT, "highest_skill", "booking"),
+        ("general", Channel.VOIP, "longest_idle", ""),
+    ]
+    kept = view_of(*TEAM)
+    for p in pools:
+        next(kept.ready(*p), None)  # build the pools before the changes
+    changes = [
+        agent("a", skills={"booking": 1}, idle=300, load={"chat": 3}, version=2),  # full
+        agent("b", skills={"booking": 3}, idle=200, load={"voice": 1}, version=2),  # blocked
+        agent("c", skills={"booking": 2}, idle=5, status="away", version=2),
+        agent("x", skills={"booking": 1}, idle=1, last_offer=99, version=2),  # joins booking
+        agent("c", skills={"booking": 2}, idle=5, load={"chat": 1}, version=3),  # back
+        agent("d", skills={}, idle=7, cap={"voice": 1, "chat": 0}),  # no chat slot at all
+        agent("a", skills={"booking": 1}, idle=300, load={"chat": 1}, version=1),  # older
+    ]
+    for state in changes:
+        kept.upsert(state)
+    fresh = view_of(*(kept.get(a) for a in ("a", "b", "c", "x", "d")))
+    for p in pools:
+        assert [s.id for s in kept.ready(*p)] == [s.id for s in fresh.ready(*p)], p
+    # a is full (its older change ignored), b blocked by its call, d has no chat slot
+    assert [s.id for s in kept.ready("general", Channel.CHAT, "longest_idle")] == ["x", "c"]

@@ -52,3 +52,41 @@ def _until(check, what: str, timeout: float = 10.0) -> None:  # type: ignore[no-
             return
         time.sleep(0.01)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_freezing_the_heap_lets_a_rounds_objects_die_before_a_collection():
+    """After start-up the worker's heap is frozen and the collector's youngest generation
+    waits for GC_YOUNG net allocations (a round of 256 decisions stays under it), the older
+    thresholds unchanged; what start-up loaded is out of every pass."""
+    import gc
+
+    from router.worker.loop import GC_YOUNG, _freeze_heap
+
+    before = gc.get_threshold()
+    try:
+        _freeze_heap()
+        assert gc.get_threshold() == (GC_YOUNG, before[1], before[2])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
+def test_a_worker_is_seen_serving_only_once_its_view_is_loaded(router):
+    """XINFO CONSUMERS names a worker once it can decide: while it loads its agent view it
+    is not there yet (a load generator waiting for the consumers starts after the load)."""
+    c = router.client
+    router.agent("alice")
+    worker = Worker(c, name="late")
+    seen_while_loading = []
+    load = worker.view.start
+
+    def start_view() -> None:
+        seen_while_loading.extend(x["name"] for x in _consumers(c))
+        load()
+
+    worker.view.start = start_view  # type: ignore[method-assign]
+    worker.start()
+    assert "late" not in seen_while_loading
+    assert "late" in [x["name"] for x in _consumers(c)]
+    assert worker.view.agents.get("alice") is not None

@@ -115,3 +115,26 @@ def test_stopping_carries_out_the_batch_under_way(router: Router) -> None:
     assert not thread.is_alive()
     assert sorted(_offered_to(router, ids)) == ["alice", "bob", "carol"]
     assert _pending(router) == 0
+
+
+def test_the_next_batch_is_read_before_the_reservations_are_sent(router: Router) -> None:
+    """Read behind a batch's reservations, the next batch would come only once they all ran:
+    it is read first, stays pending until carried out, and the next round decides it
+    without another read. A worker stopping carries out what it read ahead."""
+    c = router.client
+    router.agent("alice", chat=6)
+    router.drain()
+    router.worker.settings = PIPELINED
+    ids = [c.submit("chat", "general", f"u{i}").request_id for i in range(6)]
+    assert router.worker.step(block_ms=1) == 2
+    assert router.worker._inflight is not None
+    assert router.worker._prefetched is not None and len(router.worker._prefetched) == 2
+    assert _pending(router) == 4  # both batches: a worker dying now leaves them to another
+    assert router.worker.step(block_ms=1) == 2  # the batch read ahead, no read of its own
+    assert _pending(router) == 4  # the first batch is acknowledged with the next read
+    router.worker.stop()
+    router.worker.wind_down()
+    assert router.worker._prefetched is None and router.worker._inflight is None
+    assert _pending(router) == 0
+    assert _offered_to(router, ids) == ["alice"] * 6
+    assert router.worker.stats.lost_races == 0
