@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING
 
 from .dialplan import Action, Dialplan, expand
 from .events import FsEvent
+from .rendering import LegView, Renderer
 from .templates import (
     RECORDINGS,
-    LegView,
-    Renderer,
     Template,
     cut_variables_from,
     retitle,
