@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from freeswitch_fixture.calls import Answer  # noqa: E402
+from freeswitch_fixture.phones import Answer  # noqa: E402
 from freeswitch_fixture.server import FakeFreeSwitch  # noqa: E402
 
 from admin_config.model import load_admin_config  # noqa: E402

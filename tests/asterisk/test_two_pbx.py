@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 from callcentre import PHONE_SETTLE_S, CallCentre, wait_for, wait_steady
-from freeswitch_fixture.calls import Answer
+from freeswitch_fixture.phones import Answer
 from freeswitch_fixture.server import FakeFreeSwitch
 
 from admin_config.model import load_admin_config

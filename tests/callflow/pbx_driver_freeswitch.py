@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from freeswitch_fixture.calls import Answer, Behaviour, Busy, Ring
+from freeswitch_fixture.phones import Answer, Behaviour, Busy, Ring
 from freeswitch_fixture.server import FakeFreeSwitch
 from fsbridge_harness import (
     ESL_PASSWORD_ENV,

@@ -19,7 +19,7 @@ for folder in (HERE.parent, HERE.parent / "fsbridge"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from freeswitch_fixture.calls import Answer  # noqa: E402
+from freeswitch_fixture.phones import Answer  # noqa: E402
 from freeswitch_fixture.server import FakeFreeSwitch  # noqa: E402
 from fsbridge_harness import (  # noqa: E402
     STRATEGY,

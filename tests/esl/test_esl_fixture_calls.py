@@ -9,7 +9,7 @@ import re
 import uuid
 
 import pytest
-from freeswitch_fixture.calls import Answer, Busy, Reject, Ring, Unreachable
+from freeswitch_fixture.phones import Answer, Busy, Reject, Ring, Unreachable
 from freeswitch_fixture.server import FakeFreeSwitch
 
 from esl_bridge.client import DEFAULT_EVENTS

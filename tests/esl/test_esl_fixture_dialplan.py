@@ -9,8 +9,8 @@ import json
 import uuid
 
 import pytest
-from freeswitch_fixture.calls import Answer
 from freeswitch_fixture.dialplan import Dialplan
+from freeswitch_fixture.phones import Answer
 from freeswitch_fixture.server import FakeFreeSwitch
 
 from admin_config.model import AdminConfig

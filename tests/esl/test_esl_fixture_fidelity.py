@@ -18,7 +18,7 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 import pytest
-from freeswitch_fixture.calls import Answer
+from freeswitch_fixture.phones import Answer
 from freeswitch_fixture.server import FakeFreeSwitch
 from freeswitch_fixture.transcripts import NAMES, Transcript, load
 

@@ -1,6 +1,6 @@
 """The fake switch's call-control commands, as mod_commands of FreeSWITCH 1.10/1.11 answers
 them: `uuid_hold [off]`, `uuid_audio`, `uuid_setvar`, `uuid_record`, `uuid_recv_dtmf`
-(and, in calls.py, `originate ... &eavesdrop(<uuid>)`, bridged legs in `uuid_bridge` /
+(and, in commands.py, `originate ... &eavesdrop(<uuid>)`, bridged legs in `uuid_bridge` /
 `uuid_transfer`, `park_after_bridge`).
 
 Reply texts follow mod_commands.c (uuid_hold: "+OK Success" - even for a channel that is
@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .calls import CallModel, Leg
+    from .channels import Channels
+    from .leg import Leg
 
 AUDIO_USAGE = "-USAGE: <uuid> [start [read|write] [mute|level <level>]|stop]\n"
 RECORD_USAGE = "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>]\n"
@@ -41,10 +42,10 @@ class Recording:
 
 
 class CallControlModel:
-    """Registers the commands on the call model's server; state for the tests' assertions."""
+    """Registers the commands on the switch; state for the tests' assertions."""
 
-    def __init__(self, calls: CallModel) -> None:
-        self.calls = calls
+    def __init__(self, channels: Channels) -> None:
+        self.channels = channels
         self.held: set[str] = set()
         """Channels `uuid_hold` put on hold (their partner hears hold music)."""
         self.muted: set[str] = set()
@@ -52,7 +53,7 @@ class CallControlModel:
         self.dtmf: list[tuple[str, str]] = []
         """(uuid, digits) received with `uuid_recv_dtmf`."""
         self.recordings: list[Recording] = []
-        calls.server.api_handlers.update(
+        channels.server.api_handlers.update(
             {
                 "uuid_hold": self._uuid_hold,
                 "uuid_audio": self._uuid_audio,
@@ -61,10 +62,10 @@ class CallControlModel:
                 "uuid_recv_dtmf": self._uuid_recv_dtmf,
             }
         )
-        calls.on_gone.append(self._gone)
+        channels.on_gone.append(self._gone)
 
     def _leg(self, uuid: str) -> Leg | None:
-        return self.calls.legs.get(uuid)
+        return self.channels.legs.get(uuid)
 
     def _uuid_hold(self, arg: str | None) -> str:
         words = (arg or "").split()
@@ -72,7 +73,7 @@ class CallControlModel:
             return "-USAGE: [off] <uuid> [<display>]\n"
         off = words[0].lower() == "off"
         uuid = words[1] if off and len(words) > 1 else ("" if off else words[0])
-        with self.calls.lock:
+        with self.channels.lock:
             leg = self._leg(uuid)
             if leg is None:
                 return "+OK Success\n"  # switch_ivr_(un)hold_uuid succeeds for a gone channel
@@ -85,7 +86,7 @@ class CallControlModel:
                 self.held.add(uuid)
                 music = dict(leg.variables).get("hold_music", "")
                 if music and peer is not None:  # switch_ivr_broadcast to the partner
-                    self.calls.broadcasts.append((peer.uuid, music, "aleg"))
+                    self.channels.broadcasts.append((peer.uuid, music, "aleg"))
                     peer.playing = music
         return "+OK Success\n"
 
@@ -93,7 +94,7 @@ class CallControlModel:
         words = (arg or "").split()
         if len(words) < 2:
             return AUDIO_USAGE
-        with self.calls.lock:
+        with self.channels.lock:
             if self._leg(words[0]) is None:
                 return "-ERR No Such Channel!\n+OK\n"
             if words[1].lower() == "stop":
@@ -111,7 +112,7 @@ class CallControlModel:
         words = (arg or "").split(" ", 2)
         if len(words) < 2 or not words[0]:
             return "-USAGE: <uuid> <var> [value]\n"
-        with self.calls.lock:
+        with self.channels.lock:
             leg = self._leg(words[0])
             if leg is None:
                 return "-ERR No such channel!\n"
@@ -124,7 +125,7 @@ class CallControlModel:
         if len(words) < 3:
             return RECORD_USAGE
         uuid, action, path = words[:3]
-        with self.calls.lock:
+        with self.channels.lock:
             if self._leg(uuid) is None:
                 return "-ERR Cannot locate session!\n"
             if action == "start":
@@ -142,7 +143,7 @@ class CallControlModel:
         words = (arg or "").split()
         if len(words) < 2:
             return "-USAGE: <uuid> <dtmf_data>\n"
-        with self.calls.lock:
+        with self.channels.lock:
             if self._leg(words[0]) is None:
                 return "-ERR Cannot locate session!\n"
             self.dtmf.append((words[0], words[1]))
@@ -156,9 +157,9 @@ class CallControlModel:
                 _write_wav(r)
         self.held.discard(leg.uuid)
         self.muted.discard(leg.uuid)
-        for spy in [x for x in self.calls.legs.values() if x.eavesdrop == leg.uuid]:
+        for spy in [x for x in self.channels.legs.values() if x.eavesdrop == leg.uuid]:
             spy.eavesdrop = ""
-            self.calls._end(spy, "NORMAL_CLEARING")  # eavesdrop returns: the leg hangs up
+            self.channels.end(spy, "NORMAL_CLEARING")  # eavesdrop returns: the leg hangs up
 
 
 def _write_wav(r: Recording) -> None:

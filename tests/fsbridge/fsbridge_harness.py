@@ -247,7 +247,7 @@ class Stack:
 
     def agent_ready(self, agent: str, behaviour: Any = None) -> None:
         """The agent's desktop is up, status available, and the phone registered."""
-        from freeswitch_fixture.calls import Answer
+        from freeswitch_fixture.phones import Answer
 
         endpoint = self.config.agent(agent).endpoint
         assert endpoint

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from freeswitch_fixture.calls import Answer, Ring
+from freeswitch_fixture.phones import Answer, Ring
 from fsbridge_harness import Stack
 
 from devstack.media import wav_seconds

@@ -6,7 +6,7 @@ PBXs (no answer, busy, abandon...) is tests/callflow/test_scenarios.py."""
 from __future__ import annotations
 
 import pytest
-from freeswitch_fixture.calls import Answer, Reject
+from freeswitch_fixture.phones import Answer, Reject
 from fsbridge_harness import Stack
 
 

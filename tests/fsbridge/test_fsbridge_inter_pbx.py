@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from freeswitch_fixture.calls import Answer
+from freeswitch_fixture.phones import Answer
 from freeswitch_fixture.server import FakeFreeSwitch
 from fsbridge_harness import (
     PBX,

@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from freeswitch_fixture.calls import Answer
+from freeswitch_fixture.phones import Answer
 from fsbridge_harness import Stack
 
 from callflow.commands import BRIDGE_GROUP

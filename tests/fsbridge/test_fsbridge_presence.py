@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from freeswitch_fixture.calls import Answer
+from freeswitch_fixture.phones import Answer
 from fsbridge_harness import BridgeProcess, Stack
 
 from router.model import AgentProfile

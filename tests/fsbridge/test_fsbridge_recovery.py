@@ -3,7 +3,7 @@ while it was down), and the bridge process killed and restarted mid-call."""
 
 from __future__ import annotations
 
-from freeswitch_fixture.calls import Answer, Ring
+from freeswitch_fixture.phones import Answer, Ring
 from fsbridge_harness import Stack
 
 

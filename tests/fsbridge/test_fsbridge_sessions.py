@@ -4,7 +4,7 @@ both PBXs: tests/callflow/test_scenarios.py.)"""
 
 from __future__ import annotations
 
-from freeswitch_fixture.calls import Answer, Ring
+from freeswitch_fixture.phones import Answer, Ring
 from fsbridge_harness import Stack
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from chattest import STACK_ENV, ChatProcess, api, chat_env, free_port, staff_login
-from freeswitch_fixture.calls import Answer
+from freeswitch_fixture.phones import Answer
 from freeswitch_fixture.server import FakeFreeSwitch
 from fsbridge_harness import BridgeProcess, admin_config, rendered_dialplan, write_config
 from load import Record
