@@ -17,8 +17,14 @@ from fsbridge_harness import (
     write_config,
 )
 
-from admin_config.model import load_admin_config
+from admin_config.model import AdminConfig, load_admin_config
 from router.client import RouterClient
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> AdminConfig:
+    """The admin config of a one-FreeSWITCH stack (ESL on port 8021), loaded; nothing runs."""
+    return load_admin_config(write_config(tmp_path, admin_config(8021)))
 
 
 @pytest.fixture
