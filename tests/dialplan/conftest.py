@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+from config_problems import problem_params
 from dialplan_helpers import SECRETS, STRATEGY, WriteConfig, base_config
 
 
@@ -30,3 +31,10 @@ def secrets_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     return dict(SECRETS)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test taking `problem` runs once per case of its module's `CASES` table
+    (config_problems), the case's name as its id."""
+    if "problem" in metafunc.fixturenames:
+        metafunc.parametrize("problem", problem_params(metafunc.module.CASES))
