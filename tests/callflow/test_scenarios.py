@@ -6,99 +6,23 @@ flow"). Each scenario runs once per PBX (`pbx` is a `PbxDriver`, pbx_drivers.py)
 Where the PBXs differ in wire mechanics only, the assertion is normalised (a set where
 the order of two hang-ups is the PBX's; a cause Asterisk does not know); each such place
 says why, and docs/call-flow.md ("Differences that remain, and why") lists them.
+
+The world (agents, entry points, strategy) is scenario_world.py; how the call entries are
+read, call_entries.py.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from pbx_drivers import AgentSpec, EntrySpec, PbxDriver, Phone, World, wait_until
+from call_entries import CUSTOMER_BYE_CAUSES, call_over, hangups_of, shape, split_at_bridge
+from pbx_drivers import PbxDriver, Phone, wait_until
+from scenario_world import ANSWERS, MAX_WAIT, start
 
 from router.model import OfferState, RequestState
 
 pytestmark = pytest.mark.parametrize(
     "pbx", [pytest.param("asterisk", marks=pytest.mark.asterisk), "freeswitch"], indirect=True
 )
-
-MAX_WAIT = 4
-"""Seconds a caller at `quick_in` waits before its overflow (the dialplan's own safety net
-fires 15 s later: the hold margin)."""
-
-WORLD = World(
-    agents=(
-        AgentSpec("alice", {"booking": 5}),  # the highest skill: offered booking calls first
-        AgentSpec("bob", {"booking": 1}),
-        AgentSpec("carol", {"billing": 1}),
-    ),
-    entries=(
-        EntrySpec("booking_in", "800", "booking"),
-        EntrySpec("billing_in", "801", "billing"),
-        EntrySpec("claims_in", "802", "claims"),  # the strategy overflows it after 1 s
-        EntrySpec("quick_in", "803", "booking", max_wait=MAX_WAIT),
-    ),
-)
-
-STRATEGY = """\
-defaults:
-  offer_timeout: {offer_timeout}
-  reject_delay: 30
-  max_no_answer: 0
-  known_agent_wait: 15
-  wrapup: {{voice: 0, chat: 0, voip: 0}}
-queues:
-  booking: {{skills: {{booking: 1}}}}
-  billing: {{skills: {{billing: 1}}}}
-  nobody: {{skills: {{nobody: 1}}}}
-rules:
-  - name: claims
-    conditions: service == "claims"
-    actions: {{queue: nobody, overflow: voicemail}}
-    goals:
-      - {{after: 1, overflow: true}}
-  - name: billing
-    conditions: service == "billing"
-    actions: {{queue: billing}}
-  - name: booking
-    conditions: "true"
-    actions: {{queue: booking}}
-    order: highest_skill
-"""
-
-ANSWERS = Phone("answer", ring=0.2)
-CUSTOMER_BYE_CAUSES = {"NORMAL_CLEARING", "UNKNOWN"}
-"""A customer's BYE outside a bridge: Asterisk reports cause 0 (no Reason header), which
-the AMI bridge names UNKNOWN; FreeSWITCH says NORMAL_CLEARING."""
-
-
-def start(pbx: PbxDriver, offer_timeout: float = 8) -> None:
-    pbx.start(WORLD, STRATEGY.format(offer_timeout=offer_timeout))
-
-
-def shape(entries: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """(type, party, agent) of each call entry: the transcript's shape."""
-    return [(e["type"], e.get("party", ""), e.get("agent", "")) for e in entries]
-
-
-def split_at_bridge(entries: list[dict[str, Any]]) -> tuple[list[Any], set[Any]]:
-    """The shape up to the bridge, in order, and the hang-ups after it as a set: which leg's
-    end a PBX reports first is its own (FreeSWITCH completes the agent's leg first; on
-    Asterisk the two Hangup events come in either order)."""
-    at = [e["type"] for e in entries].index("call.bridged") + 1
-    tail = entries[at:]
-    assert all(e["type"] == "call.hangup" for e in tail), shape(entries)
-    return shape(entries[:at]), {(e["party"], e.get("agent", ""), e["ended_by"]) for e in tail}
-
-
-def hangups_of(entries: list[dict[str, Any]], party: str) -> list[dict[str, Any]]:
-    return [e for e in entries if e["type"] == "call.hangup" and e["party"] == party]
-
-
-def call_over(entries: list[dict[str, Any]]) -> bool:
-    """Both hang-ups of a connected inbound call are written."""
-    return len(hangups_of(entries, "customer")) == 1 and any(
-        h.get("answered") is not False for h in hangups_of(entries, "agent")
-    )
 
 
 # --- 1. inbound ---------------------------------------------------------------------------
