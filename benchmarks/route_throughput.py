@@ -23,15 +23,10 @@ The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
-import resource
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,276 +38,25 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# the helpers are re-exported here too: route_domains, request_life, report_sink and
+# wallboard use them as attributes of this module
+from bench_processes import log, start_redis, stop
+from route_accounting import CommandStats, CpuMeter, redis_side_latency
+from route_load import (
+    STRATEGY,
+    drop_agent_wakeups,
+    eval_reference,
+    make_agents,
+    start_profiler,
+    start_workers,
+    submit_steps,
+    wait_consumers,
+    work_done,
+    worker_stats,
+)
+
 from router.client import RouterClient
-from router.keys import WORK_GROUP
-from router.model import AgentProfile
 from router.ops import Batch, Script
-
-STRATEGY = """
-defaults: {{queue: general, offer_timeout: 600, wrapup: {{voice: 0, chat: 0, voip: 0}}}}
-queues: {{general: {{}}, sales: {{skills: {{sales: 1}}}}}}
-rules:
-  - {{name: vip, conditions: customer.vip >= 2, actions: {{queue: sales, priority: 5}},
-     order: {order}}}
-  - {{name: sales, conditions: service == "sales", actions: {{queue: sales}}, order: {order}}}
-  - {{name: rest, actions: {{queue: general}}, order: {order}}}
-"""
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_redis(tmp: str) -> tuple[subprocess.Popen[bytes], str, int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            tmp,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--loglevel",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            redis.Redis(port=port).ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return proc, f"redis://127.0.0.1:{port}/0", port
-
-
-def eval_reference(port: int) -> float:
-    """redis-benchmark's EVAL rate for a script doing one HINCRBY (pipelined 16)."""
-    out = (
-        subprocess.run(
-            [
-                "redis-benchmark",
-                "-p",
-                str(port),
-                "-n",
-                "200000",
-                "-P",
-                "16",
-                "-c",
-                "8",
-                "--csv",
-                "eval",
-                "redis.call('HINCRBY', KEYS[1], 'n', 1) return 1",
-                "1",
-                "bench:ref",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()
-    )
-    return float(next(csv.reader([out[-1]]))[1])
-
-
-def make_agents(client: RouterClient, n: int, chat_capacity: int) -> None:
-    steps = []
-    for i in range(n):
-        profile = AgentProfile(
-            id=f"a{i}",
-            skills={"sales": 1} if i % 4 == 0 else {},
-            capacity={"voice": 1, "chat": chat_capacity},
-        )
-        from router.client import profile_fields
-
-        steps.append(Script("upsert_agent", (profile.id, *profile_fields(profile))))
-        steps.append(Script("heartbeat", (profile.id, "desktop", 3_600_000, "")))
-        steps.append(Script("set_status", (profile.id, "available", "")))
-        if len(steps) >= 3000:
-            client.execute(Batch(tuple(steps)))
-            steps = []
-    if steps:
-        client.execute(Batch(tuple(steps)))
-
-
-def submit_steps(n: int, offset: int = 0) -> list[Script]:
-    import uuid
-
-    out = []
-    for i in range(offset, offset + n):
-        customer = json.dumps({"vip": 2 if i % 50 == 0 else 0})
-        out.append(
-            Script(
-                "submit",
-                (
-                    uuid.uuid4().hex,
-                    uuid.uuid4().hex,
-                    "chat",
-                    "sales" if i % 4 == 0 else "support",
-                    f"u{i}",
-                    customer,
-                    0,
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                ),
-            )
-        )
-    return out
-
-
-def start_workers(url: str, domain: str, workers: int, log_path: Path) -> subprocess.Popen[bytes]:
-    """WORKERS allocation processes; their log (with each worker's closing stats line) goes
-    to LOG_PATH."""
-    with open(log_path, "wb") as out:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from router.cli import main; main()",
-                "router",
-                "--redis-url",
-                url,
-                "--domain",
-                domain,
-                "--workers",
-                str(workers),
-            ],
-            stdout=out,
-            stderr=out,
-        )
-
-
-def start_profiler(pid: int, profile: Path) -> subprocess.Popen[bytes]:
-    """py-spy recording process PID and its children (an SVG flame graph, or collapsed
-    stacks for a `.txt` name) until they exit."""
-    exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
-    if exe is None:
-        raise SystemExit("--profile needs py-spy: pip install py-spy")
-    cmd = [exe, "record", "--subprocesses", "--nonblocking", "--pid", str(pid), "-o", str(profile)]
-    if profile.suffix == ".txt":
-        cmd += ["--format", "raw"]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def worker_stats(log_path: Path) -> dict[str, int]:
-    """The workers' closing `stopped: k=v ...` lines, summed over workers."""
-    total: dict[str, int] = {}
-    for line in log_path.read_text(errors="replace").splitlines():
-        if " stopped: " in line:
-            for pair in line.split(" stopped: ", 1)[1].split():
-                k, _, v = pair.partition("=")
-                total[k] = total.get(k, 0) + int(v)
-    return total
-
-
-class CommandStats:
-    """Redis's own profile: time inside each command (INFO commandstats) between creation
-    and ``top()``. EVALSHA includes the commands its script runs."""
-
-    def __init__(self, client: RouterClient) -> None:
-        self.redis = client.redis
-        self.start = self.read()
-
-    def read(self) -> dict[str, tuple[int, int]]:
-        stats = self.redis.info("commandstats")
-        return {k.removeprefix("cmdstat_"): (v["calls"], v["usec"]) for k, v in stats.items()}
-
-    def top(self, n_units: int, limit: int = 6) -> dict[str, dict[str, float]]:
-        """The LIMIT commands with the most Redis time, as calls and microseconds per unit."""
-        diff = []
-        for name, (calls, usec) in self.read().items():
-            c0, u0 = self.start.get(name, (0, 0))
-            if usec > u0:
-                diff.append((usec - u0, calls - c0, name))
-        diff.sort(reverse=True)
-        return {
-            name: {
-                "calls_per_unit": round(calls / max(1, n_units), 3),
-                "us_per_unit": round(usec / max(1, n_units), 1),
-            }
-            for usec, calls, name in diff[:limit]
-        }
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-class CpuMeter:
-    """CPU seconds spent by redis-server (from /proc), the workers (children this process
-    waited for) and this process (the load generator) since creation."""
-
-    def __init__(self, client: RouterClient) -> None:
-        self.redis_pid = int(client.redis.info("server")["process_id"])
-        self.start = self.read()
-
-    def read(self) -> tuple[float, float, float]:
-        with open(f"/proc/{self.redis_pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        redis_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        me = resource.getrusage(resource.RUSAGE_SELF)
-        return redis_s, kids.ru_utime + kids.ru_stime, me.ru_utime + me.ru_stime
-
-    def per(self, n: int, prefix: str) -> dict[str, float]:
-        """Microseconds of CPU per unit of work (call after the workers were waited for)."""
-        now = self.read()
-        names = ("redis", "workers", "loadgen")
-        return {
-            f"{prefix}_{name}_cpu_us": (b - a) / max(1, n) * 1e6
-            for name, a, b in zip(names, self.start, now, strict=True)
-        }
-
-
-def wait_consumers(client: RouterClient, workers: int, proc: subprocess.Popen[bytes]) -> None:
-    """Until every worker has loaded its agent view and joined the consumer group: start-up
-    (imports, 10,000 agents read) is not routing time."""
-    deadline = time.perf_counter() + 60
-    while time.perf_counter() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("workers died")
-        try:
-            if len(client.redis.xinfo_consumers(client.keys.work(), WORK_GROUP)) >= workers:
-                return
-        except redis.ResponseError:
-            pass  # the group does not exist yet
-        time.sleep(0.005)
-    raise SystemExit("workers did not start within 60 s")
-
-
-def drop_agent_wakeups(client: RouterClient) -> None:
-    """Empty the work stream before the workers start: making 10,000 agents available
-    filed one wake-up each, and in the latency phase (no request waits yet) working them
-    off would only delay the first measured requests behind set-up work."""
-    client.redis.xtrim(client.keys.work(), maxlen=0, approximate=False)
-
-
-def work_done(client: RouterClient) -> bool:
-    for g in client.redis.xinfo_groups(client.keys.work()):
-        if g["name"] == WORK_GROUP:
-            return g.get("lag") == 0 and g["pending"] == 0
-    return False
 
 
 def throughput(
@@ -413,26 +157,6 @@ def throughput(
         "submit_per_s": requests / submit_s,
         "tput_seconds": elapsed,
     }
-
-
-def redis_side_latency(client: RouterClient, requests: set[str]) -> list[int]:
-    """Per request of REQUESTS, ms from its ``request.created`` to its ``offer.created``
-    entry id (Redis's clock), sorted: the part of the offer latency spent from the submit
-    script to the reservation script (the work item waiting, the worker's round)."""
-    created: dict[str, int] = {}
-    out = []
-    start = "-"
-    while rows := client.redis.xrange(client.keys.events(), start, "+", count=10_000):
-        for entry_id, f in rows:
-            rid = f.get("request", "")
-            if rid in requests:
-                ms = int(entry_id.split("-")[0])
-                if f.get("type") == "request.created":
-                    created[rid] = ms
-                elif f.get("type") == "offer.created" and rid in created:
-                    out.append(ms - created.pop(rid))
-        start = "(" + rows[-1][0]
-    return sorted(out) or [0]
 
 
 def latency(
