@@ -150,6 +150,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from chat.accounts import AccountStore, Role
     from chat.keys import ChatKeys
+    from chat.staff_sessions import StaffSessions
     from chat.tokens import TokenSigner
     from router.client import RouterClient
     from router.model import AgentProfile
@@ -209,6 +210,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             redis.Redis.from_url(rurl), ChatKeys(), PasswordHasher(time_cost=1, memory_cost=1024)
         )
         signer = TokenSigner(secret.encode(), 3600, 3600)
+        # staff tokens name a server-side login session (what a login starts)
+        sessions = StaffSessions(accounts.redis, accounts.keys, 3600)
         agent_tokens = []
         for i in range(args.agents):
             aid = f"a{i}"
@@ -216,7 +219,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 AgentProfile(id=aid, name=aid, capacity={"voice": 1, "chat": args.capacity})
             )
             acc = accounts.set_password(Role.AGENT, aid, "bench-password")
-            agent_tokens.append(signer.staff_token(aid, Role.AGENT, acc.generation))
+            agent_tokens.append(
+                signer.staff_token(aid, Role.AGENT, acc.generation, sessions.start(Role.AGENT, aid))
+            )
         cfg = {
             "ws_url": f"ws://127.0.0.1:{cport}",
             "agent_tokens": agent_tokens,
