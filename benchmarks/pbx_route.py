@@ -32,15 +32,18 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import bench_processes
+from bench_processes import free_port
+from pbx_report import Step, percentile, summarize
+from pbx_systems import QUEUE_DIALPLAN, QUEUE_EXTEN, STRATEGY, queue_config
+from sipp_logs import invites
 
 from devstack import AsteriskSandbox
 from devstack.lab import AMI_SECRET, AMI_SECRET_ENV, PBX_ID, Lab, LabAgent, LabEntry
@@ -50,99 +53,8 @@ from router.client import RouterClient
 AGENT_PORT = 5090
 FIRST_ENDPOINT = 3001
 IMPLUS_EXTEN = "800"
-QUEUE_EXTEN = "7000"
-
-STRATEGY = """\
-defaults:
-  offer_timeout: 15
-  wrapup: {voice: 0, chat: 0, voip: 0}
-  max_no_answer: 0
-queues:
-  bench: {}
-rules:
-  - name: everyone
-    actions: {queue: bench}
-    order: longest_idle
-"""
-
-QUEUE_DIALPLAN = f"""\
-; app_queue side of the benchmark: the same customers, the same agents.
-[implus-entry](+)
-exten => {QUEUE_EXTEN},1,Answer()
- same => n,Queue(bench)
- same => n,Hangup()
-"""
-
-
-def queue_config(endpoints: list[str]) -> str:
-    members = "".join(f"member => PJSIP/{e}\n" for e in endpoints)
-    return (
-        "[bench]\nstrategy = leastrecent\ntimeout = 15\nretry = 0\nwrapuptime = 0\n"
-        "ringinuse = no\nautofill = yes\njoinempty = yes\nleavewhenempty = no\n"
-        "musicclass = default\nannounce-frequency = 0\nperiodic-announce-frequency = 0\n"
-        "announce-position = no\nreportholdtime = no\n" + members
-    )
-
-
-# --- sipp message logs with timestamps ---------------------------------------------------
-
-_BLOCK = re.compile(r"^-{20,} (\S+)\s*$", re.MULTILINE)
-_FROM_USER = re.compile(r"^From:.*?<sip:([^@>;]+)@", re.MULTILINE | re.IGNORECASE)
-_CALL_ID = re.compile(r"^Call-ID:\s*(\S+)", re.MULTILINE | re.IGNORECASE)
-
-
-def invites(log: str, direction: str) -> dict[str, float]:
-    """caller number (From user) -> time of the first INVITE sent/received for it."""
-    out: dict[str, float] = {}
-    parts = _BLOCK.split(log)
-    for stamp, body in zip(parts[1::2], parts[2::2], strict=False):
-        head, _, message = body.partition("\n\n")
-        if direction not in head:
-            continue
-        first = message.lstrip().split("\n", 1)[0]
-        if not first.startswith("INVITE "):
-            continue
-        caller = _FROM_USER.search(message)
-        if caller is None:
-            continue
-        t = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-        out.setdefault(caller.group(1), t)
-    return out
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
 
 # --- the run -------------------------------------------------------------------------------
-
-
-@dataclass
-class Step:
-    system: str
-    rate: float
-    calls: int
-    failed: int
-    not_routed: int
-    sipp_failed: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-    seconds: float
-    cpu_s: dict[str, float] = field(default_factory=dict)
-    segments_ms: dict[str, dict[str, float]] = field(default_factory=dict)
-    """implus only: where the time goes, per segment of the path (p50/p99)."""
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Bench:
@@ -178,7 +90,7 @@ class Bench:
         if self.active_channels() != 0:
             self.say("channels left over that do not hang up: restarting the sandbox")
             self.box.restart(self.say)
-        port = _free_port()
+        port = free_port()
         self.redis_url = f"redis://127.0.0.1:{port}/0"
         self._spawn(
             "redis",
@@ -409,10 +321,12 @@ class Bench:
         self.box.reload()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds of PID so far; 0 once the process has gone."""
+    try:
+        return bench_processes.cpu_seconds(pid)
+    except OSError:
+        return 0.0
 
 
 def _wait_redis(url: str) -> RouterClient:
@@ -426,54 +340,6 @@ def _wait_redis(url: str) -> RouterClient:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-
-
-def summarize(steps: list[Step], args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {"benchmark": "pbx_route", "steps": [asdict(s) for s in steps]}
-    best: dict[str, Step | None] = {}
-    for system in ("implus", "app_queue"):
-        clean = [s for s in steps if s.system == system and s.failed == 0]
-        best[system] = max(clean, key=lambda s: s.rate, default=None)
-        b = best[system]
-        out[system] = {
-            "max_rate_cps": b.rate if b else 0.0,
-            "p50_ms_at_max": b.p50_ms if b else None,
-            "p99_ms_at_max": b.p99_ms if b else None,
-        }
-    common = [
-        (a, q)
-        for a in steps
-        for q in steps
-        if a.system == "implus"
-        and q.system == "app_queue"
-        and a.rate == q.rate
-        and a.failed == 0
-        and q.failed == 0
-    ]
-    if common:
-        a, q = max(common, key=lambda pair: pair[0].rate)
-        out["added_p99_ms"] = round(a.p99_ms - q.p99_ms, 1)
-        out["added_p50_ms"] = round(a.p50_ms - q.p50_ms, 1)
-        out["compared_at_cps"] = a.rate
-        out["added_p99_ms_by_rate"] = {
-            str(a.rate): round(a.p99_ms - q.p99_ms, 1)
-            for a, q in sorted(common, key=lambda p: p[0].rate)
-        }
-    else:
-        out["added_p99_ms"] = None
-    implus_rate = out["implus"]["max_rate_cps"]
-    queue_rate = out["app_queue"]["max_rate_cps"]
-    out["goal_rate_met"] = implus_rate >= queue_rate
-    out["goal_p99_met"] = out["added_p99_ms"] is not None and out["added_p99_ms"] < 50
-    out["config"] = {
-        "agents": args.agents,
-        "ring_s": args.ring,
-        "talk_s": args.talk,
-        "step_seconds": args.step_seconds,
-        "rates": args.rates,
-        "cpus": os.cpu_count(),
-    }
-    return out
 
 
 def main() -> None:

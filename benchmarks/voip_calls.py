@@ -29,7 +29,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pbx_route import _free_port, _wait_redis, invites, percentile
+from bench_processes import free_port
+from pbx_report import percentile
+from pbx_route import _wait_redis
+from sipp_logs import invites
 
 from devstack import AsteriskSandbox
 from devstack.lab import (
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         box.hangup_all()
         box.reset_includes()  # what an earlier run (or test) left
         try:
-            port = _free_port()
+            port = free_port()
             spawn("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                             "--save", "", "--appendonly", "no", "--dir", str(folder)])  # fmt: skip
             redis_url = f"redis://127.0.0.1:{port}/0"
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             spawn("worker", [*implus, "router", "--redis-url", redis_url])
             bridge = ["ami-bridge", "--config", str(lab.config_path), "--pbx", PBX_ID]
             spawn("bridge", [*implus, *bridge, "--redis-url", redis_url, "--log-level", "warning"])
-            chat_port = _free_port()
+            chat_port = free_port()
             spawn(
                 "chat",
                 [
