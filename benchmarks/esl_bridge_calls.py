@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from bench_processes import free_port, log  # noqa: E402
 from freeswitch_fixture.phones import Answer  # noqa: E402
 from freeswitch_fixture.server import FakeFreeSwitch  # noqa: E402
 
@@ -52,18 +53,6 @@ queues: {booking: {skills: {booking: 1}}}
 rules:
   - {name: booking, actions: {queue: booking}}
 """
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int, kernel_only: bool = False) -> float:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import route_throughput as rt
+from bench_processes import cpu_seconds
 
 from router.client import RouterClient
 from router.ops import Batch, Script
@@ -42,12 +42,6 @@ CHORES_OFF = WorkerSettings(
     timer_interval_ms=10**9, reaper_interval_ms=10**9, housekeeping_interval_s=1e9,
     sweep_interval_s=0,
 )  # fmt: skip
-
-
-def redis_cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def lives(url: str, agents: int, requests: int) -> dict[str, Any]:
@@ -72,7 +66,7 @@ def lives(url: str, agents: int, requests: int) -> dict[str, Any]:
     client.redis.config_resetstat()
     worker_s = desktop_s = 0.0
     rounds = 0
-    redis0 = redis_cpu_s(pid)
+    redis0 = cpu_seconds(pid)
     t0 = time.perf_counter()
     for step in steps:
         t = time.thread_time()
@@ -100,7 +94,7 @@ def lives(url: str, agents: int, requests: int) -> dict[str, Any]:
                 rounds += worker.step(block_ms=1) > 0
                 worker_s += time.thread_time() - t
     elapsed = time.perf_counter() - t0
-    redis_s = redis_cpu_s(pid) - redis0
+    redis_s = cpu_seconds(pid) - redis0
     stats = client.redis.info("stats")
     evalsha = client.redis.info("commandstats").get("cmdstat_evalsha", {})
     client.close()

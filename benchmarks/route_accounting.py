@@ -5,8 +5,9 @@ the part of the offer latency spent inside Redis (event stream ids).
 
 from __future__ import annotations
 
-import os
 import resource
+
+from bench_processes import cpu_seconds
 
 from router.client import RouterClient
 
@@ -49,9 +50,7 @@ class CpuMeter:
         self.start = self.read()
 
     def read(self) -> tuple[float, float, float]:
-        with open(f"/proc/{self.redis_pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        redis_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        redis_s = cpu_seconds(self.redis_pid)
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         me = resource.getrusage(resource.RUSAGE_SELF)
         return redis_s, kids.ru_utime + kids.ru_stime, me.ru_utime + me.ru_stime

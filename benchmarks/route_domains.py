@@ -28,6 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 
+from bench_processes import cpu_seconds  # noqa: E402
 from redis_cluster import RedisCluster, domain_slot  # noqa: E402
 
 from router.client import RouterClient  # noqa: E402
@@ -36,12 +37,7 @@ from router.ops import Batch  # noqa: E402
 
 
 def _cpu_s(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def _children_cpu_s() -> float:

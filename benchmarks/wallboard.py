@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from route_throughput import start_redis, stop  # noqa: E402
+from bench_processes import log, start_redis, stop  # noqa: E402
 
 from reports import schema as s  # noqa: E402
 from reports.db import make_engine, migrate  # noqa: E402
@@ -40,10 +40,6 @@ from reports.live import recent  # noqa: E402
 from router.client import RouterClient  # noqa: E402
 from router.model import AgentProfile  # noqa: E402
 from router.supervision import Supervision  # noqa: E402
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def median_ms(fn: Callable[[], Any], rounds: int = 10) -> float:
