@@ -74,7 +74,7 @@ def live(tmp: str, agents: int, queues: int, waiting: int) -> dict[str, float]:
         for i in range(waiting):
             q = names[i % queues]
             sub = c.submit("chat", q, f"u{i}")
-            pipe.zadd(f"{c.keys.queue(q)}:chat", {sub.request_id: i})
+            pipe.zadd(c.keys.queue(q, "chat"), {sub.request_id: i})
             pipe.hset(c.keys.request(sub.request_id), "queues", f'["{q}"]')
             pipe.sadd(c.keys.queues(), q)
         pipe.execute()
