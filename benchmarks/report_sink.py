@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import route_throughput as rt  # noqa: E402
+from bench_processes import start_redis  # noqa: E402
 from report_history import load  # noqa: E402
 
 from devstack.postgres import PostgresCluster  # noqa: E402
@@ -205,7 +206,7 @@ def main() -> None:
     result: dict[str, Any] = {"cpus": os.cpu_count(), "contacts": args.contacts, "days": args.days}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        proc, url, _port = rt.start_redis(tmp_name)
+        proc, url, _port = start_redis(tmp_name)
         pg = PostgresCluster(durable=True)
         pg.start()
         try:

@@ -30,8 +30,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import route_throughput as rt
-from bench_processes import cpu_seconds
+from bench_processes import cpu_seconds, log, start_redis
+from route_load import STRATEGY, drop_agent_wakeups, make_agents, submit_steps
 
 from router.client import RouterClient
 from router.ops import Batch, Script
@@ -46,9 +46,9 @@ CHORES_OFF = WorkerSettings(
 
 def lives(url: str, agents: int, requests: int) -> dict[str, Any]:
     client = RouterClient.from_url(url, domain="life")
-    client.load_strategy(rt.STRATEGY.format(order="longest_idle"))
-    rt.make_agents(client, agents, 3)
-    rt.drop_agent_wakeups(client)
+    client.load_strategy(STRATEGY.format(order="longest_idle"))
+    make_agents(client, agents, 3)
+    drop_agent_wakeups(client)
     worker = Worker(client, "life-worker", CHORES_OFF)
     worker.start()
     work_key = client.keys.work()
@@ -61,7 +61,7 @@ def lives(url: str, agents: int, requests: int) -> dict[str, Any]:
 
     seen = newest_work()
     last_event = client.redis.xrevrange(client.keys.events(), count=1)[0][0]
-    steps = rt.submit_steps(requests, 10_000_000)
+    steps = submit_steps(requests, 10_000_000)
     pid = int(client.redis.info("server")["process_id"])
     client.redis.config_resetstat()
     worker_s = desktop_s = 0.0
@@ -121,13 +121,13 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print the JSON result line (always last)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url, _port = rt.start_redis(tmp)
+        proc, url, _port = start_redis(tmp)
         try:
             result = lives(url, args.agents, args.requests)
         finally:
             proc.terminate()
             proc.wait(10)
-    rt.log(
+    log(
         "{requests} request lives: CPU per request redis-server {redis_cpu_us:.0f} us, worker "
         "{worker_cpu_us:.0f} us, desktop {desktop_cpu_us:.0f} us; {worker_rounds_per_request:.2f} "
         "worker rounds, {redis_reads_per_request:.1f} Redis reads, scripts "

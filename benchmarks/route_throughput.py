@@ -38,8 +38,6 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# the helpers are re-exported here too: route_domains, request_life, report_sink and
-# wallboard use them as attributes of this module
 from bench_processes import log, start_redis, stop
 from route_accounting import CommandStats, CpuMeter, redis_side_latency
 from route_load import (
