@@ -26,7 +26,7 @@ import redis
 from redis.exceptions import ReadOnlyError
 
 from router.client import RouterClient
-from router.ops import Batch, Command, Script, Step, flatten, regroup
+from router.ops import Batch, Step, flatten, regroup
 
 
 class DirectPipeline:
@@ -53,7 +53,7 @@ class DirectPipeline:
             return None
         items, spans = flatten(steps)
         try:
-            calls = [self._args(item) for item in items]
+            calls = [self.client.call_args(item) for item in items]
             replies = conn.retry.call_with_retry(
                 lambda: self._round_trip(conn, calls), lambda _error: conn.disconnect()
             )
@@ -102,12 +102,6 @@ class DirectPipeline:
         except BaseException:
             self._held -= 1
             raise
-
-    def _args(self, item: Script | Command) -> tuple[Any, ...]:
-        if isinstance(item, Script):
-            script, keys, args = self.client._call(item)
-            return ("EVALSHA", script.sha, len(keys), *keys, *args)
-        return tuple(item.args)
 
     def _round_trip(self, conn: Any, calls: list[tuple[Any, ...]]) -> list[Any]:
         # As the pool's checkout does: an idle connection with something to read was closed
