@@ -130,6 +130,10 @@ class AmiBridge:
         """The command loop's blocking reads: a connection of their own, held."""
         self._link_up = False
         """The AMI link is up (ready or not: a reconciliation may have failed on Redis)."""
+        self._link_retry: asyncio.Task[None] | None = None
+        self._linking = asyncio.Lock()
+        self.link_retry_s = 2.0
+        """Seconds before a failed reconciliation after a LinkUp is tried again."""
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -166,9 +170,10 @@ class AmiBridge:
                 log.warning("%s; still trying", e)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._link_retry] if self._link_retry else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.serial.close()
         with contextlib.suppress(Exception):
             for key in self.deferred.pending_keys():
@@ -217,11 +222,26 @@ class AmiBridge:
                 self.dispatch(fact)
 
     async def _after_link_up(self) -> None:
+        async with self._linking:  # one at a time: LinkUp, Redis back, a retry
+            await self._reconcile_after_link_up()
+
+    async def _reconcile_after_link_up(self) -> None:
         try:
             self.presence.learn_agents(await self._agent_phones())
             self.last_repairs = await self.reconciler.run(full=True)
         except (AmiError, RouterError, redis.exceptions.RedisError) as e:
-            log.error("reconciliation after reconnect failed (%s); the next one repairs", e)
+            # Until one succeeds the link is not ready: no commands, no phone leases, no
+            # periodic reconciliation - so it is tried again, not left to a next LinkUp.
+            log.error(
+                "reconciliation after the AMI link came up failed (%s); retrying in %g s",
+                e,
+                self.link_retry_s,
+            )
+            retry = self._link_retry
+            if retry is None or retry.done() or retry is asyncio.current_task():
+                self._link_retry = asyncio.get_running_loop().create_task(
+                    self._retry_link_up(), name="link-up-retry"
+                )
             return
         self._link_ready.set()
         self.reconciled.set()
@@ -239,6 +259,11 @@ class AmiBridge:
                     self._command(delivery)
         except (RouterError, redis.exceptions.RedisError) as e:
             log.error("reading unacknowledged commands failed: %s", e)
+
+    async def _retry_link_up(self) -> None:
+        await asyncio.sleep(self.link_retry_s)
+        if self._link_up and not self._link_ready.is_set():  # else a LinkUp/Down took over
+            await self._after_link_up()
 
     def dispatch(self, fact: f.Fact) -> None:
         """Queue a fact on the serial queue of the call it is about. A fact that changes

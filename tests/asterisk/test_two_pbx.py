@@ -152,7 +152,7 @@ class TwoPbx:
 
         def describe() -> object:
             a = self.cc.client.agent(agent)
-            return a and (a.devices, a.leases, a.status)
+            return (a and (a.devices, a.leases, a.status), time.time(), self.phone_story(agent))
 
         # 40 s: this test runs two PBXs' worth of processes; on a loaded machine sipp answers
         # some of Asterisk's 1 s OPTIONS pings late and the phone reads offline meanwhile.
@@ -163,6 +163,18 @@ class TwoPbx:
             40,
             describe,
         )
+
+    def phone_story(self, agent: str) -> str:
+        """What the PBX and the bridge last said about an Asterisk agent's phone (for a
+        failed wait): Asterisk's contacts and the bridge's lines about it or its link."""
+        endpoint = next((a.endpoint for a in (ALICE,) if a.id == agent), None)
+        if endpoint is None:
+            return ""
+        contacts = self.cc.box.cli(f"pjsip show contacts like {endpoint}", check=False)
+        marks = (endpoint, f" {agent}", "ready:", "link", "Link", "ERROR", "WARNING")
+        log = self.cc.bridge.text() if self.cc.bridge else ""
+        lines = [ln for ln in log.splitlines() if any(m in ln for m in marks)]
+        return "\nAsterisk contacts:\n" + contacts + "\nAMI bridge:\n" + "\n".join(lines[-40:])
 
     def fs_request(self, call_uuid: str, state: RequestState) -> RoutingRequest:
         """The routing request the ESL bridge filed for fake-switch call `call_uuid`, once in
