@@ -177,6 +177,36 @@ def test_call_me_only_with_a_phone_channel_and_uploads_say_the_limit(
     ctx.close()
 
 
+def test_a_widget_whose_config_cannot_be_read_says_so_and_tries_again(
+    browser: Any, stack: Stack
+) -> None:
+    """The service restarting behind a proxy: /widget/config answers 502 (an HTML page)
+    twice. The widget says it cannot reach the service and tries again by itself, then
+    works - before, it said "Try again later" and stayed dead until a reload."""
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    refused: list[str] = []
+
+    def proxy(route: Any) -> None:
+        if len(refused) < 2:
+            refused.append(route.request.url)
+            route.fulfill(status=502, content_type="text/html", body="<h1>502 Bad Gateway</h1>")
+        else:
+            route.continue_()
+
+    page.route("**/widget/config*", proxy)
+    page.goto(f"{stack.chat.url}/chat?service=booking#token={stack.token('u-cfg', ['booking'])}")
+    error = shadow(page, "p.error")
+    error.wait_for()
+    assert "cannot be reached right now; trying again in 1 s" in error.inner_text()
+    shadow(page, ".state:has-text('we usually answer within minutes')").wait_for(timeout=15_000)
+    assert len(refused) == 2 and error.inner_text() == ""
+    shadow(page, "textarea.text").fill("hello after the restart")
+    shadow(page, "button.send").click()
+    shadow(page, ".entry.me:has-text('hello after the restart') .meta:has-text('✓')").wait_for()
+    ctx.close()
+
+
 def test_a_site_that_may_not_embed_the_chat_is_told_why(
     browser: Any, stack: Stack, shots: Path, shops: tuple[Shop, Shop]
 ) -> None:

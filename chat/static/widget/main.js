@@ -98,6 +98,7 @@ export function start(opts, origin) {
   async function loadConfig(withToken) {
     const headers = withToken && opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
     const r = await fetch(`${origin}/widget/config?service=${encodeURIComponent(opts.service)}`, { headers });
+    if (r.status >= 500) throw new Error(`widget config: HTTP ${r.status}`); // try again later
     return r.json();
   }
 
@@ -263,7 +264,19 @@ export function start(opts, origin) {
     }).catch(() => { /* no VoIP: the chat works as before */ });
   }
 
-  loadConfig(false).then((c) => {
+  /** Start once the config is read; while it cannot be (the service restarting, a proxy
+   * answering 502), say so and try again, waiting longer each time (up to 30 s). */
+  function start(wait) {
+    loadConfig(false).then(configured).catch(() => {
+      ui.state.textContent = "unavailable";
+      showError(`The chat service cannot be reached right now; trying again in ${Math.round(wait / 1000)} s…`, true);
+      setTimeout(() => start(Math.min(wait * 2, 30000)), wait);
+    });
+  }
+  start(1000);
+
+  function configured(c) {
+    showError("");
     config = { ...c, greeting: opts.greeting || c.greeting };
     if (!c.origin_allowed) {
       ui.state.textContent = "unavailable";
@@ -275,10 +288,7 @@ export function start(opts, origin) {
     if (opts.token) begin();
     else if (opts.demo) demoLogin();
     else ui.body.append(el("p", { class: "muted" }, "Chat is not available on this page (no customer token)."));
-  }).catch(() => {
-    ui.state.textContent = "unavailable";
-    showError("The chat service cannot be reached. Try again later.", true);
-  });
+  }
 
   function demoLogin() {
     ui.state.textContent = "demo";
