@@ -168,6 +168,9 @@ def latency(
     proc = start_workers(url, "lat", workers, tmp / "lat-workers.log")
     wait_consumers(client, workers, proc)
     time.sleep(0.5)
+    # from here on: the run alone (the workers' start-up - 10,000 agents loaded - excluded)
+    run_meter = CpuMeter(client, workers=proc.pid)
+    commands = CommandStats(client)
     sent: dict[str, float] = {}
     got: dict[str, float] = {}
     stop_flag = threading.Event()
@@ -204,6 +207,8 @@ def latency(
             sent[rid] = t
             client.execute(step)
         time.sleep(2.0)
+        run_cpu = run_meter.per(total, "run")
+        top = commands.top(total, limit=20)
     finally:
         stop_flag.set()
         listener.join(5)
@@ -230,8 +235,24 @@ def latency(
             cpu["request_loadgen_cpu_us"],
         )
     )
+    log(
+        "  of which during the arrivals (no start-up, no read-back): redis-server {:.0f} us, "
+        "workers {:.0f} us, load generator {:.0f} us".format(
+            run_cpu["run_redis_cpu_us"],
+            run_cpu["run_workers_cpu_us"],
+            run_cpu["run_loadgen_cpu_us"],
+        )
+    )
+    log(
+        "  Redis time per request by command: "
+        + ", ".join(
+            f"{k} {v['us_per_unit']:.1f} us ({v['calls_per_unit']}x)" for k, v in top.items()
+        )
+    )
     return {
         **cpu,
+        **{f"request_{k}": v for k, v in run_cpu.items()},
+        "redis_time_per_request": top,
         "offer_latency_p50_ms": statistics.median(lat),
         "offer_latency_p99_ms": lat[int(len(lat) * 0.99) - 1],
         "offer_latency_max_ms": lat[-1],
