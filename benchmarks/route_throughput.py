@@ -54,6 +54,7 @@ from route_load import (
 )
 
 from router.client import RouterClient
+from router.direct import DirectPipeline
 from router.ops import Batch, Script
 
 
@@ -179,9 +180,11 @@ def latency(
     def listen() -> None:
         nonlocal last_id
         sub = RouterClient.from_url(url, domain="lat")
+        held = DirectPipeline(sub, size=1)
         while not stop_flag.is_set():
             steps = []
-            for e in sub.read_events(last_id, block_ms=50, count=5000):
+            read = sub.ops.read_events(last_id, block_ms=50, count=5000)
+            for e in sub.run(read, held.execute):
                 last_id = e.id
                 if e.type == "offer.created":
                     got.setdefault(e.get("request"), time.perf_counter())
@@ -191,11 +194,15 @@ def latency(
                     steps.append(Script("accept", (e.get("offer"), e.get("agent"), 60_000)))
                     steps.append(Script("complete", (e.get("request"), "")))
             if steps:
-                sub.execute(Batch(tuple(steps)))
+                held.execute(Batch(tuple(steps)))
 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
     total = int(rate * seconds)
+    # The load generator's clients send on connections held for good (router.direct, as
+    # the worker and the ESL bridge do): the same commands and round trips as through
+    # redis-py's pool, ~30 us less of this process's CPU per round trip.
+    held = DirectPipeline(client, size=1)
     t0 = time.perf_counter()
     try:
         for i, step in enumerate(submit_steps(total, 10_000_000)):
@@ -205,7 +212,7 @@ def latency(
             t = time.perf_counter()
             rid = step.args[0]
             sent[rid] = t
-            client.execute(step)
+            held.execute(step)
         time.sleep(2.0)
         run_cpu = run_meter.per(total, "run")
         top = commands.top(total, limit=20)
