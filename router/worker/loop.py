@@ -103,17 +103,21 @@ class Worker:
     def run(self) -> None:
         self.start()
         _freeze_heap()
-        cycles_at = time.monotonic() + self.settings.cycle_collect_interval_s
+        interval = self.settings.cycle_collect_interval_s
+        cycles_at = time.monotonic() + interval
         outage = False
         while not self._stopping:
             try:
                 if outage or self._master_changed():
                     self.resync()
                     outage = False
-                self.step()
+                found = self.step()
                 gc.freeze()  # what the round left alive: out of the collector's passes
-                if time.monotonic() >= cycles_at:
-                    cycles_at = time.monotonic() + self.settings.cycle_collect_interval_s
+                now = time.monotonic()
+                # the full pass (~50 ms) waits for a round that found no work, for one more
+                # interval at most
+                if now >= cycles_at and (not found or now >= cycles_at + interval):
+                    cycles_at = now + interval
                     _collect_cycles()
             except redis.ResponseError as e:
                 if "NOGROUP" in str(e):

@@ -122,6 +122,33 @@ def test_the_periodic_full_pass_frees_cycles_the_rounds_froze():
         gc.unfreeze()
 
 
+def test_the_full_pass_runs_when_due_at_a_round_without_work(router, monkeypatch):
+    """Once ``cycle_collect_interval_s`` has passed, a round that found no work runs the
+    collector's full pass (its pause then delays no request)."""
+    import gc
+
+    import router.worker.loop as loop
+
+    passes: list[float] = []
+    monkeypatch.setattr(loop, "_collect_cycles", lambda: passes.append(time.monotonic()))
+    router.agent("alice")
+    before = gc.get_threshold()
+    settings = WorkerSettings(block_ms=5, cycle_collect_interval_s=0.05)
+    worker = Worker(router.client, name="collector", settings=settings)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    try:
+        _until(lambda: len(passes) >= 2, "two full passes")
+    finally:
+        worker.stop()
+        thread.join(5)
+        gc.unfreeze()
+        gc.set_threshold(*before)
+    assert passes[0] - started >= 0.05, "not before the interval"
+    assert passes[1] - passes[0] >= 0.05
+
+
 def test_a_worker_is_seen_serving_only_once_its_view_is_loaded(router):
     """XINFO CONSUMERS names a worker once it can decide: while it loads its agent view it
     is not there yet (a load generator waiting for the consumers starts after the load)."""
