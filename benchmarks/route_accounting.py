@@ -6,6 +6,7 @@ the part of the offer latency spent inside Redis (event stream ids).
 from __future__ import annotations
 
 import resource
+from pathlib import Path
 
 from bench_processes import cpu_seconds
 
@@ -42,18 +43,25 @@ class CommandStats:
 
 
 class CpuMeter:
-    """CPU seconds spent by redis-server (from /proc), the workers (children this process
-    waited for) and this process (the load generator) since creation."""
+    """CPU seconds spent by redis-server (from /proc), the workers and this process (the
+    load generator) since creation. The workers' figure is that of the children this
+    process waited for, or - with ``workers``, the pid of a running `implus router` - of
+    that process and its children (from /proc), to measure a span while they run."""
 
-    def __init__(self, client: RouterClient) -> None:
+    def __init__(self, client: RouterClient, workers: int | None = None) -> None:
         self.redis_pid = int(client.redis.info("server")["process_id"])
+        self.workers = workers
         self.start = self.read()
 
     def read(self) -> tuple[float, float, float]:
         redis_s = cpu_seconds(self.redis_pid)
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if self.workers is None:
+            kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+            workers_s = kids.ru_utime + kids.ru_stime
+        else:
+            workers_s = sum(cpu_seconds(pid) for pid in _tree(self.workers))
         me = resource.getrusage(resource.RUSAGE_SELF)
-        return redis_s, kids.ru_utime + kids.ru_stime, me.ru_utime + me.ru_stime
+        return redis_s, workers_s, me.ru_utime + me.ru_stime
 
     def per(self, n: int, prefix: str) -> dict[str, float]:
         """Microseconds of CPU per unit of work (call after the workers were waited for)."""
@@ -63,6 +71,14 @@ class CpuMeter:
             f"{prefix}_{name}_cpu_us": (b - a) / max(1, n) * 1e6
             for name, a, b in zip(names, self.start, now, strict=True)
         }
+
+
+def _tree(pid: int) -> list[int]:
+    """PID and its children (one level: `implus router --workers N` forks N workers)."""
+    kids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(k) for k in (task / "children").read_text().split()]
+    return [pid, *kids]
 
 
 def redis_side_latency(client: RouterClient, requests: set[str]) -> list[int]:

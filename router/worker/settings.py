@@ -18,6 +18,10 @@ class WorkerSettings:
     session_idle_s: float = 3600.0
     """Open sessions with no activity and nothing in progress close after this long."""
     housekeeping_interval_s: float = 10.0
+    cycle_collect_interval_s: float = 600.0
+    """How often `Worker.run` has the garbage collector look at everything it froze after
+    each round, for garbage in reference cycles (a pause of ~50 ms with 10,000 agents): at
+    the first round without work once it is due, at the latest one interval later."""
     sweep_interval_s: float = 1.0
     """How often free agents and waiting requests that never met are matched (the safety
     net behind the event-driven matching; 0 turns it off)."""
