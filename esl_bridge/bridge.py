@@ -31,6 +31,7 @@ from admin_config.model import AdminConfig
 from callflow import commands as cmd
 from callflow.context import FlowContext
 from callflow.drive import run_sync
+from callflow.facts import Fact
 from callflow.flow import CallFlow
 from callflow.intents import PbxUnavailable
 from callflow.reconcile import Repairs
@@ -236,14 +237,30 @@ class EslBridge:
         return "events"
 
     def _handle_event(self, event: EslEvent, key: str) -> None:
-        for fact in facts_of(event, lambda uid: self.book.find(uid) is not None):
-            log.debug("fact %s", fact)
-            if not self.flow.concerns(fact):  # e.g. the agent leg's end after its call's
-                continue
+        """The event's facts in ONE flow run, one after the other (a CHANNEL_BRIDGE and a
+        CHANNEL_HANGUP tell two): each still runs only if it concerns a call when its turn
+        comes, and after a fact that FreeSWITCH's link stopped, the next ones run still."""
+        facts = facts_of(event, lambda uid: self.book.find(uid) is not None)
+        at = [0]
+        while at[0] < len(facts):
             try:
-                self.run_flow(self.flow.fact(fact), key)
+                self.run_flow(self._facts_flow(facts, at), key)
+                return
             except PbxUnavailable as e:
-                log.warning("handling %s stopped: FreeSWITCH is not connected (%s)", fact, e)
+                log.warning(
+                    "handling %s stopped: FreeSWITCH is not connected (%s)", facts[at[0]], e
+                )
+                at[0] += 1
+
+    def _facts_flow(self, facts: list[Fact], at: list[int]) -> Flow:
+        """`facts[at[0]:]` as one flow; `at[0]` is the fact running."""
+        flow = self.flow
+        while at[0] < len(facts):
+            fact = facts[at[0]]
+            log.debug("fact %s", fact)
+            if flow.concerns(fact):  # not e.g. the agent leg's end after its call's
+                yield from flow.fact(fact)
+            at[0] += 1
 
     # -- router commands -------------------------------------------------------------------
 
