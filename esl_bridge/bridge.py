@@ -97,6 +97,8 @@ class EslBridge:
         )
         self.flow = CallFlow(self.ctx)
         self.direct = DirectPipeline(router)
+        self.command_reads = DirectPipeline(router, size=1)
+        """The router command reader's own connection, held (no pool checkout per read)."""
         self.batcher = TickBatcher(router, self.direct)
         """Flows' and deferred writes' router steps, batched per loop iteration."""
         self.fs = FreeSwitch(self.esl, settings.api_timeout)
@@ -270,7 +272,10 @@ class EslBridge:
                 continue
             backlog = self._backlog
             try:
-                deliveries = self.router.run(self.commands.read(backlog, None if backlog else 1000))
+                deliveries = self.router.run(
+                    self.commands.read(backlog, None if backlog else 1000),
+                    self.command_reads.execute,
+                )
             except (RouterError, redis.RedisError) as e:
                 if "NOGROUP" in str(e):  # Redis lost the group (failover, restart): make it
                     log.warning("the command stream lost its consumer group; creating it")
@@ -374,6 +379,7 @@ class EslBridge:
         (the group again, calls and phones reconciled, unacknowledged commands re-read)."""
         log.warning("Redis answers again (or another server does): reconciling the calls")
         self.direct.reset()
+        self.command_reads.reset()
         self._ensure_group()
         if self.esl.connected:
             try:

@@ -353,6 +353,14 @@ class EslClient:
             raise EslCommandFailed(command, text)
         return BackgroundJobHandle(job_uuid, command, result)
 
+    def bgapi_nowait(self, command: str) -> str:
+        """`bgapi <command>` without waiting for FreeSWITCH to accept it, for a command whose
+        outcome nobody acts on (its BACKGROUND_JOB comes as any event; a refusal is logged).
+        Its Job-UUID. Raises EslUnavailable/EslConnectionLost if it cannot be sent."""
+        job_uuid = str(uuid.uuid4())
+        self._require().post(f"bgapi {command}", {"Job-UUID": job_uuid})
+        return job_uuid
+
     def api_then_bgapi(
         self, api_command: str, bg_command: str, *, timeout: float | None = None
     ) -> tuple[str, BackgroundJobHandle]:

@@ -81,6 +81,15 @@ class FreeSwitch:
             return False
         return True
 
+    def send_off(self, command: str) -> None:
+        """Start a command whose outcome nobody acts on (`bgapi`, without waiting for
+        FreeSWITCH to accept it: a refusal is logged when its reply comes)."""
+        try:
+            self.esl.bgapi_nowait(command)
+        except EslError as e:
+            self._unavailable(e)
+            log.warning("FreeSWITCH did not start %r: %s", command.split(" ", 1)[0], e)
+
     def background_ok(self, command: str) -> bool:
         """Run a command with `bgapi` and wait (this greenlet only) for its result."""
         try:
