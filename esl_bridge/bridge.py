@@ -242,7 +242,9 @@ class EslBridge:
         """The event's facts in ONE flow run, one after the other (a CHANNEL_BRIDGE and a
         CHANNEL_HANGUP tell two): each still runs only if it concerns a call when its turn
         comes, and after a fact that FreeSWITCH's link stopped, the next ones run still."""
-        facts = facts_of(event, lambda uid: self.book.find(uid) is not None)
+        self._run_facts(facts_of(event, lambda uid: self.book.find(uid) is not None), key)
+
+    def _run_facts(self, facts: list[Fact], key: str) -> None:
         at = [0]
         while at[0] < len(facts):
             try:

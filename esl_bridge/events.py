@@ -102,10 +102,21 @@ class ChannelEvent:
     )
     """The fields compared by `==` (the variables are not)."""
 
+    name: str
+    unique_id: str
+    _raw: RawEvent
+
     def __init__(self, name: str, unique_id: str, raw: RawEvent) -> None:
-        self.name = name
-        self.unique_id = unique_id
-        self._raw = raw
+        setattr_ = object.__setattr__  # as a frozen dataclass: read-only once made
+        setattr_(self, "name", name)
+        setattr_(self, "unique_id", unique_id)
+        setattr_(self, "_raw", raw)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a ChannelEvent is read-only: cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a ChannelEvent is read-only: cannot delete {name}")
 
     @property
     def variables(self) -> Mapping[str, str]:

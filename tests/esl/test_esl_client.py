@@ -232,3 +232,25 @@ def test_inline_events_reach_the_handler_in_order_from_the_reader(
     conn = client._conn
     assert conn is not None and delivered_by == {conn._receive_events_greenlet}
     assert conn._esl_event_queue.qsize() == 0
+
+
+def test_a_bgapi_not_waited_for_leaves_every_reply_to_its_own_command(
+    start_client, fake_fs: FakeFreeSwitch, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_fs.api_handlers["echo"] = lambda arg: f"+OK {arg}\n"
+    client, recorder = start_client()
+    job_uuid = client.bgapi_nowait("echo nobody waits")
+    client._require().post("frobnicate")  # refused: logged when its reply comes
+    assert client.api("status").startswith("UP ")  # its own reply, not theirs
+    recorder.wait_for(
+        lambda: any(
+            isinstance(e, BackgroundJob) and e.job_uuid == job_uuid and e.ok
+            for e in recorder.events
+        )
+    )
+    assert "FreeSWITCH refused 'frobnicate'" in caplog.text
+    assert fake_fs.connected()[0].commands[-3:] == [
+        "bgapi echo nobody waits",
+        "frobnicate",
+        "api status",
+    ]
