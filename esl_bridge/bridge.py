@@ -49,7 +49,7 @@ from esl_bridge.pbx import FreeSwitch
 from esl_bridge.presence import Presence
 from esl_bridge.reconcile import live_channel, rebuild_presence
 from esl_bridge.settings import BridgeSettings
-from esl_bridge.translate import facts_of, may_tell, origination_uuid
+from esl_bridge.translate import facts_of, job_tells_nothing, may_tell, origination_uuid
 from router.client import now_ms
 from router.connect import MasterWatch, master_identity
 from router.direct import DirectPipeline
@@ -81,7 +81,9 @@ class EslBridge:
             self._on_event,
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
-            ignore_raw=lambda body: self.presence.ignores_raw(body),
+            ignore_raw=lambda body: (
+                job_tells_nothing(body, self.esl.waits_for) or self.presence.ignores_raw(body)
+            ),
         )
         self._phones: dict[str, str] = {}
         self.presence = Presence(router, lambda: self._phones, settings.presence_ttl)

@@ -74,7 +74,7 @@ class FreeSwitch:
         its own, so a slow one does not hold up this connection's other commands. False if
         FreeSWITCH did not accept it."""
         try:
-            self.esl.bgapi(command, timeout=self.timeout)
+            self.esl.bgapi_started(command, timeout=self.timeout)
         except EslError as e:
             self._unavailable(e)
             log.warning("FreeSWITCH did not start %r: %s", command.split(" ", 1)[0], e)
