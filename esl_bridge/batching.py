@@ -138,10 +138,10 @@ def _others_run_first() -> bool:
     """Will another greenlet run before the hub waits for I/O again (a callback queued, a
     watcher that fired and is not handled yet)? Only such a greenlet could join this
     iteration's batch: with none, waiting for them is a switch to the hub and back for
-    nothing (~5 of a routed call's round trips at 10 calls/s). Reads gevent's loop
-    (`_callbacks` is not public: without it, the leader always waits)."""
+    nothing (~5 of a routed call's round trips at 10 calls/s). Reads gevent's loop, libev's
+    and libuv's alike (`_callbacks` is not public: without it the leader always waits)."""
     loop = get_hub().loop
-    return bool(loop.pendingcnt or getattr(loop, "_callbacks", True))
+    return bool(getattr(loop, "pendingcnt", 1) or getattr(loop, "_callbacks", True))
 
 
 def _fail(batch: list[tuple[Step, gevent.event.AsyncResult]], error: BaseException) -> None:
