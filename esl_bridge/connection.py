@@ -170,10 +170,19 @@ class EslConnection(InboundESL):
     def receive_events(self) -> None:
         reader = FrameReader()
         reason: EslError = EslConnectionLost(f"{self.where} closed the connection")
+        sock = self.sock
+        # After a read that emptied the socket, wait for the next bytes first: gevent's recv
+        # would try once more, fail with EAGAIN (a system call and an exception) and then
+        # wait the same way (its socket's own read watcher, so a close still wakes us).
+        wait, readable = getattr(sock, "_wait", None), getattr(sock, "_read_event", None)
+        drained = False
         try:
             while True:
                 try:
-                    data = self.sock.recv(65536)
+                    if drained and wait is not None:
+                        wait(readable)
+                    data = sock.recv(65536)
+                    drained = len(data) < 65536
                 except OSError as e:
                     reason = EslConnectionLost(f"connection to {self.where} failed: {e}")
                     break

@@ -254,3 +254,19 @@ def test_a_bgapi_not_waited_for_leaves_every_reply_to_its_own_command(
         "frobnicate",
         "api status",
     ]
+
+
+def test_the_reader_waits_on_the_sockets_own_gevent_read_watcher() -> None:
+    """EslConnection.receive_events waits with the socket's `_wait(_read_event)` after a
+    read that emptied it (no EAGAIN read first); gevent's close cancels that wait. Pinned:
+    without them the reader still works, one failed read more per wake."""
+    import gevent.socket
+
+    a, b = gevent.socket.socketpair()
+    assert callable(getattr(b, "_wait", None)) and getattr(b, "_read_event", None) is not None
+    waiter = gevent.spawn(b._wait, b._read_event)
+    gevent.sleep(0.01)
+    b.close()
+    waiter.join(2)
+    assert isinstance(waiter.exception, OSError)
+    a.close()
