@@ -116,11 +116,9 @@ def _parse_header_block(block: bytes, where: str) -> tuple[tuple[str, str], ...]
 
 class FrameReader:
     """Splits the byte stream from FreeSWITCH into `Frame`s; feed it reads of any size.
-
-    The bytes received are read where they are, by offset: a message's body is one slice
-    of them (none when a read is exactly the body, as FreeSWITCH sends an event's outer
-    headers and its body in two writes), and only an unfinished message's bytes are kept
-    for the next read."""
+    The bytes are read in place by offset: a body is one slice (none for a read that is
+    exactly the body: FreeSWITCH writes an event's head and body apart); only an
+    unfinished message is kept for the next read."""
 
     def __init__(self) -> None:
         self._rest = b""
@@ -128,16 +126,12 @@ class FrameReader:
         self._body_length = 0
 
     def feed(self, data: bytes) -> Iterator[Frame]:
-        """Add received bytes; yield the messages they complete (maybe none).
-
-        A generator, so that the messages before a malformed one are handled before its
-        EslProtocolError is raised (the connection must then be closed).
-        """
+        """Add received bytes; yield the messages they complete (maybe none). A generator:
+        the messages before a malformed one are handled before its EslProtocolError is
+        raised (the connection must then be closed)."""
         if self._rest:
-            data = self._rest + data
-            self._rest = b""
-        at = 0
-        end = len(data)
+            data, self._rest = self._rest + data, b""
+        at, end = 0, len(data)
         try:
             while True:
                 if self._headers is None:
@@ -147,12 +141,9 @@ class FrameReader:
                     head = _EVENT_HEAD.match(data, at)
                     if head is not None:
                         length, kind = head.groups()
-                        self._headers = (
-                            ("Content-Length", length.decode()),
-                            ("Content-Type", kind.decode()),
-                        )
-                        self._body_length = int(length)
-                        at = head.end()
+                        self._headers = (("Content-Length", length.decode()),
+                                         ("Content-Type", kind.decode()))  # fmt: skip
+                        self._body_length, at = int(length), head.end()
                         continue
                     match = _BLANK_LINE.search(data, at)
                     if match is None:
@@ -166,8 +157,7 @@ class FrameReader:
                     at = match.end()
                 if end - at < self._body_length:
                     return
-                body = data[at : at + self._body_length]
-                at += self._body_length
+                body, at = data[at : at + self._body_length], at + self._body_length
                 headers, self._headers = self._headers, None
                 yield Frame(headers, body)
         finally:  # also when the consumer stops early: what is not handed out stays
