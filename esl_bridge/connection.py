@@ -171,9 +171,11 @@ class EslConnection(InboundESL):
         reader = FrameReader()
         reason: EslError = EslConnectionLost(f"{self.where} closed the connection")
         sock = self.sock
-        # After a read that emptied the socket, wait for the next bytes first: gevent's recv
-        # would try once more, fail with EAGAIN (a system call and an exception) and then
-        # wait the same way (its socket's own read watcher, so a close still wakes us).
+        # After a read that emptied the socket at a message's end, wait for the next bytes
+        # first: gevent's recv would try once more, fail with EAGAIN (a system call and an
+        # exception) and then wait the same way (the socket's own read watcher, so a close
+        # still wakes us). Within a message (FreeSWITCH writes an event's head and body
+        # apart) the rest is usually there already: read at once.
         wait, readable = getattr(sock, "_wait", None), getattr(sock, "_read_event", None)
         drained = False
         try:
@@ -194,6 +196,7 @@ class EslConnection(InboundESL):
                     break
                 for frame in reader.feed(data):
                     self._handle_frame(frame)
+                drained = drained and not reader.pending_bytes
         except EslProtocolError as e:
             reason = EslProtocolError(f"{self.where} sent something that is not ESL: {e}")
             log.error("%s", reason)
