@@ -87,6 +87,8 @@ class Reconciler:
         self.ctx = ctx
         self.inbound = inbound
         self.outbound = outbound
+        self._missed: dict[str, int] = {}
+        """Call id -> when a periodic pass's listing first missed one of its channels."""
 
     def call(
         self, call: Call, live: Mapping[str, LiveChannel], repairs: Repairs, settle_ms: int = 0
@@ -94,13 +96,36 @@ class Reconciler:
         """Repair one call from `live` (run in the call's own order, like its events). In a
         periodic pass (`settle_ms`: when the listing was taken), a record saved shortly
         before or after it is left to the next pass: its events may still be on the way.
-        After a reconnect nothing is on the way: events missed then are lost."""
+        After a reconnect nothing is on the way: events missed then are lost.
+
+        A periodic pass also leaves alone a call whose channel the listing misses for the
+        first time, however old its record: the PBX lists its channel table at once but
+        queues events, so the hang-up's events (who hung up, the real cause) may still be on
+        the way - e.g. FreeSWITCH answers `show channels` before the events queued for this
+        connection. Still missed SETTLE_MS later, with the call still on record, it is gone."""
         if settle_ms and call.updated_ms >= settle_ms - policy.SETTLE_MS:
             return
+        if settle_ms and self._first_miss(call, live, settle_ms):
+            return
+        self._missed.pop(call.id, None)
         if call.inbound:
             yield from self._inbound(call, live, repairs)
         else:
             yield from self._outbound(call, live, repairs)
+
+    def _first_miss(self, call: Call, live: Mapping[str, LiveChannel], taken_ms: int) -> bool:
+        """Does the listing taken at `taken_ms` miss a channel of `call` that an earlier one
+        (less than SETTLE_MS before) missed first, or miss it for the first time?"""
+        channels = (call.id, call.leg, call.customer_leg)
+        if all(ch in live for ch in channels if ch):
+            return False
+        first = self._missed.get(call.id)
+        if first is None:
+            book = self.ctx.book  # forget calls ended meanwhile (by their events)
+            for gone in [c for c in self._missed if book.get(c) is None]:
+                del self._missed[gone]
+            first = self._missed[call.id] = taken_ms
+        return taken_ms - first < policy.SETTLE_MS
 
     def _inbound(self, call: Call, live: Mapping[str, LiveChannel], repairs: Repairs) -> Flow:
         i = self.inbound

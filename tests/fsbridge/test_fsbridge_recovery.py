@@ -3,6 +3,10 @@ while it was down), and the bridge process killed and restarted mid-call."""
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
 from freeswitch_fixture.phones import Answer, Ring
 from fsbridge_harness import Stack
 
@@ -145,3 +149,39 @@ def test_bridge_reconnects_soon_after_a_long_outage(stack: Stack) -> None:
         "the bridge to reconnect",
     )
     assert time.monotonic() - back < 3.0  # backoff capped at 1.5 s (+ connecting under load)
+
+
+def test_periodic_pass_leaves_a_hang_up_whose_events_are_still_on_the_way(stack: Stack) -> None:
+    """FreeSWITCH lists its channels from its channel table, and queues events: `show
+    channels` may already miss the legs of a call whose hang-up events are not sent yet.
+    A periodic pass must leave such a call to its events (who hung up, the real cause),
+    even when its record is old (it was saved long before the hang-up)."""
+    caller, agent_leg = connected_call(stack, "+4931000009")
+    request = stack.wait_request(caller, "accepted")
+    time.sleep(1.5)  # the record settles: older than a periodic pass's SETTLE_MS
+    show, fire = stack.fs.api_handlers["show"], stack.fs.fire
+    held: list[Any] = []
+    armed = threading.Event()
+    armed.set()
+
+    def show_after_hang_up(arg: str | None) -> str:
+        if armed.is_set() and (arg or "").startswith("channels"):
+            armed.clear()
+            stack.fs.fire = held.append  # type: ignore[method-assign]
+            try:
+                stack.calls.hangup(agent_leg)  # anna hangs up: her events queue up
+            finally:
+                del stack.fs.fire
+            threading.Timer(0.5, lambda: [fire(e) for e in held]).start()
+        return show(arg)
+
+    stack.fs.api_handlers["show"] = show_after_hang_up
+    stack.wait(lambda: not armed.is_set(), "a periodic pass")
+    stack.wait_request(caller, "closed")
+    hangups = [
+        e for e in stack.call_entries(request.session_id, caller) if e["type"] == "call.hangup"
+    ]
+    assert {(e["party"], e["ended_by"], e["cause"]) for e in hangups} == {
+        ("customer", "agent", "NORMAL_CLEARING"),
+        ("agent", "agent", "NORMAL_CLEARING"),
+    }, hangups
