@@ -78,20 +78,7 @@ class RedisCluster:
         cli = _exe("redis-cli", "redis-tools")
         min_replicas = ["--min-replicas-to-write", "1"] if self.replicas else []
         for i in range(self.masters * (1 + self.replicas)):
-            port = cluster_port()
-            args = [
-                server,
-                *("--port", str(port), "--bind", "127.0.0.1", "--dir", "."),
-                *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
-                *("--cluster-node-timeout", str(NODE_TIMEOUT_MS)),
-                *("--appendonly", "yes", "--appendfsync", "everysec", "--save", ""),
-                *("--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"),
-                *min_replicas,
-                *("--min-replicas-max-lag", str(MAX_LAG_S), "--loglevel", "notice"),
-            ]
-            self.nodes.append(Node(f"node-{i}", port, self.folder / f"node-{i}", args))
-        for node in self.nodes:
-            node.start()
+            self.nodes.append(self._node(i, server, min_replicas))
         create = subprocess.run(
             [
                 cli, "--cluster", "create",
@@ -105,6 +92,31 @@ class RedisCluster:
         self.wait_ok(30)
         self.wait_replicated(30)
         return self
+
+    def _node(self, i: int, server: str, min_replicas: list[str]) -> Node:
+        """Node `i`, started on a free port pair; picked again if another suite took the
+        port between the check and the bind ("Address already in use")."""
+        for attempt in range(5):
+            port = cluster_port()
+            args = [
+                server,
+                *("--port", str(port), "--bind", "127.0.0.1", "--dir", "."),
+                *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
+                *("--cluster-node-timeout", str(NODE_TIMEOUT_MS)),
+                *("--appendonly", "yes", "--appendfsync", "everysec", "--save", ""),
+                *("--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"),
+                *min_replicas,
+                *("--min-replicas-max-lag", str(MAX_LAG_S), "--loglevel", "notice"),
+            ]
+            folder = self.folder / (f"node-{i}" if attempt == 0 else f"node-{i}-{attempt}")
+            node = Node(f"node-{i}", port, folder, args)
+            try:
+                node.start()
+                return node
+            except RuntimeError as e:
+                if "Address already in use" not in str(e) or attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         for node in self.nodes:
