@@ -175,6 +175,13 @@ COMMANDS: dict[str, type[Command]] = {
 }
 
 
+_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    kind: tuple((f.name, str(f.type), f.default is MISSING) for f in fields(c))
+    for kind, c in COMMANDS.items()
+}
+"""Per command type: (name, type, required) of its fields (`fields()` is slow to ask)."""
+
+
 def parse_command(entry: Mapping[str, str]) -> Command:
     """The command of one stream entry; `BadCommand` says what is wrong with it."""
     kind = entry.get("type", "")
@@ -185,23 +192,24 @@ def parse_command(entry: Mapping[str, str]) -> Command:
             "is the bridge older than the router?"
         )
     values: dict[str, Any] = {}
-    missing = [f.name for f in fields(cls) if f.default is MISSING and not entry.get(f.name)]
+    described = _FIELDS[kind]
+    missing = [name for name, _, required in described if required and not entry.get(name)]
     if missing:
         raise BadCommand(f"{kind}: missing {', '.join(missing)} in {dict(entry)!r:.300}")
-    for f in fields(cls):
-        raw = entry.get(f.name)
+    for name, typ, _ in described:
+        raw = entry.get(name)
         if raw is None or raw == "":
             continue
-        if f.type in ("float", "int"):
+        if typ in ("float", "int"):
             try:
                 number = float(raw)
             except ValueError:
-                raise BadCommand(f"{kind}: {f.name} must be a number, got {raw!r}") from None
-            values[f.name] = int(number) if f.type == "int" else number
-        elif len(raw) > 128 or not set(raw) <= SAFE:
-            raise BadCommand(f"{kind}: {f.name}={raw[:80]!r} has characters not allowed")
+                raise BadCommand(f"{kind}: {name} must be a number, got {raw!r}") from None
+            values[name] = int(number) if typ == "int" else number
+        elif len(raw) > 128 or not SAFE.issuperset(raw):
+            raise BadCommand(f"{kind}: {name}={raw[:80]!r} has characters not allowed")
         else:
-            values[f.name] = raw
+            values[name] = raw
     return cls(**values)
 
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import gevent
 import gevent.event
+from gevent.hub import get_hub
 
 from router.client import RouterClient
 from router.direct import DirectPipeline
@@ -29,10 +30,11 @@ T = TypeVar("T")
 class TickBatcher:
     """Runs router operations for many greenlets, their concurrent steps in one pipeline.
 
-    The first greenlet to ask in a loop iteration leads: it yields once (`gevent.sleep(0)`),
-    so every other greenlet that runs in this iteration adds its step to the leader's batch,
+    The first greenlet to ask in a loop iteration leads: it yields once (`gevent.sleep(0)`;
+    not when no other greenlet is due to run before the next wait for I/O), so every other
+    greenlet that runs in this iteration adds its step to the leader's batch,
     then sends the batch and hands each follower its reply. No greenlet is spawned for it,
-    and a step with nobody to share with costs one yield more than going alone.
+    and a step with nobody due to share with goes at once, as if alone.
     """
 
     def __init__(self, client: RouterClient, direct: DirectPipeline | None = None) -> None:
@@ -101,7 +103,8 @@ class TickBatcher:
             return result.get()
         batch = self._open = []
         try:
-            gevent.sleep(0)
+            if _others_run_first():
+                gevent.sleep(0)
         except BaseException as e:  # killed while collecting: the followers must not hang
             self._open = None
             _fail(batch, e)
@@ -129,6 +132,16 @@ class TickBatcher:
         if isinstance(replies[0], BaseException):
             raise replies[0]
         return replies[0]
+
+
+def _others_run_first() -> bool:
+    """Will another greenlet run before the hub waits for I/O again (a callback queued, a
+    watcher that fired and is not handled yet)? Only such a greenlet could join this
+    iteration's batch: with none, waiting for them is a switch to the hub and back for
+    nothing (~5 of a routed call's round trips at 10 calls/s). Reads gevent's loop, libev's
+    and libuv's alike (`_callbacks` is not public: without it the leader always waits)."""
+    loop = get_hub().loop
+    return bool(getattr(loop, "pendingcnt", 1) or getattr(loop, "_callbacks", True))
 
 
 def _fail(batch: list[tuple[Step, gevent.event.AsyncResult]], error: BaseException) -> None:

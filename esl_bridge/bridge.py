@@ -31,6 +31,7 @@ from admin_config.model import AdminConfig
 from callflow import commands as cmd
 from callflow.context import FlowContext
 from callflow.drive import run_sync
+from callflow.facts import Fact
 from callflow.flow import CallFlow
 from callflow.intents import PbxUnavailable
 from callflow.reconcile import Repairs
@@ -48,7 +49,7 @@ from esl_bridge.pbx import FreeSwitch
 from esl_bridge.presence import Presence
 from esl_bridge.reconcile import live_channel, rebuild_presence
 from esl_bridge.settings import BridgeSettings
-from esl_bridge.translate import facts_of, may_tell, origination_uuid
+from esl_bridge.translate import facts_of, job_tells_nothing, may_tell, origination_uuid
 from router.client import now_ms
 from router.connect import MasterWatch, master_identity
 from router.direct import DirectPipeline
@@ -80,7 +81,9 @@ class EslBridge:
             self._on_event,
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
-            ignore_raw=lambda body: self.presence.ignores_raw(body),
+            ignore_raw=lambda body: (
+                job_tells_nothing(body, self.esl.waits_for) or self.presence.ignores_raw(body)
+            ),
         )
         self._phones: dict[str, str] = {}
         self.presence = Presence(router, lambda: self._phones, settings.presence_ttl)
@@ -96,6 +99,8 @@ class EslBridge:
         )
         self.flow = CallFlow(self.ctx)
         self.direct = DirectPipeline(router)
+        self.command_reads = DirectPipeline(router, size=1)
+        """The router command reader's own connection, held (no pool checkout per read)."""
         self.batcher = TickBatcher(router, self.direct)
         """Flows' and deferred writes' router steps, batched per loop iteration."""
         self.fs = FreeSwitch(self.esl, settings.api_timeout)
@@ -236,14 +241,32 @@ class EslBridge:
         return "events"
 
     def _handle_event(self, event: EslEvent, key: str) -> None:
-        for fact in facts_of(event, lambda uid: self.book.find(uid) is not None):
-            log.debug("fact %s", fact)
-            if not self.flow.concerns(fact):  # e.g. the agent leg's end after its call's
-                continue
+        """The event's facts in ONE flow run, one after the other (a CHANNEL_BRIDGE and a
+        CHANNEL_HANGUP tell two): each still runs only if it concerns a call when its turn
+        comes, and after a fact that FreeSWITCH's link stopped, the next ones run still."""
+        self._run_facts(facts_of(event, lambda uid: self.book.find(uid) is not None), key)
+
+    def _run_facts(self, facts: list[Fact], key: str) -> None:
+        at = [0]
+        while at[0] < len(facts):
             try:
-                self.run_flow(self.flow.fact(fact), key)
+                self.run_flow(self._facts_flow(facts, at), key)
+                return
             except PbxUnavailable as e:
-                log.warning("handling %s stopped: FreeSWITCH is not connected (%s)", fact, e)
+                log.warning(
+                    "handling %s stopped: FreeSWITCH is not connected (%s)", facts[at[0]], e
+                )
+                at[0] += 1
+
+    def _facts_flow(self, facts: list[Fact], at: list[int]) -> Flow:
+        """`facts[at[0]:]` as one flow; `at[0]` is the fact running."""
+        flow = self.flow
+        while at[0] < len(facts):
+            fact = facts[at[0]]
+            log.debug("fact %s", fact)
+            if flow.concerns(fact):  # not e.g. the agent leg's end after its call's
+                yield from flow.fact(fact)
+            at[0] += 1
 
     # -- router commands -------------------------------------------------------------------
 
@@ -253,7 +276,10 @@ class EslBridge:
                 continue
             backlog = self._backlog
             try:
-                deliveries = self.router.run(self.commands.read(backlog, None if backlog else 1000))
+                deliveries = self.router.run(
+                    self.commands.read(backlog, None if backlog else 1000),
+                    self.command_reads.execute,
+                )
             except (RouterError, redis.RedisError) as e:
                 if "NOGROUP" in str(e):  # Redis lost the group (failover, restart): make it
                     log.warning("the command stream lost its consumer group; creating it")
@@ -357,6 +383,7 @@ class EslBridge:
         (the group again, calls and phones reconciled, unacknowledged commands re-read)."""
         log.warning("Redis answers again (or another server does): reconciling the calls")
         self.direct.reset()
+        self.command_reads.reset()
         self._ensure_group()
         if self.esl.connected:
             try:

@@ -338,10 +338,23 @@ class EslClient:
 
     def bgapi(self, command: str, *, timeout: float | None = None) -> BackgroundJobHandle:
         """Start `bgapi <command>` under a Job-UUID chosen here; its result comes later."""
+        return self._bgapi(command, timeout, keep=True)
+
+    def bgapi_started(self, command: str, *, timeout: float | None = None) -> str:
+        """`bgapi` for a job whose result nobody here waits for (it comes as an event, to
+        whoever needs it): its Job-UUID once FreeSWITCH accepted it. Raises as `bgapi`."""
+        return self._bgapi(command, timeout, keep=False).job_uuid
+
+    def waits_for(self, job_uuid: str) -> bool:
+        """Does a `bgapi` handle wait for the result of job `job_uuid`?"""
+        return job_uuid in self._jobs
+
+    def _bgapi(self, command: str, timeout: float | None, keep: bool) -> BackgroundJobHandle:
         conn = self._require()
         job_uuid = str(uuid.uuid4())
         result = gevent.event.AsyncResult()
-        self._jobs[job_uuid] = result
+        if keep:
+            self._jobs[job_uuid] = result
         try:
             reply = conn.send(f"bgapi {command}", timeout=timeout, headers={"Job-UUID": job_uuid})
         except EslError:
@@ -352,6 +365,14 @@ class EslClient:
             self._jobs.pop(job_uuid, None)
             raise EslCommandFailed(command, text)
         return BackgroundJobHandle(job_uuid, command, result)
+
+    def bgapi_nowait(self, command: str) -> str:
+        """`bgapi <command>` without waiting for FreeSWITCH to accept it, for a command whose
+        outcome nobody acts on (its BACKGROUND_JOB comes as any event; a refusal is logged).
+        Its Job-UUID. Raises EslUnavailable/EslConnectionLost if it cannot be sent."""
+        job_uuid = str(uuid.uuid4())
+        self._require().post(f"bgapi {command}", {"Job-UUID": job_uuid})
+        return job_uuid
 
     def api_then_bgapi(
         self, api_command: str, bg_command: str, *, timeout: float | None = None

@@ -63,6 +63,24 @@ class _Queued:
         self.event = event
 
 
+class _Unwaited:
+    """Stands for a command whose reply nobody waits for (`EslConnection.post`): the reply
+    is taken off the connection in its turn, and a refusal logged."""
+
+    __slots__ = ("command",)
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def set(self, reply: Frame) -> None:
+        text = reply.get("Reply-Text") or ""
+        if not text.startswith("+OK"):
+            log.warning("FreeSWITCH refused %r: %s", self.command, text or reply.content_type)
+
+    def ready(self) -> bool:
+        return True  # nobody to tell when the connection ends
+
+
 class EslConnection(InboundESL):
     """An authenticated connection to FreeSWITCH's event socket, used once.
 
@@ -93,7 +111,7 @@ class EslConnection(InboundESL):
         self.close_reason: EslError | None = None
         self.disconnect_notice: str | None = None
         self._abort_reason: EslError | None = None
-        self._commands_sent: list[gevent.event.AsyncResult] = []
+        self._commands_sent: list[gevent.event.AsyncResult | _Unwaited] = []
         self.register_handle("DISCONNECT", self._drained)
 
     @property
@@ -152,10 +170,21 @@ class EslConnection(InboundESL):
     def receive_events(self) -> None:
         reader = FrameReader()
         reason: EslError = EslConnectionLost(f"{self.where} closed the connection")
+        sock = self.sock
+        # After a read that emptied the socket at a message's end, wait for the next bytes
+        # first: gevent's recv would try once more, fail with EAGAIN (a system call and an
+        # exception) and then wait the same way (the socket's own read watcher, so a close
+        # still wakes us). Within a message (FreeSWITCH writes an event's head and body
+        # apart) the rest is usually there already: read at once.
+        wait, readable = getattr(sock, "_wait", None), getattr(sock, "_read_event", None)
+        drained = False
         try:
             while True:
                 try:
-                    data = self.sock.recv(65536)
+                    if drained and wait is not None:
+                        wait(readable)
+                    data = sock.recv(65536)
+                    drained = len(data) < 65536
                 except OSError as e:
                     reason = EslConnectionLost(f"connection to {self.where} failed: {e}")
                     break
@@ -167,6 +196,7 @@ class EslConnection(InboundESL):
                     break
                 for frame in reader.feed(data):
                     self._handle_frame(frame)
+                drained = drained and not reader.pending_bytes
         except EslProtocolError as e:
             reason = EslProtocolError(f"{self.where} sent something that is not ESL: {e}")
             log.error("%s", reason)
@@ -225,10 +255,11 @@ class EslConnection(InboundESL):
             return
         self.close_reason = reason
         self.connected = False
-        waiting: list[gevent.event.AsyncResult] = self._commands_sent
+        waiting = self._commands_sent
         self._commands_sent = []
         for result in waiting:
             if not result.ready():
+                assert isinstance(result, gevent.event.AsyncResult)
                 result.set_exception(
                     EslConnectionLost(f"{reason}; the command's outcome is unknown")
                 )
@@ -296,7 +327,7 @@ class EslConnection(InboundESL):
         self._commands_sent.extend(results)
         timer = gevent.Timeout.start_new(limit)
         try:
-            self.sock.sendall(raw)
+            self._write(raw)
             return [result.get() for result in results]
         except gevent.Timeout as e:
             if e is not timer:
@@ -313,3 +344,25 @@ class EslConnection(InboundESL):
             raise lost from None
         finally:
             timer.close()
+
+    def post(self, command: str, headers: dict[str, str] | None = None) -> None:
+        """Send one command without waiting for its reply (a `bgapi` whose acceptance
+        nobody acts on): the reply is read in its turn, a refusal is logged. Raises
+        EslUnavailable/EslConnectionLost as `send` does when it cannot be sent."""
+        if not self.connected:
+            raise EslUnavailable(f"not connected to {self.where}")
+        raw = encode_command(command, headers)
+        self._commands_sent.append(_Unwaited(" ".join(command.split(" ", 2)[:2])))
+        try:
+            self._write(raw)
+        except OSError as e:
+            lost = EslConnectionLost(f"sending to {self.where} failed: {e}")
+            self._abort(lost)
+            raise lost from None
+
+    def _write(self, raw: bytes) -> None:
+        """All of `raw`, in one `send` as a rule (gevent's `sendall` asks the socket for
+        its buffer size first: one more system call per command)."""
+        sent = self.sock.send(raw)
+        if sent < len(raw):
+            self.sock.sendall(memoryview(raw)[sent:])

@@ -1,21 +1,19 @@
-"""FreeSWITCH events as frozen dataclasses: the only shape of an event past the ESL edge.
+"""FreeSWITCH events as read-only objects: the only shape of an event past the ESL edge.
 
 `event_from_raw` turns a decoded event (header names such as `Caller-Destination-Number`)
 into one of the classes below with snake_case fields. Only what the bridge needs is kept;
 channel variables (`variable_*`) stay available as a read-only mapping without the prefix.
+A channel event's fields are read from its headers when asked for (`ChannelEvent`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import ClassVar, overload
 
 from esl_bridge.errors import EslProtocolError
 from esl_bridge.wire import RawEvent
-
-_NO_VARIABLES: Mapping[str, str] = MappingProxyType({})
 
 
 def _int(value: str | None) -> int | None:
@@ -24,35 +22,127 @@ def _int(value: str | None) -> int | None:
     return int(value)
 
 
-@dataclass(frozen=True)
+class _Header:
+    """A `ChannelEvent` field: header `name` of the event, read when the field is asked for."""
+
+    __slots__ = ("header",)
+
+    def __init__(self, header: str) -> None:
+        self.header = header
+
+    @overload
+    def __get__(self, event: None, owner: type) -> _Header: ...
+    @overload
+    def __get__(self, event: ChannelEvent, owner: type) -> str | None: ...
+    def __get__(self, event: ChannelEvent | None, owner: type) -> str | _Header | None:
+        return self if event is None else event._raw.get(self.header)
+
+
+class _IntHeader(_Header):
+    """A numeric `ChannelEvent` field (None when absent or not a number)."""
+
+    @overload  # type: ignore[override]
+    def __get__(self, event: None, owner: type) -> _IntHeader: ...
+    @overload
+    def __get__(self, event: ChannelEvent, owner: type) -> int | None: ...
+    def __get__(self, event: ChannelEvent | None, owner: type) -> int | _IntHeader | None:
+        return self if event is None else _int(event._raw.get(self.header))
+
+
 class ChannelEvent:
-    """A CHANNEL_* event (CHANNEL_CREATE, _ANSWER, _PARK, _BRIDGE, _HANGUP_COMPLETE, ...)."""
+    """A CHANNEL_* event (CHANNEL_CREATE, _ANSWER, _PARK, _BRIDGE, _HANGUP_COMPLETE, ...).
+
+    Read-only. Its fields are the event's headers, each read when first asked for: a
+    channel event has ~150-220 headers and the bridge reads 2-8 fields of most events (a
+    typed event built whole read ~20 headers, 6 of them absent and searched for in
+    another spelling: more than decoding the event cost)."""
+
+    __slots__ = ("_raw", "name", "unique_id")
+
+    call_uuid = _Header("Channel-Call-UUID")
+    direction = _Header("Call-Direction")
+    channel_name = _Header("Channel-Name")
+    channel_state = _Header("Channel-State")
+    call_state = _Header("Channel-Call-State")
+    answer_state = _Header("Answer-State")
+    caller_id_number = _Header("Caller-Caller-ID-Number")
+    caller_id_name = _Header("Caller-Caller-ID-Name")
+    destination_number = _Header("Caller-Destination-Number")
+    hangup_cause = _Header("Hangup-Cause")
+    bridge_a_unique_id = _Header("Bridge-A-Unique-ID")
+    bridge_b_unique_id = _Header("Bridge-B-Unique-ID")
+    other_leg_unique_id = _Header("Other-Leg-Unique-ID")
+    application = _Header("Application")
+    application_data = _Header("Application-Data")
+    core_uuid = _Header("Core-UUID")
+    sequence = _IntHeader("Event-Sequence")
+    timestamp_us = _IntHeader("Event-Date-Timestamp")
+
+    FIELDS = (
+        "name",
+        "unique_id",
+        "call_uuid",
+        "direction",
+        "channel_name",
+        "channel_state",
+        "call_state",
+        "answer_state",
+        "caller_id_number",
+        "caller_id_name",
+        "destination_number",
+        "hangup_cause",
+        "bridge_a_unique_id",
+        "bridge_b_unique_id",
+        "other_leg_unique_id",
+        "application",
+        "application_data",
+        "core_uuid",
+        "sequence",
+        "timestamp_us",
+    )
+    """The fields compared by `==` (the variables are not)."""
 
     name: str
     unique_id: str
-    call_uuid: str | None = None
-    direction: str | None = None
-    channel_name: str | None = None
-    channel_state: str | None = None
-    call_state: str | None = None
-    answer_state: str | None = None
-    caller_id_number: str | None = None
-    caller_id_name: str | None = None
-    destination_number: str | None = None
-    hangup_cause: str | None = None
-    bridge_a_unique_id: str | None = None
-    bridge_b_unique_id: str | None = None
-    other_leg_unique_id: str | None = None
-    application: str | None = None
-    application_data: str | None = None
-    variables: Mapping[str, str] = field(default_factory=lambda: _NO_VARIABLES, compare=False)
-    core_uuid: str | None = None
-    sequence: int | None = None
-    timestamp_us: int | None = None
+    _raw: RawEvent
+
+    def __init__(self, name: str, unique_id: str, raw: RawEvent) -> None:
+        setattr_ = object.__setattr__  # as a frozen dataclass: read-only once made
+        setattr_(self, "name", name)
+        setattr_(self, "unique_id", unique_id)
+        setattr_(self, "_raw", raw)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a ChannelEvent is read-only: cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a ChannelEvent is read-only: cannot delete {name}")
+
+    @property
+    def variables(self) -> Mapping[str, str]:
+        """The channel variables (`variable_*` headers, without the prefix)."""
+        return ChannelVariables(self._raw)
 
     def variable(self, name: str) -> str | None:
         """Channel variable `name` (as set in the dialplan, without `variable_`), or None."""
-        return self.variables.get(name)
+        return self._raw.get_exact("variable_" + name)
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, f) for f in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not ChannelEvent:
+            return NotImplemented
+        assert isinstance(other, ChannelEvent)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        values = zip(self.FIELDS, self._values(), strict=True)
+        shown = ", ".join(f"{f}={v!r}" for f, v in values if v)
+        return f"ChannelEvent({shown})"
 
 
 @dataclass(frozen=True)
@@ -209,29 +299,7 @@ def _channel_event(name: str, raw: RawEvent) -> ChannelEvent:
     unique_id = raw.get("Unique-ID")
     if not unique_id:
         raise EslProtocolError(f"{name} event without Unique-ID")
-    return ChannelEvent(
-        name=name,
-        unique_id=unique_id,
-        call_uuid=raw.get("Channel-Call-UUID"),
-        direction=raw.get("Call-Direction"),
-        channel_name=raw.get("Channel-Name"),
-        channel_state=raw.get("Channel-State"),
-        call_state=raw.get("Channel-Call-State"),
-        answer_state=raw.get("Answer-State"),
-        caller_id_number=raw.get("Caller-Caller-ID-Number"),
-        caller_id_name=raw.get("Caller-Caller-ID-Name"),
-        destination_number=raw.get("Caller-Destination-Number"),
-        hangup_cause=raw.get("Hangup-Cause"),
-        bridge_a_unique_id=raw.get("Bridge-A-Unique-ID"),
-        bridge_b_unique_id=raw.get("Bridge-B-Unique-ID"),
-        other_leg_unique_id=raw.get("Other-Leg-Unique-ID"),
-        application=raw.get("Application"),
-        application_data=raw.get("Application-Data"),
-        variables=ChannelVariables(raw),
-        core_uuid=raw.get("Core-UUID"),
-        sequence=_int(raw.get("Event-Sequence")),
-        timestamp_us=_int(raw.get("Event-Date-Timestamp")),
-    )
+    return ChannelEvent(name, unique_id, raw)
 
 
 def _background_job(raw: RawEvent) -> BackgroundJob:

@@ -47,7 +47,8 @@ class EslIntents:
             return self._return_to_hold(intent)
         if isinstance(intent, do.PlayHold):
             music = intent.music if MUSIC.match(intent.music) else DEFAULT_MUSIC
-            fs.background(f"uuid_broadcast {safe(intent.call_id, 'channel uuid')} {music} aleg")
+            # nothing acts on its outcome: not waited for (a refusal is logged)
+            fs.send_off(f"uuid_broadcast {safe(intent.call_id, 'channel uuid')} {music} aleg")
             return None
         if isinstance(intent, do.SendToOverflow):
             uuid = safe(intent.call_id, "channel uuid")

@@ -74,12 +74,21 @@ class FreeSwitch:
         its own, so a slow one does not hold up this connection's other commands. False if
         FreeSWITCH did not accept it."""
         try:
-            self.esl.bgapi(command, timeout=self.timeout)
+            self.esl.bgapi_started(command, timeout=self.timeout)
         except EslError as e:
             self._unavailable(e)
             log.warning("FreeSWITCH did not start %r: %s", command.split(" ", 1)[0], e)
             return False
         return True
+
+    def send_off(self, command: str) -> None:
+        """Start a command whose outcome nobody acts on (`bgapi`, without waiting for
+        FreeSWITCH to accept it: a refusal is logged when its reply comes)."""
+        try:
+            self.esl.bgapi_nowait(command)
+        except EslError as e:
+            self._unavailable(e)
+            log.warning("FreeSWITCH did not start %r: %s", command.split(" ", 1)[0], e)
 
     def background_ok(self, command: str) -> bool:
         """Run a command with `bgapi` and wait (this greenlet only) for its result."""

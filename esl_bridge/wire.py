@@ -115,56 +115,58 @@ def _parse_header_block(block: bytes, where: str) -> tuple[tuple[str, str], ...]
 
 
 class FrameReader:
-    """Splits the byte stream from FreeSWITCH into `Frame`s; feed it reads of any size."""
+    """Splits the byte stream from FreeSWITCH into `Frame`s; feed it reads of any size.
+    The bytes are read in place by offset: a body is one slice (none for a read that is
+    exactly the body: FreeSWITCH writes an event's head and body apart); only an
+    unfinished message is kept for the next read."""
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        self._rest = b""
         self._headers: tuple[tuple[str, str], ...] | None = None
         self._body_length = 0
 
     def feed(self, data: bytes) -> Iterator[Frame]:
-        """Add received bytes; yield the messages they complete (maybe none).
-
-        A generator, so that the messages before a malformed one are handled before its
-        EslProtocolError is raised (the connection must then be closed).
-        """
-        self._buffer += data
-        while True:
-            if self._headers is None:
-                # FreeSWITCH itself skips stray line breaks between messages; so do we.
-                while self._buffer[:1] in (b"\n", b"\r"):
-                    del self._buffer[:1]
-                head = _EVENT_HEAD.match(self._buffer)
-                if head is not None:
-                    length, kind = head.groups()
-                    self._headers = (
-                        ("Content-Length", length.decode()),
-                        ("Content-Type", kind.decode()),
-                    )
-                    self._body_length = int(length)
-                    del self._buffer[: head.end()]
-                    continue
-                match = _BLANK_LINE.search(self._buffer)
-                if match is None:
-                    if len(self._buffer) > MAX_HEADER_BYTES:
-                        raise EslProtocolError(
-                            f"no end of headers within {MAX_HEADER_BYTES} bytes: not ESL"
-                        )
+        """Add received bytes; yield the messages they complete (maybe none). A generator:
+        the messages before a malformed one are handled before its EslProtocolError is
+        raised (the connection must then be closed)."""
+        if self._rest:
+            data, self._rest = self._rest + data, b""
+        at, end = 0, len(data)
+        try:
+            while True:
+                if self._headers is None:
+                    # FreeSWITCH itself skips stray line breaks between messages; so do we.
+                    while at < end and data[at] in (10, 13):
+                        at += 1
+                    head = _EVENT_HEAD.match(data, at)
+                    if head is not None:
+                        length, kind = head.groups()
+                        self._headers = (("Content-Length", length.decode()),
+                                         ("Content-Type", kind.decode()))  # fmt: skip
+                        self._body_length, at = int(length), head.end()
+                        continue
+                    match = _BLANK_LINE.search(data, at)
+                    if match is None:
+                        if end - at > MAX_HEADER_BYTES:
+                            raise EslProtocolError(
+                                f"no end of headers within {MAX_HEADER_BYTES} bytes: not ESL"
+                            )
+                        return
+                    self._headers = _parse_header_block(data[at : match.start()], "message")
+                    self._body_length = _content_length(self._headers, "message") or 0
+                    at = match.end()
+                if end - at < self._body_length:
                     return
-                self._headers = _parse_header_block(bytes(self._buffer[: match.start()]), "message")
-                self._body_length = _content_length(self._headers, "message") or 0
-                del self._buffer[: match.end()]
-            if len(self._buffer) < self._body_length:
-                return
-            body = bytes(self._buffer[: self._body_length])
-            del self._buffer[: self._body_length]
-            headers, self._headers = self._headers, None
-            yield Frame(headers, body)
+                body, at = data[at : at + self._body_length], at + self._body_length
+                headers, self._headers = self._headers, None
+                yield Frame(headers, body)
+        finally:  # also when the consumer stops early: what is not handed out stays
+            self._rest = data[at:] if at < end else b""
 
     @property
     def pending_bytes(self) -> int:
         """Bytes received but not yet part of a complete message."""
-        return len(self._buffer)
+        return len(self._rest)
 
 
 class RawEvent:

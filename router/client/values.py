@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -81,13 +82,16 @@ class QueueStats:
     free_agents: int
 
 
+_NOT_IN_IDS = re.compile(r"[{}:\n\r\t ]")
+
+
 def check_id(name: str, value: str) -> str:
     """``value`` if it can be part of a key name; InvalidInput naming ``name`` otherwise."""
     if (
         not isinstance(value, str)
         or not value
         or len(value) > MAX_ID
-        or any(c in value for c in "{}:\n\r\t ")
+        or _NOT_IN_IDS.search(value) is not None
     ):
         raise InvalidInput(
             f"{name} must be a non-empty string of at most {MAX_ID} characters "

@@ -232,3 +232,41 @@ def test_inline_events_reach_the_handler_in_order_from_the_reader(
     conn = client._conn
     assert conn is not None and delivered_by == {conn._receive_events_greenlet}
     assert conn._esl_event_queue.qsize() == 0
+
+
+def test_a_bgapi_not_waited_for_leaves_every_reply_to_its_own_command(
+    start_client, fake_fs: FakeFreeSwitch, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_fs.api_handlers["echo"] = lambda arg: f"+OK {arg}\n"
+    client, recorder = start_client()
+    job_uuid = client.bgapi_nowait("echo nobody waits")
+    client._require().post("frobnicate")  # refused: logged when its reply comes
+    assert client.api("status").startswith("UP ")  # its own reply, not theirs
+    recorder.wait_for(
+        lambda: any(
+            isinstance(e, BackgroundJob) and e.job_uuid == job_uuid and e.ok
+            for e in recorder.events
+        )
+    )
+    assert "FreeSWITCH refused 'frobnicate'" in caplog.text
+    assert fake_fs.connected()[0].commands[-3:] == [
+        "bgapi echo nobody waits",
+        "frobnicate",
+        "api status",
+    ]
+
+
+def test_the_reader_waits_on_the_sockets_own_gevent_read_watcher() -> None:
+    """EslConnection.receive_events waits with the socket's `_wait(_read_event)` after a
+    read that emptied it (no EAGAIN read first); gevent's close cancels that wait. Pinned:
+    without them the reader still works, one failed read more per wake."""
+    import gevent.socket
+
+    a, b = gevent.socket.socketpair()
+    assert callable(getattr(b, "_wait", None)) and getattr(b, "_read_event", None) is not None
+    waiter = gevent.spawn(b._wait, b._read_event)
+    gevent.sleep(0.01)
+    b.close()
+    waiter.join(2)
+    assert isinstance(waiter.exception, OSError)
+    a.close()

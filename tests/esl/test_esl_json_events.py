@@ -163,3 +163,23 @@ def test_json_nested_deeper_than_orjson_writes_is_still_decoded() -> None:
 def test_what_is_not_a_json_object_is_a_protocol_error(payload: bytes) -> None:
     with pytest.raises(EslProtocolError):
         parse_json_event(payload)
+
+
+def test_a_channel_events_fields_are_its_headers_read_when_asked_for() -> None:
+    frames = [f for f in whole("06-inbound-call-json") if f.content_type == "text/event-json"]
+    park = next(f.body for f in frames if b'"Event-Name":"CHANNEL_PARK"' in f.body)
+    raw = _slow(park)
+    event = event_from_raw(parse_json_event(park))
+    assert isinstance(event, ChannelEvent)
+    assert event.unique_id == raw.get("Unique-ID") and event.name == "CHANNEL_PARK"
+    assert event.channel_name == raw.get("Channel-Name")
+    assert event.destination_number == raw.get("Caller-Destination-Number") == "800"
+    assert event.hangup_cause is None and event.bridge_b_unique_id is None  # absent
+    assert event.sequence == int(raw.get("Event-Sequence") or "")
+    assert event == event_from_raw(parse_json_event(park))  # same headers, equal
+    assert hash(event) == hash(event_from_raw(parse_json_event(park)))
+    assert "destination_number='800'" in repr(event)
+    with pytest.raises(AttributeError):
+        event.channel_name = "forged"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        event.unique_id = "forged"  # type: ignore[misc]

@@ -137,3 +137,21 @@ def test_with_every_held_connection_busy_the_steps_go_through_the_clients_pool(
     direct._idle.append(busy)
     assert batcher.run(_op(cmd("INCR", "k"))) == [2]
     assert direct._held == 1
+
+
+def test_the_leader_waits_for_company_only_when_another_greenlet_is_due() -> None:
+    from gevent.hub import get_hub
+
+    from esl_bridge.batching import _others_run_first
+
+    loop = get_hub().loop
+    assert hasattr(loop, "_callbacks")  # gevent's; without it the leader always waits
+    seen = []
+
+    def lone() -> None:
+        seen.append(_others_run_first())
+        loop.run_callback(lambda: None)
+        seen.append(_others_run_first())
+
+    gevent.spawn(lone).join()
+    assert seen == [False, True]

@@ -160,3 +160,37 @@ def test_a_channels_end_is_its_recorded_channel_hangup() -> None:
             ]
         for c in completes:  # were it ever sent: no second end
             assert not may_tell(c) and facts_of(c, lambda _uid: True) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "arg", "body", "skipped"),
+    [
+        ("uuid_broadcast", "c-1 local_stream://moh aleg", "+OK Message queued\n", True),
+        ("uuid_kill", "leg-1 NORMAL_CLEARING", "-ERR No such channel!\n", True),
+        ("uuid_bridge", "c-1 leg-1", "+OK c-1\n", True),
+        ("originate", "{origination_uuid=leg-1,implus_agent=a1}user/1001 &park()", "+OK leg-1\n",
+         True),
+        ("originate", "{origination_uuid=leg-1}user/1001 &park()", "-ERR USER_BUSY\n", False),
+        ("originate", "{origination_uuid=leg-1,implus_spy=c-1}user/1001 &eavesdrop(c-1)",
+         "+OK leg-1\n", False),
+    ],
+)  # fmt: skip
+def test_background_jobs_that_tell_nothing_are_known_from_their_raw_text(
+    command: str, arg: str, body: str, skipped: bool
+) -> None:
+    """A BACKGROUND_JOB left undecoded is one whose decoded event tells no fact (and no
+    handle waits for it); the fixture renders it as FreeSWITCH's JSON does."""
+    from freeswitch_fixture.events import EventFactory
+    from freeswitch_fixture.wire import serialize_json
+
+    from esl_bridge.translate import job_tells_nothing
+
+    job = EventFactory().background_job("5d3e7a9c-0f1b-4c2d-8e6f-1a2b3c4d5e6f", command, arg, body)
+    raw = serialize_json(job.headers, job.body)
+    decoded = event_from_raw(parse_json_event(raw))
+    assert job_tells_nothing(raw, lambda _uuid: False) is skipped
+    if skipped:
+        assert facts_of(decoded, lambda _uuid: True) == []
+    else:
+        assert facts_of(decoded, lambda _uuid: True) != []
+    assert job_tells_nothing(raw, lambda uuid: uuid == job.get("Job-UUID")) is False  # waited

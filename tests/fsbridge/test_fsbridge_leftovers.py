@@ -78,3 +78,34 @@ def test_a_command_stays_in_flight_until_its_acknowledgement_is_sent(
         while bridge.leftovers.deferred:
             gevent.sleep(0.01)
     assert "1-0" not in bridge.leftovers.inflight and not bridge.leftovers._acks
+
+
+def test_an_events_facts_run_in_one_flow_each_at_its_turn(bridge: EslBridge) -> None:
+    """(Not leftovers: the same bridge.) A CHANNEL_HANGUP tells two facts: one flow run
+    for both, each asked whether it concerns a call when its turn comes; one that
+    FreeSWITCH's link stopped does not stop the next."""
+    from callflow import facts as f
+    from callflow import intents as do
+    from callflow.steps import Do
+
+    ran: list[str] = []
+
+    class Flow:
+        def concerns(self, fact: Any) -> bool:
+            return bool(fact.channel != "skipped")
+
+        def fact(self, fact: Any) -> Any:
+            ran.append(fact.channel)
+            if fact.channel == "stopped":  # FreeSWITCH is not connected: PbxUnavailable
+                yield Do(do.HangUp("leg-1"))
+
+    bridge.flow = Flow()  # type: ignore[assignment]
+    runs = []
+    run_flow = bridge.run_flow
+    bridge.run_flow = lambda flow, key: (runs.append(key), run_flow(flow, key))  # type: ignore[method-assign]
+    bridge._run_facts([f.HangupRequested("a"), f.HangupRequested("b")], "k")
+    assert ran == ["a", "b"] and len(runs) == 1
+    ran.clear()
+    facts = ["stopped", "skipped", "c"]
+    bridge._run_facts([f.HangupRequested(c) for c in facts], "k")
+    assert ran == ["stopped", "c"]
