@@ -51,6 +51,9 @@ class AmiTap:
     def messages(self) -> list[Message]:
         with self._lock:
             raw = self.raw
+        # Only whole messages: the reader may have appended half of one (a Getvar reply cut
+        # after its ActionID read as a reply without a Value, CI at 2908982).
+        raw = raw[: raw.rfind(b"\r\n\r\n") + 4] if b"\r\n\r\n" in raw else b""
         out = []
         for block in raw.decode("utf-8", errors="replace").split("\r\n\r\n"):
             msg: Message = {}

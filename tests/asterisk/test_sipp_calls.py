@@ -147,6 +147,32 @@ def test_originate_reaches_the_customer_phone(tap: AmiTap, sipp: Sipp) -> None:
     assert invite.first_line.startswith("INVITE sip:5551234@127.0.0.2:5070")
 
 
+def test_a_talking_phone_answers_the_far_end_hanging_up_first(tap: AmiTap, sipp: Sipp) -> None:
+    """A phone that would hang up after talking for 5 s, whose far end (9991) hangs up after
+    1 s, answers that BYE and counts a good call: sipp used to abort it unanswered, and
+    Asterisk retransmitted the BYE to the port for 32 s, where the next phone took it for a
+    failed call of its own (CI at 2908982: a two-call phone exited after one)."""
+    with sipp.customer_phone("answer", ring=0.1, talk=5.0) as customer:
+        tap.send(
+            {
+                "Action": "Originate",
+                "ActionID": "test-originate-far-bye",
+                "Channel": "PJSIP/5551234@customers",
+                "Context": "sandbox-test",
+                "Exten": "9991",
+                "Priority": "1",
+                "Async": "true",
+            }
+        )
+        result = customer.wait(20)
+    assert result.ok, result.describe()
+    assert (result.successful, result.failed) == (1, 0), result.describe()
+    assert result.count("BYE", "received") == 1, result.describe()
+    assert result.count("BYE", "sent") == 0, result.describe()
+    assert result.count("200", "sent") == 2, result.describe()  # the INVITE's and the BYE's
+    assert result.messages[-1].direction == "sent", result.describe()  # the BYE was answered
+
+
 def test_message_log_parsing() -> None:
     log = (
         "----------------------------------------------- 2026-11-25T05:27:29.030195Z\n"

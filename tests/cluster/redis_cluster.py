@@ -26,7 +26,7 @@ import redis
 from redis.cluster import key_slot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ha"))
-from redis_ha import Node, _exe, describe_nodes
+from redis_ha import Node, _exe, describe_nodes, started_on_free_port
 
 NODE_TIMEOUT_MS = 1500
 IMPLUS = str(Path(sys.executable).with_name("implus"))
@@ -95,8 +95,9 @@ class RedisCluster:
 
     def _node(self, i: int, server: str, min_replicas: list[str]) -> Node:
         """Node `i`, started on a free port pair; picked again if another suite took the
-        port between the check and the bind ("Address already in use")."""
-        for attempt in range(5):
+        port between the check and the bind (``redis_ha.started_on_free_port``)."""
+
+        def make(_: int) -> Node:
             port = cluster_port()
             args = [
                 server,
@@ -108,15 +109,9 @@ class RedisCluster:
                 *min_replicas,
                 *("--min-replicas-max-lag", str(MAX_LAG_S), "--loglevel", "notice"),
             ]
-            folder = self.folder / (f"node-{i}" if attempt == 0 else f"node-{i}-{attempt}")
-            node = Node(f"node-{i}", port, folder, args)
-            try:
-                node.start()
-                return node
-            except RuntimeError as e:
-                if "Address already in use" not in str(e) or attempt == 4:
-                    raise
-        raise AssertionError("unreachable")
+            return Node(f"node-{i}", port, self.folder / f"node-{i}-{port}", args)
+
+        return started_on_free_port(make)
 
     def stop(self) -> None:
         for node in self.nodes:

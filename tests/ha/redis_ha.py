@@ -18,11 +18,14 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 MASTER_NAME = "implus"
 DOWN_AFTER_MS = 1000
@@ -34,6 +37,10 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class PortTaken(RuntimeError):
+    """Another process bound the port picked for a node between the pick and the bind."""
 
 
 def _exe(name: str, package: str) -> str:
@@ -66,13 +73,23 @@ class Node:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                with redis.Redis(port=self.port, socket_timeout=1) as r:
-                    r.ping()
+                # no retries: a listener that never answers must cost 1 s, not redis-py's 15
+                with redis.Redis(
+                    port=self.port, socket_timeout=1, retry=Retry(NoBackoff(), 0)
+                ) as r:
+                    pid = int(r.info("server")["process_id"])
+            except redis.RedisError:  # not up yet, or a listener that is not a Redis
+                pid = None
+            if pid == self.proc.pid:
                 return
-            except redis.ConnectionError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited: {self.log()[-2000:]}") from None
-                time.sleep(0.05)
+            if self.proc.poll() is not None or pid is not None:
+                # exited, or another suite's server answers on the port it could not bind
+                log = self.log()[-2000:]
+                self.kill()
+                if pid is not None or "Address already in use" in log:
+                    raise PortTaken(f"{self.name}: port {self.port} is taken: {log}")
+                raise RuntimeError(f"{self.name} exited: {log}")
+            time.sleep(0.05)
         raise RuntimeError(f"{self.name} did not answer PING within 10 s")
 
     def alive(self) -> bool:
@@ -120,6 +137,20 @@ class Node:
             return r.execute_command(*command)
 
 
+def started_on_free_port(make: Callable[[int], Node], attempts: int = 5) -> Node:
+    """The node ``make`` builds for a free port, started; built again on another port when
+    a parallel suite took the one picked between the pick and the bind."""
+    for attempt in range(attempts):
+        node = make(free_port())
+        try:
+            node.start()
+            return node
+        except PortTaken:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 @dataclass
 class RedisHA:
     """The deployment: `nodes[0]` starts as the master."""
@@ -140,39 +171,42 @@ class RedisHA:
         server = _exe("redis-server", "redis-server")
         sentinel = _exe("redis-sentinel", "redis-sentinel")
         for i in range(1 + self.replicas):
-            port = free_port()
-            args = [
-                server,
-                *("--port", str(port), "--bind", "127.0.0.1", "--dir", "."),
-                *("--appendonly", "yes", "--appendfsync", "everysec", "--save", ""),
-                *("--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"),
-                *("--min-replicas-to-write", "1", "--min-replicas-max-lag", str(MAX_LAG_S)),
-                *("--loglevel", "notice"),
-            ]
-            if i:
-                args += ["--replicaof", "127.0.0.1", str(self.nodes[0].port)]
-            self.nodes.append(Node(f"redis-{i}", port, self.folder / f"redis-{i}", args))
-        for node in self.nodes:
-            node.start()
-        self.wait_replicated(10)
-        master = self.nodes[0].port
-        for i in range(self.sentinels):
-            port = free_port()
-            folder = self.folder / f"sentinel-{i}"
-            folder.mkdir(parents=True, exist_ok=True)
-            conf = folder / "sentinel.conf"
-            conf.write_text(
-                f"port {port}\nbind 127.0.0.1\ndir {folder}\n"
-                f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master} 2\n"
-                f"sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n"
-                f"sentinel failover-timeout {MASTER_NAME} {FAILOVER_TIMEOUT_MS}\n"
-                f"sentinel parallel-syncs {MASTER_NAME} 1\n"
+            self.nodes.append(
+                started_on_free_port(lambda port, i=i: self._data_node(server, i, port))
             )
-            self.watchers.append(Node(f"sentinel-{i}", port, folder, [sentinel, str(conf)]))
-        for w in self.watchers:
-            w.start()
+        self.wait_replicated(10)
+        for i in range(self.sentinels):
+            self.watchers.append(
+                started_on_free_port(lambda port, i=i: self._sentinel(sentinel, i, port))
+            )
         self.wait_sentinels_agree(15)
         return self
+
+    def _data_node(self, server: str, i: int, port: int) -> Node:
+        args = [
+            server,
+            *("--port", str(port), "--bind", "127.0.0.1", "--dir", "."),
+            *("--appendonly", "yes", "--appendfsync", "everysec", "--save", ""),
+            *("--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"),
+            *("--min-replicas-to-write", "1", "--min-replicas-max-lag", str(MAX_LAG_S)),
+            *("--loglevel", "notice"),
+        ]
+        if i:
+            args += ["--replicaof", "127.0.0.1", str(self.nodes[0].port)]
+        return Node(f"redis-{i}", port, self.folder / f"redis-{i}-{port}", args)
+
+    def _sentinel(self, sentinel: str, i: int, port: int) -> Node:
+        folder = self.folder / f"sentinel-{i}-{port}"
+        folder.mkdir(parents=True, exist_ok=True)
+        conf = folder / "sentinel.conf"
+        conf.write_text(
+            f"port {port}\nbind 127.0.0.1\ndir {folder}\n"
+            f"sentinel monitor {MASTER_NAME} 127.0.0.1 {self.nodes[0].port} 2\n"
+            f"sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n"
+            f"sentinel failover-timeout {MASTER_NAME} {FAILOVER_TIMEOUT_MS}\n"
+            f"sentinel parallel-syncs {MASTER_NAME} 1\n"
+        )
+        return Node(f"sentinel-{i}", port, folder, [sentinel, str(conf)])
 
     def stop(self) -> None:
         for node in [*self.watchers, *self.nodes]:
