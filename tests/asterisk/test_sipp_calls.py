@@ -169,8 +169,10 @@ def test_a_talking_phone_answers_the_far_end_hanging_up_first(tap: AmiTap, sipp:
     assert (result.successful, result.failed) == (1, 0), result.describe()
     assert result.count("BYE", "received") == 1, result.describe()
     assert result.count("BYE", "sent") == 0, result.describe()
-    assert result.count("200", "sent") == 2, result.describe()  # the INVITE's and the BYE's
-    assert result.messages[-1].direction == "sent", result.describe()  # the BYE was answered
+    # the BYE answered: the next message the phone sent is a 200 (an OPTIONS ping of the
+    # customers' endpoint may come in between and get its own)
+    after_bye = result.messages[[m.method for m in result.messages].index("BYE") + 1 :]
+    assert [m.method for m in after_bye if m.direction == "sent"][:1] == ["200"], result.describe()
 
 
 def test_message_log_parsing() -> None:
