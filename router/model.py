@@ -234,7 +234,8 @@ class AgentState:
         its own reservation before its event comes back; -1 takes one back)."""
         load = dict(self.load)
         load[slot] = max(0, load.get(slot, 0) + count)
-        values = {k: v for k, v in self.__dict__.items() if k != "id"}
+        values = dict(self.__dict__)
+        values.pop("id", None)  # the cached id: the new state caches its own
         values.update(
             load=load,
             busy=max(0, self.busy + count),
