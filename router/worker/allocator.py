@@ -19,9 +19,9 @@ from router.allocation import (
     Match,
     Waiting,
     choose_request,
-    decide,
     waiting_line,
 )
+from router.allocation_runs import Runs
 from router.client import TRACE_TTL_S, RouterClient
 from router.client.requests import timeout_step
 from router.direct import DirectPipeline
@@ -167,14 +167,10 @@ class Allocator:
             self._executor = None
 
     def _decide_all(self, requests: list[RoutingRequest], now: int) -> list[Decision]:
-        """Decide one by one, counting each pick in the view so a batch does not overfill."""
-        decisions = []
-        for r in requests:
-            d = decide(r, self.view.strategy, self.view.agents, now, self.share)
-            if d.outcome == "offer":
-                d.counted_run = self._count(r, d.candidates[0], now)
-            decisions.append(d)
-        return decisions
+        """Decide as one by one, each pick counted in the view so a batch does not overfill
+        (in runs: :mod:`router.allocation_runs`)."""
+        view = self.view
+        return Runs(view.strategy, view.agents, now, view.count, self.share).decide_all(requests)
 
     def _count(self, request: RoutingRequest, agent_id: str, now: int) -> int:
         """Count a pick in the view; returns the view's run it was counted in."""
