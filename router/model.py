@@ -114,8 +114,15 @@ class AgentProfile:
 
     @cached_property
     def _blockers(self) -> dict[str, tuple[str, ...]]:
-        slots = {b for blocked in self.blocks.values() for b in blocked}
-        return {s: tuple(sorted(src for src, b in self.blocks.items() if s in b)) for s in slots}
+        return _blockers_of(tuple((src, tuple(b)) for src, b in self.blocks.items()))
+
+
+@lru_cache(maxsize=1024)
+def _blockers_of(blocks: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, tuple[str, ...]]:
+    """Per capacity channel, the channels that block it (profiles repeat a few ``blocks``:
+    worked out once each; read only)."""
+    slots = {b for _src, blocked in blocks for b in blocked}
+    return {s: tuple(sorted(src for src, b in blocks if s in b)) for s in slots}
 
 
 @dataclass(frozen=True)
