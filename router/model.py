@@ -8,10 +8,13 @@ touches wire dicts.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property, lru_cache
 from typing import Any, TypeVar
+
+import orjson
 
 T = TypeVar("T")
 
@@ -256,6 +259,21 @@ _CHANNEL = {c.value: c for c in Channel}
 _REQUEST_STATE = {s.value: s for s in RequestState}
 
 
+def _loads(text: str) -> Any:
+    """JSON by orjson (~5x less CPU: a customer per request a worker decides), by json where
+    they differ: what orjson refuses (NaN, infinities, bad JSON: json's error) and long
+    integers (orjson makes floats of those beyond 64 bits)."""
+    if _LONG_NUMBER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
 @lru_cache(maxsize=4096)
 def _skills_cached(text: str) -> tuple[tuple[str, int], ...]:
     return tuple((k, int(v)) for k, v in json.loads(text).items())
@@ -325,7 +343,7 @@ class RoutingRequest:
                 "created": as_int(h.get("created")),
                 "state": state,
                 "priority": as_int(h.get("priority")),
-                "customer": json.loads(customer) if customer and customer != "{}" else {},
+                "customer": _loads(customer) if customer and customer != "{}" else {},
                 "pbx": h.get("pbx", ""),
                 "call_id": h.get("call_id", ""),
                 "callback": h.get("callback", ""),
@@ -335,7 +353,7 @@ class RoutingRequest:
                 "forced_at": as_int(h.get("forced_at")),
                 "returning": h.get("returning") == "1",
                 "max_wait": as_int(h.get("max_wait")),
-                "queues": tuple(json.loads(queues)) if queues and queues != "[]" else (),
+                "queues": tuple(_loads(queues)) if queues and queues != "[]" else (),
                 "rule": h.get("rule", ""),
                 "agent": h.get("agent", ""),
                 "offer": h.get("offer", ""),
