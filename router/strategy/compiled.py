@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -49,8 +50,9 @@ class Plan:
     next_step_after: float | None
     """Seconds since creation at which the next goal step is due."""
 
-    @property
+    @cached_property
     def queues(self) -> tuple[str, ...]:
+        """The targets' queues, each once (worked out once per plan: a reservation each)."""
         return tuple(dict.fromkeys(t.queue for t in self.targets))
 
 

@@ -83,7 +83,7 @@ def decision_args(
         agent_id,
         offer_id(),
         now + int(plan.offer_timeout * 1000),
-        _queues_json(tuple(plan.queues)),
+        _queues_json(plan.queues),
         queue_score(request.created, plan.priority + request.priority),
         plan.rule,
         plan.step,
