@@ -43,6 +43,8 @@ class AgentView:
             q: frozenset(s) for q, s in (queue_skills or {}).items()
         }
         self._pools: dict[PoolId, _Pool] = {}
+        self._orders: set[str] = set()
+        """The orders the pools sort by (:meth:`uses_order`: asked at each reservation)."""
 
     # --- state ---------------------------------------------------------------
 
@@ -64,6 +66,7 @@ class AgentView:
         if new != self._queue_skills:
             self._queue_skills = new
             self._pools.clear()
+            self._orders.clear()
 
     def upsert(self, state: AgentState) -> bool:
         """Apply a newer state of an agent; older versions are ignored. True if applied."""
@@ -85,7 +88,7 @@ class AgentView:
 
     def uses_order(self, order: str) -> bool:
         """Whether a candidate pool sorts by ``order``."""
-        return any(pool.order == order for pool in self._pools.values())
+        return order in self._orders
 
     # --- search --------------------------------------------------------------
 
@@ -146,6 +149,7 @@ class AgentView:
             }
             entries = SortedList((key, agent_id) for agent_id, key in keys.items())
             pool = self._pools[pid] = _Pool(members, slot, order, skill, entries, keys)
+            self._orders.add(order)
         return pool
 
     def _place_all(self, state: AgentState) -> None:
