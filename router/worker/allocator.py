@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +78,8 @@ class Allocator:
         when it has one (:mod:`router.direct`); ``send``'s thread uses the client's pool."""
         self._executor: ThreadPoolExecutor | None = None
         """The one thread that waits for reservations ``send`` sent (created on first use)."""
+        self._sent: Future[list[list[Any]]] | None = None
+        """The replies of the last batch ``send`` sent."""
 
     def waiting_lines(self) -> list[tuple[str, Channel]]:
         """Every (queue, channel) requests may wait in: the strategy's queues and any queue
@@ -147,7 +149,20 @@ class Allocator:
             self.view.strategy.version,
             routing.now,
         )
-        routing.replies = self._executor.submit(self.client.execute, batch)
+        routing.replies = self._sent = self._executor.submit(self.client.execute, batch)
+
+    def behind_sent(self, chore: Callable[[], object]) -> Future[object] | None:
+        """Run ``chore`` on the thread that waits for sent reservations, when some are
+        under way: Redis runs their batch before it would answer the chore's call, so the
+        worker would wait for them instead of deciding. None when none are under way (the
+        caller runs it, at no such cost)."""
+        if self._executor is None or not self.sending():
+            return None
+        return self._executor.submit(chore)
+
+    def sending(self) -> bool:
+        """Whether reservations ``send`` sent are still under way."""
+        return self._sent is not None and not self._sent.done()
 
     def finish(self, routing: Routing) -> None:
         """Carry out ``routing``'s decisions (with the replies of the reservations ``send``
