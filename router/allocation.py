@@ -8,12 +8,12 @@ atomic scripts, where a lost race is a normal outcome and the next candidate is 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from router.candidates import AgentView
-from router.model import AgentState, AgentStatus, Channel, RequestState, RoutingRequest
+from router.model import AgentState, AgentStatus, RequestState, RoutingRequest
 from router.ordering import SHARE_WINDOW, Share, in_share, pick_weighted
 from router.strategy import Plan, Strategy, Target
 
@@ -332,14 +332,19 @@ def _why(plan: Plan, agent: AgentState | None) -> str:
         return "first candidate"
     if agent.id in plan.preferred_agents:
         return f"preferred agent of rule {plan.rule}"
-    return {
-        "longest_idle": f"longest idle (since {agent.idle_since}, {agent.busy} active contacts)",
-        "least_load": f"least loaded ({agent.load})",
-        "highest_skill": f"highest {plan.order_skill} level "
-        f"({agent.profile.skills.get(plan.order_skill, 0)})",
-        "round_robin": f"offered least recently (last offer at {agent.last_offer})",
-        "weighted_random": f"weighted random draw (weight {agent.profile.weight})",
-    }.get(plan.order, plan.order)
+    why = _WHY.get(plan.order)  # only the order's text is built: one per decision
+    return why(plan, agent) if why is not None else plan.order
+
+
+_WHY: dict[str, Callable[[Plan, AgentState], str]] = {
+    "longest_idle": lambda p, a: f"longest idle (since {a.idle_since}, {a.busy} active contacts)",
+    "least_load": lambda p, a: f"least loaded ({a.load})",
+    "highest_skill": lambda p, a: (
+        f"highest {p.order_skill} level ({a.profile.skills.get(p.order_skill, 0)})"
+    ),
+    "round_robin": lambda p, a: f"offered least recently (last offer at {a.last_offer})",
+    "weighted_random": lambda p, a: f"weighted random draw (weight {a.profile.weight})",
+}
 
 
 def _target_json(t: Target) -> dict[str, Any]:
@@ -442,7 +447,3 @@ def _may_take(agent: AgentState, w: Waiting, view: AgentView, now_ms: int) -> bo
     return not (
         agent.unavailable_reason(request.channel, now_ms) or _rejected(request, agent.id, now_ms)
     )
-
-
-def is_available(agent: AgentState, channel: Channel, now_ms: int) -> bool:
-    return agent.unavailable_reason(channel, now_ms) is None

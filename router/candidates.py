@@ -43,6 +43,8 @@ class AgentView:
             q: frozenset(s) for q, s in (queue_skills or {}).items()
         }
         self._pools: dict[PoolId, _Pool] = {}
+        self._orders: set[str] = set()
+        """The orders the pools sort by (:meth:`uses_order`: asked at each reservation)."""
 
     # --- state ---------------------------------------------------------------
 
@@ -64,6 +66,7 @@ class AgentView:
         if new != self._queue_skills:
             self._queue_skills = new
             self._pools.clear()
+            self._orders.clear()
 
     def upsert(self, state: AgentState) -> bool:
         """Apply a newer state of an agent; older versions are ignored. True if applied."""
@@ -85,7 +88,7 @@ class AgentView:
 
     def uses_order(self, order: str) -> bool:
         """Whether a candidate pool sorts by ``order``."""
-        return any(pool.order == order for pool in self._pools.values())
+        return order in self._orders
 
     # --- search --------------------------------------------------------------
 
@@ -108,6 +111,21 @@ class AgentView:
         for _key, agent_id in pool.entries:
             yield agents[agent_id]
 
+    def ranked(
+        self, queue: str, channel: Channel, order: str, skill: str = ""
+    ) -> Iterator[tuple[OrderKey, str]]:
+        """:meth:`ready`'s agents as (order key, agent id), best first: the pool itself, which
+        must not change while it is iterated (:mod:`router.allocation_runs` reads it so)."""
+        return iter(self._pool(queue, channel, order, skill).entries)
+
+    def lists(self, state: AgentState, queue: str, channel: Channel) -> bool:
+        """Whether ``state`` belongs in :meth:`ready`'s pools of ``queue`` and ``channel``."""
+        return (
+            state.status is AgentStatus.AVAILABLE
+            and self.members(queue) <= state.profile.skills.keys()
+            and _ready_on(state, channel.capacity_channel)
+        )
+
     def order_key(self, agent: AgentState, channel: Channel, order: str, skill: str) -> OrderKey:
         return ORDER_KEYS[order](agent, channel, skill)
 
@@ -119,10 +137,19 @@ class AgentView:
         pid: PoolId = (queue, slot.value, order, skill)
         pool = self._pools.get(pid)
         if pool is None:
-            pool = _Pool(self.members(queue), slot, order, skill, SortedList(), {})
-            for state in self._agents.values():
-                self._place(pool, state)
-            self._pools[pid] = pool
+            # sorted once, not agent by agent (10,000 agents: a worker's start-up)
+            members = self.members(queue)
+            key_of = ORDER_KEYS[order]
+            keys = {
+                state.id: key_of(state, slot, skill)
+                for state in self._agents.values()
+                if state.status is AgentStatus.AVAILABLE
+                and members <= state.profile.skills.keys()
+                and _ready_on(state, slot)
+            }
+            entries = SortedList((key, agent_id) for agent_id, key in keys.items())
+            pool = self._pools[pid] = _Pool(members, slot, order, skill, entries, keys)
+            self._orders.add(order)
         return pool
 
     def _place_all(self, state: AgentState) -> None:
@@ -158,30 +185,13 @@ class AgentView:
                 del pool.keys[agent_id]
                 pool.entries.remove((old, agent_id))
 
-    def _place(self, pool: _Pool, state: AgentState) -> None:
-        old = pool.keys.get(state.id)
-        if (
-            state.status is AgentStatus.AVAILABLE
-            and _ready_on(state, pool.channel)
-            and pool.queue_skills <= state.profile.skills.keys()
-        ):
-            key = ORDER_KEYS[pool.order](state, pool.channel, pool.skill)
-            if key == old:
-                # Most updates (a second chat, the feed echoing our own reservation, a
-                # lease renewal) leave the agent where it is: no re-sort.
-                return
-            if old is not None:
-                pool.entries.remove((old, state.id))
-            pool.keys[state.id] = key
-            pool.entries.add((key, state.id))
-        elif old is not None:
-            del pool.keys[state.id]
-            pool.entries.remove((old, state.id))
-
 
 def _ready_on(state: AgentState, slot: Channel) -> bool:
     """A free slot on capacity channel ``slot`` and no contact blocking it."""
     load = state.load
     if state.profile.capacity.get(slot, 0) - load.get(slot, 0) <= 0:
         return False
-    return not any(load.get(b, 0) > 0 for b in state.profile.blockers(slot))
+    for b in state.profile.blockers(slot):  # noqa: SIM110 - a loop, not any(genexpr): per pick
+        if load.get(b, 0) > 0:
+            return False
+    return True

@@ -396,7 +396,30 @@ def keys_for(name: str, keys: Keys, args: Sequence[Any]) -> list[str]:
             out.append(fmt.format(*args))
     if per_item is not None:
         start, width, formats = per_item
-        for i in range(start, len(args), width):
-            item = args[i : i + width]
-            out += [fmt.format(*item) for fmt in formats]
+        if formats not in _SIMPLE:
+            parsed = [_simple(fmt) for fmt in formats]
+            _SIMPLE[formats] = tuple(p for p in parsed if p is not None) if all(parsed) else None
+        simple = _SIMPLE[formats]
+        if simple is not None:  # one placeholder each: concatenated (~3x less CPU than format)
+            for i in range(start, len(args), width):
+                out += [head + str(args[i + k]) + tail for head, k, tail in simple]
+        else:
+            for i in range(start, len(args), width):
+                item = args[i : i + width]
+                out += [fmt.format(*item) for fmt in formats]
     return out
+
+
+_SIMPLE: dict[tuple[str, ...], tuple[tuple[str, int, str], ...] | None] = {}
+
+
+def _simple(fmt: str) -> tuple[str, int, str] | None:
+    """``fmt`` as (text before, argument index, text after) when it has one placeholder, a
+    bare index (``str(value)`` is then what ``format`` writes), else None."""
+    parts = list(string.Formatter().parse(fmt))
+    fields = [(lit, name, spec, conv) for lit, name, spec, conv in parts if name is not None]
+    if len(fields) != 1 or not fields[0][1].isdigit() or fields[0][2] or fields[0][3]:
+        return None
+    head = "".join(p[0] for p in parts[: parts.index(fields[0]) + 1])
+    tail = "".join(p[0] for p in parts[parts.index(fields[0]) + 1 :])
+    return head, int(fields[0][1]), tail

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import orjson
 import rule_engine
 
 from router.strategy.conditions import context, namespace, root_symbols
@@ -48,8 +50,9 @@ class Plan:
     next_step_after: float | None
     """Seconds since creation at which the next goal step is due."""
 
-    @property
+    @cached_property
     def queues(self) -> tuple[str, ...]:
+        """The targets' queues, each once (worked out once per plan: a reservation each)."""
         return tuple(dict.fromkeys(t.queue for t in self.targets))
 
 
@@ -76,8 +79,11 @@ class Strategy:
         self.rules = [
             Rule(r, rule_engine.Rule(r.conditions, context=ctx)) for r in definition.rules
         ]
+        self._by_name: dict[str, Rule] = {}
+        for r in self.rules:
+            self._by_name.setdefault(r.name, r)  # the first of a name, as a search finds it
         self._symbols = sorted({s for r in self.rules for s in root_symbols(r.expression)})
-        self._cache: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        self._cache: dict[bytes | str, tuple[str | None, tuple[str, ...]]] = {}
         self._plans: dict[tuple[str, int], Plan] = {}
 
     @property
@@ -92,12 +98,12 @@ class Strategy:
         return self.definition.queues.get(name) or QueueDef()  # type: ignore[call-arg]
 
     def rule(self, name: str) -> Rule | None:
-        return next((r for r in self.rules if r.name == name), None)
+        return self._by_name.get(name)
 
     def match(self, facts: Mapping[str, Any]) -> tuple[Rule | None, tuple[str, ...]]:
         """The first rule whose conditions hold for ``facts``, and notes on rules that failed
         to evaluate (e.g. comparing a missing attribute). Cached on the facts the rules use."""
-        key = json.dumps([facts.get(s) for s in self._symbols], sort_keys=True, default=str)
+        key = _facts_key([facts.get(s) for s in self._symbols])
         hit = self._cache.get(key)
         if hit is None:
             hit = self._match(facts)
@@ -216,3 +222,16 @@ def _not_applicable(rule: str, why: str) -> str:
         f"request's facts ({why}; usually a fact it compares is missing) - the next rule "
         "was tried"
     )
+
+
+def _facts_key(values: list[Any]) -> bytes | str:
+    """The cache key of a request's facts: sorted-key JSON by orjson (~10x less CPU than the
+    json module's; a rule match per decision), by json where orjson would write ``null`` for
+    something json tells apart (NaN, infinities) or refuses (an integer beyond 64 bits)."""
+    try:
+        key = orjson.dumps(
+            values, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str
+        )
+    except TypeError:  # orjson.JSONEncodeError
+        key = b"null"
+    return key if b"null" not in key else json.dumps(values, sort_keys=True, default=str)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,9 +19,9 @@ from router.allocation import (
     Match,
     Waiting,
     choose_request,
-    decide,
     waiting_line,
 )
+from router.allocation_runs import Runs
 from router.client import TRACE_TTL_S, RouterClient
 from router.client.requests import timeout_step
 from router.direct import DirectPipeline
@@ -78,6 +78,8 @@ class Allocator:
         when it has one (:mod:`router.direct`); ``send``'s thread uses the client's pool."""
         self._executor: ThreadPoolExecutor | None = None
         """The one thread that waits for reservations ``send`` sent (created on first use)."""
+        self._sent: Future[list[list[Any]]] | None = None
+        """The replies of the last batch ``send`` sent."""
 
     def waiting_lines(self) -> list[tuple[str, Channel]]:
         """Every (queue, channel) requests may wait in: the strategy's queues and any queue
@@ -147,7 +149,20 @@ class Allocator:
             self.view.strategy.version,
             routing.now,
         )
-        routing.replies = self._executor.submit(self.client.execute, batch)
+        routing.replies = self._sent = self._executor.submit(self.client.execute, batch)
+
+    def behind_sent(self, chore: Callable[[], object]) -> Future[object] | None:
+        """Run ``chore`` on the thread that waits for sent reservations, when some are
+        under way: Redis runs their batch before it would answer the chore's call, so the
+        worker would wait for them instead of deciding. None when none are under way (the
+        caller runs it, at no such cost)."""
+        if self._executor is None or not self.sending():
+            return None
+        return self._executor.submit(chore)
+
+    def sending(self) -> bool:
+        """Whether reservations ``send`` sent are still under way."""
+        return self._sent is not None and not self._sent.done()
 
     def finish(self, routing: Routing) -> None:
         """Carry out ``routing``'s decisions (with the replies of the reservations ``send``
@@ -167,14 +182,10 @@ class Allocator:
             self._executor = None
 
     def _decide_all(self, requests: list[RoutingRequest], now: int) -> list[Decision]:
-        """Decide one by one, counting each pick in the view so a batch does not overfill."""
-        decisions = []
-        for r in requests:
-            d = decide(r, self.view.strategy, self.view.agents, now, self.share)
-            if d.outcome == "offer":
-                d.counted_run = self._count(r, d.candidates[0], now)
-            decisions.append(d)
-        return decisions
+        """Decide as one by one, each pick counted in the view so a batch does not overfill
+        (in runs: :mod:`router.allocation_runs`)."""
+        view = self.view
+        return Runs(view.strategy, view.agents, now, view.count, self.share).decide_all(requests)
 
     def _count(self, request: RoutingRequest, agent_id: str, now: int) -> int:
         """Count a pick in the view; returns the view's run it was counted in."""
@@ -319,6 +330,10 @@ class Allocator:
         steps += [cmd("ZRANGE", self.keys.queue(q, c), 0, AGENT_SCAN - 1) for q, c in lines]
         steps.append(cmd("SMEMBERS", self.keys.queues()))
         replies = self._execute(Batch(tuple(steps)))
+        if not any(replies[n:-1]) and set(replies[-1]) <= set(self.view.strategy.queue_names):
+            # Nothing waits (no pinned request, every queue empty): no agent hash is parsed
+            # (~35 us an agent); the agent feed brings the view what they say.
+            return
         heads = []
         agents = []
         for h, pinned in zip(replies[:n], replies[n : 2 * n], strict=True):

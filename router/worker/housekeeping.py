@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from router.keys import WORK_GROUP
@@ -35,6 +36,8 @@ class Housekeeping:
         self.redis: Any = worker.client.redis
         self.next_due: dict[str, float] = {}
         """Monotonic time at which each chore runs next."""
+        self._claiming: Future[object] | None = None
+        """The claim of due timers running behind reservations under way, if one is."""
 
     def _due(self, name: str, interval_s: float) -> bool:
         t = time.monotonic()
@@ -45,10 +48,18 @@ class Housekeeping:
 
     def run_due(self) -> None:
         s = self.worker.settings
-        if self._due("timers", s.timer_interval_ms / 1000):
-            claim = Script("claim_timers", (TIMERS_PER_CALL,))
-            while self.client.execute(claim) == TIMERS_PER_CALL:
-                pass
+        claiming = self._claiming
+        if claiming is not None and (claiming.done() or not self.worker.allocator.sending()):
+            # done before a round with no batch under way goes on (its items are in the
+            # stream for the round's read); what it raised is raised here, as if run here
+            self._claiming = None
+            claiming.result()
+        if self._due("timers", s.timer_interval_ms / 1000) and self._claiming is None:
+            # behind a batch of reservations under way, on their thread: the worker decides
+            # meanwhile rather than wait for Redis to get to the claim (~6% of a busy run)
+            self._claiming = self.worker.allocator.behind_sent(self.claim_timers)
+            if self._claiming is None:
+                self.claim_timers()
         if self._due("reaper", s.reaper_interval_ms / 1000):
             for source in PRESENCE_SOURCES:
                 self.client.execute(Script("expire_leases", (source, LEASES_PER_CALL)))
@@ -59,6 +70,12 @@ class Housekeeping:
         if self._due("housekeeping", s.housekeeping_interval_s):
             self.close_idle_sessions()
             self.trim_work()
+
+    def claim_timers(self) -> None:
+        """Due timers (offer deadlines, goal steps, ...) into the work stream."""
+        claim = Script("claim_timers", (TIMERS_PER_CALL,))
+        while self.client.execute(claim) == TIMERS_PER_CALL:
+            pass
 
     def sweep(self) -> None:
         """Requests waiting in queues where the view shows a free agent are decided again.

@@ -4,13 +4,14 @@ for requests that wait. Pure functions of the decisions, the strategy version an
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from router.allocation import Decision, queue_score
-from router.client import TRACE_TTL_S, new_id
+from router.client import TRACE_TTL_S
 from router.model import RoutingRequest
 from router.ops import Batch, Script
 from router.strategy import Plan
@@ -33,6 +34,21 @@ def _dumps(value: Any) -> bytes | str:
         return orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError: e.g. a key that is not a str
         return _json_dumps(value)
+
+
+_ids: list[str] = []
+_ids_pid = [0]
+
+
+def offer_id() -> str:
+    """A new offer id: 32 random hex digits, as :func:`router.client.new_id`'s (uuid4's hex)
+    but drawn from the OS 256 at a time (~0.3 us an id against ~2.5 us: one per reservation).
+    A forked process draws its own (it must not hand out its parent's)."""
+    if not _ids or _ids_pid[0] != os.getpid():
+        _ids_pid[0] = os.getpid()
+        text = os.urandom(16 * 256).hex()
+        _ids[:] = [text[i : i + 32] for i in range(0, len(text), 32)]
+    return _ids.pop()
 
 
 @lru_cache(maxsize=1024)
@@ -65,9 +81,9 @@ def decision_args(
     return (
         request.id,
         agent_id,
-        new_id(),
+        offer_id(),
         now + int(plan.offer_timeout * 1000),
-        _queues_json(tuple(plan.queues)),
+        _queues_json(plan.queues),
         queue_score(request.created, plan.priority + request.priority),
         plan.rule,
         plan.step,

@@ -131,9 +131,15 @@ class WorkerView:
         agent = self.agents.get(agent_id)
         if agent is None:
             return 0
+        return self.count(agent_id, agent.counted(channel.capacity_channel.value, count, now))
+
+    def count(self, agent_id: str, new: AgentState) -> int:
+        """Put ``new``, the view's state of the agent with this worker's picks counted in it
+        (:meth:`optimistic`'s, or a run's: ``router.allocation_runs``), in the view. Returns
+        the run this counting belongs to."""
         ours = self._ours.get(agent_id)
+        agent = self.agents.get(agent_id)
         run = ours[1] if ours is not None and ours[0] is agent else next(self._runs)
-        new = agent.counted(channel.capacity_channel.value, count, now)
         self.agents.upsert(new)
         self._ours[agent_id] = (new, run)
         return run

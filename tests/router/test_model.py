@@ -5,6 +5,7 @@ dataclasses' ``__init__`` (router.model._instance): equal, field for field, to t
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -72,3 +73,28 @@ def test_agent_states_built_for_the_view_equal_the_constructed_ones() -> None:
     assert state.load == {"chat": 2}  # the original is unchanged
     back = more.counted("chat", -1, 80)
     assert back == dataclasses.replace(expected, load={"chat": 2}, busy=2, last_offer=70)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"vip": 2, "tags": ["de"], "nested": {"a": null, "b": true, "c": 1.5e300}}',
+        '{"a": NaN, "b": Infinity, "c": -Infinity}',  # orjson refuses: json reads them
+        '{"n": 123456789012345678901234567890}',  # orjson would make a float of it
+        '{"n": -9223372036854775808, "m": 18446744073709551615}',
+        '{"s": "\\u00e9\\ud83d\\ude00", "lone": "\\ud800"}',
+        '{"a": 1, "a": 2}',
+        '["general", "sales"]',
+    ],
+)
+def test_request_json_fields_read_as_the_json_module_reads_them(text):
+    from router.model import _loads
+
+    assert repr(_loads(text)) == repr(json.loads(text))
+
+
+def test_request_json_fields_that_do_not_parse_raise_as_before():
+    from router.model import _loads
+
+    with pytest.raises(json.JSONDecodeError):
+        _loads('{"vip": ')

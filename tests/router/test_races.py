@@ -7,7 +7,7 @@ import dataclasses
 
 from router.client import RouterClient
 from router.keys import WORK_GROUP
-from router.model import RequestState
+from router.model import AgentState, RequestState
 from router.worker import Worker
 
 STRATEGY = """
@@ -107,5 +107,35 @@ def test_a_free_agent_finds_a_request_left_in_a_queue_the_strategy_dropped(route
     assert "old" not in router.worker.view.strategy.queue_names
     router.agent("zoe", chat=1)
     router.worker.allocator.serve_agents(["zoe"])
+    request = c.request(waiting.request_id)
+    assert request.state is RequestState.OFFERED and request.agent == "zoe"
+
+
+def test_free_agents_with_nothing_waiting_cost_no_parsing_and_still_serve_later(
+    router, monkeypatch
+):
+    """Agents becoming free while no request waits (every queue and pinned list empty) are
+    not parsed (the agent feed keeps the view); a request filed later is still served."""
+    c = router.client
+    c.load_strategy(STRATEGY)
+    router.agent("zoe", chat=1)
+    router.drain()
+    parsed: list[str] = []
+    from_hash = AgentState.from_hash
+
+    def counting(h):  # type: ignore[no-untyped-def]
+        parsed.append(h.get("id", ""))
+        return from_hash(h)
+
+    monkeypatch.setattr(AgentState, "from_hash", staticmethod(counting))
+    router.worker.allocator.serve_agents(["zoe"])
+    assert parsed == []
+    c.set_status("zoe", "away")
+    waiting = c.submit("chat", "general", "u1")
+    router.drain()  # nobody is free: it waits in its queue
+    c.set_status("zoe", "available")
+    c.redis.xgroup_setid(c.keys.work(), WORK_GROUP, "$")  # zoe's own wake-up is not run
+    router.worker.allocator.serve_agents(["zoe"])
+    assert parsed == ["zoe"]
     request = c.request(waiting.request_id)
     assert request.state is RequestState.OFFERED and request.agent == "zoe"

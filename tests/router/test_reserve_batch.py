@@ -117,3 +117,26 @@ def test_unknown_and_unavailable_agents_are_refused_with_the_reason(redis_url):
 def test_an_empty_batch_does_nothing(redis_url):
     client = RouterClient.from_url(redis_url, clock=lambda: T0)
     assert client.execute(Script("reserve_batch", (1, 60))) == []
+
+
+def test_offer_ids_are_uuid4_hex_sized_random_and_a_fork_draws_its_own():
+    import os
+    import re
+
+    from router.worker.reservations import offer_id
+
+    ids = [offer_id() for _ in range(2000)]  # several refills of the buffer
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    offer_id()  # the parent holds ids drawn already
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its ids must not be the parent's next ones
+        os.write(write, "".join(offer_id() for _ in range(3)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 200).decode()
+    os.close(read)
+    parent = [offer_id() for _ in range(3)]
+    assert len(child) == 96 and not any(p in child for p in parent)

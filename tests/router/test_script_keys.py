@@ -197,3 +197,29 @@ def test_the_check_finds_undeclared_and_hand_built_keys(rds, redis_url):
         "is not declared in KEYS",
         "eval: declares no KEYS (a Redis Cluster cannot route it)",
     ]
+
+
+def test_per_item_keys_concatenated_are_the_formats_keys():
+    """``keys_for`` builds a per-item key with one placeholder by concatenation: the same
+    text as the key's format writes, for every script taking items, in several domains
+    (the prefix holds braces: the hash tag)."""
+    for domain in ("tput", "sales-eu"):
+        keys = Keys(domain)
+        for name in scripts.NAMES:
+            compiled = scripts._compile(name, keys)
+            per_item = compiled[2]
+            if per_item is None:
+                continue
+            start, width, formats = per_item
+            args: list[object] = [f"x{i}" for i in range(start)]
+            for n in range(3):
+                args += [f"v{n}-{k}" if k % 2 else n * 10 + k for k in range(width)]
+            expected = [fmt.format(*args[i : i + width]) for i in range(start, len(args), width)
+                        for fmt in formats]  # fmt: skip
+            assert scripts.keys_for(name, keys, args)[-len(expected) :] == expected, name
+
+
+def test_formats_not_of_one_bare_placeholder_keep_format():
+    assert scripts._simple("a{{b}}c{2}d{{e}}") == ("a{b}c", 2, "d{e}")
+    for fmt in ("a{0}:{1}", "a{0!r}", "{0:>3}", "plain"):
+        assert scripts._simple(fmt) is None

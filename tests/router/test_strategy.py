@@ -6,6 +6,7 @@ import pytest
 
 from router.errors import StrategyError
 from router.strategy import Target, load_strategy_file, parse_strategy
+from router.strategy.compiled import _facts_key
 
 STRATEGY = """
 defaults: {queue: general, offer_timeout: 15, known_agent_wait: 30}
@@ -200,3 +201,21 @@ def test_strategy_file_errors_name_the_file(tmp_path):
 def test_example_strategy_is_valid():
     s = load_strategy_file("examples/strategy.yaml")
     assert s.rules
+
+
+def test_match_cache_keys_tell_apart_what_orjson_writes_alike():
+    """The cache key is orjson's JSON, which writes NaN and infinities as null: such facts
+    get the json module's key, so they are not mixed up with a missing value; what orjson
+    refuses (an integer beyond 64 bits) too."""
+    keys = {
+        _facts_key([{"vip": v}, "x"])
+        for v in (None, float("nan"), float("inf"), float("-inf"), 2**70, 3, 3.0, True, "3")
+    }
+    assert len(keys) == 9
+    assert _facts_key([{"b": 1, "a": 2}]) == _facts_key([{"a": 2, "b": 1}])  # keys sorted
+
+
+def test_match_cache_on_facts_beyond_orjson(strategy):
+    for _ in range(2):
+        assert strategy.match(facts(customer={"vip": 3, "a": 2**70}))[0].name == "vip-booking"
+        assert strategy.match(facts(customer={"vip": None}))[0] is None

@@ -138,3 +138,50 @@ def test_the_next_batch_is_read_before_the_reservations_are_sent(router: Router)
     assert _pending(router) == 0
     assert _offered_to(router, ids) == ["alice"] * 6
     assert router.worker.stats.lost_races == 0
+
+
+def test_due_timers_are_claimed_behind_a_batch_under_way(router: Router) -> None:
+    """With reservations under way, Redis runs their batch before it would answer a claim of
+    due timers: the claim goes on the reservation thread, behind them, and the worker does
+    not wait for it - until a round without a batch under way, which finds the claim done
+    (the timers' items in the stream for its read)."""
+    c = router.client
+    router.agent("alice")
+    router.agent("bob")
+    router.drain()
+    first = c.submit("chat", "general", "u0").request_id
+    router.drain()
+    offered = c.request(first)
+    assert offered is not None and offered.state is RequestState.OFFERED
+    router.clock.advance(30)  # the offer's deadline (20 s) has passed: its timer is due
+    worker = router.worker
+    worker.settings = PIPELINED
+    hk = worker.housekeeping
+    hk.next_due["timers"] = float("inf")  # not claimed before the batch below is sent
+    release = threading.Event()
+    execute = c.execute
+
+    def held(step):  # type: ignore[no-untyped-def]
+        if threading.current_thread() is not threading.main_thread():
+            release.wait(10)  # the batch stays under way until the test lets it go
+        return execute(step)
+
+    worker.allocator.client.execute = held  # type: ignore[method-assign]
+    threads: list[str] = []
+    claim = hk.claim_timers
+
+    def recording() -> None:
+        threads.append(threading.current_thread().name)
+        claim()
+
+    hk.claim_timers = recording  # type: ignore[method-assign]
+    [c.submit("chat", "general", f"u{i}") for i in (1, 2)]
+    assert worker.step(block_ms=1) == 2 and worker.allocator.sending()
+    hk.next_due["timers"] = 0.0
+    hk.run_due()  # due, with the batch under way: handed to the reservation thread
+    assert threads == [] and hk._claiming is not None
+    release.set()
+    router.drain()
+    assert threads[0].startswith("implus-reserve")
+    assert worker.stats.timeouts == 1  # the claimed timer's item was worked off
+    assert hk._claiming is None
