@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +12,7 @@ from router.client.values import (
     Appended,
     Result,
     check_id,
+    entry_json,
     new_id,
     result_of,
     transcript_entry,
@@ -51,11 +51,7 @@ class SessionOps(OpsBase):
         etype = entry.get("type")
         if not isinstance(etype, str) or not etype or len(etype) > 64:
             raise InvalidInput("a transcript entry needs a 'type' string of at most 64 characters")
-        data = json.dumps(
-            {k: v for k, v in entry.items() if k not in ("type", "id", "at")},
-            sort_keys=True,
-            default=str,
-        )
+        data = entry_json({k: v for k, v in entry.items() if k not in ("type", "id", "at")})
         if len(data) > MAX_ENTRY_BYTES:
             raise InvalidInput(f"a transcript entry is limited to {MAX_ENTRY_BYTES} bytes")
         if len(cmid) > MAX_ID:

@@ -55,3 +55,55 @@ def test_an_op_that_batches_itself_shares_the_round_trip(redis_url: str) -> None
     assert done is True
     assert sorted(r.id for r in requests) == ["ra", "rb"]
     client.close()
+
+
+def test_a_later_op_goes_after_the_notes_with_the_calls_next_step(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`Later`: nothing waits for it. With the driver's `Deferred` it stays there (after
+    the flow's transcript entries) until the call's next router step carries it, in the
+    same round trip and in front of it; a failing one is logged, not raised, and does not
+    fail that step. Without a `Deferred` it goes at the flow's end."""
+    from typing import Any, cast
+
+    from callflow.context import FlowContext, logged
+    from callflow.drive import Deferred, run_sync
+    from callflow.records import CallBook
+    from callflow.steps import Ask, Later, Note
+    from router.client import RouterClient
+
+    client = RouterClient.from_url(redis_url)
+    sub = client.submit(channel="chat", service="booking", user_id="u3", request_id="rl")
+    ctx = FlowContext("fs1", cast(Any, None), client.ops, CallBook("book"), str, True, lambda: 0)
+    round_trips: list[Any] = []
+
+    def run_op(op: Any) -> Any:
+        round_trips.append(op)
+        return client.run(op)
+
+    def no_pbx(intent: Any) -> Any:
+        raise AssertionError(f"no PBX intent expected: {intent}")
+
+    def ended(marker: str) -> Any:
+        yield Note(sub.session_id, {"type": "note", "text": marker}, "")
+        yield Later(logged("push", step(cmd("RPUSH", "later", marker))), "push")
+        yield Later(logged("append", client.ops.append("no-such-session", {"type": "n"})), "x")
+
+    seen: list[Any] = []
+
+    def next_step() -> Any:
+        seen.append((yield Ask(step(cmd("LRANGE", "later", 0, -1)), "read")))
+
+    deferred = Deferred()
+    run_sync(ended("a"), ctx, run_op, no_pbx, deferred, "c1")
+    assert not round_trips and deferred.pending_keys() == ["c1"]
+    assert client.redis.llen("later") == 0
+    with caplog.at_level("ERROR", logger="implus.callflow"):
+        run_sync(next_step(), ctx, run_op, no_pbx, deferred, "c1")
+    assert len(round_trips) == 1 and seen == [["a"]] and not deferred
+    assert "router call append failed" in caplog.text
+    notes = [e["text"] for e in client.transcript(sub.session_id) if e["type"] == "note"]
+    assert notes == ["a"]
+    run_sync(ended("b"), ctx, run_op, no_pbx, None, "c2")  # no Deferred: at the end
+    assert len(round_trips) == 2 and client.redis.lrange("later", 0, -1) == ["a", "b"]
+    client.close()

@@ -270,3 +270,16 @@ def test_the_reader_waits_on_the_sockets_own_gevent_read_watcher() -> None:
     waiter.join(2)
     assert isinstance(waiter.exception, OSError)
     a.close()
+
+
+def test_job_uuids_are_distinct_version_4_uuids() -> None:
+    import uuid
+
+    from esl_bridge.client import new_job_uuid
+
+    ids = [new_job_uuid() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    for job in (ids[0], ids[-1]):
+        parsed = uuid.UUID(job)
+        assert str(parsed) == job and parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122

@@ -403,6 +403,25 @@ def test_transcript_append_is_deduplicated_and_replayable(router):
     assert json.loads(ev.get("data"))["text"] == "m4"
 
 
+def test_transcript_entry_data_reads_back_as_json_wrote_it(router):
+    """Entries are stored by orjson (`values.entry_json`): every value reads back as
+    `json.dumps(..., sort_keys=True, default=str)` would have stored it - non-ASCII, a
+    datetime and an object as their `str`, an integer beyond 64 bits (the `json` way)."""
+    import datetime
+    from decimal import Decimal
+
+    c = router.client
+    sub = c.submit("chat", "general", "u9")
+    data = {"text": "Grüße \u2713 \"quoted\"", "n": [1, 2.5, None, True],
+            "when": datetime.datetime(2026, 12, 7, 22, 0), "price": Decimal("1.10"),
+            "nested": {"z": 1, "a": {"b": "c"}}}  # fmt: skip
+    for entry in (data, {**data, "big": 2**70}):
+        e = c.append(sub.session_id, {"type": "note", **entry})
+        [back] = [x for x in c.transcript(sub.session_id) if x["id"] == e.entry_id]
+        expected = json.loads(json.dumps(entry, sort_keys=True, default=str))
+        assert {k: v for k, v in back.items() if k not in ("id", "type", "at")} == expected
+
+
 def test_queue_stats_estimated_wait(router):
     c = router.client
     router.agent("a", chat=1)
