@@ -122,10 +122,11 @@ class Strategy:
                     return r.name, tuple(notes)
             except rule_engine.EngineError as e:
                 notes.append(_not_applicable(r.name, e.message))
-            except (TypeError, ValueError, AttributeError) as e:
+            except (TypeError, ValueError, AttributeError, ArithmeticError) as e:
                 # rule-engine 4.x/5.x raises plain TypeErrors for some missing (None)
-                # operands, e.g. `"de" in customer.tags` without tags: treat as no match.
-                notes.append(_not_applicable(r.name, str(e)))
+                # operands, e.g. `"de" in customer.tags` without tags, and decimal's
+                # InvalidOperation comparing a NaN fact: treat as no match.
+                notes.append(_not_applicable(r.name, str(e) or type(e).__name__))
         return None, tuple(notes)
 
     def plan(self, rule: Rule, waited: float) -> Plan:

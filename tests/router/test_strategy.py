@@ -76,6 +76,15 @@ def test_rule_that_cannot_evaluate_is_noted(strategy):
     assert any("vip-booking" in n for n in notes)
 
 
+@pytest.mark.parametrize("vip", [float("nan"), "NaN", [3], {"a": 1}])
+def test_a_fact_no_condition_can_compare_is_no_match_not_an_error(strategy, vip):
+    """A NaN (the router client's JSON allows it) made rule-engine raise decimal's
+    InvalidOperation out of the worker's decision; it is now a rule that does not apply."""
+    matched, notes = strategy.match(facts(customer={"vip": vip}))
+    assert matched is None
+    assert any("vip-booking" in n for n in notes)
+
+
 def test_match_cache_does_not_mix_up_facts(strategy):
     for _ in range(3):
         assert strategy.match(facts(customer={"vip": 3}))[0].name == "vip-booking"
