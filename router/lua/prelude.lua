@@ -8,9 +8,10 @@ local NOW = tonumber(ARGV[2])
 -- a Lua number argument into text with printf ('%.17g', ~0.5-1 us for a time in ms; ~30 of
 -- them in a request's life), the caller's digits are the same text for free.
 local NOW_S = ARGV[2]
-local EVENTS_MAXLEN = 500000
-local FEED_MAXLEN = 100000
-local COMMANDS_MAXLEN = 100000
+-- (strings, as NOW_S: a Lua number would be formatted by Redis at every XADD)
+local EVENTS_MAXLEN = '500000'
+local FEED_MAXLEN = '100000'
+local COMMANDS_MAXLEN = '100000'
 
 local function hgetall(k)
   local flat = redis.call('HGETALL', k)
