@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 
 from bench_processes import cpu_seconds  # noqa: E402
 from redis_cluster import RedisCluster, domain_slot  # noqa: E402
+from route_load import router_command  # noqa: E402
 
 from router.client import RouterClient  # noqa: E402
 from router.keys import WORK_GROUP  # noqa: E402
@@ -74,12 +75,12 @@ def _work_done(clients: list[RouterClient]) -> bool:
 
 
 def _start_workers(url: str, domains: list[str], workers: int, log: Path) -> Any:
-    args = [sys.executable, "-c", "from router.cli import main; main()", "router",
-            "--redis-url", url, "--workers", str(workers)]  # fmt: skip
+    args = ["router", "--redis-url", url, "--workers", str(workers)]
     for d in domains:
         args += ["--domain", d]
+    command, env = router_command(*args)
     with open(log, "wb") as out:
-        return subprocess.Popen(args, stdout=out, stderr=out)
+        return subprocess.Popen(command, stdout=out, stderr=out, env=env)
 
 
 def one_target(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -109,26 +110,30 @@ def submit_steps(n: int, offset: int = 0) -> list[Script]:
     return out
 
 
+ROOT = Path(__file__).resolve().parents[1]
+"""The checkout these benchmarks belong to (the load generator imports its `router`)."""
+
+
+def router_command(*args: str) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of an `implus router` process that runs THIS checkout's
+    router, as the load generator does, whatever the current directory: `python -c` would
+    put the current directory first on sys.path, so a run of another tree (an export of the
+    tree before a change, PYTHONPATH=/tmp/before) started from a checkout would pair that
+    checkout's workers with the other tree's load generator. ``-P`` leaves the directory
+    out; PYTHONPATH puts this checkout first."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    command = [sys.executable, "-P", "-c", "from router.cli import main; main()", *args]
+    return command, {**os.environ, "PYTHONPATH": path}
+
+
 def start_workers(url: str, domain: str, workers: int, log_path: Path) -> subprocess.Popen[bytes]:
     """WORKERS allocation processes; their log (with each worker's closing stats line) goes
     to LOG_PATH."""
+    command, env = router_command(
+        "router", "--redis-url", url, "--domain", domain, "--workers", str(workers)
+    )
     with open(log_path, "wb") as out:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from router.cli import main; main()",
-                "router",
-                "--redis-url",
-                url,
-                "--domain",
-                domain,
-                "--workers",
-                str(workers),
-            ],
-            stdout=out,
-            stderr=out,
-        )
+        return subprocess.Popen(command, stdout=out, stderr=out, env=env)
 
 
 def start_profiler(pid: int, profile: Path) -> subprocess.Popen[bytes]:

@@ -26,6 +26,7 @@ import redis
 from redis.exceptions import ReadOnlyError
 
 from router.client import RouterClient
+from router.client.packer import HiredisPacker
 from router.ops import Batch, Step, flatten, regroup
 
 
@@ -37,6 +38,10 @@ class DirectPipeline:
         self.size = size
         self._idle: list[Any] = []
         self._held = 0
+        pool = getattr(client.redis, "connection_pool", None)  # a Redis Cluster has none
+        packer = pool.connection_kwargs.get("command_packer") if pool is not None else None
+        self._packer = packer if isinstance(packer, HiredisPacker) else None
+        """The router's packer when the connections use it: a pipeline packed in one go."""
 
     def execute_many(self, steps: Sequence[Step]) -> list[Any] | None:
         """As `RouterClient.execute_many` (per step: its reply, a batch's list of replies, or
@@ -112,12 +117,31 @@ class DirectPipeline:
             stale = True
         if stale:
             conn.disconnect()
-        conn.send_packed_command(conn.pack_commands(calls))
-        parse = self.client.redis.parse_response
-        replies: list[Any] = []
+        packer = self._packer
+        conn.send_packed_command(
+            packer.pack_many(calls) if packer is not None else conn.pack_commands(calls)
+        )
+        if getattr(conn, "_resp2_fallback", False):  # redis-py picks its RESP2 callbacks
+            parse = self.client.redis.parse_response
+            replies: list[Any] = []
+            for args in calls:
+                try:
+                    replies.append(parse(conn, args[0]))
+                except redis.ResponseError as e:
+                    replies.append(e)
+            return replies
+        # What `Redis.parse_response` does for a call without options (the router passes
+        # none): the connection's reply, then the command's reply callback - without its
+        # option handling around each reply (~1 us per reply; tests/router/test_direct.py
+        # pins the replies and errors to the client's own).
+        callbacks = self.client.redis.response_callbacks
+        replies = []
         for args in calls:
             try:
-                replies.append(parse(conn, args[0]))
+                reply = conn.read_response()
             except redis.ResponseError as e:
                 replies.append(e)
+                continue
+            callback = callbacks.get(args[0])
+            replies.append(reply if callback is None else callback(reply))
         return replies

@@ -16,7 +16,7 @@ then
 end
 if o.state ~= 'pending' then return {0, 'offer ' .. o.state} end
 local aid, rid, ch, sid = o.agent, o.request, o.channel, o.session
-redis.call('HSET', ok, 'state', 'accepted', 'ended', NOW)
+redis.call('HSET', ok, 'state', 'accepted', 'ended', NOW_S)
 redis.call('ZREM', KEYS[2], 'offer:' .. oid)
 redis.call('SREM', K.agent_offers(aid), oid)
 redis.call('SADD', K.agent_contacts(aid), rid)
@@ -31,14 +31,14 @@ if reset then
 end
 local rk = K.request(rid)
 local r = redis.call('HMGET', rk, 'created', 'queues')
-redis.call('HSET', rk, 'state', 'accepted', 'accepted_at', NOW)
-redis.call('HSET', K.session(sid), 'owner', aid, 'activity', NOW)
-redis.call('ZADD', KEYS[3], NOW, sid)
+redis.call('HSET', rk, 'state', 'accepted', 'accepted_at', NOW_S)
+redis.call('HSET', K.session(sid), 'owner', aid, 'activity', NOW_S)
+redis.call('ZADD', KEYS[3], NOW_S, sid)
 local waited = NOW - num(r[1])
 local queues = cjson.decode(r[2] or '[]')
 if #queues > 0 then
   local sk = K.stats(queues[1], ch)
-  redis.call('ZADD', sk, NOW, rid .. ':' .. waited)
+  redis.call('ZADD', sk, NOW_S, rid .. ':' .. waited)
   redis.call('ZREMRANGEBYSCORE', sk, '-inf', NOW - tonumber(ARGV[5]))
 end
 emit('type', 'offer.accepted', 'offer', oid, 'request', rid, 'session', sid, 'agent', aid,

@@ -9,5 +9,7 @@ local r = {id = f[1] or nil, state = f[2] or nil, agent = f[3] or nil, channel =
   session = f[5] or nil, accepted_at = f[6] or nil}
 if not r.id then return {0, 'unknown request'} end
 if r.state ~= 'accepted' then return {0, r.state} end
-end_contact(rid, r, wrapup_for(r.channel), 'closed', ARGV[4])
+-- the two settings it needs in one read (wrapup_for and finish would read one each)
+local s = redis.call('HMGET', KEYS[3], 'wrapup_' .. r.channel, 'history_ttl')
+end_contact(rid, r, tonumber(s[1]) or 0, 'closed', ARGV[4], s[2] or '2592000')
 return {1, r.agent}

@@ -4,9 +4,14 @@
 -- Keys a script gets as KEYS are listed in its header; any other key is named as
 -- K.<template>(parts...), which router/scripts.py expands from router/keys.py.
 local NOW = tonumber(ARGV[2])
-local EVENTS_MAXLEN = 500000
-local FEED_MAXLEN = 100000
-local COMMANDS_MAXLEN = 100000
+-- NOW as the caller sent it (its integer ms), for the arguments of redis.call: Redis turns
+-- a Lua number argument into text with printf ('%.17g', ~0.5-1 us for a time in ms; ~30 of
+-- them in a request's life), the caller's digits are the same text for free.
+local NOW_S = ARGV[2]
+-- (strings, as NOW_S: a Lua number would be formatted by Redis at every XADD)
+local EVENTS_MAXLEN = '500000'
+local FEED_MAXLEN = '100000'
+local COMMANDS_MAXLEN = '100000'
 
 local function hgetall(k)
   local flat = redis.call('HGETALL', k)
@@ -22,7 +27,7 @@ end
 -- Every event carries `at` (the caller's clock, ms): reports time events by it, not by
 -- the stream id (Redis's clock).
 local function emit(...)
-  return redis.call('XADD', K.events(), 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'at', NOW, ...)
+  return redis.call('XADD', K.events(), 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'at', NOW_S, ...)
 end
 
 -- The agent feed carries what allocation workers need for their agent view (live state,
@@ -49,7 +54,7 @@ end
 local function pbx_command(pbx, ctype, ...)
   if pbx == nil or pbx == '' then return nil end
   return redis.call('XADD', K.pbx_commands(pbx), 'MAXLEN', '~', COMMANDS_MAXLEN, '*',
-    'type', ctype, 'at', NOW, ...)
+    'type', ctype, 'at', NOW_S, ...)
 end
 
 local function cmd_ring_agent(pbx, oid, rid, sid, aid, endpoint, agent_pbx, call_id, timeout,
@@ -166,7 +171,7 @@ end
 
 local function transcript(sid, etype, data)
   local id = redis.call('XADD', K.transcript(sid), '*',
-    'type', etype, 'at', NOW, 'data', data)
+    'type', etype, 'at', NOW_S, 'data', data)
   emit('type', 'session.event', 'session', sid, 'entry', id, 'etype', etype, 'data', data)
   return id
 end
@@ -179,22 +184,23 @@ local function trace(rid, text, ttl)
   redis.call('EXPIRE', tk, ttl)
 end
 
-local function leave_queues(rid, r)
+-- `no_goal`: the caller knows the request has no goal timer (see reserve_batch).
+local function leave_queues(rid, r, no_goal)
   for _, q in ipairs(cjson.decode(r.queues or '[]')) do
     redis.call('ZREM', K.queue(q, r.channel), rid)
   end
   if r.pinned and r.pinned ~= '' then
     redis.call('ZREM', K.pinned(r.pinned), rid)
   end
-  redis.call('ZREM', K.timers(), 'goal:' .. rid)
+  if not no_goal then redis.call('ZREM', K.timers(), 'goal:' .. rid) end
 end
 
 local function join_queues(rid, r)
   for _, q in ipairs(cjson.decode(r.queues or '[]')) do
-    redis.call('ZADD', K.queue(q, r.channel), r.score or NOW, rid)
+    redis.call('ZADD', K.queue(q, r.channel), r.score or NOW_S, rid)
   end
   if r.pinned and r.pinned ~= '' then
-    redis.call('ZADD', K.pinned(r.pinned), r.score or NOW, rid)
+    redis.call('ZADD', K.pinned(r.pinned), r.score or NOW_S, rid)
   end
 end
 
@@ -232,9 +238,9 @@ local function free_slot(aid, ch, wrapup_until)
     out[#out + 1] = 'busy'
     out[#out + 1] = a.busy
     if a.busy == 0 then
-      a.idle_since = NOW
+      a.idle_since = NOW_S
       out[#out + 1] = 'idle_since'
-      out[#out + 1] = NOW
+      out[#out + 1] = NOW_S
     end
   end
   if wrapup_until and wrapup_until > num(a.wrapup_until) then
@@ -257,17 +263,17 @@ end
 -- worker's view sync sees this agent's agent.state (Allocator.route_requests).
 local CHANNEL_NAMES = {'voice', 'chat', 'voip'}  -- router/strategy/schema.py CHANNELS
 local function anything_waiting(aid)
-  if redis.call('EXISTS', K.pinned(aid)) == 1 then return true end
-  local lines = {}
+  local lines = {K.pinned(aid)}  -- one EXISTS for the pin list and every queue line
   for _, q in ipairs(redis.call('SMEMBERS', K.queues())) do
     for _, c in ipairs(CHANNEL_NAMES) do lines[#lines + 1] = K.queue(q, c) end
   end
-  return #lines > 0 and redis.call('EXISTS', unpack(lines)) > 0
+  return redis.call('EXISTS', unpack(lines)) > 0
 end
 
-local function finish(rk, state, reason)
-  redis.call('HSET', rk, 'state', state, 'ended_at', NOW, 'end_reason', reason)
-  redis.call('EXPIRE', rk, setting('history_ttl', 2592000))
+-- `ttl`: the strategy's history_ttl when the caller read it already (nil: read here).
+local function finish(rk, state, reason, ttl)
+  redis.call('HSET', rk, 'state', state, 'ended_at', NOW_S, 'end_reason', reason)
+  redis.call('EXPIRE', rk, ttl or setting('history_ttl', 2592000))
 end
 
 -- End a pending offer with `outcome`. With `requeue`, its request waits again (not offered
@@ -276,7 +282,7 @@ local function end_offer(oid, outcome, reason, delay_ms, requeue)
   local ok = K.offer(oid)
   local o = hgetall(ok)
   if o.state ~= 'pending' then return nil end
-  redis.call('HSET', ok, 'state', outcome, 'ended', NOW, 'reason', reason)
+  redis.call('HSET', ok, 'state', outcome, 'ended', NOW_S, 'reason', reason)
   redis.call('EXPIRE', ok, setting('history_ttl', 2592000))
   redis.call('ZREM', K.timers(), 'offer:' .. oid)
   redis.call('SREM', K.agent_offers(o.agent), oid)
@@ -308,12 +314,12 @@ local function set_status(aid, st, reason, by)
   local ak = K.agent(aid)
   local prev = redis.call('HGET', ak, 'status')
   redis.call('HSET', ak, 'status', st, 'reason', reason)
-  if prev ~= st then redis.call('HSET', ak, 'status_at', NOW) end
+  if prev ~= st then redis.call('HSET', ak, 'status_at', NOW_S) end
   redis.call('HINCRBY', ak, 'v', 1)
   if st == 'available' then
     redis.call('HSET', ak, 'no_answer', 0)
     if prev ~= 'available' and num(redis.call('HGET', ak, 'busy')) <= 0 then
-      redis.call('HSET', ak, 'idle_since', NOW)
+      redis.call('HSET', ak, 'idle_since', NOW_S)
     end
   elseif st == 'offline' then
     for _, oid in ipairs(redis.call('SMEMBERS', K.agent_offers(aid))) do
@@ -333,14 +339,14 @@ end
 
 -- A request in progress (accepted) ends: free the agent, start wrap-up. Without wrap-up
 -- the agent may take a waiting request at once: a work item when one waits.
-local function end_contact(rid, r, wrapup_ms, state, reason)
+local function end_contact(rid, r, wrapup_ms, state, reason, ttl)
   local aid = r.agent
   local live = free_slot(aid, r.channel, wrapup_ms > 0 and NOW + wrapup_ms or nil)
   redis.call('SREM', K.agent_contacts(aid), rid)
   if wrapup_ms <= 0 and anything_waiting(aid) then
     work('agent', aid)
   end
-  finish(K.request(rid), state, reason)
+  finish(K.request(rid), state, reason, ttl)
   redis.call('SREM', K.session_requests(r.session), rid)
   emit('type', 'contact.ended', 'request', rid, 'session', r.session, 'agent', aid,
     'channel', r.channel, 'reason', reason, 'handle_ms', NOW - num(r.accepted_at),

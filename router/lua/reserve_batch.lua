@@ -19,7 +19,7 @@
 -- record offer `oid`. Returns {1, oid, feed entry id} or {0, reason[, agent hash (flat,
 -- for the view)]}.
 local RESERVE_FIELDS = {'state', 'channel', 'session', 'user', 'service', 'pbx', 'call_id',
-  'callback', 'queues', 'pinned', 'attempts'}
+  'callback', 'queues', 'pinned', 'attempts', 'version'}
 local function reserve_offer(rid, aid, oid, deadline, queues, score, rule, step, version,
     trace_text, trace_ttl)
   local rk, ak = K.request(rid), K.agent(aid)
@@ -39,17 +39,19 @@ local function reserve_offer(rid, aid, oid, deadline, queues, score, rule, step,
   a['load:' .. slot] = num(a['load:' .. slot]) + 1
   a.busy = num(a.busy) + 1
   a.v = num(a.v) + 1
-  a.last_offer = NOW
+  a.last_offer = NOW_S
   redis.call('HSET', ak, 'load:' .. slot, a['load:' .. slot], 'busy', a.busy, 'v', a.v,
-    'last_offer', NOW)
+    'last_offer', NOW_S)
   redis.call('SADD', K.agent_offers(aid), oid)
   redis.call('HSET', K.offer(oid), 'id', oid, 'request', rid, 'agent', aid,
-    'channel', r.channel, 'session', r.session, 'state', 'pending', 'created', NOW,
+    'channel', r.channel, 'session', r.session, 'state', 'pending', 'created', NOW_S,
     'deadline', deadline)
-  leave_queues(rid, r)
+  -- only `enqueue` sets a goal timer, and it sets the request's version with it: a request
+  -- without one (decided at its first look) has no timer to remove
+  leave_queues(rid, r, r.version == nil)
   redis.call('HSET', rk, 'state', 'offered', 'offer', oid, 'agent', aid, 'queues', queues,
     'score', score, 'rule', rule, 'step', step, 'version', version, 'pinned', '',
-    'offered_at', NOW, 'attempts', num(r.attempts) + 1)
+    'offered_at', NOW_S, 'attempts', num(r.attempts) + 1)
   redis.call('ZADD', K.timers(), deadline, 'offer:' .. oid)
   trace(rid, trace_text, trace_ttl)
   emit('type', 'offer.created', 'offer', oid, 'request', rid, 'session', r.session,

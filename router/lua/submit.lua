@@ -15,15 +15,15 @@ if redis.call('EXISTS', rk) == 1 then
 end
 local sid = redis.call('GET', open_key)
 local joined = 1
-local returning = 1
+local returning = '1'
 if not sid then
   joined = 0
   sid = ARGV[4]
-  if redis.call('ZCARD', user_sessions) == 0 then returning = 0 end
+  if redis.call('ZCARD', user_sessions) == 0 then returning = '0' end
   redis.call('HSET', KEYS[4], 'id', sid, 'user', user, 'service', service,
-    'state', 'open', 'created', NOW, 'activity', NOW, 'owner', '')
+    'state', 'open', 'created', NOW_S, 'activity', NOW_S, 'owner', '')
   redis.call('SET', open_key, sid)
-  redis.call('ZADD', user_sessions, NOW, sid)
+  redis.call('ZADD', user_sessions, NOW_S, sid)
   emit('type', 'session.opened', 'session', sid, 'user', user, 'service', service)
 end
 local sk = K.session(sid)
@@ -32,15 +32,16 @@ if joined == 1 then owner = redis.call('HGET', sk, 'owner') or '' end
 -- The work item carries what a decision reads of the request (the worker needs no read);
 -- a move or transfer before a worker took it deletes it (work_id) and files its own.
 local fields = {'channel', ch, 'service', service, 'user', user, 'session', sid,
-  'created', NOW, 'priority', ARGV[9], 'customer', ARGV[8], 'pbx', ARGV[10],
+  'created', NOW_S, 'priority', ARGV[9], 'customer', ARGV[8], 'pbx', ARGV[10],
   'call_id', ARGV[11], 'callback', ARGV[12], 'owner', owner, 'force_queue', ARGV[13],
-  'force_agent', ARGV[14], 'max_wait', ARGV[15] or 0, 'returning', returning}
+  'force_agent', ARGV[14], 'max_wait', ARGV[15] or '0', 'returning', returning}
 local wid = work('request', rid, unpack(fields))
-redis.call('HSET', rk, 'id', rid, 'state', 'queued', 'queues', '[]', 'score', NOW,
-  'attempts', 0, 'work_id', wid, unpack(fields))
+redis.call('HSET', rk, 'id', rid, 'state', 'queued', 'queues', '[]', 'score', NOW_S,
+  'attempts', '0', 'work_id', wid, unpack(fields))
 redis.call('SADD', K.session_requests(sid), rid)
-redis.call('HSET', sk, 'activity', NOW)
-redis.call('ZADD', KEYS[7], NOW, sid)
+-- a session opened just now has its activity already
+if joined == 1 then redis.call('HSET', sk, 'activity', NOW_S) end
+redis.call('ZADD', KEYS[7], NOW_S, sid)
 emit('type', 'request.created', 'request', rid, 'session', sid, 'channel', ch,
   'service', service, 'user', user, 'pbx', ARGV[10], 'call_id', ARGV[11])
 transcript(sid, 'request', cjson.encode({request = rid, channel = ch, call_id = ARGV[11],

@@ -6,8 +6,8 @@ A worker that dies leaves its items pending; another one claims them after
 ``claim_idle_ms``. Every item is handled idempotently (the scripts check states), so
 at-least-once delivery is safe.
 
-Each round: due chores run (:mod:`router.worker.housekeeping`), the work items of the
-last batch carried out are acknowledged, the next batch is read and the worker's view
+Each round: due chores run (:mod:`router.worker.housekeeping`), the next batch is read,
+the work items of the last batch carried out are acknowledged and the worker's view
 follows the agent feed (:mod:`router.worker.view`) - those three in ONE round trip - and
 the batch is allocated (:mod:`router.worker.allocator`).
 """
@@ -188,8 +188,8 @@ class Worker:
         _freeze_heap()
 
     def step(self, block_ms: int | None = None) -> int:
-        """One round: run due housekeeping, then acknowledge what the last round carried
-        out, read a batch of work and the agent feed in one pipeline, and handle the batch.
+        """One round: run due housekeeping, then read a batch of work, acknowledge what the
+        last round carried out and read the agent feed in one pipeline, and handle the batch.
 
         Redis runs the pipeline in order: the feed is read once the work is (after the
         blocking read returns), so the batch is decided on a view as fresh as a separate
@@ -210,7 +210,7 @@ class Worker:
         )
         if piped:
             self.view.sync(replies[-1], sent=True)
-        reply = replies[-2] if piped else replies[-1]
+        reply = replies[0]
         entries = reply[0][1] if reply else []
         if entries:
             self.handle(entries)
@@ -220,19 +220,26 @@ class Worker:
         return len(entries)
 
     def _read(self, block_ms: int | None, feed: bool) -> list[Any]:
-        """One pipeline: XACK of the items carried out (if any), XREADGROUP of the next
-        batch, XREAD of the agent feed (``feed``). The acknowledged items are forgotten
-        only once Redis answered: sent again, an XACK is harmless."""
-        steps: list[Command] = []
-        unacked = list(self._unacked)
-        if unacked:
-            steps.append(cmd("XACK", self.keys.work(), WORK_GROUP, *unacked))
+        """One pipeline: XREADGROUP of the next batch (its reply first), XACK of the items
+        carried out (if any), XREAD of the agent feed (``feed``). The acknowledged items
+        are forgotten only once Redis answered: sent again, an XACK is harmless.
+
+        The XACK comes after the read: Redis holds a blocked client's next commands until
+        the read returns, so every reply comes in one write and the worker wakes once per
+        round; before the read, its reply alone woke the worker first (a write in Redis, a
+        wake-up and a read in the worker: ~25-30 us of CPU per round, BENCHMARKS.md routing
+        core, late night). The items stay pending until the work arrives (at most
+        ``block_ms`` longer); a worker that dies meanwhile leaves them to another, as if it
+        had died before sending the XACK."""
         args: list[Any] = ["XREADGROUP", "GROUP", WORK_GROUP, self.name]
         args += ["COUNT", self.settings.batch]
         if block_ms is not None:
             args += ["BLOCK", block_ms]
         args += ["STREAMS", self.keys.work(), ">"]
-        steps.append(Command(tuple(args)))
+        steps: list[Command] = [Command(tuple(args))]
+        unacked = list(self._unacked)
+        if unacked:
+            steps.append(cmd("XACK", self.keys.work(), WORK_GROUP, *unacked))
         if feed:
             steps.append(self.view.feed_step())
         replies: list[Any] = self.direct.execute(Batch(tuple(steps)))
@@ -321,7 +328,7 @@ class Worker:
         if offers >= self.settings.pipeline_min and not self._stopping:
             # The next batch is read first: behind the reservations, Redis would answer the
             # read only once they all ran, and the worker would wait instead of deciding.
-            reply = self._read(None, False)[-1]
+            reply = self._read(None, False)[0]
             self._prefetched = reply[0][1] if reply else []
             allocator.send(routing)
             self._inflight = (routing, entry_ids)

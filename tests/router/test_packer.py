@@ -64,3 +64,10 @@ def test_the_router_client_talks_to_redis_through_it(redis_url):
     assert client.redis.get("implus:{default}:probe") == "é"
     assert client.cancel("nope").reason == "unknown request"  # a script call through it
     client.close()
+
+
+@given(st.lists(st.lists(ARGS, min_size=1, max_size=8), min_size=1, max_size=6))
+def test_a_pipeline_packs_as_redis_py_packs_its_commands(commands):
+    calls = [("EVALSHA", *args) for args in commands]
+    ours = b"".join(PACKER.pack_many(calls))
+    assert ours == b"".join(bytes(chunk) for chunk in REDIS_PY.pack_commands(calls))

@@ -49,7 +49,7 @@ def _round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 def test_a_round_with_one_request_costs_two_round_trips(
     router: Router, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The read pipeline (XACK + XREADGROUP + the feed's XREAD) and the reservation: the
+    """The read pipeline (XREADGROUP + XACK + the feed's XREAD) and the reservation: the
     loop before made four (feed sync, read, feed sync, reservation) and a fifth, the XACK."""
     c = router.client
     router.agent("alice")
@@ -145,14 +145,39 @@ def test_a_long_feed_is_read_to_its_end_after_the_piped_read(
     assert [view.get(a).status.value for a in ("alice", "bob", "carol")] == ["away"] * 3  # type: ignore[union-attr]
 
 
-def test_stopping_acknowledges_what_was_carried_out(router: Router) -> None:
-    c = router.client
+def _one_offered_not_acknowledged(router: Router) -> None:
+    """alice offered u1's request in a round whose work item is not acknowledged yet."""
     router.agent("alice")
     router.worker.settings = CALM
     router.drain()
-    c.submit("chat", "general", "u1")
+    router.client.submit("chat", "general", "u1")
     assert router.worker.step(block_ms=1) == 1
     assert _pending(router) == 1
+
+
+def test_stopping_acknowledges_what_was_carried_out(router: Router) -> None:
+    _one_offered_not_acknowledged(router)
     router.worker.stop()
     router.worker.run()  # stopped already: straight to the end of its loop
+    assert _pending(router) == 0
+
+
+def test_the_acknowledgement_follows_the_read_in_its_pipeline(
+    router: Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round's read waits (BLOCK) for work with the last round's XACK behind it: Redis
+    holds that XACK until the read returns and sends both replies in one write, so the
+    worker wakes once per round (an XACK in front would be answered at once, on its own)."""
+    _one_offered_not_acknowledged(router)
+    direct = router.worker.direct
+    real = direct.execute
+    sent: list[list[str]] = []
+
+    def recording(step: Any) -> Any:
+        sent.append([item.args[0] for item in step.items])
+        return real(step)
+
+    monkeypatch.setattr(direct, "execute", recording)
+    assert router.worker.step(block_ms=5) == 0
+    assert sent == [["XREADGROUP", "XACK", "XREAD"]]
     assert _pending(router) == 0
