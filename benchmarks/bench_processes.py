@@ -17,6 +17,18 @@ from pathlib import Path
 
 import redis
 
+ROOT = Path(__file__).resolve().parents[1]
+"""The checkout these benchmarks belong to."""
+
+
+def own_tree(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a child process that must run THIS checkout's code: PYTHONPATH starts
+    with it. Start Python children with ``-P`` too: ``-m``/``-c`` would put the current
+    directory first, so a run of another tree (an export of the tree before a change)
+    started from a checkout would pair that checkout's processes with the other tree's."""
+    path = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return {**env, "PYTHONPATH": path}
+
 
 def log(msg: str) -> None:
     """A progress line on stderr (stdout is kept for the result)."""

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench_processes import free_port, log  # noqa: E402
+from bench_processes import free_port, log, own_tree  # noqa: E402
 from freeswitch_fixture.phones import Answer  # noqa: E402
 from freeswitch_fixture.server import FakeFreeSwitch  # noqa: E402
 
@@ -113,7 +113,7 @@ def main() -> None:
         fs.calls.use_dialplan({f.path: f.content for f in files})
         client = RouterClient.from_url(url)
         client.load_strategy(STRATEGY)
-        env = {**os.environ, "BENCH_ESL": "ClueCon", "IMPLUS_REDIS_URL": url}
+        env = own_tree({**os.environ, "BENCH_ESL": "ClueCon", "IMPLUS_REDIS_URL": url})
         implus = Path(sys.executable).with_name("implus")
         worker = subprocess.Popen(
             [str(implus), "router", "--redis-url", url],
@@ -123,7 +123,7 @@ def main() -> None:
         )
         procs.append(worker)
         bridge = subprocess.Popen(
-            [sys.executable, "-m", "esl_bridge", "--config", str(work / "admin.yaml"),
+            [sys.executable, "-P", "-m", "esl_bridge", "--config", str(work / "admin.yaml"),
              "--pbx", "fs1", "--log-level", "warning"],
             env=env, stderr=(work / "bridge.log").open("wb"),
         )  # fmt: skip

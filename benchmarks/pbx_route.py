@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_processes
-from bench_processes import free_port
+from bench_processes import free_port, own_tree
 from pbx_report import Step, percentile, summarize
 from pbx_systems import QUEUE_DIALPLAN, QUEUE_EXTEN, STRATEGY, queue_config
 from sipp_logs import invites
@@ -111,14 +111,15 @@ class Bench:
         self.client = _wait_redis(self.redis_url)
         self.lab.install()
         self.client.load_strategy(STRATEGY)
-        implus = [sys.executable, "-c", "from router.cli import main; main()"]
+        implus = [sys.executable, "-P", "-c", "from router.cli import main; main()"]
         if self.args.profile:  # cProfile runs a script file, not -c
             script = self.folder / "implus_main.py"
             script.write_text("from router.cli import main\nmain()\n")
-            worker = [sys.executable, "-m", "cProfile", "-o", str(self.folder / "worker.prof")]
+            worker_prof = str(self.folder / "worker.prof")
+            worker = [sys.executable, "-P", "-m", "cProfile", "-o", worker_prof]
             self._spawn("worker", [*worker, str(script), "router", "--redis-url", self.redis_url])
             profile = str(self.folder / "bridge.prof")
-            implus = [sys.executable, "-m", "cProfile", "-o", profile, str(script)]
+            implus = [sys.executable, "-P", "-m", "cProfile", "-o", profile, str(script)]
         else:
             self._spawn("worker", [*implus, "router", "--redis-url", self.redis_url])
         bridge_cmd = [
@@ -166,7 +167,7 @@ class Bench:
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
         log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it
         self.procs[name] = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=own_tree({**os.environ, **(env or {})})
         )
         log.close()
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_processes import free_port
+from bench_processes import free_port, own_tree
 from pbx_report import percentile
 from pbx_route import _wait_redis
 from sipp_logs import invites
@@ -81,8 +81,8 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     box = AsteriskSandbox()
     sipp = Sipp(box)
     procs: list[subprocess.Popen[bytes]] = []
-    implus = [sys.executable, "-c", "from router.cli import main; main()"]
-    env = dict(os.environ, **{AMI_SECRET_ENV: AMI_SECRET, RELAY_SECRET_ENV: RELAY_SECRET})
+    implus = [sys.executable, "-P", "-c", "from router.cli import main; main()"]
+    env = own_tree(dict(os.environ, **{AMI_SECRET_ENV: AMI_SECRET, RELAY_SECRET_ENV: RELAY_SECRET}))
 
     def spawn(name: str, argv: list[str], extra: dict[str, str] | None = None) -> None:
         log = open(folder / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it
