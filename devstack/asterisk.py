@@ -121,13 +121,35 @@ class AsteriskSandbox(SandboxFiles):
         return marker.read_text(encoding="utf-8").splitlines()[0]
 
     def pid(self) -> int | None:
-        """The pid of the sandbox's running Asterisk, checked against /proc, or None."""
+        """The pid of the sandbox's running Asterisk, checked against /proc, or None.
+
+        From its pidfile, or - when that is missing or not written yet - the asterisk
+        process chrooted into this sandbox: a pidfile read while Asterisk was writing it
+        once made a start look failed, the second start's Asterisk (refused: the ports are
+        taken) deleted the first one's pidfile on its way out, and every later test found
+        "something else" on the AMI port (CI at 9906fdf)."""
         pidfile = self.root / "run/asterisk/asterisk.pid"
         try:
             pid = int(pidfile.read_text().strip())
         except (OSError, ValueError):
-            return None
-        return pid if self._alive(pid) else None
+            return self._chrooted_asterisk()
+        return pid if self._alive(pid) else self._chrooted_asterisk()
+
+    def _chrooted_asterisk(self) -> int | None:
+        """A live `asterisk` process whose root is this sandbox, if any."""
+        with os.scandir("/proc") as entries:
+            pids = [int(e.name) for e in entries if e.name.isdigit()]
+        for pid in pids:
+            try:
+                if os.readlink(f"/proc/{pid}/root") != str(self.root):
+                    continue
+                with open(f"/proc/{pid}/comm", encoding="utf-8") as f:
+                    comm = f.read().strip()
+            except OSError:
+                continue
+            if comm == "asterisk" and self._alive(pid):
+                return pid
+        return None
 
     def _alive(self, pid: int) -> bool:
         """Is `pid` a live (not zombie) process chrooted into this sandbox?"""
@@ -189,6 +211,9 @@ class AsteriskSandbox(SandboxFiles):
             # start is what an admin would do; a second early exit is reported.
             if "exited while starting" not in str(e):
                 raise
+            if self.is_running():  # not gone after all: never a second one beside it
+                self._wait_ready(timeout)
+                return time.monotonic() - started
             report("Asterisk exited while starting; starting it once more")
             self._note(f"start again after an early exit: {str(e).splitlines()[0]}")
             self._start_process()

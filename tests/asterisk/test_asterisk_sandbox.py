@@ -35,6 +35,27 @@ def test_up_is_idempotent_when_running(sandbox: AsteriskSandbox) -> None:
     assert sandbox.pid() == pid
 
 
+def test_the_running_asterisk_is_found_without_its_pidfile(sandbox: AsteriskSandbox) -> None:
+    """A start once read the pidfile while Asterisk wrote it, took the start for failed and
+    started a second Asterisk, whose exit deleted the first one's pidfile: the sandbox then
+    lost its own running Asterisk (CI at 9906fdf). It is found by its chroot now, and `up`
+    neither starts another nor fails."""
+    pid = sandbox.pid()
+    assert pid is not None
+    pidfile = sandbox.root / "run/asterisk/asterisk.pid"
+    text = pidfile.read_text()
+    try:
+        pidfile.unlink()
+        assert sandbox.pid() == pid
+        pidfile.write_text("")  # being written
+        assert sandbox.pid() == pid
+        sandbox.up()
+        assert sandbox.pid() == pid
+    finally:
+        pidfile.write_text(text)
+    assert sandbox.pid() == pid
+
+
 def test_down_refuses_while_a_test_session_holds_the_sandbox(sandbox: AsteriskSandbox) -> None:
     result = CliRunner().invoke(implus, ["sandbox", "asterisk", "down"])
     assert result.exit_code == 1
