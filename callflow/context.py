@@ -15,7 +15,7 @@ from router.errors import RouterError
 
 from . import transcript
 from .records import Call, CallBook
-from .steps import Ask, Flow, Later
+from .steps import Ask, Flow
 
 log = logging.getLogger("implus.callflow")
 
@@ -45,10 +45,6 @@ class FlowContext:
     ids are known when ringing starts; Asterisk rings from the caller's Dial and learns the
     leg's id from it (`LegRinging`)."""
     clock: Callable[[], int]
-    completes_later: bool = False
-    """A contact's `complete` when its call ends goes with the driver's deferred writes
-    (`Later`) instead of in a round trip of its own: the ESL bridge's shared flush frees
-    the agent up to its `deferred_window` later (docs/esl-bridge.md)."""
 
     def now(self) -> int:
         return self.clock()
@@ -68,30 +64,6 @@ class FlowContext:
         except RouterError as e:
             log.error("router call %s failed: %s", what, e)
             return None
-        return _refusal_logged(what, result)
-
-    def complete(self, request_id: str, disposition: str) -> Flow:
-        """The contact of a call that ended is complete (the agent freed): now, or with
-        the deferred writes when `completes_later` (nothing in the flow needs its result)."""
-        op = self.ops.complete(request_id, disposition)
-        if self.completes_later:
-            yield Later(logged("complete", op), "complete")
-        else:
-            yield from self.ask("complete", op)
-
-
-def logged(what: str, op: Any) -> Any:
-    """`op` with a failure or a refusal logged, not raised (as `FlowContext.ask`): a `Later`
-    op rides with other calls' steps, which its failure must not fail."""
-    try:
-        result = yield from op
-    except Exception as e:
-        log.error("router call %s failed: %s", what, e)
-        return None
-    return _refusal_logged(what, result)
-
-
-def _refusal_logged(what: str, result: Any) -> Any:
-    if getattr(result, "ok", True) is False:
-        log.info("router refused %s: %s", what, getattr(result, "reason", ""))
-    return result
+        if getattr(result, "ok", True) is False:
+            log.info("router refused %s: %s", what, getattr(result, "reason", ""))
+        return result

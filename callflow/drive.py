@@ -12,7 +12,7 @@ and `run_async` (asyncio, the AMI bridge) are the two thin loops around it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from router.ops import Op, Step
 
 from .context import FlowContext
 from .intents import Intent
-from .steps import Ask, Do, Drop, Flow, Later, Note, Save, Touch, captured, step, together
+from .steps import Ask, Do, Drop, Flow, Note, Save, Touch, captured, step, together
 from .transcript import report_notes
 
 log = logging.getLogger("implus.callflow")
@@ -39,14 +39,14 @@ class Need:
 
 class Deferred:
     """What flows of a call left to write when they ended (record writes, transcript
-    entries, command acknowledgements, `Later` ops), per call: it goes in front of the next router
+    entries, command acknowledgements), per call: it goes in front of the next router
     operation of the next flow of the same call, or - if none comes soon - out on its own,
     in that call's queue too (the bridge's flusher queues `op(key)` there). So every entry
     is written before any router change asked for after it, and a call's next step often
     carries the previous step's leftovers for free."""
 
     def __init__(self) -> None:
-        self._items: dict[str, tuple[list[Step], list[Note], list[Op[Any]]]] = {}
+        self._items: dict[str, tuple[list[Step], list[Note]]] = {}
         self.on_add: Callable[[], None] = lambda: None
         self.on_take: Callable[[str], None] = lambda _key: None
         """Called with a key whose items were just taken (to be sent now)."""
@@ -57,43 +57,34 @@ class Deferred:
     def pending_keys(self) -> list[str]:
         return list(self._items)
 
-    def add(
-        self, key: str, writes: list[Step], notes: list[Note], later: Sequence[Op[Any]] = ()
-    ) -> None:
-        if not writes and not notes and not later:
+    def add(self, key: str, writes: list[Step], notes: list[Note]) -> None:
+        if not writes and not notes:
             return
-        queued = self._items.setdefault(key, ([], [], []))
+        queued = self._items.setdefault(key, ([], []))
         queued[0].extend(writes)
         queued[1].extend(notes)
-        if later:
-            queued[2].extend(later)
         self.on_add()
 
-    def take(self, key: str) -> tuple[list[Step], list[Note], list[Op[Any]]]:
+    def take(self, key: str) -> tuple[list[Step], list[Note]]:
         items = self._items.pop(key, None)
         if items is None:
-            return [], [], []
+            return [], []
         self.on_take(key)
         return items
 
     def op(self, ctx: FlowContext, key: str) -> Op[Any]:
         """Everything deferred for `key`, as one op (run in that call's queue)."""
-        writes, notes, later = self.take(key)
-        return pending_op(ctx, writes, notes, None, later)
+        writes, notes = self.take(key)
+        return pending_op(ctx, writes, notes, None)
 
 
 def pending_op(
-    ctx: FlowContext,
-    writes: list[Step],
-    notes: list[Note],
-    op: Op[Any] | None,
-    later: Sequence[Op[Any]] = (),
+    ctx: FlowContext, writes: list[Step], notes: list[Note], op: Op[Any] | None
 ) -> Op[Any]:
-    """`writes`, then `notes` appended, then the `later` ops (they log their own failures),
-    then `op`, in one round trip; `op`'s result (an entry that cannot be written is
-    logged)."""
+    """`writes`, then `notes` appended, then `op`, in one round trip; `op`'s result (an
+    entry that cannot be written is logged)."""
     appends = [captured(ctx.ops.append(n.session, n.entry, cmid=n.cmid)) for n in notes]
-    ops = [*(step(w) for w in writes), *appends, *later, *([op] if op is not None else [])]
+    ops = [*(step(w) for w in writes), *appends, *([op] if op is not None else [])]
     if len(ops) == 1 and op is not None:
         return op
     return _reporting(together(*ops), notes, len(writes), op is not None)
@@ -111,7 +102,6 @@ class Stepper:
         self.key = key
         self._writes: list[Step] = []
         self._notes: list[Note] = []
-        self._later: list[Op[Any]] = []
         self._intent: Intent | None = None
         """A PBX intent waiting for the book's writes to be sent first."""
         self._flushing = False
@@ -143,8 +133,8 @@ class Stepper:
                 s = self.flow.throw(error) if error is not None else self.flow.send(reply)
             except StopIteration:
                 if self.deferred is not None:
-                    self.deferred.add(self.key, self._writes, self._notes, self._later)
-                    self._writes, self._notes, self._later = [], [], []
+                    self.deferred.add(self.key, self._writes, self._notes)
+                    self._writes, self._notes = [], []
                     return None
                 return self._flush(None)
             reply, error = None, None
@@ -156,8 +146,6 @@ class Stepper:
                 self.ctx.book.index(s.call)
             elif isinstance(s, Note):
                 self._notes.append(s)
-            elif isinstance(s, Later):
-                self._later.append(s.op)
             elif isinstance(s, Ask):
                 return Need(op=self._with_pending(s.op))
             elif isinstance(s, Do):
@@ -166,23 +154,21 @@ class Stepper:
 
     def _flush(self, intent: Intent | None) -> Need | None:
         """Send what is pending before a PBX intent (`intent`) or at the flow's end (None):
-        at the end everything; before an intent the writes (and the rest with them)."""
-        if not self._writes and (intent is not None or not (self._notes or self._later)):
+        at the end everything; before an intent the writes (and the notes with them)."""
+        if not self._writes and (intent is not None or not self._notes):
             return None
         self._intent = intent
         self._flushing = True
         return Need(op=self._with_pending(None))
 
     def _with_pending(self, op: Op[Any] | None) -> Op[Any]:
-        """What earlier flows of this call deferred, then this flow's pending writes,
-        transcript entries and `Later` ops, then `op`, in one round trip; `op`'s result."""
-        deferred = self.deferred
-        writes, notes, later = deferred.take(self.key) if deferred is not None else ([], [], [])
+        """What earlier flows of this call deferred, then this flow's pending writes and
+        transcript entries, then `op`, in one round trip; `op`'s result."""
+        writes, notes = self.deferred.take(self.key) if self.deferred is not None else ([], [])
         writes += self._writes
         notes += self._notes
-        later += self._later
-        self._writes, self._notes, self._later = [], [], []
-        return pending_op(self.ctx, writes, notes, op, later)
+        self._writes, self._notes = [], []
+        return pending_op(self.ctx, writes, notes, op)
 
 
 def _reporting(combined: Op[list[Any]], notes: list[Note], first: int, has_op: bool) -> Op[Any]:

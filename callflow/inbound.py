@@ -228,7 +228,7 @@ class InboundFlow:
             # caller left in between), the agent would stay in a silent call.
             if call.leg and not call.agent_gone:
                 yield Do(do.HangUp(call.leg))
-            yield from c.complete(call.request, f"hangup by {ended_by}")
+            yield from c.ask("complete", c.ops.complete(call.request, f"hangup by {ended_by}"))
 
     def _agent_leg_ended(self, call: Call, fact: f.ChannelGone) -> Flow:
         c = self.ctx

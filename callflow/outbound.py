@@ -266,7 +266,7 @@ class OutboundFlow:
         yield Drop(call)
         if call.kind is CallKind.CALLBACK:
             why = "customer reached" if reached else "customer not reached"
-            yield from c.complete(call.request, why)
+            yield from c.ask("complete", c.ops.complete(call.request, why))
 
     def _customer_leg_ended(self, call: Call, fact: f.ChannelGone) -> Flow:
         call.customer_gone = True

@@ -11,10 +11,7 @@ once, I/O-free, as generators - the same idea as the router client's sans-I/O op
   round trip as the next `Ask`, and always before the next `Do`);
 - `Touch(call)`: index a change in memory only (not worth a Redis write on the busy path;
   reconciliation rebuilds it after a restart);
-- `Note(...)`: a transcript entry, appended with the next router operation, in front of it;
-- `Later(op)`: a router operation whose result the flow does not wait for (a contact's
-  `complete` at hang-up): it goes after the transcript entries with the call's next router
-  operation, or - the flow ended - with what the driver defers (`callflow.drive.Deferred`).
+- `Note(...)`: a transcript entry, appended with the next router operation, in front of it.
 
 `callflow.drive` runs flows with a sync (gevent) or an async (asyncio) router client.
 """
@@ -64,13 +61,7 @@ class Note:
     cmid: str
 
 
-@dataclass(frozen=True)
-class Later:
-    op: Op[Any]
-    what: str
-
-
-FlowStep = Ask | Do | Save | Drop | Touch | Note | Later
+FlowStep = Ask | Do | Save | Drop | Touch | Note
 Flow = Generator[FlowStep, Any, Any]
 """A call-flow generator (its return value, if any, is documented where it is used)."""
 

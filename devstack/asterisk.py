@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import build, configs
 from .ami_probe import ami_fully_booted
+from .chroot_procs import alive_in, chrooted
 from .errors import SandboxError
 from .sandbox_files import SandboxFiles
 
@@ -136,31 +137,10 @@ class AsteriskSandbox(SandboxFiles):
         return pid if self._alive(pid) else self._chrooted_asterisk()
 
     def _chrooted_asterisk(self) -> int | None:
-        """A live `asterisk` process whose root is this sandbox, if any."""
-        with os.scandir("/proc") as entries:
-            pids = [int(e.name) for e in entries if e.name.isdigit()]
-        for pid in pids:
-            try:
-                if os.readlink(f"/proc/{pid}/root") != str(self.root):
-                    continue
-                with open(f"/proc/{pid}/comm", encoding="utf-8") as f:
-                    comm = f.read().strip()
-            except OSError:
-                continue
-            if comm == "asterisk" and self._alive(pid):
-                return pid
-        return None
+        return chrooted(self.root, "asterisk")
 
     def _alive(self, pid: int) -> bool:
-        """Is `pid` a live (not zombie) process chrooted into this sandbox?"""
-        try:
-            if os.readlink(f"/proc/{pid}/root") != str(self.root):
-                return False  # a reused pid, not ours
-            with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return False
-        return state not in ("Z", "X")
+        return alive_in(pid, self.root)
 
     def is_running(self) -> bool:
         return self.pid() is not None

@@ -4,11 +4,12 @@
     bridge.run()            # until stop()
 
 Greenlets: the ESL client's own (reader, event dispatcher, reconnect supervisor), the router
-command reader, presence renewal, a periodic reconciliation sweep, the status key. A call
-is the shared call flow (`callflow`): this bridge translates FreeSWITCH events into its
-facts (`translate.py`) and carries out its intents with ESL commands (`intents.py`).
-Events and router commands about one call run in that call's own queue
-(`ordering.PerKey`), in arrival order; different calls run side by side.
+command reader, presence renewal, a periodic reconciliation sweep,
+the status key. What a call does is the shared call flow (`callflow`): this bridge only
+translates FreeSWITCH events into its facts (`translate.py`) and carries out its intents
+with ESL commands (`intents.py`). FreeSWITCH events and router commands about one call run
+in that call's own queue (`ordering.PerKey`), in arrival order; different calls run side
+by side.
 """
 
 from __future__ import annotations
@@ -95,7 +96,6 @@ class EslBridge:
             leg_id,
             chooses_agent_legs=True,
             clock=now_ms,
-            completes_later=True,
         )
         self.flow = CallFlow(self.ctx)
         self.direct = DirectPipeline(router)
@@ -348,7 +348,6 @@ class EslBridge:
 
         calls = [c.id for c in self.book.all()]
         run_and_wait(self._calls, {c: functools.partial(job, c) for c in calls}, 30)
-        self.leftovers.write_idle()  # their completions before the router side is read
         strangers = {k: ch for k, ch in live.items() if self.book.find(k) is None}
         for ch in strangers.values():
 

@@ -59,11 +59,6 @@ class Leftovers:
             if busy:
                 self._wake.set()
 
-    def write_idle(self) -> None:
-        """Write every idle call's leftovers now, in ONE round trip (a busy call's go with
-        its running flow): before reconciliation reads the router's side."""
-        self.calls.run_idle(self.deferred.pending_keys(), self._write_many)
-
     def write_all(self) -> None:
         """Write every call's leftovers now, one call at a time (at shutdown)."""
         for key in self.deferred.pending_keys():
