@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import redis
+from bench_processes import own_tree
 
 from router.client import RouterClient
 from router.keys import WORK_GROUP
@@ -110,20 +111,15 @@ def submit_steps(n: int, offset: int = 0) -> list[Script]:
     return out
 
 
-ROOT = Path(__file__).resolve().parents[1]
-"""The checkout these benchmarks belong to (the load generator imports its `router`)."""
-
-
 def router_command(*args: str) -> tuple[list[str], dict[str, str]]:
     """The command and environment of an `implus router` process that runs THIS checkout's
     router, as the load generator does, whatever the current directory: `python -c` would
     put the current directory first on sys.path, so a run of another tree (an export of the
     tree before a change, PYTHONPATH=/tmp/before) started from a checkout would pair that
     checkout's workers with the other tree's load generator. ``-P`` leaves the directory
-    out; PYTHONPATH puts this checkout first."""
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    out; PYTHONPATH puts this checkout first (`bench_processes.own_tree`)."""
     command = [sys.executable, "-P", "-c", "from router.cli import main; main()", *args]
-    return command, {**os.environ, "PYTHONPATH": path}
+    return command, own_tree(dict(os.environ))
 
 
 def start_workers(url: str, domain: str, workers: int, log_path: Path) -> subprocess.Popen[bytes]:
