@@ -253,17 +253,18 @@ class Worker:
             self.redis.xack(self.keys.work(), WORK_GROUP, *ids)
             del self._unacked[: len(ids)]
 
-    def flush(self) -> bool:
+    def flush(self, sync: bool = True) -> bool:
         """Carry out the batch under way (its reservations' replies: lost races decided
-        again, waits enqueued), mark its work items for acknowledgement and sync the view.
-        False if no batch was under way."""
+        again, waits enqueued), mark its work items for acknowledgement and sync the view
+        (``sync``; else the caller does). False if no batch was under way."""
         if self._inflight is None:
             return False
         routing, entry_ids = self._inflight
         self._inflight = None
         self.allocator.finish(routing)
         self._unacked += entry_ids
-        self.view.sync()
+        if sync:
+            self.view.sync()
         return True
 
     def handle(self, entries: list[tuple[str, dict[str, str]]], fresh: bool = True) -> None:
@@ -321,20 +322,34 @@ class Worker:
         routing = allocator.decide_requests(
             list(requests), {i: r for i, r in requests.items() if r is not None}
         )
-        if self.flush():
-            allocator.recount(routing)
-        entry_ids = [e[0] for e in entries]
         offers = sum(1 for d in routing.decisions if d.outcome == "offer")
-        if offers >= self.settings.pipeline_min and not self._stopping:
-            # The next batch is read first: behind the reservations, Redis would answer the
-            # read only once they all ran, and the worker would wait instead of deciding.
-            reply = self._read(None, False)[0]
-            self._prefetched = reply[0][1] if reply else []
-            allocator.send(routing)
-            self._inflight = (routing, entry_ids)
+        pipelined = offers >= self.settings.pipeline_min and not self._stopping
+        if pipelined and self._inflight is not None:
+            allocator.prepare(routing)  # while Redis runs the batch under way
+        # Pipelined, the feed is read with the next batch (one round trip, not two).
+        flushed = self.flush(sync=not pipelined)
+        if not pipelined:
+            if flushed:
+                allocator.recount(routing)
+            allocator.finish(routing)
+            self._unacked += [e[0] for e in entries]
             return
-        allocator.finish(routing)
-        self._unacked += entry_ids
+        # The next batch is read first: behind the reservations, Redis would answer the read
+        # only once they all ran, and the worker would wait instead of deciding.
+        replies = self._read(None, flushed)
+        reply = replies[0]
+        self._prefetched = reply[0][1] if reply else []
+        if flushed and not self.view.settles(replies[-1]):
+            self.view.sync(replies[-1], sent=True)  # more to read, or a strategy change
+            flushed = False
+            allocator.recount(routing)
+        allocator.send(routing)
+        self._inflight = (routing, [e[0] for e in entries])
+        if flushed:
+            # Read before these reservations were sent, the feed cannot hold their effects:
+            # applied while Redis runs them, as if before (``WorkerView.settles``).
+            self.view.sync(replies[-1], sent=True)
+            allocator.recount(routing)
 
 
 def carried_request(fields: dict[str, str]) -> RoutingRequest | None:

@@ -71,6 +71,13 @@ class WorkerView:
         :meth:`sync`: one round trip less per round."""
         return cmd("XREAD", "COUNT", FEED_READ, "STREAMS", self.keys.agent_feed(), self.feed_id)
 
+    def settles(self, read: Any) -> bool:
+        """Whether :meth:`sync` of ``read`` (a reply of :meth:`feed_step`) would read no
+        more of the feed and load no strategy: applying it then changes the agents alone,
+        and may wait until reservations decided before it are sent."""
+        rows = read[0][1] if read else []
+        return len(rows) < FEED_READ and all(f.get("type") != "strategy.loaded" for _, f in rows)
+
     def sync(self, read: Any = None, *, sent: bool = False) -> set[str]:
         """Apply the agent feed; returns agents that may have become free. ``sent``: the
         first read (:meth:`feed_step`) was already made, ``read`` is its reply."""
