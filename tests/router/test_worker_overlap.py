@@ -10,38 +10,20 @@ import dataclasses
 from typing import Any
 
 import pytest
-from router_harness import QUIET, Router
+from router_harness import CALM, Router, offered_to
 
 from router.keys import WORK_GROUP
-from router.model import RequestState
 from router.worker import view as view_module
 from router.worker.allocator import Routing
 from router.worker.reservations import batch_of, decision_args, reserve_steps
 
-PIPELINED = dataclasses.replace(
-    QUIET,
-    pipeline_min=1,
-    batch=2,
-    timer_interval_ms=600_000,
-    reaper_interval_ms=600_000,
-    sweep_interval_s=600.0,
-    housekeeping_interval_s=600.0,
-)
+PIPELINED = dataclasses.replace(CALM, pipeline_min=1, batch=2)
 
 NEW_STRATEGY = """
 queues: {general: {}}
 rules:
   - {name: all, actions: {queue: general}, order: longest_idle}
 """
-
-
-def _offered(r: Router, ids: list[str]) -> list[str]:
-    out = []
-    for rid in ids:
-        req = r.client.request(rid)
-        assert req is not None
-        out.append(req.agent if req.state is RequestState.OFFERED else "")
-    return out
 
 
 def _record(router: Router, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
@@ -104,30 +86,13 @@ def test_the_next_batch_and_the_feed_come_in_one_round_trip_applied_behind_the_s
     # its arguments made while the first batch was under way, then the feed applied
     assert log == [("XREADGROUP", "XACK", "XREAD"), ("send", True, version), "sync"]
     router.drain()
-    assert _offered(router, ids) == TODAYS
+    assert offered_to(router, ids) == TODAYS
     assert router.worker.stats.lost_races == 0
     for aid, load in (("alice", 3), ("bob", 1)):
         agent, seen = router.client.agent(aid), router.worker.view.agents.get(aid)
         assert agent is not None and seen is not None
         assert agent.load.get("chat") == seen.load.get("chat") == load
     assert int(router.client.redis.xpending(router.client.keys.work(), WORK_GROUP)["pending"]) == 0
-
-
-def test_the_view_counts_both_batches_when_the_feed_is_applied_after_the_send(
-    router: Router,
-) -> None:
-    """Each agent takes 2: batch 2 is decided counting batch 1 under way, and the feed read
-    after batch 1 (applied once batch 2 is sent) must not lose batch 2's picks - else the
-    third batch would be offered to agents already full (lost races)."""
-    c = router.client
-    router.agent("alice", chat=2)
-    router.agent("bob", chat=2)
-    router.drain()
-    router.worker.settings = PIPELINED
-    ids = [c.submit("chat", "general", f"u{i}").request_id for i in range(6)]
-    router.drain()
-    assert sorted(_offered(router, ids)) == ["", "", "alice", "alice", "bob", "bob"]
-    assert router.worker.stats.lost_races == 0
 
 
 def test_a_strategy_change_in_the_feed_is_applied_before_the_send(
@@ -146,7 +111,7 @@ def test_a_strategy_change_in_the_feed_is_applied_before_the_send(
         ("send", True, router.worker.view.strategy.version),
     ]
     router.drain()
-    assert all(_offered(router, ids[:2]))
+    assert all(offered_to(router, ids[:2]))
 
 
 def test_a_full_page_of_the_feed_is_read_to_its_end_before_the_send(
@@ -162,7 +127,7 @@ def test_a_full_page_of_the_feed_is_read_to_its_end_before_the_send(
     assert log.index("sync") < log.index(("send", True, router.worker.view.strategy.version))
     assert "XREAD alone" in log[: log.index("sync") + 2]  # the rest of the page, read
     router.drain()
-    assert _offered(router, ids) == TODAYS
+    assert offered_to(router, ids) == TODAYS
     assert router.worker.stats.lost_races == 0
 
 
