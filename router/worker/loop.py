@@ -34,7 +34,7 @@ from router.ops import Batch, Command, cmd
 from router.worker.allocator import Allocator, Routing
 from router.worker.housekeeping import Housekeeping
 from router.worker.settings import WorkerSettings, WorkerStats
-from router.worker.view import WorkerView
+from router.worker.view import WorkerView, fields_of, stream_entries
 
 log = logging.getLogger("implus.router")
 
@@ -210,8 +210,7 @@ class Worker:
         )
         if piped:
             self.view.sync(replies[-1], sent=True)
-        reply = replies[0]
-        entries = reply[0][1] if reply else []
+        entries = _work(replies[0])
         if entries:
             self.handle(entries)
         else:
@@ -242,7 +241,8 @@ class Worker:
             steps.append(cmd("XACK", self.keys.work(), WORK_GROUP, *unacked))
         if feed:
             steps.append(self.view.feed_step())
-        replies: list[Any] = self.direct.execute(Batch(tuple(steps)))
+        # raw: the entries' fields made dicts only where read (`view.stream_entries`)
+        replies: list[Any] = self.direct.execute(Batch(tuple(steps)), raw=True)
         del self._unacked[: len(unacked)]
         return replies
 
@@ -337,8 +337,7 @@ class Worker:
         # The next batch is read first: behind the reservations, Redis would answer the read
         # only once they all ran, and the worker would wait instead of deciding.
         replies = self._read(None, flushed)
-        reply = replies[0]
-        self._prefetched = reply[0][1] if reply else []
+        self._prefetched = _work(replies[0])
         if flushed and not self.view.settles(replies[-1]):
             self.view.sync(replies[-1], sent=True)  # more to read, or a strategy change
             flushed = False
@@ -350,6 +349,11 @@ class Worker:
             # applied while Redis runs them, as if before (``WorkerView.settles``).
             self.view.sync(replies[-1], sent=True)
             allocator.recount(routing)
+
+
+def _work(reply: Any) -> list[tuple[str, dict[str, str]]]:
+    """The work items of a reply to the worker's XREADGROUP (any shape), fields as dicts."""
+    return [(entry_id, fields_of(fields)) for entry_id, fields in stream_entries(reply)]
 
 
 def carried_request(fields: dict[str, str]) -> RoutingRequest | None:

@@ -42,9 +42,9 @@ def _record(router: Router, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         log.append("sync" if sent else "sync+read")
         return sync(read, sent=sent)
 
-    def executing(step: Any) -> Any:
+    def executing(step: Any, raw: bool = False) -> Any:
         log.append(tuple(item.args[0] for item in step.items))
-        return execute(step)
+        return execute(step, raw)
 
     def reading(*args: Any, **kwargs: Any) -> Any:
         log.append("XREAD alone")

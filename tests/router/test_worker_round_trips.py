@@ -163,9 +163,9 @@ def test_the_acknowledgement_follows_the_read_in_its_pipeline(
     real = direct.execute
     sent: list[list[str]] = []
 
-    def recording(step: Any) -> Any:
+    def recording(step: Any, raw: bool = False) -> Any:
         sent.append([item.args[0] for item in step.items])
-        return real(step)
+        return real(step, raw)
 
     monkeypatch.setattr(direct, "execute", recording)
     assert router.worker.step(block_ms=5) == 0
