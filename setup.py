@@ -24,7 +24,7 @@ setup(
         "reports",
     ],
     package_data={
-        "router": ["lua/*.lua"],
+        "router": ["lua/*.lua", "strategy/rule_engine_tables.json"],
         "chat": [
             "static/*",
             "static/desktop/*",

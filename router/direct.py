@@ -43,10 +43,12 @@ class DirectPipeline:
         self._packer = packer if isinstance(packer, HiredisPacker) else None
         """The router's packer when the connections use it: a pipeline packed in one go."""
 
-    def execute_many(self, steps: Sequence[Step]) -> list[Any] | None:
+    def execute_many(self, steps: Sequence[Step], raw: bool = False) -> list[Any] | None:
         """As `RouterClient.execute_many` (per step: its reply, a batch's list of replies, or
         the exception it ended with); None when it cannot be done here (a Redis Cluster, or
-        every held connection busy): the caller then uses the client's own."""
+        every held connection busy): the caller then uses the client's own. ``raw``: the
+        replies as the connection reads them, without redis-py's reply callbacks (a caller
+        that reads what it needs of them; they differ only where a command has one)."""
         client = self.client
         if client.pinned:
             return None
@@ -60,7 +62,7 @@ class DirectPipeline:
         try:
             calls = [self.client.call_args(item) for item in items]
             replies = conn.retry.call_with_retry(
-                lambda: self._round_trip(conn, calls), lambda _error: conn.disconnect()
+                lambda: self._round_trip(conn, calls, raw), lambda _error: conn.disconnect()
             )
         except redis.RedisError as e:
             conn.disconnect()
@@ -76,14 +78,15 @@ class DirectPipeline:
         client.rerun_forgotten(Batch(tuple(items)), replies)
         return regroup(steps, spans, replies)
 
-    def execute(self, step: Step) -> Any:
+    def execute(self, step: Step, raw: bool = False) -> Any:
         """One step's reply as `RouterClient.execute` gives it (errors raised), on a held
         connection when possible: the client's own way for a step that waits for the
-        replicas (durability), on a Redis Cluster, or with every held connection busy."""
+        replicas (durability), on a Redis Cluster, or with every held connection busy.
+        ``raw``: as :meth:`execute_many`'s when done here (the client's own are parsed)."""
         client = self.client
         if client.wants_confirmation(step):
             return client.execute(step)
-        replies = self.execute_many([step])
+        replies = self.execute_many([step], raw)
         if replies is None:
             return client.execute(step)
         (reply,) = replies
@@ -108,7 +111,7 @@ class DirectPipeline:
             self._held -= 1
             raise
 
-    def _round_trip(self, conn: Any, calls: list[tuple[Any, ...]]) -> list[Any]:
+    def _round_trip(self, conn: Any, calls: list[tuple[Any, ...]], raw: bool) -> list[Any]:
         # As the pool's checkout does: an idle connection with something to read was closed
         # by Redis (a restart, its idle timeout) - start on a fresh one, nothing was sent.
         try:
@@ -121,7 +124,7 @@ class DirectPipeline:
         conn.send_packed_command(
             packer.pack_many(calls) if packer is not None else conn.pack_commands(calls)
         )
-        if getattr(conn, "_resp2_fallback", False):  # redis-py picks its RESP2 callbacks
+        if getattr(conn, "_resp2_fallback", False) and not raw:  # redis-py's RESP2 callbacks
             parse = self.client.redis.parse_response
             replies: list[Any] = []
             for args in calls:
@@ -134,7 +137,7 @@ class DirectPipeline:
         # none): the connection's reply, then the command's reply callback - without its
         # option handling around each reply (~1 us per reply; tests/router/test_direct.py
         # pins the replies and errors to the client's own).
-        callbacks = self.client.redis.response_callbacks
+        callbacks = {} if raw else self.client.redis.response_callbacks
         replies = []
         for args in calls:
             try:

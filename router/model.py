@@ -254,6 +254,15 @@ class AgentState:
         return _instance(AgentState, values)
 
 
+_REQUEST_FIELDS = frozenset((
+    "kind", "id", "channel", "service", "user", "session", "created", "state", "priority",
+    "customer", "pbx", "call_id", "callback", "owner", "force_queue", "force_agent",
+    "forced_at", "returning", "max_wait", "queues", "rule", "agent", "offer", "attempts",
+    "accepted_at", "ended_at", "end_reason", "step", "score", "pinned", "pinned_until",
+))  # fmt: skip
+"""Fields of a request's hash and work item that are not ``rej:<agent>`` (others may be
+there too: then the fields are scanned for those)."""
+
 _STATUS = {s.value: s for s in AgentStatus}
 _CHANNEL = {c.value: c for c in Channel}
 _REQUEST_STATE = {s.value: s for s in RequestState}
@@ -350,21 +359,21 @@ class RoutingRequest:
                 "owner": h.get("owner", ""),
                 "force_queue": h.get("force_queue", ""),
                 "force_agent": h.get("force_agent", ""),
-                "forced_at": as_int(h.get("forced_at")),
+                "forced_at": as_int(v) if (v := h.get("forced_at")) else 0,
                 "returning": h.get("returning") == "1",
                 "max_wait": as_int(h.get("max_wait")),
                 "queues": tuple(_loads(queues)) if queues and queues != "[]" else (),
                 "rule": h.get("rule", ""),
                 "agent": h.get("agent", ""),
                 "offer": h.get("offer", ""),
-                "attempts": as_int(h.get("attempts")),
+                "attempts": as_int(v) if (v := h.get("attempts")) else 0,
                 "rejected_until": (
-                    {k[4:]: as_int(v) for k, v in h.items() if k.startswith("rej:")}
-                    if "\nrej:" in "\n" + "\n".join(h)  # one scan in C: most have none
-                    else {}
+                    {}
+                    if h.keys() <= _REQUEST_FIELDS  # a subset test in C: most have no rej:
+                    else {k[4:]: as_int(v) for k, v in h.items() if k.startswith("rej:")}
                 ),
-                "accepted_at": as_int(h.get("accepted_at")),
-                "ended_at": as_int(h.get("ended_at")),
+                "accepted_at": as_int(v) if (v := h.get("accepted_at")) else 0,
+                "ended_at": as_int(v) if (v := h.get("ended_at")) else 0,
             },
         )
 

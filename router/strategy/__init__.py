@@ -11,10 +11,16 @@ strategy decisions use, ``parsing`` reads and checks a strategy. See ``docs/stra
 for the format and ``examples/strategy.yaml`` for an example.
 """
 
-from router.strategy.compiled import Plan, Rule, Strategy, Target
-from router.strategy.conditions import FACT_NAMES
-from router.strategy.parsing import load_strategy_file, parse_strategy
-from router.strategy.schema import (
+from router.strategy import grammar_tables
+
+# rule-engine's parser tables shipped, before rule-engine is imported (~0.3 s of CPU less
+# at every start: router.strategy.grammar_tables)
+grammar_tables.install()
+
+from router.strategy.compiled import Plan, Rule, Strategy, Target  # noqa: E402
+from router.strategy.conditions import FACT_NAMES  # noqa: E402
+from router.strategy.parsing import load_strategy_file, parse_strategy  # noqa: E402
+from router.strategy.schema import (  # noqa: E402
     CHANNELS,
     ORDERS,
     Actions,

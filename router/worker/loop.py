@@ -34,7 +34,7 @@ from router.ops import Batch, Command, cmd
 from router.worker.allocator import Allocator, Routing
 from router.worker.housekeeping import Housekeeping
 from router.worker.settings import WorkerSettings, WorkerStats
-from router.worker.view import WorkerView
+from router.worker.view import WorkerView, fields_of, stream_entries
 
 log = logging.getLogger("implus.router")
 
@@ -210,8 +210,7 @@ class Worker:
         )
         if piped:
             self.view.sync(replies[-1], sent=True)
-        reply = replies[0]
-        entries = reply[0][1] if reply else []
+        entries = _work(replies[0])
         if entries:
             self.handle(entries)
         else:
@@ -242,7 +241,8 @@ class Worker:
             steps.append(cmd("XACK", self.keys.work(), WORK_GROUP, *unacked))
         if feed:
             steps.append(self.view.feed_step())
-        replies: list[Any] = self.direct.execute(Batch(tuple(steps)))
+        # raw: the entries' fields made dicts only where read (`view.stream_entries`)
+        replies: list[Any] = self.direct.execute(Batch(tuple(steps)), raw=True)
         del self._unacked[: len(unacked)]
         return replies
 
@@ -253,17 +253,18 @@ class Worker:
             self.redis.xack(self.keys.work(), WORK_GROUP, *ids)
             del self._unacked[: len(ids)]
 
-    def flush(self) -> bool:
+    def flush(self, sync: bool = True) -> bool:
         """Carry out the batch under way (its reservations' replies: lost races decided
-        again, waits enqueued), mark its work items for acknowledgement and sync the view.
-        False if no batch was under way."""
+        again, waits enqueued), mark its work items for acknowledgement and sync the view
+        (``sync``; else the caller does). False if no batch was under way."""
         if self._inflight is None:
             return False
         routing, entry_ids = self._inflight
         self._inflight = None
         self.allocator.finish(routing)
         self._unacked += entry_ids
-        self.view.sync()
+        if sync:
+            self.view.sync()
         return True
 
     def handle(self, entries: list[tuple[str, dict[str, str]]], fresh: bool = True) -> None:
@@ -321,20 +322,38 @@ class Worker:
         routing = allocator.decide_requests(
             list(requests), {i: r for i, r in requests.items() if r is not None}
         )
-        if self.flush():
-            allocator.recount(routing)
-        entry_ids = [e[0] for e in entries]
         offers = sum(1 for d in routing.decisions if d.outcome == "offer")
-        if offers >= self.settings.pipeline_min and not self._stopping:
-            # The next batch is read first: behind the reservations, Redis would answer the
-            # read only once they all ran, and the worker would wait instead of deciding.
-            reply = self._read(None, False)[0]
-            self._prefetched = reply[0][1] if reply else []
-            allocator.send(routing)
-            self._inflight = (routing, entry_ids)
+        pipelined = offers >= self.settings.pipeline_min and not self._stopping
+        if pipelined and self._inflight is not None:
+            allocator.prepare(routing)  # while Redis runs the batch under way
+        # Pipelined, the feed is read with the next batch (one round trip, not two).
+        flushed = self.flush(sync=not pipelined)
+        if not pipelined:
+            if flushed:
+                allocator.recount(routing)
+            allocator.finish(routing)
+            self._unacked += [e[0] for e in entries]
             return
-        allocator.finish(routing)
-        self._unacked += entry_ids
+        # The next batch is read first: behind the reservations, Redis would answer the read
+        # only once they all ran, and the worker would wait instead of deciding.
+        replies = self._read(None, flushed)
+        self._prefetched = _work(replies[0])
+        if flushed and not self.view.settles(replies[-1]):
+            self.view.sync(replies[-1], sent=True)  # more to read, or a strategy change
+            flushed = False
+            allocator.recount(routing)
+        allocator.send(routing)
+        self._inflight = (routing, [e[0] for e in entries])
+        if flushed:
+            # Read before these reservations were sent, the feed cannot hold their effects:
+            # applied while Redis runs them, as if before (``WorkerView.settles``).
+            self.view.sync(replies[-1], sent=True)
+            allocator.recount(routing)
+
+
+def _work(reply: Any) -> list[tuple[str, dict[str, str]]]:
+    """The work items of a reply to the worker's XREADGROUP (any shape), fields as dicts."""
+    return [(entry_id, fields_of(fields)) for entry_id, fields in stream_entries(reply)]
 
 
 def carried_request(fields: dict[str, str]) -> RoutingRequest | None:

@@ -59,11 +59,17 @@ def _queues_json(queues: tuple[str, ...]) -> bytes | str:
 
 def reserve_steps(picks: list[Pick], version: int, now: int) -> Batch:
     """One ``reserve_batch`` script call per RESERVE_CHUNK picks, in one batch."""
+    return batch_of([decision_args(*pick, now) for pick in picks], version)
+
+
+def batch_of(decisions: list[tuple[Any, ...]], version: int) -> Batch:
+    """:func:`reserve_steps` of decisions whose :func:`decision_args` were made already (a
+    worker makes them while Redis runs the batch before: ``Allocator.prepare``)."""
     steps = []
-    for start in range(0, len(picks), RESERVE_CHUNK):
+    for start in range(0, len(decisions), RESERVE_CHUNK):
         args: list[Any] = [version, TRACE_TTL_S]
-        for request, plan, agent_id, trace in picks[start : start + RESERVE_CHUNK]:
-            args += decision_args(request, plan, agent_id, trace, now)
+        for one in decisions[start : start + RESERVE_CHUNK]:
+            args += one
         steps.append(Script("reserve_batch", tuple(args)))
     return Batch(tuple(steps))
 

@@ -71,6 +71,16 @@ class WorkerView:
         :meth:`sync`: one round trip less per round."""
         return cmd("XREAD", "COUNT", FEED_READ, "STREAMS", self.keys.agent_feed(), self.feed_id)
 
+    def settles(self, read: Any) -> bool:
+        """Whether :meth:`sync` of ``read`` (a reply of :meth:`feed_step`) would read no
+        more of the feed and load no strategy: applying it then changes the agents alone,
+        and may wait until reservations decided before it are sent."""
+        rows = stream_entries(read)
+        # a field list holding the value anywhere counts (a reload is rare: no dict made)
+        return len(rows) < FEED_READ and all(
+            "strategy.loaded" not in (f.values() if isinstance(f, dict) else f) for _, f in rows
+        )
+
     def sync(self, read: Any = None, *, sent: bool = False) -> set[str]:
         """Apply the agent feed; returns agents that may have become free. ``sent``: the
         first read (:meth:`feed_step`) was already made, ``read`` is its reply."""
@@ -83,13 +93,14 @@ class WorkerView:
                 else self.redis.xread({self.keys.agent_feed(): self.feed_id}, count=FEED_READ)
             )
             sent = False
-            rows = reply[0][1] if reply else []
+            rows = stream_entries(reply)
             echoes = self._echoes
-            for entry_id, fields in rows:
+            for entry_id, raw in rows:
                 self.feed_id = entry_id
                 if echoes and entry_id in echoes and self._counted_already(entry_id):
-                    self.stats.echoes_skipped += 1
+                    self.stats.echoes_skipped += 1  # its fields not even made a dict
                     continue
+                fields = fields_of(raw)
                 etype = fields.get("type")
                 if etype == "agent.state":
                     old = self.agents.get(fields["agent"])
@@ -179,3 +190,29 @@ def _more_free(old: AgentState | None, new: AgentState) -> bool:
 def batch_read(key: Callable[[str], str], ids: list[str]) -> Batch:
     """One pipeline reading the hash of every id."""
     return Batch(tuple(cmd("HGETALL", key(i)) for i in ids))
+
+
+def stream_entries(reply: Any) -> list[Any]:
+    """The entries of a reply to XREAD or XREADGROUP of one stream, each (id, fields), in
+    whichever shape it came: as the connection read it (:meth:`DirectPipeline.execute`'s
+    ``raw``: RESP3 ``{stream: [[id, [field, value, ...]], ...]}`` or RESP2 ``[[stream,
+    entries]]``; fields as a flat list) or through redis-py's callback (fields as a dict).
+    Entries whose fields are needed are made dicts by :func:`fields_of` - the worker skips
+    its reservations' feed echoes without (~0.7 us each)."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        (rows,) = reply.values()
+    else:
+        rows = reply[0][1]
+    return rows or []
+
+
+def fields_of(fields: Any) -> dict[str, str]:
+    """An entry's fields as a dict, from :func:`stream_entries`' either shape."""
+    if isinstance(fields, dict):
+        return fields
+    if not fields:
+        return {}
+    it = iter(fields)
+    return dict(zip(it, it, strict=True))

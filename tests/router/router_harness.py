@@ -7,6 +7,7 @@ A module with its own name (not `conftest`): the tests import it directly.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from router.client import RouterClient
@@ -84,6 +85,15 @@ class Router:
 
 QUIET = WorkerSettings(block_ms=1, timer_interval_ms=0, reaper_interval_ms=0, claim_idle_ms=60_000)
 """Worker settings for stepped tests: timers and the reaper run every round."""
+
+CALM = dataclasses.replace(
+    QUIET,
+    timer_interval_ms=600_000,
+    reaper_interval_ms=600_000,
+    sweep_interval_s=600.0,
+    housekeeping_interval_s=600.0,
+)
+"""No chore is due after the first round: the rounds measured do only their work."""
 
 
 def make_router(client: RouterClient, clock: Clock) -> Router:
@@ -231,3 +241,13 @@ def _offered(r: Router, request_id: str) -> str:
     request = r.client.request(request_id)
     assert request is not None and request.state is RequestState.OFFERED, request
     return request.agent
+
+
+def offered_to(r: Router, ids: list[str]) -> list[str]:
+    """Per request id: the agent it is offered to, or "" while it is not offered."""
+    out = []
+    for rid in ids:
+        req = r.client.request(rid)
+        assert req is not None
+        out.append(req.agent if req.state is RequestState.OFFERED else "")
+    return out

@@ -137,3 +137,20 @@ def test_redis_gone_gives_every_step_the_error() -> None:
     assert direct.execute_many([cmd("PING")]) is not None  # the connection was given back
     with pytest.raises(redis.ConnectionError):
         direct.execute(cmd("PING"))
+
+
+def test_raw_replies_are_the_connections_without_the_callbacks(client: RouterClient) -> None:
+    """``raw``: what redis-py's callback (XREAD's, here) would have been given; commands
+    without a callback reply the same either way."""
+    client.redis.xadd("s", {"a": "1", "b": "2"})
+    read = cmd("XREAD", "COUNT", 5, "STREAMS", "s", "0-0")
+    steps = [read, cmd("XLEN", "s"), cmd("XREAD", "COUNT", 5, "STREAMS", "s", "$")]
+    direct = DirectPipeline(client)
+    parsed = direct.execute_many(steps)
+    raw = direct.execute_many(steps, raw=True)
+    assert parsed is not None and raw is not None
+    entry_id = parsed[0][0][1][0][0]
+    assert raw == [{"s": [[entry_id, ["a", "1", "b", "2"]]]}, 1, None]
+    callback = client.redis.response_callbacks["XREAD"]
+    assert [callback(raw[0]), raw[1], callback(raw[2])] == parsed
+    assert direct.execute(read, raw=True) == raw[0]

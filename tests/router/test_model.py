@@ -50,6 +50,34 @@ def test_a_minimal_request_gets_the_defaults() -> None:
     assert built == RoutingRequest("r2", Channel.CHAT, "", "", "", 0)
 
 
+@pytest.mark.parametrize(
+    ("extra", "rejected"),
+    [
+        ({}, {}),  # the known fields alone: no scan for rej:
+        ({"rej:dave": "5000"}, {"dave": 5000}),
+        ({"some_future_field": "x"}, {}),  # an unknown field: scanned, none found
+        ({"some_future_field": "x", "rej:erin": "7.5"}, {"erin": 7}),
+    ],
+)
+def test_a_requests_rejections_are_read_whatever_other_fields_it_has(
+    extra: dict[str, str], rejected: dict[str, int]
+) -> None:
+    plain = {k: v for k, v in REQUEST.items() if not k.startswith("rej:")}
+    built = RoutingRequest.from_hash({**plain, **extra})
+    assert built.rejected_until == rejected
+
+
+@pytest.mark.parametrize("value", [None, "", "0", "12", "12.9", "x"])
+def test_absent_empty_or_odd_numbers_read_as_before(value: str | None) -> None:
+    fields = ("forced_at", "attempts", "accepted_at", "ended_at")
+    h = {"id": "r4", "channel": "chat"}
+    if value is not None:
+        h.update(dict.fromkeys(fields, value))
+    built = RoutingRequest.from_hash(h)
+    expected = {None: 0, "": 0, "0": 0, "12": 12, "12.9": 12, "x": 0}[value]
+    assert [getattr(built, f) for f in fields] == [expected] * 4
+
+
 @pytest.mark.parametrize("bad", [{"channel": "fax"}, {"state": "lost"}])
 def test_an_unknown_channel_or_state_is_refused(bad: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="is not a valid"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from router_harness import QUIET, Router
+from router_harness import QUIET, Router, offered_to
 
 from router.keys import WORK_GROUP
 from router.model import RequestState
@@ -17,15 +17,6 @@ PIPELINED = dataclasses.replace(QUIET, pipeline_min=1, batch=2)
 
 def _pending(r: Router) -> int:
     return int(r.client.redis.xpending(r.client.keys.work(), WORK_GROUP)["pending"])
-
-
-def _offered_to(r: Router, ids: list[str]) -> list[str]:
-    out = []
-    for rid in ids:
-        req = r.client.request(rid)
-        assert req is not None
-        out.append(req.agent if req.state is RequestState.OFFERED else "")
-    return out
 
 
 def test_a_batch_under_way_is_acknowledged_only_once_carried_out(router: Router) -> None:
@@ -41,7 +32,7 @@ def test_a_batch_under_way_is_acknowledged_only_once_carried_out(router: Router)
     assert router.worker.step(block_ms=1) == 0  # nothing new: the batch is carried out
     assert router.worker._inflight is None
     assert _pending(router) == 0
-    assert sorted(_offered_to(router, ids)) == ["alice", "bob"]
+    assert sorted(offered_to(router, ids)) == ["alice", "bob"]
 
 
 def test_the_next_batch_counts_the_reservations_under_way(router: Router) -> None:
@@ -55,7 +46,7 @@ def test_the_next_batch_counts_the_reservations_under_way(router: Router) -> Non
     router.worker.settings = PIPELINED
     ids = [c.submit("chat", "general", f"u{i}").request_id for i in range(6)]
     router.drain()
-    offered = _offered_to(router, ids)
+    offered = offered_to(router, ids)
     assert sorted(offered) == ["", "", "alice", "alice", "bob", "bob"]
     assert router.worker.stats.lost_races == 0
     for aid in ("alice", "bob"):
@@ -69,7 +60,7 @@ def test_the_next_batch_counts_the_reservations_under_way(router: Router) -> Non
     assert first is not None and c.accept(first.offer, first.agent).ok
     assert c.complete(ids[0]).ok
     router.drain()
-    assert _offered_to(router, waiting).count(first.agent) == 1
+    assert offered_to(router, waiting).count(first.agent) == 1
 
 
 def test_a_lost_race_under_way_is_corrected(router: Router) -> None:
@@ -106,14 +97,14 @@ def test_stopping_carries_out_the_batch_under_way(router: Router) -> None:
     thread.start()
     try:
         for _ in range(500):
-            if all(_offered_to(router, ids)):
+            if all(offered_to(router, ids)):
                 break
             threading.Event().wait(0.01)
     finally:
         worker.stop()
         thread.join(10)
     assert not thread.is_alive()
-    assert sorted(_offered_to(router, ids)) == ["alice", "bob", "carol"]
+    assert sorted(offered_to(router, ids)) == ["alice", "bob", "carol"]
     assert _pending(router) == 0
 
 
@@ -136,7 +127,7 @@ def test_the_next_batch_is_read_before_the_reservations_are_sent(router: Router)
     router.worker.wind_down()
     assert router.worker._prefetched is None and router.worker._inflight is None
     assert _pending(router) == 0
-    assert _offered_to(router, ids) == ["alice"] * 6
+    assert offered_to(router, ids) == ["alice"] * 6
     assert router.worker.stats.lost_races == 0
 
 

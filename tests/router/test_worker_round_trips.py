@@ -4,27 +4,17 @@ carried out."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from redis.connection import AbstractConnection
-from router_harness import QUIET, Router
+from router_harness import CALM, Router
 
 from router.keys import WORK_GROUP
 from router.model import RequestState
 from router.worker import view as view_module
-
-CALM = dataclasses.replace(
-    QUIET,
-    timer_interval_ms=600_000,
-    reaper_interval_ms=600_000,
-    sweep_interval_s=600.0,
-    housekeeping_interval_s=600.0,
-)
-"""No chore is due after the first round: the rounds measured do only their work."""
 
 
 def _pending(r: Router) -> int:
@@ -173,9 +163,9 @@ def test_the_acknowledgement_follows_the_read_in_its_pipeline(
     real = direct.execute
     sent: list[list[str]] = []
 
-    def recording(step: Any) -> Any:
+    def recording(step: Any, raw: bool = False) -> Any:
         sent.append([item.args[0] for item in step.items])
-        return real(step)
+        return real(step, raw)
 
     monkeypatch.setattr(direct, "execute", recording)
     assert router.worker.step(block_ms=5) == 0
