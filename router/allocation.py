@@ -142,7 +142,7 @@ def decide(
     trace.update(
         rule=plan.rule,
         step=plan.step,
-        targets=[_target_json(t) for t in plan.targets],
+        targets=[target_json(t) for t in plan.targets],
         order=plan.order,
     )
     if plan.overflow is not None:
@@ -152,7 +152,7 @@ def decide(
         return Decision(request, "overflow", plan, overflow_to=plan.overflow, trace=trace)
 
     next_check = int(request.created + plan.next_step_after * 1000) if plan.next_step_after else 0
-    next_check = _earliest(next_check, wait_end)
+    next_check = earliest_of(next_check, wait_end)
     channel = request.channel
 
     known = request.force_agent or request.owner
@@ -184,7 +184,7 @@ def decide(
                 plan,
                 pinned=known,
                 pinned_until=until,
-                next_check=_earliest(next_check, until),
+                next_check=earliest_of(next_check, until),
                 trace=trace,
             )
         trace["known_agent"] = known
@@ -198,7 +198,7 @@ def decide(
             outcome="wait", why="no eligible agent is free: waiting in " + ", ".join(plan.queues)
         )
         return Decision(request, "wait", plan, next_check=next_check, trace=trace)
-    trace.update(outcome="offer", chosen=picks[0], why=_why(plan, view.get(picks[0])))
+    trace.update(outcome="offer", chosen=picks[0], why=pick_reason(plan, view.get(picks[0])))
     if share is not None and share[1] > 1 and picks[0] not in plan.preferred_agents:
         trace["share"] = f"worker {share[0] + 1} of {share[1]}"
     return Decision(request, "offer", plan, picks, next_check=next_check, trace=trace)
@@ -229,7 +229,7 @@ def _candidates(
         agent = view.get(agent_id)
         if agent is None:
             continue
-        why = _refusal(request, plan.targets, agent, now_ms)
+        why = refusal_of(request, plan.targets, agent, now_ms)
         _note(considered, agent_id, "preferred", why)
         if why is None:
             chosen.append(agent_id)
@@ -249,14 +249,14 @@ def _candidates(
                 if (
                     fallback is None
                     and agent.id not in chosen
-                    and _refusal(request, (target,), agent, now_ms) is None
+                    and refusal_of(request, (target,), agent, now_ms) is None
                 ):
                     fallback = agent
                 others += 1
                 if others >= SHARE_WINDOW * share[1]:
                     break
                 continue
-            why = _refusal(request, (target,), agent, now_ms)
+            why = refusal_of(request, (target,), agent, now_ms)
             if why is None and agent.id not in chosen:
                 found.append(
                     (view.order_key(agent, channel, plan.order, plan.order_skill), agent.id)
@@ -284,9 +284,10 @@ def _candidates(
     return chosen[:limit]
 
 
-def _refusal(
+def refusal_of(
     request: RoutingRequest, targets: Sequence[Target], agent: AgentState, now_ms: int
 ) -> str | None:
+    """Why ``agent`` cannot take ``request`` through any of ``targets`` now (None: it can)."""
     skills = agent.profile.skills
     for t in targets:
         if t.admits(skills):
@@ -301,11 +302,9 @@ def _refusal(
 
 def _rejected(request: RoutingRequest, agent_id: str, now_ms: int) -> str | None:
     until = request.rejected_until.get(agent_id, 0)
-    return (
-        f"declined it; not offered again for {(until - now_ms) / 1000:.0f}s"
-        if until > now_ms
-        else None
-    )
+    if until <= now_ms:
+        return None
+    return f"declined it; not offered again for {(until - now_ms) / 1000:.0f}s"
 
 
 def known_since(request: RoutingRequest) -> int:
@@ -327,7 +326,8 @@ def _note(considered: list[dict[str, Any]], agent_id: str, via: str, why: str | 
         )
 
 
-def _why(plan: Plan, agent: AgentState | None) -> str:
+def pick_reason(plan: Plan, agent: AgentState | None) -> str:
+    """The decision trace's words for why ``agent`` was picked under ``plan``."""
     if agent is None:
         return "first candidate"
     if agent.id in plan.preferred_agents:
@@ -347,11 +347,13 @@ _WHY: dict[str, Callable[[Plan, AgentState], str]] = {
 }
 
 
-def _target_json(t: Target) -> dict[str, Any]:
+def target_json(t: Target) -> dict[str, Any]:
+    """A target as the decision trace writes it."""
     return {"queue": t.queue, "skills": dict(t.skills)}
 
 
-def _earliest(*times: int) -> int:
+def earliest_of(*times: int) -> int:
+    """The earliest of ``times`` in ms that are set (> 0); 0 when none is."""
     real = [t for t in times if t > 0]
     return min(real) if real else 0
 
@@ -382,11 +384,9 @@ class Waiting:
 def waiting_line(
     requests: Iterable[RoutingRequest], strategy: Strategy, now_ms: int
 ) -> list[Waiting]:
-    """Queued requests that may still be served, best first (priority, then age).
-
-    Plans are computed once here, so matching many free agents against the same waiting
-    requests costs one rule evaluation per request, not one per agent and request.
-    """
+    """Queued requests that may still be served, best first (priority, then age). Plans are
+    computed once here: matching many free agents against the same waiting requests costs
+    one rule evaluation per request, not one per agent and request."""
     line = []
     for request in requests:
         if request.state is not RequestState.QUEUED:
@@ -420,7 +420,7 @@ def choose_request(
                 "strategy": version,
                 "rule": w.plan.rule,
                 "step": w.plan.step,
-                "targets": [_target_json(t) for t in w.plan.targets],
+                "targets": [target_json(t) for t in w.plan.targets],
                 "order": w.plan.order,
                 "notes": list(w.notes),
                 "outcome": "offer",

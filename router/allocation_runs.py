@@ -30,15 +30,15 @@ from router.allocation import (
     SCAN_LIMIT,
     TRACE_CONSIDERED,
     Decision,
-    _earliest,
-    _refusal,
-    _target_json,
-    _why,
     decide,
+    earliest_of,
     known_since,
+    pick_reason,
     plan_for,
+    refusal_of,
+    target_json,
 )
-from router.candidates import AgentView, _ready_on
+from router.candidates import AgentView, slot_ready
 from router.model import AgentState, Channel, RoutingRequest
 from router.ordering import ORDER_KEYS, OrderKey, Share
 from router.strategy import Plan, Strategy, Target
@@ -202,19 +202,19 @@ class Runs:
             "notes": notes,
             "rule": plan.rule,
             "step": plan.step,
-            "targets": [_target_json(t) for t in plan.targets],
+            "targets": [target_json(t) for t in plan.targets],
             "order": plan.order,
             "considered": considered,
             "outcome": "offer",
             "chosen": aid,
-            "why": _why(plan, state),
+            "why": pick_reason(plan, state),
         }
         d = Decision(
             request,
             "offer",
             plan,
             [aid],
-            next_check=_earliest(next_check, wait_end),
+            next_check=earliest_of(next_check, wait_end),
             trace=trace,
         )
         assert state is not None
@@ -280,7 +280,7 @@ class Runs:
                 continue  # its place now: the heap
             agent = agents.get(aid)
             assert agent is not None
-            why = _refusal(lane.request, targets, agent, now)
+            why = refusal_of(lane.request, targets, agent, now)
             if why is None:
                 return key, aid
             lane.skipped.append((key, aid, why))
@@ -312,11 +312,11 @@ class Runs:
             if not self.view.lists(state, lane.target.queue, lane.channel):
                 lane.keys[aid] = None
                 return
-            if _refusal(lane.request, (lane.target,), state, self.now) is not None:
+            if refusal_of(lane.request, (lane.target,), state, self.now) is not None:
                 lane.dirty = True
                 return
             lane.fine.add(aid)
-        elif not _ready_on(state, lane.slot):
+        elif not slot_ready(state, lane.slot):
             lane.keys[aid] = None
             return
         key = ORDER_KEYS[lane.order](state, lane.slot, lane.skill)

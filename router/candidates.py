@@ -123,7 +123,7 @@ class AgentView:
         return (
             state.status is AgentStatus.AVAILABLE
             and self.members(queue) <= state.profile.skills.keys()
-            and _ready_on(state, channel.capacity_channel)
+            and slot_ready(state, channel.capacity_channel)
         )
 
     def order_key(self, agent: AgentState, channel: Channel, order: str, skill: str) -> OrderKey:
@@ -145,7 +145,7 @@ class AgentView:
                 for state in self._agents.values()
                 if state.status is AgentStatus.AVAILABLE
                 and members <= state.profile.skills.keys()
-                and _ready_on(state, slot)
+                and slot_ready(state, slot)
             }
             entries = SortedList((key, agent_id) for agent_id, key in keys.items())
             pool = self._pools[pid] = _Pool(members, slot, order, skill, entries, keys)
@@ -168,7 +168,7 @@ class AgentView:
                 channel = pool.channel
                 ready_ch = ready_on.get(channel)
                 if ready_ch is None:
-                    ready_ch = ready_on[channel] = _ready_on(state, channel)
+                    ready_ch = ready_on[channel] = slot_ready(state, channel)
                 ready = ready_ch and pool.queue_skills <= skills
             if ready:
                 kid = (pool.order, pool.channel, pool.skill)
@@ -186,7 +186,7 @@ class AgentView:
                 pool.entries.remove((old, agent_id))
 
 
-def _ready_on(state: AgentState, slot: Channel) -> bool:
+def slot_ready(state: AgentState, slot: Channel) -> bool:
     """A free slot on capacity channel ``slot`` and no contact blocking it."""
     load = state.load
     if state.profile.capacity.get(slot, 0) - load.get(slot, 0) <= 0:
