@@ -61,7 +61,8 @@ def pairs(flat: list[str] | dict[str, str] | None) -> dict[str, str]:
         return {}
     if isinstance(flat, dict):
         return flat
-    return dict(zip(flat[::2], flat[1::2], strict=True))
+    it = iter(flat)  # pairs of one iterator: no two slices copied
+    return dict(zip(it, it, strict=True))
 
 
 def flatten(steps: Sequence[Step]) -> tuple[list[Script | Command], list[tuple[int, int]]]:

@@ -30,11 +30,11 @@ from router.direct import DirectPipeline
 from router.errors import RouterUnavailable
 from router.keys import WORK_GROUP
 from router.model import RoutingRequest
-from router.ops import Batch, Command, cmd
+from router.ops import Batch, Command, cmd, pairs
 from router.worker.allocator import Allocator, Routing
 from router.worker.housekeeping import Housekeeping
 from router.worker.settings import WorkerSettings, WorkerStats
-from router.worker.view import WorkerView, fields_of, stream_entries
+from router.worker.view import WorkerView, stream_entries
 
 log = logging.getLogger("implus.router")
 
@@ -353,7 +353,7 @@ class Worker:
 
 def _work(reply: Any) -> list[tuple[str, dict[str, str]]]:
     """The work items of a reply to the worker's XREADGROUP (any shape), fields as dicts."""
-    return [(entry_id, fields_of(fields)) for entry_id, fields in stream_entries(reply)]
+    return [(entry_id, pairs(fields)) for entry_id, fields in stream_entries(reply)]
 
 
 def carried_request(fields: dict[str, str]) -> RoutingRequest | None:

@@ -12,8 +12,9 @@ import redis
 from router_harness import CALM, Router
 
 from router.client import RouterClient
+from router.ops import pairs
 from router.worker import view as view_module
-from router.worker.view import fields_of, stream_entries
+from router.worker.view import stream_entries
 
 
 @pytest.fixture
@@ -43,13 +44,15 @@ def test_every_shape_of_a_read_gives_the_same_entries(
     router_redis = RouterClient.from_url(redis_url).redis  # the worker's: legacy callbacks
     parsed = router_redis.xread({"s": "0-0"}, count=10)
     for reply in (raw, parsed):
-        assert [(i, fields_of(f)) for i, f in stream_entries(reply)] == expected
+        assert [(i, pairs(f)) for i, f in stream_entries(reply)] == expected
     assert stream_entries(empty) == stream_entries(router_redis.xread({"s": "$"}, count=10)) == []
     router_redis.close()
 
 
 def test_fields_of_an_entry_without_fields() -> None:
-    assert fields_of(None) == {} and fields_of([]) == {}
+    assert pairs(None) == {} and pairs([]) == {}
+    with pytest.raises(ValueError, match="shorter"):
+        pairs(["type", "agent.state", "agent"])  # a field without its value
 
 
 def test_echoes_are_skipped_without_their_fields_made_a_dict(
@@ -61,14 +64,14 @@ def test_echoes_are_skipped_without_their_fields_made_a_dict(
     router.worker.settings = CALM
     router.drain()
     made: list[Any] = []
-    real = view_module.fields_of
+    real = view_module.pairs
 
     def counting(fields: Any) -> dict[str, str]:
         out = real(fields)
         made.append(out.get("type"))
         return out
 
-    monkeypatch.setattr(view_module, "fields_of", counting)
+    monkeypatch.setattr(view_module, "pairs", counting)
     ids = [c.submit("chat", "general", f"u{i}").request_id for i in range(2)]
     router.drain()
     assert router.worker.stats.echoes_skipped == 2
